@@ -1,0 +1,35 @@
+"""Cost models: what a shipment, a unit left unfilled and a split cost.
+
+Numbers in, numbers out: every function works on numpy arrays and never imports the
+domain (`sourcing_engine`) or the solvers.
+"""
+
+from cost_models.base import ShipmentCostModel
+from cost_models.geo import EARTH_RADIUS_MILES, haversine_miles
+from cost_models.handling import handling_cost
+from cost_models.linear import LinearCost
+from cost_models.objective import OrderPenalties
+from cost_models.parcel import (
+    US_ZONE_BANDS_MILES,
+    ParcelCost,
+    billable_weight_lb,
+    default_us_ground,
+    zone_for_distance,
+)
+from cost_models.transit import TransitTable, default_us_transit
+
+__all__ = [
+    "EARTH_RADIUS_MILES",
+    "US_ZONE_BANDS_MILES",
+    "LinearCost",
+    "OrderPenalties",
+    "ParcelCost",
+    "ShipmentCostModel",
+    "TransitTable",
+    "billable_weight_lb",
+    "default_us_ground",
+    "default_us_transit",
+    "handling_cost",
+    "haversine_miles",
+    "zone_for_distance",
+]

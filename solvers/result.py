@@ -1,0 +1,87 @@
+"""Solver-neutral plan and result types."""
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+from numpy.typing import NDArray
+
+IntArray = NDArray[np.int64]
+
+
+class Status(StrEnum):
+    """How much is known about a plan's quality."""
+
+    OPTIMAL = "optimal"
+    """Proven optimal: the gap to the lower bound is within the solver's tolerance."""
+    FEASIBLE = "feasible"
+    """A valid plan with a proven lower bound, stopped (time limit) before closing the gap."""
+    HEURISTIC = "heuristic"
+    """A valid plan from a rule, with no lower bound."""
+
+
+@dataclass(frozen=True, eq=False)
+class Allocation:
+    """Units sent from nodes to order lines: qty[i] units of line[i] from node[i].
+
+    (line, node) pairs are distinct and quantities positive; a line's units that no entry
+    covers are unfilled. One order's entries at one node form one shipment.
+    """
+
+    line: IntArray
+    node: IntArray
+    qty: IntArray
+
+    def __post_init__(self) -> None:
+        for name in ("line", "node", "qty"):
+            a = np.ascontiguousarray(getattr(self, name), dtype=np.int64).copy()
+            a.setflags(write=False)
+            object.__setattr__(self, name, a)
+        if not (len(self.line) == len(self.node) == len(self.qty)):
+            raise ValueError("line, node and qty must have the same length")
+        if np.any(self.qty <= 0):
+            raise ValueError("allocated quantities must be positive")
+
+    @staticmethod
+    def empty() -> "Allocation":
+        z = np.zeros(0, dtype=np.int64)
+        return Allocation(z, z, z)
+
+    @staticmethod
+    def concat(parts: "list[Allocation]") -> "Allocation":
+        if not parts:
+            return Allocation.empty()
+        return Allocation(
+            np.concatenate([p.line for p in parts]),
+            np.concatenate([p.node for p in parts]),
+            np.concatenate([p.qty for p in parts]),
+        )
+
+    def __len__(self) -> int:
+        return len(self.line)
+
+
+@dataclass(frozen=True, eq=False)
+class Result:
+    """What every policy returns: the plan, its cost and what is proven about it.
+
+    objective: total cost of the plan (shipments, split and unfilled penalties).
+    bound: a proven lower bound on the optimal cost (None for rule-based policies).
+    gap: (objective - bound) / objective, 0 when both are 0 (None without a bound).
+    """
+
+    policy: str
+    status: Status
+    objective: float
+    bound: float | None
+    gap: float | None
+    runtime_s: float
+    allocation: Allocation
+    stats: dict[str, float] = field(default_factory=dict)
+
+
+def relative_gap(objective: float, bound: float) -> float:
+    """(objective - bound) / |objective|, never negative, 0 when both are 0."""
+    if objective <= 0.0:
+        return 0.0 if bound >= objective - 1e-9 else float("inf")
+    return max(0.0, (objective - bound) / abs(objective))

@@ -1,0 +1,521 @@
+"""The exchange format: `sourcing-problem/1` in, `sourcing-plan/1` out.
+
+Field names here are a contract with the rest of the OMS (see docs/exchange-format.md).
+Reading checks everything a user can get wrong and reports every problem at once, each
+naming the entry ("orders[3] (id "A-17").lines[0].qty: ..."), never a traceback.
+"""
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from cost_models import LinearCost, OrderPenalties, ParcelCost, ShipmentCostModel
+from cost_models.objective import UNLIMITED
+from cost_models.parcel import default_it_express, default_us_ground
+from sourcing_engine.domain import Batch, Inventory, Item, Line, Node, Order
+from sourcing_engine.errors import InputError
+from sourcing_engine.geocode import zip_to_latlon
+
+PROBLEM_FORMAT = "sourcing-problem/1"
+PLAN_FORMAT = "sourcing-plan/1"
+MAX_QTY = 1_000_000
+"""Largest quantity accepted in one line or stock position (guards against typos)."""
+
+RATE_CARDS = {"us-ground": default_us_ground, "it-express": default_it_express}
+
+Id = Annotated[str, Field(min_length=1, max_length=200)]
+Latitude = Annotated[float, Field(ge=-90, le=90)]
+Longitude = Annotated[float, Field(ge=-180, le=180)]
+Money = Annotated[float, Field(ge=0)]
+Count = Annotated[int, Field(ge=0, le=MAX_QTY)]
+
+
+class _Strict(BaseModel):
+    # strict: 2.5 or "2" is not a quantity; NaN and infinity are not numbers
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+
+
+class CapacitySpec(_Strict):
+    shipments: Annotated[int, Field(ge=0)] | None = None
+    units: Annotated[int, Field(ge=0)] | None = None
+
+
+class HandlingSpec(_Strict):
+    per_shipment: Money = 0.0
+    per_unit: Money = 0.0
+
+
+class NodeSpec(_Strict):
+    id: Id
+    kind: Literal["warehouse", "store"]
+    lat: Latitude
+    lon: Longitude
+    capacity: CapacitySpec = CapacitySpec()
+    handling: HandlingSpec = HandlingSpec()
+    ship_enabled: bool = True
+
+
+class ItemSpec(_Strict):
+    sku: Id
+    weight_lb: Annotated[float, Field(ge=0)]
+    dims_in: Annotated[list[Annotated[float, Field(ge=0)]], Field(min_length=3, max_length=3)] = [
+        0.0,
+        0.0,
+        0.0,
+    ]
+
+
+class InventorySpec(_Strict):
+    node: Id
+    sku: Id
+    on_hand: Count
+    safety_stock: Count = 0
+
+
+class LinearCostSpec(_Strict):
+    type: Literal["linear"]
+    currency: Annotated[str, Field(min_length=3, max_length=3)] = "USD"
+    per_shipment: Money = 0.0
+    per_unit: Money = 0.0
+    per_unit_mile: Money = 0.0
+
+
+class ParcelCostSpec(_Strict):
+    """A rate card: a built-in one by name, any field overridden, or a full custom card."""
+
+    type: Literal["parcel"]
+    rate_card: Literal["us-ground", "it-express"] | None = None
+    currency: Annotated[str, Field(min_length=3, max_length=3)] | None = None
+    zone_bands_miles: list[Annotated[float, Field(gt=0)]] | None = None
+    first_zone: int | None = None
+    rates: dict[str, list[Money]] | None = None
+    dim_divisor: Annotated[float, Field(gt=0)] | None = None
+    fuel_surcharge_pct: Money | None = None
+    residential_surcharge: Money | None = None
+
+    @model_validator(mode="after")
+    def _card_or_rates(self) -> "ParcelCostSpec":
+        if self.rate_card is None and self.rates is None:
+            raise ValueError(
+                'give "rate_card" ("us-ground" or "it-express") or a full "rates" table'
+            )
+        return self
+
+
+CostModelSpec = Annotated[LinearCostSpec | ParcelCostSpec, Field(discriminator="type")]
+
+
+class DestinationSpec(_Strict):
+    lat: Latitude | None = None
+    lon: Longitude | None = None
+    zip: Annotated[str, Field(min_length=5, max_length=10)] | None = None
+    residential: bool = True
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "DestinationSpec":
+        has_point = self.lat is not None or self.lon is not None
+        if has_point and (self.lat is None or self.lon is None):
+            raise ValueError("give both lat and lon")
+        if has_point == (self.zip is not None):
+            raise ValueError("give either lat and lon, or a US zip code")
+        return self
+
+
+class LineSpec(_Strict):
+    sku: Id
+    qty: Annotated[int, Field(ge=1, le=MAX_QTY)]
+
+
+class OrderSpec(_Strict):
+    id: Id
+    destination: DestinationSpec
+    lines: Annotated[list[LineSpec], Field(min_length=1)]
+
+
+class ProblemSpec(_Strict):
+    format: Literal["sourcing-problem/1"]
+    name: str = ""
+    nodes: Annotated[list[NodeSpec], Field(min_length=1)]
+    items: list[ItemSpec]
+    inventory: list[InventorySpec]
+    cost_model: CostModelSpec
+    unfilled_penalty_per_unit: Money
+    split_penalty: Money = 0.0
+    max_shipments_per_order: Annotated[int, Field(ge=1)] | None = None
+    orders: list[OrderSpec]
+
+
+# --- plan -------------------------------------------------------------------------------
+
+
+class PlanLine(_Strict):
+    sku: Id
+    qty: Annotated[int, Field(ge=1)]
+
+
+class PlanShipment(_Strict):
+    node: Id
+    lines: Annotated[list[PlanLine], Field(min_length=1)]
+    cost: float
+
+
+class PlanOrder(_Strict):
+    id: Id
+    cost: float
+    shipments: list[PlanShipment]
+    unfilled: list[PlanLine]
+
+
+class PlanSpec(_Strict):
+    format: Literal["sourcing-plan/1"] = "sourcing-plan/1"
+    policy: str
+    status: str
+    currency: str = "USD"
+    objective: float
+    bound: float | None
+    gap: float | None
+    runtime_s: float
+    orders: list[PlanOrder]
+
+
+# --- reading ----------------------------------------------------------------------------
+
+
+def load_json(text: str | bytes, what: str) -> Any:
+    """Parse JSON, turning a syntax error into a message with line and column."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{what}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
+    except UnicodeDecodeError:
+        raise InputError(f"{what}: not valid JSON (not UTF-8 text)") from None
+
+
+def _where(loc: Sequence[int | str], data: Any) -> str:
+    """Render a pydantic location as orders[3] (id "A-17").lines[0].qty."""
+    out = ""
+    node = data
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            if isinstance(node, Mapping):
+                out += _label(node)
+        else:
+            if part in ("linear", "parcel") and isinstance(node, Mapping):
+                continue  # discriminated-union tag, not a field
+            out += f".{part}" if out else str(part)
+            node = node.get(part) if isinstance(node, Mapping) else None
+    return out or "(document)"
+
+
+def _label(entry: Mapping[str, Any]) -> str:
+    """' (id "A-17")' or ' (node "S1", sku "X")': which entry, in the user's own ids."""
+    keys = (
+        ["id"]
+        if isinstance(entry.get("id"), str)
+        else [k for k in ("node", "sku") if isinstance(entry.get(k), str)]
+    )
+    parts = [f'{k} "{entry[k]}"' for k in keys]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _pydantic_problems(exc: ValidationError, data: Any) -> list[str]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        msg = err["msg"].removeprefix("Value error, ")
+        given = err.get("input")
+        shown = (
+            ""
+            if isinstance(given, (dict, list)) or err["type"] == "missing"
+            else (f" (got {json.dumps(given) if _jsonable(given) else repr(given)})")
+        )
+        problems.append(f"{_where(err['loc'], data)}: {msg}{shown}")
+    return problems
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value, allow_nan=False)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def _cost_model(spec: LinearCostSpec | ParcelCostSpec) -> ShipmentCostModel:
+    if isinstance(spec, LinearCostSpec):
+        return LinearCost(spec.per_shipment, spec.per_unit, spec.per_unit_mile, spec.currency)
+    base = RATE_CARDS[spec.rate_card]() if spec.rate_card else None
+    bands = (
+        tuple(spec.zone_bands_miles)
+        if spec.zone_bands_miles is not None
+        else (base.zone_bands_miles if base else default_us_ground().zone_bands_miles)
+    )
+    first_zone = (
+        spec.first_zone if spec.first_zone is not None else (base.first_zone if base else 2)
+    )
+    if spec.rates is not None:
+        zones = [str(first_zone + i) for i in range(len(bands) + 1)]
+        missing = [z for z in zones if z not in spec.rates]
+        extra = [z for z in spec.rates if z not in zones]
+        if missing or extra:
+            raise InputError(
+                f"cost_model.rates: expected one price list per zone {', '.join(zones)}"
+                + (f"; missing {', '.join(missing)}" if missing else "")
+                + (f"; unknown {', '.join(extra)}" if extra else "")
+            )
+        rates = tuple(tuple(spec.rates[z]) for z in zones)
+    else:
+        assert base is not None  # the spec validator demands rate_card or rates
+        rates = base.rates
+    try:
+        return ParcelCost(
+            rates=rates,
+            zone_bands_miles=bands,
+            first_zone=first_zone,
+            dim_divisor=spec.dim_divisor or (base.dim_divisor if base else 139.0),
+            fuel_surcharge_pct=_first(
+                spec.fuel_surcharge_pct, base.fuel_surcharge_pct if base else None
+            ),
+            residential_surcharge=_first(
+                spec.residential_surcharge, base.residential_surcharge if base else None
+            ),
+            currency=spec.currency or (base.currency if base else "USD"),
+        )
+    except ValueError as exc:
+        raise InputError(f"cost_model: {exc}") from None
+
+
+def _first(value: float | None, fallback: float | None) -> float:
+    return value if value is not None else (fallback or 0.0)
+
+
+def _duplicates(ids: Sequence[str]) -> list[str]:
+    seen: set[str] = set()
+    dup: list[str] = []
+    for i in ids:
+        if i in seen and i not in dup:
+            dup.append(i)
+        seen.add(i)
+    return dup
+
+
+def problem_from_json(text: str | bytes, what: str = "problem") -> Batch:
+    """Read a `sourcing-problem/1` document; raise InputError listing every problem."""
+    return problem_from_data(load_json(text, what))
+
+
+def problem_from_data(data: Any) -> Batch:
+    """Validate a parsed `sourcing-problem/1` document and build the domain batch."""
+    if not isinstance(data, Mapping):
+        raise InputError("problem: expected a JSON object with format, nodes, items, ...")
+    if data.get("format") != PROBLEM_FORMAT:
+        raise InputError(
+            f'format: expected "{PROBLEM_FORMAT}", got {json.dumps(data.get("format"))}'
+        )
+    try:
+        spec = ProblemSpec.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(_pydantic_problems(exc, data)) from None
+    return batch_from_spec(spec)
+
+
+def batch_from_spec(spec: ProblemSpec) -> Batch:
+    """Cross-check ids and references, geocode ZIP codes, and build the domain batch."""
+    problems: list[str] = []
+    for what, ids in (
+        ("nodes", [n.id for n in spec.nodes]),
+        ("items", [i.sku for i in spec.items]),
+        ("orders", [o.id for o in spec.orders]),
+    ):
+        for dup in _duplicates(ids):
+            problems.append(f'{what}: id "{dup}" appears more than once')
+    node_index = {n.id: i for i, n in enumerate(spec.nodes)}
+    item_index = {it.sku: i for i, it in enumerate(spec.items)}
+
+    inv_node = np.empty(len(spec.inventory), dtype=np.int64)
+    inv_item = np.empty(len(spec.inventory), dtype=np.int64)
+    for k, row in enumerate(spec.inventory):
+        n = node_index.get(row.node, -1)
+        s = item_index.get(row.sku, -1)
+        if n < 0:
+            problems.append(f'inventory[{k}].node: unknown node "{row.node}"')
+        if s < 0:
+            problems.append(f'inventory[{k}].sku: unknown SKU "{row.sku}"')
+        inv_node[k], inv_item[k] = n, s
+    if len(spec.inventory) and not problems:
+        key = inv_node * max(len(spec.items), 1) + inv_item
+        _, first, counts = np.unique(key, return_index=True, return_counts=True)
+        for k in first[counts > 1][:20]:
+            row = spec.inventory[int(k)]
+            problems.append(
+                f'inventory: node "{row.node}" and SKU "{row.sku}" appear more than once'
+            )
+
+    orders: list[Order] = []
+    for k, o in enumerate(spec.orders):
+        where = f'orders[{k}] (id "{o.id}")'
+        lines: dict[str, int] = {}
+        for j, line in enumerate(o.lines):
+            if line.sku not in item_index:
+                problems.append(f'{where}.lines[{j}].sku: unknown SKU "{line.sku}"')
+            # the same SKU on two lines is one demand: summed, as a warehouse would pick it
+            lines[line.sku] = lines.get(line.sku, 0) + line.qty
+        dest = o.destination
+        if dest.zip is not None:
+            point = zip_to_latlon(dest.zip)
+            if point is None:
+                problems.append(f'{where}.destination.zip: unknown US ZIP code "{dest.zip}"')
+                point = (math.nan, math.nan)
+        else:
+            point = (float(dest.lat or 0.0), float(dest.lon or 0.0))  # both set: validated
+        orders.append(
+            Order(
+                id=o.id,
+                lat=point[0],
+                lon=point[1],
+                lines=tuple(Line(s, q) for s, q in lines.items()),
+                residential=dest.residential,
+                zip=dest.zip,
+            )
+        )
+    try:
+        shipping = _cost_model(spec.cost_model)
+    except InputError as exc:
+        problems.extend(exc.problems)
+        shipping = default_us_ground()
+    if problems:
+        raise InputError(problems)
+
+    inventory = Inventory(
+        node=inv_node,
+        item=inv_item,
+        on_hand=np.array([r.on_hand for r in spec.inventory], dtype=np.int64),
+        safety_stock=np.array([r.safety_stock for r in spec.inventory], dtype=np.int64),
+    )
+    return Batch(
+        nodes=tuple(
+            Node(
+                id=n.id,
+                kind=n.kind,
+                lat=n.lat,
+                lon=n.lon,
+                ship_capacity=n.capacity.shipments,
+                unit_capacity=n.capacity.units,
+                handling_per_shipment=n.handling.per_shipment,
+                handling_per_unit=n.handling.per_unit,
+                ship_enabled=n.ship_enabled,
+            )
+            for n in spec.nodes
+        ),
+        items=tuple(
+            Item(i.sku, i.weight_lb, (i.dims_in[0], i.dims_in[1], i.dims_in[2])) for i in spec.items
+        ),
+        inventory=inventory,
+        shipping=shipping,
+        penalties=OrderPenalties(
+            unfilled_per_unit=spec.unfilled_penalty_per_unit,
+            split=spec.split_penalty,
+            max_shipments=spec.max_shipments_per_order or UNLIMITED,
+        ),
+        orders=tuple(orders),
+        name=spec.name,
+    )
+
+
+# --- writing ----------------------------------------------------------------------------
+
+
+def cost_model_to_data(model: ShipmentCostModel) -> dict[str, Any]:
+    if isinstance(model, LinearCost):
+        return {
+            "type": "linear",
+            "currency": model.currency,
+            "per_shipment": model.per_shipment,
+            "per_unit": model.per_unit,
+            "per_unit_mile": model.per_unit_mile,
+        }
+    if isinstance(model, ParcelCost):
+        for name, card in RATE_CARDS.items():
+            if card() == model:
+                return {"type": "parcel", "rate_card": name}
+        return {
+            "type": "parcel",
+            "currency": model.currency,
+            "zone_bands_miles": list(model.zone_bands_miles),
+            "first_zone": model.first_zone,
+            "rates": {str(model.first_zone + z): list(r) for z, r in enumerate(model.rates)},
+            "dim_divisor": model.dim_divisor,
+            "fuel_surcharge_pct": model.fuel_surcharge_pct,
+            "residential_surcharge": model.residential_surcharge,
+        }
+    raise TypeError(f"no exchange format for cost model {type(model).__name__}")
+
+
+def problem_to_data(batch: Batch) -> dict[str, Any]:
+    """The `sourcing-problem/1` document of a batch (optional fields left out when unset)."""
+
+    def node(n: Node) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": n.id, "kind": n.kind, "lat": n.lat, "lon": n.lon}
+        cap = {k: v for k, v in (("shipments", n.ship_capacity), ("units", n.unit_capacity))
+               if v is not None}  # fmt: skip
+        if cap:
+            out["capacity"] = cap
+        if n.handling_per_shipment or n.handling_per_unit:
+            out["handling"] = {"per_shipment": n.handling_per_shipment,
+                               "per_unit": n.handling_per_unit}  # fmt: skip
+        if not n.ship_enabled:
+            out["ship_enabled"] = False
+        return out
+
+    def order(o: Order) -> dict[str, Any]:
+        dest: dict[str, Any] = {"zip": o.zip} if o.zip else {"lat": o.lat, "lon": o.lon}
+        if not o.residential:
+            dest["residential"] = False
+        return {"id": o.id, "destination": dest,
+                "lines": [{"sku": ln.sku, "qty": ln.qty} for ln in o.lines]}  # fmt: skip
+
+    inv = batch.inventory
+    node_ids = [n.id for n in batch.nodes]
+    skus = [i.sku for i in batch.items]
+    inventory = [
+        {"node": node_ids[n], "sku": skus[s], "on_hand": int(h)}
+        | ({"safety_stock": int(ss)} if ss else {})
+        for n, s, h, ss in zip(
+            inv.node.tolist(), inv.item.tolist(), inv.on_hand.tolist(),
+            inv.safety_stock.tolist(), strict=True,
+        )
+    ]  # fmt: skip
+    pen = batch.penalties
+    data: dict[str, Any] = {"format": PROBLEM_FORMAT}
+    if batch.name:
+        data["name"] = batch.name
+    data |= {
+        "nodes": [node(n) for n in batch.nodes],
+        "items": [
+            {"sku": i.sku, "weight_lb": i.weight_lb, "dims_in": list(i.dims_in)}
+            for i in batch.items
+        ],
+        "inventory": inventory,
+        "cost_model": cost_model_to_data(batch.shipping),
+        "unfilled_penalty_per_unit": pen.unfilled_per_unit,
+        "split_penalty": pen.split,
+    }
+    if pen.max_shipments != UNLIMITED:
+        data["max_shipments_per_order"] = pen.max_shipments
+    data["orders"] = [order(o) for o in batch.orders]
+    return data
+
+
+def plan_from_json(text: str | bytes, what: str = "plan") -> PlanSpec:
+    data = load_json(text, what)
+    try:
+        return PlanSpec.model_validate(data)
+    except ValidationError as exc:
+        raise InputError([f"{what}: {p}" for p in _pydantic_problems(exc, data)]) from None
