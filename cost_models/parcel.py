@@ -32,9 +32,12 @@ def billable_weight_lb(
     """max(actual weight, volume / divisor) rounded up to a whole pound, at least 1 lb.
 
     A tiny tolerance keeps 2.0000000001 lb (float noise from summing unit weights) at 2 lb.
+    Raises ValueError on a weight or volume that is not finite (it has no whole pound).
     """
     dim_weight = np.asarray(volume_in3, dtype=np.float64) / dim_divisor
     billable = np.maximum(np.asarray(weight_lb, dtype=np.float64), dim_weight)
+    if not np.all(np.isfinite(billable)):
+        raise ValueError("billable weight: weights and volumes must be finite numbers")
     return np.maximum(np.ceil(billable - 1e-9), 1.0).astype(np.int64)
 
 
@@ -101,10 +104,21 @@ class ParcelCost:
         return zone_for_distance(distance_miles, self.zone_bands_miles, self.first_zone)
 
     def rate(self, zone: ArrayLike, billable_lb: ArrayLike) -> FloatArray:
-        """Table price of a parcel (before surcharges)."""
+        """Table price of a parcel (before surcharges).
+
+        Raises ValueError for a zone outside the card or a billable weight below 1 lb (numpy
+        would otherwise wrap the negative index round to the table's last row or column).
+        """
         z = np.asarray(zone, dtype=np.int64) - self.first_zone
         w = np.asarray(billable_lb, dtype=np.int64)
         top = self._table.shape[1]
+        if np.any((z < 0) | (z >= len(self._table))):
+            raise ValueError(
+                f"zone must be between {self.first_zone} and "
+                f"{self.first_zone + len(self._table) - 1}, got {zone!r}"
+            )
+        if np.any(w < 1):
+            raise ValueError(f"billable weight must be at least 1 lb, got {billable_lb!r}")
         price: FloatArray = self._table[z, np.minimum(w, top) - 1] + self._slope[z] * np.maximum(
             w - top, 0
         )

@@ -20,6 +20,8 @@ class TransitTable:
         if len(lengths) != 1:
             raise ValueError("every service level must give days for the same zones")
         for service, row in self.days.items():
+            if not row:
+                raise ValueError(f"transit days for {service!r}: expected at least one zone")
             if any(d < 0 for d in row):
                 raise ValueError(f"transit days for {service!r} must be >= 0")
 

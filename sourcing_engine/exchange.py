@@ -5,10 +5,12 @@ Reading checks everything a user can get wrong and reports every problem at once
 naming the entry ("orders[3] (id "A-17").lines[0].qty: ..."), never a traceback.
 """
 
+import difflib
 import json
 import math
+import types
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -24,6 +26,11 @@ PROBLEM_FORMAT = "sourcing-problem/1"
 PLAN_FORMAT = "sourcing-plan/1"
 MAX_QTY = 1_000_000
 """Largest quantity accepted in one line or stock position (guards against typos)."""
+MAX_COUNT = 10**12
+"""Largest capacity or shipment count accepted (keeps sums within 64-bit integers)."""
+MAX_WEIGHT_LB = 100_000.0
+MAX_DIM_IN = 10_000.0
+"""Largest unit weight and dimension accepted (keeps weights and volumes finite)."""
 
 RATE_CARDS = {"us-ground": default_us_ground, "it-express": default_it_express}
 
@@ -40,8 +47,8 @@ class _Strict(BaseModel):
 
 
 class CapacitySpec(_Strict):
-    shipments: Annotated[int, Field(ge=0)] | None = None
-    units: Annotated[int, Field(ge=0)] | None = None
+    shipments: Annotated[int, Field(ge=0, le=MAX_COUNT)] | None = None
+    units: Annotated[int, Field(ge=0, le=MAX_COUNT)] | None = None
 
 
 class HandlingSpec(_Strict):
@@ -61,12 +68,10 @@ class NodeSpec(_Strict):
 
 class ItemSpec(_Strict):
     sku: Id
-    weight_lb: Annotated[float, Field(ge=0)]
-    dims_in: Annotated[list[Annotated[float, Field(ge=0)]], Field(min_length=3, max_length=3)] = [
-        0.0,
-        0.0,
-        0.0,
-    ]
+    weight_lb: Annotated[float, Field(ge=0, le=MAX_WEIGHT_LB)]
+    dims_in: Annotated[
+        list[Annotated[float, Field(ge=0, le=MAX_DIM_IN)]], Field(min_length=3, max_length=3)
+    ] = [0.0, 0.0, 0.0]
 
 
 class InventorySpec(_Strict):
@@ -91,7 +96,7 @@ class ParcelCostSpec(_Strict):
     rate_card: Literal["us-ground", "it-express"] | None = None
     currency: Annotated[str, Field(min_length=3, max_length=3)] | None = None
     zone_bands_miles: list[Annotated[float, Field(gt=0)]] | None = None
-    first_zone: int | None = None
+    first_zone: Annotated[int, Field(ge=0, le=1000)] | None = None
     rates: dict[str, list[Money]] | None = None
     dim_divisor: Annotated[float, Field(gt=0)] | None = None
     fuel_surcharge_pct: Money | None = None
@@ -118,9 +123,11 @@ class DestinationSpec(_Strict):
     @model_validator(mode="after")
     def _one_form(self) -> "DestinationSpec":
         has_point = self.lat is not None or self.lon is not None
+        if has_point and self.zip is not None:
+            raise ValueError("give either lat and lon, or a US zip code, not both")
         if has_point and (self.lat is None or self.lon is None):
             raise ValueError("give both lat and lon")
-        if has_point == (self.zip is not None):
+        if not has_point and self.zip is None:
             raise ValueError("give either lat and lon, or a US zip code")
         return self
 
@@ -145,7 +152,7 @@ class ProblemSpec(_Strict):
     cost_model: CostModelSpec
     unfilled_penalty_per_unit: Money
     split_penalty: Money = 0.0
-    max_shipments_per_order: Annotated[int, Field(ge=1)] | None = None
+    max_shipments_per_order: Annotated[int, Field(ge=1, le=MAX_COUNT)] | None = None
     orders: list[OrderSpec]
 
 
@@ -195,6 +202,10 @@ def load_json(text: str | bytes, what: str) -> Any:
         ) from None
     except UnicodeDecodeError:
         raise InputError(f"{what}: not valid JSON (not UTF-8 text)") from None
+    except RecursionError:
+        raise InputError(f"{what}: not valid JSON (nested too deeply)") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise InputError(f"{what}: not valid JSON ({exc})") from None
 
 
 def _where(loc: Sequence[int | str], data: Any) -> str:
@@ -230,14 +241,76 @@ def _pydantic_problems(exc: ValidationError, data: Any) -> list[str]:
     problems = []
     for err in exc.errors(include_url=False):
         msg = err["msg"].removeprefix("Value error, ")
+        where = _where(err["loc"], data)
         given = err.get("input")
+        if err["type"] == "extra_forbidden":
+            msg = _unknown_field(err["loc"])
+        elif err["type"] in ("model_type", "model_attributes_type"):
+            msg = "expected a JSON object"  # not pydantic's "instance of CapacitySpec"
+        elif err["type"] in ("union_tag_not_found", "union_tag_invalid"):
+            # a cost model without a recognised "type": point at the field itself
+            where += ".type"
+            msg = 'expected "linear" or "parcel"'
+            given = given.get("type") if isinstance(given, Mapping) else None
+            if err["type"] == "union_tag_not_found":
+                msg = f"missing; {msg}"
         shown = (
             ""
-            if isinstance(given, (dict, list)) or err["type"] == "missing"
+            if isinstance(given, (dict, list)) or err["type"] in ("missing", "union_tag_not_found")
             else (f" (got {json.dumps(given) if _jsonable(given) else repr(given)})")
         )
-        problems.append(f"{_where(err['loc'], data)}: {msg}{shown}")
+        problems.append(f"{where}: {msg}{shown}")
     return problems
+
+
+def _unknown_field(loc: Sequence[int | str]) -> str:
+    """'unknown field; expected one of: ... (did you mean "safety_stock"?)'."""
+    model = _model_at(loc[:-1])
+    if model is None:
+        return "unknown field"
+    known = list(model.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+    hint = f' (did you mean "{close[0]}"?)' if close else ""
+    return f"unknown field; expected one of: {', '.join(known)}{hint}"
+
+
+def _model_at(loc: Sequence[int | str]) -> type[BaseModel] | None:
+    """The spec model that validates the entry at a pydantic location."""
+    tp: Any = ProblemSpec
+    for part in loc:
+        tp = _unwrap(tp)
+        if isinstance(part, int):
+            tp = get_args(tp)[0] if get_origin(tp) is list else None
+        elif _is_model(tp) and part in tp.model_fields:
+            tp = tp.model_fields[part].annotation
+        elif get_origin(tp) in (Union, types.UnionType):  # tagged union: part is the tag
+            tags = {t: m for m in get_args(tp) if _is_model(m) for t in get_args(_tag(m)) or ()}
+            tp = tags.get(part)
+        else:
+            return None
+    tp = _unwrap(tp)
+    return tp if _is_model(tp) else None
+
+
+def _is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, BaseModel)
+
+
+def _tag(model: type[BaseModel]) -> Any:
+    field = model.model_fields.get("type")
+    return field.annotation if field else None
+
+
+def _unwrap(tp: Any) -> Any:
+    """Strip Annotated[...] and `| None`."""
+    while True:
+        if get_origin(tp) is Annotated:
+            tp = get_args(tp)[0]
+        elif get_origin(tp) in (Union, types.UnionType) and type(None) in get_args(tp):
+            rest = [a for a in get_args(tp) if a is not type(None)]
+            tp = rest[0] if len(rest) == 1 else Union[tuple(rest)]  # noqa: UP007
+        else:
+            return tp
 
 
 def _jsonable(value: Any) -> bool:
@@ -296,13 +369,15 @@ def _first(value: float | None, fallback: float | None) -> float:
     return value if value is not None else (fallback or 0.0)
 
 
-def _duplicates(ids: Sequence[str]) -> list[str]:
-    seen: set[str] = set()
-    dup: list[str] = []
-    for i in ids:
-        if i in seen and i not in dup:
-            dup.append(i)
-        seen.add(i)
+def _duplicates(ids: Sequence[str]) -> list[tuple[int, int, str]]:
+    """(index, index of the first use, id) of every entry that repeats an earlier id."""
+    first: dict[str, int] = {}
+    dup: list[tuple[int, int, str]] = []
+    for k, i in enumerate(ids):
+        if i in first:
+            dup.append((k, first[i], i))
+        else:
+            first[i] = k
     return dup
 
 
@@ -329,34 +404,37 @@ def problem_from_data(data: Any) -> Batch:
 def batch_from_spec(spec: ProblemSpec) -> Batch:
     """Cross-check ids and references, geocode ZIP codes, and build the domain batch."""
     problems: list[str] = []
-    for what, ids in (
-        ("nodes", [n.id for n in spec.nodes]),
-        ("items", [i.sku for i in spec.items]),
-        ("orders", [o.id for o in spec.orders]),
+    for what, field, ids in (
+        ("nodes", "id", [n.id for n in spec.nodes]),
+        ("items", "sku", [i.sku for i in spec.items]),
+        ("orders", "id", [o.id for o in spec.orders]),
     ):
-        for dup in _duplicates(ids):
-            problems.append(f'{what}: id "{dup}" appears more than once')
+        for k, first, dup in _duplicates(ids):
+            problems.append(
+                f'{what}[{k}] ({field} "{dup}").{field}: already used by {what}[{first}]; '
+                f"expected each {field} once"
+            )
     node_index = {n.id: i for i, n in enumerate(spec.nodes)}
     item_index = {it.sku: i for i, it in enumerate(spec.items)}
 
     inv_node = np.empty(len(spec.inventory), dtype=np.int64)
     inv_item = np.empty(len(spec.inventory), dtype=np.int64)
+    position: dict[tuple[str, str], int] = {}
     for k, row in enumerate(spec.inventory):
+        where = f'inventory[{k}] (node "{row.node}", sku "{row.sku}")'
         n = node_index.get(row.node, -1)
         s = item_index.get(row.sku, -1)
         if n < 0:
-            problems.append(f'inventory[{k}].node: unknown node "{row.node}"')
+            problems.append(f'{where}.node: unknown node "{row.node}" (not listed in nodes)')
         if s < 0:
-            problems.append(f'inventory[{k}].sku: unknown SKU "{row.sku}"')
-        inv_node[k], inv_item[k] = n, s
-    if len(spec.inventory) and not problems:
-        key = inv_node * max(len(spec.items), 1) + inv_item
-        _, first, counts = np.unique(key, return_index=True, return_counts=True)
-        for k in first[counts > 1][:20]:
-            row = spec.inventory[int(k)]
+            problems.append(f'{where}.sku: unknown SKU "{row.sku}" (not listed in items)')
+        first = position.setdefault((row.node, row.sku), k)
+        if first != k:
             problems.append(
-                f'inventory: node "{row.node}" and SKU "{row.sku}" appear more than once'
+                f"{where}: same node and SKU as inventory[{first}]; "
+                "expected one entry per node and SKU"
             )
+        inv_node[k], inv_item[k] = n, s
 
     orders: list[Order] = []
     for k, o in enumerate(spec.orders):
@@ -364,14 +442,19 @@ def batch_from_spec(spec: ProblemSpec) -> Batch:
         lines: dict[str, int] = {}
         for j, line in enumerate(o.lines):
             if line.sku not in item_index:
-                problems.append(f'{where}.lines[{j}].sku: unknown SKU "{line.sku}"')
+                problems.append(
+                    f'{where}.lines[{j}].sku: unknown SKU "{line.sku}" (not listed in items)'
+                )
             # the same SKU on two lines is one demand: summed, as a warehouse would pick it
             lines[line.sku] = lines.get(line.sku, 0) + line.qty
         dest = o.destination
         if dest.zip is not None:
             point = zip_to_latlon(dest.zip)
             if point is None:
-                problems.append(f'{where}.destination.zip: unknown US ZIP code "{dest.zip}"')
+                problems.append(
+                    f'{where}.destination.zip: unknown US ZIP code "{dest.zip}" '
+                    "(expected a 5-digit ZIP or ZIP+4 such as 10001 or 10001-1234)"
+                )
                 point = (math.nan, math.nan)
         else:
             point = (float(dest.lat or 0.0), float(dest.lon or 0.0))  # both set: validated
