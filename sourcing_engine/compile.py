@@ -88,7 +88,7 @@ def plan_from_result(compiled: CompiledBatch, result: Result) -> PlanSpec:
     by_ship = np.argsort(entry_ship, kind="stable")
     ship_ptr = np.searchsorted(entry_ship[by_ship], np.arange(len(ship_key) + 1))
     order_ship_ptr = np.searchsorted(costs.shipment_order, np.arange(problem.n_orders + 1))
-    shipped = np.bincount(alloc.line, alloc.qty, minlength=problem.n_lines)
+    shipped = np.bincount(alloc.line, alloc.qty, minlength=problem.n_lines).astype(np.int64)
 
     orders: list[PlanOrder] = []
     line_sku = problem.line_sku.tolist()

@@ -1,0 +1,321 @@
+"""Rule-based policies: what order management systems do today, one order at a time.
+
+- closest: each line from the nearest node with stock (the default of common commerce
+  platforms), the rest of a line from the next nearest;
+- fewest-splits: the fewest nodes that cover the order, ties broken by distance;
+- greedy-cost: orders in sequence, each given its own cheapest plan against what is left
+  (myopically optimal).
+
+Every policy respects stock, node capacity, ship-enabled flags and the cap on shipments
+per order, taking orders in the batch's sequence (first come, first served).
+"""
+
+import time
+from collections.abc import Iterator
+
+import numpy as np
+from numpy.typing import NDArray
+
+from solvers.candidates import ShapeGroup, build_group, order_shapes
+from solvers.evaluate import evaluate
+from solvers.pricing import Availability, OrderPlans, price_orders
+from solvers.problem import SourcingProblem
+from solvers.result import Allocation, Result, Status
+
+IntArray = NDArray[np.int64]
+
+CHUNK = 256
+"""Orders priced together in greedy-cost before being committed one by one."""
+
+
+class Ledger:
+    """What is left while a sequential policy commits orders one after another."""
+
+    def __init__(self, problem: SourcingProblem) -> None:
+        self.problem = problem
+        self.stock = problem.stock_qty.copy()
+        self.ships = problem.node_ship_capacity.copy()
+        self.units = problem.node_unit_capacity.copy()
+        self.lines: list[int] = []
+        self.nodes: list[int] = []
+        self.qtys: list[int] = []
+
+    def availability(self) -> Availability:
+        return Availability(stock=self.stock, ships=self.ships, units=self.units)
+
+    def fits(self, shipments: list[tuple[int, list[tuple[int, int]]]]) -> bool:
+        """Whether shipments [(node, [(line, qty)])] fit in what is left."""
+        p = self.problem
+        for node, items in shipments:
+            if self.ships[node] < 1 or self.units[node] < sum(q for _, q in items):
+                return False
+            for line, qty in items:
+                e = int(p.stock_entry(np.array([node]), p.line_sku[[line]])[0])
+                if e < 0 or self.stock[e] < qty:
+                    return False
+        return True
+
+    def commit(self, shipments: list[tuple[int, list[tuple[int, int]]]]) -> None:
+        p = self.problem
+        for node, items in shipments:
+            self.ships[node] -= 1
+            self.units[node] -= sum(q for _, q in items)
+            for line, qty in items:
+                e = int(p.stock_entry(np.array([node]), p.line_sku[[line]])[0])
+                self.stock[e] -= qty
+                self.lines.append(line)
+                self.nodes.append(node)
+                self.qtys.append(qty)
+
+    def allocation(self) -> Allocation:
+        return Allocation(
+            np.array(self.lines, dtype=np.int64),
+            np.array(self.nodes, dtype=np.int64),
+            np.array(self.qtys, dtype=np.int64),
+        )
+
+
+def heuristic_result(policy: str, problem: SourcingProblem, alloc: Allocation, t0: float) -> Result:
+    return Result(
+        policy=policy,
+        status=Status.HEURISTIC,
+        objective=evaluate(problem, alloc).total,
+        bound=None,
+        gap=None,
+        runtime_s=time.perf_counter() - t0,
+        allocation=alloc,
+    )
+
+
+# --- greedy-cost ------------------------------------------------------------------------
+
+
+def _plan_shipments(plans: OrderPlans, row: int) -> list[tuple[int, list[tuple[int, int]]]]:
+    shape = plans.group.shape
+    out = []
+    for node, content in zip(
+        plans.block_node[row].tolist(), plans.block_content[row].tolist(), strict=True
+    ):
+        if node < 0:
+            continue
+        units = shape.contents[content]
+        items = [
+            (int(plans.group.lines[row, ln]), int(q))
+            for ln, q in enumerate(units.tolist())
+            if q > 0
+        ]
+        out.append((node, items))
+    return out
+
+
+def _chunks(n: int, size: int) -> Iterator[IntArray]:
+    for start in range(0, n, size):
+        yield np.arange(start, min(n, start + size))
+
+
+def greedy_cost(problem: SourcingProblem) -> Result:
+    """Each order in sequence gets its cheapest plan against the stock and capacity left.
+
+    Orders are priced in chunks against what is left before the chunk; a plan that still
+    fits when its turn comes is still the order's cheapest (what is left only shrinks), so
+    it is committed as is; one that no longer fits is priced again. The result is exactly
+    the order-by-order greedy.
+    """
+    t0 = time.perf_counter()
+    ledger = Ledger(problem)
+    plans_by_order = _group_index(problem)
+    for chunk in _chunks(problem.n_orders, CHUNK):
+        priced = _price_subset(problem, plans_by_order, chunk, ledger.availability())
+        for o in chunk.tolist():
+            shipments = priced[o]
+            if not ledger.fits(shipments):
+                shipments = _price_subset(
+                    problem, plans_by_order, np.array([o]), ledger.availability()
+                )[o]
+            ledger.commit(shipments)
+    return heuristic_result("greedy-cost", problem, ledger.allocation(), t0)
+
+
+GroupIndex = tuple[list[ShapeGroup], IntArray, IntArray]
+
+
+def _group_index(problem: SourcingProblem) -> GroupIndex:
+    """Shape groups of all orders, with each order's group and row."""
+    groups = [
+        build_group(problem, qty, orders)
+        for qty, orders in order_shapes(problem, np.arange(problem.n_orders)).items()
+    ]
+    group_of = np.zeros(problem.n_orders, dtype=np.int64)
+    row_of = np.zeros(problem.n_orders, dtype=np.int64)
+    for k, g in enumerate(groups):
+        group_of[g.orders] = k
+        row_of[g.orders] = np.arange(len(g))
+    return groups, group_of, row_of
+
+
+def _price_subset(
+    problem: SourcingProblem, index: GroupIndex, orders: IntArray, avail: Availability
+) -> dict[int, list[tuple[int, list[tuple[int, int]]]]]:
+    groups, group_of, row_of = index
+    subsets = []
+    for k in np.unique(group_of[orders]).tolist():
+        mine = orders[group_of[orders] == k]
+        subsets.append(groups[k].subset(row_of[mine]))
+    out: dict[int, list[tuple[int, list[tuple[int, int]]]]] = {}
+    for plans in price_orders(problem, subsets, avail=avail):
+        for row, o in enumerate(plans.group.orders.tolist()):
+            out[o] = _plan_shipments(plans, row)
+    return out
+
+
+# --- closest and fewest-splits ---------------------------------------------------------
+
+
+class _OrderDraft:
+    """Shipments of one order being drafted against a ledger, before they are committed."""
+
+    def __init__(self, ledger: Ledger, order: int) -> None:
+        self.ledger = ledger
+        p = ledger.problem
+        self.lines = list(range(int(p.order_line_ptr[order]), int(p.order_line_ptr[order + 1])))
+        self.left = {ln: int(p.line_qty[ln]) for ln in self.lines}
+        self.shipments: dict[int, list[tuple[int, int]]] = {}
+        self.max_shipments = p.penalties.max_shipments
+        self.entry = {
+            ln: p.stock_entry(np.arange(p.n_nodes), np.full(p.n_nodes, p.line_sku[ln]))
+            for ln in self.lines
+        }
+        self.distance = p.distance_miles(np.full(p.n_nodes, order), np.arange(p.n_nodes))
+
+    def can_open(self, node: int) -> bool:
+        """Whether the order may get a shipment from this node."""
+        if node in self.shipments:
+            return True
+        p, led = self.ledger.problem, self.ledger
+        return (
+            bool(p.node_ship_enabled[node])
+            and led.ships[node] >= 1
+            and led.units[node] >= 1
+            and len(self.shipments) < self.max_shipments
+        )
+
+    def units_free(self, node: int) -> int:
+        taken = sum(q for _, q in self.shipments.get(node, []))
+        return int(self.ledger.units[node]) - taken
+
+    def stock_free(self, line: int, node: int) -> int:
+        e = int(self.entry[line][node])
+        if e < 0:
+            return 0
+        taken = sum(q for ln, q in self.shipments.get(node, []) if ln == line)
+        return int(self.ledger.stock[e]) - taken
+
+    def take(self, line: int, node: int, qty: int) -> int:
+        """Take up to qty units of a line from a node; returns what was taken."""
+        if qty <= 0 or not self.can_open(node):
+            return 0
+        qty = min(qty, self.stock_free(line, node), self.units_free(node))
+        if qty > 0:
+            self.shipments.setdefault(node, []).append((line, qty))
+            self.left[line] -= qty
+        return qty
+
+    def coverable(self, node: int) -> int:
+        """Units of what is left of the order that this node alone could ship."""
+        if not self.can_open(node):
+            return 0
+        units = sum(min(q, self.stock_free(ln, node)) for ln, q in self.left.items())
+        return min(units, self.units_free(node))
+
+    def finish(self) -> None:
+        self.ledger.commit(list(self.shipments.items()))
+
+
+def closest(problem: SourcingProblem) -> Result:
+    """Each line from the nearest node that has it, the rest from the next nearest."""
+    t0 = time.perf_counter()
+    ledger = Ledger(problem)
+    for o in range(problem.n_orders):
+        draft = _OrderDraft(ledger, o)
+        for line in draft.lines:
+            stocked = np.nonzero(draft.entry[line] >= 0)[0]
+            for node in stocked[np.argsort(draft.distance[stocked], kind="stable")].tolist():
+                if draft.left[line] == 0:
+                    break
+                draft.take(line, node, draft.left[line])
+        draft.finish()
+    return heuristic_result("closest", problem, ledger.allocation(), t0)
+
+
+PAIR_POOL = 30
+"""fewest-splits looks for covering pairs among this many best-covering nodes."""
+
+
+def fewest_splits(problem: SourcingProblem) -> Result:
+    """The fewest nodes that ship the whole order (nearest first among equals).
+
+    One node if any can ship everything; else the nearest pair that can (searched among the
+    nodes covering most); else nodes covering the most remaining units, one at a time.
+    """
+    t0 = time.perf_counter()
+    ledger = Ledger(problem)
+    for o in range(problem.n_orders):
+        draft = _OrderDraft(ledger, o)
+        total = sum(draft.left.values())
+        nodes = np.unique(np.concatenate([np.nonzero(e >= 0)[0] for e in draft.entry.values()]))
+        by_distance = nodes[np.argsort(draft.distance[nodes], kind="stable")].tolist()
+        cover = {n: draft.coverable(n) for n in by_distance}
+        whole = [n for n in by_distance if cover[n] == total]
+        if whole:
+            _ship_all(draft, whole[0])
+        elif not _ship_pair(draft, by_distance, cover, total):
+            while any(draft.left.values()):
+                gains = {n: draft.coverable(n) for n in by_distance}
+                best = max(by_distance, key=lambda n: gains[n], default=None)
+                if best is None or gains[best] == 0:
+                    break
+                _ship_all(draft, best)
+        draft.finish()
+    return heuristic_result("fewest-splits", problem, ledger.allocation(), t0)
+
+
+def _ship_all(draft: _OrderDraft, node: int) -> None:
+    for line in draft.lines:
+        draft.take(line, node, draft.left[line])
+
+
+def _ship_pair(
+    draft: _OrderDraft, by_distance: list[int], cover: dict[int, int], total: int
+) -> bool:
+    """Ship the order from the nearest pair of nodes that covers it all, if there is one."""
+    if draft.max_shipments < 2:
+        return False
+    pool = sorted(by_distance, key=lambda n: -cover[n])[:PAIR_POOL]
+    pool = [n for n in pool if cover[n] > 0]
+    best: tuple[float, int, int] | None = None
+    for i, a in enumerate(pool):
+        for b in pool[i + 1 :]:
+            if cover[a] + cover[b] < total:
+                continue
+            dist = float(draft.distance[a] + draft.distance[b])
+            if (best is None or dist < best[0]) and _pair_covers(draft, a, b):
+                best = (dist, a, b)
+    if best is None:
+        return False
+    near, far = sorted(best[1:], key=lambda n: draft.distance[n])
+    _ship_all(draft, near)
+    _ship_all(draft, far)
+    return True
+
+
+def _pair_covers(draft: _OrderDraft, a: int, b: int) -> bool:
+    """Whether nodes a then b, each taking what it can, ship the whole order."""
+    ua, ub = draft.units_free(a), draft.units_free(b)
+    for line, qty in draft.left.items():
+        from_a = min(qty, draft.stock_free(line, a), ua)
+        ua -= from_a
+        from_b = min(qty - from_a, draft.stock_free(line, b), ub)
+        ub -= from_b
+        if from_a + from_b < qty:
+            return False
+    return True

@@ -1,0 +1,305 @@
+"""Closing the gap: a shipment-level model over the candidates that can still matter.
+
+Once column generation has converged, the prices of the linear relaxation give every
+possible plan a reduced cost, and any plan of total cost below the incumbent's uses only
+order plans whose reduced cost is at most the gap (incumbent - bound). A candidate shipment
+(order, node, content) can appear in such a plan only if the cheapest completion of the
+order around it passes that test, which a small dynamic programme over the order's
+contents bounds from below. Candidates that fail are dropped without losing any better
+plan; the rest form a compact integer model with exact shipment costs, whose optimum over
+them is the optimum of the whole batch, and whose bound is therefore a valid bound.
+"""
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+from ortools.linear_solver.python import model_builder_helper as mbh
+
+from solvers.candidates import ShapeGroup, build_group
+from solvers.master import ScarceRows
+from solvers.pricing import Prices, priced_costs
+from solvers.problem import UNLIMITED, SourcingProblem
+from solvers.result import Allocation
+from solvers.shapes import Shape, shape_of
+
+IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
+
+
+@lru_cache(maxsize=512)
+def _sub_pairs(qty: tuple[int, ...]) -> tuple[IntArray, IntArray, IntArray]:
+    """(r, b, r - b) content index triples with 0 < b <= r, for the completion DP."""
+    shape = shape_of(qty)
+    contents = shape.contents
+    radix = np.array([q + 1 for q in qty], dtype=np.int64)
+    weights = np.concatenate([np.cumprod(radix[::-1])[::-1][1:], [1]])
+    r_idx, b_idx = np.nonzero(np.all(contents[None, :, :] <= contents[:, None, :], axis=2))
+    sel = b_idx > 0
+    r_idx, b_idx = r_idx[sel], b_idx[sel]
+    rest = (contents[r_idx] - contents[b_idx]) @ weights
+    return r_idx, b_idx, rest
+
+
+def completion_costs(shape: Shape, best: FloatArray, unfilled_per_unit: float) -> FloatArray:
+    """rem[g, r]: least priced cost of covering content r of order g with any shipments
+    (nodes may repeat: a relaxation) or leaving units unfilled."""
+    r_idx, b_idx, rest = _sub_pairs(shape.qty)
+    rem = np.zeros_like(best)
+    rem[:, :] = unfilled_per_unit * shape.content_units[None, :]
+    order_ = np.argsort(r_idx, kind="stable")
+    r_idx, b_idx, rest = r_idx[order_], b_idx[order_], rest[order_]
+    bounds = np.searchsorted(r_idx, np.arange(shape.n_contents + 1))
+    for r in range(1, shape.n_contents):
+        lo, hi = bounds[r], bounds[r + 1]
+        if hi > lo:
+            via = best[:, b_idx[lo:hi]] + rem[:, rest[lo:hi]]
+            rem[:, r] = np.minimum(rem[:, r], via.min(axis=1))
+    return rem
+
+
+@dataclass(frozen=True, eq=False)
+class Candidates:
+    """Shipments kept for the compact model: order, node, cost, and units per line."""
+
+    order: IntArray
+    node: IntArray
+    cost: FloatArray
+    line: IntArray  # (n, L) line index per content position, -1 beyond the order's lines
+    units: IntArray  # (n, L)
+
+
+def prune(
+    problem: SourcingProblem,
+    groups: list[ShapeGroup],
+    prices: Prices,
+    sigma: FloatArray,
+    slack: FloatArray,
+) -> Candidates:
+    """Candidate shipments whose order could have a plan of reduced cost <= slack[order]."""
+    parts: list[Candidates] = []
+    for group in groups:
+        part, redo = _prune_group(problem, group, prices, sigma, slack)
+        parts.append(part)
+        if len(redo):
+            full = build_group(problem, group.shape.qty, group.orders[redo], depth=None)
+            parts.append(_prune_group(problem, full, prices, sigma, slack)[0])
+    width = max((p.line.shape[1] for p in parts), default=1)
+
+    def pad(a: IntArray, fill: int) -> IntArray:
+        out = np.full((len(a), width), fill, dtype=np.int64)
+        out[:, : a.shape[1]] = a
+        return out
+
+    return Candidates(
+        order=np.concatenate([p.order for p in parts]),
+        node=np.concatenate([p.node for p in parts]),
+        cost=np.concatenate([p.cost for p in parts]),
+        line=np.concatenate([pad(p.line, -1) for p in parts]),
+        units=np.concatenate([pad(p.units, 0) for p in parts]),
+    )
+
+
+def _prune_group(
+    problem: SourcingProblem,
+    group: ShapeGroup,
+    prices: Prices,
+    sigma: FloatArray,
+    slack: FloatArray,
+) -> tuple[Candidates, IntArray]:
+    shape = group.shape
+    pen = problem.penalties
+    priced = priced_costs(group, prices, None)  # (G, C, M)
+    best = priced.min(axis=2)
+    rem = completion_costs(shape, best, pen.unfilled_per_unit)
+    complement = shape.n_contents - 1 - np.arange(shape.n_contents)  # index of q - c
+    base = rem[:, complement] - pen.split - sigma[group.orders][:, None]  # (G, C)
+    limit = (
+        slack[group.orders][:, None] + 1e-7 * np.maximum(1.0, np.abs(sigma[group.orders]))[:, None]
+    )
+    keep = (priced + base[:, :, None]) <= limit[:, :, None]
+    keep &= np.isfinite(priced)
+    # nodes left out of the ranking cost at least the threshold: are any still in reach?
+    redo = np.nonzero(np.any(group.threshold + base <= limit, axis=1))[0]
+    keep[redo] = False
+    g, c, m = np.nonzero(keep)
+    return (
+        Candidates(
+            order=group.orders[g],
+            node=group.node[g, c, m],
+            cost=group.cost[g, c, m],
+            line=group.lines[g],
+            units=shape.contents[c],
+        ),
+        redo,
+    )
+
+
+@dataclass(frozen=True)
+class CompactOutcome:
+    allocation: Allocation
+    objective: float
+    bound: float
+    proven: bool
+    n_candidates: int
+
+
+def solve_compact(
+    problem: SourcingProblem,
+    rows: ScarceRows,
+    cands: Candidates,
+    incumbent: Allocation,
+    time_limit_s: float,
+    backend: str = "scip",
+) -> CompactOutcome | None:
+    """The shipment-level integer model over the kept candidates, hinted with the incumbent."""
+    pen = problem.penalties
+    n_x = len(cands.order)
+    n_lines = problem.n_lines
+    n_orders = problem.n_orders
+    # variables: x (shipments), u (unfilled units per line), z (order ships at all)
+    use_z = pen.split > 0
+    n_z = n_orders if use_z else 0
+    n_var = n_x + n_lines + n_z
+    x_ids = np.arange(n_x)
+    u_ids = n_x + np.arange(n_lines)
+    z_ids = n_x + n_lines + np.arange(n_z)
+
+    blocks: list[tuple[IntArray, IntArray, FloatArray]] = []  # (row, var, coef)
+    lower: list[FloatArray] = []
+    upper: list[FloatArray] = []
+    n_rows = 0
+
+    def add_rows(
+        row: IntArray, var: IntArray, coef: FloatArray, lo: FloatArray, hi: FloatArray
+    ) -> None:
+        nonlocal n_rows
+        blocks.append((row + n_rows, var, coef))
+        lower.append(lo)
+        upper.append(hi)
+        n_rows += len(lo)
+
+    # cover each line: sum of shipped units + unfilled = ordered
+    xi, li = np.nonzero(cands.line >= 0)
+    line_of = cands.line[xi, li]
+    qty = cands.units[xi, li]
+    sel = qty > 0
+    add_rows(
+        np.concatenate([line_of[sel], np.arange(n_lines)]),
+        np.concatenate([x_ids[xi[sel]], u_ids]),
+        np.concatenate([qty[sel], np.ones(n_lines)]).astype(np.float64),
+        problem.line_qty.astype(np.float64),
+        problem.line_qty.astype(np.float64),
+    )
+    # at most one shipment per (order, node)
+    _, pair_inv, pair_n = np.unique(
+        cands.order * problem.n_nodes + cands.node, return_inverse=True, return_counts=True
+    )
+    multi = pair_n[pair_inv] > 1
+    if multi.any():
+        _, mi = np.unique(pair_inv[multi], return_inverse=True)
+        add_rows(
+            mi, x_ids[multi], np.ones(int(multi.sum())),
+            np.full(mi.max() + 1, -np.inf), np.ones(mi.max() + 1),
+        )  # fmt: skip
+    # shipments per order
+    if pen.max_shipments < UNLIMITED:
+        add_rows(
+            cands.order, x_ids, np.ones(n_x),
+            np.full(n_orders, -np.inf), np.full(n_orders, float(pen.max_shipments)),
+        )  # fmt: skip
+    if use_z:  # z_o <= number of shipments of o
+        add_rows(
+            np.concatenate([cands.order, np.arange(n_orders)]),
+            np.concatenate([x_ids, z_ids]),
+            np.concatenate([-np.ones(n_x), np.ones(n_orders)]),
+            np.full(n_orders, -np.inf),
+            np.zeros(n_orders),
+        )
+    # scarce resources
+    entry = problem.stock_entry(cands.node[xi[sel]], problem.line_sku[line_of[sel]])
+    e_row = rows.entry_row[entry]
+    s_row = rows.ship_row[cands.node]
+    u_row = rows.unit_row[cands.node]
+    units_total = cands.units.sum(axis=1).astype(np.float64)
+    r_row = np.concatenate([e_row, s_row, u_row])
+    r_var = np.concatenate([x_ids[xi[sel]], x_ids, x_ids])
+    r_coef = np.concatenate([qty[sel].astype(np.float64), np.ones(n_x), units_total])
+    ok = r_row >= 0
+    add_rows(r_row[ok], r_var[ok], r_coef[ok], np.full(rows.n_rows, -np.inf), rows.capacity)
+
+    row = np.concatenate([b[0] for b in blocks])
+    var = np.concatenate([b[1] for b in blocks])
+    coef = np.concatenate([b[2] for b in blocks])
+    matrix = sp.csr_matrix((coef, (row, var)), shape=(n_rows, n_var))
+    objective = np.concatenate(
+        [cands.cost, np.full(n_lines, pen.unfilled_per_unit), np.full(n_z, -pen.split)]
+    )
+    var_upper = np.concatenate([np.ones(n_x), problem.line_qty.astype(np.float64), np.ones(n_z)])
+    model: Any = mbh.ModelBuilderHelper()  # its stubs mistype numpy arguments
+    model.fill_model_from_sparse_data(
+        np.zeros(n_var), var_upper, objective, np.concatenate(lower), np.concatenate(upper),
+        matrix,
+    )  # fmt: skip
+    for j in range(n_var):
+        model.set_var_integrality(j, True)
+    _hint(model, problem, cands, incumbent, x_ids, u_ids, z_ids)
+    solver: Any = mbh.ModelSolverHelper(backend)
+    solver.set_time_limit_in_seconds(max(0.01, time_limit_s))
+    if backend == "scip":
+        solver.set_solver_specific_parameters("parallel/maxnthreads = 1\n")
+    solver.solve(model)
+    if not solver.has_solution():
+        return None
+    values = solver.variable_values()
+    picked = np.nonzero(values[:n_x] > 0.5)[0]
+    pi, pl = np.nonzero((cands.line[picked] >= 0) & (cands.units[picked] > 0))
+    alloc = Allocation(
+        cands.line[picked[pi], pl], cands.node[picked[pi]], cands.units[picked[pi], pl]
+    )
+    return CompactOutcome(
+        allocation=alloc,
+        objective=float(solver.objective_value()),
+        bound=float(solver.best_objective_bound()),
+        proven=solver.status() == mbh.SolveStatus.OPTIMAL,
+        n_candidates=n_x,
+    )
+
+
+def _hint(
+    model: Any,
+    problem: SourcingProblem,
+    cands: Candidates,
+    incumbent: Allocation,
+    x_ids: IntArray,
+    u_ids: IntArray,
+    z_ids: IntArray,
+) -> None:
+    """Hint the incumbent: the candidate holding each of its shipments, its unfilled units."""
+    shipped = np.bincount(incumbent.line, incumbent.qty, minlength=problem.n_lines)
+    inc_order = problem.line_order[incumbent.line]
+    inc: dict[tuple[int, int], dict[int, int]] = {}
+    for o, n, ln, q in zip(
+        inc_order.tolist(), incumbent.node.tolist(), incumbent.line.tolist(),
+        incumbent.qty.tolist(), strict=True,
+    ):  # fmt: skip
+        inc.setdefault((o, n), {})[ln] = q
+    for j in range(len(cands.order)):
+        want = inc.get((int(cands.order[j]), int(cands.node[j])))
+        if want is None:
+            model.add_hint(int(x_ids[j]), 0.0)
+            continue
+        have = {
+            int(ln): int(q)
+            for ln, q in zip(cands.line[j].tolist(), cands.units[j].tolist(), strict=True)
+            if ln >= 0 and q > 0
+        }
+        model.add_hint(int(x_ids[j]), 1.0 if have == want else 0.0)
+    for ln in range(problem.n_lines):
+        model.add_hint(int(u_ids[ln]), float(problem.line_qty[ln] - shipped[ln]))
+    ships = np.bincount(inc_order, minlength=problem.n_orders) if len(inc_order) else None
+    for o in range(len(z_ids)):
+        model.add_hint(int(z_ids[o]), 1.0 if ships is not None and ships[o] > 0 else 0.0)

@@ -1,0 +1,275 @@
+"""The master problem: choose one plan per order, orders sharing stock and capacity.
+
+Each column is a complete plan of one order (its shipments and unfilled units) at its exact
+cost. Rows: one per order (choose exactly one plan) and one per scarce resource: a stock
+position, or a node's shipment or unit capacity, that the batch's demand could exceed
+(positions that cannot run out need no row). Solving the linear relaxation gives a lower
+bound and prices for the scarce resources; the integer version picks the plans.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+from ortools.linear_solver import pywraplp  # type: ignore[attr-defined]
+from ortools.linear_solver.python import model_builder_helper as mbh
+
+from solvers.pricing import Prices
+from solvers.problem import UNLIMITED, SourcingProblem
+
+IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True, eq=False)
+class ScarceRows:
+    """Which resources get a row, and the row of each (-1: cannot run out, no row)."""
+
+    entry_row: IntArray  # per stock entry
+    ship_row: IntArray  # per node
+    unit_row: IntArray  # per node
+    capacity: FloatArray  # right-hand side per resource row
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.capacity)
+
+
+def scarce_rows(problem: SourcingProblem) -> ScarceRows:
+    """Rows for stock positions and node capacities the batch's demand could exceed."""
+    demand_by_sku = np.bincount(problem.line_sku, problem.line_qty, minlength=problem.n_skus)
+    entry_demand = demand_by_sku[problem.stock_sku_of_entry]
+    scarce_entry = entry_demand > problem.stock_qty
+
+    # orders and units that could reach each node: those with a SKU the node stocks
+    line_entries = _line_entry_pairs(problem)
+    line, entry = line_entries
+    node = problem.stock_node[entry]
+    order_node = np.unique(problem.line_order[line] * problem.n_nodes + node)
+    orders_per_node = np.bincount(order_node % problem.n_nodes, minlength=problem.n_nodes)
+    units_per_node = np.bincount(node, problem.line_qty[line], minlength=problem.n_nodes)
+    scarce_ship = (problem.node_ship_capacity < orders_per_node) & (
+        problem.node_ship_capacity < UNLIMITED
+    )
+    scarce_unit = (problem.node_unit_capacity < units_per_node) & (
+        problem.node_unit_capacity < UNLIMITED
+    )
+
+    counts = [int(scarce_entry.sum()), int(scarce_ship.sum()), int(scarce_unit.sum())]
+    entry_row = np.full(len(problem.stock_qty), -1, dtype=np.int64)
+    entry_row[scarce_entry] = np.arange(counts[0])
+    ship_row = np.full(problem.n_nodes, -1, dtype=np.int64)
+    ship_row[scarce_ship] = counts[0] + np.arange(counts[1])
+    unit_row = np.full(problem.n_nodes, -1, dtype=np.int64)
+    unit_row[scarce_unit] = counts[0] + counts[1] + np.arange(counts[2])
+    capacity = np.concatenate(
+        [
+            problem.stock_qty[scarce_entry],
+            problem.node_ship_capacity[scarce_ship],
+            problem.node_unit_capacity[scarce_unit],
+        ]
+    ).astype(np.float64)
+    return ScarceRows(entry_row, ship_row, unit_row, capacity)
+
+
+def _line_entry_pairs(problem: SourcingProblem) -> tuple[IntArray, IntArray]:
+    """Every (line, stock entry) pair of the line's SKU."""
+    lo = problem.stock_sku_ptr[problem.line_sku]
+    counts = problem.stock_sku_ptr[problem.line_sku + 1] - lo
+    line = np.repeat(np.arange(problem.n_lines), counts)
+    entry = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    return line, entry + np.repeat(lo, counts)
+
+
+@dataclass(eq=False)
+class Columns:
+    """The plans generated so far, with their costs and resource use."""
+
+    problem: SourcingProblem
+    rows: ScarceRows
+    order: list[IntArray] = field(default_factory=list)
+    cost: list[FloatArray] = field(default_factory=list)
+    # plan content: (column, line, node, qty)
+    unit_col: list[IntArray] = field(default_factory=list)
+    unit_line: list[IntArray] = field(default_factory=list)
+    unit_node: list[IntArray] = field(default_factory=list)
+    unit_qty: list[IntArray] = field(default_factory=list)
+    seen: dict[bytes, int] = field(default_factory=dict)
+    size: int = 0
+
+    def add(
+        self,
+        order: IntArray,
+        cost: FloatArray,
+        col: IntArray,
+        line: IntArray,
+        node: IntArray,
+        qty: IntArray,
+    ) -> IntArray:
+        """Add plans (order[j], cost[j]; units with col == j, col sorted).
+
+        Returns every plan's column id; a plan already present keeps its id.
+        """
+        ptr = np.searchsorted(col, np.arange(len(order) + 1))
+        ids = np.empty(len(order), dtype=np.int64)
+        keep: list[int] = []
+        for j in range(len(order)):
+            lo, hi = ptr[j], ptr[j + 1]
+            key = np.concatenate(([order[j]], line[lo:hi], node[lo:hi], qty[lo:hi])).tobytes()
+            known = self.seen.get(key)
+            if known is None:
+                known = self.seen[key] = self.size + len(keep)
+                keep.append(j)
+            ids[j] = known
+        kept = np.array(keep, dtype=np.int64)
+        new_id = np.full(len(order), -1, dtype=np.int64)
+        new_id[kept] = self.size + np.arange(len(kept))
+        mask = new_id[col] >= 0
+        self.order.append(order[kept])
+        self.cost.append(cost[kept])
+        self.unit_col.append(new_id[col[mask]])
+        self.unit_line.append(line[mask])
+        self.unit_node.append(node[mask])
+        self.unit_qty.append(qty[mask])
+        self.size += len(kept)
+        return ids
+
+    def flat(self) -> tuple[IntArray, FloatArray, IntArray, IntArray, IntArray, IntArray]:
+        return (
+            np.concatenate(self.order),
+            np.concatenate(self.cost),
+            np.concatenate(self.unit_col),
+            np.concatenate(self.unit_line),
+            np.concatenate(self.unit_node),
+            np.concatenate(self.unit_qty),
+        )
+
+    def resource_matrix(self, first: int = 0) -> sp.csr_matrix:
+        """Resource use (rows x columns) of columns first.. as a sparse matrix."""
+        _, _, col, line, node, qty = self.flat()
+        sel = col >= first
+        col, line, node, qty = col[sel] - first, line[sel], node[sel], qty[sel]
+        n_cols = self.size - first
+        p, r = self.problem, self.rows
+        entry = p.stock_entry(node, p.line_sku[line])
+        e_row = r.entry_row[entry]
+        # one shipment per (column, node)
+        ship_key = np.unique(col * p.n_nodes + node)
+        s_col, s_node = ship_key // p.n_nodes, ship_key % p.n_nodes
+        s_row = r.ship_row[s_node]
+        u_row = r.unit_row[node]
+        rows = np.concatenate([e_row, s_row, u_row])
+        cols = np.concatenate([col, s_col, col])
+        vals = np.concatenate([qty, np.ones(len(s_col)), qty]).astype(np.float64)
+        keep = rows >= 0
+        return sp.csr_matrix((vals[keep], (rows[keep], cols[keep])), shape=(r.n_rows, n_cols))
+
+
+class MasterLP:
+    """The linear relaxation, kept in one GLOP model that grows column by column.
+
+    GLOP keeps its basis between solves, so each round only pivots in the new columns.
+    """
+
+    def __init__(self, problem: SourcingProblem, rows: ScarceRows) -> None:
+        self.solver = pywraplp.Solver.CreateSolver("GLOP")
+        inf = self.solver.infinity()
+        self.convexity = [self.solver.Constraint(1.0, 1.0) for _ in range(problem.n_orders)]
+        self.resource = [self.solver.Constraint(-inf, float(ub)) for ub in rows.capacity]
+        self.objective = self.solver.Objective()
+        self.variables: list[pywraplp.Variable] = []
+
+    def sync(self, columns: Columns) -> None:
+        """Add the columns generated since the last call."""
+        first = len(self.variables)
+        if first == columns.size:
+            return
+        order = np.concatenate(columns.order)[first:]
+        cost = np.concatenate(columns.cost)[first:]
+        matrix = columns.resource_matrix(first=first).tocsc()
+        for k in range(len(order)):
+            var = self.solver.NumVar(0.0, 1.0, "")
+            self.objective.SetCoefficient(var, float(cost[k]))
+            self.convexity[int(order[k])].SetCoefficient(var, 1.0)
+            lo, hi = matrix.indptr[k], matrix.indptr[k + 1]
+            for r, v in zip(
+                matrix.indices[lo:hi].tolist(), matrix.data[lo:hi].tolist(), strict=True
+            ):
+                self.resource[r].SetCoefficient(var, v)
+            self.variables.append(var)
+
+    def solve(self, time_limit_s: float) -> tuple[float, FloatArray, FloatArray, FloatArray]:
+        """Objective, order duals, resource prices (>= 0) and column values."""
+        self.solver.SetTimeLimit(max(1, int(time_limit_s * 1000)))
+        status = self.solver.Solve()
+        if status != pywraplp.Solver.OPTIMAL:
+            raise RuntimeError(f"master LP not solved to optimality (status {status})")
+        sigma = np.array([c.dual_value() for c in self.convexity])
+        price = np.maximum(-np.array([c.dual_value() for c in self.resource]), 0.0)
+        x = np.array([v.solution_value() for v in self.variables])
+        return self.objective.Value(), sigma, price, x
+
+
+def prices_of(problem: SourcingProblem, rows: ScarceRows, price: FloatArray) -> Prices:
+    """Resource row prices as prices per stock entry unit, node shipment and node unit."""
+    padded = np.concatenate([price, [0.0]])  # row -1 -> price 0
+    return Prices(
+        entry=padded[rows.entry_row],
+        node_ship=padded[rows.ship_row],
+        node_unit=padded[rows.unit_row],
+    )
+
+
+@dataclass(frozen=True)
+class MipOutcome:
+    chosen: IntArray  # column per order
+    objective: float
+    bound: float
+    proven: bool
+
+
+def solve_master_mip(
+    columns: Columns,
+    hint: IntArray,
+    time_limit_s: float,
+    backend: str = "scip",
+    threads: int = 1,
+) -> MipOutcome | None:
+    """Pick one generated plan per order at least cost (integer master problem)."""
+    order, cost, *_ = columns.flat()
+    n_orders = columns.problem.n_orders
+    resources = columns.resource_matrix()
+    convexity = sp.csr_matrix(
+        (np.ones(len(order)), (order, np.arange(len(order)))), shape=(n_orders, len(order))
+    )
+    matrix = sp.vstack([convexity, resources]).tocsr()
+    lower = np.concatenate([np.ones(n_orders), np.full(resources.shape[0], -np.inf)])
+    upper = np.concatenate([np.ones(n_orders), columns.rows.capacity])
+    model: Any = mbh.ModelBuilderHelper()  # its stubs mistype numpy arguments
+    model.fill_model_from_sparse_data(
+        np.zeros(len(order)), np.ones(len(order)), cost.astype(np.float64), lower, upper, matrix
+    )
+    for j in range(len(order)):
+        model.set_var_integrality(j, True)
+    for j in hint.tolist():
+        model.add_hint(j, 1.0)
+    solver: Any = mbh.ModelSolverHelper(backend)
+    solver.set_time_limit_in_seconds(max(0.01, time_limit_s))
+    if backend == "scip":
+        solver.set_solver_specific_parameters(f"parallel/maxnthreads = {threads}\n")
+    solver.solve(model)
+    if not solver.has_solution():
+        return None
+    values = solver.variable_values()
+    chosen = np.zeros(n_orders, dtype=np.int64)
+    picked = np.nonzero(values > 0.5)[0]
+    chosen[order[picked]] = picked
+    status = solver.status()
+    return MipOutcome(
+        chosen=chosen,
+        objective=float(cost[picked].sum()),
+        bound=float(solver.best_objective_bound()),
+        proven=status == mbh.SolveStatus.OPTIMAL,
+    )
