@@ -53,7 +53,7 @@ def _batch() -> Batch:
             Node("OFF", "store", 42.0, -75.0, ship_enabled=False),
             Node("FAR", "warehouse", 33.0, -75.0),
         ),
-        items=(Item("A", 1.0), Item("B", 2.0)),
+        items=(Item("A", 1.0), Item("B", 2.0), Item("C", 0.5)),  # nobody orders C
         inventory=Inventory(
             node=np.array([0, 0, 1, 1, 2, 3]),
             item=np.array([0, 1, 0, 1, 0, 1]),
@@ -297,9 +297,15 @@ def test_more_shipped_than_ordered() -> None:
 
 
 def test_sku_not_on_order() -> None:
-    """Shipping a SKU the order does not have is named."""
-    doc = _plan(_with("O1", {"DC": {"A": 2, "B": 1}, "ST": {"C": 1}}))
-    _check_contains(doc, 'order "O1"', 'SKU "C"')
+    """Shipping a SKU of the catalogue that the order does not have is named."""
+    doc = _plan(_with("O1", {"DC": {"A": 2, "B": 1, "C": 1}}))
+    _check_contains(doc, 'order "O1"', 'SKU "C" is not on the order')
+
+
+def test_sku_not_in_catalogue() -> None:
+    """Shipping a SKU that is no item of the batch is named."""
+    doc = _plan(_with("O1", {"DC": {"A": 2, "B": 1}, "ST": {"Z": 1}}))
+    _check_contains(doc, 'order "O1"', 'SKU "Z" is not an item of the batch')
 
 
 def test_bound_above_objective() -> None:
