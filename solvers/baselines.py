@@ -113,7 +113,7 @@ def _chunks(n: int, size: int) -> Iterator[IntArray]:
         yield np.arange(start, min(n, start + size))
 
 
-def greedy_cost(problem: SourcingProblem) -> Result:
+def greedy_cost(problem: SourcingProblem, groups: list[ShapeGroup] | None = None) -> Result:
     """Each order in sequence gets its cheapest plan against the stock and capacity left.
 
     Orders are priced in chunks against what is left before the chunk; a plan that still
@@ -123,7 +123,7 @@ def greedy_cost(problem: SourcingProblem) -> Result:
     """
     t0 = time.perf_counter()
     ledger = Ledger(problem)
-    plans_by_order = _group_index(problem)
+    plans_by_order = _group_index(problem, groups)
     for chunk in _chunks(problem.n_orders, CHUNK):
         priced = _price_subset(problem, plans_by_order, chunk, ledger.availability())
         for o in chunk.tolist():
@@ -139,12 +139,17 @@ def greedy_cost(problem: SourcingProblem) -> Result:
 GroupIndex = tuple[list[ShapeGroup], IntArray, IntArray]
 
 
-def _group_index(problem: SourcingProblem) -> GroupIndex:
-    """Shape groups of all orders, with each order's group and row."""
-    groups = [
+def shape_groups(problem: SourcingProblem) -> list[ShapeGroup]:
+    """Every order of the batch in its shape group, candidates ranked."""
+    return [
         build_group(problem, qty, orders)
         for qty, orders in order_shapes(problem, np.arange(problem.n_orders)).items()
     ]
+
+
+def _group_index(problem: SourcingProblem, groups: list[ShapeGroup] | None) -> GroupIndex:
+    """Shape groups of all orders, with each order's group and row."""
+    groups = groups if groups is not None else shape_groups(problem)
     group_of = np.zeros(problem.n_orders, dtype=np.int64)
     row_of = np.zeros(problem.n_orders, dtype=np.int64)
     for k, g in enumerate(groups):

@@ -139,7 +139,8 @@ def build_group(
 
     # rank per (order, content)
     # a split into k shipments needs the k best nodes of a content: keep at least that many
-    keep = n_cand if depth is None else max(depth, shape.max_blocks)
+    # shapes priced by dynamic programme need every node
+    keep = n_cand if depth is None or not shape.enumerated else max(depth, shape.max_blocks)
     g_start = np.searchsorted(cand_g, np.arange(g_count))
     width = max(1, min(keep, int(np.bincount(cand_g, minlength=g_count).max(initial=0))))
     node_out = np.full((g_count, n_cont, width), -1, dtype=np.int64)

@@ -11,47 +11,29 @@ them is the optimum of the whole batch, and whose bound is therefore a valid bou
 """
 
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
-from ortools.linear_solver.python import model_builder_helper as mbh
 
 from solvers.candidates import ShapeGroup, build_group
 from solvers.master import ScarceRows
+from solvers.mip import solve_mip
 from solvers.pricing import Prices, priced_costs
 from solvers.problem import UNLIMITED, SourcingProblem
 from solvers.result import Allocation
-from solvers.shapes import Shape, shape_of
+from solvers.shapes import Shape, content_pairs
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
 
 
-@lru_cache(maxsize=512)
-def _sub_pairs(qty: tuple[int, ...]) -> tuple[IntArray, IntArray, IntArray]:
-    """(r, b, r - b) content index triples with 0 < b <= r, for the completion DP."""
-    shape = shape_of(qty)
-    contents = shape.contents
-    radix = np.array([q + 1 for q in qty], dtype=np.int64)
-    weights = np.concatenate([np.cumprod(radix[::-1])[::-1][1:], [1]])
-    r_idx, b_idx = np.nonzero(np.all(contents[None, :, :] <= contents[:, None, :], axis=2))
-    sel = b_idx > 0
-    r_idx, b_idx = r_idx[sel], b_idx[sel]
-    rest = (contents[r_idx] - contents[b_idx]) @ weights
-    return r_idx, b_idx, rest
-
-
 def completion_costs(shape: Shape, best: FloatArray, unfilled_per_unit: float) -> FloatArray:
     """rem[g, r]: least priced cost of covering content r of order g with any shipments
     (nodes may repeat: a relaxation) or leaving units unfilled."""
-    r_idx, b_idx, rest = _sub_pairs(shape.qty)
+    r_idx, b_idx, rest = content_pairs(shape.qty)
     rem = np.zeros_like(best)
     rem[:, :] = unfilled_per_unit * shape.content_units[None, :]
-    order_ = np.argsort(r_idx, kind="stable")
-    r_idx, b_idx, rest = r_idx[order_], b_idx[order_], rest[order_]
     bounds = np.searchsorted(r_idx, np.arange(shape.n_contents + 1))
     for r in range(1, shape.n_contents):
         lo, hi = bounds[r], bounds[r + 1]
@@ -154,6 +136,7 @@ def solve_compact(
     incumbent: Allocation,
     time_limit_s: float,
     backend: str = "scip",
+    gap: float = 1e-4,
 ) -> CompactOutcome | None:
     """The shipment-level integer model over the kept candidates, hinted with the incumbent."""
     pen = problem.penalties
@@ -239,22 +222,20 @@ def solve_compact(
         [cands.cost, np.full(n_lines, pen.unfilled_per_unit), np.full(n_z, -pen.split)]
     )
     var_upper = np.concatenate([np.ones(n_x), problem.line_qty.astype(np.float64), np.ones(n_z)])
-    model: Any = mbh.ModelBuilderHelper()  # its stubs mistype numpy arguments
-    model.fill_model_from_sparse_data(
-        np.zeros(n_var), var_upper, objective, np.concatenate(lower), np.concatenate(upper),
+    solution = solve_mip(
+        objective,
+        var_upper,
         matrix,
-    )  # fmt: skip
-    for j in range(n_var):
-        model.set_var_integrality(j, True)
-    _hint(model, problem, cands, incumbent, x_ids, u_ids, z_ids)
-    solver: Any = mbh.ModelSolverHelper(backend)
-    solver.set_time_limit_in_seconds(max(0.01, time_limit_s))
-    if backend == "scip":
-        solver.set_solver_specific_parameters("parallel/maxnthreads = 1\n")
-    solver.solve(model)
-    if not solver.has_solution():
+        np.concatenate(lower),
+        np.concatenate(upper),
+        _hint(problem, cands, incumbent, x_ids, u_ids, z_ids),
+        time_limit_s=time_limit_s,
+        gap=gap,
+        backend=backend,
+    )
+    if solution is None:
         return None
-    values = solver.variable_values()
+    values = solution.values
     picked = np.nonzero(values[:n_x] > 0.5)[0]
     pi, pl = np.nonzero((cands.line[picked] >= 0) & (cands.units[picked] > 0))
     alloc = Allocation(
@@ -262,44 +243,42 @@ def solve_compact(
     )
     return CompactOutcome(
         allocation=alloc,
-        objective=float(solver.objective_value()),
-        bound=float(solver.best_objective_bound()),
-        proven=solver.status() == mbh.SolveStatus.OPTIMAL,
+        objective=solution.objective,
+        bound=solution.bound,
+        proven=solution.proven,
         n_candidates=n_x,
     )
 
 
 def _hint(
-    model: Any,
     problem: SourcingProblem,
     cands: Candidates,
     incumbent: Allocation,
     x_ids: IntArray,
     u_ids: IntArray,
     z_ids: IntArray,
-) -> None:
-    """Hint the incumbent: the candidate holding each of its shipments, its unfilled units."""
+) -> dict[int, float]:
+    """The incumbent as a hint: the candidates holding its shipments, its unfilled units."""
     shipped = np.bincount(incumbent.line, incumbent.qty, minlength=problem.n_lines)
     inc_order = problem.line_order[incumbent.line]
-    inc: dict[tuple[int, int], dict[int, int]] = {}
+    wanted: dict[tuple[int, int], dict[int, int]] = {}
     for o, n, ln, q in zip(
         inc_order.tolist(), incumbent.node.tolist(), incumbent.line.tolist(),
         incumbent.qty.tolist(), strict=True,
     ):  # fmt: skip
-        inc.setdefault((o, n), {})[ln] = q
+        wanted.setdefault((o, n), {})[ln] = q
+    hint: dict[int, float] = {}
     for j in range(len(cands.order)):
-        want = inc.get((int(cands.order[j]), int(cands.node[j])))
-        if want is None:
-            model.add_hint(int(x_ids[j]), 0.0)
-            continue
+        want = wanted.get((int(cands.order[j]), int(cands.node[j])))
         have = {
             int(ln): int(q)
             for ln, q in zip(cands.line[j].tolist(), cands.units[j].tolist(), strict=True)
             if ln >= 0 and q > 0
         }
-        model.add_hint(int(x_ids[j]), 1.0 if have == want else 0.0)
+        hint[int(x_ids[j])] = 1.0 if want is not None and have == want else 0.0
     for ln in range(problem.n_lines):
-        model.add_hint(int(u_ids[ln]), float(problem.line_qty[ln] - shipped[ln]))
-    ships = np.bincount(inc_order, minlength=problem.n_orders) if len(inc_order) else None
+        hint[int(u_ids[ln])] = float(problem.line_qty[ln] - shipped[ln])
+    ships = np.bincount(inc_order, minlength=problem.n_orders)
     for o in range(len(z_ids)):
-        model.add_hint(int(z_ids[o]), 1.0 if ships is not None and ships[o] > 0 else 0.0)
+        hint[int(z_ids[o])] = 1.0 if ships[o] > 0 else 0.0
+    return hint

@@ -8,14 +8,13 @@ bound and prices for the scarce resources; the integer version picks the plans.
 """
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 from ortools.linear_solver import pywraplp  # type: ignore[attr-defined]
-from ortools.linear_solver.python import model_builder_helper as mbh
 
+from solvers.mip import solve_mip
 from solvers.pricing import Prices
 from solvers.problem import UNLIMITED, SourcingProblem
 
@@ -235,7 +234,7 @@ def solve_master_mip(
     hint: IntArray,
     time_limit_s: float,
     backend: str = "scip",
-    threads: int = 1,
+    gap: float = 1e-4,
 ) -> MipOutcome | None:
     """Pick one generated plan per order at least cost (integer master problem)."""
     order, cost, *_ = columns.flat()
@@ -244,32 +243,25 @@ def solve_master_mip(
     convexity = sp.csr_matrix(
         (np.ones(len(order)), (order, np.arange(len(order)))), shape=(n_orders, len(order))
     )
-    matrix = sp.vstack([convexity, resources]).tocsr()
-    lower = np.concatenate([np.ones(n_orders), np.full(resources.shape[0], -np.inf)])
-    upper = np.concatenate([np.ones(n_orders), columns.rows.capacity])
-    model: Any = mbh.ModelBuilderHelper()  # its stubs mistype numpy arguments
-    model.fill_model_from_sparse_data(
-        np.zeros(len(order)), np.ones(len(order)), cost.astype(np.float64), lower, upper, matrix
+    solution = solve_mip(
+        cost.astype(np.float64),
+        np.ones(len(order)),
+        sp.vstack([convexity, resources]).tocsr(),
+        np.concatenate([np.ones(n_orders), np.full(resources.shape[0], -np.inf)]),
+        np.concatenate([np.ones(n_orders), columns.rows.capacity]),
+        {int(j): 1.0 for j in hint},
+        time_limit_s=time_limit_s,
+        gap=gap,
+        backend=backend,
     )
-    for j in range(len(order)):
-        model.set_var_integrality(j, True)
-    for j in hint.tolist():
-        model.add_hint(j, 1.0)
-    solver: Any = mbh.ModelSolverHelper(backend)
-    solver.set_time_limit_in_seconds(max(0.01, time_limit_s))
-    if backend == "scip":
-        solver.set_solver_specific_parameters(f"parallel/maxnthreads = {threads}\n")
-    solver.solve(model)
-    if not solver.has_solution():
+    if solution is None:
         return None
-    values = solver.variable_values()
     chosen = np.zeros(n_orders, dtype=np.int64)
-    picked = np.nonzero(values > 0.5)[0]
+    picked = np.nonzero(solution.values > 0.5)[0]
     chosen[order[picked]] = picked
-    status = solver.status()
     return MipOutcome(
         chosen=chosen,
         objective=float(cost[picked].sum()),
-        bound=float(solver.best_objective_bound()),
-        proven=status == mbh.SolveStatus.OPTIMAL,
+        bound=solution.bound,
+        proven=solution.proven,
     )

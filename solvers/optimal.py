@@ -16,18 +16,18 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from solvers.baselines import closest, fewest_splits, greedy_cost
-from solvers.candidates import build_group, order_shapes
+from solvers.baselines import closest, fewest_splits, greedy_cost, shape_groups
 from solvers.compact import prune, solve_compact
 from solvers.evaluate import evaluate
 from solvers.master import Columns, MasterLP, prices_of, scarce_rows, solve_master_mip
+from solvers.mip import BACKENDS
 from solvers.pricing import OrderPlans, price_orders
 from solvers.problem import SourcingProblem
 from solvers.result import Allocation, Result, Status, relative_gap
 
 IntArray = NDArray[np.int64]
 
-MIP_BACKENDS = ("scip", "highs", "cp_sat")
+MIP_BACKENDS = BACKENDS
 
 
 @dataclass(frozen=True)
@@ -89,14 +89,11 @@ def solve_optimal(problem: SourcingProblem, params: OptimalParams | None = None)
     def left() -> float:
         return deadline - time.perf_counter()
 
-    baselines = [greedy_cost(problem), closest(problem), fewest_splits(problem)]
+    groups = shape_groups(problem)
+    baselines = [greedy_cost(problem, groups), closest(problem), fewest_splits(problem)]
     incumbent = min(baselines, key=lambda r: r.objective)
     stats: dict[str, float] = {"baseline_s": time.perf_counter() - t0}
 
-    groups = [
-        build_group(problem, qty, orders)
-        for qty, orders in order_shapes(problem, np.arange(problem.n_orders)).items()
-    ]
     rows = scarce_rows(problem)
     columns = Columns(problem, rows)
     hint = _allocation_columns(columns, problem, incumbent.allocation)
@@ -139,7 +136,9 @@ def solve_optimal(problem: SourcingProblem, params: OptimalParams | None = None)
 
     best_alloc, best_obj = incumbent.allocation, incumbent.objective
     if left() > 0:
-        outcome = solve_master_mip(columns, hint, left(), backend=params.mip_backend)
+        outcome = solve_master_mip(
+            columns, hint, left(), backend=params.mip_backend, gap=params.gap_tolerance
+        )
         if outcome is not None and outcome.objective < best_obj - 1e-9:
             best_alloc = _columns_allocation(columns, outcome.chosen)
             best_obj = evaluate(problem, best_alloc).total
@@ -153,7 +152,13 @@ def solve_optimal(problem: SourcingProblem, params: OptimalParams | None = None)
         cands = prune(problem, groups, prices, sigma, slack)
         stats["compact_candidates"] = len(cands.order)
         outcome_c = solve_compact(
-            problem, rows, cands, best_alloc, left(), backend=params.mip_backend
+            problem,
+            rows,
+            cands,
+            best_alloc,
+            left(),
+            backend=params.mip_backend,
+            gap=params.gap_tolerance,
         )
         if outcome_c is not None:
             if outcome_c.objective < best_obj - 1e-9:

@@ -21,6 +21,7 @@ from scipy.optimize import linear_sum_assignment
 
 from solvers.candidates import DEFAULT_DEPTH, ShapeGroup, build_group
 from solvers.problem import SourcingProblem
+from solvers.shapes import content_pairs
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -116,6 +117,8 @@ def price_group(
     content above the cost of the best candidate left out of the ranking.
     """
     shape = group.shape
+    if not shape.enumerated:
+        return _price_group_dp(problem, group, prices, avail)
     pen = problem.penalties
     g_count = len(group)
     priced = priced_costs(group, prices, avail)
@@ -209,6 +212,76 @@ def price_group(
         block_content=block_content,
     )
     return plans, exact
+
+
+def _price_group_dp(
+    problem: SourcingProblem,
+    group: ShapeGroup,
+    prices: Prices | None,
+    avail: Availability | None,
+) -> tuple[OrderPlans, BoolArray]:
+    """Cheapest plans of large orders, node by node over the contents covered so far.
+
+    best[k, t]: least priced cost of shipping content t in k shipments from the nodes seen
+    so far, each node shipping at most once. Exact for any shape; slower than enumerating
+    splits, so kept for orders with too many splits to list.
+    """
+    shape = group.shape
+    pen = problem.penalties
+    whole, part, rest = content_pairs(shape.qty)
+    bounds = np.searchsorted(whole, np.arange(shape.n_contents + 1))
+    has_pairs = bounds[1:] > bounds[:-1]
+    starts = bounds[:-1][has_pairs]
+    targets = np.nonzero(has_pairs)[0]
+    max_k = int(min(shape.max_blocks, pen.max_shipments))
+    priced = priced_costs(group, prices, avail)
+    g_count, n_cont = len(group), shape.n_contents
+    width = max(1, max_k)
+    block_node = np.full((g_count, width), -1, dtype=np.int64)
+    block_content = np.full((g_count, width), -1, dtype=np.int64)
+    value = np.zeros(g_count)
+    cost = np.zeros(g_count)
+    for g in range(g_count):
+        nodes = np.unique(group.node[g][group.node[g] >= 0])
+        local = np.full((len(nodes), n_cont), np.inf)
+        true = np.full((len(nodes), n_cont), np.inf)
+        c_idx, m_idx = np.nonzero(group.node[g] >= 0)
+        at = np.searchsorted(nodes, group.node[g][c_idx, m_idx])
+        local[at, c_idx] = priced[g][c_idx, m_idx]
+        true[at, c_idx] = group.cost[g][c_idx, m_idx]
+        best = np.full((max_k + 1, n_cont), np.inf)
+        best[0, 0] = 0.0
+        chosen = np.full((len(nodes), max_k + 1, n_cont), -1, dtype=np.int64)
+        for i in range(len(nodes)):
+            step = best[:-1, rest] + local[i, part][None, :]  # (K, pairs): one more shipment
+            keyed = np.where(np.isfinite(step), step, np.inf)
+            low = np.minimum.reduceat(keyed, starts, axis=1)  # (K, targets)
+            improves = low < best[1:, targets]
+            if not improves.any():
+                continue
+            pos = np.where(keyed == np.repeat(low, np.diff(np.append(starts, len(part))), axis=1),
+                           np.arange(len(part))[None, :], len(part))  # fmt: skip
+            first = np.minimum.reduceat(pos, starts, axis=1)
+            k_i, t_i = np.nonzero(improves)
+            best[1:][k_i, targets[t_i]] = low[k_i, t_i]
+            chosen[i, k_i + 1, targets[t_i]] = part[first[k_i, t_i]]
+        # close the plan: leave what is not shipped unfilled, one split penalty less
+        unfilled = pen.unfilled_per_unit * (sum(shape.qty) - shape.content_units)
+        total = best + unfilled[None, :] - pen.split * (np.arange(max_k + 1) > 0)[:, None]
+        k, t = np.unravel_index(int(np.argmin(total)), total.shape)
+        value[g] = total[k, t]
+        cost[g] = unfilled[t]
+        b = 0
+        for i in range(len(nodes) - 1, -1, -1):  # walk back through the nodes
+            c = chosen[i, k, t]
+            if k == 0 or c < 0:
+                continue
+            block_node[g, b], block_content[g, b] = nodes[i], c
+            cost[g] += true[i, c]
+            t, k, b = t - c, k - 1, b + 1
+        cost[g] -= pen.split * (b > 0)
+    plans = OrderPlans(group, value, cost, block_node, block_content)
+    return plans, np.ones(g_count, dtype=bool)
 
 
 def _assign_distinct(val: FloatArray, node: IntArray, blocks: IntArray) -> tuple[float, IntArray]:

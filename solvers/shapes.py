@@ -3,8 +3,10 @@
 Orders with the same line quantities (say two lines of one unit) share a *shape*. A
 shipment's content is a vector of units per line; a *split* of the order is a multiset of
 non-empty contents (the shipments, each from a different node) plus the units left unfilled.
-Enumerating splits once per shape lets the pricing evaluate every order of that shape with
-array operations, exactly: nothing is approximated or left out.
+For the orders of retail the splits are few, and enumerating them once per shape lets the
+pricing evaluate every order of that shape with array operations. Larger orders (many lines
+of several units) are priced by a dynamic programme over nodes and contents instead, which
+needs the pairs (whole, part, rest) of contents. Either way nothing is approximated.
 """
 
 import itertools
@@ -17,19 +19,25 @@ from numpy.typing import NDArray
 IntArray = NDArray[np.int64]
 
 MAX_SPLITS_PER_SHAPE = 4096
-"""Beyond this many splits a shape is priced by the node-by-node dynamic programme instead."""
+"""Largest number of ways to split one order that the engine enumerates."""
+
+MAX_CONTENTS = 4096
+MAX_CONTENT_PAIRS = 400_000
+"""Limits of the dynamic programme for orders with more splits than that."""
 
 
 @dataclass(frozen=True, eq=False)
 class Shape:
     """Contents and splits of orders whose lines hold `qty` units.
 
-    contents[c] is the units per line of content c (mixed radix; content 0 is empty).
-    splits[k] lists the contents of the split's shipments (all of size `blocks[k]`, padded
-    with -1) and split_unfilled[k] the units it leaves unfilled.
+    contents[c] is the units per line of content c (mixed radix; content 0 is empty, and
+    index(a - b) = index(a) - index(b) whenever b <= a). When `enumerated`, splits[k] lists
+    the contents of a split's shipments (split_blocks[k] of them, padded with -1) and
+    split_unfilled[k] the units it leaves unfilled; otherwise there are no splits listed.
     """
 
     qty: tuple[int, ...]
+    enumerated: bool
     contents: IntArray
     content_units: IntArray
     splits: IntArray
@@ -46,7 +54,28 @@ class Shape:
 
     @property
     def max_blocks(self) -> int:
+        """Most shipments a plan can have (every unit from a different node, at worst)."""
+        if not self.enumerated:
+            return int(sum(self.qty))
         return int(self.split_blocks.max()) if len(self.split_blocks) else 0
+
+
+def n_content_pairs(qty: tuple[int, ...]) -> int:
+    return int(np.prod([(q + 1) * (q + 2) // 2 for q in qty], dtype=np.int64))
+
+
+@lru_cache(maxsize=512)
+def content_pairs(qty: tuple[int, ...]) -> tuple[IntArray, IntArray, IntArray]:
+    """(whole, part, rest) content indices with 0 < part <= whole and rest = whole - part,
+    sorted by whole."""
+    contents = content_vectors(qty)
+    whole, part = np.nonzero(np.all(contents[None, :, :] <= contents[:, None, :], axis=2))
+    keep = part > 0
+    whole, part = whole[keep], part[keep]
+    rest = whole - part  # mixed radix: the index of a difference is the difference
+    for a in (whole, part, rest):
+        a.setflags(write=False)
+    return whole, part, rest
 
 
 def n_contents(qty: tuple[int, ...]) -> int:
@@ -59,67 +88,73 @@ def content_vectors(qty: tuple[int, ...]) -> IntArray:
     return np.array(list(grid), dtype=np.int64).reshape(-1, len(qty))
 
 
-def count_splits(qty: tuple[int, ...], limit: int) -> int:
-    """Number of splits of an order of this shape, counting up to `limit` (then stopping)."""
-    contents = content_vectors(qty)
-    count = 0
+def _walk_splits(qty: tuple[int, ...], limit: int) -> list[tuple[int, ...]] | None:
+    """Every split (contents in non-increasing index order), or None past `limit` splits."""
+    contents = [tuple(c) for c in content_vectors(qty).tolist()]
+    splits: list[tuple[int, ...]] = []
+    chosen: list[int] = []
 
-    def walk(remaining: IntArray, top: int) -> bool:
-        nonlocal count
-        count += 1
-        if count > limit:
+    def walk(remaining: tuple[int, ...], top: int) -> bool:
+        splits.append(tuple(chosen))
+        if len(splits) > limit:
             return False
         for c in range(top, 0, -1):
-            if np.all(contents[c] <= remaining) and not walk(remaining - contents[c], c):
-                return False
+            vec = contents[c]
+            if all(a <= b for a, b in zip(vec, remaining, strict=True)):
+                chosen.append(c)
+                ok = walk(tuple(b - a for a, b in zip(vec, remaining, strict=True)), c)
+                chosen.pop()
+                if not ok:
+                    return False
         return True
 
-    walk(np.array(qty, dtype=np.int64), len(contents) - 1)
-    return count
+    complete = walk(qty, len(contents) - 1)
+    return splits if complete else None
+
+
+@lru_cache(maxsize=4096)
+def enumerable(qty: tuple[int, ...]) -> bool:
+    """Whether the splits of orders with these line quantities are few enough to list."""
+    if n_contents(qty) > MAX_SPLITS_PER_SHAPE:
+        return False
+    return _walk_splits(qty, MAX_SPLITS_PER_SHAPE) is not None
+
+
+def supported(qty: tuple[int, ...]) -> bool:
+    """Whether the engine sources orders with these line quantities exactly.
+
+    For example up to 11 lines of one unit, 5 lines of 3 units, 4 lines of 4, or one line
+    of 890 units.
+    """
+    if enumerable(qty):
+        return True
+    return n_contents(qty) <= MAX_CONTENTS and n_content_pairs(qty) <= MAX_CONTENT_PAIRS
 
 
 @lru_cache(maxsize=512)
 def shape_of(qty: tuple[int, ...]) -> Shape:
     """The shape of orders with these line quantities (cached: few shapes recur)."""
+    if not supported(qty):
+        raise ValueError(f"orders with line quantities {qty} have too many ways to split")
+    found = (_walk_splits(qty, MAX_SPLITS_PER_SHAPE) if enumerable(qty) else None) or []
     contents = content_vectors(qty)
     total = np.array(qty, dtype=np.int64)
-    splits: list[list[int]] = []
-
-    # blocks in non-increasing content index: each multiset of contents appears once
-    def walk(remaining: IntArray, top: int, chosen: list[int]) -> None:
-        splits.append(list(chosen))
-        for c in range(top, 0, -1):
-            if np.all(contents[c] <= remaining):
-                chosen.append(c)
-                walk(remaining - contents[c], c, chosen)
-                chosen.pop()
-
-    walk(total, len(contents) - 1, [])
-    width = max((len(s) for s in splits), default=0)
-    table = np.full((len(splits), max(width, 1)), -1, dtype=np.int64)
-    for k, s in enumerate(splits):
+    width = max((len(s) for s in found), default=0)
+    table = np.full((len(found), max(width, 1)), -1, dtype=np.int64)
+    for k, s in enumerate(found):
         table[k, : len(s)] = s
-    blocks = np.array([len(s) for s in splits], dtype=np.int64)
-    covered = np.array([contents[s].sum(axis=0) if s else np.zeros(len(qty)) for s in splits])
-    unfilled = (total[None, :] - covered.reshape(len(splits), len(qty))).sum(axis=1)
-    for a in (contents, table, blocks):
-        a.setflags(write=False)
+    blocks = np.array([len(s) for s in found], dtype=np.int64)
+    covered = np.array([contents[list(s)].sum(axis=0) if s else np.zeros(len(qty)) for s in found])
+    unfilled = (total[None, :] - covered.reshape(len(found), len(qty))).sum(axis=1).astype(np.int64)
     units = contents.sum(axis=1)
-    units.setflags(write=False)
-    unfilled = unfilled.astype(np.int64)
-    unfilled.setflags(write=False)
+    for a in (contents, table, blocks, units, unfilled):
+        a.setflags(write=False)
     return Shape(
         qty=qty,
+        enumerated=enumerable(qty),
         contents=contents,
         content_units=units,
         splits=table,
         split_blocks=blocks,
         split_unfilled=unfilled,
     )
-
-
-def enumerable(qty: tuple[int, ...]) -> bool:
-    """Whether splits of this shape are few enough to enumerate."""
-    if n_contents(qty) > MAX_SPLITS_PER_SHAPE:
-        return False
-    return count_splits(qty, MAX_SPLITS_PER_SHAPE) <= MAX_SPLITS_PER_SHAPE

@@ -8,7 +8,9 @@ from cost_models.objective import UNLIMITED
 from solvers.evaluate import evaluate
 from solvers.problem import SourcingProblem
 from solvers.result import Result
+from solvers.shapes import supported
 from sourcing_engine.domain import Batch
+from sourcing_engine.errors import InputError
 from sourcing_engine.exchange import PlanLine, PlanOrder, PlanShipment, PlanSpec
 
 
@@ -23,6 +25,16 @@ class CompiledBatch:
 def compile_batch(batch: Batch) -> CompiledBatch:
     """Build the read-only solver arrays of a batch."""
     nodes, items, orders = batch.nodes, batch.items, batch.orders
+    too_large = [
+        f'orders[{k}] (id "{o.id}"): {len(o.lines)} lines of '
+        f"{'+'.join(str(ln.qty) for ln in o.lines)} units have too many ways to split to "
+        "source exactly (the limit is 4,096 possible shipment contents); split it into "
+        "smaller orders"
+        for k, o in enumerate(orders)
+        if not supported(tuple(sorted((ln.qty for ln in o.lines), reverse=True)))
+    ]
+    if too_large:
+        raise InputError(too_large)
     sku_index = {it.sku: i for i, it in enumerate(items)}
 
     inv = batch.inventory
