@@ -122,18 +122,21 @@ def build_group(
     weight = problem.sku_weight_lb[sku] @ contents.T  # (G, C)
     volume = problem.sku_volume_in3[sku] @ contents.T
     distance = problem.distance_miles(orders[cand_g], cand_node)
+    # one order (checkout): let contents broadcast against nodes instead of copying them
+    per_cand = (lambda a: a) if g_count == 1 else (lambda a: a[cand_g])
     cost = shipment_costs(
         problem,
         orders[cand_g][:, None],
         cand_node[:, None],
-        weight[cand_g],
-        volume[cand_g],
+        per_cand(weight),
+        per_cand(volume),
         units[None, :],
         distance_miles=distance[:, None],
     )
     cost = cost + problem.penalties.split
-    feasible = np.all(cand_stock[:, None, :] >= contents[None, :, :], axis=2)
-    feasible &= problem.node_unit_capacity[cand_node][:, None] >= units[None, :]
+    feasible = problem.node_unit_capacity[cand_node][:, None] >= units[None, :]
+    for ln in range(n_lines):  # line by line: cheaper than one (cand, C, L) comparison
+        feasible &= cand_stock[:, ln, None] >= contents[None, :, ln]
     cost = np.where(feasible, cost, np.inf)
     cost[:, 0] = np.inf  # the empty content is never shipped
 
@@ -141,23 +144,40 @@ def build_group(
     # a split into k shipments needs the k best nodes of a content: keep at least that many
     # shapes priced by dynamic programme need every node
     keep = n_cand if depth is None or not shape.enumerated else max(depth, shape.max_blocks)
-    g_start = np.searchsorted(cand_g, np.arange(g_count))
-    width = max(1, min(keep, int(np.bincount(cand_g, minlength=g_count).max(initial=0))))
+    per_order = np.bincount(cand_g, minlength=g_count)
+    g_start = np.concatenate([[0], np.cumsum(per_order)[:-1]])
+    width = max(1, min(keep, int(per_order.max(initial=0))))
     node_out = np.full((g_count, n_cont, width), -1, dtype=np.int64)
     cost_out = np.full((g_count, n_cont, width), np.inf)
     entry_out = np.full((g_count, n_cont, width, n_lines), -1, dtype=np.int64)
     threshold = np.full((g_count, n_cont), np.inf)
-    for c in range(1, n_cont):
-        order_ = np.lexsort((cost[:, c], cand_g))
-        rank = np.arange(n_cand) - g_start[cand_g[order_]]
-        ranked_cost = cost[order_, c]
-        sel = (rank < width) & np.isfinite(ranked_cost)
-        rows = order_[sel]
-        node_out[cand_g[rows], c, rank[sel]] = cand_node[rows]
-        cost_out[cand_g[rows], c, rank[sel]] = ranked_cost[sel]
-        entry_out[cand_g[rows], c, rank[sel]] = cand_entry[rows]
-        nxt = rank == width
-        threshold[cand_g[order_[nxt]], c] = ranked_cost[nxt]
+    # orders in buckets of similar candidate counts, padded to a dense (orders, slots,
+    # contents) block and sorted along the slots in one call per bucket
+    bucket = np.ceil(np.log2(np.maximum(per_order, 1))).astype(np.int64)
+    for b in np.unique(bucket[per_order > 0]).tolist():
+        gs = np.nonzero((bucket == b) & (per_order > 0))[0]
+        slots = int(per_order[gs].max())
+        slot = np.arange(slots)
+        valid = slot[None, :] < per_order[gs][:, None]  # (Gb, P)
+        rows = np.where(valid, g_start[gs][:, None] + slot[None, :], 0)
+        # (Gb, C, P): the slots last, so partitioning and sorting run on contiguous rows
+        block = np.where(valid[:, None, :], cost[rows].transpose(0, 2, 1), np.inf)
+        top = min(width, slots)
+        if slots > top:
+            part = np.argpartition(block, top, axis=2)  # the top best first, then the next
+            threshold[gs] = np.take_along_axis(block, part[:, :, top : top + 1], axis=2)[..., 0]
+            part = part[:, :, :top]
+        else:
+            part = np.broadcast_to(slot[None, None, :], block.shape)
+        part_cost = np.take_along_axis(block, part, axis=2)
+        order_ = np.argsort(part_cost, axis=2, kind="stable")
+        pick = np.take_along_axis(part, order_, axis=2)  # (Gb, C, top)
+        picked_cost = np.take_along_axis(part_cost, order_, axis=2)
+        picked_row = np.take_along_axis(rows[:, None, :], pick, axis=2)
+        finite = np.isfinite(picked_cost)
+        cost_out[gs, :, :top] = picked_cost
+        node_out[gs, :, :top] = np.where(finite, cand_node[picked_row], -1)
+        entry_out[gs, :, :top] = np.where(finite[..., None], cand_entry[picked_row], -1)
     return ShapeGroup(
         shape=shape,
         orders=orders,
