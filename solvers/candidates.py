@@ -122,8 +122,11 @@ def build_group(
     weight = problem.sku_weight_lb[sku] @ contents.T  # (G, C)
     volume = problem.sku_volume_in3[sku] @ contents.T
     distance = problem.distance_miles(orders[cand_g], cand_node)
+
     # one order (checkout): let contents broadcast against nodes instead of copying them
-    per_cand = (lambda a: a) if g_count == 1 else (lambda a: a[cand_g])
+    def per_cand(a: FloatArray) -> FloatArray:
+        return a if g_count == 1 else a[cand_g]
+
     cost = shipment_costs(
         problem,
         orders[cand_g][:, None],
