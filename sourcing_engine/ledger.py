@@ -15,9 +15,22 @@ Quantities per node and SKU (a *position*):
 
 Every mutating operation is atomic and all-or-nothing over all its lines (lines for the same
 node and SKU are summed before the check), appends one or more events to the global event
-log, and, when given an idempotency key, stores the key and its response in the same atomic
-step. Times are UNIX seconds (float); stores use their own clock (the Redis server's TIME,
-the process clock for SQLite) so that every replica agrees on expiry.
+log (operations on stock, holds and orders; reference data -- nodes, items, inbound, API
+keys -- is not logged), and, when given an idempotency key, stores the key and its response
+in the same atomic step. A refused operation changes nothing: no effect, event or reply.
+Times are UNIX seconds (float); stores use their own clock (the Redis server's TIME, the
+process clock for SQLite) so that every replica agrees on expiry.
+
+Conventions every store follows (pinned by tests/sourcing_engine/stores/contract.py):
+- quantities in units, lines and allocations are whole numbers >= 1 (Invalid otherwise);
+- unit tuples returned (hold units, allocations, shipped, returned) have one entry per
+  (node, sku), sorted by (node, sku);
+- an InsufficientStock carries one Shortage per short (node, sku) after summing, with
+  nodes=(node,), in the order the pairs first appear in the request;
+- events: `stock.snapshot` (subject "node:<id>"), `stock.adjusted` ("stock:<node>/<sku>"),
+  `reservation.*` (the reservation id), `order.*` (the order id; data also carries the
+  order's `state` and `version` after the change); units in event data are lists of
+  {"node", "sku", "qty"}.
 """
 
 from collections.abc import Sequence
@@ -102,7 +115,7 @@ class Reservation:
     units: tuple[Unit, ...]
     created_at: float
     expires_at: float
-    state: HoldState  # ACTIVE is reported as EXPIRED once expires_at has passed
+    state: HoldState  # ACTIVE is reported as EXPIRED once now >= expires_at
     order_id: str | None = None  # set when committed into an order
 
 
@@ -119,9 +132,12 @@ class OrderState(StrEnum):
 class OrderRecord:
     """An order as the ledger knows it.
 
-    lines: what the customer ordered (sku -> qty, after cancellations);
+    lines: what the customer ordered (sku -> qty, after cancellations); always allocated +
+        shipped per SKU (returned units stay in shipped and in lines);
     allocations: units still allocated (not yet shipped), per node and SKU;
     shipped / returned: units shipped and returned, per node and SKU;
+    released_nodes: the nodes the order was released to (sorted);
+    version: 1 at creation, +1 per transition;
     document: the service's own data (destination, plan with costs), stored as given.
     """
 
@@ -263,15 +279,20 @@ class Store(Protocol):
     def upsert_items(self, items: Sequence[ItemRecord]) -> None: ...
     def get_items(self, skus: Sequence[str]) -> dict[str, ItemRecord]: ...
     def set_stock(self, node: str, counts: dict[str, tuple[int, int]], reason: str) -> None:
-        """Snapshot from a WMS or POS: sku -> (on_hand, safety_stock) at one node."""
+        """Snapshot from a WMS or POS: sku -> (on_hand, safety_stock) at one node, creating
+        positions as needed (Invalid if a count is negative). Allocations and holds stay."""
         ...
 
-    def adjust_stock(self, node: str, sku: str, delta: int, reason: str) -> Position:
-        """on_hand += delta; refuses (Invalid) to go below zero on hand."""
+    def adjust_stock(
+        self, node: str, sku: str, delta: int, reason: str, idem: Idempotency | None = None
+    ) -> Position:
+        """on_hand += delta (creating the position with safety stock 0 if new); refuses
+        (Invalid) to go below zero on hand. Returns the position after the change."""
         ...
 
     def positions(self, skus: Sequence[str], nodes: Sequence[str] | None = None) -> list[Position]:
-        """Positions of these SKUs (at these nodes, or all nodes holding them)."""
+        """Positions of these SKUs (at these nodes, or at every node), sorted by (sku, node);
+        only positions that exist (set by a snapshot or adjustment) are listed."""
         ...
 
     def add_inbound(self, inbound: Sequence[Inbound]) -> None: ...
@@ -286,13 +307,20 @@ class Store(Protocol):
         ttl_s: float,
         idem: Idempotency | None = None,
     ) -> Reservation:
-        """Hold units until now + ttl_s; InsufficientStock if any line is short."""
+        """Hold units until now + ttl_s; InsufficientStock if any line is short; Conflict if
+        the id exists; Invalid without units or with ttl_s <= 0."""
         ...
 
-    def get_reservation(self, reservation_id: str) -> Reservation: ...
+    def get_reservation(self, reservation_id: str) -> Reservation:
+        """The hold (NotFound if unknown)."""
+        ...
+
     def release_reservation(
         self, reservation_id: str, idem: Idempotency | None = None
-    ) -> Reservation: ...
+    ) -> Reservation:
+        """Release an active hold; Conflict (with its current state) if it is committed,
+        released or expired."""
+        ...
 
     def commit_reservation(
         self,
@@ -303,11 +331,14 @@ class Store(Protocol):
         idem: Idempotency | None = None,
     ) -> OrderRecord:
         """Turn an unexpired hold into an allocated order, atomically; Conflict if the hold
-        expired, was released or committed (the hold then ends in exactly one state)."""
+        expired, was released or committed (the hold then ends in exactly one state), or if
+        the order id exists. The order's allocations are the hold's units; `lines` must be
+        those units per SKU (Invalid otherwise)."""
         ...
 
     def expire_reservations(self, limit: int = 1000) -> int:
-        """Mark holds past their expiry as expired (idempotent reaper); returns how many.
+        """Mark holds past their expiry as expired (idempotent reaper, one
+        `reservation.expired` event each); returns how many it marked (at most limit).
         Expired holds never count as reserved, whether or not this has run."""
         ...
 
@@ -321,11 +352,17 @@ class Store(Protocol):
         idem: Idempotency | None = None,
     ) -> OrderRecord:
         """Allocate every unit atomically (InsufficientStock if any is short; Conflict if
-        the order id exists)."""
+        the order id exists; Invalid unless `lines` are the allocations per SKU, not empty).
+        Appends `order.created` and `order.allocated`."""
         ...
 
-    def get_order(self, order_id: str) -> OrderRecord: ...
-    def order_history(self, order_id: str) -> list[Event]: ...
+    def get_order(self, order_id: str) -> OrderRecord:
+        """The order (NotFound if unknown)."""
+        ...
+
+    def order_history(self, order_id: str) -> list[Event]:
+        """The order's `order.*` events in seq order (NotFound if the order is unknown)."""
+        ...
 
     def transition(
         self,
@@ -342,27 +379,64 @@ class Store(Protocol):
     ) -> OrderRecord:
         """One step of the order state machine (docs/service.md), atomically: checks the
         transition is allowed (Conflict with the current state otherwise), the version if
-        given, the stock for new_allocations, then applies every inventory effect."""
+        given (Conflict), the arguments, the stock for new_allocations, then applies every
+        inventory effect; version += 1; `document`, if given, replaces the order's document.
+
+        Arguments per action (any other argument given is Invalid):
+        - release: none; released_nodes = the nodes holding allocations;
+        - ship: node (required): ships all the order's allocations at that node;
+        - cancel: units to cancel (empty: every unshipped unit);
+        - reject: node (required), units at that node (empty: all of them), new_allocations
+          at other nodes, at most the rejected units per SKU; rejected units not
+          re-allocated leave the order (`order.lines_unfillable`);
+        - reallocate: units to give back and new_allocations, equal per SKU (lines stay);
+        - return: units shipped and not yet returned (empty: all of them), restock.
+        Units the order does not hold at that node (nothing to ship, cancel, reject or
+        return there) are a Conflict with the current state. After ship, cancel, reject:
+        no allocations left -> shipped if anything shipped, else cancelled; some shipped ->
+        partially_shipped; otherwise the state stays. A reject or reallocate of a released
+        order adds the new nodes to released_nodes."""
         ...
 
     # events and idempotency
-    def events(self, after: int, limit: int = 100) -> list[Event]: ...
-    def idempotent_reply(self, key: str) -> IdempotentReply | None: ...
+    def events(self, after: int, limit: int = 100) -> list[Event]:
+        """Up to limit events with seq > after, in seq order."""
+        ...
+
+    def idempotent_reply(self, key: str) -> IdempotentReply | None:
+        """The reply stored by a completed call with this key (None while in flight)."""
+        ...
+
     def claim_idempotency_key(self, key: str, request_hash: str, lease_s: float) -> None:
-        """Mark a key in flight (IdempotencyInFlight if another holder's lease is live,
-        IdempotencyMismatch if it was completed with another request hash)."""
+        """Mark a key in flight for lease_s (IdempotencyInFlight if another holder's lease is
+        live, IdempotencyMismatch if it is live or completed with another request hash). It
+        also returns normally if the key was completed with this hash: the caller then reads
+        idempotent_reply(key) and replays it instead of running the call. An expired lease
+        of a call that never completed may be taken over, with any hash.
+
+        Independently of leases, a mutating call given `idem` for a key already completed
+        applies nothing and raises IdempotencyInFlight (same hash: replay the stored reply)
+        or IdempotencyMismatch (another hash), so the effect happens at most once per key."""
         ...
 
     # API keys (stored hashed)
     def create_api_key(
         self, key_id: str, name: str, secret_hash: str, scopes: Sequence[str]
-    ) -> ApiKey: ...
-    def find_api_key(self, key_id: str) -> tuple[ApiKey, str] | None:
-        """The key and its stored secret hash."""
+    ) -> ApiKey:
+        """Conflict if the id exists."""
         ...
 
-    def list_api_keys(self) -> list[ApiKey]: ...
-    def revoke_api_key(self, key_id: str) -> None: ...
+    def find_api_key(self, key_id: str) -> tuple[ApiKey, str] | None:
+        """The key (revoked ones too, flagged) and its stored secret hash; None if unknown."""
+        ...
+
+    def list_api_keys(self) -> list[ApiKey]:
+        """Every key, revoked ones included, by creation time."""
+        ...
+
+    def revoke_api_key(self, key_id: str) -> None:
+        """Mark the key revoked (again is a no-op); NotFound if unknown."""
+        ...
 
     def ping(self) -> bool: ...
     def close(self) -> None: ...
