@@ -1,0 +1,964 @@
+"""The contract every ledger store passes (sourcing_engine/ledger.py, docs/service.md).
+
+Subclass `StoreContract` in a `test_*.py` module and give it a `store` fixture that yields a
+fresh, empty store per test:
+
+    class TestSqliteStore(StoreContract):
+        @pytest.fixture
+        def store(self, tmp_path: Path) -> Iterator[Store]: ...
+
+Expiry is tested on the store's own clock: holds (and leases) get `short_ttl_s` and the test
+sleeps `expiry_wait_s`; a store whose clock is remote may widen both in its subclass.
+"""
+
+import itertools
+import time
+from typing import Any, ClassVar, Literal
+
+import pytest
+
+from sourcing_engine.ledger import (
+    Conflict,
+    HoldState,
+    Idempotency,
+    IdempotencyInFlight,
+    IdempotencyMismatch,
+    Inbound,
+    InsufficientStock,
+    Invalid,
+    ItemRecord,
+    NodeRecord,
+    NotFound,
+    OrderRecord,
+    OrderState,
+    Position,
+    Shortage,
+    Store,
+    Unit,
+)
+
+Action = Literal["release", "ship", "cancel", "reject", "return", "reallocate"]
+N1, N2, N3 = "N1", "N2", "N3"
+LONG_TTL_S = 600.0
+# N1: A 10 on hand, 2 safety (8 available); B 5. N2: A 4; B 2.
+STOCK: dict[str, dict[str, tuple[int, int]]] = {
+    N1: {"A": (10, 2), "B": (5, 0)},
+    N2: {"A": (4, 0), "B": (2, 0)},
+}
+
+# The order driven through every state: A x3, two at N1 and one at N2.
+ORDER_LINES = {"A": 3}
+ORDER_UNITS = (Unit(N1, "A", 2), Unit(N2, "A", 1))
+
+# Arguments that make each action valid whenever the state allows it.
+ACTION_ARGS: dict[Action, dict[str, Any]] = {
+    "release": {},
+    "ship": {"node": N1},
+    "cancel": {},
+    "reject": {"node": N1, "units": [Unit(N1, "A", 1)]},
+    "reallocate": {"units": [Unit(N1, "A", 1)], "new_allocations": [Unit(N2, "A", 1)]},
+    "return": {},
+}
+# (state, action) -> state after; every pair not listed must be refused with a Conflict.
+ALLOWED: dict[tuple[OrderState, Action], OrderState] = {
+    (OrderState.ALLOCATED, "release"): OrderState.RELEASED,
+    (OrderState.ALLOCATED, "ship"): OrderState.PARTIALLY_SHIPPED,
+    (OrderState.ALLOCATED, "cancel"): OrderState.CANCELLED,
+    (OrderState.ALLOCATED, "reject"): OrderState.ALLOCATED,
+    (OrderState.ALLOCATED, "reallocate"): OrderState.ALLOCATED,
+    (OrderState.RELEASED, "ship"): OrderState.PARTIALLY_SHIPPED,
+    (OrderState.RELEASED, "cancel"): OrderState.CANCELLED,
+    (OrderState.RELEASED, "reject"): OrderState.RELEASED,
+    (OrderState.RELEASED, "reallocate"): OrderState.RELEASED,
+    (OrderState.PARTIALLY_SHIPPED, "ship"): OrderState.SHIPPED,
+    (OrderState.PARTIALLY_SHIPPED, "cancel"): OrderState.SHIPPED,
+    (OrderState.PARTIALLY_SHIPPED, "reject"): OrderState.PARTIALLY_SHIPPED,
+    (OrderState.PARTIALLY_SHIPPED, "reallocate"): OrderState.PARTIALLY_SHIPPED,
+    (OrderState.PARTIALLY_SHIPPED, "return"): OrderState.PARTIALLY_SHIPPED,
+    (OrderState.SHIPPED, "return"): OrderState.RETURNED,
+}
+MATRIX = [(s, a) for s in OrderState for a in ACTION_ARGS]
+
+
+def seed(store: Store) -> None:
+    """Three nodes, two items, and STOCK (N3 holds nothing)."""
+    store.upsert_nodes(
+        [
+            NodeRecord(N1, "warehouse", 40.0, -75.0, ship_capacity=10),
+            NodeRecord(N2, "store", 41.0, -75.0),
+            NodeRecord(N3, "store", 42.0, -75.0, ship_enabled=False),
+        ]
+    )
+    store.upsert_items([ItemRecord("A", 1.0), ItemRecord("B", 2.5, (10.0, 8.0, 4.0))])
+    for node, counts in STOCK.items():
+        store.set_stock(node, counts, "initial count")
+
+
+def pos(store: Store, node: str, sku: str) -> Position:
+    found = store.positions([sku], [node])
+    assert len(found) == 1, f"no position {node}/{sku}"
+    return found[0]
+
+
+def all_positions(store: Store) -> list[Position]:
+    return store.positions(["A", "B"])
+
+
+def idem(key: str, request_hash: str = "h1", status: int = 201) -> Idempotency:
+    return Idempotency(key, request_hash, status, {"key": key})
+
+
+def order_in(store: Store, state: OrderState, order_id: str = "o1") -> OrderRecord:
+    """The order ORDER_UNITS brought to `state` by allowed transitions."""
+    order = store.create_order(order_id, ORDER_LINES, ORDER_UNITS, {"n": 1})
+    steps: dict[OrderState, list[tuple[Action, dict[str, Any]]]] = {
+        OrderState.ALLOCATED: [],
+        OrderState.RELEASED: [("release", {})],
+        OrderState.PARTIALLY_SHIPPED: [("ship", {"node": N2})],
+        OrderState.SHIPPED: [("ship", {"node": N2}), ("ship", {"node": N1})],
+        OrderState.CANCELLED: [("cancel", {})],
+        OrderState.RETURNED: [("ship", {"node": N2}), ("ship", {"node": N1}), ("return", {})],
+    }
+    for action, args in steps[state]:
+        order = store.transition(order_id, action, **args)
+    assert order.state == state
+    return order
+
+
+def assert_lines_consistent(order: OrderRecord) -> None:
+    """lines == allocated + shipped per SKU."""
+    per_sku: dict[str, int] = {}
+    for u in (*order.allocations, *order.shipped):
+        per_sku[u.sku] = per_sku.get(u.sku, 0) + u.qty
+    assert order.lines == per_sku
+
+
+class StoreContract:
+    """Every method and rule of `ledger.Store`; subclasses provide the `store` fixture."""
+
+    short_ttl_s: ClassVar[float] = 0.2
+    expiry_wait_s: ClassVar[float] = 0.35
+
+    def expire_soon(self, store: Store, hold_id: str, units: list[Unit]) -> None:
+        """A hold that expires within the test, then wait until it has."""
+        store.reserve(hold_id, "cart", units, self.short_ttl_s)
+        time.sleep(self.expiry_wait_s)
+
+    # --- network and reference data
+
+    def test_nodes_upsert_and_list(self, store: Store) -> None:
+        """Nodes are listed by id with every field; an upsert replaces a node."""
+        seed(store)
+        assert [n.id for n in store.list_nodes()] == [N1, N2, N3]
+        store.upsert_nodes([NodeRecord(N2, "warehouse", 1.5, 2.5, 3, 4, 1.25, 0.5, False)])
+        assert store.list_nodes()[1] == NodeRecord(
+            N2, "warehouse", 1.5, 2.5, 3, 4, 1.25, 0.5, False
+        )
+        assert store.list_nodes()[0] == NodeRecord(N1, "warehouse", 40.0, -75.0, ship_capacity=10)
+
+    def test_items_upsert_and_get(self, store: Store) -> None:
+        """get_items returns only the SKUs it knows, with weight and dimensions."""
+        seed(store)
+        items = store.get_items(["B", "A", "Z"])
+        assert items == {"A": ItemRecord("A", 1.0), "B": ItemRecord("B", 2.5, (10.0, 8.0, 4.0))}
+        store.upsert_items([ItemRecord("A", 3.0)])
+        assert store.get_items(["A"])["A"].weight_lb == 3.0
+
+    def test_inbound_add_and_list(self, store: Store) -> None:
+        """Inbound supply is listed for the asked SKUs by expected date; ids upsert."""
+        store.add_inbound(
+            [
+                Inbound("po2", N1, "A", 5, 200.0),
+                Inbound("po1", N2, "A", 3, 100.0),
+                Inbound("po3", N1, "B", 7, 50.0),
+            ]
+        )
+        assert [i.id for i in store.list_inbound(["A"])] == ["po1", "po2"]
+        store.add_inbound([Inbound("po1", N2, "A", 9, 300.0)])
+        assert store.list_inbound(["A", "B"]) == [
+            Inbound("po3", N1, "B", 7, 50.0),
+            Inbound("po2", N1, "A", 5, 200.0),
+            Inbound("po1", N2, "A", 9, 300.0),
+        ]
+        assert store.list_inbound(["Z"]) == []
+
+    # --- stock
+
+    def test_snapshot_sets_positions(self, store: Store) -> None:
+        """A snapshot sets on hand and safety stock; available = on hand - safety stock."""
+        seed(store)
+        assert all_positions(store) == [
+            Position(N1, "A", 10, 2, 0, 0),
+            Position(N2, "A", 4, 0, 0, 0),
+            Position(N1, "B", 5, 0, 0, 0),
+            Position(N2, "B", 2, 0, 0, 0),
+        ]
+        assert pos(store, N1, "A").available == 8
+
+    def test_positions_filter_by_node_and_omit_unknown(self, store: Store) -> None:
+        """positions() keeps to the asked SKUs and nodes and lists no position never set."""
+        seed(store)
+        assert [(p.node, p.sku) for p in store.positions(["B", "Z"])] == [(N1, "B"), (N2, "B")]
+        assert [(p.node, p.sku) for p in store.positions(["A", "B"], [N2, N3])] == [
+            (N2, "A"),
+            (N2, "B"),
+        ]
+        assert store.positions([], None) == []
+
+    def test_snapshot_keeps_allocations_and_may_oversell(self, store: Store) -> None:
+        """A lower count keeps allocations and holds; available shows 0, never negative."""
+        seed(store)
+        store.create_order("o1", {"A": 6}, [Unit(N1, "A", 6)], {})
+        store.reserve("h1", "c", [Unit(N1, "A", 2)], LONG_TTL_S)
+        store.set_stock(N1, {"A": (3, 1)}, "recount")
+        assert pos(store, N1, "A") == Position(N1, "A", 3, 1, 2, 6)
+        assert pos(store, N1, "A").available == 0
+        with pytest.raises(InsufficientStock):
+            store.reserve("h2", "c", [Unit(N1, "A", 1)], LONG_TTL_S)
+
+    def test_snapshot_refuses_negative_counts(self, store: Store) -> None:
+        """A negative on hand or safety stock is Invalid and changes nothing."""
+        seed(store)
+        for counts in ({"A": (-1, 0)}, {"A": (5, -2)}):
+            with pytest.raises(Invalid):
+                store.set_stock(N1, counts, "bad")
+        assert pos(store, N1, "A") == Position(N1, "A", 10, 2, 0, 0)
+
+    def test_adjust_adds_delta(self, store: Store) -> None:
+        """An adjustment adds to on hand, creates a new position, and returns the position."""
+        seed(store)
+        assert store.adjust_stock(N1, "A", -3, "damaged") == Position(N1, "A", 7, 2, 0, 0)
+        assert store.adjust_stock(N3, "A", 4, "found") == Position(N3, "A", 4, 0, 0, 0)
+        assert pos(store, N3, "A").available == 4
+
+    def test_adjust_refuses_below_zero(self, store: Store) -> None:
+        """An adjustment below zero on hand is Invalid and logs nothing."""
+        seed(store)
+        last = store.events(0, 1000)[-1].seq
+        with pytest.raises(Invalid):
+            store.adjust_stock(N1, "A", -11, "shrink")
+        with pytest.raises(Invalid):
+            store.adjust_stock(N3, "A", -1, "shrink")
+        assert pos(store, N1, "A").on_hand == 10
+        assert store.positions(["A"], [N3]) == []
+        assert store.events(last) == []
+
+    def test_adjust_below_committed_is_allowed(self, store: Store) -> None:
+        """On hand may drop below what is allocated (oversold), but not below zero."""
+        seed(store)
+        store.create_order("o1", {"A": 8}, [Unit(N1, "A", 8)], {})
+        assert store.adjust_stock(N1, "A", -10, "flood") == Position(N1, "A", 0, 2, 0, 8)
+
+    def test_available_arithmetic(self, store: Store) -> None:
+        """available = on hand - safety stock - allocated - reserved, floored at 0."""
+        seed(store)
+        store.create_order("o1", {"A": 3}, [Unit(N1, "A", 3)], {})
+        store.reserve("h1", "c", [Unit(N1, "A", 4)], LONG_TTL_S)
+        p = pos(store, N1, "A")
+        assert (p.on_hand, p.safety_stock, p.allocated, p.reserved, p.available) == (10, 2, 3, 4, 1)
+        assert p.on_hand == p.available + p.reserved + p.allocated + p.safety_stock
+
+    def test_safety_stock_is_never_promised(self, store: Store) -> None:
+        """Units up to available can be held; one more unit of safety stock cannot."""
+        seed(store)
+        with pytest.raises(InsufficientStock) as err:
+            store.reserve("h1", "c", [Unit(N1, "A", 9)], LONG_TTL_S)
+        assert err.value.shortages == (Shortage("A", (N1,), 9, 8),)
+        store.reserve("h1", "c", [Unit(N1, "A", 8)], LONG_TTL_S)
+        assert pos(store, N1, "A").available == 0
+
+    def test_stock_events(self, store: Store) -> None:
+        """Snapshots log stock.snapshot on the node; adjustments log stock.adjusted."""
+        seed(store)
+        store.adjust_stock(N1, "B", 2, "found")
+        events = store.events(0)
+        assert [(e.type, e.subject) for e in events] == [
+            ("stock.snapshot", "node:N1"),
+            ("stock.snapshot", "node:N2"),
+            ("stock.adjusted", "stock:N1/B"),
+        ]
+        assert events[-1].data["delta"] == 2
+        assert events[-1].data["reason"] == "found"
+
+    # --- checkout holds
+
+    def test_reserve_holds_units(self, store: Store) -> None:
+        """A hold moves units from available to reserved until it expires."""
+        seed(store)
+        before = store.now()
+        hold = store.reserve("h1", "cart1", [Unit(N1, "A", 3), Unit(N2, "B", 1)], 60.0)
+        assert (hold.id, hold.cart, hold.state, hold.order_id) == ("h1", "cart1", "active", None)
+        assert hold.units == (Unit(N1, "A", 3), Unit(N2, "B", 1))
+        assert before <= hold.created_at <= store.now()
+        assert hold.expires_at == pytest.approx(hold.created_at + 60.0)
+        assert pos(store, N1, "A") == Position(N1, "A", 10, 2, 3, 0)
+        assert pos(store, N2, "B").available == 1
+        assert store.get_reservation("h1") == hold
+
+    def test_reserve_is_all_or_nothing_with_every_short_line(self, store: Store) -> None:
+        """A hold with short lines reserves nothing and names every short line."""
+        seed(store)
+        last = store.events(0, 1000)[-1].seq
+        lines = [Unit(N1, "A", 9), Unit(N1, "B", 1), Unit(N2, "B", 3), Unit(N3, "A", 1)]
+        with pytest.raises(InsufficientStock) as err:
+            store.reserve("h1", "c", lines, LONG_TTL_S)
+        assert err.value.shortages == (
+            Shortage("A", (N1,), 9, 8),
+            Shortage("B", (N2,), 3, 2),
+            Shortage("A", (N3,), 1, 0),
+        )
+        assert err.value.status == 409
+        assert all(p.reserved == 0 for p in all_positions(store))
+        assert store.events(last) == []
+        with pytest.raises(NotFound):
+            store.get_reservation("h1")
+
+    def test_reserve_sums_duplicate_lines(self, store: Store) -> None:
+        """Lines for the same node and SKU are summed before the check and in the hold."""
+        seed(store)
+        with pytest.raises(InsufficientStock) as err:
+            store.reserve("h1", "c", [Unit(N1, "A", 5), Unit(N2, "A", 1), Unit(N1, "A", 4)], 60)
+        assert err.value.shortages == (Shortage("A", (N1,), 9, 8),)
+        hold = store.reserve("h1", "c", [Unit(N1, "A", 4), Unit(N1, "A", 4)], 60.0)
+        assert hold.units == (Unit(N1, "A", 8),)
+        assert pos(store, N1, "A").reserved == 8
+
+    @pytest.mark.parametrize(
+        ("units", "ttl_s"),
+        [
+            ([], 60.0),
+            ([Unit(N1, "A", 0)], 60.0),
+            ([Unit(N1, "A", -1)], 60.0),
+            ([Unit(N1, "A", 1)], 0.0),
+            ([Unit(N1, "A", 1)], -5.0),
+        ],
+    )
+    def test_reserve_refuses_bad_input(self, store: Store, units: list[Unit], ttl_s: float) -> None:
+        """No lines, a quantity below 1 or a TTL <= 0 is Invalid and holds nothing."""
+        seed(store)
+        with pytest.raises(Invalid):
+            store.reserve("h1", "c", units, ttl_s)
+        with pytest.raises(NotFound):
+            store.get_reservation("h1")
+
+    def test_reserve_existing_id_conflicts(self, store: Store) -> None:
+        """A second hold with the same id is a Conflict and holds nothing more."""
+        seed(store)
+        store.reserve("h1", "c", [Unit(N1, "A", 1)], 60.0)
+        with pytest.raises(Conflict):
+            store.reserve("h1", "c", [Unit(N1, "A", 1)], 60.0)
+        assert pos(store, N1, "A").reserved == 1
+
+    def test_unknown_reservation_not_found(self, store: Store) -> None:
+        """Get, release and commit of an unknown hold are NotFound."""
+        with pytest.raises(NotFound):
+            store.get_reservation("nope")
+        with pytest.raises(NotFound):
+            store.release_reservation("nope")
+        with pytest.raises(NotFound):
+            store.commit_reservation("nope", "o1", {"A": 1}, {})
+
+    def test_release_gives_units_back(self, store: Store) -> None:
+        """A released hold reserves nothing; releasing it again is a Conflict."""
+        seed(store)
+        store.reserve("h1", "c", [Unit(N1, "A", 3)], 60.0)
+        assert store.release_reservation("h1").state == HoldState.RELEASED
+        assert pos(store, N1, "A").reserved == 0
+        assert store.get_reservation("h1").state == HoldState.RELEASED
+        with pytest.raises(Conflict) as err:
+            store.release_reservation("h1")
+        assert err.value.current_state == "released"
+
+    def test_commit_before_expiry_creates_the_order(self, store: Store) -> None:
+        """Committing a live hold turns its units into the order's allocations, atomically."""
+        seed(store)
+        store.reserve("h1", "c", [Unit(N1, "A", 2), Unit(N2, "A", 1), Unit(N1, "B", 1)], 60.0)
+        order = store.commit_reservation("h1", "o1", {"A": 3, "B": 1}, {"dest": "10001"})
+        assert (order.id, order.state, order.version) == ("o1", OrderState.ALLOCATED, 1)
+        assert order.lines == {"A": 3, "B": 1}
+        assert order.allocations == (Unit(N1, "A", 2), Unit(N1, "B", 1), Unit(N2, "A", 1))
+        assert (order.shipped, order.returned, order.released_nodes) == ((), (), ())
+        assert order.document == {"dest": "10001"}
+        assert pos(store, N1, "A") == Position(N1, "A", 10, 2, 0, 2)
+        hold = store.get_reservation("h1")
+        assert (hold.state, hold.order_id) == (HoldState.COMMITTED, "o1")
+        assert store.get_order("o1") == order
+
+    def test_commit_after_expiry_conflicts(self, store: Store) -> None:
+        """A hold past its expiry cannot be committed, reaper or not; nothing is allocated."""
+        seed(store)
+        self.expire_soon(store, "h1", [Unit(N1, "A", 2)])
+        with pytest.raises(Conflict) as err:
+            store.commit_reservation("h1", "o1", {"A": 2}, {})
+        assert err.value.current_state == "expired"
+        assert pos(store, N1, "A") == Position(N1, "A", 10, 2, 0, 0)
+        with pytest.raises(NotFound):
+            store.get_order("o1")
+        assert store.expire_reservations() == 1
+        with pytest.raises(Conflict):
+            store.commit_reservation("h1", "o1", {"A": 2}, {})
+
+    def test_commit_ends_the_hold_once(self, store: Store) -> None:
+        """A committed hold cannot be committed or released again; a released one not committed."""
+        seed(store)
+        store.reserve("h1", "c", [Unit(N1, "A", 1)], 60.0)
+        store.commit_reservation("h1", "o1", {"A": 1}, {})
+        for call in (
+            lambda: store.commit_reservation("h1", "o2", {"A": 1}, {}),
+            lambda: store.release_reservation("h1"),
+        ):
+            with pytest.raises(Conflict) as err:
+                call()
+            assert err.value.current_state == "committed"
+        store.reserve("h2", "c", [Unit(N1, "A", 1)], 60.0)
+        store.release_reservation("h2")
+        with pytest.raises(Conflict):
+            store.commit_reservation("h2", "o2", {"A": 1}, {})
+        assert pos(store, N1, "A").allocated == 1
+
+    def test_commit_refuses_wrong_lines_or_existing_order(self, store: Store) -> None:
+        """Lines other than the hold's units, or an existing order id, leave the hold active."""
+        seed(store)
+        store.create_order("o1", {"B": 1}, [Unit(N1, "B", 1)], {})
+        store.reserve("h1", "c", [Unit(N1, "A", 2)], 60.0)
+        with pytest.raises(Invalid):
+            store.commit_reservation("h1", "o2", {"A": 3}, {})
+        with pytest.raises(Conflict):
+            store.commit_reservation("h1", "o1", {"A": 2}, {})
+        assert store.get_reservation("h1").state == HoldState.ACTIVE
+        assert pos(store, N1, "A") == Position(N1, "A", 10, 2, 2, 0)
+
+    def test_expired_hold_not_counted_without_reaper(self, store: Store) -> None:
+        """Once past expiry a hold reserves nothing and reads as expired, before any reaper."""
+        seed(store)
+        self.expire_soon(store, "h1", [Unit(N1, "A", 8)])
+        assert pos(store, N1, "A").reserved == 0
+        assert pos(store, N1, "A").available == 8
+        assert store.get_reservation("h1").state == HoldState.EXPIRED
+        store.reserve("h2", "c", [Unit(N1, "A", 8)], LONG_TTL_S)
+        with pytest.raises(Conflict) as err:
+            store.release_reservation("h1")
+        assert err.value.current_state == "expired"
+
+    def test_reaper_is_idempotent(self, store: Store) -> None:
+        """The reaper marks each expired hold once, respects its limit, spares live holds."""
+        seed(store)
+        store.reserve("live", "c", [Unit(N1, "B", 1)], LONG_TTL_S)
+        store.reserve("done", "c", [Unit(N1, "B", 1)], self.short_ttl_s)
+        store.release_reservation("done")
+        for hold_id in ("x1", "x2", "x3"):
+            store.reserve(hold_id, "c", [Unit(N1, "A", 1)], self.short_ttl_s)
+        time.sleep(self.expiry_wait_s)
+        assert store.expire_reservations(limit=2) == 2
+        assert store.expire_reservations() == 1
+        assert store.expire_reservations() == 0
+        expired = [e.subject for e in store.events(0, 1000) if e.type == "reservation.expired"]
+        assert sorted(expired) == ["x1", "x2", "x3"]
+        assert store.get_reservation("live").state == HoldState.ACTIVE
+        assert store.get_reservation("done").state == HoldState.RELEASED
+        assert pos(store, N1, "A").reserved == 0
+        assert pos(store, N1, "B").reserved == 1
+
+    # --- orders
+
+    def test_create_order_allocates(self, store: Store) -> None:
+        """An order allocates every unit at its node and starts allocated, version 1."""
+        seed(store)
+        order = store.create_order(
+            "o1", {"A": 3, "B": 2}, [Unit(N2, "A", 3), Unit(N1, "B", 2)], {"plan": [1, 2]}
+        )
+        assert order.allocations == (Unit(N1, "B", 2), Unit(N2, "A", 3))
+        assert (order.state, order.version, order.document) == ("allocated", 1, {"plan": [1, 2]})
+        assert order.created_at == order.updated_at
+        assert pos(store, N2, "A") == Position(N2, "A", 4, 0, 0, 3)
+        assert pos(store, N1, "B").available == 3
+
+    def test_create_order_is_all_or_nothing_with_every_short_line(self, store: Store) -> None:
+        """An order with short lines allocates nothing and names every short line."""
+        seed(store)
+        last = store.events(0, 1000)[-1].seq
+        units = [Unit(N2, "A", 1), Unit(N1, "A", 5), Unit(N2, "B", 3), Unit(N1, "A", 4)]
+        with pytest.raises(InsufficientStock) as err:
+            store.create_order("o1", {"A": 10, "B": 3}, units, {})
+        assert set(err.value.shortages) == {Shortage("A", (N1,), 9, 8), Shortage("B", (N2,), 3, 2)}
+        assert all(p.allocated == 0 for p in all_positions(store))
+        assert store.events(last) == []
+        with pytest.raises(NotFound):
+            store.get_order("o1")
+
+    def test_create_order_sums_duplicate_lines(self, store: Store) -> None:
+        """Allocations for the same node and SKU are summed into one."""
+        seed(store)
+        order = store.create_order("o1", {"A": 8}, [Unit(N1, "A", 4), Unit(N1, "A", 4)], {})
+        assert order.allocations == (Unit(N1, "A", 8),)
+        assert pos(store, N1, "A").available == 0
+
+    def test_create_order_refuses_existing_id_and_bad_lines(self, store: Store) -> None:
+        """An existing order id is a Conflict; lines other than the units are Invalid."""
+        seed(store)
+        store.create_order("o1", {"A": 1}, [Unit(N1, "A", 1)], {})
+        with pytest.raises(Conflict):
+            store.create_order("o1", {"A": 1}, [Unit(N1, "A", 1)], {})
+        for lines, units in (
+            ({"A": 2}, [Unit(N1, "A", 1)]),
+            ({}, []),
+            ({"A": 1, "B": 1}, [Unit(N1, "A", 1)]),
+            ({"A": 0}, [Unit(N1, "A", 0)]),
+        ):
+            with pytest.raises(Invalid):
+                store.create_order("o2", lines, units, {})
+        assert pos(store, N1, "A").allocated == 1
+
+    def test_unknown_order_not_found(self, store: Store) -> None:
+        """Get, history and transitions of an unknown order are NotFound."""
+        with pytest.raises(NotFound):
+            store.get_order("nope")
+        with pytest.raises(NotFound):
+            store.order_history("nope")
+        with pytest.raises(NotFound):
+            store.transition("nope", "cancel")
+
+    @pytest.mark.parametrize(("state", "action"), MATRIX, ids=[f"{s}-{a}" for s, a in MATRIX])
+    def test_transition_matrix(self, store: Store, state: OrderState, action: Action) -> None:
+        """Each allowed transition lands in its state; any other is a 409 naming the state."""
+        seed(store)
+        before = order_in(store, state)
+        args = ACTION_ARGS[action]
+        if (state, action) in ALLOWED:
+            after = store.transition("o1", action, **args)
+            assert after.state == ALLOWED[(state, action)]
+            assert after.version == before.version + 1
+            assert_lines_consistent(after)
+            return
+        positions, last = all_positions(store), store.events(0, 1000)[-1].seq
+        with pytest.raises(Conflict) as err:
+            store.transition("o1", action, **args)
+        assert (err.value.current_state, err.value.status) == (state.value, 409)
+        assert store.get_order("o1") == before
+        assert all_positions(store) == positions
+        assert store.events(last) == []
+
+    def test_version_check(self, store: Store) -> None:
+        """A stale expected_version is a Conflict; the current one is accepted."""
+        seed(store)
+        order_in(store, OrderState.ALLOCATED)
+        with pytest.raises(Conflict) as err:
+            store.transition("o1", "release", expected_version=2)
+        assert err.value.current_state == "allocated"
+        assert store.transition("o1", "release", expected_version=1).version == 2
+        with pytest.raises(Conflict):
+            store.transition("o1", "ship", node=N1, expected_version=1)
+        assert store.get_order("o1").state == OrderState.RELEASED
+
+    def test_release_names_the_nodes(self, store: Store) -> None:
+        """Release records the allocation nodes; a reject then adds the new node."""
+        seed(store)
+        store.create_order("o1", {"A": 2}, [Unit(N1, "A", 2)], {})
+        assert store.transition("o1", "release").released_nodes == (N1,)
+        after = store.transition("o1", "reject", node=N1, new_allocations=[Unit(N2, "A", 2)])
+        assert (after.state, after.released_nodes) == (OrderState.RELEASED, (N1, N2))
+
+    def test_ship_moves_one_nodes_allocations(self, store: Store) -> None:
+        """Shipping a node takes its units off on hand and allocated there, nowhere else."""
+        seed(store)
+        store.create_order(
+            "o1", {"A": 3, "B": 1}, [Unit(N1, "A", 2), Unit(N1, "B", 1), Unit(N2, "A", 1)], {}
+        )
+        order = store.transition("o1", "ship", node=N1)
+        assert order.shipped == (Unit(N1, "A", 2), Unit(N1, "B", 1))
+        assert order.allocations == (Unit(N2, "A", 1),)
+        assert order.state == OrderState.PARTIALLY_SHIPPED
+        assert pos(store, N1, "A") == Position(N1, "A", 8, 2, 0, 0)
+        assert pos(store, N1, "B") == Position(N1, "B", 4, 0, 0, 0)
+        assert pos(store, N2, "A") == Position(N2, "A", 4, 0, 0, 1)
+        assert_lines_consistent(order)
+        last = store.order_history("o1")[-1]
+        assert (last.type, last.data["node"]) == ("order.shipped", N1)
+
+    def test_ship_refuses_a_node_without_allocations(self, store: Store) -> None:
+        """Shipping without a node is Invalid; a node with nothing allocated is a Conflict."""
+        seed(store)
+        order_in(store, OrderState.PARTIALLY_SHIPPED)
+        with pytest.raises(Invalid):
+            store.transition("o1", "ship")
+        for node in (N2, N3):
+            with pytest.raises(Conflict) as err:
+                store.transition("o1", "ship", node=node)
+            assert err.value.current_state == "partially_shipped"
+
+    def test_ship_from_an_oversold_position_never_goes_negative(self, store: Store) -> None:
+        """A shipment after a recount below the allocation leaves on hand at zero."""
+        seed(store)
+        store.create_order("o1", {"A": 5}, [Unit(N1, "A", 5)], {})
+        store.set_stock(N1, {"A": (3, 0)}, "recount")
+        store.transition("o1", "ship", node=N1)
+        assert pos(store, N1, "A") == Position(N1, "A", 0, 0, 0, 0)
+
+    def test_cancel_all_gives_units_back(self, store: Store) -> None:
+        """Cancelling a whole order frees every allocation and empties its lines."""
+        seed(store)
+        order_in(store, OrderState.RELEASED)
+        order = store.transition("o1", "cancel")
+        assert (order.state, order.lines, order.allocations) == (OrderState.CANCELLED, {}, ())
+        assert all(p.allocated == 0 for p in all_positions(store))
+
+    def test_cancel_lines(self, store: Store) -> None:
+        """Cancelling some units frees them and shrinks the lines; more than held is a 409."""
+        seed(store)
+        order_in(store, OrderState.ALLOCATED)
+        order = store.transition("o1", "cancel", units=[Unit(N1, "A", 1)])
+        assert (order.state, order.lines) == (OrderState.ALLOCATED, {"A": 2})
+        assert order.allocations == (Unit(N1, "A", 1), Unit(N2, "A", 1))
+        assert pos(store, N1, "A").allocated == 1
+        with pytest.raises(Conflict):
+            store.transition("o1", "cancel", units=[Unit(N2, "A", 2)])
+        with pytest.raises(Conflict):
+            store.transition("o1", "cancel", units=[Unit(N1, "B", 1)])
+        order = store.transition("o1", "cancel", units=[Unit(N1, "A", 1), Unit(N2, "A", 1)])
+        assert (order.state, order.lines) == (OrderState.CANCELLED, {})
+
+    def test_cancel_after_partial_shipment_keeps_shipped_lines(self, store: Store) -> None:
+        """Cancelling a partially shipped order cancels the unshipped units only."""
+        seed(store)
+        order_in(store, OrderState.PARTIALLY_SHIPPED)
+        order = store.transition("o1", "cancel")
+        assert (order.state, order.lines) == (OrderState.SHIPPED, {"A": 1})
+        assert order.shipped == (Unit(N2, "A", 1),)
+        assert pos(store, N1, "A").allocated == 0
+
+    def test_reject_reallocates_elsewhere(self, store: Store) -> None:
+        """A rejected node's units are freed and the new ones allocated in the same step."""
+        seed(store)
+        order_in(store, OrderState.ALLOCATED)
+        order = store.transition("o1", "reject", node=N1, new_allocations=[Unit(N2, "A", 2)])
+        assert (order.state, order.lines, order.allocations) == (
+            OrderState.ALLOCATED,
+            {"A": 3},
+            (Unit(N2, "A", 3),),
+        )
+        assert pos(store, N1, "A").allocated == 0
+        assert pos(store, N2, "A").allocated == 3
+        types = [e.type for e in store.order_history("o1")]
+        assert types[-2:] == ["order.rejected", "order.reallocated"]
+
+    def test_reject_cancels_what_cannot_be_resourced(self, store: Store) -> None:
+        """Rejected units not re-allocated leave the order with order.lines_unfillable."""
+        seed(store)
+        order_in(store, OrderState.ALLOCATED)
+        order = store.transition(
+            "o1", "reject", node=N1, units=[Unit(N1, "A", 2)], new_allocations=[Unit(N2, "A", 1)]
+        )
+        assert (order.lines, order.allocations) == ({"A": 2}, (Unit(N2, "A", 2),))
+        last = store.order_history("o1")[-1]
+        assert (last.type, last.data["lines"]) == ("order.lines_unfillable", {"A": 1})
+        order = store.transition("o1", "reject", node=N2)
+        assert (order.state, order.lines) == (OrderState.CANCELLED, {})
+        assert all(p.allocated == 0 for p in all_positions(store))
+
+    def test_reject_is_all_or_nothing(self, store: Store) -> None:
+        """A reject whose new allocations are short changes nothing and names the shortage."""
+        seed(store)
+        order_in(store, OrderState.ALLOCATED)
+        before = store.transition("o1", "release")
+        store.adjust_stock(N2, "A", -2, "damaged")  # N2: 2 on hand, 1 allocated: 1 available
+        last = store.events(0, 1000)[-1].seq
+        with pytest.raises(InsufficientStock) as err:
+            store.transition(
+                "o1", "reject", node=N1, new_allocations=[Unit(N2, "A", 2)], document={"x": 1}
+            )
+        assert err.value.shortages == (Shortage("A", (N2,), 2, 1),)
+        assert store.get_order("o1") == before
+        assert store.events(last) == []
+        assert pos(store, N1, "A").allocated == 2
+
+    @pytest.mark.parametrize(
+        "args",
+        [
+            {"units": [Unit(N1, "A", 1)]},
+            {"node": N1, "units": [Unit(N2, "A", 1)]},
+            {"node": N1, "new_allocations": [Unit(N1, "A", 1)]},
+            {"node": N1, "units": [Unit(N1, "A", 1)], "new_allocations": [Unit(N2, "A", 2)]},
+            {"node": N1, "new_allocations": [Unit(N2, "B", 1)]},
+            {"node": N1, "units": [Unit(N1, "A", 0)]},
+        ],
+    )
+    def test_reject_refuses_bad_arguments(self, store: Store, args: dict[str, Any]) -> None:
+        """No node, units elsewhere, new units at that node or beyond the rejected: Invalid."""
+        seed(store)
+        before = order_in(store, OrderState.ALLOCATED)
+        with pytest.raises(Invalid):
+            store.transition("o1", "reject", **args)
+        assert store.get_order("o1") == before
+
+    def test_reallocate_moves_units(self, store: Store) -> None:
+        """Reallocate frees units and allocates as many per SKU elsewhere; lines stay."""
+        seed(store)
+        order_in(store, OrderState.ALLOCATED)
+        order = store.transition(
+            "o1", "reallocate", units=[Unit(N2, "A", 1)], new_allocations=[Unit(N1, "A", 1)]
+        )
+        assert (order.lines, order.allocations) == ({"A": 3}, (Unit(N1, "A", 3),))
+        assert (pos(store, N1, "A").allocated, pos(store, N2, "A").allocated) == (3, 0)
+        with pytest.raises(Invalid):
+            store.transition(
+                "o1", "reallocate", units=[Unit(N1, "A", 2)], new_allocations=[Unit(N2, "A", 1)]
+            )
+        with pytest.raises(Invalid):
+            store.transition("o1", "reallocate")
+        with pytest.raises(Conflict):
+            store.transition(
+                "o1", "reallocate", units=[Unit(N2, "A", 1)], new_allocations=[Unit(N1, "A", 1)]
+            )
+
+    def test_return_restocks_at_the_shipping_node(self, store: Store) -> None:
+        """A restocked return adds on hand where it shipped from; otherwise on hand stays."""
+        seed(store)
+        order_in(store, OrderState.SHIPPED)
+        order = store.transition("o1", "return", units=[Unit(N1, "A", 1)], restock=True)
+        assert (order.state, order.returned) == (OrderState.SHIPPED, (Unit(N1, "A", 1),))
+        assert pos(store, N1, "A").on_hand == 9
+        order = store.transition("o1", "return", units=[Unit(N2, "A", 1)], restock=False)
+        assert pos(store, N2, "A").on_hand == 3
+        with pytest.raises(Conflict):
+            store.transition("o1", "return", units=[Unit(N2, "A", 1)])
+        order = store.transition("o1", "return")
+        assert (order.state, order.returned) == (OrderState.RETURNED, ORDER_UNITS)
+        assert order.lines == ORDER_LINES
+        assert pos(store, N1, "A").on_hand == 10
+
+    def test_return_during_partial_shipment(self, store: Store) -> None:
+        """Returns of a partially shipped order keep its state and its allocations."""
+        seed(store)
+        order_in(store, OrderState.PARTIALLY_SHIPPED)
+        order = store.transition("o1", "return")
+        assert (order.state, order.returned) == (OrderState.PARTIALLY_SHIPPED, (Unit(N2, "A", 1),))
+        with pytest.raises(Conflict):
+            store.transition("o1", "return")
+        assert store.transition("o1", "ship", node=N1).state == OrderState.SHIPPED
+
+    def test_transition_replaces_the_document(self, store: Store) -> None:
+        """A transition given a document stores it; one without keeps the old one."""
+        seed(store)
+        order_in(store, OrderState.ALLOCATED)
+        assert store.transition("o1", "release").document == {"n": 1}
+        order = store.transition("o1", "ship", node=N1, document={"n": 2, "tracking": ["1Z"]})
+        assert store.get_order("o1").document == order.document == {"n": 2, "tracking": ["1Z"]}
+        assert order.updated_at >= order.created_at
+
+    def test_arguments_an_action_does_not_take_are_invalid(self, store: Store) -> None:
+        """Units for release or ship, new allocations for cancel or return: Invalid."""
+        seed(store)
+        order_in(store, OrderState.ALLOCATED)
+        bad: list[tuple[Action, dict[str, Any]]] = [
+            ("release", {"units": [Unit(N1, "A", 1)]}),
+            ("release", {"node": N1}),
+            ("ship", {"node": N1, "units": [Unit(N1, "A", 1)]}),
+            ("cancel", {"new_allocations": [Unit(N2, "A", 1)]}),
+            ("cancel", {"units": [Unit(N1, "A", 0)]}),
+        ]
+        for action, args in bad:
+            with pytest.raises(Invalid):
+                store.transition("o1", action, **args)
+        assert store.get_order("o1").version == 1
+
+    # --- events
+
+    def test_events_strictly_increasing_and_complete(self, store: Store) -> None:
+        """Every change logs its events in order with a strictly increasing seq; refusals none."""
+        seed(store)
+        store.adjust_stock(N1, "B", 1, "found")
+        store.reserve("h1", "c", [Unit(N1, "A", 1)], 60.0)
+        store.commit_reservation("h1", "o1", {"A": 1}, {})
+        store.create_order("o2", {"B": 2}, [Unit(N1, "B", 2)], {})
+        with pytest.raises(InsufficientStock):
+            store.create_order("o3", {"B": 99}, [Unit(N1, "B", 99)], {})
+        store.transition("o2", "ship", node=N1)
+        store.transition("o1", "cancel")
+        store.reserve("h2", "c", [Unit(N2, "B", 1)], 60.0)
+        store.release_reservation("h2")
+        events = store.events(0, 1000)
+        assert [(e.type, e.subject) for e in events] == [
+            ("stock.snapshot", "node:N1"),
+            ("stock.snapshot", "node:N2"),
+            ("stock.adjusted", "stock:N1/B"),
+            ("reservation.created", "h1"),
+            ("reservation.committed", "h1"),
+            ("order.created", "o1"),
+            ("order.allocated", "o1"),
+            ("order.created", "o2"),
+            ("order.allocated", "o2"),
+            ("order.shipped", "o2"),
+            ("order.cancelled", "o1"),
+            ("reservation.created", "h2"),
+            ("reservation.released", "h2"),
+        ]
+        seqs = [e.seq for e in events]
+        assert all(a < b for a, b in itertools.pairwise(seqs))
+        assert all(events[i].at <= events[i + 1].at for i in range(len(events) - 1))
+        assert events[4].data["order_id"] == "o1"
+
+    def test_events_page_by_cursor(self, store: Store) -> None:
+        """events(after, limit) continues exactly after the cursor, limit at a time."""
+        seed(store)
+        for i in range(5):
+            store.adjust_stock(N1, "A", 1, f"r{i}")
+        events = store.events(0, 1000)
+        pages, cursor = [], 0
+        while page := store.events(cursor, 3):
+            assert len(page) <= 3
+            pages += page
+            cursor = page[-1].seq
+        assert pages == events
+        assert store.events(events[-1].seq) == []
+        assert store.events(events[1].seq, 2) == events[2:4]
+
+    def test_order_history(self, store: Store) -> None:
+        """An order's history is its own order.* events, carrying state and version."""
+        seed(store)
+        store.reserve("o1", "c", [Unit(N1, "A", 2), Unit(N2, "A", 1)], 60.0)  # same id, a hold
+        store.commit_reservation("o1", "o1", ORDER_LINES, {})
+        store.create_order("o2", {"B": 1}, [Unit(N1, "B", 1)], {})
+        store.transition("o1", "release")
+        store.transition("o1", "ship", node=N2)
+        store.transition("o1", "reject", node=N1, units=[Unit(N1, "A", 1)])
+        store.transition("o1", "ship", node=N1)
+        store.transition("o1", "return", restock=False)
+        history = store.order_history("o1")
+        assert [(e.type, e.data["state"], e.data["version"]) for e in history] == [
+            ("order.created", "allocated", 1),
+            ("order.allocated", "allocated", 1),
+            ("order.released", "released", 2),
+            ("order.shipped", "partially_shipped", 3),
+            ("order.rejected", "partially_shipped", 4),
+            ("order.lines_unfillable", "partially_shipped", 4),
+            ("order.shipped", "shipped", 5),
+            ("order.returned", "returned", 6),
+        ]
+        assert {e.subject for e in history} == {"o1"}
+        assert history[0].data["reservation_id"] == "o1"
+        assert history[1].data["units"] == [
+            {"node": N1, "sku": "A", "qty": 2},
+            {"node": N2, "sku": "A", "qty": 1},
+        ]
+
+    # --- idempotency
+
+    def test_reply_is_stored_with_the_effect(self, store: Store) -> None:
+        """A call with an idempotency key stores its reply; a key never used has none."""
+        seed(store)
+        assert store.idempotent_reply("k1") is None
+        store.create_order("o1", {"A": 1}, [Unit(N1, "A", 1)], {}, idem=idem("k1", "hash1", 201))
+        reply = store.idempotent_reply("k1")
+        assert reply is not None
+        assert (reply.request_hash, reply.status, reply.body) == ("hash1", 201, {"key": "k1"})
+
+    def test_every_mutating_call_stores_its_reply(self, store: Store) -> None:
+        """reserve, release, commit, create, transition and adjust all store their reply."""
+        seed(store)
+        store.reserve("h1", "c", [Unit(N1, "A", 1)], 60.0, idem=idem("reserve"))
+        store.release_reservation("h1", idem=idem("release"))
+        store.reserve("h2", "c", [Unit(N1, "A", 1)], 60.0)
+        store.commit_reservation("h2", "o1", {"A": 1}, {}, idem=idem("commit"))
+        store.create_order("o2", {"A": 1}, [Unit(N1, "A", 1)], {}, idem=idem("create"))
+        store.transition("o1", "cancel", idem=idem("cancel"))
+        store.adjust_stock(N1, "A", 1, "found", idem=idem("adjust"))
+        for key in ("reserve", "release", "commit", "create", "cancel", "adjust"):
+            reply = store.idempotent_reply(key)
+            assert reply is not None
+            assert reply.body == {"key": key}
+
+    def test_failing_call_stores_no_reply(self, store: Store) -> None:
+        """A refused call stores no reply, so the same key can be used again."""
+        seed(store)
+        with pytest.raises(InsufficientStock):
+            store.reserve("h1", "c", [Unit(N1, "A", 99)], 60.0, idem=idem("k1"))
+        with pytest.raises(NotFound):
+            store.transition("nope", "cancel", idem=idem("k1"))
+        with pytest.raises(Invalid):
+            store.adjust_stock(N1, "A", -99, "x", idem=idem("k1"))
+        assert store.idempotent_reply("k1") is None
+        store.reserve("h1", "c", [Unit(N1, "A", 1)], 60.0, idem=idem("k1"))
+        assert store.idempotent_reply("k1") is not None
+
+    def test_completed_key_applies_nothing_again(self, store: Store) -> None:
+        """A call with a completed key applies nothing: 409 for the same body, 422 for another."""
+        seed(store)
+        store.adjust_stock(N1, "A", 1, "found", idem=idem("k1", "h"))
+        with pytest.raises(IdempotencyInFlight):
+            store.adjust_stock(N1, "A", 1, "found", idem=idem("k1", "h"))
+        with pytest.raises(IdempotencyMismatch) as err:
+            store.create_order("o1", {"A": 1}, [Unit(N1, "A", 1)], {}, idem=idem("k1", "other"))
+        assert err.value.status == 422
+        assert pos(store, N1, "A") == Position(N1, "A", 11, 2, 0, 0)
+
+    def test_claim_lease(self, store: Store) -> None:
+        """A claimed key is in flight for its lease; after it expires it can be claimed again."""
+        store.claim_idempotency_key("k1", "h", lease_s=self.short_ttl_s)
+        with pytest.raises(IdempotencyInFlight) as err:
+            store.claim_idempotency_key("k1", "h", lease_s=60.0)
+        assert err.value.status == 409
+        with pytest.raises(IdempotencyMismatch):
+            store.claim_idempotency_key("k1", "other", lease_s=60.0)
+        assert store.idempotent_reply("k1") is None
+        time.sleep(self.expiry_wait_s)
+        store.claim_idempotency_key("k1", "other", lease_s=60.0)
+        with pytest.raises(IdempotencyInFlight):
+            store.claim_idempotency_key("k1", "other", lease_s=60.0)
+
+    def test_claim_of_a_completed_key(self, store: Store) -> None:
+        """Claiming a completed key returns for the same body (to replay) and is 422 for another."""
+        seed(store)
+        store.claim_idempotency_key("k1", "h", lease_s=60.0)
+        store.adjust_stock(N1, "A", 1, "found", idem=idem("k1", "h", 200))
+        store.claim_idempotency_key("k1", "h", lease_s=60.0)
+        reply = store.idempotent_reply("k1")
+        assert reply is not None
+        assert reply.status == 200
+        with pytest.raises(IdempotencyMismatch):
+            store.claim_idempotency_key("k1", "other", lease_s=60.0)
+
+    def test_call_under_another_requests_live_lease_is_mismatch(self, store: Store) -> None:
+        """A call whose key is leased to another request body is a 422 and applies nothing."""
+        seed(store)
+        store.claim_idempotency_key("k1", "h", lease_s=60.0)
+        with pytest.raises(IdempotencyMismatch):
+            store.adjust_stock(N1, "A", 1, "found", idem=idem("k1", "other"))
+        store.adjust_stock(N1, "A", 1, "found", idem=idem("k1", "h"))
+        assert pos(store, N1, "A").on_hand == 11
+
+    # --- API keys
+
+    def test_api_keys(self, store: Store) -> None:
+        """Keys are created, found with their hash, listed, and revoked (still listed)."""
+        made = store.create_api_key("k1", "ops", "hash-1", ["orders", "inventory"])
+        assert (made.id, made.name, made.scopes, made.revoked) == (
+            "k1",
+            "ops",
+            ("orders", "inventory"),
+            False,
+        )
+        store.create_api_key("k2", "admin", "hash-2", ["admin"])
+        assert store.find_api_key("k1") == (made, "hash-1")
+        assert store.find_api_key("nope") is None
+        store.revoke_api_key("k1")
+        store.revoke_api_key("k1")
+        found = store.find_api_key("k1")
+        assert found is not None
+        assert found[0].revoked
+        assert [(k.id, k.revoked) for k in store.list_api_keys()] == [("k1", True), ("k2", False)]
+
+    def test_api_key_errors(self, store: Store) -> None:
+        """A duplicate key id is a Conflict; revoking an unknown key is NotFound."""
+        store.create_api_key("k1", "ops", "hash-1", ["orders"])
+        with pytest.raises(Conflict):
+            store.create_api_key("k1", "again", "hash-2", ["admin"])
+        with pytest.raises(NotFound):
+            store.revoke_api_key("nope")
+        assert store.find_api_key("k1") is not None
+
+    # --- health
+
+    def test_ping_and_clock(self, store: Store) -> None:
+        """ping() answers True and the store clock agrees with this machine's."""
+        assert store.ping() is True
+        assert abs(store.now() - time.time()) < 5.0
