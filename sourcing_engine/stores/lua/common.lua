@@ -1,0 +1,274 @@
+-- Shared helpers, prepended to every script of the Redis store (see redis.py for the layout).
+-- KEYS[1] is the store's event counter "se:{<namespace>}:seq"; every other key is built from
+-- its prefix, so all of them carry the same hash tag and live in one Cluster slot.
+-- ARGV[1..5] of mutating scripts: idempotency key ('' for none), request hash, reply status,
+-- reply body (JSON), reply TTL in seconds. Operation arguments start at ARGV[6].
+-- Replies: {'ok', now, ...} or {'err', kind, message, extra}; numbers travel as strings
+-- because Redis truncates Lua numbers to integers.
+
+local P = string.sub(KEYS[1], 1, -4)
+local K_SEQ = KEYS[1]
+local K_EVENTS = P .. 'events'
+local K_HOLD_EXP = P .. 'hold_exp'
+local K_NODES = P .. 'nodes'
+local K_ITEMS = P .. 'items'
+local K_INBOUND = P .. 'inbound'
+local K_APIKEYS = P .. 'apikeys'
+local function k_pos(sku) return P .. 'pos:' .. sku end
+local function k_holds(sku) return P .. 'hz:' .. sku end
+local function k_res(id) return P .. 'res:' .. id end
+local function k_order(id) return P .. 'order:' .. id end
+local function k_hist(id) return P .. 'hist:' .. id end
+local function k_idem(key) return P .. 'idem:' .. key end
+local function k_inb(sku) return P .. 'inb:' .. sku end
+
+-- One clock reading per script: the server's, so every replica agrees on expiry.
+local NOW
+do
+  local t = redis.call('TIME')
+  NOW = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+local function fmt_t(t) return string.format('%.6f', t) end
+local NOW_T = fmt_t(NOW)
+local NOW_SCORE = string.format('%.17g', NOW)
+
+local function fail(kind, message, extra)
+  return {'err', kind, message, extra or ''}
+end
+
+local function num(s) return tonumber(s) or 0 end
+
+-- Byte-wise string order (Lua's < follows the server's locale): UTF-8 code point order.
+local function bytes_lt(a, b)
+  if a == b then return false end
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+
+-- A copy of a unit list sorted by (node, sku), the order every reply and event uses.
+local function sorted_units(list)
+  local out = {}
+  for i, u in ipairs(list) do out[i] = {u[1], u[2], u[3]} end
+  table.sort(out, function(a, b)
+    if a[1] ~= b[1] then return bytes_lt(a[1], b[1]) end
+    return bytes_lt(a[2], b[2])
+  end)
+  return out
+end
+
+-- JSON of a list of {node, sku, qty} (cjson would write an empty list as {}).
+local function enc_list(list)
+  if #list == 0 then return '[]' end
+  return cjson.encode(list)
+end
+
+-- Lines ARGV[i], ARGV[i+1], ...: count, then (node, sku, qty) triples. Duplicate (node, sku)
+-- lines are summed, first-seen order kept. Returns the list and the index after it.
+local function read_units(i)
+  local n = tonumber(ARGV[i])
+  local list, at = {}, {}
+  for j = 0, n - 1 do
+    local node, sku, qty = ARGV[i + 1 + 3 * j], ARGV[i + 2 + 3 * j], tonumber(ARGV[i + 3 + 3 * j])
+    local id = node .. '\0' .. sku
+    if at[id] then
+      list[at[id]][3] = list[at[id]][3] + qty
+    else
+      list[#list + 1] = {node, sku, qty}
+      at[id] = #list
+    end
+  end
+  return list, i + 1 + 3 * n
+end
+
+-- sku -> qty pairs: count, then (sku, qty).
+local function read_lines(i)
+  local n = tonumber(ARGV[i])
+  local lines = {}
+  for j = 0, n - 1 do
+    local sku = ARGV[i + 1 + 2 * j]
+    lines[sku] = (lines[sku] or 0) + tonumber(ARGV[i + 2 + 2 * j])
+  end
+  return lines, i + 1 + 2 * n
+end
+
+local function per_sku(units)
+  local out = {}
+  for _, u in ipairs(units) do out[u[2]] = (out[u[2]] or 0) + u[3] end
+  return out
+end
+
+-- Units in a list of {node, sku, qty}: find and add (entries that reach 0 are dropped).
+local function ulist_get(list, node, sku)
+  for _, u in ipairs(list) do
+    if u[1] == node and u[2] == sku then return u[3] end
+  end
+  return 0
+end
+local function ulist_add(list, node, sku, delta)
+  for i, u in ipairs(list) do
+    if u[1] == node and u[2] == sku then
+      u[3] = u[3] + delta
+      if u[3] == 0 then table.remove(list, i) end
+      return
+    end
+  end
+  if delta ~= 0 then list[#list + 1] = {node, sku, delta} end
+end
+
+-- Holds: per SKU a sorted set "hz:<sku>" scored by expires_at, member JSON [hold, node, qty];
+-- field "rs:<node>" of "pos:<sku>" counts the units of members still in the set. A member
+-- whose score <= NOW is expired and never counts: reserved = rs - expired members' units.
+local function hold_member(hold_id, node, qty) return cjson.encode({hold_id, node, qty}) end
+
+local function expired_by_node(sku)
+  local out = {}
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', k_holds(sku), '-inf', NOW_SCORE)) do
+    local h = cjson.decode(m)
+    out[h[2]] = (out[h[2]] or 0) + h[3]
+  end
+  return out
+end
+
+-- Drop expired members from the counters (bookkeeping only: they already count for nothing).
+local function settle(sku)
+  local key = k_holds(sku)
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', key, '-inf', NOW_SCORE)) do
+    local h = cjson.decode(m)
+    redis.call('ZREM', key, m)
+    redis.call('HINCRBY', k_pos(sku), 'rs:' .. h[2], -h[3])
+  end
+end
+
+-- Position of (node, sku) now: on_hand, safety_stock, allocated, reserved (unexpired).
+-- `expired` caches expired_by_node per SKU within one script.
+local function position(node, sku, expired)
+  local v = redis.call('HMGET', k_pos(sku), 'oh:' .. node, 'ss:' .. node, 'al:' .. node,
+    'rs:' .. node)
+  if expired[sku] == nil then expired[sku] = expired_by_node(sku) end
+  return num(v[1]), num(v[2]), num(v[3]), num(v[4]) - (expired[sku][node] or 0)
+end
+
+-- Every short line of `units` (summed), with `freed` units (node\0sku -> qty) counted as
+-- no longer allocated (a reallocation frees them in the same step).
+local function shortages(units, freed)
+  local short, expired = {}, {}
+  for _, u in ipairs(units) do
+    local oh, ss, al, rs = position(u[1], u[2], expired)
+    al = al - ((freed and freed[u[1] .. '\0' .. u[2]]) or 0)
+    local avail = math.max(0, oh - ss - al - rs)
+    if u[3] > avail then
+      short[#short + 1] = {sku = u[2], nodes = {u[1]}, requested = u[3], available = avail}
+    end
+  end
+  return short
+end
+
+local function insufficient(short)
+  return fail('insufficient', 'insufficient stock', cjson.encode(short))
+end
+
+-- Units in event data: [{"node", "sku", "qty"}, ...] sorted by (node, sku).
+local function units_json(list)
+  local parts = {}
+  for i, u in ipairs(sorted_units(list)) do
+    parts[i] = string.format('{"node":%s,"sku":%s,"qty":%d}', cjson.encode(u[1]),
+      cjson.encode(u[2]), u[3])
+  end
+  return '[' .. table.concat(parts, ',') .. ']'
+end
+
+local function strings_json(list)
+  local parts = {}
+  for i, v in ipairs(list) do parts[i] = cjson.encode(v) end
+  return '[' .. table.concat(parts, ',') .. ']'
+end
+
+-- Events: global seq by INCR, the event JSON in sorted set "events" scored by seq; order
+-- events also in list "hist:<order id>". `data` is a JSON object string.
+local function emit(etype, subject, data, with_history)
+  local seq = redis.call('INCR', K_SEQ)
+  local ev = string.format('{"seq":%d,"at":%s,"type":%s,"subject":%s,"data":%s}', seq, NOW_T,
+    cjson.encode(etype), cjson.encode(subject), data)
+  redis.call('ZADD', K_EVENTS, seq, ev)
+  if with_history then redis.call('RPUSH', k_hist(subject), ev) end
+  return seq
+end
+
+-- An order.* event: `body` (JSON members without braces) plus the state and version after.
+local function order_emit(order_id, o, etype, body)
+  local tail = '"state":' .. cjson.encode(o.state) .. ',"version":' .. o.version .. '}'
+  if body ~= '' then tail = ',' .. tail end
+  emit(etype, order_id, '{' .. body .. tail, true)
+end
+
+-- Idempotency: check before any write, store the reply with the effect.
+local IDEM_KEY, IDEM_HASH = ARGV[1], ARGV[2]
+local function idem_check()
+  if IDEM_KEY == nil or IDEM_KEY == '' then return nil end
+  local r = redis.call('HMGET', k_idem(IDEM_KEY), 'state', 'hash', 'lease_until')
+  if not r[1] or (r[1] == 'inflight' and num(r[3]) <= NOW) then return nil end
+  if r[2] ~= IDEM_HASH then
+    return fail('idempotency_mismatch', 'idempotency key ' .. IDEM_KEY ..
+      ' was used with another request body')
+  end
+  if r[1] == 'done' then
+    return fail('idempotency_done', 'idempotency key ' .. IDEM_KEY ..
+      ' already completed; replay its stored reply')
+  end
+  return nil
+end
+local function idem_store()
+  if IDEM_KEY == nil or IDEM_KEY == '' then return end
+  local key = k_idem(IDEM_KEY)
+  redis.call('DEL', key)
+  redis.call('HSET', key, 'state', 'done', 'hash', IDEM_HASH, 'status', ARGV[3], 'body', ARGV[4],
+    'done_at', NOW_T)
+  redis.call('EXPIRE', key, tonumber(ARGV[5]))
+end
+
+local function hash_reply(key)
+  local r = {'ok', NOW_T}
+  for _, v in ipairs(redis.call('HGETALL', key)) do r[#r + 1] = v end
+  return r
+end
+
+-- Orders: hash "order:<id>"; lines (sku -> qty) and unit lists as JSON, doc stored as given.
+local function order_load(id)
+  local h = redis.call('HGETALL', k_order(id))
+  if #h == 0 then return nil end
+  local o = {}
+  for i = 1, #h, 2 do o[h[i]] = h[i + 1] end
+  o.lines = cjson.decode(o.lines)
+  o.alloc = cjson.decode(o.alloc)
+  o.shipped = cjson.decode(o.shipped)
+  o.returned = cjson.decode(o.returned)
+  o.released = cjson.decode(o.released)
+  o.version = tonumber(o.version)
+  return o
+end
+local function order_save(id, o)
+  redis.call('HSET', k_order(id), 'state', o.state, 'version', o.version,
+    'created_at', o.created_at, 'updated_at', NOW_T, 'lines', cjson.encode(o.lines),
+    'alloc', enc_list(sorted_units(o.alloc)), 'shipped', enc_list(sorted_units(o.shipped)),
+    'returned', enc_list(sorted_units(o.returned)), 'released', strings_json(o.released),
+    'doc', o.doc)
+end
+
+-- Lines must equal the allocated units per SKU (an order is allocated whole or not at all).
+local function lines_match(lines, units)
+  local sums = per_sku(units)
+  for sku, q in pairs(lines) do
+    if sums[sku] ~= q then return false end
+  end
+  for sku, _ in pairs(sums) do
+    if lines[sku] == nil then return false end
+  end
+  return true
+end
+
+local function allocate(units)
+  for _, u in ipairs(units) do redis.call('HINCRBY', k_pos(u[2]), 'al:' .. u[1], u[3]) end
+end

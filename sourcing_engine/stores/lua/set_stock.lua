@@ -1,0 +1,12 @@
+-- set_stock (a WMS / POS snapshot at one node): ARGV[6] node, [7] reason, [8] count, then
+-- (sku, on_hand, safety_stock) triples. Allocations and holds stay as they are.
+local node, reason, n = ARGV[6], ARGV[7], tonumber(ARGV[8])
+local counts = {}
+for j = 0, n - 1 do
+  local sku, oh, ss = ARGV[9 + 3 * j], tonumber(ARGV[10 + 3 * j]), tonumber(ARGV[11 + 3 * j])
+  redis.call('HSET', k_pos(sku), 'oh:' .. node, oh, 'ss:' .. node, ss)
+  counts[sku] = {oh, ss}
+end
+emit('stock.snapshot', 'node:' .. node, '{"reason":' .. cjson.encode(reason) .. ',"counts":' ..
+  cjson.encode(counts) .. '}', false)
+return {'ok', NOW_T}

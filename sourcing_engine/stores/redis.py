@@ -1,0 +1,613 @@
+"""Redis ledger store: one inventory shared by many API replicas, every operation one Lua script.
+
+`RedisStore("redis://host:6379/0")` implements `sourcing_engine.ledger.Store`. Each mutating
+operation is a single script (`lua/<operation>.lua`, with `lua/common.lua` prepended), run by
+EVALSHA: it reads the server clock once, makes every check (all lines, duplicates summed),
+and only then writes, so it applies whole or not at all and no other client sees half of it.
+Failures come back as a structured reply that this module turns into the domain error
+(`InsufficientStock` with every short line, `Conflict` with the current state, ...).
+
+Key layout. Every key of one store starts with ``se:{<namespace>}:`` (namespace "default"
+unless given), so all of them hash to one Redis Cluster slot and multi-key scripts never
+cross slots. Scripts get the key ``se:{ns}:seq`` as KEYS[1] (it routes them in a cluster) and
+derive every other key from its prefix:
+
+    seq              string  last event seq (INCR)
+    events           zset    event JSON, score = seq: events(after, limit) is one range read
+    hist:<subject>   list    event JSON of one order or hold, in order
+    nodes, items     hash    id -> record JSON
+    pos:<sku>        hash    per node of that SKU: oh:<node> on hand, ss:<node> safety stock,
+                             al:<node> allocated, rs:<node> units of holds still in hz:<sku>
+    hz:<sku>         zset    holds of that SKU, score = expires_at, member JSON [hold, node, qty]
+    hold_exp         zset    hold ids by expires_at (the reaper's queue)
+    res:<id>         hash    a hold: cart, units, created_at, expires_at, state, order_id
+    order:<id>       hash    an order: state, version, lines, alloc, shipped, returned,
+                             released, times, doc (the caller's document, stored as given)
+    inbound          hash    inbound id -> record JSON;  inb:<sku>  set of inbound ids
+    idem:<key>       hash    idempotency key: in flight (hash, lease_until) or done (hash,
+                             status, body); the only key with a TTL (24 h after completion)
+    apikeys          hash    key id -> JSON (name, secret hash, scopes, created_at, revoked)
+
+Durability. A reply means the write is on disk: the server must run with ``appendonly yes``
+and ``appendfsync always`` (Redis fsyncs the append-only file before it sends any reply of
+that event-loop turn). The store checks both with CONFIG GET when it connects and refuses to
+start otherwise; ``configure_durability=True`` (or ``?configure_durability=1`` in the URL)
+sets them with CONFIG SET instead, where the server allows it. Redis 7.0 has no WAITAOF; a
+replicated deployment would also need WAIT for the replicas. Client retries are off: a
+command whose reply was lost is reported, never sent twice (callers retry with an
+idempotency key).
+
+Time and expiry. Scripts use the server's TIME, so replicas agree. No key TTL or keyspace
+notification is involved in expiry: a hold counts in ``reserved`` only while its expires_at
+is after the script's clock reading (reserved = rs - units of members of hz:<sku> with score
+<= now), whether or not the reaper (`expire_reservations`, idempotent) has run. Writes drop
+expired members from the counters of the SKUs they touch, so reads stay O(log n).
+"""
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from functools import cache
+from importlib import resources
+from typing import Any, Literal, cast
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import redis
+from redis.backoff import NoBackoff
+from redis.commands.core import Script
+from redis.retry import Retry
+
+from sourcing_engine.ledger import (
+    ApiKey,
+    Conflict,
+    Event,
+    HoldState,
+    Idempotency,
+    IdempotencyInFlight,
+    IdempotencyMismatch,
+    IdempotentReply,
+    Inbound,
+    InsufficientStock,
+    Invalid,
+    ItemRecord,
+    LedgerError,
+    NodeRecord,
+    NotFound,
+    OrderRecord,
+    OrderState,
+    Position,
+    Reservation,
+    Shortage,
+    Unit,
+)
+
+SCRIPTS = (
+    "reserve",
+    "release_reservation",
+    "commit_reservation",
+    "expire_reservations",
+    "create_order",
+    "transition",
+    "set_stock",
+    "adjust_stock",
+    "positions",
+    "get_reservation",
+    "upsert",
+    "add_inbound",
+    "claim_idempotency",
+    "api_key",
+)
+IDEMPOTENCY_TTL_S = 24 * 3600
+Arg = str | int | float
+_NO_IDEM: tuple[Arg, ...] = ("", "", "", "", "")
+
+
+class DurabilityError(RuntimeError):
+    """The Redis server does not persist every write before replying."""
+
+
+@cache
+def script_source(name: str) -> str:
+    """The Lua source of one operation, with the shared helpers prepended."""
+    lua = resources.files("sourcing_engine.stores") / "lua"
+    return (lua / "common.lua").read_text() + "\n" + (lua / f"{name}.lua").read_text()
+
+
+def _truthy(value: str) -> bool:
+    return value.lower() in ("1", "true", "yes", "on")
+
+
+def _split_url(url: str) -> tuple[str, dict[str, str]]:
+    """The URL without this store's own query options, and those options."""
+    parts = urlsplit(url)
+    ours = {"namespace", "configure_durability"}
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    options = {k: v for k, v in query if k in ours}
+    rest = urlencode([(k, v) for k, v in query if k not in ours])
+    return urlunsplit(parts._replace(query=rest)), options
+
+
+def _units_args(units: Sequence[Unit]) -> list[Arg]:
+    out: list[Arg] = [len(units)]
+    for u in units:
+        out += [u.node, u.sku, u.qty]
+    return out
+
+
+def _lines_args(lines: dict[str, int]) -> list[Arg]:
+    out: list[Arg] = [len(lines)]
+    for sku, qty in lines.items():
+        out += [sku, qty]
+    return out
+
+
+def _check_qty(qty: object, where: str, allow_zero: bool = False) -> None:
+    if isinstance(qty, bool) or not isinstance(qty, int) or qty < (0 if allow_zero else 1):
+        least = "0" if allow_zero else "1"
+        raise Invalid(f"{where}: quantity must be an integer of at least {least}, got {qty!r}")
+
+
+def _check_id(value: object, what: str) -> None:
+    if not isinstance(value, str) or not value:
+        raise Invalid(f"{what} must be a non-empty string, got {value!r}")
+
+
+def _check_units(units: Sequence[Unit], what: str, required: bool = True) -> None:
+    if required and not units:
+        raise Invalid(f"{what}: at least one line is required")
+    for i, u in enumerate(units):
+        _check_id(u.node, f"{what}[{i}].node")
+        _check_id(u.sku, f"{what}[{i}].sku")
+        _check_qty(u.qty, f"{what}[{i}] ({u.sku} at {u.node})")
+
+
+def _check_lines(lines: dict[str, int]) -> None:
+    if not lines:
+        raise Invalid("lines: at least one line is required")
+    for sku, qty in lines.items():
+        _check_id(sku, "lines sku")
+        _check_qty(qty, f"lines[{sku}]")
+
+
+def _pairs(flat: Sequence[str]) -> dict[str, str]:
+    return {flat[i]: flat[i + 1] for i in range(0, len(flat) - 1, 2)}
+
+
+def _unit_list(raw: str) -> tuple[Unit, ...]:
+    data = json.loads(raw)
+    # cjson writes an empty list as {}
+    units = (Unit(str(n), str(s), int(q)) for n, s, q in (data or []))
+    return tuple(sorted(units, key=lambda u: (u.node, u.sku)))
+
+
+def _reservation(now: float, h: dict[str, str]) -> Reservation:
+    expires_at = float(h["expires_at"])
+    state = HoldState(h["state"])
+    if state is HoldState.ACTIVE and expires_at <= now:
+        state = HoldState.EXPIRED
+    return Reservation(
+        id=h["id"],
+        cart=h["cart"],
+        units=_unit_list(h["units"]),
+        created_at=float(h["created_at"]),
+        expires_at=expires_at,
+        state=state,
+        order_id=h["order_id"] or None,
+    )
+
+
+def _order(order_id: str, h: dict[str, str]) -> OrderRecord:
+    lines = json.loads(h["lines"])
+    released = json.loads(h["released"])
+    return OrderRecord(
+        id=order_id,
+        state=OrderState(h["state"]),
+        lines={str(k): int(v) for k, v in sorted((lines or {}).items())},
+        allocations=_unit_list(h["alloc"]),
+        shipped=_unit_list(h["shipped"]),
+        returned=_unit_list(h["returned"]),
+        released_nodes=tuple(str(n) for n in (released or [])),
+        version=int(h["version"]),
+        created_at=float(h["created_at"]),
+        updated_at=float(h["updated_at"]),
+        document=json.loads(h["doc"]),
+    )
+
+
+def _event(raw: str) -> Event:
+    e = json.loads(raw)
+    data = e["data"]
+    return Event(
+        seq=int(e["seq"]),
+        at=float(e["at"]),
+        type=e["type"],
+        subject=e["subject"],
+        data=data if isinstance(data, dict) else {"value": data},
+    )
+
+
+def _api_key(key_id: str, raw: str) -> tuple[ApiKey, str]:
+    r = json.loads(raw)
+    key = ApiKey(
+        id=key_id,
+        name=r["name"],
+        scopes=tuple(r["scopes"] or ()),
+        created_at=float(r["created_at"]),
+        revoked=bool(r["revoked"]),
+    )
+    return key, str(r["secret_hash"])
+
+
+def _error(kind: str, message: str, extra: str) -> LedgerError:
+    """The domain error for a script's structured failure reply."""
+    if kind == "insufficient":
+        return InsufficientStock(
+            [
+                Shortage(
+                    sku=s["sku"],
+                    nodes=tuple(s["nodes"] or ()),
+                    requested=int(s["requested"]),
+                    available=int(s["available"]),
+                )
+                for s in json.loads(extra)
+            ]
+        )
+    if kind == "not_found":
+        return NotFound(message)
+    if kind == "conflict":
+        return Conflict(message, current_state=extra or None)
+    if kind == "invalid":
+        return Invalid(message)
+    if kind == "idempotency_mismatch":
+        return IdempotencyMismatch(message)
+    if kind in ("idempotency_in_flight", "idempotency_done"):
+        # done: the effect happened under this key; the caller replays the stored reply
+        return IdempotencyInFlight(message)
+    return LedgerError(f"{kind}: {message}")
+
+
+class RedisStore:
+    """The ledger on Redis (see the module docstring for keys, durability and expiry)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        namespace: str | None = None,
+        configure_durability: bool | None = None,
+        idempotency_ttl_s: int = IDEMPOTENCY_TTL_S,
+    ) -> None:
+        client_url, options = _split_url(url)
+        ns = namespace if namespace is not None else options.get("namespace", "default")
+        if not ns or "{" in ns or "}" in ns:
+            raise ValueError(f"namespace must be non-empty without braces, got {ns!r}")
+        if configure_durability is None:
+            configure_durability = _truthy(options.get("configure_durability", "0"))
+        if idempotency_ttl_s < IDEMPOTENCY_TTL_S:
+            raise ValueError(f"idempotency_ttl_s must be at least {IDEMPOTENCY_TTL_S} (24 h)")
+        self.namespace = ns
+        self.prefix = f"se:{{{ns}}}:"
+        self._seq_key = self.prefix + "seq"
+        self._idem_ttl = idempotency_ttl_s
+        # No automatic retries: a script whose reply was lost must not run twice.
+        self._r = redis.Redis.from_url(
+            client_url, decode_responses=True, retry=Retry(NoBackoff(), 0)
+        )
+        self._check_durability(configure_durability)
+        self._scripts: dict[str, Script] = {
+            name: self._r.register_script(script_source(name)) for name in SCRIPTS
+        }
+
+    # --- plumbing ---------------------------------------------------------------------
+
+    def _check_durability(self, configure: bool) -> None:
+        try:
+            cfg = cast(dict[str, str], self._r.config_get("append*"))
+        except redis.ResponseError as exc:
+            raise DurabilityError(
+                f"cannot read the Redis configuration to verify durability ({exc}); the store "
+                "needs appendonly yes and appendfsync always"
+            ) from exc
+        found = (cfg.get("appendonly"), cfg.get("appendfsync"))
+        if found == ("yes", "always"):
+            return
+        if not configure:
+            raise DurabilityError(
+                f"Redis runs with appendonly {found[0]} and appendfsync {found[1]}: a reply "
+                "would not mean the write is on disk. Start redis-server with --appendonly "
+                "yes --appendfsync always (or in redis.conf), or let the store set them with "
+                "configure_durability=True (URL option ?configure_durability=1)"
+            )
+        try:
+            self._r.config_set("appendfsync", "always")
+            self._r.config_set("appendonly", "yes")
+        except redis.ResponseError as exc:
+            raise DurabilityError(f"could not set appendonly / appendfsync always: {exc}") from exc
+        # Turning AOF on starts a rewrite; only once it is done is every write in the AOF.
+        deadline = time.monotonic() + 60
+        while True:
+            info = self._r.info("persistence")
+            if (
+                info.get("aof_enabled") == 1
+                and not info.get("aof_rewrite_in_progress")
+                and not info.get("aof_rewrite_scheduled")
+            ):
+                return
+            if time.monotonic() > deadline:
+                raise DurabilityError("the append-only file was not ready within 60 s")
+            time.sleep(0.05)
+
+    def _run(self, name: str, args: Sequence[Arg], idem: Idempotency | None = None) -> list[str]:
+        """Run one script; the reply after 'ok', or the domain error it reports."""
+        prefix: list[Arg] = list(_NO_IDEM)
+        if idem is not None:
+            body = json.dumps(idem.body)
+            prefix = [idem.key, idem.request_hash, idem.status, body, self._idem_ttl]
+        reply = cast(list[str], self._scripts[name](keys=[self._seq_key], args=[*prefix, *args]))
+        if reply[0] == "err":
+            raise _error(reply[1], reply[2], reply[3])
+        return reply[1:]
+
+    def _read(self, name: str, args: Sequence[Arg]) -> list[str]:
+        """Run a script that takes no idempotency arguments."""
+        reply = cast(list[str], self._scripts[name](keys=[self._seq_key], args=list(args)))
+        if reply[0] == "err":
+            raise _error(reply[1], reply[2], reply[3])
+        return reply[1:]
+
+    def key(self, suffix: str) -> str:
+        """The full name of one of this store's keys (for tests and operators)."""
+        return self.prefix + suffix
+
+    # --- Store ------------------------------------------------------------------------
+
+    def now(self) -> float:
+        sec, usec = self._r.time()
+        return sec + usec / 1e6
+
+    def upsert_nodes(self, nodes: Sequence[NodeRecord]) -> None:
+        args: list[Arg] = ["nodes", len(nodes)]
+        for n in nodes:
+            _check_id(n.id, "node id")
+            args += [n.id, json.dumps(asdict(n))]
+        if nodes:
+            self._run("upsert", args)
+
+    def list_nodes(self) -> list[NodeRecord]:
+        raw = cast(dict[str, str], self._r.hgetall(self.key("nodes")))
+        return [NodeRecord(**json.loads(raw[k])) for k in sorted(raw)]
+
+    def upsert_items(self, items: Sequence[ItemRecord]) -> None:
+        args: list[Arg] = ["items", len(items)]
+        for it in items:
+            _check_id(it.sku, "item sku")
+            args += [it.sku, json.dumps(asdict(it))]
+        if items:
+            self._run("upsert", args)
+
+    def get_items(self, skus: Sequence[str]) -> dict[str, ItemRecord]:
+        skus = list(dict.fromkeys(skus))
+        if not skus:
+            return {}
+        raw = cast(list[str | None], self._r.hmget(self.key("items"), skus))
+        out: dict[str, ItemRecord] = {}
+        for sku, rec in zip(skus, raw, strict=True):
+            if rec is not None:
+                d = json.loads(rec)
+                out[sku] = ItemRecord(d["sku"], float(d["weight_lb"]), tuple(d["dims_in"]))
+        return out
+
+    def set_stock(self, node: str, counts: dict[str, tuple[int, int]], reason: str) -> None:
+        _check_id(node, "node")
+        args: list[Arg] = [node, reason, len(counts)]
+        for sku, (on_hand, safety) in counts.items():
+            _check_id(sku, "sku")
+            _check_qty(on_hand, f"on hand of {sku} at {node}", allow_zero=True)
+            _check_qty(safety, f"safety stock of {sku} at {node}", allow_zero=True)
+            args += [sku, on_hand, safety]
+        self._run("set_stock", args)
+
+    def adjust_stock(
+        self, node: str, sku: str, delta: int, reason: str, idem: Idempotency | None = None
+    ) -> Position:
+        _check_id(node, "node")
+        _check_id(sku, "sku")
+        if isinstance(delta, bool) or not isinstance(delta, int):
+            raise Invalid(f"delta for {sku} at {node} must be an integer, got {delta!r}")
+        r = self._run("adjust_stock", [node, sku, delta, reason], idem)
+        return Position(r[1], r[2], int(r[3]), int(r[4]), int(r[6]), int(r[5]))
+
+    def positions(self, skus: Sequence[str], nodes: Sequence[str] | None = None) -> list[Position]:
+        skus = list(dict.fromkeys(skus))
+        if not skus or (nodes is not None and not nodes):
+            return []
+        node_list = list(dict.fromkeys(nodes or ()))
+        r = self._read("positions", [len(skus), *skus, len(node_list), *node_list])[1:]
+        found = [
+            Position(r[i], r[i + 1], int(r[i + 2]), int(r[i + 3]), int(r[i + 5]), int(r[i + 4]))
+            for i in range(0, len(r), 6)
+        ]
+        return sorted(found, key=lambda p: (p.sku, p.node))
+
+    def add_inbound(self, inbound: Sequence[Inbound]) -> None:
+        args: list[Arg] = [len(inbound)]
+        for b in inbound:
+            _check_id(b.id, "inbound id")
+            _check_qty(b.qty, f"inbound {b.id}")
+            args += [b.id, b.sku, json.dumps(asdict(b))]
+        if inbound:
+            self._run("add_inbound", args)
+
+    def list_inbound(self, skus: Sequence[str]) -> list[Inbound]:
+        ids: list[str] = []
+        for sku in dict.fromkeys(skus):
+            ids += sorted(cast(set[str], self._r.smembers(self.key(f"inb:{sku}"))))
+        if not ids:
+            return []
+        raw = cast(list[str | None], self._r.hmget(self.key("inbound"), ids))
+        found = [Inbound(**json.loads(r)) for r in raw if r is not None]
+        return sorted(found, key=lambda b: (b.expected_at, b.id))
+
+    # checkout holds
+
+    def reserve(
+        self,
+        reservation_id: str,
+        cart: str,
+        units: Sequence[Unit],
+        ttl_s: float,
+        idem: Idempotency | None = None,
+    ) -> Reservation:
+        _check_id(reservation_id, "reservation id")
+        _check_units(units, "units")
+        if not ttl_s > 0:
+            raise Invalid(f"ttl_s must be positive, got {ttl_s!r}")
+        args = [reservation_id, cart, repr(float(ttl_s)), *_units_args(units)]
+        r = self._run("reserve", args, idem)
+        return _reservation(float(r[0]), {"id": reservation_id, **_pairs(r[1:])})
+
+    def get_reservation(self, reservation_id: str) -> Reservation:
+        r = self._read("get_reservation", [reservation_id])
+        return _reservation(float(r[0]), {"id": reservation_id, **_pairs(r[1:])})
+
+    def release_reservation(
+        self, reservation_id: str, idem: Idempotency | None = None
+    ) -> Reservation:
+        r = self._run("release_reservation", [reservation_id], idem)
+        return _reservation(float(r[0]), {"id": reservation_id, **_pairs(r[1:])})
+
+    def commit_reservation(
+        self,
+        reservation_id: str,
+        order_id: str,
+        lines: dict[str, int],
+        document: dict[str, Any],
+        idem: Idempotency | None = None,
+    ) -> OrderRecord:
+        _check_id(order_id, "order id")
+        _check_lines(lines)
+        args = [reservation_id, order_id, json.dumps(document), *_lines_args(lines)]
+        r = self._run("commit_reservation", args, idem)
+        return _order(order_id, _pairs(r[1:]))
+
+    def expire_reservations(self, limit: int = 1000) -> int:
+        if limit <= 0:
+            return 0
+        return int(self._run("expire_reservations", [limit])[1])
+
+    # orders
+
+    def create_order(
+        self,
+        order_id: str,
+        lines: dict[str, int],
+        allocations: Sequence[Unit],
+        document: dict[str, Any],
+        idem: Idempotency | None = None,
+    ) -> OrderRecord:
+        _check_id(order_id, "order id")
+        _check_lines(lines)
+        _check_units(allocations, "allocations")
+        args = [order_id, json.dumps(document), *_lines_args(lines), *_units_args(allocations)]
+        r = self._run("create_order", args, idem)
+        return _order(order_id, _pairs(r[1:]))
+
+    def get_order(self, order_id: str) -> OrderRecord:
+        h = cast(dict[str, str], self._r.hgetall(self.key(f"order:{order_id}")))
+        if not h:
+            raise NotFound(f"order {order_id} not found")
+        return _order(order_id, h)
+
+    def order_history(self, order_id: str) -> list[Event]:
+        pipe = self._r.pipeline(transaction=True)
+        pipe.exists(self.key(f"order:{order_id}"))
+        pipe.lrange(self.key(f"hist:{order_id}"), 0, -1)
+        exists, raw = pipe.execute()
+        if not exists:
+            raise NotFound(f"order {order_id} not found")
+        return [_event(e) for e in raw]
+
+    def transition(
+        self,
+        order_id: str,
+        action: Literal["release", "ship", "cancel", "reject", "return", "reallocate"],
+        *,
+        expected_version: int | None = None,
+        node: str | None = None,
+        units: Sequence[Unit] = (),
+        new_allocations: Sequence[Unit] = (),
+        restock: bool = True,
+        document: dict[str, Any] | None = None,
+        idem: Idempotency | None = None,
+    ) -> OrderRecord:
+        if action not in ("release", "ship", "cancel", "reject", "return", "reallocate"):
+            raise Invalid(f"unknown order action {action!r}")
+        _check_units(units, "units", required=False)
+        _check_units(new_allocations, "new_allocations", required=False)
+        args: list[Arg] = [
+            order_id,
+            action,
+            "" if expected_version is None else expected_version,
+            node or "",
+            "1" if restock else "0",
+            "0" if document is None else "1",
+            "" if document is None else json.dumps(document),
+            *_units_args(units),
+            *_units_args(new_allocations),
+        ]
+        r = self._run("transition", args, idem)
+        return _order(order_id, _pairs(r[1:]))
+
+    # events and idempotency
+
+    def events(self, after: int, limit: int = 100) -> list[Event]:
+        if limit <= 0:
+            return []
+        raw = cast(
+            list[str],
+            self._r.zrangebyscore(self.key("events"), f"({int(after)}", "+inf", 0, limit),
+        )
+        return [_event(e) for e in raw]
+
+    def idempotent_reply(self, key: str) -> IdempotentReply | None:
+        h = cast(dict[str, str], self._r.hgetall(self.key(f"idem:{key}")))
+        if h.get("state") != "done":
+            return None
+        return IdempotentReply(h["hash"], int(h["status"]), json.loads(h["body"]))
+
+    def claim_idempotency_key(self, key: str, request_hash: str, lease_s: float) -> None:
+        _check_id(key, "idempotency key")
+        if not lease_s > 0:
+            raise Invalid(f"lease_s must be positive, got {lease_s!r}")
+        self._read("claim_idempotency", [key, request_hash, repr(float(lease_s))])
+
+    # API keys
+
+    def create_api_key(
+        self, key_id: str, name: str, secret_hash: str, scopes: Sequence[str]
+    ) -> ApiKey:
+        _check_id(key_id, "API key id")
+        r = self._read("api_key", ["create", key_id, name, secret_hash, json.dumps(list(scopes))])
+        return _api_key(key_id, r[1])[0]
+
+    def find_api_key(self, key_id: str) -> tuple[ApiKey, str] | None:
+        raw = cast(str | None, self._r.hget(self.key("apikeys"), key_id))
+        return None if raw is None else _api_key(key_id, raw)
+
+    def list_api_keys(self) -> list[ApiKey]:
+        raw = cast(dict[str, str], self._r.hgetall(self.key("apikeys")))
+        keys = [_api_key(k, v)[0] for k, v in raw.items()]
+        return sorted(keys, key=lambda k: (k.created_at, k.id))
+
+    def revoke_api_key(self, key_id: str) -> None:
+        self._read("api_key", ["revoke", key_id])
+
+    def ping(self) -> bool:
+        try:
+            return bool(self._r.ping())
+        except redis.RedisError:
+            return False
+
+    def close(self) -> None:
+        self._r.close()
