@@ -1,0 +1,93 @@
+"""The FastAPI application: routers under /v1, one error shape, limits, metrics, and the
+store, service and hold reaper created in the lifespan."""
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors, events, health, keys, network, orders, reservations, stock
+from api.limits import BodyLimit
+from api.metrics import Metrics, MetricsMiddleware
+from api.settings import Settings
+from sourcing_engine import __version__
+from sourcing_engine.service import Service
+from sourcing_engine.stores import open_store
+
+log = logging.getLogger("api")
+
+ADMIN_KEY_NAME = "admin (SOURCING_ENGINE_ADMIN_KEY)"
+
+
+class Reaper:
+    """Marks expired holds every `interval_s` in a background thread. Expired holds count
+    for nothing even before they are marked; this only records their end (and events)."""
+
+    def __init__(self, service: Service, interval_s: float) -> None:
+        self.service = service
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hold-reaper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.service.expire_reservations()
+            except Exception:  # the next pass tries again; a crash would stop reaping
+                log.exception("hold reaper pass failed")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = open_store(settings.store_url)
+        service = Service(store, settings.service)
+        if settings.admin_key:
+            service.install_key(settings.admin_key, ADMIN_KEY_NAME, ["admin"])
+        app.state.service = service
+        reaper = Reaper(service, settings.reaper_interval_s)
+        reaper.start()
+        try:
+            yield
+        finally:
+            reaper.stop()
+            store.close()
+
+    app = FastAPI(
+        title="Sourcing engine: order lifecycle",
+        version=__version__,
+        description=(
+            "Allocate orders on live stock with the sourcing engine and drive them through "
+            "their life; hold stock for checkout. Every state-changing call accepts an "
+            '`Idempotency-Key`; errors have one shape, `{"error": {"code", "message", '
+            '"details"}}`.'
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    errors.install(app)
+    for area in (network, stock, orders, reservations, events, keys):
+        app.include_router(area.router, prefix="/v1")
+    app.include_router(health.router)
+    # added last = outermost: the body limit acts before anything reads the body
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory` and worker processes: settings from the environment."""
+    return create_app(Settings.from_env())

@@ -1,0 +1,53 @@
+"""API keys on every route but health: `Authorization: Bearer <key>`, checked against the
+stored hash, then the route's scope (401 without a valid key, 403 without the scope)."""
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.deps import ServiceDep
+from api.errors import ApiError
+from sourcing_engine import access
+from sourcing_engine.ledger import ApiKey
+
+MAX_TOKEN = 512
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="An API key: `Authorization: Bearer sk_...`. Each route needs one scope.",
+)
+
+
+def _unauthorized(message: str) -> ApiError:
+    return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def require(scope: str) -> Callable[..., ApiKey]:
+    """A dependency admitting keys that hold `scope` (admin keys hold every scope)."""
+
+    def check(
+        request: Request,
+        service: ServiceDep,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> ApiKey:
+        if credentials is None:
+            raise _unauthorized("missing API key: send the header Authorization: Bearer <key>")
+        token = credentials.credentials
+        key = service.authenticate(token) if len(token) <= MAX_TOKEN else None
+        if key is None:
+            raise _unauthorized("invalid or revoked API key")
+        if not access.allows(key, scope):
+            raise ApiError(
+                403,
+                "forbidden",
+                f"this key lacks the {scope!r} scope (it has: {', '.join(key.scopes)})",
+                [{"required_scope": scope}],
+            )
+        request.state.api_key = key
+        return key
+
+    check.__name__ = f"require_{scope}"
+    return check

@@ -1,0 +1,149 @@
+"""One JSON error shape for every failure: `{"error": {"code", "message", "details"}}`.
+
+Domain errors carry their HTTP status (`LedgerError.status`); request validation names the
+field; anything unexpected is logged with its traceback and answered as a 500 in the same
+shape, without the traceback.
+"""
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sourcing_engine.ledger import (
+    Conflict,
+    IdempotencyInFlight,
+    IdempotencyMismatch,
+    InsufficientStock,
+    Invalid,
+    LedgerError,
+    NotFound,
+)
+
+log = logging.getLogger("api")
+
+
+class ApiError(Exception):
+    """An error raised by the HTTP layer itself (auth, headers, body size)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or []
+        self.headers = headers
+
+
+def error_body(
+    code: str, message: str, details: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or []}}
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
+
+
+_CODES: list[tuple[type[LedgerError], str]] = [
+    (InsufficientStock, "insufficient_stock"),
+    (IdempotencyMismatch, "idempotency_key_reused"),
+    (IdempotencyInFlight, "idempotency_key_in_flight"),
+    (Conflict, "conflict"),
+    (NotFound, "not_found"),
+    (Invalid, "invalid"),
+]
+
+
+def ledger_error(exc: LedgerError) -> tuple[int, dict[str, Any]]:
+    """Status and body of a domain error."""
+    code = next((c for t, c in _CODES if isinstance(exc, t)), "bad_request")
+    details: list[dict[str, Any]] = []
+    if isinstance(exc, InsufficientStock):
+        details = [
+            {"sku": s.sku, "nodes": list(s.nodes), "requested": s.requested,
+             "available": s.available}
+            for s in exc.shortages
+        ]  # fmt: skip
+    elif isinstance(exc, Conflict) and exc.current_state is not None:
+        details = [{"current_state": exc.current_state}]
+    return exc.status, error_body(code, str(exc), details)
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    """('body', 'lines', 0, 'qty') -> 'lines[0].qty' (the part of the request it names)."""
+    out = ""
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        where = parts.pop(0)
+        if where != "body":
+            out = f"{where}."
+    for p in parts:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        else:
+            out += ("" if out.endswith(".") or not out else ".") + str(p)
+    return out or "body"
+
+
+def validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
+    details = []
+    for err in exc.errors():
+        loc = tuple(err.get("loc", ()))
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        if err.get("type") == "extra_forbidden":
+            msg = "unknown field"
+        elif err.get("type") == "json_invalid":
+            msg = "not valid JSON" + (f" ({err['ctx']['error']})" if err.get("ctx") else "")
+        details.append({"field": _field(loc), "message": msg, "type": err.get("type", "")})
+    return details
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers: domain, validation, HTTP and anything else."""
+
+    @app.exception_handler(ApiError)
+    async def _api(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+    @app.exception_handler(LedgerError)
+    async def _ledger(_: Request, exc: LedgerError) -> JSONResponse:
+        status, body = ledger_error(exc)
+        return JSONResponse(body, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = validation_details(exc)
+        message = "; ".join(f"{d['field']}: {d['message']}" for d in details[:10])
+        if len(details) > 10:
+            message += f"; and {len(details) - 10} more"
+        return error_response(422, "validation_error", message or "invalid request", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+        code = codes.get(exc.status_code, "http_error")
+        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        headers = dict(exc.headers) if exc.headers else None
+        return error_response(exc.status_code, code, message, headers=headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal_error", "internal error; it has been logged")

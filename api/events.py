@@ -1,0 +1,26 @@
+"""Every state change, in order, for the rest of the OMS to poll (scope `orders`)."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Security
+
+from api.auth import require
+from api.deps import ServiceDep
+from api.schemas import EventOut, EventsOut, errors
+
+router = APIRouter(tags=["events"], dependencies=[Security(require("orders"))])
+
+MAX_EVENTS = 1000
+
+
+@router.get("/events", responses=errors(422), response_model=EventsOut)
+def events(
+    service: ServiceDep,
+    after: Annotated[int, Query(ge=0, le=2**62, description="Events with seq > after")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_EVENTS)] = 100,
+) -> EventsOut:
+    """Events with seq > `after`, oldest first; pass `next_after` as `after` next time."""
+    found = service.events(after, limit)
+    return EventsOut(
+        events=[EventOut.of(e) for e in found], next_after=found[-1].seq if found else after
+    )

@@ -1,0 +1,34 @@
+"""Liveness, readiness and metrics: no key needed."""
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+
+from api.deps import MetricsDep, ServiceDep
+from api.schemas import Health
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=Health)
+def healthz() -> Health:
+    """The process answers."""
+    return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
+def readyz(service: ServiceDep) -> JSONResponse:
+    """The store answers (503 otherwise): route traffic here."""
+    ok = service.ready()
+    return JSONResponse(
+        Health(status="ok" if ok else "unavailable").model_dump(), status_code=200 if ok else 503
+    )
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
+def metrics(metrics: MetricsDep) -> Response:
+    """Prometheus text format."""
+    return Response(metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,51 @@
+"""API keys and their scopes (scope `admin`). A key's token is shown once, at creation."""
+
+import hashlib
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Security
+from fastapi.responses import JSONResponse
+
+from api.auth import require
+from api.deps import ServiceDep
+from api.idempotency import IdempotencyDep
+from api.schemas import IssuedKeyOut, KeyIn, KeyOut, KeysOut, errors
+from sourcing_engine.ledger import Conflict
+
+router = APIRouter(tags=["keys"], dependencies=[Security(require("admin"))])
+
+KeyId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+$")]
+
+
+@router.post("/keys", status_code=201, responses=errors(409, 422), response_model=IssuedKeyOut)
+def create_key(
+    body: KeyIn, request: Request, service: ServiceDep, idem: IdempotencyDep
+) -> JSONResponse:
+    """Create a key with scopes; the reply holds its token, the only time it is shown.
+
+    With an Idempotency-Key the new key's id is derived from it, so a retry cannot create
+    a second key: it answers 409 (the token of the first is not stored, only its hash)."""
+    key_id = None
+    if idem.key is not None:
+        key_id = hashlib.sha256(idem.scoped().encode()).hexdigest()[:16]
+    try:
+        issued = service.issue_key(body.name, body.scopes, key_id=key_id)
+    except Conflict:
+        raise Conflict(
+            "a key was already created with this Idempotency-Key; its token was shown once "
+            f"(key id {key_id})"
+        ) from None
+    out = IssuedKeyOut(**KeyOut.of(issued.key).model_dump(), token=issued.token)
+    return JSONResponse(out.model_dump(mode="json"), 201)
+
+
+@router.get("/keys", responses=errors(), response_model=KeysOut)
+def list_keys(service: ServiceDep) -> KeysOut:
+    return KeysOut(keys=[KeyOut.of(k) for k in service.list_keys()])
+
+
+@router.delete("/keys/{key_id}", responses=errors(404, 422), response_model=KeyOut)
+def revoke_key(key_id: KeyId, service: ServiceDep, idem: IdempotencyDep) -> KeyOut:
+    """Revoke a key (again is harmless); its requests answer 401 from now on."""
+    service.revoke_key(key_id)
+    return next(KeyOut.of(k) for k in service.list_keys() if k.id == key_id)

@@ -1,0 +1,538 @@
+"""Request and response bodies of the HTTP API.
+
+Requests are strict: unknown fields are refused (a typo must not pass silently), numbers
+must be numbers (no "2" for 2, no 2.5 units, no NaN or infinity), and every list and
+quantity is bounded so that no request can ask for unbounded work.
+"""
+
+from collections import Counter
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sourcing_engine.access import SCOPES
+from sourcing_engine.geocode import zip_to_latlon
+from sourcing_engine.ledger import (
+    ApiKey,
+    Event,
+    Inbound,
+    ItemRecord,
+    NodeRecord,
+    OrderRecord,
+    Position,
+    Reservation,
+    Unit,
+)
+from sourcing_engine.live_sourcing import Destination, merge_lines
+from sourcing_engine.service import StockView
+
+MAX_LINE_QTY = 10_000
+MAX_LINES = 100
+MAX_BATCH_ORDERS = 5_000
+MAX_NODES_PER_CALL = 10_000
+MAX_COUNTS_PER_SNAPSHOT = 100_000
+MAX_STOCK = 10**9
+MIN_TTL_S = 1
+MAX_TTL_S = 24 * 3600
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$"
+"""Ids appear in URL paths: letters, digits and . _ : - (no slash, no space)."""
+
+Id = Annotated[str, Field(min_length=1, max_length=128, pattern=ID_PATTERN, strict=True)]
+Text = Annotated[str, Field(min_length=1, max_length=500, strict=True)]
+Qty = Annotated[int, Field(ge=1, le=MAX_LINE_QTY, strict=True)]
+Count = Annotated[int, Field(ge=0, le=MAX_STOCK, strict=True)]
+Number = Annotated[float, Field(strict=True)]
+Latitude = Annotated[float, Field(ge=-90, le=90, strict=True)]
+Longitude = Annotated[float, Field(ge=-180, le=180, strict=True)]
+Money = Annotated[float, Field(ge=0, le=1e6, strict=True)]
+Flag = Annotated[bool, Field(strict=True)]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+class Response(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+# --- shared pieces ----------------------------------------------------------------------
+
+
+class DestinationIn(Request):
+    """Where the order ships: `lat` and `lon`, or a US `zip` (geocoded offline)."""
+
+    lat: Latitude | None = None
+    lon: Longitude | None = None
+    zip: Annotated[str, Field(min_length=5, max_length=10, strict=True)] | None = None
+    residential: Flag = True
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "DestinationIn":
+        has_point = self.lat is not None or self.lon is not None
+        if has_point and self.zip is not None:
+            raise ValueError("give either lat and lon, or a US zip code, not both")
+        if has_point and (self.lat is None or self.lon is None):
+            raise ValueError("give both lat and lon")
+        if not has_point and self.zip is None:
+            raise ValueError("give either lat and lon, or a US zip code")
+        if self.zip is not None and zip_to_latlon(self.zip) is None:
+            raise ValueError(f"zip: unknown US ZIP code {self.zip!r} (expected e.g. 10001)")
+        return self
+
+    def to_destination(self) -> Destination:
+        if self.zip is not None:
+            point = zip_to_latlon(self.zip)
+            assert point is not None  # validated
+            return Destination(point[0], point[1], self.residential, self.zip)
+        assert self.lat is not None
+        assert self.lon is not None
+        return Destination(self.lat, self.lon, self.residential)
+
+
+class Line(Request):
+    sku: Id
+    qty: Qty
+
+
+Lines = Annotated[list[Line], Field(min_length=1, max_length=MAX_LINES)]
+
+
+def lines_of(lines: list[Line]) -> dict[str, int]:
+    return merge_lines([(ln.sku, ln.qty) for ln in lines])
+
+
+class LineOut(Response):
+    sku: str
+    qty: int
+
+
+class UnitOut(Response):
+    """qty units of sku at node."""
+
+    node: str
+    sku: str
+    qty: int
+
+    @staticmethod
+    def of(units: tuple[Unit, ...]) -> list["UnitOut"]:
+        return [UnitOut(node=u.node, sku=u.sku, qty=u.qty) for u in units]
+
+
+class ErrorBody(Response):
+    code: str
+    message: str
+    details: list[dict[str, Any]]
+
+
+class ErrorOut(Response):
+    """Every error has this shape."""
+
+    error: ErrorBody
+
+
+# --- network and stock ------------------------------------------------------------------
+
+
+class NodeIn(Request):
+    id: Id
+    kind: Literal["warehouse", "store"]
+    lat: Latitude
+    lon: Longitude
+    ship_capacity: Annotated[int, Field(ge=0, le=MAX_STOCK, strict=True)] | None = None
+    unit_capacity: Annotated[int, Field(ge=0, le=MAX_STOCK, strict=True)] | None = None
+    handling_per_shipment: Money = 0.0
+    handling_per_unit: Money = 0.0
+    ship_enabled: Flag = True
+
+    def record(self) -> NodeRecord:
+        return NodeRecord(**self.model_dump())
+
+
+class NodesIn(Request):
+    nodes: Annotated[list[NodeIn], Field(min_length=1, max_length=MAX_NODES_PER_CALL)]
+
+
+class NodeOut(Response):
+    id: str
+    kind: Literal["warehouse", "store"]
+    lat: float
+    lon: float
+    ship_capacity: int | None
+    unit_capacity: int | None
+    handling_per_shipment: float
+    handling_per_unit: float
+    ship_enabled: bool
+
+    @staticmethod
+    def of(n: NodeRecord) -> "NodeOut":
+        return NodeOut(**vars(n))
+
+
+class NodesOut(Response):
+    nodes: list[NodeOut]
+
+
+class ItemIn(Request):
+    sku: Id
+    weight_lb: Annotated[float, Field(ge=0, le=10_000, strict=True)]
+    dims_in: Annotated[
+        list[Annotated[float, Field(ge=0, le=1_000, strict=True)]],
+        Field(min_length=3, max_length=3),
+    ] = [0.0, 0.0, 0.0]
+
+    def record(self) -> ItemRecord:
+        return ItemRecord(
+            self.sku, self.weight_lb, (self.dims_in[0], self.dims_in[1], self.dims_in[2])
+        )
+
+
+class ItemsIn(Request):
+    items: Annotated[list[ItemIn], Field(min_length=1, max_length=MAX_NODES_PER_CALL)]
+
+
+class Upserted(Response):
+    upserted: int
+
+
+class CountIn(Request):
+    sku: Id
+    on_hand: Count
+    safety_stock: Count = 0
+
+
+class SnapshotIn(Request):
+    """A count of one node from a WMS or POS: sets on hand (and safety stock) per SKU."""
+
+    node: Id
+    counts: Annotated[list[CountIn], Field(min_length=1, max_length=MAX_COUNTS_PER_SNAPSHOT)]
+    reason: Text = "snapshot"
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "SnapshotIn":
+        dup = sorted(s for s, n in Counter(c.sku for c in self.counts).items() if n > 1)
+        if dup:
+            raise ValueError(f"counts: SKU {', '.join(dup)} counted more than once")
+        return self
+
+
+class SnapshotOut(Response):
+    node: str
+    counted: int
+
+
+class AdjustmentIn(Request):
+    node: Id
+    sku: Id
+    delta: Annotated[int, Field(ge=-MAX_STOCK, le=MAX_STOCK, strict=True)]
+    reason: Text
+
+    @model_validator(mode="after")
+    def _nonzero(self) -> "AdjustmentIn":
+        if self.delta == 0:
+            raise ValueError("delta: expected a non-zero number of units")
+        return self
+
+
+class PositionOut(Response):
+    node: str
+    sku: str
+    on_hand: int
+    safety_stock: int
+    reserved: int
+    allocated: int
+    available: int
+    oversold: bool
+
+    @staticmethod
+    def of(p: Position) -> "PositionOut":
+        return PositionOut(
+            node=p.node,
+            sku=p.sku,
+            on_hand=p.on_hand,
+            safety_stock=p.safety_stock,
+            reserved=p.reserved,
+            allocated=p.allocated,
+            available=p.available,
+            oversold=p.on_hand - p.safety_stock < p.allocated + p.reserved,
+        )
+
+
+class InboundIn(Request):
+    id: Id
+    node: Id
+    sku: Id
+    qty: Annotated[int, Field(ge=1, le=MAX_STOCK, strict=True)]
+    expected_at: Annotated[float, Field(ge=0, le=1e11, strict=True)]
+    """UNIX seconds."""
+
+    def record(self) -> Inbound:
+        return Inbound(self.id, self.node, self.sku, self.qty, self.expected_at)
+
+
+class InboundsIn(Request):
+    inbound: Annotated[list[InboundIn], Field(min_length=1, max_length=MAX_NODES_PER_CALL)]
+
+
+class StockTotals(Response):
+    on_hand: int
+    safety_stock: int
+    reserved: int
+    allocated: int
+    available: int
+
+
+class StockOut(Response):
+    sku: str
+    nodes: list[PositionOut]
+    totals: StockTotals
+
+    @staticmethod
+    def of(view: StockView) -> "StockOut":
+        return StockOut(
+            sku=view.sku,
+            nodes=[PositionOut.of(p) for p in view.positions],
+            totals=StockTotals(
+                **{
+                    k: view.total(k)
+                    for k in ("on_hand", "safety_stock", "reserved", "allocated", "available")
+                }
+            ),
+        )
+
+
+# --- orders -----------------------------------------------------------------------------
+
+
+class OrderIn(Request):
+    id: Id
+    destination: DestinationIn
+    lines: Lines
+
+
+class BatchIn(Request):
+    orders: Annotated[list[OrderIn], Field(min_length=1, max_length=MAX_BATCH_ORDERS)]
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "BatchIn":
+        dup = sorted(i for i, n in Counter(o.id for o in self.orders).items() if n > 1)
+        if dup:
+            raise ValueError(f"orders: order id {', '.join(dup[:20])} given more than once")
+        return self
+
+
+class ShipIn(Request):
+    node: Id
+
+
+class CancelIn(Request):
+    """Without lines the whole order (every unshipped unit) is cancelled."""
+
+    lines: Lines | None = None
+
+
+class RejectIn(Request):
+    """The node cannot fulfil these units (without lines: all it holds for the order)."""
+
+    node: Id
+    lines: Lines | None = None
+
+
+class ReturnLine(Request):
+    sku: Id
+    qty: Qty
+    node: Id | None = None
+    """The node that shipped them (default: any that did)."""
+
+
+class ReturnIn(Request):
+    lines: Annotated[list[ReturnLine], Field(min_length=1, max_length=MAX_LINES)]
+    restock: Flag = True
+
+
+class DestinationOut(Response):
+    lat: float
+    lon: float
+    residential: bool
+    zip: str | None = None
+
+
+class ShipmentOut(Response):
+    node: str
+    lines: list[LineOut]
+    cost: float
+
+
+class PlanOut(Response):
+    """The order's shipments (allocated and shipped units per node) with their costs."""
+
+    cost: float
+    currency: str
+    shipments: list[ShipmentOut]
+
+
+class OrderOut(Response):
+    id: str
+    state: str
+    lines: list[LineOut]
+    allocations: list[UnitOut]
+    shipped: list[UnitOut]
+    returned: list[UnitOut]
+    released_nodes: list[str]
+    destination: DestinationOut | None
+    plan: PlanOut | None
+    excluded_nodes: list[str]
+    reservation_id: str | None = None
+
+    @staticmethod
+    def of(o: OrderRecord) -> "OrderOut":
+        doc = o.document
+        return OrderOut(
+            id=o.id,
+            state=str(o.state),
+            lines=[LineOut(sku=s, qty=q) for s, q in sorted(o.lines.items())],
+            allocations=UnitOut.of(o.allocations),
+            shipped=UnitOut.of(o.shipped),
+            returned=UnitOut.of(o.returned),
+            released_nodes=list(o.released_nodes),
+            destination=doc.get("destination"),
+            plan=doc.get("plan"),
+            excluded_nodes=list(doc.get("excluded_nodes", [])),
+            reservation_id=doc.get("reservation"),
+        )
+
+
+class EventOut(Response):
+    seq: int
+    at: float
+    type: str
+    subject: str
+    data: dict[str, Any]
+
+    @staticmethod
+    def of(e: Event) -> "EventOut":
+        return EventOut(seq=e.seq, at=e.at, type=e.type, subject=e.subject, data=e.data)
+
+
+class OrderDetailOut(OrderOut):
+    version: int
+    created_at: float
+    updated_at: float
+    history: list[EventOut]
+
+
+class ShortLineOut(Response):
+    sku: str
+    nodes: list[str]
+    requested: int
+    available: int
+
+
+class BatchResultOut(Response):
+    id: str
+    status: Literal["allocated", "refused"]
+    order: OrderOut | None = None
+    error: ErrorBody | None = None
+
+
+class BatchOut(Response):
+    allocated: int
+    refused: int
+    results: list[BatchResultOut]
+
+
+# --- reservations -----------------------------------------------------------------------
+
+
+class ReservationIn(Request):
+    cart: Id
+    destination: DestinationIn
+    lines: Lines
+    ttl_s: Annotated[int, Field(ge=MIN_TTL_S, le=MAX_TTL_S, strict=True)] = 900
+
+
+class CommitIn(Request):
+    """The order the hold becomes, and where it ships (for its plan's costs)."""
+
+    order_id: Id
+    destination: DestinationIn
+
+
+class ReservationOut(Response):
+    id: str
+    cart: str
+    state: str
+    units: list[UnitOut]
+    created_at: float
+    expires_at: float
+    order_id: str | None
+
+    @staticmethod
+    def of(r: Reservation) -> "ReservationOut":
+        return ReservationOut(
+            id=r.id,
+            cart=r.cart,
+            state=str(r.state),
+            units=UnitOut.of(r.units),
+            created_at=r.created_at,
+            expires_at=r.expires_at,
+            order_id=r.order_id,
+        )
+
+
+# --- events and keys --------------------------------------------------------------------
+
+
+class EventsOut(Response):
+    events: list[EventOut]
+    next_after: int
+    """The cursor for the next call: the last event's seq (or `after` when none came)."""
+
+
+Scope = Literal["promise", "orders", "inventory", "planning", "admin"]
+assert set(SCOPES) == set(Scope.__args__)  # type: ignore[attr-defined]
+
+
+class KeyIn(Request):
+    name: Text
+    scopes: Annotated[list[Scope], Field(min_length=1, max_length=len(SCOPES))]
+
+
+class KeyOut(Response):
+    id: str
+    name: str
+    scopes: list[str]
+    created_at: float
+    revoked: bool
+
+    @staticmethod
+    def of(k: ApiKey) -> "KeyOut":
+        return KeyOut(
+            id=k.id, name=k.name, scopes=list(k.scopes), created_at=k.created_at, revoked=k.revoked
+        )
+
+
+class IssuedKeyOut(KeyOut):
+    token: str
+    """Shown once: send it as `Authorization: Bearer <token>`."""
+
+
+class KeysOut(Response):
+    keys: list[KeyOut]
+
+
+class Health(Response):
+    status: Literal["ok", "unavailable"]
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error replies a route can give (all in the one shape)."""
+    meaning = {
+        401: "No valid API key",
+        403: "The key lacks the route's scope",
+        404: "Unknown id",
+        409: "Conflict with the current state, a shortage, or a key in flight",
+        413: "Request body too large",
+        422: "Invalid request (names the field)",
+    }
+    return {s: {"model": ErrorOut, "description": meaning[s]} for s in (401, 403, 413, *statuses)}

@@ -1,0 +1,34 @@
+"""What the API process needs to start: where the ledger is, the admin key, limits."""
+
+import os
+from dataclasses import dataclass, field
+
+from api.limits import DEFAULT_MAX_BODY_BYTES
+from sourcing_engine.service import ServiceConfig
+
+ADMIN_KEY_ENV = "SOURCING_ENGINE_ADMIN_KEY"
+STORE_ENV = "SOURCING_ENGINE_STORE"
+DEFAULT_STORE = "sqlite:///data/ledger.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """store_url: the ledger (sqlite:///path or redis://...); admin_key: installed at start
+    with every scope; reaper_interval_s: how often expired holds are marked (they count for
+    nothing once expired either way); idempotency_lease_s: how long a key stays in flight
+    before another request may take it over."""
+
+    store_url: str = DEFAULT_STORE
+    admin_key: str | None = None
+    service: ServiceConfig = field(default_factory=ServiceConfig)
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    reaper_interval_s: float = 5.0
+    idempotency_lease_s: float = 10.0
+
+    @staticmethod
+    def from_env() -> "Settings":
+        """Settings of a worker process (`sourcing-engine serve` passes them this way)."""
+        return Settings(
+            store_url=os.environ.get(STORE_ENV, DEFAULT_STORE),
+            admin_key=os.environ.get(ADMIN_KEY_ENV) or None,
+        )

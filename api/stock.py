@@ -1,0 +1,61 @@
+"""Stock: counts from a WMS or POS, adjustments, inbound supply, and where a SKU is
+(scope `inventory`)."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Security
+from fastapi.responses import JSONResponse
+
+from api.auth import require
+from api.deps import ServiceDep
+from api.idempotency import IdempotencyDep
+from api.schemas import (
+    ID_PATTERN,
+    AdjustmentIn,
+    InboundsIn,
+    SnapshotIn,
+    SnapshotOut,
+    StockOut,
+    Upserted,
+    errors,
+)
+from sourcing_engine.service import Adjustment
+
+router = APIRouter(tags=["stock"], dependencies=[Security(require("inventory"))])
+
+SkuPath = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN)]
+
+
+@router.post("/stock/snapshots", responses=errors(404, 422), response_model=SnapshotOut)
+def snapshot(body: SnapshotIn, service: ServiceDep, idem: IdempotencyDep) -> SnapshotOut:
+    """Set on hand (and safety stock) per SKU at one node: the physical truth. Allocations
+    and holds stay; a position counted below them shows as oversold."""
+    service.set_stock(
+        body.node, {c.sku: (c.on_hand, c.safety_stock) for c in body.counts}, body.reason
+    )
+    return SnapshotOut(node=body.node, counted=len(body.counts))
+
+
+@router.post("/stock/adjustments", responses=errors(404, 409, 422), response_model=AdjustmentIn)
+def adjust(body: AdjustmentIn, service: ServiceDep, idem: IdempotencyDep) -> JSONResponse:
+    """Add a delta to on hand with a reason (refused below zero on hand); the reply echoes
+    the adjustment applied (GET /v1/stock/{sku} shows the positions)."""
+    adjustment = Adjustment(body.node, body.sku, body.delta, body.reason)
+    return idem.run(
+        body,
+        lambda replay: service.adjust_stock(adjustment, replay),
+        lambda a: (200, AdjustmentIn(**vars(a)).model_dump(mode="json")),
+    )
+
+
+@router.post("/inbound", responses=errors(404, 422), response_model=Upserted)
+def add_inbound(body: InboundsIn, service: ServiceDep, idem: IdempotencyDep) -> Upserted:
+    """Expected supply (purchase orders, transfers) by id: node, SKU, quantity, date."""
+    service.add_inbound([i.record() for i in body.inbound])
+    return Upserted(upserted=len(body.inbound))
+
+
+@router.get("/stock/{sku}", responses=errors(422), response_model=StockOut)
+def stock_of(sku: SkuPath, service: ServiceDep) -> StockOut:
+    """Per node: on hand, safety stock, reserved, allocated, available; and the totals."""
+    return StockOut.of(service.stock(sku))
