@@ -70,32 +70,45 @@ def check_scopes(scopes: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(scopes))
 
 
-def issue(store: Store, name: str, scopes: Sequence[str]) -> IssuedKey:
-    """Create a key with a random id and secret; the token is returned once."""
+def issue(store: Store, name: str, scopes: Sequence[str], key_id: str | None = None) -> IssuedKey:
+    """Create a key with a random secret (and id, unless given: 16 hex digits); the token
+    is returned once. Conflict if the id exists."""
     checked = check_scopes(scopes)
-    key_id = secrets.token_hex(8)
+    key_id = key_id or secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
     record = store.create_api_key(key_id, name, _hash(secrets.token_bytes(16), secret), checked)
     return IssuedKey(record, f"{PREFIX}_{key_id}_{secret}")
 
 
 def install(store: Store, token: str, name: str, scopes: Sequence[str]) -> ApiKey:
-    """Register a key given from outside (e.g. the admin key in the environment).
+    """Register a key given from outside (the admin key in the environment), replacing the
+    keys installed before under the same name (a rotated key stops working).
 
-    Idempotent across restarts: an existing key with the same secret is kept as it is.
+    Idempotent across restarts and worker processes: the same token keeps its key.
     """
     if len(token) < MIN_EXTERNAL_KEY:
         raise Invalid(f"{name}: an API key must have at least {MIN_EXTERNAL_KEY} characters")
     key_id, secret = split_token(token)
-    found = store.find_api_key(key_id)
-    if found is not None:
-        key, stored = found
-        if _matches(stored, secret) and not key.revoked:
-            return key
-        raise Conflict(f"{name}: key id {key_id} is already registered with another secret")
-    return store.create_api_key(
-        key_id, name, _hash(secrets.token_bytes(16), secret), check_scopes(scopes)
-    )
+    for _ in range(2):  # a twin worker may create it between our look and our write
+        found = store.find_api_key(key_id)
+        if found is not None:
+            key, stored = found
+            if not _matches(stored, secret) or key.revoked:
+                raise Conflict(f"{name}: key id {key_id} exists with another secret or revoked")
+            break
+        try:
+            key = store.create_api_key(
+                key_id, name, _hash(secrets.token_bytes(16), secret), check_scopes(scopes)
+            )
+            break
+        except Conflict:
+            continue
+    else:
+        raise Conflict(f"{name}: key id {key_id} could not be installed")
+    for other in store.list_api_keys():
+        if other.name == name and other.id != key_id and not other.revoked:
+            store.revoke_api_key(other.id)
+    return key
 
 
 def verify(store: Store, token: str) -> ApiKey | None:

@@ -26,6 +26,7 @@ from sourcing_engine.ledger import (
     Event,
     HoldState,
     Idempotency,
+    IdempotentReply,
     Inbound,
     InsufficientStock,
     Invalid,
@@ -118,6 +119,16 @@ class BatchOutcome:
 
 
 @dataclass(frozen=True)
+class Adjustment:
+    """on_hand += delta at a node for a SKU, with the reason (count correction, damage)."""
+
+    node: str
+    sku: str
+    delta: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class _Step:
     """One transition's arguments to the store (ship takes only its node: the store ships
     everything allocated there), and the rejecting nodes to remember."""
@@ -184,9 +195,16 @@ class Service:
         self._check_node(node)
         self.store.set_stock(node, dict(counts), reason)
 
-    def adjust_stock(self, node: str, sku: str, delta: int, reason: str) -> Position:
-        self._check_node(node)
-        return self.store.adjust_stock(node, sku, delta, reason)
+    def adjust_stock(
+        self, adjustment: "Adjustment", replay: Replay["Adjustment"] | None = None
+    ) -> "Adjustment":
+        """on_hand += delta with a reason (Invalid below zero on hand). The reply is the
+        adjustment itself: the position after it depends on every other caller."""
+        a = adjustment
+        self._check_node(a.node)
+        idem = None if replay is None else replay.reply(a)
+        self.store.adjust_stock(a.node, a.sku, a.delta, a.reason, idem)
+        return a
 
     def add_inbound(self, inbound: Sequence[Inbound]) -> None:
         for node in sorted({i.node for i in inbound}):
@@ -575,13 +593,29 @@ class Service:
             if n < 1000:
                 return total
 
+    # --- idempotency ----------------------------------------------------------------------
+
+    def claim_idempotency(
+        self, key: str, request_hash: str, lease_s: float
+    ) -> IdempotentReply | None:
+        """Take the key for a call (IdempotencyInFlight while another holds it,
+        IdempotencyMismatch if used with another request); the stored reply if the call
+        already completed."""
+        self.store.claim_idempotency_key(key, request_hash, lease_s)
+        return self.store.idempotent_reply(key)
+
+    def idempotent_reply(self, key: str) -> IdempotentReply | None:
+        return self.store.idempotent_reply(key)
+
     # --- events, keys, health -----------------------------------------------------------
 
     def events(self, after: int, limit: int) -> list[Event]:
         return self.store.events(after, limit)
 
-    def issue_key(self, name: str, scopes: Sequence[str]) -> access.IssuedKey:
-        return access.issue(self.store, name, scopes)
+    def issue_key(
+        self, name: str, scopes: Sequence[str], key_id: str | None = None
+    ) -> access.IssuedKey:
+        return access.issue(self.store, name, scopes, key_id)
 
     def install_key(self, token: str, name: str, scopes: Sequence[str]) -> ApiKey:
         return access.install(self.store, token, name, scopes)
