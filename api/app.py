@@ -13,12 +13,11 @@ from api.limits import BodyLimit
 from api.metrics import Metrics, MetricsMiddleware
 from api.settings import Settings
 from sourcing_engine import __version__
+from sourcing_engine.serve import ADMIN_KEY_NAME
 from sourcing_engine.service import Service
 from sourcing_engine.stores import open_store
 
 log = logging.getLogger("api")
-
-ADMIN_KEY_NAME = "admin (SOURCING_ENGINE_ADMIN_KEY)"
 
 
 class Reaper:

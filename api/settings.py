@@ -4,11 +4,8 @@ import os
 from dataclasses import dataclass, field
 
 from api.limits import DEFAULT_MAX_BODY_BYTES
+from sourcing_engine.serve import ADMIN_KEY_ENV, DEFAULT_STORE, STORE_ENV
 from sourcing_engine.service import ServiceConfig
-
-ADMIN_KEY_ENV = "SOURCING_ENGINE_ADMIN_KEY"
-STORE_ENV = "SOURCING_ENGINE_STORE"
-DEFAULT_STORE = "sqlite:///data/ledger.db"
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
-"""The `sourcing-engine` command line: solve, validate, scenario generate, compare.
+"""The `sourcing-engine` command line: solve, validate, scenario generate, compare, serve.
 
 Exit codes: 0 done (or a valid plan), 1 a plan that fails validation, 2 bad input. Bad input
 of any kind (a file, a field, an option) is reported as one `error: ...` message on stderr
 that names the file and the entry, never as a traceback. `main` only parses, calls and maps
 errors; the work is done by `exchange`, `compile`, `solvers`, `validate`, `scenarios` and
-`compare`.
+`compare`; `serve` by `serve` (which starts the API).
 """
 
 import argparse
@@ -82,6 +82,26 @@ def _seed(text: str) -> int:
         value = -1
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 0..65535, got {text!r}")
+    return value
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"expected a number of workers 1..64, got {text!r}")
     return value
 
 
@@ -266,6 +286,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from sourcing_engine.serve import ServeError, serve  # the server's imports, only here
+
+    try:
+        return serve(args.host, args.port, args.store, args.scenario, args.workers)
+    except ServeError as exc:
+        raise CliError(str(exc)) from None
+
+
 # --- parser -----------------------------------------------------------------------------
 
 
@@ -341,6 +370,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, metavar="OUT.json", help="also write the figures")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_compare)
+
+    p = commands.add_parser(
+        "serve",
+        help="run the order-lifecycle API (embedded store and a demo network by default)",
+        epilog="Set SOURCING_ENGINE_ADMIN_KEY to choose the admin key; without it a "
+        "development key is created and printed.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
+    p.add_argument("--port", type=_port, default=8000, help="default 8000")
+    p.add_argument(
+        "--store",
+        default="sqlite:///data/ledger.db",
+        metavar="URL",
+        help="sqlite:///path/ledger.db (default sqlite:///data/ledger.db) or redis://host:port/db",
+    )
+    p.add_argument(
+        "--scenario",
+        metavar="PRESET_OR_PROBLEM.json",
+        help=f"network loaded into an empty store (default: preset small; presets: "
+        f"{', '.join(PRESETS)})",
+    )
+    p.add_argument("--workers", type=_workers, default=1, metavar="N", help="default 1")
+    p.set_defaults(run=cmd_serve)
     return parser
 
 

@@ -1,0 +1,125 @@
+"""`sourcing-engine serve`: prepare the ledger (demo network, admin key), then run the API.
+
+With no options it runs on the embedded store in ./data/ledger.db, loads the `small`
+preset's nodes, items and stock if the store has no network yet, and, unless
+SOURCING_ENGINE_ADMIN_KEY is set, creates a development admin key and prints it.
+
+The HTTP app is named by its import string (`api.app:app_from_env`) and configured through
+the environment, so that uvicorn can start it in each worker process; the domain never
+imports the API layer.
+"""
+
+import os
+import secrets
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from sourcing_engine.domain import Batch
+from sourcing_engine.errors import InputError
+from sourcing_engine.exchange import problem_from_json
+from sourcing_engine.ledger import LedgerError
+from sourcing_engine.scenarios import PRESETS, generate
+from sourcing_engine.service import Service
+from sourcing_engine.stores import open_store
+
+ADMIN_KEY_ENV = "SOURCING_ENGINE_ADMIN_KEY"
+STORE_ENV = "SOURCING_ENGINE_STORE"
+ADMIN_KEY_NAME = "admin (SOURCING_ENGINE_ADMIN_KEY)"
+"""Must match api.app: installing a key under this name revokes the one before it."""
+DEFAULT_STORE = "sqlite:///data/ledger.db"
+DEFAULT_SCENARIO = "small"
+APP = "api.app:app_from_env"
+
+
+class ServeError(Exception):
+    """Something the user can fix before the server starts (store URL, scenario, key)."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What the start-up did: the network loaded (if any) and the admin key to print."""
+
+    loaded: str | None
+    admin_key: str
+    generated_key: bool
+
+
+def scenario_batch(scenario: str) -> Batch:
+    """A preset name (seed 0) or a `sourcing-problem/1` file."""
+    if scenario in PRESETS:
+        return generate(scenario, seed=0)
+    path = Path(scenario)
+    if not path.is_file():
+        raise ServeError(
+            f"--scenario {scenario}: neither a preset ({', '.join(PRESETS)}) nor a file"
+        )
+    try:
+        return problem_from_json(path.read_bytes(), what=str(path))
+    except InputError as exc:
+        raise ServeError(f"{path}: {exc}") from None
+    except OSError as exc:
+        raise ServeError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def new_admin_token() -> str:
+    return f"sk_{secrets.token_hex(8)}_{secrets.token_urlsafe(32)}"
+
+
+def prepare(store_url: str, scenario: str | None, admin_key: str | None) -> Prepared:
+    """Open the store once before the workers: load the network into an empty store and
+    install the admin key (a new development key when none is given)."""
+    try:
+        store = open_store(store_url)
+    except (ValueError, OSError) as exc:
+        raise ServeError(f"--store {store_url}: {exc}") from None
+    try:
+        service = Service(store)
+        loaded = None
+        if not service.list_nodes():
+            name = scenario or DEFAULT_SCENARIO
+            batch = scenario_batch(name)
+            service.load_network(batch, reason=f"scenario {name}")
+            loaded = (
+                f"{name}: {len(batch.nodes)} nodes, {len(batch.items)} SKUs, "
+                f"{len(batch.inventory)} stock positions"
+            )
+        generated = admin_key is None
+        token = admin_key or new_admin_token()
+        try:
+            service.install_key(token, ADMIN_KEY_NAME, ["admin"])
+        except LedgerError as exc:
+            raise ServeError(f"{ADMIN_KEY_ENV}: {exc}") from None
+        return Prepared(loaded, token, generated)
+    finally:
+        store.close()
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    store_url: str = DEFAULT_STORE,
+    scenario: str | None = None,
+    workers: int = 1,
+) -> int:
+    import uvicorn  # here: the other commands do not need the server
+
+    prepared = prepare(store_url, scenario, os.environ.get(ADMIN_KEY_ENV) or None)
+    if scenario and prepared.loaded is None:
+        print(f"note: the store already has a network; --scenario {scenario} not loaded")
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    url = f"http://{shown_host}:{port}"
+    print(f"sourcing-engine API on {url} (store {store_url}, {workers} worker(s))")
+    if prepared.loaded:
+        print(f"loaded network {prepared.loaded}")
+    if prepared.generated_key:
+        print(
+            f"development admin key ({ADMIN_KEY_ENV} is not set; a new key each start):\n"
+            f"  {prepared.admin_key}"
+        )
+    print(f'try: curl -H "Authorization: Bearer $KEY" {url}/v1/nodes   (docs: {url}/docs)')
+    sys.stdout.flush()
+    os.environ[STORE_ENV] = store_url
+    os.environ[ADMIN_KEY_ENV] = prepared.admin_key
+    uvicorn.run(APP, factory=True, host=host, port=port, workers=workers, log_level="info")
+    return 0
