@@ -1,0 +1,253 @@
+"""An independent checker of the ledger's invariants, and a load that exercises them.
+
+Both stores' concurrency tests use these. `hammer` runs reserve, commit, release,
+create_order, cancel and ship on a few hot positions and keeps its own `Tally` of what the
+store acknowledged; after every step it reads the hot positions and checks them. At the end
+the caller merges every worker's tally and checks the store against it: nothing oversold,
+nothing negative, and every unit where the acknowledgements say it is.
+
+No stock snapshots happen during the load, so `on_hand` only changes by shipments and
+receipts (adjustments), and every position must satisfy
+on_hand = available + reserved + allocated + safety stock.
+"""
+
+import random
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sourcing_engine.ledger import (
+    Conflict,
+    InsufficientStock,
+    OrderRecord,
+    Position,
+    Store,
+    Unit,
+)
+from sourcing_engine.stores import open_store
+
+Key = tuple[str, str]  # (node, sku)
+HOT_NODES = ("N1", "N2", "N3")
+HOT_SKUS = ("HOT-A", "HOT-B")
+HOLD_TTL_S = 120.0  # longer than any load: holds here end by commit or release only
+
+
+def check_position(p: Position) -> None:
+    """One position: nothing negative, not oversold, and the four parts add up to on hand."""
+    where = f"{p.node}/{p.sku}: {p}"
+    assert min(p.on_hand, p.safety_stock, p.reserved, p.allocated, p.available) >= 0, where
+    assert p.on_hand - p.safety_stock - p.allocated - p.reserved >= 0, f"oversold {where}"
+    assert p.on_hand == p.available + p.reserved + p.allocated + p.safety_stock, where
+
+
+def check_positions(positions: Sequence[Position]) -> None:
+    for p in positions:
+        check_position(p)
+
+
+@dataclass
+class Tally:
+    """Units per (node, sku) as the store acknowledged them to one or more callers."""
+
+    held: Counter[Key] = field(default_factory=Counter)
+    allocated: Counter[Key] = field(default_factory=Counter)
+    shipped: Counter[Key] = field(default_factory=Counter)
+    received: Counter[Key] = field(default_factory=Counter)  # adjustments added
+    ops: Counter[str] = field(default_factory=Counter)  # successful operations by kind
+    refused: Counter[str] = field(default_factory=Counter)  # shortages and conflicts
+    checks: int = 0  # position checks made during the load
+
+    def merge(self, other: "Tally") -> None:
+        self.held.update(other.held)
+        self.allocated.update(other.allocated)
+        self.shipped.update(other.shipped)
+        self.received.update(other.received)
+        self.ops.update(other.ops)
+        self.refused.update(other.refused)
+        self.checks += other.checks
+
+
+def check_against_tally(
+    initial: dict[Key, tuple[int, int]], positions: Sequence[Position], tally: Tally
+) -> None:
+    """The store agrees with what callers were told, and never gave out more than it had."""
+    check_positions(positions)
+    by_key = {(p.node, p.sku): p for p in positions}
+    assert set(by_key) == set(initial)
+    for key, (on_hand, safety) in initial.items():
+        p = by_key[key]
+        stock = on_hand + tally.received[key]
+        assert p.on_hand == stock - tally.shipped[key], (key, p, tally)
+        assert p.allocated == tally.allocated[key], (key, p, tally.allocated[key])
+        assert p.reserved == tally.held[key], (key, p, tally.held[key])
+        taken = tally.shipped[key] + tally.allocated[key] + tally.held[key]
+        assert taken <= stock - safety, f"{key}: {taken} units given out of {stock - safety}"
+
+
+def seed_hot(store: Store, on_hand: Sequence[int], safety: int) -> dict[Key, tuple[int, int]]:
+    """Stock every hot position (on_hand per HOT_SKUS, at every node); returns the initial
+    (on_hand, safety_stock) per position. A scarce SKU keeps callers at the stock limit
+    however fast the store is, a plentiful one keeps orders flowing."""
+    counts = {sku: (qty, safety) for sku, qty in zip(HOT_SKUS, on_hand, strict=True)}
+    for node in HOT_NODES:
+        store.set_stock(node, counts, "load test")
+    return {(n, s): counts[s] for n in HOT_NODES for s in HOT_SKUS}
+
+
+@dataclass
+class _Worker:
+    """One caller's view: its holds and orders, and the tally of acknowledged effects."""
+
+    store: Store
+    name: str
+    rng: random.Random
+    tally: Tally = field(default_factory=Tally)
+    holds: dict[str, Counter[Key]] = field(default_factory=dict)
+    orders: dict[str, Counter[Key]] = field(default_factory=dict)  # unshipped allocations
+    serial: int = 0
+
+    def next_id(self, kind: str) -> str:
+        self.serial += 1
+        return f"{self.name}-{kind}{self.serial}"
+
+    def random_units(self) -> list[Unit]:
+        """One to three lines on hot positions, sometimes repeating one (summed by the store)."""
+        return [Unit(self.rng.choice(HOT_NODES), self.rng.choice(HOT_SKUS), self.rng.randint(1, 3))
+                for _ in range(self.rng.randint(1, 3))]  # fmt: skip
+
+    def step(self) -> None:
+        roll = self.rng.random()
+        try:
+            if roll < 0.3:
+                self.reserve()
+            elif roll < 0.5 and self.holds:
+                self.end_hold(commit=self.rng.random() < 0.7)
+            elif roll < 0.7:
+                self.create_order()
+            elif roll < 0.8 and self.orders:
+                self.cancel()
+            elif roll < 0.93 and self.orders:
+                self.ship()
+            else:
+                self.receive()
+        except InsufficientStock:
+            self.tally.refused["shortage"] += 1
+        self.tally.checks += 1
+        check_positions(self.store.positions(HOT_SKUS, HOT_NODES))
+
+    def reserve(self) -> None:
+        units = self.random_units()
+        hold_id = self.next_id("h")
+        self.store.reserve(hold_id, self.name, units, HOLD_TTL_S)
+        self.holds[hold_id] = _counter(units)
+        self.tally.held.update(self.holds[hold_id])
+        self.tally.ops["reserve"] += 1
+
+    def end_hold(self, commit: bool) -> None:
+        hold_id = self.rng.choice(list(self.holds))
+        units = self.holds.pop(hold_id)
+        if commit:
+            lines = _lines(units)
+            order = self.store.commit_reservation(hold_id, f"{hold_id}-order", lines, {})
+            self.orders[order.id] = units
+            self.tally.allocated.update(units)
+            _expect_allocations(order, units)
+        else:
+            self.store.release_reservation(hold_id)
+        self.tally.held.subtract(units)
+        self.tally.ops["commit" if commit else "release"] += 1
+
+    def create_order(self) -> None:
+        units = self.random_units()
+        wanted = _counter(units)
+        order = self.store.create_order(self.next_id("o"), _lines(wanted), units, {})
+        _expect_allocations(order, wanted)
+        self.orders[order.id] = wanted
+        self.tally.allocated.update(wanted)
+        self.tally.ops["create_order"] += 1
+
+    def cancel(self) -> None:
+        order_id = self.rng.choice(list(self.orders))
+        left = self.orders[order_id]
+        key = self.rng.choice(list(left))
+        partial = self.rng.random() < 0.5 and len(left) > 1
+        cancelling = Counter({key: left[key]}) if partial else Counter(left)
+        units = [Unit(n, s, q) for (n, s), q in cancelling.items()]
+        order = self.store.transition(order_id, "cancel", units=units if partial else ())
+        left.subtract(cancelling)
+        self._forget_if_done(order_id, left)
+        _expect_allocations(order, left)
+        self.tally.allocated.subtract(cancelling)
+        self.tally.ops["cancel"] += 1
+
+    def ship(self) -> None:
+        order_id = self.rng.choice(list(self.orders))
+        left = self.orders[order_id]
+        node = self.rng.choice(sorted({n for n, _ in left}))
+        shipping = Counter({k: q for k, q in left.items() if k[0] == node})
+        order = self.store.transition(order_id, "ship", node=node)
+        left.subtract(shipping)
+        self._forget_if_done(order_id, left)
+        _expect_allocations(order, left)
+        self.tally.allocated.subtract(shipping)
+        self.tally.shipped.update(shipping)
+        self.tally.ops["ship"] += 1
+
+    def receive(self) -> None:
+        node, sku, qty = (
+            self.rng.choice(HOT_NODES),
+            self.rng.choice(HOT_SKUS),
+            self.rng.randint(1, 6),
+        )
+        self.store.adjust_stock(node, sku, qty, "receipt")
+        self.tally.received[(node, sku)] += qty
+        self.tally.ops["receive"] += 1
+
+    def _forget_if_done(self, order_id: str, left: Counter[Key]) -> None:
+        for key in [k for k, q in left.items() if q == 0]:
+            del left[key]
+        if not left:
+            del self.orders[order_id]
+
+
+def _counter(units: Sequence[Unit]) -> Counter[Key]:
+    out: Counter[Key] = Counter()
+    for u in units:
+        out[(u.node, u.sku)] += u.qty
+    return out
+
+
+def _lines(units: Counter[Key]) -> dict[str, int]:
+    lines: Counter[str] = Counter()
+    for (_, sku), qty in units.items():
+        lines[sku] += qty
+    return dict(lines)
+
+
+def _expect_allocations(order: OrderRecord, units: Counter[Key]) -> None:
+    """The store's reply names exactly the allocations this caller expects."""
+    got = {(u.node, u.sku): u.qty for u in order.allocations}
+    assert got == {k: q for k, q in units.items() if q}, (order.id, got, units)
+
+
+def hammer(store: Store, name: str, seconds: float, seed: int) -> Tally:
+    """Random steps on the hot positions for `seconds`; every step checked; no step may
+    fail other than by a shortage."""
+    worker = _Worker(store, name, random.Random(seed))
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            worker.step()
+        except Conflict as err:  # none expected: every id and state here is this worker's
+            raise AssertionError(f"{name}: unexpected conflict: {err}") from err
+    return worker.tally
+
+
+def hammer_url(url: str, name: str, seconds: float, seed: int) -> Tally:
+    """`hammer` on a store of its own (for another process)."""
+    store = open_store(url)
+    try:
+        return hammer(store, name, seconds, seed)
+    finally:
+        store.close()
