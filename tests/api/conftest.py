@@ -1,0 +1,154 @@
+"""A real HTTP server for the API tests: uvicorn in a thread on a free port, over a temporary
+SQLite store (or a namespace of the session's redis-server), with a small network.
+
+Tests talk to it with httpx over TCP. Each test stocks its own SKUs (`stock` fixture) so
+that tests sharing a server never see each other's stock.
+"""
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from api.app import create_app
+from api.settings import Settings
+from tests.conftest import free_port
+
+ADMIN_KEY = "sk_00000000000000ad_test-admin-secret-0123456789"
+
+# Three nodes: a New Jersey warehouse, a Chicago store, a Los Angeles store.
+NODES: list[dict[str, Any]] = [
+    {"id": "DC-NJ", "kind": "warehouse", "lat": 40.79, "lon": -74.06,
+     "handling_per_shipment": 1.5, "handling_per_unit": 0.25},
+    {"id": "ST-CHI", "kind": "store", "lat": 41.88, "lon": -87.63,
+     "handling_per_shipment": 2.5, "handling_per_unit": 0.5},
+    {"id": "ST-LA", "kind": "store", "lat": 34.05, "lon": -118.24,
+     "handling_per_shipment": 2.5, "handling_per_unit": 0.5},
+]  # fmt: skip
+NYC = {"lat": 40.71, "lon": -74.01}
+"""A destination next to DC-NJ: the cheapest node for it when DC-NJ has the stock."""
+
+
+class ApiServer:
+    """uvicorn serving create_app(settings) in a background thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                pytest.fail(f"API server on port {self.port} did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)
+
+    def client(self, key: str | None = ADMIN_KEY, **kwargs: Any) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kwargs)
+
+
+def start_server(store_url: str, **settings: Any) -> ApiServer:
+    server = ApiServer(Settings(store_url=store_url, admin_key=ADMIN_KEY, **settings))
+    server.start()
+    with server.client() as c:
+        assert c.put("/v1/nodes", json={"nodes": NODES}).status_code == 200
+    return server
+
+
+def sqlite_url(tmp: Path) -> str:
+    return f"sqlite:///{tmp / 'ledger.db'}"
+
+
+def redis_namespace_url(redis_url: str) -> str:
+    return f"{redis_url}?namespace=api-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    """One API server on a fresh SQLite store for the test module."""
+    srv = start_server(sqlite_url(tmp_path_factory.mktemp("api")), reaper_interval_s=0.2)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "redis"])
+def any_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiServer]:
+    """The API server on each store: embedded SQLite, and Redis (a real redis-server)."""
+    if request.param == "sqlite":
+        url = sqlite_url(tmp_path_factory.mktemp("api"))
+    else:
+        url = redis_namespace_url(request.getfixturevalue("redis_url"))
+    srv = start_server(url, reaper_interval_s=0.2)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def client(server: ApiServer) -> Iterator[httpx.Client]:
+    with server.client() as c:
+        yield c
+
+
+@dataclass(frozen=True)
+class Stocker:
+    """Creates SKUs of its own for one test and counts stock at the test network's nodes."""
+
+    client: httpx.Client
+    prefix: str
+
+    def __call__(self, counts: dict[str, int], weight_lb: float = 1.0) -> str:
+        """A new SKU with on hand per node; returns the SKU."""
+        sku = f"{self.prefix}-{uuid.uuid4().hex[:8]}"
+        r = self.client.put("/v1/items", json={"items": [{"sku": sku, "weight_lb": weight_lb}]})
+        assert r.status_code == 200, r.text
+        for node, on_hand in counts.items():
+            r = self.client.post(
+                "/v1/stock/snapshots",
+                json={"node": node, "counts": [{"sku": sku, "on_hand": on_hand}]},
+            )
+            assert r.status_code == 200, r.text
+        return sku
+
+    def available(self, sku: str) -> dict[str, int]:
+        r = self.client.get(f"/v1/stock/{sku}")
+        assert r.status_code == 200, r.text
+        return {p["node"]: p["available"] for p in r.json()["nodes"]}
+
+
+@pytest.fixture
+def stock(client: httpx.Client, request: pytest.FixtureRequest) -> Stocker:
+    return Stocker(client, request.node.name[:20].replace("[", "-").replace("]", ""))
+
+
+def new_id(prefix: str = "O") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def order_body(sku_qty: dict[str, int], order_id: str | None = None, **dest: Any) -> dict[str, Any]:
+    return {
+        "id": order_id or new_id(),
+        "destination": dest or NYC,
+        "lines": [{"sku": s, "qty": q} for s, q in sku_qty.items()],
+    }
+

@@ -1,0 +1,229 @@
+"""Orders through their life over HTTP: create, get, release, ship, return, cancel, reject,
+shortages and transitions that are not allowed."""
+
+import httpx
+import pytest
+
+from tests.api.conftest import NYC, ApiServer, Stocker, new_id, order_body
+
+
+@pytest.fixture
+def any_client(any_server: ApiServer) -> httpx.Client:
+    return any_server.client()
+
+
+def units(body: dict[str, object], field: str) -> dict[tuple[str, str], int]:
+    return {(u["node"], u["sku"]): u["qty"] for u in body[field]}  # type: ignore[attr-defined,index]
+
+
+def test_create_get_release_ship_return(any_server: ApiServer) -> None:
+    """An order is sourced at the cheapest node with stock, then released, shipped (stock
+    leaves on hand) and returned with restock (stock back on hand), on both stores."""
+    with any_server.client() as c:
+        stock = Stocker(c, "life")
+        sku = stock({"DC-NJ": 5, "ST-CHI": 5, "ST-LA": 5})
+        r = c.post("/v1/orders", json=order_body({sku: 2}, "L-" + new_id()))
+        assert r.status_code == 201, r.text
+        order = r.json()
+        oid = order["id"]
+        assert order["state"] == "allocated"
+        assert units(order, "allocations") == {("DC-NJ", sku): 2}
+        assert order["plan"]["shipments"][0]["node"] == "DC-NJ"
+        assert order["plan"]["cost"] > 0 and order["plan"]["currency"] == "USD"
+        assert stock.available(sku) == {"DC-NJ": 3, "ST-CHI": 5, "ST-LA": 5}
+
+        got = c.get(f"/v1/orders/{oid}").json()
+        assert {k: got[k] for k in order} == order  # the create reply is the order as stored
+        assert [e["type"] for e in got["history"]] == ["order.created", "order.allocated"]
+        assert got["version"] == 1
+
+        r = c.post(f"/v1/orders/{oid}/release")
+        assert r.status_code == 200 and r.json()["state"] == "released"
+        assert r.json()["released_nodes"] == ["DC-NJ"]
+
+        r = c.post(f"/v1/orders/{oid}/ship", json={"node": "DC-NJ"})
+        assert r.status_code == 200, r.text
+        assert r.json()["state"] == "shipped"
+        assert units(r.json(), "shipped") == {("DC-NJ", sku): 2}
+        position = c.get(f"/v1/stock/{sku}").json()["nodes"][0]
+        assert (position["node"], position["on_hand"], position["allocated"]) == ("DC-NJ", 3, 0)
+
+        r = c.post(f"/v1/orders/{oid}/return", json={"lines": [{"sku": sku, "qty": 2}]})
+        assert r.status_code == 200, r.text
+        assert r.json()["state"] == "returned"
+        assert stock.available(sku)["DC-NJ"] == 5
+
+        history = [e["type"] for e in c.get(f"/v1/orders/{oid}").json()["history"]]
+        assert history == [
+            "order.created", "order.allocated", "order.released", "order.shipped",
+            "order.returned",
+        ]  # fmt: skip
+
+
+def test_split_order_ships_node_by_node(client: httpx.Client, stock: Stocker) -> None:
+    """An order no single node can cover is split; shipping one node leaves it
+    partially_shipped, the last one shipped; the plan prices every shipment."""
+    a = stock({"DC-NJ": 1})
+    b = stock({"ST-CHI": 1})
+    r = client.post("/v1/orders", json=order_body({a: 1, b: 1}))
+    assert r.status_code == 201, r.text
+    order = r.json()
+    assert sorted(s["node"] for s in order["plan"]["shipments"]) == ["DC-NJ", "ST-CHI"]
+    assert order["plan"]["cost"] == pytest.approx(sum(s["cost"] for s in order["plan"]["shipments"]))
+    r = client.post(f"/v1/orders/{order['id']}/ship", json={"node": "ST-CHI"})
+    assert r.json()["state"] == "partially_shipped"
+    r = client.post(f"/v1/orders/{order['id']}/ship", json={"node": "DC-NJ"})
+    assert r.json()["state"] == "shipped"
+
+
+def test_cancel_whole_and_lines(client: httpx.Client, stock: Stocker) -> None:
+    """Cancelling lines gives their units back and keeps the order allocated; cancelling
+    the rest ends it cancelled with every unit back."""
+    a = stock({"DC-NJ": 4})
+    b = stock({"DC-NJ": 4})
+    oid = client.post("/v1/orders", json=order_body({a: 3, b: 1})).json()["id"]
+    r = client.post(f"/v1/orders/{oid}/cancel", json={"lines": [{"sku": a, "qty": 2}]})
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "allocated"
+    assert {ln["sku"]: ln["qty"] for ln in r.json()["lines"]} == {a: 1, b: 1}
+    assert stock.available(a)["DC-NJ"] == 3
+    r = client.post(f"/v1/orders/{oid}/cancel")
+    assert r.status_code == 200 and r.json()["state"] == "cancelled"
+    assert stock.available(a)["DC-NJ"] == 4 and stock.available(b)["DC-NJ"] == 4
+
+
+def test_cancel_after_partial_shipment_cancels_unshipped_only(
+    client: httpx.Client, stock: Stocker
+) -> None:
+    """Cancelling a partially shipped order releases only unshipped units and leaves it
+    shipped; asking to cancel shipped units is a 409 naming the SKU."""
+    a = stock({"DC-NJ": 1})
+    b = stock({"ST-CHI": 1})
+    oid = client.post("/v1/orders", json=order_body({a: 1, b: 1})).json()["id"]
+    client.post(f"/v1/orders/{oid}/ship", json={"node": "DC-NJ"})
+    r = client.post(f"/v1/orders/{oid}/cancel", json={"lines": [{"sku": a, "qty": 1}]})
+    assert r.status_code == 409 and a in r.json()["error"]["message"]
+    r = client.post(f"/v1/orders/{oid}/cancel")
+    assert r.status_code == 200 and r.json()["state"] == "shipped"
+    assert stock.available(b)["ST-CHI"] == 1
+
+
+def test_reject_resources_elsewhere_and_excludes_the_node(
+    client: httpx.Client, stock: Stocker
+) -> None:
+    """A node that rejects units loses them to the next cheapest node in one step, and is
+    never used for that order again, even when its stock is the cheapest."""
+    sku = stock({"DC-NJ": 5, "ST-CHI": 5, "ST-LA": 5})
+    oid = client.post("/v1/orders", json=order_body({sku: 2})).json()["id"]
+    r = client.post(f"/v1/orders/{oid}/reject", json={"node": "DC-NJ"})
+    assert r.status_code == 200, r.text
+    order = r.json()
+    assert order["state"] == "allocated"
+    assert units(order, "allocations") == {("ST-CHI", sku): 2}  # nearer to NYC than LA
+    assert order["excluded_nodes"] == ["DC-NJ"]
+    assert [s["node"] for s in order["plan"]["shipments"]] == ["ST-CHI"]
+    assert stock.available(sku) == {"DC-NJ": 5, "ST-CHI": 3, "ST-LA": 5}
+
+    r = client.post(f"/v1/orders/{oid}/reject", json={"node": "ST-CHI"})
+    assert units(r.json(), "allocations") == {("ST-LA", sku): 2}  # DC-NJ stays excluded
+    assert r.json()["excluded_nodes"] == ["DC-NJ", "ST-CHI"]
+    history = [e["type"] for e in client.get(f"/v1/orders/{oid}").json()["history"]]
+    assert history.count("order.rejected") == 2 and history.count("order.reallocated") == 2
+
+
+def test_reject_without_stock_elsewhere_cancels_the_units(
+    client: httpx.Client, stock: Stocker
+) -> None:
+    """Units no other node can ship leave the order (`order.lines_unfillable`); an order
+    left with nothing is cancelled."""
+    sku = stock({"DC-NJ": 3})
+    oid = client.post("/v1/orders", json=order_body({sku: 2})).json()["id"]
+    r = client.post(f"/v1/orders/{oid}/reject", json={"node": "DC-NJ"})
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "cancelled" and r.json()["lines"] == []
+    history = [e["type"] for e in client.get(f"/v1/orders/{oid}").json()["history"]]
+    assert "order.lines_unfillable" in history
+    assert stock.available(sku)["DC-NJ"] == 3
+
+
+def test_shortage_names_every_short_line(client: httpx.Client, stock: Stocker) -> None:
+    """An order that cannot be covered whole is refused with 409 listing every short line
+    (SKU, nodes tried, requested, available), and nothing is allocated."""
+    a = stock({"DC-NJ": 1, "ST-CHI": 1})
+    b = stock({"ST-LA": 2})
+    c = stock({"DC-NJ": 9})
+    r = client.post("/v1/orders", json=order_body({a: 3, b: 5, c: 1}))
+    assert r.status_code == 409
+    err = r.json()["error"]
+    assert err["code"] == "insufficient_stock"
+    assert sorted(err["details"], key=lambda d: d["sku"]) == sorted(
+        [
+            {"sku": a, "nodes": ["DC-NJ", "ST-CHI"], "requested": 3, "available": 2},
+            {"sku": b, "nodes": ["ST-LA"], "requested": 5, "available": 2},
+        ],
+        key=lambda d: str(d["sku"]),
+    )
+    assert stock.available(c)["DC-NJ"] == 9
+
+
+def test_transition_not_allowed_answers_409_with_current_state(
+    client: httpx.Client, stock: Stocker
+) -> None:
+    """Release twice, ship at a node holding nothing, return before shipping, anything
+    after cancellation: 409 with the order's current state."""
+    sku = stock({"DC-NJ": 2})
+    oid = client.post("/v1/orders", json=order_body({sku: 1})).json()["id"]
+    client.post(f"/v1/orders/{oid}/release")
+    for path, body, state in [
+        ("release", None, "released"),
+        ("ship", {"node": "ST-LA"}, "released"),
+        ("return", {"lines": [{"sku": sku, "qty": 1}]}, "released"),
+    ]:
+        r = client.post(f"/v1/orders/{oid}/{path}", json=body)
+        assert r.status_code == 409, (path, r.text)
+        assert r.json()["error"]["details"] == [{"current_state": state}]
+    client.post(f"/v1/orders/{oid}/cancel")
+    r = client.post(f"/v1/orders/{oid}/ship", json={"node": "DC-NJ"})
+    assert r.status_code == 409
+    assert r.json()["error"]["details"] == [{"current_state": "cancelled"}]
+
+
+def test_unknown_order_and_duplicate_id(client: httpx.Client, stock: Stocker) -> None:
+    """An unknown order id is 404; creating an existing id is 409 and allocates nothing."""
+    assert client.get("/v1/orders/no-such-order").status_code == 404
+    sku = stock({"DC-NJ": 5})
+    body = order_body({sku: 1})
+    assert client.post("/v1/orders", json=body).status_code == 201
+    r = client.post("/v1/orders", json=body)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "conflict"
+    assert stock.available(sku)["DC-NJ"] == 4
+
+
+def test_destination_by_zip(client: httpx.Client, stock: Stocker) -> None:
+    """A US ZIP code is geocoded: a Los Angeles ZIP is served from ST-LA."""
+    sku = stock({"DC-NJ": 5, "ST-LA": 5})
+    r = client.post(
+        "/v1/orders",
+        json={"id": new_id(), "destination": {"zip": "90012"}, "lines": [{"sku": sku, "qty": 1}]},
+    )
+    assert r.status_code == 201, r.text
+    assert units(r.json(), "allocations") == {("ST-LA", sku): 1}
+    assert r.json()["destination"]["zip"] == "90012"
+
+
+def test_batch_allocates_jointly_and_reports_each_order(
+    client: httpx.Client, stock: Stocker
+) -> None:
+    """A batch is allocated order by order: covered orders allocated, the rest refused
+    with their short lines; stock is never oversold."""
+    sku = stock({"DC-NJ": 3, "ST-CHI": 1})
+    orders = [order_body({sku: 2}), order_body({sku: 2}), order_body({sku: 1}, **NYC)]
+    r = client.post("/v1/orders/batch", json={"orders": orders})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert [x["id"] for x in out["results"]] == [o["id"] for o in orders]
+    assert out["allocated"] == 2 and out["refused"] == 1
+    refused = next(x for x in out["results"] if x["status"] == "refused")
+    assert refused["error"]["code"] == "insufficient_stock"
+    allocated = sum(x["order"]["lines"][0]["qty"] for x in out["results"] if x["order"])
+    assert sum(stock.available(sku).values()) == 4 - allocated
