@@ -10,6 +10,7 @@ still in the future, so an expired hold counts for nothing whether or not the re
 """
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -368,7 +369,7 @@ class SqliteStore:
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None:
+        if conn is not None and self._local.pid == os.getpid():  # never one from before a fork
             return conn
         if self._closed:
             raise RuntimeError(f"store {self.path} is closed")
@@ -385,7 +386,7 @@ class SqliteStore:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
-        self._local.conn = conn
+        self._local.conn, self._local.pid = conn, os.getpid()
         with self._conns_lock:
             self._conns.append(conn)
         return conn
@@ -403,10 +404,11 @@ class SqliteStore:
                 yield tx
                 if idem is not None:
                     self._store_reply(tx, idem)
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # also after a failed COMMIT (I/O error, disk full)
+                    conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
 
     @contextmanager
     def _read(self) -> Iterator[_Tx]:
@@ -622,6 +624,12 @@ class SqliteStore:
             return order.record()
 
     def expire_reservations(self, limit: int = 1000) -> int:
+        with self._read() as tx:  # the reaper runs often: take the write lock only if needed
+            if not tx.conn.execute(
+                "SELECT 1 FROM holds WHERE state = 'active' AND expires_at <= ? LIMIT 1",
+                (tx.now,),
+            ).fetchone():
+                return 0
         with self._write() as tx:
             ids = [
                 r[0]
