@@ -78,8 +78,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     errors.install(app)
+    # each router carries its /v1 prefix itself, so a route's path is its full template
+    # (the label of its metrics)
     for area in (network, stock, orders, reservations, events, keys):
-        app.include_router(area.router, prefix="/v1")
+        app.include_router(area.router)
     app.include_router(health.router)
     # added last = outermost: the body limit acts before anything reads the body
     app.add_middleware(MetricsMiddleware, metrics=metrics)

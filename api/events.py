@@ -8,7 +8,7 @@ from api.auth import require
 from api.deps import ServiceDep
 from api.schemas import EventOut, EventsOut, errors
 
-router = APIRouter(tags=["events"], dependencies=[Security(require("orders"))])
+router = APIRouter(prefix="/v1", tags=["events"], dependencies=[Security(require("orders"))])
 
 MAX_EVENTS = 1000
 

@@ -12,7 +12,7 @@ from api.idempotency import IdempotencyDep
 from api.schemas import IssuedKeyOut, KeyIn, KeyOut, KeysOut, errors
 from sourcing_engine.ledger import Conflict
 
-router = APIRouter(tags=["keys"], dependencies=[Security(require("admin"))])
+router = APIRouter(prefix="/v1", tags=["keys"], dependencies=[Security(require("admin"))])
 
 KeyId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+$")]
 

@@ -7,7 +7,7 @@ from api.deps import ServiceDep
 from api.idempotency import IdempotencyDep
 from api.schemas import ItemsIn, NodeOut, NodesIn, NodesOut, Upserted, errors
 
-router = APIRouter(tags=["network"], dependencies=[Security(require("inventory"))])
+router = APIRouter(prefix="/v1", tags=["network"], dependencies=[Security(require("inventory"))])
 
 
 @router.put("/nodes", responses=errors(422), response_model=Upserted)

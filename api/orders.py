@@ -32,7 +32,7 @@ from api.schemas import (
 from sourcing_engine.ledger import InsufficientStock, LedgerError, OrderRecord
 from sourcing_engine.service import BatchOutcome, OrderRequest, Replay
 
-router = APIRouter(tags=["orders"], dependencies=[Security(require("orders"))])
+router = APIRouter(prefix="/v1", tags=["orders"], dependencies=[Security(require("orders"))])
 
 OrderId = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN)]
 

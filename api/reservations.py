@@ -22,7 +22,7 @@ from api.schemas import (
 )
 from sourcing_engine.ledger import InsufficientStock, Reservation
 
-router = APIRouter(tags=["reservations"], dependencies=[Security(require("promise"))])
+router = APIRouter(prefix="/v1", tags=["reservations"], dependencies=[Security(require("promise"))])
 
 ReservationId = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN)]
 

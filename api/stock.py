@@ -21,7 +21,7 @@ from api.schemas import (
 )
 from sourcing_engine.service import Adjustment
 
-router = APIRouter(tags=["stock"], dependencies=[Security(require("inventory"))])
+router = APIRouter(prefix="/v1", tags=["stock"], dependencies=[Security(require("inventory"))])
 
 SkuPath = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN)]
 

@@ -1,0 +1,113 @@
+"""Idempotency-Key over HTTP: replays, reuse with another body, concurrent duplicates."""
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+
+from tests.api.conftest import NYC, ApiServer, Stocker, new_id, order_body
+
+
+def test_same_key_and_body_replays_the_reply(client: httpx.Client, stock: Stocker) -> None:
+    """A retry with the same key and body gets the first status and body back, marked
+    replayed, and allocates nothing more."""
+    sku = stock({"DC-NJ": 5})
+    body = order_body({sku: 2})
+    first = client.post("/v1/orders", json=body, headers={"Idempotency-Key": "create-1"})
+    assert first.status_code == 201, first.text
+    again = client.post("/v1/orders", json=body, headers={"Idempotency-Key": "create-1"})
+    assert again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert stock.available(sku)["DC-NJ"] == 3
+
+
+def test_same_key_other_body_is_422(client: httpx.Client, stock: Stocker) -> None:
+    """Reusing a key for a different request is refused with 422 and has no effect."""
+    sku = stock({"DC-NJ": 5})
+    key = {"Idempotency-Key": new_id("k")}
+    assert client.post("/v1/orders", json=order_body({sku: 1}), headers=key).status_code == 201
+    r = client.post("/v1/orders", json=order_body({sku: 2}), headers=key)
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "idempotency_key_reused"
+    assert stock.available(sku)["DC-NJ"] == 4
+
+
+def test_lifecycle_step_replays(client: httpx.Client, stock: Stocker) -> None:
+    """A retried ship with its key replays the first reply instead of answering 409."""
+    sku = stock({"DC-NJ": 5})
+    oid = client.post("/v1/orders", json=order_body({sku: 1})).json()["id"]
+    key = {"Idempotency-Key": new_id("ship")}
+    first = client.post(f"/v1/orders/{oid}/ship", json={"node": "DC-NJ"}, headers=key)
+    again = client.post(f"/v1/orders/{oid}/ship", json={"node": "DC-NJ"}, headers=key)
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.json() == first.json()
+    history = [e["type"] for e in client.get(f"/v1/orders/{oid}").json()["history"]]
+    assert history.count("order.shipped") == 1
+
+
+def test_adjustment_applies_once(client: httpx.Client, stock: Stocker) -> None:
+    """A stock adjustment retried with its key changes on hand once."""
+    sku = stock({"ST-CHI": 5})
+    key = {"Idempotency-Key": new_id("adj")}
+    body = {"node": "ST-CHI", "sku": sku, "delta": -2, "reason": "damaged"}
+    for _ in range(3):
+        r = client.post("/v1/stock/adjustments", json=body, headers=key)
+        assert r.status_code == 200, r.text
+    assert stock.available(sku)["ST-CHI"] == 3
+
+
+def test_keys_are_scoped_to_the_api_key(
+    server: ApiServer, client: httpx.Client, stock: Stocker
+) -> None:
+    """Two API keys using the same Idempotency-Key do not collide."""
+    other = client.post("/v1/keys", json={"name": "other", "scopes": ["orders"]}).json()["token"]
+    sku = stock({"DC-NJ": 5})
+    key = {"Idempotency-Key": "shared-key"}
+    assert client.post("/v1/orders", json=order_body({sku: 1}), headers=key).status_code == 201
+    with server.client(other) as c:
+        assert c.post("/v1/orders", json=order_body({sku: 1}), headers=key).status_code == 201
+    assert stock.available(sku)["DC-NJ"] == 3
+
+
+def _replayed(r: httpx.Response) -> bool:
+    return r.headers.get("Idempotent-Replayed") == "true"
+
+
+def _fire(server: ApiServer, n: int, method: str, path: str, body: Any, key: str) -> list[Any]:
+    def one(_: int) -> httpx.Response:
+        with server.client() as c:
+            return c.request(method, path, json=body, headers={"Idempotency-Key": key})
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(one, range(n)))
+
+
+def test_fifty_concurrent_duplicates_have_one_effect(server: ApiServer, stock: Stocker) -> None:
+    """50 simultaneous copies of one create: one order, its units allocated once; every
+    answer is that order's reply or 409 (in flight), never a second allocation."""
+    sku = stock({"DC-NJ": 100})
+    body = order_body({sku: 3})
+    replies = _fire(server, 50, "POST", "/v1/orders", body, new_id("dup"))
+    statuses = [r.status_code for r in replies]
+    assert set(statuses) <= {201, 409}, statuses
+    first = [r.json() for r in replies if r.status_code == 201 and not _replayed(r)]
+    assert len(first) == 1  # one request ran; the others replayed it or were told to wait
+    assert all(r.json() == first[0] for r in replies if _replayed(r))
+    for r in replies:
+        if r.status_code == 409:
+            assert r.json()["error"]["code"] == "idempotency_key_in_flight"
+    assert stock.available(sku)["DC-NJ"] == 97
+    with server.client() as c:
+        history = c.get(f"/v1/orders/{body['id']}").json()["history"]
+    assert [e["type"] for e in history] == ["order.created", "order.allocated"]
+
+
+def test_fifty_concurrent_duplicate_holds_hold_once(server: ApiServer, stock: Stocker) -> None:
+    """50 simultaneous copies of one hold request create one hold."""
+    sku = stock({"ST-CHI": 100})
+    body = {"cart": new_id("cart"), "destination": NYC, "lines": [{"sku": sku, "qty": 4}]}
+    replies = _fire(server, 50, "POST", "/v1/reservations", body, new_id("hold"))
+    assert {r.status_code for r in replies} <= {201, 409}
+    assert len({r.json()["id"] for r in replies if r.status_code == 201}) == 1
+    assert stock.available(sku)["ST-CHI"] == 96
