@@ -416,6 +416,14 @@ class StoreContract:
             store.commit_reservation("h2", "o2", {"A": 1}, {})
         assert pos(store, N1, "A").allocated == 1
 
+    def test_commit_after_a_recount_keeps_the_held_units(self, store: Store) -> None:
+        """A hold already took its units: a lower count meanwhile does not stop the commit."""
+        seed(store)
+        store.reserve("h1", "c", [Unit(N1, "A", 5)], 60.0)
+        store.set_stock(N1, {"A": (3, 2)}, "recount")
+        assert store.commit_reservation("h1", "o1", {"A": 5}, {}).allocations == (Unit(N1, "A", 5),)
+        assert pos(store, N1, "A") == Position(N1, "A", 3, 2, 0, 5)
+
     def test_commit_refuses_wrong_lines_or_existing_order(self, store: Store) -> None:
         """Lines other than the hold's units, or an existing order id, leave the hold active."""
         seed(store)

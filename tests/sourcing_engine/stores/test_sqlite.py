@@ -1,13 +1,16 @@
 """The embedded SQLite store against the store contract, plus what only it promises."""
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from sourcing_engine.ledger import Store
+from sourcing_engine.ledger import Idempotency, Store, Unit
+from sourcing_engine.stores import open_store
 from sourcing_engine.stores.sqlite import SqliteStore
-from tests.sourcing_engine.stores.contract import StoreContract
+from tests.sourcing_engine.stores.contract import N1, StoreContract, seed
 
 
 class TestSqliteStore(StoreContract):
@@ -17,4 +20,70 @@ class TestSqliteStore(StoreContract):
     def store(self, tmp_path: Path) -> Iterator[Store]:
         store = SqliteStore(tmp_path / "data" / "ledger.db")
         yield store
+        store.close()
+
+
+def test_open_store_sqlite_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """sqlite:///rel is relative to the working directory, sqlite:////abs absolute."""
+    monkeypatch.chdir(tmp_path)
+    relative = open_store("sqlite:///data/ledger.db")
+    absolute = open_store(f"sqlite:///{tmp_path / 'abs' / 'ledger.db'}")
+    try:
+        assert isinstance(relative, SqliteStore)
+        assert relative.path == Path("data/ledger.db")
+        assert (tmp_path / "data" / "ledger.db").exists()
+        assert (tmp_path / "abs" / "ledger.db").exists()
+    finally:
+        relative.close()
+        absolute.close()
+
+
+@pytest.mark.parametrize(
+    "url", ["", "ledger.db", "sqlite://", "sqlite:///", "sqlite:///data/", "sqlite:///:memory:",
+            "postgres://db/ledger", "http://localhost:6379"],
+)  # fmt: skip
+def test_open_store_refuses_bad_urls(url: str) -> None:
+    """A URL naming no database file or an unknown scheme is a ValueError naming the forms."""
+    with pytest.raises(ValueError, match=r"sqlite:///"):
+        open_store(url)
+
+
+def test_data_survives_reopening(tmp_path: Path) -> None:
+    """Everything committed is there after closing and opening the file again."""
+    store = SqliteStore(tmp_path / "ledger.db")
+    seed(store)
+    store.create_order("o1", {"A": 2}, [Unit(N1, "A", 2)], {"dest": "x"})
+    events = store.events(0, 1000)
+    store.close()
+    again = SqliteStore(tmp_path / "ledger.db")
+    try:
+        assert again.get_order("o1").document == {"dest": "x"}
+        assert again.events(0, 1000) == events
+        assert again.positions(["A"], [N1])[0].allocated == 2
+    finally:
+        again.close()
+
+
+def test_wal_and_full_sync(tmp_path: Path) -> None:
+    """The file is in WAL mode and the store's connections sync fully on commit."""
+    store = SqliteStore(tmp_path / "ledger.db")
+    try:
+        with sqlite3.connect(tmp_path / "ledger.db") as other:
+            assert other.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert store._conn().execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    finally:
+        store.close()
+
+
+def test_old_replies_are_purged_after_retention(tmp_path: Path) -> None:
+    """Replies older than the retention go on a later write; younger ones stay."""
+    store = SqliteStore(tmp_path / "ledger.db", idempotency_retention_s=0.2)
+    try:
+        seed(store)
+        store.adjust_stock(N1, "A", 1, "r", idem=Idempotency("old", "h", 200, {}))
+        time.sleep(0.3)
+        store.adjust_stock(N1, "A", 1, "r", idem=Idempotency("new", "h", 200, {}))
+        assert store.idempotent_reply("old") is None
+        assert store.idempotent_reply("new") is not None
+    finally:
         store.close()
