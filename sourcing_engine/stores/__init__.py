@@ -24,8 +24,7 @@ def open_store(url: str) -> Store:
 
         return SqliteStore(Path(path))
     if url.startswith(("redis://", "rediss://", "unix://")):
-        # lazy: only Redis deployments need the client; the ignore covers checkouts without it yet
-        from sourcing_engine.stores.redis import RedisStore  # type: ignore[import-not-found,unused-ignore]
+        from sourcing_engine.stores.redis import RedisStore  # lazy: needs the Redis client
 
-        return RedisStore(url)  # type: ignore[no-any-return,unused-ignore]
+        return RedisStore(url)
     raise ValueError(f"unsupported store URL {url!r}; expected {URL_FORMS}")
