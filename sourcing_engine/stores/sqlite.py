@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from sourcing_engine.ledger import (
     ApiKey,
@@ -43,7 +43,6 @@ from sourcing_engine.ledger import (
     Unit,
 )
 
-T = TypeVar("T")
 UnitMap = dict[tuple[str, str], int]  # (node, sku) -> qty, in order of first appearance
 Action = Literal["release", "ship", "cancel", "reject", "return", "reallocate"]
 
@@ -385,7 +384,6 @@ class SqliteStore:
         conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("PRAGMA foreign_keys = ON")
         self._local.conn, self._local.pid = conn, os.getpid()
         with self._conns_lock:
             self._conns.append(conn)
@@ -922,34 +920,25 @@ class _Step:
     new: UnitMap
     restock: bool
 
-    def refuse(self, order: _Order, action: str, *, node: bool, units: bool, new: bool) -> None:
-        """Invalid for an argument this action does not take (or a missing node)."""
-        if node and self.node is None:
+    def check(self, order: _Order, action: str, takes: frozenset[str]) -> None:
+        """Invalid for an argument this action does not take, or without the node it needs."""
+        given = {"node"} if self.node is not None else set()
+        given |= {n for n, v in (("units", self.units), ("new_allocations", self.new)) if v}
+        if extra := given - takes:
+            raise Invalid(f"order {order.id} {action}: takes no {', '.join(sorted(extra))}")
+        if "node" in takes and self.node is None:
             raise Invalid(f"order {order.id} {action}: a node is required")
-        if (
-            (not node and self.node is not None)
-            or (not units and self.units)
-            or (not new and self.new)
-        ):
-            raise Invalid(
-                f"order {order.id} {action}: only takes "
-                + ", ".join(
-                    n
-                    for n, ok in (("node", node), ("units", units), ("new_allocations", new))
-                    if ok
-                )
-            )
 
 
 def _release(tx: _Tx, order: _Order, step: _Step) -> None:
-    step.refuse(order, "release", node=False, units=False, new=False)
+    step.check(order, "release", frozenset())
     order.released_nodes = sorted({n for n, _ in order.allocations})
     order.state = OrderState.RELEASED
     order.events.append(("order.released", {"nodes": order.released_nodes}))
 
 
 def _ship(tx: _Tx, order: _Order, step: _Step) -> None:
-    step.refuse(order, "ship", node=True, units=False, new=False)
+    step.check(order, "ship", frozenset({"node"}))
     shipping = {k: q for k, q in order.allocations.items() if k[0] == step.node}
     if not shipping:
         raise order.conflict(f"nothing allocated at {step.node} to ship")
@@ -962,7 +951,7 @@ def _ship(tx: _Tx, order: _Order, step: _Step) -> None:
 
 
 def _cancel(tx: _Tx, order: _Order, step: _Step) -> None:
-    step.refuse(order, "cancel", node=False, units=True, new=False)
+    step.check(order, "cancel", frozenset({"units"}))
     cancelling = dict(step.units or order.allocations)
     _subtract(order.allocations, cancelling, "cancel", order.state)
     tx.add_allocated(cancelling, -1)
@@ -972,7 +961,7 @@ def _cancel(tx: _Tx, order: _Order, step: _Step) -> None:
 
 
 def _reject(tx: _Tx, order: _Order, step: _Step) -> None:
-    step.refuse(order, "reject", node=True, units=True, new=True)
+    step.check(order, "reject", frozenset({"node", "units", "new_allocations"}))
     rejected = dict(step.units or {k: q for k, q in order.allocations.items() if k[0] == step.node})
     if any(n != step.node for n, _ in rejected) or any(n == step.node for n, _ in step.new):
         raise Invalid(
@@ -1012,7 +1001,7 @@ def _reject(tx: _Tx, order: _Order, step: _Step) -> None:
 
 
 def _reallocate(tx: _Tx, order: _Order, step: _Step) -> None:
-    step.refuse(order, "reallocate", node=False, units=True, new=True)
+    step.check(order, "reallocate", frozenset({"units", "new_allocations"}))
     if not step.units or _per_sku(step.units) != _per_sku(step.new):
         raise Invalid(
             f"order {order.id} reallocate: new allocations {_per_sku(step.new)} must "
@@ -1036,7 +1025,7 @@ def _allocate_more(tx: _Tx, order: _Order, new: UnitMap) -> None:
 
 
 def _return(tx: _Tx, order: _Order, step: _Step) -> None:
-    step.refuse(order, "return", node=False, units=True, new=False)
+    step.check(order, "return", frozenset({"units"}))
     outstanding = dict(order.shipped)
     _subtract(outstanding, order.returned, "return", order.state)
     returning = dict(step.units or outstanding)

@@ -100,7 +100,7 @@ def test_expiry_raced_against_commit_ends_each_hold_once(store: Store) -> None:
     store.set_stock("N1", {"A": (10_000, 0)}, "race")
     rng = random.Random(7)
     holds = [f"h{i}" for i in range(150)]
-    expires = {h: store.reserve(h, "c", [Unit("N1", "A", 1)], 0.15 + 0.1 * rng.random())
+    expires = {h: store.reserve(h, "c", [Unit("N1", "A", 1)], 0.3 + 0.2 * rng.random())
                .expires_at for h in holds}  # fmt: skip
     # each hold: a commit and a release, each at its expiry +- 15 ms, in time order
     tasks = sorted((expires[h] + rng.uniform(-0.015, 0.015), kind, h)
