@@ -137,6 +137,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI's only 400: a body it could not decode
+            detail = {"field": "body", "message": "not valid UTF-8 JSON", "type": "json_invalid"}
+            return error_response(422, "validation_error", "body: not valid UTF-8 JSON", [detail])
         codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
         code = codes.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else "request failed"

@@ -151,4 +151,3 @@ def order_body(sku_qty: dict[str, int], order_id: str | None = None, **dest: Any
         "destination": dest or NYC,
         "lines": [{"sku": s, "qty": q} for s, q in sku_qty.items()],
     }
-

@@ -50,7 +50,7 @@ def tokens(server: ApiServer) -> dict[str, str]:
 
 def _call(server: ApiServer, key: str | None, method: str, path: str) -> httpx.Response:
     url = re.sub(r"\{[a-z_]+\}", "x1", path)
-    body = {} if method in ("POST", "PUT") else None
+    body: dict[str, object] | None = {} if method in ("POST", "PUT") else None
     with server.client(key) as c:
         return c.request(method, url, json=body)
 
@@ -72,7 +72,8 @@ def test_route_needs_a_key_with_its_scope(
     the route runs (whatever it then answers, never 401 or 403)."""
     scope = SCOPE_OF[(method, path)]
     r = _call(server, None, method, path)
-    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+    assert r.status_code == 401
+    assert r.json()["error"]["code"] == "unauthorized"
     assert r.headers["WWW-Authenticate"] == "Bearer"
     for other in SCOPES:
         r = _call(server, tokens[other], method, path)
@@ -117,7 +118,8 @@ def test_revoked_key_is_401_and_secret_is_not_stored(server: ApiServer) -> None:
         with server.client(issued["token"]) as c:
             assert c.get("/v1/events").status_code == 200
             r = admin.delete(f"/v1/keys/{issued['id']}")
-            assert r.status_code == 200 and r.json()["revoked"] is True
+            assert r.status_code == 200
+            assert r.json()["revoked"] is True
             assert c.get("/v1/events").status_code == 401
         assert admin.delete("/v1/keys/ffffffffffffffff").status_code == 404
 

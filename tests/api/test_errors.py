@@ -2,6 +2,7 @@
 
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -9,17 +10,18 @@ import pytest
 from tests.api.conftest import NYC, ApiServer, Stocker, new_id
 
 
-def assert_error(r: httpx.Response, status: int, code: str) -> dict[str, object]:
+def assert_error(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
     assert r.status_code == status, r.text
     body = r.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "details"}
     assert body["error"]["code"] == code
-    error: dict[str, object] = body["error"]
+    error: dict[str, Any] = body["error"]
     return error
 
 
-def fields(error: dict[str, object]) -> list[str]:
-    return [d["field"] for d in error["details"]]  # type: ignore[attr-defined,index]
+def fields(error: dict[str, Any]) -> list[str]:
+    return [d["field"] for d in error["details"]]
 
 
 def post_raw(client: httpx.Client, path: str, raw: bytes) -> httpx.Response:
@@ -87,7 +89,9 @@ def test_unknown_sku_is_422_naming_it(client: httpx.Client) -> None:
 
 def test_snapshot_for_unknown_node_is_404(client: httpx.Client) -> None:
     """Stock counted at a node that does not exist is refused."""
-    r = client.post("/v1/stock/snapshots", json={"node": "NOPE", "counts": [{"sku": "S", "on_hand": 1}]})
+    r = client.post(
+        "/v1/stock/snapshots", json={"node": "NOPE", "counts": [{"sku": "S", "on_hand": 1}]}
+    )
     assert_error(r, 404, "not_found")
 
 
@@ -150,4 +154,5 @@ def test_metrics_count_requests_by_route_template(client: httpx.Client) -> None:
     assert 'route="/v1/orders/{order_id}",status="404"' in text
     assert "some-order-id" not in text
     assert "http_request_duration_seconds_bucket" in text
-    assert "allocations_total" in text and "shortages_total" in text
+    assert "allocations_total" in text
+    assert "shortages_total" in text

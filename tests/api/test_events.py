@@ -26,9 +26,11 @@ def test_events_page_in_order_with_a_cursor(client: httpx.Client, stock: Stocker
         after = page["next_after"]
         assert after == page["events"][-1]["seq"]
     seqs = [e["seq"] for e in paged]
-    assert seqs == sorted(set(seqs)) and paged == everything
+    assert seqs == sorted(set(seqs))
+    assert paged == everything
     mine = [e["type"] for e in paged if e["subject"] == oid]
     assert mine == ["order.created", "order.allocated", "order.released", "order.shipped"]
     assert paged[-1]["data"]["state"] == "shipped"
     snapshots = [e for e in paged if e["type"] == "stock.snapshot"]
-    assert snapshots and snapshots[-1]["subject"] == "node:DC-NJ"
+    assert snapshots
+    assert snapshots[-1]["subject"] == "node:DC-NJ"

@@ -71,7 +71,7 @@ def test_keys_are_scoped_to_the_api_key(
 
 
 def _replayed(r: httpx.Response) -> bool:
-    return r.headers.get("Idempotent-Replayed") == "true"
+    return bool(r.headers.get("Idempotent-Replayed") == "true")
 
 
 def _fire(server: ApiServer, n: int, method: str, path: str, body: Any, key: str) -> list[Any]:

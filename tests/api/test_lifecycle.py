@@ -1,10 +1,12 @@
 """Orders through their life over HTTP: create, get, release, ship, return, cancel, reject,
 shortages and transitions that are not allowed."""
 
+from typing import Any
+
 import httpx
 import pytest
 
-from tests.api.conftest import NYC, ApiServer, Stocker, new_id, order_body
+from tests.api.conftest import ApiServer, Stocker, new_id, order_body
 
 
 @pytest.fixture
@@ -12,8 +14,8 @@ def any_client(any_server: ApiServer) -> httpx.Client:
     return any_server.client()
 
 
-def units(body: dict[str, object], field: str) -> dict[tuple[str, str], int]:
-    return {(u["node"], u["sku"]): u["qty"] for u in body[field]}  # type: ignore[attr-defined,index]
+def units(body: dict[str, Any], field: str) -> dict[tuple[str, str], int]:
+    return {(u["node"], u["sku"]): u["qty"] for u in body[field]}
 
 
 def test_create_get_release_ship_return(any_server: ApiServer) -> None:
@@ -29,7 +31,8 @@ def test_create_get_release_ship_return(any_server: ApiServer) -> None:
         assert order["state"] == "allocated"
         assert units(order, "allocations") == {("DC-NJ", sku): 2}
         assert order["plan"]["shipments"][0]["node"] == "DC-NJ"
-        assert order["plan"]["cost"] > 0 and order["plan"]["currency"] == "USD"
+        assert order["plan"]["cost"] > 0
+        assert order["plan"]["currency"] == "USD"
         assert stock.available(sku) == {"DC-NJ": 3, "ST-CHI": 5, "ST-LA": 5}
 
         got = c.get(f"/v1/orders/{oid}").json()
@@ -38,7 +41,8 @@ def test_create_get_release_ship_return(any_server: ApiServer) -> None:
         assert got["version"] == 1
 
         r = c.post(f"/v1/orders/{oid}/release")
-        assert r.status_code == 200 and r.json()["state"] == "released"
+        assert r.status_code == 200
+        assert r.json()["state"] == "released"
         assert r.json()["released_nodes"] == ["DC-NJ"]
 
         r = c.post(f"/v1/orders/{oid}/ship", json={"node": "DC-NJ"})
@@ -69,7 +73,9 @@ def test_split_order_ships_node_by_node(client: httpx.Client, stock: Stocker) ->
     assert r.status_code == 201, r.text
     order = r.json()
     assert sorted(s["node"] for s in order["plan"]["shipments"]) == ["DC-NJ", "ST-CHI"]
-    assert order["plan"]["cost"] == pytest.approx(sum(s["cost"] for s in order["plan"]["shipments"]))
+    assert order["plan"]["cost"] == pytest.approx(
+        sum(s["cost"] for s in order["plan"]["shipments"])
+    )
     r = client.post(f"/v1/orders/{order['id']}/ship", json={"node": "ST-CHI"})
     assert r.json()["state"] == "partially_shipped"
     r = client.post(f"/v1/orders/{order['id']}/ship", json={"node": "DC-NJ"})
@@ -88,8 +94,10 @@ def test_cancel_whole_and_lines(client: httpx.Client, stock: Stocker) -> None:
     assert {ln["sku"]: ln["qty"] for ln in r.json()["lines"]} == {a: 1, b: 1}
     assert stock.available(a)["DC-NJ"] == 3
     r = client.post(f"/v1/orders/{oid}/cancel")
-    assert r.status_code == 200 and r.json()["state"] == "cancelled"
-    assert stock.available(a)["DC-NJ"] == 4 and stock.available(b)["DC-NJ"] == 4
+    assert r.status_code == 200
+    assert r.json()["state"] == "cancelled"
+    assert stock.available(a)["DC-NJ"] == 4
+    assert stock.available(b)["DC-NJ"] == 4
 
 
 def test_cancel_after_partial_shipment_cancels_unshipped_only(
@@ -102,9 +110,11 @@ def test_cancel_after_partial_shipment_cancels_unshipped_only(
     oid = client.post("/v1/orders", json=order_body({a: 1, b: 1})).json()["id"]
     client.post(f"/v1/orders/{oid}/ship", json={"node": "DC-NJ"})
     r = client.post(f"/v1/orders/{oid}/cancel", json={"lines": [{"sku": a, "qty": 1}]})
-    assert r.status_code == 409 and a in r.json()["error"]["message"]
+    assert r.status_code == 409
+    assert a in r.json()["error"]["message"]
     r = client.post(f"/v1/orders/{oid}/cancel")
-    assert r.status_code == 200 and r.json()["state"] == "shipped"
+    assert r.status_code == 200
+    assert r.json()["state"] == "shipped"
     assert stock.available(b)["ST-CHI"] == 1
 
 
@@ -128,7 +138,8 @@ def test_reject_resources_elsewhere_and_excludes_the_node(
     assert units(r.json(), "allocations") == {("ST-LA", sku): 2}  # DC-NJ stays excluded
     assert r.json()["excluded_nodes"] == ["DC-NJ", "ST-CHI"]
     history = [e["type"] for e in client.get(f"/v1/orders/{oid}").json()["history"]]
-    assert history.count("order.rejected") == 2 and history.count("order.reallocated") == 2
+    assert history.count("order.rejected") == 2
+    assert history.count("order.reallocated") == 2
 
 
 def test_reject_without_stock_elsewhere_cancels_the_units(
@@ -140,7 +151,8 @@ def test_reject_without_stock_elsewhere_cancels_the_units(
     oid = client.post("/v1/orders", json=order_body({sku: 2})).json()["id"]
     r = client.post(f"/v1/orders/{oid}/reject", json={"node": "DC-NJ"})
     assert r.status_code == 200, r.text
-    assert r.json()["state"] == "cancelled" and r.json()["lines"] == []
+    assert r.json()["state"] == "cancelled"
+    assert r.json()["lines"] == []
     history = [e["type"] for e in client.get(f"/v1/orders/{oid}").json()["history"]]
     assert "order.lines_unfillable" in history
     assert stock.available(sku)["DC-NJ"] == 3
@@ -195,7 +207,8 @@ def test_unknown_order_and_duplicate_id(client: httpx.Client, stock: Stocker) ->
     body = order_body({sku: 1})
     assert client.post("/v1/orders", json=body).status_code == 201
     r = client.post("/v1/orders", json=body)
-    assert r.status_code == 409 and r.json()["error"]["code"] == "conflict"
+    assert r.status_code == 409
+    assert r.json()["error"]["code"] == "conflict"
     assert stock.available(sku)["DC-NJ"] == 4
 
 
@@ -217,12 +230,13 @@ def test_batch_allocates_jointly_and_reports_each_order(
     """A batch is allocated order by order: covered orders allocated, the rest refused
     with their short lines; stock is never oversold."""
     sku = stock({"DC-NJ": 3, "ST-CHI": 1})
-    orders = [order_body({sku: 2}), order_body({sku: 2}), order_body({sku: 1}, **NYC)]
+    orders = [order_body({sku: 2}), order_body({sku: 2}), order_body({sku: 1})]
     r = client.post("/v1/orders/batch", json={"orders": orders})
     assert r.status_code == 200, r.text
     out = r.json()
     assert [x["id"] for x in out["results"]] == [o["id"] for o in orders]
-    assert out["allocated"] == 2 and out["refused"] == 1
+    assert out["allocated"] == 2
+    assert out["refused"] == 1
     refused = next(x for x in out["results"] if x["status"] == "refused")
     assert refused["error"]["code"] == "insufficient_stock"
     allocated = sum(x["order"]["lines"][0]["qty"] for x in out["results"] if x["order"])

@@ -38,7 +38,8 @@ def test_hold_then_commit(client: httpx.Client, stock: Stocker) -> None:
     )
     assert r.status_code == 201, r.text
     order = r.json()
-    assert order["state"] == "allocated" and order["reservation_id"] == res["id"]
+    assert order["state"] == "allocated"
+    assert order["reservation_id"] == res["id"]
     assert order["allocations"] == [{"node": "DC-NJ", "sku": sku, "qty": 2}]
     assert order["plan"]["shipments"][0]["cost"] > 0
     position = client.get(f"/v1/stock/{sku}").json()["nodes"][0]
@@ -58,7 +59,8 @@ def test_release_gives_stock_back(client: httpx.Client, stock: Stocker) -> None:
     res = hold(client, sku, 2).json()
     assert stock.available(sku)["DC-NJ"] == 0
     r = client.post(f"/v1/reservations/{res['id']}/release")
-    assert r.status_code == 200 and r.json()["state"] == "released"
+    assert r.status_code == 200
+    assert r.json()["state"] == "released"
     assert stock.available(sku)["DC-NJ"] == 2
     r = client.post(
         f"/v1/reservations/{res['id']}/commit", json={"order_id": new_id(), "destination": NYC}
