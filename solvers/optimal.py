@@ -17,11 +17,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 from solvers.baselines import closest, fewest_splits, greedy_cost, shape_groups
+from solvers.candidates import ShapeGroup
 from solvers.compact import prune, solve_compact
 from solvers.evaluate import evaluate
-from solvers.master import Columns, MasterLP, prices_of, scarce_rows, solve_master_mip
+from solvers.master import (
+    Columns,
+    MasterLP,
+    ScarceRows,
+    prices_of,
+    scarce_rows,
+    solve_master_mip,
+)
 from solvers.mip import BACKENDS
-from solvers.pricing import OrderPlans, price_orders
+from solvers.pricing import OrderPlans, Prices, price_orders
 from solvers.problem import SourcingProblem
 from solvers.result import Allocation, Result, Status, relative_gap
 
@@ -102,36 +110,14 @@ def solve_optimal(problem: SourcingProblem, params: OptimalParams | None = None)
     _allocation_columns(columns, problem, Allocation.empty())  # all unfilled: always feasible
     stats["scarce_rows"] = rows.n_rows
 
-    lp = MasterLP(problem, rows)
-    bound = -np.inf
-    lp_value = np.inf
-    rounds = 0
-    converged = False
-    min_rc = np.zeros(problem.n_orders)
-    while rounds < params.max_rounds and left() > 0:
-        lp.sync(columns)
-        lp_value, sigma, price, _ = lp.solve(left())
-        rounds += 1
-        prices = prices_of(problem, rows, price)
-        all_plans = price_orders(problem, groups, prices)
-        total_rc = 0.0
-        added = 0
-        for plans in all_plans:
-            rc = plans.value - sigma[plans.group.orders]
-            min_rc[plans.group.orders] = np.minimum(rc, 0.0)
-            total_rc += float(np.minimum(rc, 0.0).sum())
-            tol = 1e-9 * np.maximum(1.0, np.abs(sigma[plans.group.orders]))
-            improving = np.nonzero(rc < -tol)[0]
-            if len(improving):
-                before = columns.size
-                _plan_columns(columns, plans, improving)
-                added += columns.size - before
-        bound = max(bound, lp_value + total_rc)
-        if added == 0:
-            bound = max(bound, lp_value)
-            converged = True
-            break
-    stats.update(cg_rounds=rounds, columns=columns.size, lp_value=float(lp_value))
+    relaxation = column_generation(problem, groups, rows, columns, deadline, params.max_rounds)
+    bound = relaxation.bound
+    stats.update(
+        cg_rounds=relaxation.rounds,
+        columns=columns.size,
+        lp_value=relaxation.lp_value,
+        converged=float(relaxation.converged),
+    )
     stats["cg_s"] = time.perf_counter() - t0 - stats["baseline_s"]
 
     best_alloc, best_obj = incumbent.allocation, incumbent.objective
@@ -143,13 +129,13 @@ def solve_optimal(problem: SourcingProblem, params: OptimalParams | None = None)
             best_alloc = _columns_allocation(columns, outcome.chosen)
             best_obj = evaluate(problem, best_alloc).total
     stats["mip_s"] = time.perf_counter() - t0 - stats["baseline_s"] - stats["cg_s"]
-    stats["converged"] = float(converged)
 
     bound = min(float(bound), best_obj)
-    if relative_gap(best_obj, bound) > params.gap_tolerance and converged and left() > 0:
+    duals = relaxation.duals
+    if relative_gap(best_obj, bound) > params.gap_tolerance and duals is not None and left() > 0:
         # any plan cheaper than best_obj uses order plans of reduced cost <= this slack
-        slack = (best_obj - bound) + min_rc
-        cands = prune(problem, groups, prices, sigma, slack)
+        slack = (best_obj - duals.lagrangian) + duals.min_rc
+        cands = prune(problem, groups, duals.prices, duals.sigma, slack)
         stats["compact_candidates"] = len(cands.order)
         outcome_c = solve_compact(
             problem,
@@ -180,6 +166,72 @@ def solve_optimal(problem: SourcingProblem, params: OptimalParams | None = None)
         allocation=best_alloc,
         stats=stats,
     )
+
+
+@dataclass(frozen=True, eq=False)
+class Duals:
+    """One round's dual values, and the Lagrangian bound they prove."""
+
+    sigma: NDArray[np.float64]
+    prices: Prices
+    min_rc: NDArray[np.float64]  # least reduced cost of each order's plans (<= 0)
+    lagrangian: float
+
+
+@dataclass(frozen=True, eq=False)
+class Relaxation:
+    bound: float
+    lp_value: float
+    rounds: int
+    converged: bool
+    duals: Duals | None
+
+
+CONVERGED_GAP = 1e-7
+"""Column generation stops when the LP optimum is this close (relative) to the bound."""
+
+
+def column_generation(
+    problem: SourcingProblem,
+    groups: list[ShapeGroup],
+    rows: ScarceRows,
+    columns: Columns,
+    deadline: float,
+    max_rounds: int,
+) -> Relaxation:
+    """Solve the master LP over all order plans, generating the plans it needs.
+
+    Every round prices every order exactly, so every round proves a bound (the Lagrangian
+    bound of its duals), whether or not the loop gets to converge.
+    """
+    lp = MasterLP(problem, rows)
+    bound, lp_value, rounds = -np.inf, float("inf"), 0
+    duals: Duals | None = None
+    while rounds < max_rounds and time.perf_counter() < deadline:
+        lp.sync(columns)
+        solution = lp.solve(deadline - time.perf_counter())
+        if solution is None:
+            break
+        rounds += 1
+        lp_value = solution.value
+        prices = prices_of(problem, rows, solution.price)
+        min_rc = np.zeros(problem.n_orders)
+        added = 0
+        for plans in price_orders(problem, groups, prices):
+            orders = plans.group.orders
+            rc = plans.value - solution.sigma[orders]
+            min_rc[orders] = np.minimum(rc, 0.0)
+            improving = np.nonzero(rc < -1e-9 * np.maximum(1.0, np.abs(solution.sigma[orders])))[0]
+            if len(improving):
+                before = columns.size
+                _plan_columns(columns, plans, improving)
+                added += columns.size - before
+        lagrangian = lp_value + float(min_rc.sum())
+        duals = Duals(solution.sigma, prices, min_rc, lagrangian)
+        bound = max(bound, lagrangian)
+        if added == 0 or lp_value - lagrangian <= CONVERGED_GAP * max(1.0, abs(lp_value)):
+            return Relaxation(max(bound, lagrangian), lp_value, rounds, True, duals)
+    return Relaxation(bound, lp_value, rounds, False, duals)
 
 
 def _columns_allocation(columns: Columns, chosen: IntArray) -> Allocation:
