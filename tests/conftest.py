@@ -19,9 +19,10 @@ def free_port() -> int:
 class RedisServer:
     """A redis-server process with a durable append-only file in `data_dir`."""
 
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    def __init__(self, data_dir: Path, port: int | None = None, *extra_args: str) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
+        self.extra_args = extra_args
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -54,6 +55,7 @@ class RedisServer:
                 str(log),
                 "--daemonize",
                 "no",
+                *self.extra_args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,

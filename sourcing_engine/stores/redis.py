@@ -55,6 +55,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
 from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
 from redis.commands.core import Script
 from redis.retry import Retry
 
@@ -97,6 +98,7 @@ SCRIPTS = (
     "add_inbound",
     "claim_idempotency",
     "api_key",
+    "now",
 )
 IDEMPOTENCY_TTL_S = 24 * 3600
 Arg = str | int | float
@@ -107,11 +109,21 @@ class DurabilityError(RuntimeError):
     """The Redis server does not persist every write before replying."""
 
 
+READ_ONLY_SCRIPTS = frozenset({"positions", "get_reservation", "now"})
+
+
 @cache
 def script_source(name: str) -> str:
-    """The Lua source of one operation, with the shared helpers prepended."""
+    """The Lua source of one operation, with the shared helpers prepended.
+
+    The shebang makes the server enforce, on a cluster node, that a script touches one slot
+    only (scripts without one may cross slots, for compatibility); read-only scripts say
+    so, so they may run on replicas and never write.
+    """
     lua = resources.files("sourcing_engine.stores") / "lua"
-    return (lua / "common.lua").read_text() + "\n" + (lua / f"{name}.lua").read_text()
+    shebang = "#!lua flags=no-writes" if name in READ_ONLY_SCRIPTS else "#!lua"
+    common = (lua / "common.lua").read_text()
+    return f"{shebang}\n{common}\n{(lua / f'{name}.lua').read_text()}"
 
 
 def _truthy(value: str) -> bool:
@@ -121,7 +133,7 @@ def _truthy(value: str) -> bool:
 def _split_url(url: str) -> tuple[str, dict[str, str]]:
     """The URL without this store's own query options, and those options."""
     parts = urlsplit(url)
-    ours = {"namespace", "configure_durability"}
+    ours = {"namespace", "configure_durability", "cluster"}
     query = parse_qsl(parts.query, keep_blank_values=True)
     options = {k: v for k, v in query if k in ours}
     rest = urlencode([(k, v) for k, v in query if k not in ours])
@@ -276,6 +288,7 @@ class RedisStore:
         *,
         namespace: str | None = None,
         configure_durability: bool | None = None,
+        cluster: bool | None = None,
         idempotency_ttl_s: int = IDEMPOTENCY_TTL_S,
     ) -> None:
         client_url, options = _split_url(url)
@@ -284,6 +297,8 @@ class RedisStore:
             raise ValueError(f"namespace must be non-empty without braces, got {ns!r}")
         if configure_durability is None:
             configure_durability = _truthy(options.get("configure_durability", "0"))
+        if cluster is None:
+            cluster = _truthy(options.get("cluster", "0"))
         if idempotency_ttl_s < IDEMPOTENCY_TTL_S:
             raise ValueError(f"idempotency_ttl_s must be at least {IDEMPOTENCY_TTL_S} (24 h)")
         self.namespace = ns
@@ -291,43 +306,67 @@ class RedisStore:
         self._seq_key = self.prefix + "seq"
         self._idem_ttl = idempotency_ttl_s
         # No automatic retries: a script whose reply was lost must not run twice.
-        self._r = redis.Redis.from_url(
-            client_url, decode_responses=True, retry=Retry(NoBackoff(), 0)
-        )
-        self._check_durability(configure_durability)
+        no_retry = Retry(NoBackoff(), 0)
+        self._r: redis.Redis | RedisCluster
+        if cluster:
+            self._r = RedisCluster.from_url(client_url, decode_responses=True, retry=no_retry)
+        else:
+            self._r = redis.Redis.from_url(client_url, decode_responses=True, retry=no_retry)
+        try:
+            self._check_durability(configure_durability)
+        except BaseException:
+            self._r.close()
+            raise
         self._scripts: dict[str, Script] = {
             name: self._r.register_script(script_source(name)) for name in SCRIPTS
         }
 
     # --- plumbing ---------------------------------------------------------------------
 
+    def _servers(self) -> list[redis.Redis]:
+        """One client per server: in a cluster every primary and replica, since a replica
+        promoted by a failover must be as durable as its primary."""
+        if isinstance(self._r, RedisCluster):
+            nodes = self._r.get_nodes()  # type: ignore[no-untyped-call]  # untyped in redis-py
+            return [self._r.get_redis_connection(n) for n in nodes]
+        return [self._r]
+
     def _check_durability(self, configure: bool) -> None:
+        for server in self._servers():
+            where = server.get_connection_kwargs().get("host", "redis")
+            try:
+                cfg = cast(dict[str, str], server.config_get("append*"))
+            except redis.ResponseError as exc:
+                raise DurabilityError(
+                    f"cannot read the configuration of {where} to verify durability ({exc}); "
+                    "the store needs appendonly yes and appendfsync always"
+                ) from exc
+            found = (cfg.get("appendonly"), cfg.get("appendfsync"))
+            if found == ("yes", "always"):
+                continue
+            if not configure:
+                raise DurabilityError(
+                    f"Redis at {where} runs with appendonly {found[0]} and appendfsync "
+                    f"{found[1]}: a reply would not mean the write is on disk. Start "
+                    "redis-server with --appendonly yes --appendfsync always (or set them in "
+                    "redis.conf), or let the store set them with configure_durability=True "
+                    "(URL option ?configure_durability=1)"
+                )
+            self._configure(server, where)
+
+    @staticmethod
+    def _configure(server: redis.Redis, where: str) -> None:
         try:
-            cfg = cast(dict[str, str], self._r.config_get("append*"))
+            server.config_set("appendfsync", "always")
+            server.config_set("appendonly", "yes")
         except redis.ResponseError as exc:
             raise DurabilityError(
-                f"cannot read the Redis configuration to verify durability ({exc}); the store "
-                "needs appendonly yes and appendfsync always"
+                f"could not set appendonly yes / appendfsync always on {where}: {exc}"
             ) from exc
-        found = (cfg.get("appendonly"), cfg.get("appendfsync"))
-        if found == ("yes", "always"):
-            return
-        if not configure:
-            raise DurabilityError(
-                f"Redis runs with appendonly {found[0]} and appendfsync {found[1]}: a reply "
-                "would not mean the write is on disk. Start redis-server with --appendonly "
-                "yes --appendfsync always (or in redis.conf), or let the store set them with "
-                "configure_durability=True (URL option ?configure_durability=1)"
-            )
-        try:
-            self._r.config_set("appendfsync", "always")
-            self._r.config_set("appendonly", "yes")
-        except redis.ResponseError as exc:
-            raise DurabilityError(f"could not set appendonly / appendfsync always: {exc}") from exc
         # Turning AOF on starts a rewrite; only once it is done is every write in the AOF.
         deadline = time.monotonic() + 60
         while True:
-            info = self._r.info("persistence")
+            info = server.info("persistence")
             if (
                 info.get("aof_enabled") == 1
                 and not info.get("aof_rewrite_in_progress")
@@ -335,7 +374,7 @@ class RedisStore:
             ):
                 return
             if time.monotonic() > deadline:
-                raise DurabilityError("the append-only file was not ready within 60 s")
+                raise DurabilityError(f"the append-only file of {where} was not ready in 60 s")
             time.sleep(0.05)
 
     def _run(self, name: str, args: Sequence[Arg], idem: Idempotency | None = None) -> list[str]:
@@ -363,8 +402,8 @@ class RedisStore:
     # --- Store ------------------------------------------------------------------------
 
     def now(self) -> float:
-        sec, usec = self._r.time()
-        return sec + usec / 1e6
+        # TIME of the server that runs this store's scripts (in a cluster: its slot's primary)
+        return float(self._read("now", [])[0])
 
     def upsert_nodes(self, nodes: Sequence[NodeRecord]) -> None:
         args: list[Arg] = ["nodes", len(nodes)]
@@ -520,12 +559,11 @@ class RedisStore:
         return _order(order_id, h)
 
     def order_history(self, order_id: str) -> list[Event]:
-        pipe = self._r.pipeline(transaction=True)
-        pipe.exists(self.key(f"order:{order_id}"))
-        pipe.lrange(self.key(f"hist:{order_id}"), 0, -1)
-        exists, raw = pipe.execute()
-        if not exists:
+        # Orders are never deleted and their first events are written with them, so these
+        # two reads need no transaction.
+        if not self._r.exists(self.key(f"order:{order_id}")):
             raise NotFound(f"order {order_id} not found")
+        raw = cast(list[str], self._r.lrange(self.key(f"hist:{order_id}"), 0, -1))
         return [_event(e) for e in raw]
 
     def transition(

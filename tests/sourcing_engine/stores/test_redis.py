@@ -1,12 +1,15 @@
 """The Redis store against the store contract, on a real redis-server (tests/conftest.py)."""
 
+import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
+import redis
 
 from sourcing_engine.ledger import Store
 from sourcing_engine.stores.redis import RedisStore
+from tests.conftest import RedisServer
 from tests.sourcing_engine.stores.contract import StoreContract
 
 
@@ -16,5 +19,36 @@ class TestRedisStore(StoreContract):
     @pytest.fixture
     def store(self, redis_url: str) -> Iterator[Store]:
         store = RedisStore(redis_url, namespace=f"contract-{uuid.uuid4().hex}")
+        yield store
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A one-node Redis Cluster owning every slot: it refuses any script that touches a key
+    outside the slot of the keys it declared."""
+    data = tmp_path_factory.mktemp("redis-cluster")
+    server = RedisServer(
+        data, None, "--cluster-enabled", "yes", "--cluster-config-file", str(data / "nodes.conf")
+    )
+    server.start()
+    admin = redis.Redis(port=server.port, decode_responses=True)
+    admin.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+    deadline = time.monotonic() + 20
+    while admin.cluster("INFO").get("cluster_state") != "ok":
+        assert time.monotonic() < deadline, "the one-node cluster did not come up"
+        time.sleep(0.05)
+    admin.close()
+    yield server.url
+    server.stop()
+
+
+class TestRedisStoreOnCluster(StoreContract):
+    """The whole contract through a cluster client on a cluster node: every script keeps to
+    one slot (the server checks each key a script touches), so a cluster deployment works."""
+
+    @pytest.fixture
+    def store(self, cluster_url: str) -> Iterator[Store]:
+        store = RedisStore(cluster_url, namespace=f"cluster-{uuid.uuid4().hex}", cluster=True)
         yield store
         store.close()
