@@ -33,7 +33,7 @@ def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     server.start()
     admin = redis.Redis(port=server.port, decode_responses=True)
-    admin.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+    admin.cluster("ADDSLOTSRANGE", 0, 16383)
     deadline = time.monotonic() + 20
     while admin.cluster("INFO").get("cluster_state") != "ok":
         assert time.monotonic() < deadline, "the one-node cluster did not come up"
