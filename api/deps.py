@@ -3,7 +3,10 @@
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 
+from api.errors import ApiError
 from api.metrics import Metrics
 from sourcing_engine.service import Service
 
@@ -22,3 +25,42 @@ def get_metrics(request: Request) -> Metrics:
 
 
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+
+
+def _query_params(dependant: Dependant) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_params(sub)
+    return names
+
+
+def _query_names(route: APIRoute) -> frozenset[str]:
+    # computed once per route and kept on it (routes are not hashable)
+    names: frozenset[str] | None = getattr(route, "_known_query", None)
+    if names is None:
+        names = frozenset(_query_params(route.dependant))
+        setattr(route, "_known_query", names)  # noqa: B010
+    return names
+
+
+def strict_query(request: Request) -> None:
+    """Unknown query parameters are refused like unknown body fields (a typo such as
+    `?afterr=10` must not silently mean `after=0`)."""
+    route = request.scope.get("route")
+    known = _query_names(route) if isinstance(route, APIRoute) else frozenset()
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        details = [
+            {"field": f"query.{name}", "message": "unknown query parameter",
+             "type": "extra_forbidden"}
+            for name in unknown
+        ]  # fmt: skip
+        raise ApiError(
+            422,
+            "validation_error",
+            "; ".join(f"{d['field']}: unknown query parameter" for d in details),
+            details,
+        )
+
+
+StrictQuery = Depends(strict_query)

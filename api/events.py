@@ -5,10 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Security
 
 from api.auth import require
-from api.deps import ServiceDep
+from api.deps import ServiceDep, StrictQuery
 from api.schemas import EventOut, EventsOut, errors
 
-router = APIRouter(prefix="/v1", tags=["events"], dependencies=[Security(require("orders"))])
+router = APIRouter(
+    prefix="/v1", tags=["events"], dependencies=[Security(require("orders")), StrictQuery]
+)
 
 MAX_EVENTS = 1000
 

@@ -3,10 +3,10 @@
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
-from api.deps import MetricsDep, ServiceDep
+from api.deps import MetricsDep, ServiceDep, StrictQuery
 from api.schemas import Health
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], dependencies=[StrictQuery])
 
 
 @router.get("/healthz", response_model=Health)

@@ -7,12 +7,14 @@ from fastapi import APIRouter, Path, Request, Security
 from fastapi.responses import JSONResponse
 
 from api.auth import require
-from api.deps import ServiceDep
+from api.deps import ServiceDep, StrictQuery
 from api.idempotency import IdempotencyDep
 from api.schemas import IssuedKeyOut, KeyIn, KeyOut, KeysOut, errors
 from sourcing_engine.ledger import Conflict
 
-router = APIRouter(prefix="/v1", tags=["keys"], dependencies=[Security(require("admin"))])
+router = APIRouter(
+    prefix="/v1", tags=["keys"], dependencies=[Security(require("admin")), StrictQuery]
+)
 
 KeyId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+$")]
 

@@ -3,11 +3,13 @@
 from fastapi import APIRouter, Security
 
 from api.auth import require
-from api.deps import ServiceDep
+from api.deps import ServiceDep, StrictQuery
 from api.idempotency import IdempotencyDep
 from api.schemas import ItemsIn, NodeOut, NodesIn, NodesOut, Upserted, errors
 
-router = APIRouter(prefix="/v1", tags=["network"], dependencies=[Security(require("inventory"))])
+router = APIRouter(
+    prefix="/v1", tags=["network"], dependencies=[Security(require("inventory")), StrictQuery]
+)
 
 
 @router.put("/nodes", responses=errors(422), response_model=Upserted)

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api.auth import require
-from api.deps import MetricsDep, ServiceDep
+from api.deps import MetricsDep, ServiceDep, StrictQuery
 from api.errors import ledger_error
 from api.idempotency import IdempotencyDep, Idempotent, Rendered
 from api.metrics import Metrics
@@ -32,7 +32,9 @@ from api.schemas import (
 from sourcing_engine.ledger import InsufficientStock, LedgerError, OrderRecord
 from sourcing_engine.service import BatchOutcome, OrderRequest, Replay
 
-router = APIRouter(prefix="/v1", tags=["orders"], dependencies=[Security(require("orders"))])
+router = APIRouter(
+    prefix="/v1", tags=["orders"], dependencies=[Security(require("orders")), StrictQuery]
+)
 
 OrderId = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN)]
 

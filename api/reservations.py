@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Security
 from fastapi.responses import JSONResponse
 
 from api.auth import require
-from api.deps import MetricsDep, ServiceDep
+from api.deps import MetricsDep, ServiceDep, StrictQuery
 from api.idempotency import IdempotencyDep, Rendered
 from api.orders import order_reply
 from api.schemas import (
@@ -22,7 +22,9 @@ from api.schemas import (
 )
 from sourcing_engine.ledger import InsufficientStock, Reservation
 
-router = APIRouter(prefix="/v1", tags=["reservations"], dependencies=[Security(require("promise"))])
+router = APIRouter(
+    prefix="/v1", tags=["reservations"], dependencies=[Security(require("promise")), StrictQuery]
+)
 
 ReservationId = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN)]
 

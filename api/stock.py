@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Security
 from fastapi.responses import JSONResponse
 
 from api.auth import require
-from api.deps import ServiceDep
+from api.deps import ServiceDep, StrictQuery
 from api.idempotency import IdempotencyDep
 from api.schemas import (
     ID_PATTERN,
@@ -21,7 +21,9 @@ from api.schemas import (
 )
 from sourcing_engine.service import Adjustment
 
-router = APIRouter(prefix="/v1", tags=["stock"], dependencies=[Security(require("inventory"))])
+router = APIRouter(
+    prefix="/v1", tags=["stock"], dependencies=[Security(require("inventory")), StrictQuery]
+)
 
 SkuPath = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN)]
 

@@ -147,6 +147,12 @@ def test_bad_query_and_header_name_the_field(client: httpx.Client) -> None:
     assert "header.Idempotency-Key" in fields(assert_error(r, 422, "validation_error"))
 
 
+def test_unknown_query_parameter_is_422(client: httpx.Client) -> None:
+    """A misspelt query parameter is refused, not ignored."""
+    r = client.get("/v1/events", params={"afterr": 10})
+    assert fields(assert_error(r, 422, "validation_error")) == ["query.afterr"]
+
+
 def test_metrics_count_requests_by_route_template(client: httpx.Client) -> None:
     """/metrics counts requests by route template and status, and allocations."""
     client.get("/v1/orders/some-order-id")
