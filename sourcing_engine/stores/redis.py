@@ -8,16 +8,19 @@ Failures come back as a structured reply that this module turns into the domain 
 (`InsufficientStock` with every short line, `Conflict` with the current state, ...).
 
 Key layout. Every key of one store starts with ``se:{<namespace>}:`` (namespace "default"
-unless given), so all of them hash to one Redis Cluster slot and multi-key scripts never
-cross slots. Scripts get the key ``se:{ns}:seq`` as KEYS[1] (it routes them in a cluster) and
-derive every other key from its prefix:
+unless given, ``?namespace=`` in the URL), so all of them hash to one Redis Cluster slot and
+multi-key scripts never cross slots. Scripts get the key ``se:{ns}:seq`` as KEYS[1] (it
+routes them in a cluster) and derive every other key from its prefix; each script starts
+with a ``#!lua`` shebang, so a cluster node refuses any script touching another slot.
+``?cluster=1`` connects with the cluster client.
 
     seq              string  last event seq (INCR)
     events           zset    event JSON, score = seq: events(after, limit) is one range read
-    hist:<subject>   list    event JSON of one order or hold, in order
+    hist:<order id>  list    the order's order.* event JSON, in order
     nodes, items     hash    id -> record JSON
     pos:<sku>        hash    per node of that SKU: oh:<node> on hand, ss:<node> safety stock,
                              al:<node> allocated, rs:<node> units of holds still in hz:<sku>
+                             (a position exists once oh:<node> does)
     hz:<sku>         zset    holds of that SKU, score = expires_at, member JSON [hold, node, qty]
     hold_exp         zset    hold ids by expires_at (the reaper's queue)
     res:<id>         hash    a hold: cart, units, created_at, expires_at, state, order_id
@@ -32,10 +35,12 @@ Durability. A reply means the write is on disk: the server must run with ``appen
 and ``appendfsync always`` (Redis fsyncs the append-only file before it sends any reply of
 that event-loop turn). The store checks both with CONFIG GET when it connects and refuses to
 start otherwise; ``configure_durability=True`` (or ``?configure_durability=1`` in the URL)
-sets them with CONFIG SET instead, where the server allows it. Redis 7.0 has no WAITAOF; a
-replicated deployment would also need WAIT for the replicas. Client retries are off: a
-command whose reply was lost is reported, never sent twice (callers retry with an
-idempotency key).
+sets them with CONFIG SET instead, where the server allows it (in a cluster, on every node,
+as a promoted replica must be as durable). Redis 7.0 has no WAITAOF; with replicas, WAIT
+would also be needed to survive losing the primary's disk. Each script's writes reach the
+append-only file as one MULTI/EXEC block, so a crash mid-write replays all or none of it.
+Client retries are off: a command whose reply was lost is reported, never sent twice
+(callers retry with an idempotency key).
 
 Time and expiry. Scripts use the server's TIME, so replicas agree. No key TTL or keyspace
 notification is involved in expiry: a hold counts in ``reserved`` only while its expires_at
@@ -101,6 +106,7 @@ SCRIPTS = (
     "now",
 )
 IDEMPOTENCY_TTL_S = 24 * 3600
+MAX_QTY = 10**12
 Arg = str | int | float
 _NO_IDEM: tuple[Arg, ...] = ("", "", "", "", "")
 
@@ -155,9 +161,12 @@ def _lines_args(lines: dict[str, int]) -> list[Arg]:
 
 
 def _check_qty(qty: object, where: str, allow_zero: bool = False) -> None:
-    if isinstance(qty, bool) or not isinstance(qty, int) or qty < (0 if allow_zero else 1):
-        least = "0" if allow_zero else "1"
-        raise Invalid(f"{where}: quantity must be an integer of at least {least}, got {qty!r}")
+    least = 0 if allow_zero else 1
+    # the bound keeps every sum exact in Lua's doubles and Redis's integer commands
+    if isinstance(qty, bool) or not isinstance(qty, int) or not least <= qty <= MAX_QTY:
+        raise Invalid(
+            f"{where}: quantity must be a whole number from {least} to {MAX_QTY}, got {qty!r}"
+        )
 
 
 def _check_id(value: object, what: str) -> None:
@@ -452,8 +461,10 @@ class RedisStore:
     ) -> Position:
         _check_id(node, "node")
         _check_id(sku, "sku")
-        if isinstance(delta, bool) or not isinstance(delta, int):
-            raise Invalid(f"delta for {sku} at {node} must be an integer, got {delta!r}")
+        if isinstance(delta, bool) or not isinstance(delta, int) or abs(delta) > MAX_QTY:
+            raise Invalid(
+                f"delta for {sku} at {node} must be a whole number within ±{MAX_QTY}, got {delta!r}"
+            )
         r = self._run("adjust_stock", [node, sku, delta, reason], idem)
         return Position(r[1], r[2], int(r[3]), int(r[4]), int(r[6]), int(r[5]))
 
