@@ -119,6 +119,14 @@ class BatchOutcome:
 
 
 @dataclass(frozen=True)
+class _Network:
+    """Nodes and the items of some SKUs, read once for one sourcing and its pricing."""
+
+    nodes: list[NodeRecord]
+    items: dict[str, ItemRecord]
+
+
+@dataclass(frozen=True)
 class Adjustment:
     """on_hand += delta at a node for a SKU, with the reason (count correction, damage)."""
 
@@ -232,39 +240,44 @@ class Service:
 
     # --- sourcing -----------------------------------------------------------------------
 
+    def _network(self, skus: Sequence[str]) -> _Network:
+        return _Network(self.store.list_nodes(), self.store.get_items(sorted(set(skus))))
+
     def source(
-        self, demands: Sequence[Demand], exclude: Sequence[str] = (), joint: bool = False
+        self,
+        demands: Sequence[Demand],
+        exclude: Sequence[str] = (),
+        joint: bool = False,
+        network: _Network | None = None,
     ) -> list[Sourced]:
         """Source demands on the live available stock (no effect on the ledger)."""
         skus = sorted({s for d in demands for s in d.lines})
+        network = network or self._network(skus)
         return source(
             demands,
-            self.store.list_nodes(),
-            self.store.get_items(skus),
+            network.nodes,
+            network.items,
             self.store.positions(skus),
             self.config.sourcing,
             exclude=exclude,
             joint_time_limit=self.config.batch_time_limit_s if joint else None,
         )
 
-    def _price(self, destination: Destination, units: Sequence[Unit]) -> Plan:
-        skus = sorted({u.sku for u in units})
-        return price_plan(
-            destination,
-            units,
-            self.store.list_nodes(),
-            self.store.get_items(skus),
-            self.config.sourcing,
-        )
+    def _price(
+        self, destination: Destination, units: Sequence[Unit], network: _Network | None = None
+    ) -> Plan:
+        network = network or self._network([u.sku for u in units])
+        return price_plan(destination, units, network.nodes, network.items, self.config.sourcing)
 
-    def _with_retries(self, attempt: Callable[[Sourced], T], demand: Demand) -> T:
-        """Run attempt(sourced) on fresh sourcing until the store stops answering
+    def _with_retries(self, attempt: Callable[[Sourced, _Network], T], demand: Demand) -> T:
+        """Run attempt(sourced, network) on fresh sourcing until the store stops answering
         InsufficientStock (stock taken concurrently), at most allocate_attempts times."""
         last: InsufficientStock | None = None
         for _ in range(self.config.allocate_attempts):
-            sourced = self.source([demand])[0]
+            network = self._network(list(demand.lines))
+            sourced = self.source([demand], network=network)[0]
             try:
-                return attempt(sourced)
+                return attempt(sourced, network)
             except InsufficientStock as exc:
                 if sourced.shortages:  # the engine's own answer: final
                     raise
@@ -281,8 +294,8 @@ class Service:
         every short line otherwise)."""
         demand = Demand(request.id, request.destination, dict(request.lines))
 
-        def attempt(sourced: Sourced) -> OrderRecord:
-            return self._allocate(request, sourced.require_complete(), replay)
+        def attempt(sourced: Sourced, network: _Network) -> OrderRecord:
+            return self._allocate(request, sourced.require_complete(), replay, network)
 
         return self._with_retries(attempt, demand)
 
@@ -291,9 +304,10 @@ class Service:
         request: OrderRequest,
         units: Sequence[Unit],
         replay: Replay[OrderRecord] | None,
+        network: _Network | None = None,
     ) -> OrderRecord:
         units = merge_units(units)
-        plan = self._price(request.destination, units)
+        plan = self._price(request.destination, units, network)
         document = _document(request.destination, plan)
         lines = dict(request.lines)
         idem = None
@@ -328,8 +342,9 @@ class Service:
         if dup:
             raise Invalid(f"orders: order id {', '.join(dup)} appears more than once")
         demands = [Demand(r.id, r.destination, dict(r.lines)) for r in requests]
+        network = self._network([s for d in demands for s in d.lines])
         try:
-            joint = self.source(demands, joint=True) if demands else []
+            joint = self.source(demands, joint=True, network=network) if demands else []
         except Invalid:
             joint = []  # an unknown SKU somewhere: every order is sourced alone and named
         by_id = {s.demand.id: s for s in joint}
@@ -340,7 +355,7 @@ class Service:
             try:
                 if planned is not None and planned.complete:
                     try:
-                        order = self._allocate(request, planned.units, replay)
+                        order = self._allocate(request, planned.units, replay, network)
                     except InsufficientStock:
                         order = self.create_order(request, replay)
                 else:
@@ -511,7 +526,7 @@ class Service:
         """Source the cart's lines and hold the units until now + ttl_s."""
         reservation_id = "res_" + uuid.uuid4().hex
 
-        def attempt(sourced: Sourced) -> Reservation:
+        def attempt(sourced: Sourced, _: _Network) -> Reservation:
             units = merge_units(sourced.require_complete())
             idem = None
             if replay is not None:
