@@ -11,6 +11,7 @@ penalty is set high so that units are left unfilled only when no stock can ship 
 an order is then refused with every short line rather than allocated in part.
 """
 
+import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -22,7 +23,7 @@ from cost_models.objective import UNLIMITED
 from solvers import SourcingProblem, solve
 from solvers.evaluate import evaluate
 from solvers.result import Allocation, Result
-from solvers.shapes import supported
+from solvers.shapes import MAX_CONTENTS, MAX_SPLITS_PER_SHAPE, supported
 from sourcing_engine.ledger import (
     InsufficientStock,
     Invalid,
@@ -229,8 +230,16 @@ class _Arrays:
 
 
 def _exact(demand: Demand) -> bool:
-    """Whether the engine's exact single-order pricing takes this order's quantities."""
-    return supported(tuple(sorted(demand.lines.values(), reverse=True)))
+    """Whether the engine's exact single-order pricing takes this order's quantities.
+
+    The count of possible shipment contents is checked first with Python integers: exact
+    pricing needs at most MAX_CONTENTS of them, and `supported` counts them in int64, which
+    wraps around for orders of 64 or more lines (and would then try to list 2**64 vectors).
+    """
+    qty = tuple(sorted(demand.lines.values(), reverse=True))
+    if math.prod(q + 1 for q in qty) > max(MAX_CONTENTS, MAX_SPLITS_PER_SHAPE):
+        return False
+    return supported(qty)
 
 
 def _best_rule(problem: SourcingProblem) -> Result:

@@ -1,6 +1,7 @@
 """Orders through their life over HTTP: create, get, release, ship, return, cancel, reject,
 shortages and transitions that are not allowed."""
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -10,58 +11,58 @@ from tests.api.conftest import ApiServer, Stocker, new_id, order_body
 
 
 @pytest.fixture
-def any_client(any_server: ApiServer) -> httpx.Client:
-    return any_server.client()
+def client(any_server: ApiServer) -> Iterator[httpx.Client]:
+    """Every test of this module runs on both stores (SQLite and a real redis-server)."""
+    with any_server.client() as c:
+        yield c
 
 
 def units(body: dict[str, Any], field: str) -> dict[tuple[str, str], int]:
     return {(u["node"], u["sku"]): u["qty"] for u in body[field]}
 
 
-def test_create_get_release_ship_return(any_server: ApiServer) -> None:
+def test_create_get_release_ship_return(client: httpx.Client, stock: Stocker) -> None:
     """An order is sourced at the cheapest node with stock, then released, shipped (stock
-    leaves on hand) and returned with restock (stock back on hand), on both stores."""
-    with any_server.client() as c:
-        stock = Stocker(c, "life")
-        sku = stock({"DC-NJ": 5, "ST-CHI": 5, "ST-LA": 5})
-        r = c.post("/v1/orders", json=order_body({sku: 2}, "L-" + new_id()))
-        assert r.status_code == 201, r.text
-        order = r.json()
-        oid = order["id"]
-        assert order["state"] == "allocated"
-        assert units(order, "allocations") == {("DC-NJ", sku): 2}
-        assert order["plan"]["shipments"][0]["node"] == "DC-NJ"
-        assert order["plan"]["cost"] > 0
-        assert order["plan"]["currency"] == "USD"
-        assert stock.available(sku) == {"DC-NJ": 3, "ST-CHI": 5, "ST-LA": 5}
+    leaves on hand) and returned with restock (stock back on hand)."""
+    sku = stock({"DC-NJ": 5, "ST-CHI": 5, "ST-LA": 5})
+    r = client.post("/v1/orders", json=order_body({sku: 2}, "L-" + new_id()))
+    assert r.status_code == 201, r.text
+    order = r.json()
+    oid = order["id"]
+    assert order["state"] == "allocated"
+    assert units(order, "allocations") == {("DC-NJ", sku): 2}
+    assert order["plan"]["shipments"][0]["node"] == "DC-NJ"
+    assert order["plan"]["cost"] > 0
+    assert order["plan"]["currency"] == "USD"
+    assert stock.available(sku) == {"DC-NJ": 3, "ST-CHI": 5, "ST-LA": 5}
 
-        got = c.get(f"/v1/orders/{oid}").json()
-        assert {k: got[k] for k in order} == order  # the create reply is the order as stored
-        assert [e["type"] for e in got["history"]] == ["order.created", "order.allocated"]
-        assert got["version"] == 1
+    got = client.get(f"/v1/orders/{oid}").json()
+    assert {k: got[k] for k in order} == order  # the create reply is the order as stored
+    assert [e["type"] for e in got["history"]] == ["order.created", "order.allocated"]
+    assert got["version"] == 1
 
-        r = c.post(f"/v1/orders/{oid}/release")
-        assert r.status_code == 200
-        assert r.json()["state"] == "released"
-        assert r.json()["released_nodes"] == ["DC-NJ"]
+    r = client.post(f"/v1/orders/{oid}/release")
+    assert r.status_code == 200
+    assert r.json()["state"] == "released"
+    assert r.json()["released_nodes"] == ["DC-NJ"]
 
-        r = c.post(f"/v1/orders/{oid}/ship", json={"node": "DC-NJ"})
-        assert r.status_code == 200, r.text
-        assert r.json()["state"] == "shipped"
-        assert units(r.json(), "shipped") == {("DC-NJ", sku): 2}
-        position = c.get(f"/v1/stock/{sku}").json()["nodes"][0]
-        assert (position["node"], position["on_hand"], position["allocated"]) == ("DC-NJ", 3, 0)
+    r = client.post(f"/v1/orders/{oid}/ship", json={"node": "DC-NJ"})
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "shipped"
+    assert units(r.json(), "shipped") == {("DC-NJ", sku): 2}
+    position = client.get(f"/v1/stock/{sku}").json()["nodes"][0]
+    assert (position["node"], position["on_hand"], position["allocated"]) == ("DC-NJ", 3, 0)
 
-        r = c.post(f"/v1/orders/{oid}/return", json={"lines": [{"sku": sku, "qty": 2}]})
-        assert r.status_code == 200, r.text
-        assert r.json()["state"] == "returned"
-        assert stock.available(sku)["DC-NJ"] == 5
+    r = client.post(f"/v1/orders/{oid}/return", json={"lines": [{"sku": sku, "qty": 2}]})
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "returned"
+    assert stock.available(sku)["DC-NJ"] == 5
 
-        history = [e["type"] for e in c.get(f"/v1/orders/{oid}").json()["history"]]
-        assert history == [
-            "order.created", "order.allocated", "order.released", "order.shipped",
-            "order.returned",
-        ]  # fmt: skip
+    history = [e["type"] for e in client.get(f"/v1/orders/{oid}").json()["history"]]
+    assert history == [
+        "order.created", "order.allocated", "order.released", "order.shipped",
+        "order.returned",
+    ]  # fmt: skip
 
 
 def test_split_order_ships_node_by_node(client: httpx.Client, stock: Stocker) -> None:
@@ -241,3 +242,55 @@ def test_batch_allocates_jointly_and_reports_each_order(
     assert refused["error"]["code"] == "insufficient_stock"
     allocated = sum(x["order"]["lines"][0]["qty"] for x in out["results"] if x["order"])
     assert sum(stock.available(sku).values()) == 4 - allocated
+
+
+def test_orders_too_large_for_exact_pricing_are_allocated(
+    client: httpx.Client, stock: Stocker
+) -> None:
+    """An order of 100 one-unit lines and a line of 5,000 units (beyond exact pricing) are
+    still sourced, by rule, and allocated whole."""
+    skus = [f"MANY-{new_id('s')}" for _ in range(100)]
+    items = [{"sku": s, "weight_lb": 0.5} for s in skus]
+    assert client.put("/v1/items", json={"items": items}).status_code == 200
+    for node in ("DC-NJ", "ST-CHI"):
+        counts = [{"sku": s, "on_hand": 1} for s in skus[: 60 if node == "DC-NJ" else 100]]
+        assert client.post("/v1/stock/snapshots", json={"node": node, "counts": counts}).is_success
+    r = client.post("/v1/orders", json=order_body(dict.fromkeys(skus, 1)))
+    assert r.status_code == 201, r.text
+    assert sum(u["qty"] for u in r.json()["allocations"]) == 100
+
+    big = stock({"DC-NJ": 3000, "ST-CHI": 3000})
+    r = client.post("/v1/orders", json=order_body({big: 5000}))
+    assert r.status_code == 201, r.text
+    assert units(r.json(), "allocations") == {("DC-NJ", big): 3000, ("ST-CHI", big): 2000}
+
+
+def test_replies_computed_before_the_store_call_match_the_stored_order(
+    client: httpx.Client, stock: Stocker
+) -> None:
+    """With an Idempotency-Key each reply is computed before the store applies the step
+    (so it can be kept with the effect): after every step it equals the order as stored."""
+    a = stock({"DC-NJ": 2, "ST-CHI": 2, "ST-LA": 2})
+    b = stock({"ST-CHI": 2, "ST-LA": 1})
+    oid = new_id()
+    order: dict[str, Any] = {}
+
+    def node_of(sku: str) -> str:
+        return str(next(u["node"] for u in order["allocations"] if u["sku"] == sku))
+
+    steps: list[tuple[str, Callable[[], dict[str, Any] | None]]] = [
+        ("", lambda: order_body({a: 2, b: 2}, oid)),
+        ("/cancel", lambda: {"lines": [{"sku": b, "qty": 1}]}),
+        ("/release", lambda: None),
+        ("/reject", lambda: {"node": node_of(a), "lines": [{"sku": a, "qty": 1}]}),
+        ("/ship", lambda: {"node": node_of(b)}),
+        ("/return", lambda: {"lines": [{"sku": b, "qty": 1}], "restock": False}),
+        ("/cancel", lambda: None),
+    ]
+    for n, (path, body) in enumerate(steps):
+        url = "/v1/orders" + (f"/{oid}{path}" if path else "")
+        r = client.post(url, json=body(), headers={"Idempotency-Key": f"{oid}-{n}"})
+        assert r.status_code in (200, 201), (path, r.text)
+        order = client.get(f"/v1/orders/{oid}").json()
+        assert {k: order[k] for k in r.json()} == r.json(), path
+    assert order["state"] == "shipped"
