@@ -29,8 +29,14 @@ from api.schemas import (
     errors,
     lines_of,
 )
-from sourcing_engine.ledger import InsufficientStock, LedgerError, OrderRecord
-from sourcing_engine.service import BatchOutcome, OrderRequest, Replay
+from sourcing_engine.ledger import (
+    IdempotencyInFlight,
+    IdempotencyMismatch,
+    InsufficientStock,
+    LedgerError,
+    OrderRecord,
+)
+from sourcing_engine.service import BatchOutcome, OrderRequest, Replay, Service
 
 router = APIRouter(
     prefix="/v1", tags=["orders"], dependencies=[Security(require("orders")), StrictQuery]
@@ -86,32 +92,45 @@ def allocate_batch(
     (a retry replays allocated orders and tries the refused ones again)."""
     results: dict[str, BatchResultOut] = {}
     pending: list[OrderIn] = []
-    claims = {}
     for order in body.orders:
-        try:
-            claim = idem.claim(order, part=order.id)
-        except LedgerError as exc:
-            results[order.id] = _refused(order.id, exc)
-            continue
-        if claim is not None and claim.stored is not None:
-            results[order.id] = BatchResultOut(
-                id=order.id, status="allocated", order=OrderOut(**claim.stored.body)
-            )
-        else:
-            claims[order.id] = claim
+        done = _stored(idem, service, order)
+        if done is None:
             pending.append(order)
+        else:
+            results[order.id] = done
+    by_id = {o.id: o for o in pending}
 
     def replay_for(order_id: str) -> Replay[OrderRecord] | None:
-        claim = claims.get(order_id)
+        # each order's key is claimed only when its turn comes, after the joint solve, so
+        # a refused order's key is free again one short lease after its refusal
+        claim = idem.claim(by_id[order_id], part=order_id)
         if claim is None:
             return None
         return Replay(claim.key, claim.request_hash, order_reply(201))
 
     for outcome in service.allocate_batch([request_of(o) for o in pending], replay_for):
-        results[outcome.order_id] = _result(outcome, metrics)
+        done = None
+        if isinstance(outcome.error, IdempotencyInFlight):  # a twin batch allocated it
+            done = _stored(idem, service, by_id[outcome.order_id])
+        results[outcome.order_id] = done or _result(outcome, metrics)
     ordered = [results[o.id] for o in body.orders]
     allocated = sum(r.status == "allocated" for r in ordered)
     return BatchOut(allocated=allocated, refused=len(ordered) - allocated, results=ordered)
+
+
+def _stored(idem: Idempotent, service: Service, order: OrderIn) -> BatchResultOut | None:
+    """The stored result of an order of a batch retried with its key, if it completed."""
+    if idem.key is None:
+        return None
+    reply = service.idempotent_reply(idem.scoped(order.id))
+    if reply is None:
+        return None
+    if reply.request_hash != idem.request_hash(order, order.id):
+        return _refused(order.id, IdempotencyMismatch(
+            f"Idempotency-Key {idem.key!r} was used before with another request for order "
+            f"{order.id}; use a new key for a new request"
+        ))  # fmt: skip
+    return BatchResultOut(id=order.id, status="allocated", order=OrderOut(**reply.body))
 
 
 def _refused(order_id: str, exc: LedgerError) -> BatchResultOut:

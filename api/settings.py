@@ -13,14 +13,16 @@ class Settings:
     """store_url: the ledger (sqlite:///path or redis://...); admin_key: installed at start
     with every scope; reaper_interval_s: how often expired holds are marked (they count for
     nothing once expired either way); idempotency_lease_s: how long a key stays in flight
-    before another request may take it over."""
+    before another request may take it over (only an answer-time matter: the store applies
+    at most one effect per key whatever the leases), which is also how long a refused
+    call's key stays unusable, the protocol having no way to release it."""
 
     store_url: str = DEFAULT_STORE
     admin_key: str | None = None
     service: ServiceConfig = field(default_factory=ServiceConfig)
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     reaper_interval_s: float = 5.0
-    idempotency_lease_s: float = 10.0
+    idempotency_lease_s: float = 2.0
 
     @staticmethod
     def from_env() -> "Settings":

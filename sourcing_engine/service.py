@@ -350,9 +350,9 @@ class Service:
         by_id = {s.demand.id: s for s in joint}
         out: list[BatchOutcome] = []
         for request in requests:
-            replay = replay_for(request.id)
             planned = by_id.get(request.id)
             try:
+                replay = replay_for(request.id)  # claims the order's key just before use
                 if planned is not None and planned.complete:
                     try:
                         order = self._allocate(request, planned.units, replay, network)

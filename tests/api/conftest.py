@@ -32,6 +32,8 @@ NODES: list[dict[str, Any]] = [
     {"id": "ST-LA", "kind": "store", "lat": 34.05, "lon": -118.24,
      "handling_per_shipment": 2.5, "handling_per_unit": 0.5},
 ]  # fmt: skip
+LEASE_S = 0.5
+"""Idempotency lease of the test servers (a refused call's key is free again after it)."""
 NYC = {"lat": 40.71, "lon": -74.01}
 """A destination next to DC-NJ: the cheapest node for it when DC-NJ has the stock."""
 
@@ -85,7 +87,11 @@ def redis_namespace_url(redis_url: str) -> str:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     """One API server on a fresh SQLite store for the test module."""
-    srv = start_server(sqlite_url(tmp_path_factory.mktemp("api")), reaper_interval_s=0.2)
+    srv = start_server(
+        sqlite_url(tmp_path_factory.mktemp("api")),
+        reaper_interval_s=0.2,
+        idempotency_lease_s=LEASE_S,
+    )
     yield srv
     srv.stop()
 

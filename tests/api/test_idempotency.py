@@ -1,11 +1,12 @@
 """Idempotency-Key over HTTP: replays, reuse with another body, concurrent duplicates."""
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 
-from tests.api.conftest import NYC, ApiServer, Stocker, new_id, order_body
+from tests.api.conftest import LEASE_S, NYC, ApiServer, Stocker, new_id, order_body
 
 
 def test_same_key_and_body_replays_the_reply(client: httpx.Client, stock: Stocker) -> None:
@@ -111,3 +112,25 @@ def test_fifty_concurrent_duplicate_holds_hold_once(server: ApiServer, stock: St
     assert {r.status_code for r in replies} <= {201, 409}
     assert len({r.json()["id"] for r in replies if r.status_code == 201}) == 1
     assert stock.available(sku)["ST-CHI"] == 96
+
+
+def test_batch_retry_replays_allocated_orders_and_retries_refused_ones(
+    client: httpx.Client, stock: Stocker
+) -> None:
+    """A batch retried with its key keeps each allocated order as it was (no second
+    allocation) and, once their keys' lease has passed, tries the refused ones again."""
+    sku = stock({"DC-NJ": 2})
+    batch = {"orders": [order_body({sku: 2}), order_body({sku: 1})]}
+    key = {"Idempotency-Key": new_id("batch")}
+    first = client.post("/v1/orders/batch", json=batch, headers=key).json()
+    assert [r["status"] for r in first["results"]] == ["allocated", "refused"]
+    client.post("/v1/stock/adjustments", json={"node": "DC-NJ", "sku": sku, "delta": 1,
+                                               "reason": "found"})  # fmt: skip
+    soon = client.post("/v1/orders/batch", json=batch, headers=key).json()
+    assert soon["results"][0] == first["results"][0]
+    assert soon["results"][1]["error"]["code"] == "idempotency_key_in_flight"
+    time.sleep(LEASE_S)  # the refused order's key is free again after its lease
+    again = client.post("/v1/orders/batch", json=batch, headers=key).json()
+    assert [r["status"] for r in again["results"]] == ["allocated", "allocated"]
+    assert again["results"][0] == first["results"][0]
+    assert stock.available(sku)["DC-NJ"] == 0
