@@ -5,6 +5,9 @@ Tests talk to it with httpx over TCP. Each test stocks its own SKUs (`stock` fix
 that tests sharing a server never see each other's stock.
 """
 
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -157,3 +160,49 @@ def order_body(sku_qty: dict[str, int], order_id: str | None = None, **dest: Any
         "destination": dest or NYC,
         "lines": [{"sku": s, "qty": q} for s, q in sku_qty.items()],
     }
+
+
+class Served:
+    """`python -m sourcing_engine serve ...` with its output in a file."""
+
+    def __init__(self, cwd: Path, *args: str, admin_key: str | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if k != "SOURCING_ENGINE_ADMIN_KEY"}
+        env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+        if admin_key is not None:
+            env["SOURCING_ENGINE_ADMIN_KEY"] = admin_key
+        self.log = cwd / f"serve-{self.port}.out"
+        with self.log.open("w") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "sourcing_engine", "serve", "--port", str(self.port),
+                 *args],
+                cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+    def __enter__(self) -> "Served":
+        deadline = time.monotonic() + 60
+        while True:
+            assert self.proc.poll() is None, f"serve exited:\n{self.output}"
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"serve not ready:\n{self.output}"
+            time.sleep(0.1)
+
+    def __exit__(self, *_: object) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    @property
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def get(self, path: str, key: str) -> httpx.Response:
+        return httpx.get(f"{self.url}{path}", headers={"Authorization": f"Bearer {key}"})

@@ -1,0 +1,68 @@
+"""The curl session of docs/service.md ("A lifecycle with curl") works as written against
+`sourcing-engine serve` on the demo network."""
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import Served
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "service.md"
+
+
+def session_script() -> str:
+    """The section's shell blocks after the first (which starts the server)."""
+    text = DOC.read_text()
+    section = text[text.index("## A lifecycle with curl") :]
+    blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
+    return "\n".join(blocks[1:])
+
+
+def replies(out: str) -> list[dict[str, Any]]:
+    """The JSON documents curl printed, one after another."""
+    decoder = json.JSONDecoder()
+    found, i = [], 0
+    while (start := out.find("{", i)) >= 0:
+        value, i = decoder.raw_decode(out, start)
+        found.append(value)
+    return found
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
+def test_curl_session_works_as_written(tmp_path: Path) -> None:
+    """Every command of the session runs; the replies have the documented shapes and say
+    what the text says (allocated, released, shipped, 409 with the state, committed)."""
+    with Served(tmp_path) as served:
+        key = re.search(r"sk_[0-9a-f]{16}_[A-Za-z0-9_-]+", served.output)
+        assert key is not None
+        script = session_script()
+        assert "KEY=sk_..." in script
+        assert "http://127.0.0.1:8000" in script
+        script = script.replace("KEY=sk_...", f"KEY={key[0]}")
+        script = script.replace("http://127.0.0.1:8000", served.url)
+        run = subprocess.run(
+            ["bash", "-c", "set -euo pipefail\n" + script],
+            cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    (snapshot, stock, created, stored, released, shipped, refused, hold, committed, events) = (
+        replies(run.stdout)
+    )
+    assert snapshot == {"node": "DC-New-York-City", "counted": 2}
+    assert set(stock) == {"sku", "nodes", "totals"}
+    assert created["state"] == "allocated"
+    assert created["plan"]["cost"] > 0
+    assert {k: stored[k] for k in created} == created
+    assert [e["type"] for e in stored["history"]] == ["order.created", "order.allocated"]
+    assert released["state"] == "released"
+    assert shipped["state"] == "shipped"
+    assert refused["error"]["details"] == [{"current_state": "shipped"}]
+    assert hold["state"] == "active"
+    assert committed["state"] == "allocated"
+    assert committed["reservation_id"] == hold["id"]
+    assert events["next_after"] == events["events"][-1]["seq"]
