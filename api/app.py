@@ -24,9 +24,10 @@ class Reaper:
     """Marks expired holds every `interval_s` in a background thread. Expired holds count
     for nothing even before they are marked; this only records their end (and events)."""
 
-    def __init__(self, service: Service, interval_s: float) -> None:
+    def __init__(self, service: Service, interval_s: float, metrics: Metrics) -> None:
         self.service = service
         self.interval_s = interval_s
+        self.metrics = metrics
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hold-reaper", daemon=True)
 
@@ -40,7 +41,7 @@ class Reaper:
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
             try:
-                self.service.expire_reservations()
+                self.metrics.holds.labels("expired").inc(self.service.expire_reservations())
             except Exception:  # the next pass tries again; a crash would stop reaping
                 log.exception("hold reaper pass failed")
 
@@ -56,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.admin_key:
             service.install_key(settings.admin_key, ADMIN_KEY_NAME, ["admin"])
         app.state.service = service
-        reaper = Reaper(service, settings.reaper_interval_s)
+        reaper = Reaper(service, settings.reaper_interval_s, metrics)
         reaper.start()
         try:
             yield

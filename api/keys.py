@@ -3,7 +3,7 @@
 import hashlib
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Security
+from fastapi import APIRouter, Path, Security
 from fastapi.responses import JSONResponse
 
 from api.auth import require
@@ -20,9 +20,7 @@ KeyId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+
 
 
 @router.post("/keys", status_code=201, responses=errors(409, 422), response_model=IssuedKeyOut)
-def create_key(
-    body: KeyIn, request: Request, service: ServiceDep, idem: IdempotencyDep
-) -> JSONResponse:
+def create_key(body: KeyIn, service: ServiceDep, idem: IdempotencyDep) -> JSONResponse:
     """Create a key with scopes; the reply holds its token, the only time it is shown.
 
     With an Idempotency-Key the new key's id is derived from it, so a retry cannot create
