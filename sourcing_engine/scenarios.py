@@ -66,8 +66,9 @@ class _Country:
 
 
 COUNTRIES: dict[str, _Country] = {
-    "US": _Country(default_us_ground, 60.0, 400.0, (24.4, 49.5, -125.0, -66.8)),
-    "IT": _Country(default_it_express, 50.0, 150.0),
+    # unfilled penalties above what shipping any one unit costs: a lost sale is dearer
+    "US": _Country(default_us_ground, 250.0, 400.0, (24.4, 49.5, -125.0, -66.8)),
+    "IT": _Country(default_it_express, 200.0, 150.0),
 }
 
 
@@ -78,11 +79,13 @@ class ScenarioSpec:
     Sizes: n_warehouses (>= 1), n_stores, n_skus, n_orders. country: "US" (continental
     cities, US ground rate card, USD) or "IT" (Italian cities, Italian express card, EUR).
 
-    Stock: each SKU's sourceable stock is stock_ratio x its expected demand in this batch,
-    times a lognormal forecast error of sigma forecast_error; warehouse_stock_share of it
-    sits in warehouses, the rest in the stores that range the SKU. Each warehouse ranges
-    about warehouse_assortment of the catalogue, each store about store_assortment, popular
-    SKUs more often. Store positions also hold 0..store_safety_stock protected units.
+    Stock: warehouses hold stock_ratio x each SKU's expected demand in this batch, times a
+    lognormal forecast error of sigma forecast_error, rounded up (so every SKU is somewhere),
+    spread over the warehouses that range it by region. Stores hold shelf stock: each
+    ranged SKU store_units[0]..store_units[1] sellable units, plus 0..store_safety_stock
+    protected ones. Each warehouse ranges about warehouse_assortment of the catalogue, each
+    store about store_assortment, popular SKUs more often. Thin shelves and the capacity
+    below make the nearest node often unable to ship, while the network as a whole can.
     popularity_skew is the Zipf exponent of SKU popularity.
 
     Capacity: a store can ship store_capacity_factor x the orders expected to have it as
@@ -92,7 +95,7 @@ class ScenarioSpec:
 
     Orders: destinations jittered jitter_miles around population-weighted cities,
     residential_share of them residential. Penalties: unfilled_penalty (None: the country's,
-    60 USD or 50 EUR per unit), split_penalty, max_shipments_per_order (None: no limit).
+    250 USD or 200 EUR per unit), split_penalty, max_shipments_per_order (None: no limit).
     warehouse_spacing_miles: least distance between warehouses (None: the country's).
     """
 
@@ -102,14 +105,14 @@ class ScenarioSpec:
     n_stores: int
     n_skus: int
     n_orders: int
-    stock_ratio: float = 1.5
+    stock_ratio: float = 1.3
     forecast_error: float = 0.3
-    warehouse_stock_share: float = 0.65
+    store_units: tuple[int, int] = (0, 1)
     warehouse_assortment: float = 0.9
     store_assortment: float = 0.1
     store_safety_stock: int = 1
     popularity_skew: float = 1.0
-    store_capacity_factor: float = 1.0
+    store_capacity_factor: float = 0.8
     store_capacity_range: tuple[int, int] = (2, 60)
     warehouse_capacity_share: float = 0.9
     units_per_shipment: float = 2.0
@@ -143,6 +146,11 @@ class ScenarioSpec:
             )
         _check_int("store_capacity_range[0]", cap[0], 0)
         _check_int("store_capacity_range[1]", cap[1], cap[0])
+        units = self.store_units
+        if not isinstance(units, tuple) or len(units) != 2:
+            raise ValueError(f"ScenarioSpec.store_units: expected (least, most), got {units!r}")
+        _check_int("store_units[0]", units[0], 0)
+        _check_int("store_units[1]", units[1], units[0])
 
 
 _WHOLE_NUMBER_FIELDS = (
@@ -155,7 +163,6 @@ _WHOLE_NUMBER_FIELDS = (
 _NUMBER_FIELDS = (
     ("stock_ratio", 0.0, 100.0),
     ("forecast_error", 0.0, 3.0),
-    ("warehouse_stock_share", 0.0, 1.0),
     ("warehouse_assortment", 0.0, 1.0),
     ("store_assortment", 0.0, 1.0),
     ("popularity_skew", 0.0, 5.0),
@@ -522,12 +529,10 @@ def _inventory(
     expected = spec.n_orders * EXPECTED_UNITS_PER_ORDER * popularity
     sigma = spec.forecast_error
     error = rng.lognormal(-sigma * sigma / 2.0, sigma, n_skus) if sigma > 0 else 1.0
-    planned = _round_randomly(rng, spec.stock_ratio * expected * error)
-    to_stores = rng.binomial(planned, 1.0 - spec.warehouse_stock_share)
-    # stores hold stock where their neighbours order, scaled by the store's size
-    store_weight = near_share[st_node] * net.store_size[st_node - w] + 1e-9
-    st_units, unplaced = _spread(rng, to_stores, st_sku, store_weight)
-    wh_units, _ = _spread(rng, planned - to_stores + unplaced, wh_sku, region_share[wh_node])
+    planned = np.ceil(spec.stock_ratio * expected * error).astype(np.int64)
+    wh_units, _ = _spread(rng, planned, wh_sku, region_share[wh_node])
+    low, high = spec.store_units
+    st_units = rng.integers(low, high + 1, len(st_node))
     # stores protect a few units for walk-in shoppers; warehouses sell all they hold
     st_safety = rng.integers(0, spec.store_safety_stock + 1, len(st_node))
 

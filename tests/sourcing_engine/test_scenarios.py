@@ -213,7 +213,7 @@ def test_us_scenario_is_continental_with_spread_warehouses() -> None:
     assert miles[~np.eye(len(wh), dtype=bool)].min() > 350  # 400 apart, less a little jitter
     assert b.shipping == default_us_ground()
     assert b.currency == "USD"
-    assert b.penalties.unfilled_per_unit == 60.0
+    assert b.penalties.unfilled_per_unit == 250.0
 
 
 def test_italy_scenario_is_in_italy_and_in_euros() -> None:
@@ -224,7 +224,7 @@ def test_italy_scenario_is_in_italy_and_in_euros() -> None:
     assert all(lat_min < la < lat_max and lon_min < lo < lon_max for la, lo in points)
     assert b.shipping == default_it_express()
     assert b.currency == "EUR"
-    assert b.penalties.unfilled_per_unit == 50.0
+    assert b.penalties.unfilled_per_unit == 200.0
     assert {n.id for n in b.nodes if n.kind == "warehouse"} == {"DC-Rome", "DC-Milan"}
 
 
@@ -267,18 +267,21 @@ def test_warehouses_range_most_and_stores_a_popular_subset(batch: Batch) -> None
 
 
 def test_stock_binds(batch: Batch) -> None:
-    """Sourceable stock of the demanded SKUs is 1.1-1.6x their demand, often not at the
-    nearest node."""
+    """Warehouses hold a little more than the batch needs, stores thin shelves: the nearest
+    node often lacks a line's stock, yet every demanded SKU is sourceable somewhere."""
     _, item, qty = order_lines(batch)
     inv = batch.inventory
     demand = np.bincount(item, weights=qty, minlength=len(batch.items))
     stock = np.bincount(inv.item, weights=inv.sourceable, minlength=len(batch.items))
-    ratio = stock[demand > 0].sum() / demand.sum()
-    assert 1.1 <= ratio <= 1.6
+    warehouses = np.array([n.kind == "warehouse" for n in batch.nodes])
+    in_warehouses = np.bincount(
+        inv.item, weights=inv.sourceable * warehouses[inv.node], minlength=len(batch.items)
+    )
+    assert 1.0 <= in_warehouses[demand > 0].sum() / demand.sum() <= 2.0
+    assert (stock[demand > 0] > 0).all()
     stats = binding_stats(batch)
-    assert stats.stock_ratio == pytest.approx(ratio)
+    assert stats.stock_ratio == pytest.approx(stock[demand > 0].sum() / demand.sum())
     assert stats.nearest_lacks_stock > 0.4
-    assert (stock < demand).any()  # some SKUs cannot be filled in full
 
 
 def test_capacity_binds(batch: Batch) -> None:
