@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from sourcing_engine.access import MIN_EXTERNAL_KEY
 from sourcing_engine.domain import Batch
 from sourcing_engine.errors import InputError
 from sourcing_engine.exchange import problem_from_json
@@ -69,6 +70,8 @@ def new_admin_token() -> str:
 def prepare(store_url: str, scenario: str | None, admin_key: str | None) -> Prepared:
     """Open the store once before the workers: load the network into an empty store and
     install the admin key (a new development key when none is given)."""
+    if admin_key is not None and len(admin_key) < MIN_EXTERNAL_KEY:
+        raise ServeError(f"{ADMIN_KEY_ENV}: expected at least {MIN_EXTERNAL_KEY} characters")
     try:
         store = open_store(store_url)
     except (ValueError, OSError) as exc:
