@@ -277,29 +277,48 @@ def solve_master_mip(
     time_limit_s: float,
     backend: str = "scip",
     gap: float = 1e-4,
+    fixed: IntArray | None = None,
 ) -> MipOutcome | None:
-    """Pick one generated plan per order at least cost (integer master problem)."""
+    """Pick one generated plan per order at least cost (integer master problem).
+
+    fixed: plans taken as chosen (one per order at most); the model then covers only the
+    other orders, on what those plans leave of each resource.
+    """
     order, cost, *_ = columns.flat()
     n_orders = columns.problem.n_orders
     resources = columns.resource_matrix()
+    capacity = columns.rows.capacity
+    open_orders = np.ones(n_orders, dtype=bool)
+    if fixed is not None and len(fixed):
+        capacity = capacity - np.asarray(resources[:, fixed].sum(axis=1)).ravel()
+        open_orders[order[fixed]] = False
+    free = np.nonzero(open_orders[order])[0]  # columns of the open orders
+    open_ids = np.nonzero(open_orders)[0]
+    row_of = np.full(n_orders, -1, dtype=np.int64)
+    row_of[open_ids] = np.arange(len(open_ids))
     convexity = sp.csr_matrix(
-        (np.ones(len(order)), (order, np.arange(len(order)))), shape=(n_orders, len(order))
+        (np.ones(len(free)), (row_of[order[free]], np.arange(len(free)))),
+        shape=(len(open_ids), len(free)),
     )
+    position = np.full(len(order), -1, dtype=np.int64)
+    position[free] = np.arange(len(free))
     solution = solve_mip(
-        cost.astype(np.float64),
-        np.ones(len(order)),
-        sp.vstack([convexity, resources]).tocsr(),
-        np.concatenate([np.ones(n_orders), np.full(resources.shape[0], -np.inf)]),
-        np.concatenate([np.ones(n_orders), columns.rows.capacity]),
-        {int(j): 1.0 for j in hint},
+        cost[free].astype(np.float64),
+        np.ones(len(free)),
+        sp.vstack([convexity, resources[:, free]]).tocsr(),
+        np.concatenate([np.ones(len(open_ids)), np.full(resources.shape[0], -np.inf)]),
+        np.concatenate([np.ones(len(open_ids)), capacity]),
+        {int(position[j]): 1.0 for j in hint if position[j] >= 0},
         time_limit_s=time_limit_s,
         gap=gap,
         backend=backend,
     )
     if solution is None:
         return None
+    picked = free[solution.values > 0.5]
+    if fixed is not None:
+        picked = np.concatenate([picked, fixed])
     chosen = np.zeros(n_orders, dtype=np.int64)
-    picked = np.nonzero(solution.values > 0.5)[0]
     chosen[order[picked]] = picked
     return MipOutcome(
         chosen=chosen,

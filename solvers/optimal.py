@@ -23,6 +23,7 @@ from solvers.evaluate import evaluate
 from solvers.master import (
     Columns,
     MasterLP,
+    MipOutcome,
     ScarceRows,
     prices_of,
     scarce_rows,
@@ -34,6 +35,7 @@ from solvers.problem import SourcingProblem
 from solvers.result import Allocation, Result, Status, relative_gap
 
 IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
 
 MIP_BACKENDS = BACKENDS
 
@@ -108,6 +110,8 @@ def solve_optimal(problem: SourcingProblem, params: OptimalParams | None = None)
     for other in baselines:
         _allocation_columns(columns, problem, other.allocation)
     _allocation_columns(columns, problem, Allocation.empty())  # all unfilled: always feasible
+    for plans in price_orders(problem, groups):  # each order's own best, as if alone
+        _plan_columns(columns, plans, np.arange(len(plans.group)))
     stats["scarce_rows"] = rows.n_rows
 
     relaxation = column_generation(problem, groups, rows, columns, deadline, params.max_rounds)
@@ -121,13 +125,29 @@ def solve_optimal(problem: SourcingProblem, params: OptimalParams | None = None)
     stats["cg_s"] = time.perf_counter() - t0 - stats["baseline_s"]
 
     best_alloc, best_obj = incumbent.allocation, incumbent.objective
-    if left() > 0:
-        outcome = solve_master_mip(
-            columns, hint, left(), backend=params.mip_backend, gap=params.gap_tolerance
-        )
+    best_columns = hint
+
+    def consider(outcome: MipOutcome | None) -> None:
+        nonlocal best_alloc, best_obj, best_columns
         if outcome is not None and outcome.objective < best_obj - 1e-9:
             best_alloc = _columns_allocation(columns, outcome.chosen)
             best_obj = evaluate(problem, best_alloc).total
+            best_columns = outcome.chosen
+
+    if relaxation.x is not None and left() > 0:
+        # round: keep the plans the LP already chose whole, decide the rest exactly
+        fixed = _integral_columns(columns, relaxation.x)
+        stats["lp_integral_orders"] = len(fixed)
+        rounded = solve_master_mip(
+            columns, hint, 0.25 * left(), params.mip_backend, params.gap_tolerance, fixed
+        )
+        stats["rounded_objective"] = rounded.objective if rounded else float("nan")
+        consider(rounded)
+    if relative_gap(best_obj, bound) > params.gap_tolerance and left() > 0:
+        consider(
+            solve_master_mip(columns, best_columns, 0.4 * left(), params.mip_backend,
+                             params.gap_tolerance)
+        )  # fmt: skip
     stats["mip_s"] = time.perf_counter() - t0 - stats["baseline_s"] - stats["cg_s"]
 
     bound = min(float(bound), best_obj)
@@ -185,6 +205,7 @@ class Relaxation:
     rounds: int
     converged: bool
     duals: Duals | None
+    x: NDArray[np.float64] | None  # the LP's column values, when it converged
 
 
 CONVERGED_GAP = 1e-7
@@ -198,40 +219,81 @@ def column_generation(
     columns: Columns,
     deadline: float,
     max_rounds: int,
+    stop_gap: float = CONVERGED_GAP,
 ) -> Relaxation:
     """Solve the master LP over all order plans, generating the plans it needs.
 
-    Every round prices every order exactly, so every round proves a bound (the Lagrangian
-    bound of its duals), whether or not the loop gets to converge.
+    Every round knows every order's cheapest plan under the round's prices, so every round
+    proves a bound (the Lagrangian bound of its duals), whether or not the loop converges.
+    An order is priced again only when a price among its candidate shipments changed (its
+    cheapest plan cannot have changed otherwise), or when its dual rose above that plan.
+    Stops when the LP optimum is within `stop_gap` (relative) of the bound.
     """
     lp = MasterLP(problem, rows)
     bound, lp_value, rounds = -np.inf, float("inf"), 0
     duals: Duals | None = None
+    value = np.full(problem.n_orders, np.inf)  # each order's cheapest priced plan, last known
+    previous: Prices | None = None
     while rounds < max_rounds and time.perf_counter() < deadline:
         lp.sync(columns)
         solution = lp.solve(deadline - time.perf_counter())
         if solution is None:
             break
         rounds += 1
-        lp_value = solution.value
+        lp_value, sigma = solution.value, solution.sigma
         prices = prices_of(problem, rows, solution.price)
-        min_rc = np.zeros(problem.n_orders)
+        tol = 1e-9 * np.maximum(1.0, np.abs(sigma))
+        changed_entry, changed_node = _changed(previous, prices)
         added = 0
-        for plans in price_orders(problem, groups, prices):
-            orders = plans.group.orders
-            rc = plans.value - solution.sigma[orders]
-            min_rc[orders] = np.minimum(rc, 0.0)
-            improving = np.nonzero(rc < -1e-9 * np.maximum(1.0, np.abs(solution.sigma[orders])))[0]
+        for group in groups:
+            orders = group.orders
+            stale = _touched(group, changed_entry, changed_node)
+            stale |= value[orders] - sigma[orders] < -tol[orders]
+            rows_ = np.nonzero(stale)[0]
+            if not len(rows_):
+                continue
+            (plans,) = price_orders(problem, [group.subset(rows_)], prices)
+            value[plans.group.orders] = plans.value
+            rc = plans.value - sigma[plans.group.orders]
+            improving = np.nonzero(rc < -tol[plans.group.orders])[0]
             if len(improving):
                 before = columns.size
                 _plan_columns(columns, plans, improving)
                 added += columns.size - before
+        previous = prices
+        min_rc = np.minimum(value - sigma, 0.0)
         lagrangian = lp_value + float(min_rc.sum())
-        duals = Duals(solution.sigma, prices, min_rc, lagrangian)
+        duals = Duals(sigma, prices, min_rc, lagrangian)
         bound = max(bound, lagrangian)
-        if added == 0 or lp_value - lagrangian <= CONVERGED_GAP * max(1.0, abs(lp_value)):
-            return Relaxation(max(bound, lagrangian), lp_value, rounds, True, duals)
-    return Relaxation(bound, lp_value, rounds, False, duals)
+        if added == 0 or lp_value - lagrangian <= stop_gap * max(1.0, abs(lp_value)):
+            return Relaxation(bound, lp_value, rounds, True, duals, solution.x)
+    return Relaxation(bound, lp_value, rounds, False, duals, None)
+
+
+def _changed(previous: Prices | None, prices: Prices) -> tuple[BoolArray, BoolArray]:
+    """Which stock entries and nodes have a different price than last round."""
+    if previous is None:
+        return np.ones(len(prices.entry), dtype=bool), np.ones(len(prices.node_ship), dtype=bool)
+    entry = previous.entry != prices.entry
+    node = (previous.node_ship != prices.node_ship) | (previous.node_unit != prices.node_unit)
+    return entry, node
+
+
+def _touched(group: ShapeGroup, changed_entry: BoolArray, changed_node: BoolArray) -> BoolArray:
+    """Orders of the group with a changed price among their ranked candidate shipments."""
+    by_entry = np.append(changed_entry, False)[group.entry]  # entry -1 picks the False
+    by_node = np.append(changed_node, False)[group.node]
+    result = np.any(by_entry, axis=(1, 2, 3)) | np.any(by_node, axis=(1, 2))
+    return np.asarray(result, dtype=bool)
+
+
+def _integral_columns(columns: Columns, x: NDArray[np.float64]) -> IntArray:
+    """The columns the LP takes whole (value 1), one per order at most."""
+    whole = np.nonzero(x > 1.0 - 1e-6)[0]
+    order = np.concatenate(columns.order)[whole]
+    _, first = np.unique(order, return_index=True)
+    result: IntArray = whole[first]
+    return result
 
 
 def _columns_allocation(columns: Columns, chosen: IntArray) -> Allocation:

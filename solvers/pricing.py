@@ -223,8 +223,9 @@ def _price_group_dp(
     """Cheapest plans of large orders, node by node over the contents covered so far.
 
     best[k, t]: least priced cost of shipping content t in k shipments from the nodes seen
-    so far, each node shipping at most once. Exact for any shape; slower than enumerating
-    splits, so kept for orders with too many splits to list.
+    so far, each node shipping at most once. When the cap on shipments cannot bind, the
+    count is not tracked (one layer). Exact for any shape; slower than enumerating splits,
+    so kept for orders with too many splits to list.
     """
     shape = group.shape
     pen = problem.penalties
@@ -233,7 +234,10 @@ def _price_group_dp(
     has_pairs = bounds[1:] > bounds[:-1]
     starts = bounds[:-1][has_pairs]
     targets = np.nonzero(has_pairs)[0]
+    seg_len = np.diff(np.append(starts, len(part)))
+    counted = pen.max_shipments < shape.max_blocks  # does the cap on shipments bind?
     max_k = int(min(shape.max_blocks, pen.max_shipments))
+    layers = max_k + 1 if counted else 1
     priced = priced_costs(group, prices, avail)
     g_count, n_cont = len(group), shape.n_contents
     width = max(1, max_k)
@@ -241,6 +245,7 @@ def _price_group_dp(
     block_content = np.full((g_count, width), -1, dtype=np.int64)
     value = np.zeros(g_count)
     cost = np.zeros(g_count)
+    unfilled = pen.unfilled_per_unit * (sum(shape.qty) - shape.content_units)
     for g in range(g_count):
         nodes = np.unique(group.node[g][group.node[g] >= 0])
         local = np.full((len(nodes), n_cont), np.inf)
@@ -249,36 +254,38 @@ def _price_group_dp(
         at = np.searchsorted(nodes, group.node[g][c_idx, m_idx])
         local[at, c_idx] = priced[g][c_idx, m_idx]
         true[at, c_idx] = group.cost[g][c_idx, m_idx]
-        best = np.full((max_k + 1, n_cont), np.inf)
+        best = np.full((layers, n_cont), np.inf)
         best[0, 0] = 0.0
-        chosen = np.full((len(nodes), max_k + 1, n_cont), -1, dtype=np.int64)
+        # one more shipment goes from layer k to k + 1, or stays in the single layer
+        src, dst = (best[:-1], best[1:]) if counted else (best, best)
+        chosen = np.full((len(nodes), layers, n_cont), -1, dtype=np.int64)
         for i in range(len(nodes)):
-            step = best[:-1, rest] + local[i, part][None, :]  # (K, pairs): one more shipment
-            keyed = np.where(np.isfinite(step), step, np.inf)
-            low = np.minimum.reduceat(keyed, starts, axis=1)  # (K, targets)
-            improves = low < best[1:, targets]
+            step = src[:, rest] + local[i, part][None, :]  # computed before dst changes
+            low = np.minimum.reduceat(step, starts, axis=1)  # (layers, targets)
+            improves = low < dst[:, targets]
             if not improves.any():
                 continue
-            pos = np.where(keyed == np.repeat(low, np.diff(np.append(starts, len(part))), axis=1),
-                           np.arange(len(part))[None, :], len(part))  # fmt: skip
+            hit = step == np.repeat(low, seg_len, axis=1)
+            pos = np.where(hit, np.arange(len(part))[None, :], len(part))
             first = np.minimum.reduceat(pos, starts, axis=1)
             k_i, t_i = np.nonzero(improves)
-            best[1:][k_i, targets[t_i]] = low[k_i, t_i]
-            chosen[i, k_i + 1, targets[t_i]] = part[first[k_i, t_i]]
+            dst[k_i, targets[t_i]] = low[k_i, t_i]
+            chosen[i, k_i + (1 if counted else 0), targets[t_i]] = part[first[k_i, t_i]]
         # close the plan: leave what is not shipped unfilled, one split penalty less
-        unfilled = pen.unfilled_per_unit * (sum(shape.qty) - shape.content_units)
-        total = best + unfilled[None, :] - pen.split * (np.arange(max_k + 1) > 0)[:, None]
+        shipped_any = (np.arange(layers) > 0)[:, None] if counted else (np.arange(n_cont) > 0)
+        total = best + unfilled[None, :] - pen.split * shipped_any
         k, t = np.unravel_index(int(np.argmin(total)), total.shape)
         value[g] = total[k, t]
         cost[g] = unfilled[t]
         b = 0
         for i in range(len(nodes) - 1, -1, -1):  # walk back through the nodes
             c = chosen[i, k, t]
-            if k == 0 or c < 0:
+            if t == 0 or c < 0:
                 continue
             block_node[g, b], block_content[g, b] = nodes[i], c
             cost[g] += true[i, c]
-            t, k, b = t - c, k - 1, b + 1
+            t, b = t - c, b + 1
+            k -= 1 if counted else 0
         cost[g] -= pen.split * (b > 0)
     plans = OrderPlans(group, value, cost, block_node, block_content)
     return plans, np.ones(g_count, dtype=bool)
