@@ -56,8 +56,7 @@ def _call(server: ApiServer, key: str | None, method: str, path: str) -> httpx.R
 
 
 def test_matrix_covers_every_route(server: ApiServer) -> None:
-    """The matrix below lists every operation of the OpenAPI document (a new route cannot
-    skip its scope check)."""
+    """The scope matrix lists every operation of the OpenAPI document."""
     with server.client() as c:
         paths = c.get("/openapi.json").json()["paths"]
     ops = {(m.upper(), p) for p, item in paths.items() for m in item}
@@ -68,8 +67,7 @@ def test_matrix_covers_every_route(server: ApiServer) -> None:
 def test_route_needs_a_key_with_its_scope(
     server: ApiServer, tokens: dict[str, str], method: str, path: str
 ) -> None:
-    """Without a key: 401; with a key lacking the route's scope: 403; with it (or admin):
-    the route runs (whatever it then answers, never 401 or 403)."""
+    """No key: 401; a key without the route's scope: 403; with it (or admin): neither."""
     scope = SCOPE_OF[(method, path)]
     r = _call(server, None, method, path)
     assert r.status_code == 401

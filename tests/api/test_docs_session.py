@@ -35,8 +35,7 @@ def replies(out: str) -> list[dict[str, Any]]:
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
 def test_curl_session_works_as_written(tmp_path: Path) -> None:
-    """Every command of the session runs; the replies have the documented shapes and say
-    what the text says (allocated, released, shipped, 409 with the state, committed)."""
+    """Every command of the docs' curl session runs and replies as the text says."""
     with Served(tmp_path) as served:
         key = re.search(r"sk_[0-9a-f]{16}_[A-Za-z0-9_-]+", served.output)
         assert key is not None

@@ -10,8 +10,7 @@ from tests.api.conftest import LEASE_S, NYC, ApiServer, Stocker, new_id, order_b
 
 
 def test_same_key_and_body_replays_the_reply(client: httpx.Client, stock: Stocker) -> None:
-    """A retry with the same key and body gets the first status and body back, marked
-    replayed, and allocates nothing more."""
+    """A retry with the same key and body replays the first reply and allocates nothing more."""
     sku = stock({"DC-NJ": 5})
     body = order_body({sku: 2})
     first = client.post("/v1/orders", json=body, headers={"Idempotency-Key": "create-1"})
@@ -85,8 +84,7 @@ def _fire(server: ApiServer, n: int, method: str, path: str, body: Any, key: str
 
 
 def test_fifty_concurrent_duplicates_have_one_effect(server: ApiServer, stock: Stocker) -> None:
-    """50 simultaneous copies of one create: one order, its units allocated once; every
-    answer is that order's reply or 409 (in flight), never a second allocation."""
+    """50 simultaneous copies of one create: one order, allocated once; others replay or 409."""
     sku = stock({"DC-NJ": 100})
     body = order_body({sku: 3})
     replies = _fire(server, 50, "POST", "/v1/orders", body, new_id("dup"))
@@ -117,8 +115,7 @@ def test_fifty_concurrent_duplicate_holds_hold_once(server: ApiServer, stock: St
 def test_batch_retry_replays_allocated_orders_and_retries_refused_ones(
     client: httpx.Client, stock: Stocker
 ) -> None:
-    """A batch retried with its key keeps each allocated order as it was (no second
-    allocation) and, once their keys' lease has passed, tries the refused ones again."""
+    """A retried batch replays allocated orders and, after the lease, retries refused ones."""
     sku = stock({"DC-NJ": 2})
     batch = {"orders": [order_body({sku: 2}), order_body({sku: 1})]}
     key = {"Idempotency-Key": new_id("batch")}

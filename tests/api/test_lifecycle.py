@@ -22,8 +22,7 @@ def units(body: dict[str, Any], field: str) -> dict[tuple[str, str], int]:
 
 
 def test_create_get_release_ship_return(client: httpx.Client, stock: Stocker) -> None:
-    """An order is sourced at the cheapest node with stock, then released, shipped (stock
-    leaves on hand) and returned with restock (stock back on hand)."""
+    """Create at the cheapest node, get, release, ship (on hand down), return with restock."""
     sku = stock({"DC-NJ": 5, "ST-CHI": 5, "ST-LA": 5})
     r = client.post("/v1/orders", json=order_body({sku: 2}, "L-" + new_id()))
     assert r.status_code == 201, r.text
@@ -66,8 +65,7 @@ def test_create_get_release_ship_return(client: httpx.Client, stock: Stocker) ->
 
 
 def test_split_order_ships_node_by_node(client: httpx.Client, stock: Stocker) -> None:
-    """An order no single node can cover is split; shipping one node leaves it
-    partially_shipped, the last one shipped; the plan prices every shipment."""
+    """A split order is partially_shipped after one node ships, shipped after the last."""
     a = stock({"DC-NJ": 1})
     b = stock({"ST-CHI": 1})
     r = client.post("/v1/orders", json=order_body({a: 1, b: 1}))
@@ -84,8 +82,7 @@ def test_split_order_ships_node_by_node(client: httpx.Client, stock: Stocker) ->
 
 
 def test_cancel_whole_and_lines(client: httpx.Client, stock: Stocker) -> None:
-    """Cancelling lines gives their units back and keeps the order allocated; cancelling
-    the rest ends it cancelled with every unit back."""
+    """Cancelling lines gives their units back; cancelling the rest ends the order cancelled."""
     a = stock({"DC-NJ": 4})
     b = stock({"DC-NJ": 4})
     oid = client.post("/v1/orders", json=order_body({a: 3, b: 1})).json()["id"]
@@ -104,8 +101,7 @@ def test_cancel_whole_and_lines(client: httpx.Client, stock: Stocker) -> None:
 def test_cancel_after_partial_shipment_cancels_unshipped_only(
     client: httpx.Client, stock: Stocker
 ) -> None:
-    """Cancelling a partially shipped order releases only unshipped units and leaves it
-    shipped; asking to cancel shipped units is a 409 naming the SKU."""
+    """After a partial shipment cancel takes only unshipped units and leaves the order shipped."""
     a = stock({"DC-NJ": 1})
     b = stock({"ST-CHI": 1})
     oid = client.post("/v1/orders", json=order_body({a: 1, b: 1})).json()["id"]
@@ -122,8 +118,7 @@ def test_cancel_after_partial_shipment_cancels_unshipped_only(
 def test_reject_resources_elsewhere_and_excludes_the_node(
     client: httpx.Client, stock: Stocker
 ) -> None:
-    """A node that rejects units loses them to the next cheapest node in one step, and is
-    never used for that order again, even when its stock is the cheapest."""
+    """Rejected units move to the next cheapest node; a rejecting node is never used again."""
     sku = stock({"DC-NJ": 5, "ST-CHI": 5, "ST-LA": 5})
     oid = client.post("/v1/orders", json=order_body({sku: 2})).json()["id"]
     r = client.post(f"/v1/orders/{oid}/reject", json={"node": "DC-NJ"})
@@ -146,8 +141,7 @@ def test_reject_resources_elsewhere_and_excludes_the_node(
 def test_reject_without_stock_elsewhere_cancels_the_units(
     client: httpx.Client, stock: Stocker
 ) -> None:
-    """Units no other node can ship leave the order (`order.lines_unfillable`); an order
-    left with nothing is cancelled."""
+    """Rejected units no other node can ship leave the order (lines_unfillable)."""
     sku = stock({"DC-NJ": 3})
     oid = client.post("/v1/orders", json=order_body({sku: 2})).json()["id"]
     r = client.post(f"/v1/orders/{oid}/reject", json={"node": "DC-NJ"})
@@ -160,8 +154,7 @@ def test_reject_without_stock_elsewhere_cancels_the_units(
 
 
 def test_shortage_names_every_short_line(client: httpx.Client, stock: Stocker) -> None:
-    """An order that cannot be covered whole is refused with 409 listing every short line
-    (SKU, nodes tried, requested, available), and nothing is allocated."""
+    """A shortage is 409 listing every short line (SKU, nodes, requested, available)."""
     a = stock({"DC-NJ": 1, "ST-CHI": 1})
     b = stock({"ST-LA": 2})
     c = stock({"DC-NJ": 9})
@@ -182,8 +175,7 @@ def test_shortage_names_every_short_line(client: httpx.Client, stock: Stocker) -
 def test_transition_not_allowed_answers_409_with_current_state(
     client: httpx.Client, stock: Stocker
 ) -> None:
-    """Release twice, ship at a node holding nothing, return before shipping, anything
-    after cancellation: 409 with the order's current state."""
+    """A transition the state machine does not allow is 409 with the current state."""
     sku = stock({"DC-NJ": 2})
     oid = client.post("/v1/orders", json=order_body({sku: 1})).json()["id"]
     client.post(f"/v1/orders/{oid}/release")
@@ -228,8 +220,7 @@ def test_destination_by_zip(client: httpx.Client, stock: Stocker) -> None:
 def test_batch_allocates_jointly_and_reports_each_order(
     client: httpx.Client, stock: Stocker
 ) -> None:
-    """A batch is allocated order by order: covered orders allocated, the rest refused
-    with their short lines; stock is never oversold."""
+    """A batch allocates covered orders, refuses the rest with short lines, never oversells."""
     sku = stock({"DC-NJ": 3, "ST-CHI": 1})
     orders = [order_body({sku: 2}), order_body({sku: 2}), order_body({sku: 1})]
     r = client.post("/v1/orders/batch", json={"orders": orders})
@@ -247,8 +238,7 @@ def test_batch_allocates_jointly_and_reports_each_order(
 def test_orders_too_large_for_exact_pricing_are_allocated(
     client: httpx.Client, stock: Stocker
 ) -> None:
-    """An order of 100 one-unit lines and a line of 5,000 units (beyond exact pricing) are
-    still sourced, by rule, and allocated whole."""
+    """Orders beyond exact pricing (100 lines, 5,000 units) are sourced by rule and allocated."""
     skus = [f"MANY-{new_id('s')}" for _ in range(100)]
     items = [{"sku": s, "weight_lb": 0.5} for s in skus]
     assert client.put("/v1/items", json={"items": items}).status_code == 200
@@ -268,8 +258,7 @@ def test_orders_too_large_for_exact_pricing_are_allocated(
 def test_replies_computed_before_the_store_call_match_the_stored_order(
     client: httpx.Client, stock: Stocker
 ) -> None:
-    """With an Idempotency-Key each reply is computed before the store applies the step
-    (so it can be kept with the effect): after every step it equals the order as stored."""
+    """Replies computed before each store call equal the order as stored after it."""
     a = stock({"DC-NJ": 2, "ST-CHI": 2, "ST-LA": 2})
     b = stock({"ST-CHI": 2, "ST-LA": 1})
     oid = new_id()

@@ -20,8 +20,7 @@ def hold(client: httpx.Client, sku: str, qty: int, ttl_s: int = 600) -> httpx.Re
 
 
 def test_hold_then_commit(client: httpx.Client, stock: Stocker) -> None:
-    """A hold takes its units out of available at the cheapest node; committing it makes
-    an allocated order with exactly those units, and the hold ends committed."""
+    """A hold takes units from available; committing it allocates exactly those units."""
     sku = stock({"DC-NJ": 3, "ST-LA": 3})
     r = hold(client, sku, 2)
     assert r.status_code == 201, r.text
@@ -69,8 +68,7 @@ def test_release_gives_stock_back(client: httpx.Client, stock: Stocker) -> None:
 
 
 def test_expired_hold_gives_stock_back(client: httpx.Client, stock: Stocker) -> None:
-    """Once its TTL passes a hold counts for nothing, cannot be committed, and the reaper
-    records it as expired (`reservation.expired`)."""
+    """An expired hold counts for nothing, cannot be committed, and is reaped as expired."""
     sku = stock({"DC-NJ": 2})
     res = hold(client, sku, 2, ttl_s=1).json()
     assert stock.available(sku)["DC-NJ"] == 0
@@ -94,8 +92,7 @@ def test_expired_hold_gives_stock_back(client: httpx.Client, stock: Stocker) -> 
 
 
 def test_hold_shortage_and_ttl_bounds(client: httpx.Client, stock: Stocker) -> None:
-    """A hold that cannot be covered is 409 with its short lines; a TTL outside 1 s .. 24 h
-    is 422 naming ttl_s."""
+    """A short hold is 409 with its short lines; a TTL outside 1 s .. 24 h is 422."""
     sku = stock({"ST-CHI": 1})
     r = hold(client, sku, 2)
     assert r.status_code == 409

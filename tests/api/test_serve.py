@@ -12,9 +12,7 @@ KEY = re.compile(r"sk_[0-9a-f]{16}_[A-Za-z0-9_-]+")
 
 
 def test_serve_with_no_arguments(tmp_path: Path) -> None:
-    """With no arguments it creates ./data/ledger.db, loads the demo network, prints the URL
-    and a development admin key that works; a second start keeps the network and replaces
-    the key (the old one stops working)."""
+    """No arguments: demo network, data/ledger.db, a working printed key; a restart replaces it."""
     with Served(tmp_path) as first:
         assert first.url in first.output
         assert "loaded network small: 22 nodes" in first.output
