@@ -69,20 +69,7 @@ def prune(
         if len(redo):
             full = build_group(problem, group.shape.qty, group.orders[redo], depth=None)
             parts.append(_prune_group(problem, full, prices, sigma, slack)[0])
-    width = max((p.line.shape[1] for p in parts), default=1)
-
-    def pad(a: IntArray, fill: int) -> IntArray:
-        out = np.full((len(a), width), fill, dtype=np.int64)
-        out[:, : a.shape[1]] = a
-        return out
-
-    return Candidates(
-        order=np.concatenate([p.order for p in parts]),
-        node=np.concatenate([p.node for p in parts]),
-        cost=np.concatenate([p.cost for p in parts]),
-        line=np.concatenate([pad(p.line, -1) for p in parts]),
-        units=np.concatenate([pad(p.units, 0) for p in parts]),
-    )
+    return _concat(parts)
 
 
 def _prune_group(
@@ -120,6 +107,46 @@ def _prune_group(
     )
 
 
+def ranked_candidates(groups: list[ShapeGroup], orders: IntArray) -> Candidates:
+    """Every ranked candidate shipment of these orders (no pruning: for heuristics)."""
+    wanted = np.zeros(max((int(g.orders.max()) for g in groups if len(g)), default=0) + 1, bool)
+    wanted[orders] = True
+    parts = []
+    for group in groups:
+        rows_ = np.nonzero(wanted[group.orders])[0]
+        if not len(rows_):
+            continue
+        g, c, m = np.nonzero(np.isfinite(group.cost[rows_]))
+        g = rows_[g]
+        parts.append(
+            Candidates(
+                order=group.orders[g],
+                node=group.node[g, c, m],
+                cost=group.cost[g, c, m],
+                line=group.lines[g],
+                units=group.shape.contents[c],
+            )
+        )
+    return _concat(parts)
+
+
+def _concat(parts: list[Candidates]) -> Candidates:
+    width = max((p.line.shape[1] for p in parts), default=1)
+
+    def pad(a: IntArray, fill: int) -> IntArray:
+        out = np.full((len(a), width), fill, dtype=np.int64)
+        out[:, : a.shape[1]] = a
+        return out
+
+    return Candidates(
+        order=np.concatenate([p.order for p in parts] or [np.zeros(0, np.int64)]),
+        node=np.concatenate([p.node for p in parts] or [np.zeros(0, np.int64)]),
+        cost=np.concatenate([p.cost for p in parts] or [np.zeros(0)]),
+        line=np.concatenate([pad(p.line, -1) for p in parts] or [np.zeros((0, 1), np.int64)]),
+        units=np.concatenate([pad(p.units, 0) for p in parts] or [np.zeros((0, 1), np.int64)]),
+    )
+
+
 @dataclass(frozen=True)
 class CompactOutcome:
     allocation: Allocation
@@ -137,12 +164,27 @@ def solve_compact(
     time_limit_s: float,
     backend: str = "scip",
     gap: float = 1e-4,
+    orders: IntArray | None = None,
+    capacity: FloatArray | None = None,
 ) -> CompactOutcome | None:
-    """The shipment-level integer model over the kept candidates, hinted with the incumbent."""
+    """The shipment-level integer model over the kept candidates, hinted with the incumbent.
+
+    orders: the orders to decide (default all; every candidate must belong to one of them);
+    capacity: what is left of each scarce resource for them (default all of it).
+    Returns the allocation of those orders only.
+    """
     pen = problem.penalties
-    n_x = len(cands.order)
-    n_lines = problem.n_lines
-    n_orders = problem.n_orders
+    open_orders = np.arange(problem.n_orders) if orders is None else np.sort(orders)
+    capacity = rows.capacity if capacity is None else capacity
+    order_pos = np.full(problem.n_orders, -1, dtype=np.int64)
+    order_pos[open_orders] = np.arange(len(open_orders))
+    starts, ends = problem.order_line_ptr[open_orders], problem.order_line_ptr[open_orders + 1]
+    open_lines = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)])
+    line_pos = np.full(problem.n_lines, -1, dtype=np.int64)
+    line_pos[open_lines] = np.arange(len(open_lines))
+    line_qty = problem.line_qty[open_lines].astype(np.float64)
+    n_x, n_lines, n_orders = len(cands.order), len(open_lines), len(open_orders)
+    cand_order = order_pos[cands.order]
     # variables: x (shipments), u (unfilled units per line), z (order ships at all)
     use_z = pen.split > 0
     n_z = n_orders if use_z else 0
@@ -171,11 +213,11 @@ def solve_compact(
     qty = cands.units[xi, li]
     sel = qty > 0
     add_rows(
-        np.concatenate([line_of[sel], np.arange(n_lines)]),
+        np.concatenate([line_pos[line_of[sel]], np.arange(n_lines)]),
         np.concatenate([x_ids[xi[sel]], u_ids]),
         np.concatenate([qty[sel], np.ones(n_lines)]).astype(np.float64),
-        problem.line_qty.astype(np.float64),
-        problem.line_qty.astype(np.float64),
+        line_qty,
+        line_qty,
     )
     # at most one shipment per (order, node)
     _, pair_inv, pair_n = np.unique(
@@ -191,12 +233,12 @@ def solve_compact(
     # shipments per order
     if pen.max_shipments < UNLIMITED:
         add_rows(
-            cands.order, x_ids, np.ones(n_x),
+            cand_order, x_ids, np.ones(n_x),
             np.full(n_orders, -np.inf), np.full(n_orders, float(pen.max_shipments)),
         )  # fmt: skip
     if use_z:  # z_o <= number of shipments of o
         add_rows(
-            np.concatenate([cands.order, np.arange(n_orders)]),
+            np.concatenate([cand_order, np.arange(n_orders)]),
             np.concatenate([x_ids, z_ids]),
             np.concatenate([-np.ones(n_x), np.ones(n_orders)]),
             np.full(n_orders, -np.inf),
@@ -212,7 +254,7 @@ def solve_compact(
     r_var = np.concatenate([x_ids[xi[sel]], x_ids, x_ids])
     r_coef = np.concatenate([qty[sel].astype(np.float64), np.ones(n_x), units_total])
     ok = r_row >= 0
-    add_rows(r_row[ok], r_var[ok], r_coef[ok], np.full(rows.n_rows, -np.inf), rows.capacity)
+    add_rows(r_row[ok], r_var[ok], r_coef[ok], np.full(rows.n_rows, -np.inf), capacity)
 
     row = np.concatenate([b[0] for b in blocks])
     var = np.concatenate([b[1] for b in blocks])
@@ -221,14 +263,14 @@ def solve_compact(
     objective = np.concatenate(
         [cands.cost, np.full(n_lines, pen.unfilled_per_unit), np.full(n_z, -pen.split)]
     )
-    var_upper = np.concatenate([np.ones(n_x), problem.line_qty.astype(np.float64), np.ones(n_z)])
+    var_upper = np.concatenate([np.ones(n_x), line_qty, np.ones(n_z)])
     solution = solve_mip(
         objective,
         var_upper,
         matrix,
         np.concatenate(lower),
         np.concatenate(upper),
-        _hint(problem, cands, incumbent, x_ids, u_ids, z_ids),
+        _hint(problem, cands, incumbent, open_lines, x_ids, u_ids, z_ids, order_pos),
         time_limit_s=time_limit_s,
         gap=gap,
         backend=backend,
@@ -254,9 +296,11 @@ def _hint(
     problem: SourcingProblem,
     cands: Candidates,
     incumbent: Allocation,
+    open_lines: IntArray,
     x_ids: IntArray,
     u_ids: IntArray,
     z_ids: IntArray,
+    order_pos: IntArray,
 ) -> dict[int, float]:
     """The incumbent as a hint: the candidates holding its shipments, its unfilled units."""
     shipped = np.bincount(incumbent.line, incumbent.qty, minlength=problem.n_lines)
@@ -276,9 +320,9 @@ def _hint(
             if ln >= 0 and q > 0
         }
         hint[int(x_ids[j])] = 1.0 if want is not None and have == want else 0.0
-    for ln in range(problem.n_lines):
-        hint[int(u_ids[ln])] = float(problem.line_qty[ln] - shipped[ln])
-    ships = np.bincount(inc_order, minlength=problem.n_orders)
-    for o in range(len(z_ids)):
-        hint[int(z_ids[o])] = 1.0 if ships[o] > 0 else 0.0
+    for k, ln in enumerate(open_lines.tolist()):
+        hint[int(u_ids[k])] = float(problem.line_qty[ln] - shipped[ln])
+    ships = np.bincount(order_pos[inc_order][order_pos[inc_order] >= 0], minlength=len(z_ids))
+    for k in range(len(z_ids)):
+        hint[int(z_ids[k])] = 1.0 if ships[k] > 0 else 0.0
     return hint

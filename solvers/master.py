@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from solvers.mip import solve_mip
 from solvers.pricing import Prices
 from solvers.problem import UNLIMITED, SourcingProblem
+from solvers.result import Allocation
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -151,21 +152,43 @@ class Columns:
         """Resource use (rows x columns) of columns first.. as a sparse matrix."""
         _, _, col, line, node, qty = self.flat()
         sel = col >= first
-        col, line, node, qty = col[sel] - first, line[sel], node[sel], qty[sel]
-        n_cols = self.size - first
-        p, r = self.problem, self.rows
-        entry = p.stock_entry(node, p.line_sku[line])
-        e_row = r.entry_row[entry]
-        # one shipment per (column, node)
-        ship_key = np.unique(col * p.n_nodes + node)
-        s_col, s_node = ship_key // p.n_nodes, ship_key % p.n_nodes
-        s_row = r.ship_row[s_node]
-        u_row = r.unit_row[node]
-        rows = np.concatenate([e_row, s_row, u_row])
-        cols = np.concatenate([col, s_col, col])
-        vals = np.concatenate([qty, np.ones(len(s_col)), qty]).astype(np.float64)
-        keep = rows >= 0
-        return sp.csr_matrix((vals[keep], (rows[keep], cols[keep])), shape=(r.n_rows, n_cols))
+        return resource_matrix(
+            self.problem, self.rows, col[sel] - first, line[sel], node[sel], qty[sel],
+            self.size - first,
+        )  # fmt: skip
+
+
+def resource_matrix(
+    problem: SourcingProblem,
+    rows: ScarceRows,
+    col: IntArray,
+    line: IntArray,
+    node: IntArray,
+    qty: IntArray,
+    n_cols: int,
+) -> sp.csr_matrix:
+    """Scarce resources used by plans given as units (plan col, line, node, qty)."""
+    entry = problem.stock_entry(node, problem.line_sku[line])
+    e_row = rows.entry_row[entry]
+    # one shipment per (plan, node)
+    ship_key = np.unique(col * problem.n_nodes + node)
+    s_col, s_node = ship_key // problem.n_nodes, ship_key % problem.n_nodes
+    s_row = rows.ship_row[s_node]
+    u_row = rows.unit_row[node]
+    row = np.concatenate([e_row, s_row, u_row])
+    cols = np.concatenate([col, s_col, col])
+    vals = np.concatenate([qty, np.ones(len(s_col)), qty]).astype(np.float64)
+    keep = row >= 0
+    return sp.csr_matrix((vals[keep], (row[keep], cols[keep])), shape=(rows.n_rows, n_cols))
+
+
+def resource_use(problem: SourcingProblem, rows: ScarceRows, alloc: Allocation) -> FloatArray:
+    """How much of each scarce resource an allocation uses."""
+    order = problem.line_order[alloc.line]
+    matrix = resource_matrix(
+        problem, rows, order, alloc.line, alloc.node, alloc.qty, problem.n_orders
+    )
+    return np.asarray(matrix.sum(axis=1)).ravel()
 
 
 def _first_highs_quietly() -> None:

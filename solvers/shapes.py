@@ -10,6 +10,7 @@ needs the pairs (whole, part, rest) of contents. Either way nothing is approxima
 """
 
 import itertools
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -61,7 +62,7 @@ class Shape:
 
 
 def n_content_pairs(qty: tuple[int, ...]) -> int:
-    return int(np.prod([(q + 1) * (q + 2) // 2 for q in qty], dtype=np.int64))
+    return math.prod((q + 1) * (q + 2) // 2 for q in qty)
 
 
 @lru_cache(maxsize=512)
@@ -79,7 +80,7 @@ def content_pairs(qty: tuple[int, ...]) -> tuple[IntArray, IntArray, IntArray]:
 
 
 def n_contents(qty: tuple[int, ...]) -> int:
-    return int(np.prod([q + 1 for q in qty], dtype=np.int64))
+    return math.prod(q + 1 for q in qty)  # Python ints: 64 lines would overflow int64
 
 
 def content_vectors(qty: tuple[int, ...]) -> IntArray:
