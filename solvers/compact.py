@@ -179,7 +179,9 @@ def solve_compact(
     order_pos = np.full(problem.n_orders, -1, dtype=np.int64)
     order_pos[open_orders] = np.arange(len(open_orders))
     starts, ends = problem.order_line_ptr[open_orders], problem.order_line_ptr[open_orders + 1]
-    open_lines = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)])
+    open_lines = np.concatenate(
+        [np.arange(a, b) for a, b in zip(starts, ends, strict=True)] or [np.zeros(0, np.int64)]
+    )
     line_pos = np.full(problem.n_lines, -1, dtype=np.int64)
     line_pos[open_lines] = np.arange(len(open_lines))
     line_qty = problem.line_qty[open_lines].astype(np.float64)

@@ -18,18 +18,18 @@ from numpy.typing import NDArray
 
 from solvers.baselines import closest, fewest_splits, greedy_cost, shape_groups
 from solvers.candidates import ShapeGroup
-from solvers.compact import prune, solve_compact
+from solvers.compact import prune, ranked_candidates, solve_compact
 from solvers.evaluate import evaluate
 from solvers.master import (
     Columns,
     MasterLP,
-    MipOutcome,
     ScarceRows,
     prices_of,
+    resource_use,
     scarce_rows,
-    solve_master_mip,
 )
 from solvers.mip import BACKENDS
+from solvers.neighborhood import improve
 from solvers.pricing import OrderPlans, Prices, price_orders
 from solvers.problem import SourcingProblem
 from solvers.result import Allocation, Result, Status, relative_gap
@@ -127,50 +127,60 @@ def solve_optimal(problem: SourcingProblem, params: OptimalParams | None = None)
     best_alloc, best_obj = incumbent.allocation, incumbent.objective
     best_columns = hint
 
-    def consider(outcome: MipOutcome | None) -> None:
+    def consider(alloc: Allocation) -> None:
         nonlocal best_alloc, best_obj, best_columns
-        if outcome is not None and outcome.objective < best_obj - 1e-9:
-            best_alloc = _columns_allocation(columns, outcome.chosen)
-            best_obj = evaluate(problem, best_alloc).total
-            best_columns = outcome.chosen
+        total = evaluate(problem, alloc).total
+        if total < best_obj - 1e-9:
+            best_alloc, best_obj = alloc, total
+            best_columns = _allocation_columns(columns, problem, alloc)
 
     if relaxation.x is not None and left() > 0:
-        # round: keep the plans the LP already chose whole, decide the rest exactly
+        # round: keep the plans the LP takes whole, decide the other orders exactly with
+        # every candidate shipment, on what the kept plans leave
         fixed = _integral_columns(columns, relaxation.x)
-        stats["lp_integral_orders"] = len(fixed)
-        rounded = solve_master_mip(
-            columns, hint, 0.25 * left(), params.mip_backend, params.gap_tolerance, fixed
-        )
-        stats["rounded_objective"] = rounded.objective if rounded else float("nan")
-        consider(rounded)
-    if relative_gap(best_obj, bound) > params.gap_tolerance and left() > 0:
-        consider(
-            solve_master_mip(columns, best_columns, 0.4 * left(), params.mip_backend,
-                             params.gap_tolerance)
+        kept = _columns_allocation(columns, fixed)
+        free = np.setdiff1d(np.arange(problem.n_orders), np.concatenate(columns.order)[fixed])
+        stats["lp_fractional_orders"] = len(free)
+        rounded = solve_compact(
+            problem, rows, ranked_candidates(groups, free), best_alloc, 0.25 * left(),
+            params.mip_backend, params.gap_tolerance, orders=free,
+            capacity=rows.capacity - resource_use(problem, rows, kept),
         )  # fmt: skip
+        if rounded is not None:
+            consider(Allocation.concat([kept, rounded.allocation]))
+        stats["rounded_objective"] = best_obj
+    duals = relaxation.duals
+
+    def search(until: float) -> None:
+        """Improve the plan by neighbourhood search until `until` (a clock time)."""
+        assert duals is not None
+        consider(
+            improve(
+                problem, groups, rows, best_alloc, duals.row_price, until,
+                seed=int(stats.get("cg_rounds", 0)), backend=params.mip_backend,
+            )
+        )  # fmt: skip
+
+    if relative_gap(best_obj, bound) > params.gap_tolerance and duals is not None:
+        search(time.perf_counter() + 0.3 * max(0.0, left()))
     stats["mip_s"] = time.perf_counter() - t0 - stats["baseline_s"] - stats["cg_s"]
 
     bound = min(float(bound), best_obj)
-    duals = relaxation.duals
     if relative_gap(best_obj, bound) > params.gap_tolerance and duals is not None and left() > 0:
         # any plan cheaper than best_obj uses order plans of reduced cost <= this slack
         slack = (best_obj - duals.lagrangian) + duals.min_rc
         cands = prune(problem, groups, duals.prices, duals.sigma, slack)
         stats["compact_candidates"] = len(cands.order)
-        outcome_c = solve_compact(
-            problem,
-            rows,
-            cands,
-            best_alloc,
-            left(),
-            backend=params.mip_backend,
-            gap=params.gap_tolerance,
-        )
-        if outcome_c is not None:
-            if outcome_c.objective < best_obj - 1e-9:
-                best_alloc = outcome_c.allocation
-                best_obj = evaluate(problem, best_alloc).total
-            bound = max(bound, min(outcome_c.bound, best_obj))
+        if len(cands.order) > MAX_EXACT_CANDIDATES:
+            search(deadline)  # too big to close: spend the time on a better plan
+        else:
+            exact = solve_compact(
+                problem, rows, cands, best_alloc, left(), params.mip_backend,
+                params.gap_tolerance,
+            )  # fmt: skip
+            if exact is not None:
+                consider(exact.allocation)
+                bound = max(bound, min(exact.bound, best_obj))
         stats["compact_s"] = (
             time.perf_counter() - t0 - sum(stats[k] for k in ("baseline_s", "cg_s", "mip_s"))
         )
@@ -193,7 +203,8 @@ class Duals:
     """One round's dual values, and the Lagrangian bound they prove."""
 
     sigma: NDArray[np.float64]
-    prices: Prices
+    row_price: NDArray[np.float64]  # price of each scarce row
+    prices: Prices  # the same, per stock entry and node
     min_rc: NDArray[np.float64]  # least reduced cost of each order's plans (<= 0)
     lagrangian: float
 
@@ -209,6 +220,9 @@ class Relaxation:
 
 
 CONVERGED_GAP = 1e-7
+
+MAX_EXACT_CANDIDATES = 60_000
+"""Above this many candidate shipments the exact model would not close in useful time."""
 """Column generation stops when the LP optimum is this close (relative) to the bound."""
 
 
@@ -263,7 +277,7 @@ def column_generation(
         previous = prices
         min_rc = np.minimum(value - sigma, 0.0)
         lagrangian = lp_value + float(min_rc.sum())
-        duals = Duals(sigma, prices, min_rc, lagrangian)
+        duals = Duals(sigma, solution.price, prices, min_rc, lagrangian)
         bound = max(bound, lagrangian)
         if added == 0 or lp_value - lagrangian <= stop_gap * max(1.0, abs(lp_value)):
             return Relaxation(bound, lp_value, rounds, True, duals, solution.x)
