@@ -1,0 +1,88 @@
+"""Print the README's results tables from a pytest-benchmark JSON file.
+
+pytest benchmarks --benchmark-json=benchmarks/results.json
+python -m benchmarks.report benchmarks/results.json
+"""
+
+import json
+import sys
+from typing import Any
+
+
+def _fmt(value: Any, spec: str = ".2f", scale: float = 1.0, unit: str = "") -> str:
+    return "—" if value is None else format(value * scale, spec) + unit
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def single_order_table(rows: list[dict[str, Any]]) -> None:
+    print(_row(["single order, 1,000 stocked nodes (units per line)", "median", "mean", "max"]))
+    print(_row(["---"] * 4))
+    for b in rows:
+        if b["name"].startswith("test_single_order"):
+            s = b["stats"]
+            times = [_fmt(s[k], ".2f", 1e3, " ms") for k in ("median", "mean", "max")]
+            print(_row([b["param"], *times]))
+
+
+def batch_table(rows: list[dict[str, Any]]) -> None:
+    print(_row(["batch (orders-nodes-SKUs-limit)", "time", "status", "gap", "vs greedy-cost"]))
+    print(_row(["---"] * 5))
+    for b in rows:
+        e = b["extra_info"]
+        if b["name"].startswith("test_batch"):
+            print(
+                _row(
+                    [
+                        b["param"],
+                        f"{b['stats']['max']:.1f} s",
+                        e["status"],
+                        _fmt(e["gap"], ".3f", 100, "%"),
+                        _fmt(e["saving_vs_greedy"], ".1f", 100, "% cheaper"),
+                    ]
+                )
+            )
+        elif b["name"].startswith("test_peak_memory"):
+            print(_row(["10,000 orders: peak memory", f"{e['peak_gib']:.2f} GiB", "", "", ""]))
+
+
+def savings_table(rows: list[dict[str, Any]]) -> None:
+    header = ["preset", "policy", "total cost", "per order", "ships/order", "split orders"]
+    header += ["unfilled", "miles/ship", "runtime", "gap", "vs closest"]
+    print(_row(header))
+    print(_row(["---"] * len(header)))
+    for b in rows:
+        if not b["name"].startswith("test_savings"):
+            continue
+        for policy in ("closest", "fewest-splits", "greedy-cost", "optimal"):
+            m = b["extra_info"][policy]
+            cells = [
+                b["param"],
+                policy,
+                f"{m['total_cost']:,.0f}",
+                _fmt(m["cost_per_order"]),
+                _fmt(m["shipments_per_order"], ".3f"),
+                _fmt(m["split_order_share"], ".1f", 100, "%"),
+                str(m["unfilled_units"]),
+                _fmt(m["avg_miles_per_shipment"], ".0f"),
+                f"{m['runtime_s']:.1f} s",
+                _fmt(m["gap"], ".3f", 100, "%"),
+                _fmt(m["savings_vs_closest_pct"], ".1f", 1, "%"),
+            ]
+            print(_row(cells))
+
+
+def main(path: str) -> None:
+    with open(path) as f:
+        rows = json.load(f)["benchmarks"]
+    single_order_table(rows)
+    print()
+    batch_table(rows)
+    print()
+    savings_table(rows)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
