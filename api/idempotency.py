@@ -4,7 +4,9 @@ The key is scoped to the API key that sends it. The request's hash covers the me
 path and the validated body, so a retry with the same body replays the stored reply
 (status and body, header `Idempotent-Replayed: true`), another body answers 422, and a
 retry while the first is in flight answers 409. The reply is rendered before the store
-call and stored by the store in the same atomic step as the effect.
+call and stored by the store in the same atomic step as the effect. A call refused with an
+error stores no reply and releases its claim, so a retry runs it again at once: it answers
+the same refusal if nothing changed, and succeeds if, say, stock arrived meanwhile.
 
 Calls whose store operation takes no reply (upserts of nodes, items and inbound supply,
 stock snapshots, key revocation) set absolute values: repeating them has the same effect,
@@ -13,6 +15,7 @@ so the key is only checked for its form there.
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -25,6 +28,7 @@ from api.deps import ServiceDep
 from sourcing_engine.ledger import IdempotencyInFlight, IdempotencyMismatch, IdempotentReply
 from sourcing_engine.service import Replay, Service
 
+log = logging.getLogger("api")
 T = TypeVar("T")
 Rendered = tuple[int, dict[str, Any]]
 
@@ -105,6 +109,18 @@ class Idempotent:
         return JSONResponse(result[1], result[0])
 
 
+def release_claim(service: Service, key: str) -> None:
+    """Give up our claim of a key whose call was refused, so that a retry with it runs the
+    call again at once (and answers the same refusal if nothing changed) instead of 409 in
+    flight until the lease ends. A no-op if the call completed after all (its reply stays).
+    Failing to release only leaves the key to its lease, so errors here are logged."""
+    try:
+        service.release_idempotency(key)
+    except Exception:
+        log.warning("could not release idempotency key %r; its lease frees it", key,
+                    exc_info=True)  # fmt: skip
+
+
 def run_claimed(
     service: Service,
     claim: Claim,
@@ -126,6 +142,11 @@ def run_claimed(
         stored = service.idempotent_reply(claim.key)
         if stored is not None and stored.request_hash == claim.request_hash:
             return stored, (stored.status, stored.body)
+        raise
+    except IdempotencyMismatch:
+        raise  # the key is another request's now (our lease ended): not ours to release
+    except Exception:
+        release_claim(service, claim.key)
         raise
     # the reply stored with the effect is the one rendered last (before the store call
     # that succeeded), so the first answer and every replay are the same bytes

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from api.auth import require
 from api.deps import MetricsDep, ServiceDep, StrictQuery
 from api.errors import ledger_error
-from api.idempotency import IdempotencyDep, Idempotent, Rendered
+from api.idempotency import IdempotencyDep, Idempotent, Rendered, release_claim
 from api.metrics import Metrics
 from api.schemas import (
     ID_PATTERN,
@@ -99,23 +99,33 @@ def allocate_batch(
         else:
             results[order.id] = done
     by_id = {o.id: o for o in pending}
+    claimed: dict[str, str] = {}  # order id -> the key this call claimed for it
 
     def replay_for(order_id: str) -> Replay[OrderRecord] | None:
-        # each order's key is claimed only when its turn comes, after the joint solve, so
-        # a refused order's key is free again one short lease after its refusal
+        # each order's key is claimed only when its turn comes, after the joint solve, and
+        # a refused order's claim is released, so a retry tries it again at once
         claim = idem.claim(by_id[order_id], part=order_id)
         if claim is None:
             return None
+        claimed[order_id] = claim.key
         return Replay(claim.key, claim.request_hash, order_reply(201))
 
     for outcome in service.allocate_batch([request_of(o) for o in pending], replay_for):
         done = None
         if isinstance(outcome.error, IdempotencyInFlight):  # a twin batch allocated it
             done = _stored(idem, service, by_id[outcome.order_id])
+        elif outcome.order_id in claimed and _ours_to_release(outcome.error):
+            release_claim(service, claimed[outcome.order_id])  # refused: a retry runs it
         results[outcome.order_id] = done or _result(outcome, metrics)
     ordered = [results[o.id] for o in body.orders]
     allocated = sum(r.status == "allocated" for r in ordered)
     return BatchOut(allocated=allocated, refused=len(ordered) - allocated, results=ordered)
+
+
+def _ours_to_release(error: LedgerError | None) -> bool:
+    """A refusal whose claim this call still holds (after a mismatch the key is another
+    request's)."""
+    return error is not None and not isinstance(error, IdempotencyMismatch)
 
 
 def _stored(idem: Idempotent, service: Service, order: OrderIn) -> BatchResultOut | None:

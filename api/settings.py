@@ -14,8 +14,8 @@ class Settings:
     with every scope; reaper_interval_s: how often expired holds are marked (they count for
     nothing once expired either way); idempotency_lease_s: how long a key stays in flight
     before another request may take it over (only an answer-time matter: the store applies
-    at most one effect per key whatever the leases), which is also how long a refused
-    call's key stays unusable, the protocol having no way to release it."""
+    at most one effect per key whatever the leases; a refused call releases its key at
+    once, so this only matters for a caller that dies mid-call)."""
 
     store_url: str = DEFAULT_STORE
     admin_key: str | None = None

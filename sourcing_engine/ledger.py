@@ -419,6 +419,15 @@ class Store(Protocol):
         or IdempotencyMismatch (another hash), so the effect happens at most once per key."""
         ...
 
+    def release_idempotency_key(self, key: str) -> None:
+        """Give up a claim whose call was refused (it stored no reply), so that a retry with
+        the key runs the call again at once instead of waiting for the lease. A no-op for a
+        key that completed (its reply stays) or that is unknown. Only the claim's holder
+        calls it, after its own call failed; a holder whose lease had already ended may so
+        free a successor's claim, which only shapes answers: the store still applies at
+        most one effect per key."""
+        ...
+
     # API keys (stored hashed)
     def create_api_key(
         self, key_id: str, name: str, secret_hash: str, scopes: Sequence[str]

@@ -622,6 +622,11 @@ class Service:
     def idempotent_reply(self, key: str) -> IdempotentReply | None:
         return self.store.idempotent_reply(key)
 
+    def release_idempotency(self, key: str) -> None:
+        """Give up the claim of a call that was refused (no reply stored), so that a retry
+        runs it again at once; a no-op if the call completed."""
+        self.store.release_idempotency_key(key)
+
     # --- events, keys, health -----------------------------------------------------------
 
     def events(self, after: int, limit: int) -> list[Event]:

@@ -102,6 +102,7 @@ SCRIPTS = (
     "upsert",
     "add_inbound",
     "claim_idempotency",
+    "release_idempotency",
     "api_key",
     "now",
 )
@@ -630,6 +631,10 @@ class RedisStore:
         if not lease_s > 0:
             raise Invalid(f"lease_s must be positive, got {lease_s!r}")
         self._read("claim_idempotency", [key, request_hash, repr(float(lease_s))])
+
+    def release_idempotency_key(self, key: str) -> None:
+        _check_id(key, "idempotency key")
+        self._read("release_idempotency", [key])
 
     # API keys
 

@@ -815,6 +815,10 @@ class SqliteStore:
                 (key, request_hash, tx.now + lease_s, tx.now),
             )
 
+    def release_idempotency_key(self, key: str) -> None:
+        with self._write() as tx:
+            tx.conn.execute("DELETE FROM idempotency WHERE key = ? AND status IS NULL", (key,))
+
     def _check_key_unused(self, tx: _Tx, idem: Idempotency) -> None:
         """The effect runs at most once per key: refuse if the key completed or is leased to
         another request."""

@@ -1,12 +1,22 @@
 """Idempotency-Key over HTTP: replays, reuse with another body, concurrent duplicates."""
 
-import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.api.conftest import LEASE_S, NYC, ApiServer, Stocker, new_id, order_body
+from tests.api.conftest import (
+    NYC,
+    ApiServer,
+    Stocker,
+    new_id,
+    order_body,
+    redis_namespace_url,
+    sqlite_url,
+    start_server,
+)
 
 
 def test_same_key_and_body_replays_the_reply(client: httpx.Client, stock: Stocker) -> None:
@@ -115,19 +125,75 @@ def test_fifty_concurrent_duplicate_holds_hold_once(server: ApiServer, stock: St
 def test_batch_retry_replays_allocated_orders_and_retries_refused_ones(
     client: httpx.Client, stock: Stocker
 ) -> None:
-    """A retried batch replays allocated orders and, after the lease, retries refused ones."""
+    """A retried batch replays allocated orders and runs refused ones again at once."""
     sku = stock({"DC-NJ": 2})
     batch = {"orders": [order_body({sku: 2}), order_body({sku: 1})]}
     key = {"Idempotency-Key": new_id("batch")}
     first = client.post("/v1/orders/batch", json=batch, headers=key).json()
     assert [r["status"] for r in first["results"]] == ["allocated", "refused"]
+    same = client.post("/v1/orders/batch", json=batch, headers=key).json()
+    assert same["results"][0] == first["results"][0]
+    assert same["results"][1]["error"]["code"] == "insufficient_stock"  # not "in flight"
     client.post("/v1/stock/adjustments", json={"node": "DC-NJ", "sku": sku, "delta": 1,
                                                "reason": "found"})  # fmt: skip
-    soon = client.post("/v1/orders/batch", json=batch, headers=key).json()
-    assert soon["results"][0] == first["results"][0]
-    assert soon["results"][1]["error"]["code"] == "idempotency_key_in_flight"
-    time.sleep(LEASE_S)  # the refused order's key is free again after its lease
     again = client.post("/v1/orders/batch", json=batch, headers=key).json()
     assert [r["status"] for r in again["results"]] == ["allocated", "allocated"]
     assert again["results"][0] == first["results"][0]
     assert stock.available(sku)["DC-NJ"] == 0
+
+
+@pytest.fixture(scope="module", params=["sqlite", "redis"])
+def long_lease_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiServer]:
+    """The API on each store with a 60 s lease: a retry that runs again was released, not
+    freed by its lease running out."""
+    if request.param == "sqlite":
+        url = sqlite_url(tmp_path_factory.mktemp("api"))
+    else:
+        url = redis_namespace_url(request.getfixturevalue("redis_url"))
+    srv = start_server(url, idempotency_lease_s=60.0)
+    yield srv
+    srv.stop()
+
+
+def test_refused_create_retried_with_its_key_runs_again(long_lease_server: ApiServer) -> None:
+    """A refused create retried with its key (well within the lease) answers the same
+    refusal while nothing changed, succeeds once stock arrived, then replays the success."""
+    with long_lease_server.client() as c:
+        stock = Stocker(c, "refused")
+        sku = stock({"DC-NJ": 1})
+        body = order_body({sku: 2})
+        key = {"Idempotency-Key": new_id("refused")}
+        first = c.post("/v1/orders", json=body, headers=key)
+        assert first.status_code == 409, first.text
+        assert first.json()["error"]["code"] == "insufficient_stock"
+        same = c.post("/v1/orders", json=body, headers=key)
+        assert (same.status_code, same.json()) == (409, first.json())  # not "in flight"
+        assert "Idempotent-Replayed" not in same.headers
+        r = c.post("/v1/stock/adjustments",
+                   json={"node": "DC-NJ", "sku": sku, "delta": 1, "reason": "found"})  # fmt: skip
+        assert r.status_code == 200, r.text
+        created = c.post("/v1/orders", json=body, headers=key)
+        assert created.status_code == 201, created.text
+        assert "Idempotent-Replayed" not in created.headers
+        again = c.post("/v1/orders", json=body, headers=key)
+        assert (again.status_code, again.headers["Idempotent-Replayed"]) == (201, "true")
+        assert again.json() == created.json()
+        assert stock.available(sku)["DC-NJ"] == 0
+
+
+def test_refused_transition_retried_with_its_key_answers_the_same(
+    long_lease_server: ApiServer,
+) -> None:
+    """A transition the state machine refuses, retried with its key, answers the same 409."""
+    with long_lease_server.client() as c:
+        sku = Stocker(c, "refused-step")({"DC-NJ": 1})
+        order_id = c.post("/v1/orders", json=order_body({sku: 1})).json()["id"]
+        assert c.post(f"/v1/orders/{order_id}/ship", json={"node": "DC-NJ"}).status_code == 200
+        key = {"Idempotency-Key": new_id("release")}
+        first = c.post(f"/v1/orders/{order_id}/release", headers=key)
+        assert first.status_code == 409, first.text
+        assert first.json()["error"]["details"] == [{"current_state": "shipped"}]
+        again = c.post(f"/v1/orders/{order_id}/release", headers=key)
+        assert (again.status_code, again.json()) == (409, first.json())

@@ -934,6 +934,47 @@ class StoreContract:
         store.adjust_stock(N1, "A", 1, "found", idem=idem("k1", "h"))
         assert pos(store, N1, "A").on_hand == 11
 
+    def test_release_frees_an_in_flight_claim_at_once(self, store: Store) -> None:
+        """A released claim can be claimed again within its lease, with any hash, and used."""
+        seed(store)
+        store.claim_idempotency_key("k1", "h", lease_s=60.0)
+        with pytest.raises(InsufficientStock):
+            store.create_order("o1", {"A": 99}, [Unit(N1, "A", 99)], {}, idem=idem("k1", "h"))
+        store.release_idempotency_key("k1")
+        assert store.idempotent_reply("k1") is None
+        store.claim_idempotency_key("k1", "other", lease_s=60.0)  # no longer in flight
+        store.release_idempotency_key("k1")
+        store.claim_idempotency_key("k1", "h", lease_s=60.0)
+        store.create_order("o1", {"A": 1}, [Unit(N1, "A", 1)], {}, idem=idem("k1", "h"))
+        assert pos(store, N1, "A").allocated == 1
+
+    def test_release_keeps_a_completed_key(self, store: Store) -> None:
+        """Releasing a completed key is a no-op: its reply stays and no effect runs twice."""
+        seed(store)
+        store.claim_idempotency_key("k1", "h", lease_s=60.0)
+        store.adjust_stock(N1, "A", 1, "found", idem=idem("k1", "h", 200))
+        store.release_idempotency_key("k1")
+        reply = store.idempotent_reply("k1")
+        assert reply is not None
+        assert (reply.request_hash, reply.status) == ("h", 200)
+        store.claim_idempotency_key("k1", "h", lease_s=60.0)  # replays, as before
+        with pytest.raises(IdempotencyMismatch):
+            store.claim_idempotency_key("k1", "other", lease_s=60.0)
+        with pytest.raises(IdempotencyInFlight):
+            store.adjust_stock(N1, "A", 1, "found", idem=idem("k1", "h", 200))
+        assert pos(store, N1, "A").on_hand == 11
+
+    def test_release_of_an_unknown_key_is_a_no_op(self, store: Store) -> None:
+        """Releasing a key never claimed changes nothing (and appends no event)."""
+        seed(store)
+        before = store.events(0, 1000)
+        store.release_idempotency_key("never-claimed")
+        assert store.idempotent_reply("never-claimed") is None
+        assert store.events(0, 1000) == before
+        store.claim_idempotency_key("never-claimed", "h", lease_s=60.0)
+        with pytest.raises(IdempotencyInFlight):
+            store.claim_idempotency_key("never-claimed", "h", lease_s=60.0)
+
     # --- API keys
 
     def test_api_keys(self, store: Store) -> None:
