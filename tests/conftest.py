@@ -10,10 +10,15 @@ from pathlib import Path
 import pytest
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_port(highest: int = 65535) -> int:
+    """A free TCP port on 127.0.0.1, at most `highest`."""
+    for _ in range(1000):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port <= highest:
+            return port
+    raise RuntimeError(f"no free port at most {highest}")
 
 
 class RedisServer:

@@ -9,7 +9,7 @@ import redis
 
 from sourcing_engine.ledger import Store
 from sourcing_engine.stores.redis import RedisStore
-from tests.conftest import RedisServer
+from tests.conftest import RedisServer, free_port
 from tests.sourcing_engine.stores.contract import StoreContract
 
 
@@ -28,8 +28,11 @@ def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A one-node Redis Cluster owning every slot: it refuses any script that touches a key
     outside the slot of the keys it declared."""
     data = tmp_path_factory.mktemp("redis-cluster")
+    # a cluster node also listens on its port + 10000, so its port must be 55535 or less
+    port = free_port(highest=55535)
+    cluster_conf = str(data / "nodes.conf")
     server = RedisServer(
-        data, None, "--cluster-enabled", "yes", "--cluster-config-file", str(data / "nodes.conf")
+        data, port, "--cluster-enabled", "yes", "--cluster-config-file", cluster_conf
     )
     server.start()
     admin = redis.Redis(port=server.port, decode_responses=True)
