@@ -1,10 +1,11 @@
-"""Large neighbourhood search: improve a plan by re-deciding a few hundred orders at a time.
+"""Re-deciding groups of orders that compete for the same scarce resources.
 
-A neighbourhood is a set of orders that compete for the same scarce resources (stock
-positions or node capacity with a positive price in the LP): every other order keeps its
-plan, and the chosen orders are re-decided exactly, with every ranked candidate shipment,
-on what the others leave (solvers.compact on a subset). The plan never gets worse; it gets
-better wherever orders can swap stock or capacity with their neighbours.
+A neighbourhood is a set of orders whose candidate shipments share scarce resources
+(stock positions or node capacity with a positive price in the LP). Every other order keeps
+its plan, and the neighbourhood is re-decided exactly, with every ranked candidate shipment,
+on what the others leave (solvers.compact on a subset). Used twice by `optimal`: to round
+the LP (re-deciding the orders it splits, with their neighbours) and as a large
+neighbourhood search that never makes the plan worse.
 """
 
 import time
@@ -24,6 +25,95 @@ IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
 
 
+class Neighbourhoods:
+    """Every order's ranked candidate shipments, and which scarce rows they could use."""
+
+    def __init__(
+        self,
+        problem: SourcingProblem,
+        groups: list[ShapeGroup],
+        rows: ScarceRows,
+        binding: FloatArray,
+        backend: str = "scip",
+    ) -> None:
+        self.problem, self.rows, self.backend = problem, rows, backend
+        self.binding = binding > 0
+        self.cands = ranked_candidates(groups, np.arange(problem.n_orders))
+        self.order_rows = _order_rows(problem, rows, self.cands)
+        self.row_orders = self.order_rows.T.tocsr()
+
+    def around(self, seeds: IntArray, size: int) -> IntArray:
+        """The seed orders and those reached through binding rows, breadth first, up to
+        `size` orders."""
+        chosen: dict[int, None] = dict.fromkeys(seeds.tolist())  # insertion-ordered set
+        queue = [int(o) for o in seeds]
+        seen_rows: set[int] = set()
+        while queue and len(chosen) < size:
+            o = queue.pop(0)
+            for r in self.order_rows.indices[
+                self.order_rows.indptr[o] : self.order_rows.indptr[o + 1]
+            ]:
+                if int(r) in seen_rows or not self.binding[r]:
+                    continue
+                seen_rows.add(int(r))
+                lo, hi = self.row_orders.indptr[r], self.row_orders.indptr[r + 1]
+                for other in self.row_orders.indices[lo:hi].tolist():
+                    if len(chosen) >= size:
+                        break
+                    if other not in chosen:
+                        chosen[other] = None
+                        queue.append(other)
+        return np.array(sorted(chosen), dtype=np.int64)
+
+    def redecide(
+        self, plan: Allocation, orders: IntArray, time_limit_s: float, gap: float = 0.0
+    ) -> Allocation | None:
+        """The plan with `orders` re-decided exactly on what the other orders leave."""
+        line_order = self.problem.line_order[plan.line]
+        keep = ~np.isin(line_order, orders)
+        kept = Allocation(plan.line[keep], plan.node[keep], plan.qty[keep])
+        outcome = solve_compact(
+            self.problem, self.rows, _subset(self.cands, orders), plan, time_limit_s,
+            self.backend, gap, orders=orders,
+            capacity=self.rows.capacity - resource_use(self.problem, self.rows, kept),
+        )  # fmt: skip
+        return None if outcome is None else Allocation.concat([kept, outcome.allocation])
+
+    def search(
+        self,
+        plan: Allocation,
+        deadline: float,
+        *,
+        size: int = 200,
+        patience: int = 12,
+        seed: int = 0,
+    ) -> Allocation:
+        """Re-decide neighbourhoods around binding rows until the deadline, keeping every
+        improvement; neighbourhoods grow while small ones find nothing, and the search stops
+        after `patience` of them in a row without improvement."""
+        if not self.binding.any():
+            return plan
+        rng = np.random.default_rng(seed)
+        weights = self.binding / self.binding.sum()
+        best, best_cost = plan, evaluate(self.problem, plan).total
+        idle = 0
+        while time.perf_counter() < deadline and idle < patience:
+            grown = min(self.problem.n_orders, size * (1 + idle // 4))
+            row = int(rng.choice(len(weights), p=weights))
+            lo, hi = self.row_orders.indptr[row], self.row_orders.indptr[row + 1]
+            chosen = self.around(self.row_orders.indices[lo:hi].astype(np.int64), grown)
+            idle += 1
+            budget = min(5.0, deadline - time.perf_counter())
+            candidate = self.redecide(best, chosen, budget) if budget > 0 else None
+            if candidate is not None:
+                cost = evaluate(self.problem, candidate).total
+                if cost < best_cost - 1e-9:
+                    best, best_cost, idle = candidate, cost, 0
+            if len(chosen) == self.problem.n_orders:
+                break  # the neighbourhood was the whole batch: nothing else to try
+        return best
+
+
 def _order_rows(problem: SourcingProblem, rows: ScarceRows, cands: Candidates) -> sp.csr_matrix:
     """Which scarce rows each order's candidate shipments could use (orders x rows)."""
     xi, li = np.nonzero((cands.line >= 0) & (cands.units > 0))
@@ -39,81 +129,6 @@ def _order_rows(problem: SourcingProblem, rows: ScarceRows, cands: Candidates) -
     )
     matrix.data[:] = 1.0
     return matrix
-
-
-def improve(
-    problem: SourcingProblem,
-    groups: list[ShapeGroup],
-    rows: ScarceRows,
-    plan: Allocation,
-    binding: FloatArray,
-    deadline: float,
-    *,
-    size: int = 200,
-    patience: int = 12,
-    seed: int = 0,
-    backend: str = "scip",
-) -> Allocation:
-    """Re-decide neighbourhoods of orders around binding resources until the deadline.
-
-    binding: weight of each scarce row (its LP price); neighbourhoods start from rows drawn
-    in proportion to it. Stops early after `patience` neighbourhoods without improvement.
-    """
-    if not (binding > 0).any() or time.perf_counter() >= deadline:
-        return plan
-    rng = np.random.default_rng(seed)
-    everyone = ranked_candidates(groups, np.arange(problem.n_orders))
-    order_rows = _order_rows(problem, rows, everyone)
-    row_orders = order_rows.T.tocsr()
-    best, best_cost = plan, evaluate(problem, plan).total
-    weights = binding / binding.sum()
-    idle = 0  # neighbourhoods in a row that found nothing better
-    while time.perf_counter() < deadline and idle < patience:
-        chosen = _neighbourhood(rng, weights, order_rows, row_orders, size)
-        idle += 1
-        line_order = problem.line_order[best.line]
-        keep = ~np.isin(line_order, chosen)
-        kept = Allocation(best.line[keep], best.node[keep], best.qty[keep])
-        budget = min(5.0, deadline - time.perf_counter())
-        outcome = solve_compact(
-            problem, rows, _subset(everyone, chosen), best, budget, backend, 0.0,
-            orders=chosen, capacity=rows.capacity - resource_use(problem, rows, kept),
-        )  # fmt: skip
-        if outcome is None:
-            continue
-        candidate = Allocation.concat([kept, outcome.allocation])
-        cost = evaluate(problem, candidate).total
-        if cost < best_cost - 1e-9:
-            best, best_cost, idle = candidate, cost, 0
-        if len(chosen) == problem.n_orders:
-            break  # the neighbourhood was the whole batch: nothing else to try
-    return best
-
-
-def _neighbourhood(
-    rng: np.random.Generator,
-    weights: FloatArray,
-    order_rows: sp.csr_matrix,
-    row_orders: sp.csr_matrix,
-    size: int,
-) -> IntArray:
-    """Orders reached from a drawn binding row, row by row, until `size` orders."""
-    chosen: set[int] = set()
-    frontier = [int(rng.choice(len(weights), p=weights))]
-    seen_rows = set(frontier)
-    while frontier and len(chosen) < size:
-        row = frontier.pop(0)
-        for o in row_orders.indices[row_orders.indptr[row] : row_orders.indptr[row + 1]]:
-            if len(chosen) >= size:
-                break
-            if int(o) in chosen:
-                continue
-            chosen.add(int(o))
-            for r in order_rows.indices[order_rows.indptr[o] : order_rows.indptr[o + 1]]:
-                if int(r) not in seen_rows and weights[r] > 0:
-                    seen_rows.add(int(r))
-                    frontier.append(int(r))
-    return np.array(sorted(chosen), dtype=np.int64)
 
 
 def _subset(cands: Candidates, orders: IntArray) -> Candidates:
