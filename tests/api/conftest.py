@@ -204,5 +204,19 @@ class Served:
     def output(self) -> str:
         return self.log.read_text()
 
+    def worker_pids(self) -> list[int]:
+        """The uvicorn worker processes this serve started (none with one worker: the
+        serve process is the worker then)."""
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                cmdline = (stat.parent / "cmdline").read_bytes()
+            except OSError:
+                continue  # the process ended meanwhile
+            if int(fields[1]) == self.proc.pid and b"spawn_main" in cmdline:
+                pids.append(int(stat.parent.name))
+        return sorted(pids)
+
     def get(self, path: str, key: str) -> httpx.Response:
         return httpx.get(f"{self.url}{path}", headers={"Authorization": f"Bearer {key}"})
