@@ -11,7 +11,6 @@ per order, taking orders in the batch's sequence (first come, first served).
 """
 
 import time
-from collections.abc import Iterator
 
 import numpy as np
 from numpy.typing import NDArray
@@ -67,6 +66,14 @@ class Ledger:
                 self.nodes.append(node)
                 self.qtys.append(qty)
 
+    def take(self, taken: Allocation) -> None:
+        """Count units already decided elsewhere as gone (they are not in this plan)."""
+        p = self.problem
+        np.subtract.at(self.stock, p.stock_entry(taken.node, p.line_sku[taken.line]), taken.qty)
+        ship_key = np.unique(p.line_order[taken.line] * p.n_nodes + taken.node)
+        np.subtract.at(self.ships, ship_key % p.n_nodes, 1)
+        np.subtract.at(self.units, taken.node, taken.qty)
+
     def allocation(self) -> Allocation:
         return Allocation(
             np.array(self.lines, dtype=np.int64),
@@ -108,23 +115,32 @@ def _plan_shipments(plans: OrderPlans, row: int) -> list[tuple[int, list[tuple[i
     return out
 
 
-def _chunks(n: int, size: int) -> Iterator[IntArray]:
-    for start in range(0, n, size):
-        yield np.arange(start, min(n, start + size))
-
-
 def greedy_cost(problem: SourcingProblem, groups: list[ShapeGroup] | None = None) -> Result:
-    """Each order in sequence gets its cheapest plan against the stock and capacity left.
+    """Each order in sequence gets its cheapest plan against the stock and capacity left."""
+    t0 = time.perf_counter()
+    alloc = greedy_allocation(problem, groups, np.arange(problem.n_orders))
+    return heuristic_result("greedy-cost", problem, alloc, t0)
+
+
+def greedy_allocation(
+    problem: SourcingProblem,
+    groups: list[ShapeGroup] | None,
+    orders: IntArray,
+    taken: Allocation | None = None,
+) -> Allocation:
+    """The order-by-order greedy plan of `orders` (in that sequence), on what `taken` leaves.
 
     Orders are priced in chunks against what is left before the chunk; a plan that still
     fits when its turn comes is still the order's cheapest (what is left only shrinks), so
     it is committed as is; one that no longer fits is priced again. The result is exactly
     the order-by-order greedy.
     """
-    t0 = time.perf_counter()
     ledger = Ledger(problem)
+    if taken is not None:
+        ledger.take(taken)
     plans_by_order = _group_index(problem, groups)
-    for chunk in _chunks(problem.n_orders, CHUNK):
+    for start in range(0, len(orders), CHUNK):
+        chunk = orders[start : start + CHUNK]
         priced = _price_subset(problem, plans_by_order, chunk, ledger.availability())
         for o in chunk.tolist():
             shipments = priced[o]
@@ -133,7 +149,7 @@ def greedy_cost(problem: SourcingProblem, groups: list[ShapeGroup] | None = None
                     problem, plans_by_order, np.array([o]), ledger.availability()
                 )[o]
             ledger.commit(shipments)
-    return heuristic_result("greedy-cost", problem, ledger.allocation(), t0)
+    return ledger.allocation()
 
 
 GroupIndex = tuple[list[ShapeGroup], IntArray, IntArray]

@@ -14,9 +14,10 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from solvers.baselines import greedy_allocation
 from solvers.candidates import ShapeGroup
 from solvers.compact import Candidates, ranked_candidates, solve_compact
-from solvers.evaluate import evaluate
+from solvers.evaluate import evaluate, feasibility_errors
 from solvers.master import ScarceRows, resource_use
 from solvers.problem import SourcingProblem
 from solvers.result import Allocation
@@ -36,7 +37,7 @@ class Neighbourhoods:
         binding: FloatArray,
         backend: str = "scip",
     ) -> None:
-        self.problem, self.rows, self.backend = problem, rows, backend
+        self.problem, self.groups, self.rows, self.backend = problem, groups, rows, backend
         self.binding = binding > 0
         self.cands = ranked_candidates(groups, np.arange(problem.n_orders))
         self.order_rows = _order_rows(problem, rows, self.cands)
@@ -67,17 +68,34 @@ class Neighbourhoods:
 
     def redecide(
         self, plan: Allocation, orders: IntArray, time_limit_s: float, gap: float = 0.0
-    ) -> Allocation | None:
-        """The plan with `orders` re-decided exactly on what the other orders leave."""
+    ) -> Allocation:
+        """The plan with `orders` re-decided on what the other orders leave: exactly if
+        time allows, else at least as well as the greedy plan of those orders there.
+
+        plan's units for `orders` only serve as a hint (they need not fit).
+        """
         line_order = self.problem.line_order[plan.line]
         keep = ~np.isin(line_order, orders)
         kept = Allocation(plan.line[keep], plan.node[keep], plan.qty[keep])
+        greedy = Allocation.concat(
+            [kept, greedy_allocation(self.problem, self.groups, orders, taken=kept)]
+        )
+        hint = min(
+            (greedy, plan),
+            key=lambda a: evaluate(self.problem, a).total if self._fits(a) else np.inf,
+        )
         outcome = solve_compact(
-            self.problem, self.rows, _subset(self.cands, orders), plan, time_limit_s,
+            self.problem, self.rows, _subset(self.cands, orders), hint, time_limit_s,
             self.backend, gap, orders=orders,
             capacity=self.rows.capacity - resource_use(self.problem, self.rows, kept),
         )  # fmt: skip
-        return None if outcome is None else Allocation.concat([kept, outcome.allocation])
+        if outcome is None:
+            return hint
+        exact = Allocation.concat([kept, outcome.allocation])
+        return min((exact, hint), key=lambda a: evaluate(self.problem, a).total)
+
+    def _fits(self, plan: Allocation) -> bool:
+        return not feasibility_errors(self.problem, plan)
 
     def search(
         self,
@@ -104,11 +122,12 @@ class Neighbourhoods:
             chosen = self.around(self.row_orders.indices[lo:hi].astype(np.int64), grown)
             idle += 1
             budget = min(5.0, deadline - time.perf_counter())
-            candidate = self.redecide(best, chosen, budget) if budget > 0 else None
-            if candidate is not None:
-                cost = evaluate(self.problem, candidate).total
-                if cost < best_cost - 1e-9:
-                    best, best_cost, idle = candidate, cost, 0
+            if budget <= 0:
+                break
+            candidate = self.redecide(best, chosen, budget)
+            cost = evaluate(self.problem, candidate).total
+            if cost < best_cost - 1e-9:
+                best, best_cost, idle = candidate, cost, 0
             if len(chosen) == self.problem.n_orders:
                 break  # the neighbourhood was the whole batch: nothing else to try
         return best

@@ -44,6 +44,9 @@ BoolArray = NDArray[np.bool_]
 MIP_BACKENDS = BACKENDS
 
 MAX_EXACT_CANDIDATES = 200_000
+
+FREE_PER_SPLIT = 1.5
+"""Rounding re-decides the orders the LP splits and this many times as many in all."""
 """Above this many candidate shipments the exact model would not close in useful time."""
 
 
@@ -118,20 +121,15 @@ def solve_optimal(problem: SourcingProblem, params: OptimalParams | None = None)
     if hoods is not None and relaxation.x is not None:
         # round: keep the plans the LP takes whole; re-decide the orders it splits, with
         # their neighbours, exactly on what the kept plans leave
-        whole = _integral_columns(columns, relaxation.x)
-        split = np.setdiff1d(np.arange(problem.n_orders), np.concatenate(columns.order)[whole])
+        chosen = _most_chosen_columns(columns, relaxation.x)
+        split = np.nonzero(relaxation.x[chosen] < 1.0 - 1e-6)[0]
         stats["lp_split_orders"] = len(split)
+        start = columns_allocation(columns, chosen)  # a hint for the split orders
         if len(split):
-            free = hoods.around(split, max(200, 3 * len(split)))
-            kept = columns_allocation(columns, whole)
-            line_order = problem.line_order[kept.line]
-            keep = ~np.isin(line_order, free)
-            kept = Allocation(kept.line[keep], kept.node[keep], kept.qty[keep])
-            rounded = hoods.redecide(kept, free, 0.25 * left(), params.gap_tolerance)
-            if rounded is not None:
-                consider(rounded)
+            free = hoods.around(split, int(FREE_PER_SPLIT * len(split)))
+            consider(hoods.redecide(start, free, 0.4 * left(), params.gap_tolerance))
         else:
-            consider(columns_allocation(columns, whole))
+            consider(start)
         stats["rounded_objective"] = best_obj
     if hoods is not None and relative_gap(best_obj, bound) > params.gap_tolerance:
         consider(hoods.search(best_alloc, time.perf_counter() + 0.3 * max(0.0, left())))
@@ -169,10 +167,10 @@ def solve_optimal(problem: SourcingProblem, params: OptimalParams | None = None)
     )
 
 
-def _integral_columns(columns: Columns, x: NDArray[np.float64]) -> IntArray:
-    """The columns the LP takes whole (value 1), one per order at most."""
-    whole = np.nonzero(x > 1.0 - 1e-6)[0]
-    order = np.concatenate(columns.order)[whole]
-    _, first = np.unique(order, return_index=True)
-    result: IntArray = whole[first]
+def _most_chosen_columns(columns: Columns, x: NDArray[np.float64]) -> IntArray:
+    """Each order's column with the largest LP value (orders 0..n-1)."""
+    order = np.concatenate(columns.order)[: len(x)]
+    by = np.lexsort((-x, order))
+    first = np.concatenate([[True], order[by][1:] != order[by][:-1]])
+    result: IntArray = by[first]
     return result
