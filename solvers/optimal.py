@@ -94,7 +94,8 @@ def solve_optimal(problem: SourcingProblem, params: OptimalParams | None = None)
     stats["scarce_rows"] = rows.n_rows
 
     cg = ColumnGeneration(problem, groups, rows, columns)
-    relaxation = cg.run(deadline, params.max_rounds)
+    # the LP need not be closer to its bound than a tenth of the gap the caller accepts
+    relaxation = cg.run(deadline, params.max_rounds, stop_gap=max(1e-7, params.gap_tolerance / 10))
     duals = relaxation.duals  # the root's: they price the whole batch, for the proof
     bound = relaxation.bound
     stats.update(
