@@ -1,4 +1,7 @@
-"""Dependencies shared by the routers, as `Annotated` aliases."""
+"""Dependencies shared by the routers, as `Annotated` aliases.
+
+They are `async def` although they never await: FastAPI runs a plain `def` dependency in
+its thread pool, one hop per dependency per request, which cost more than their work."""
 
 from typing import Annotated
 
@@ -11,7 +14,7 @@ from api.metrics import Metrics
 from sourcing_engine.service import Service
 
 
-def get_service(request: Request) -> Service:
+async def get_service(request: Request) -> Service:
     service: Service = request.app.state.service
     return service
 
@@ -19,7 +22,7 @@ def get_service(request: Request) -> Service:
 ServiceDep = Annotated[Service, Depends(get_service)]
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     metrics: Metrics = request.app.state.metrics
     return metrics
 
@@ -43,7 +46,7 @@ def _query_names(route: APIRoute) -> frozenset[str]:
     return names
 
 
-def strict_query(request: Request) -> None:
+async def strict_query(request: Request) -> None:
     """Unknown query parameters are refused like unknown body fields (a typo such as
     `?afterr=10` must not silently mean `after=0`)."""
     route = request.scope.get("route")

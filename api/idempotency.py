@@ -153,7 +153,7 @@ def run_claimed(
     return None, kept[-1] if kept else render(result)
 
 
-def idempotency(
+async def idempotency(
     request: Request,
     service: ServiceDep,
     key: Annotated[

@@ -12,7 +12,9 @@ store call (order_lifecycle.after), renders it, and hands that reply to the stor
 stores it in the same atomic step as the effect.
 """
 
+import hashlib
 import logging
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -62,11 +64,13 @@ T = TypeVar("T")
 class ServiceConfig:
     """sourcing: cost model and penalties; allocate_attempts: how often an order is sourced
     again when its stock was taken concurrently; batch_time_limit_s: the joint solve's
-    limit."""
+    limit; key_cache_s: how long a verified API key is taken as valid without asking the
+    store again (so a revocation reaches other API processes within that time)."""
 
     sourcing: SourcingConfig = field(default_factory=SourcingConfig)
     allocate_attempts: int = 4
     batch_time_limit_s: float = 10.0
+    key_cache_s: float = 1.0
 
     def __post_init__(self) -> None:
         if self.allocate_attempts < 1:
@@ -169,6 +173,13 @@ def _document(
     }
 
 
+KEY_CACHE_ENTRIES = 10_000
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
 def destination_of(order: OrderRecord) -> Destination:
     data = order.document.get("destination")
     if not isinstance(data, dict):
@@ -182,6 +193,7 @@ class Service:
     def __init__(self, store: Store, config: ServiceConfig | None = None) -> None:
         self.store = store
         self.config = config or ServiceConfig()
+        self._verified: dict[bytes, tuple[ApiKey, float]] = {}  # token digest -> key, until
 
     # --- network and stock --------------------------------------------------------------
 
@@ -638,10 +650,31 @@ class Service:
         return access.issue(self.store, name, scopes, key_id)
 
     def install_key(self, token: str, name: str, scopes: Sequence[str]) -> ApiKey:
-        return access.install(self.store, token, name, scopes)
+        key = access.install(self.store, token, name, scopes)
+        self._verified.clear()  # installing revokes the key installed before under the name
+        return key
 
     def authenticate(self, token: str) -> ApiKey | None:
-        return access.verify(self.store, token)
+        """The key a token stands for (None: unknown, wrong secret or revoked). A verified
+        key is remembered for `config.key_cache_s`: a revocation through this process takes
+        effect at once, one through another process within that time."""
+        key = self.cached_key(token)
+        if key is not None:
+            return key
+        key = access.verify(self.store, token)
+        if key is not None and self.config.key_cache_s > 0:
+            if len(self._verified) >= KEY_CACHE_ENTRIES:
+                self._verified.clear()
+            until = time.monotonic() + self.config.key_cache_s
+            self._verified[_digest(token)] = (key, until)
+        return key
+
+    def cached_key(self, token: str) -> ApiKey | None:
+        """The key of a token verified within the last `key_cache_s` (no store call)."""
+        found = self._verified.get(_digest(token))
+        if found is None or found[1] <= time.monotonic():
+            return None
+        return found[0]
 
     def list_keys(self) -> list[ApiKey]:
         return self.store.list_api_keys()
@@ -650,6 +683,7 @@ class Service:
         if not any(k.id == key_id for k in self.store.list_api_keys()):
             raise NotFound(f"API key {key_id}: unknown")
         self.store.revoke_api_key(key_id)
+        self._verified.clear()
 
     def ready(self) -> bool:
         try:
