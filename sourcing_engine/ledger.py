@@ -407,12 +407,13 @@ class Store(Protocol):
         """The reply stored by a completed call with this key (None while in flight)."""
         ...
 
-    def claim_idempotency_key(self, key: str, request_hash: str, lease_s: float) -> None:
-        """Mark a key in flight for lease_s (IdempotencyInFlight if another holder's lease is
-        live, IdempotencyMismatch if it is live or completed with another request hash). It
-        also returns normally if the key was completed with this hash: the caller then reads
-        idempotent_reply(key) and replays it instead of running the call. An expired lease
-        of a call that never completed may be taken over, with any hash.
+    def claim_idempotency_key(self, key: str, request_hash: str, lease_s: float) -> bool:
+        """Mark a key in flight for lease_s and return False (IdempotencyInFlight if another
+        holder's lease is live, IdempotencyMismatch if it is live or completed with another
+        request hash). Returns True, claiming nothing, if the key was completed with this
+        hash: the caller then reads idempotent_reply(key) and replays it instead of running
+        the call. An expired lease of a call that never completed may be taken over, with
+        any hash.
 
         Independently of leases, a mutating call given `idem` for a key already completed
         applies nothing and raises IdempotencyInFlight (same hash: replay the stored reply)

@@ -65,12 +65,19 @@ class ServiceConfig:
     """sourcing: cost model and penalties; allocate_attempts: how often an order is sourced
     again when its stock was taken concurrently; batch_time_limit_s: the joint solve's
     limit; key_cache_s: how long a verified API key is taken as valid without asking the
-    store again (so a revocation reaches other API processes within that time)."""
+    store again (so a revocation reaches other API processes within that time);
+    network_cache_s: how long nodes and items read from the store are used for sourcing
+    and pricing (a change made through another process reaches them within that time;
+    stock is never cached: the store checks it atomically); clock_refresh_s: how often the
+    offset of the store's clock is measured again (it dates the replies computed before a
+    store call)."""
 
     sourcing: SourcingConfig = field(default_factory=SourcingConfig)
     allocate_attempts: int = 4
     batch_time_limit_s: float = 10.0
     key_cache_s: float = 1.0
+    network_cache_s: float = 1.0
+    clock_refresh_s: float = 10.0
 
     def __post_init__(self) -> None:
         if self.allocate_attempts < 1:
@@ -174,6 +181,7 @@ def _document(
 
 
 KEY_CACHE_ENTRIES = 10_000
+ITEM_CACHE_ENTRIES = 100_000
 
 
 def _digest(token: str) -> bytes:
@@ -194,20 +202,29 @@ class Service:
         self.store = store
         self.config = config or ServiceConfig()
         self._verified: dict[bytes, tuple[ApiKey, float]] = {}  # token digest -> key, until
+        self._nodes: tuple[list[NodeRecord], float] | None = None  # nodes, until (monotonic)
+        self._items: dict[str, tuple[ItemRecord, float]] = {}  # sku -> item, until
+        self._clock: tuple[float, float] | None = None  # store clock - time.time(), until
 
     # --- network and stock --------------------------------------------------------------
 
     def upsert_nodes(self, nodes: Sequence[NodeRecord]) -> None:
         self.store.upsert_nodes(nodes)
+        self._nodes = None
 
     def list_nodes(self) -> list[NodeRecord]:
         return self.store.list_nodes()
 
     def upsert_items(self, items: Sequence[ItemRecord]) -> None:
         self.store.upsert_items(items)
+        for item in items:
+            self._items.pop(item.sku, None)
 
     def _check_node(self, node: str) -> None:
-        if node not in {n.id for n in self.store.list_nodes()}:
+        if node in {n.id for n in self._cached_nodes()}:
+            return
+        self._nodes = None  # perhaps added through another process a moment ago
+        if node not in {n.id for n in self._cached_nodes()}:
             raise NotFound(f"node {node}: unknown; add it first (PUT /v1/nodes)")
 
     def set_stock(self, node: str, counts: Mapping[str, tuple[int, int]], reason: str) -> None:
@@ -253,7 +270,48 @@ class Service:
     # --- sourcing -----------------------------------------------------------------------
 
     def _network(self, skus: Sequence[str]) -> _Network:
-        return _Network(self.store.list_nodes(), self.store.get_items(sorted(set(skus))))
+        return _Network(self._cached_nodes(), self._cached_items(skus))
+
+    def _cached_nodes(self) -> list[NodeRecord]:
+        """The nodes, read from the store at most once per network_cache_s."""
+        now = time.monotonic()
+        if self._nodes is None or self._nodes[1] <= now:
+            self._nodes = (self.store.list_nodes(), now + self.config.network_cache_s)
+        return self._nodes[0]
+
+    def _cached_items(self, skus: Sequence[str]) -> dict[str, ItemRecord]:
+        """Items of these SKUs; those not read within network_cache_s (or unknown then)
+        are read from the store."""
+        now = time.monotonic()
+        out: dict[str, ItemRecord] = {}
+        missing = []
+        for sku in sorted(set(skus)):
+            found = self._items.get(sku)
+            if found is not None and found[1] > now:
+                out[sku] = found[0]
+            else:
+                missing.append(sku)
+        if missing:
+            read = self.store.get_items(missing)
+            if len(self._items) + len(read) > ITEM_CACHE_ENTRIES:
+                self._items.clear()
+            until = now + self.config.network_cache_s
+            for sku, item in read.items():
+                self._items[sku] = (item, until)
+                out[sku] = item
+        return out
+
+    def _now(self) -> float:
+        """The store's clock, as this process's clock plus an offset measured every
+        clock_refresh_s (a store call less per write; the times of a reply computed before
+        its store call are a moment off the store's either way)."""
+        now = time.time()
+        if self._clock is None or self._clock[1] <= now:
+            before = time.time()
+            store_now = self.store.now()
+            offset = store_now - (before + time.time()) / 2
+            self._clock = (offset, now + self.config.clock_refresh_s)
+        return now + self._clock[0]
 
     def source(
         self,
@@ -324,7 +382,7 @@ class Service:
         lines = dict(request.lines)
         idem = None
         if replay is not None:
-            now = self.store.now()
+            now = self._now()
             predicted = OrderRecord(
                 id=request.id,
                 state=OrderState.ALLOCATED,
@@ -542,7 +600,7 @@ class Service:
             units = merge_units(sourced.require_complete())
             idem = None
             if replay is not None:
-                now = self.store.now()
+                now = self._now()
                 predicted = Reservation(
                     id=reservation_id,
                     cart=cart,
@@ -594,7 +652,7 @@ class Service:
         lines = sku_totals(units)
         idem = None
         if replay is not None:
-            now = self.store.now()
+            now = self._now()
             predicted = OrderRecord(
                 id=order_id,
                 state=OrderState.ALLOCATED,
@@ -628,7 +686,8 @@ class Service:
         """Take the key for a call (IdempotencyInFlight while another holds it,
         IdempotencyMismatch if used with another request); the stored reply if the call
         already completed."""
-        self.store.claim_idempotency_key(key, request_hash, lease_s)
+        if not self.store.claim_idempotency_key(key, request_hash, lease_s):
+            return None  # claimed now: no reply to replay (no store read needed)
         return self.store.idempotent_reply(key)
 
     def idempotent_reply(self, key: str) -> IdempotentReply | None:

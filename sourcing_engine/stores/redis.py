@@ -626,11 +626,12 @@ class RedisStore:
             return None
         return IdempotentReply(h["hash"], int(h["status"]), json.loads(h["body"]))
 
-    def claim_idempotency_key(self, key: str, request_hash: str, lease_s: float) -> None:
+    def claim_idempotency_key(self, key: str, request_hash: str, lease_s: float) -> bool:
         _check_id(key, "idempotency key")
         if not lease_s > 0:
             raise Invalid(f"lease_s must be positive, got {lease_s!r}")
-        self._read("claim_idempotency", [key, request_hash, repr(float(lease_s))])
+        r = self._read("claim_idempotency", [key, request_hash, repr(float(lease_s))])
+        return r[1] == "done"
 
     def release_idempotency_key(self, key: str) -> None:
         _check_id(key, "idempotency key")

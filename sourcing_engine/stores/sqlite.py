@@ -800,13 +800,13 @@ class SqliteStore:
             return None
         return IdempotentReply(row["request_hash"], row["status"], json.loads(row["body"]))
 
-    def claim_idempotency_key(self, key: str, request_hash: str, lease_s: float) -> None:
+    def claim_idempotency_key(self, key: str, request_hash: str, lease_s: float) -> bool:
         with self._write() as tx:
             row = tx.conn.execute("SELECT * FROM idempotency WHERE key = ?", (key,)).fetchone()
             if row is not None and (row["status"] is not None or row["lease_until"] > tx.now):
                 _check_same_request(row, key, request_hash)
                 if row["status"] is not None:
-                    return  # completed with this request: the caller replays the reply
+                    return True  # completed with this request: the caller replays the reply
                 raise IdempotencyInFlight(
                     f"a request with idempotency key {key!r} is still in flight; retry later"
                 )
@@ -814,6 +814,7 @@ class SqliteStore:
                 "REPLACE INTO idempotency VALUES (?, ?, NULL, NULL, ?, ?)",
                 (key, request_hash, tx.now + lease_s, tx.now),
             )
+            return False
 
     def release_idempotency_key(self, key: str) -> None:
         with self._write() as tx:

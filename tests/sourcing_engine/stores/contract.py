@@ -901,7 +901,7 @@ class StoreContract:
 
     def test_claim_lease(self, store: Store) -> None:
         """A claimed key is in flight for its lease; after it expires it can be claimed again."""
-        store.claim_idempotency_key("k1", "h", lease_s=self.short_ttl_s)
+        assert store.claim_idempotency_key("k1", "h", lease_s=self.short_ttl_s) is False
         with pytest.raises(IdempotencyInFlight) as err:
             store.claim_idempotency_key("k1", "h", lease_s=60.0)
         assert err.value.status == 409
@@ -909,16 +909,18 @@ class StoreContract:
             store.claim_idempotency_key("k1", "other", lease_s=60.0)
         assert store.idempotent_reply("k1") is None
         time.sleep(self.expiry_wait_s)
-        store.claim_idempotency_key("k1", "other", lease_s=60.0)
+        assert store.claim_idempotency_key("k1", "other", lease_s=60.0) is False
         with pytest.raises(IdempotencyInFlight):
             store.claim_idempotency_key("k1", "other", lease_s=60.0)
 
     def test_claim_of_a_completed_key(self, store: Store) -> None:
-        """Claiming a completed key returns for the same body (to replay) and is 422 for another."""
+        """Claiming a completed key answers True for the same body (replay it) and is 422 for
+        another."""
         seed(store)
-        store.claim_idempotency_key("k1", "h", lease_s=60.0)
+        assert store.claim_idempotency_key("k1", "h", lease_s=60.0) is False
         store.adjust_stock(N1, "A", 1, "found", idem=idem("k1", "h", 200))
-        store.claim_idempotency_key("k1", "h", lease_s=60.0)
+        assert store.claim_idempotency_key("k1", "h", lease_s=60.0) is True
+        assert store.claim_idempotency_key("k1", "h", lease_s=60.0) is True  # still done
         reply = store.idempotent_reply("k1")
         assert reply is not None
         assert reply.status == 200
@@ -957,7 +959,7 @@ class StoreContract:
         reply = store.idempotent_reply("k1")
         assert reply is not None
         assert (reply.request_hash, reply.status) == ("h", 200)
-        store.claim_idempotency_key("k1", "h", lease_s=60.0)  # replays, as before
+        assert store.claim_idempotency_key("k1", "h", lease_s=60.0) is True  # replays
         with pytest.raises(IdempotencyMismatch):
             store.claim_idempotency_key("k1", "other", lease_s=60.0)
         with pytest.raises(IdempotencyInFlight):
