@@ -290,7 +290,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from sourcing_engine.serve import ServeError, serve  # the server's imports, only here
 
     try:
-        return serve(args.host, args.port, args.store, args.scenario, args.workers)
+        return serve(args.host, args.port, args.store, args.scenario, args.workers, args.access_log)
     except ServeError as exc:
         raise CliError(str(exc)) from None
 
@@ -392,6 +392,12 @@ def build_parser() -> argparse.ArgumentParser:
         f"{', '.join(PRESETS)})",
     )
     p.add_argument("--workers", type=_workers, default=1, metavar="N", help="default 1")
+    p.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log every request (off by default: it costs a tenth of a small request's CPU; "
+        "/metrics counts requests by route and status)",
+    )
     p.set_defaults(run=cmd_serve)
     return parser
 

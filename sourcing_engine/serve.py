@@ -104,6 +104,7 @@ def serve(
     store_url: str = DEFAULT_STORE,
     scenario: str | None = None,
     workers: int = 1,
+    access_log: bool = False,
 ) -> int:
     import uvicorn  # here: the other commands do not need the server
 
@@ -124,5 +125,13 @@ def serve(
     sys.stdout.flush()
     os.environ[STORE_ENV] = store_url
     os.environ[ADMIN_KEY_ENV] = prepared.admin_key
-    uvicorn.run(APP, factory=True, host=host, port=port, workers=workers, log_level="info")
+    uvicorn.run(
+        APP,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=access_log,
+    )
     return 0

@@ -4,6 +4,7 @@ arguments, then with the admin key from the environment."""
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.api.conftest import Served
@@ -43,7 +44,19 @@ def test_serve_with_admin_key_from_environment(tmp_path: Path) -> None:
         assert [k["scopes"] for k in r.json()["keys"]] == [["admin"]]
         assert "sk_" not in served.output
         assert key not in served.output
+        assert "GET /v1/keys" not in served.output  # no access log unless asked for
     assert (tmp_path / "elsewhere" / "ledger.db").is_file()
+
+
+def test_serve_with_access_log(tmp_path: Path) -> None:
+    """--access-log logs every request with its status."""
+    key = "a-long-admin-key-from-the-environment"
+    with Served(tmp_path, "--access-log", admin_key=key) as served:
+        assert served.get("/v1/nodes", key).status_code == 200
+        deadline = time.monotonic() + 10
+        while '"GET /v1/nodes HTTP/1.1" 200' not in served.output:
+            assert time.monotonic() < deadline, served.output
+            time.sleep(0.05)
 
 
 def test_serve_refuses_a_bad_store_url(tmp_path: Path) -> None:
