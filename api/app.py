@@ -6,6 +6,7 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from api import errors, events, health, keys, network, orders, reservations, stock
@@ -52,6 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # the sync endpoints' threads: few, since they hold the GIL most of their time
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         store = open_store(settings.store_url)
         service = Service(store, settings.service)
         if settings.admin_key:
