@@ -390,23 +390,39 @@ class SqliteStore:
         return conn
 
     @contextmanager
-    def _write(self, idem: Idempotency | None = None) -> Iterator[_Tx]:
-        """BEGIN IMMEDIATE ... COMMIT, with the idempotency reply written inside it."""
+    def _write(self, idem: Idempotency | None = None, durable: bool = True) -> Iterator[_Tx]:
+        """BEGIN IMMEDIATE ... COMMIT, with the idempotency reply written inside it.
+
+        durable=False commits without waiting for the disk (synchronous=NORMAL: the WAL is
+        written, fsynced by the next durable commit), for writes whose loss in a power cut
+        is harmless: idempotency claims and their release. It saves an fsync under the
+        write lock, a third of a millisecond here, twice per keyed call."""
         with self._write_lock:
             conn = self._conn()
-            conn.execute("BEGIN IMMEDIATE")
+            if not durable:
+                conn.execute("PRAGMA synchronous = NORMAL")
             try:
-                tx = _Tx(conn, time.time())  # read after the lock: expiry is judged now
-                if idem is not None:
-                    self._check_key_unused(tx, idem)
-                yield tx
-                if idem is not None:
-                    self._store_reply(tx, idem)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:  # also after a failed COMMIT (I/O error, disk full)
-                    conn.execute("ROLLBACK")
-                raise
+                with self._transaction(conn, idem) as tx:
+                    yield tx
+            finally:
+                if not durable:
+                    conn.execute("PRAGMA synchronous = FULL")
+
+    @contextmanager
+    def _transaction(self, conn: sqlite3.Connection, idem: Idempotency | None) -> Iterator[_Tx]:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            tx = _Tx(conn, time.time())  # read after the lock: expiry is judged now
+            if idem is not None:
+                self._check_key_unused(tx, idem)
+            yield tx
+            if idem is not None:
+                self._store_reply(tx, idem)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:  # also after a failed COMMIT (I/O error, disk full)
+                conn.execute("ROLLBACK")
+            raise
 
     @contextmanager
     def _read(self) -> Iterator[_Tx]:
@@ -801,7 +817,8 @@ class SqliteStore:
         return IdempotentReply(row["request_hash"], row["status"], json.loads(row["body"]))
 
     def claim_idempotency_key(self, key: str, request_hash: str, lease_s: float) -> bool:
-        with self._write() as tx:
+        # a claim lost in a power cut only frees its key: the effect's commit is durable
+        with self._write(durable=False) as tx:
             row = tx.conn.execute("SELECT * FROM idempotency WHERE key = ?", (key,)).fetchone()
             if row is not None and (row["status"] is not None or row["lease_until"] > tx.now):
                 _check_same_request(row, key, request_hash)
@@ -817,7 +834,7 @@ class SqliteStore:
             return False
 
     def release_idempotency_key(self, key: str) -> None:
-        with self._write() as tx:
+        with self._write(durable=False) as tx:
             tx.conn.execute("DELETE FROM idempotency WHERE key = ? AND status IS NULL", (key,))
 
     def _check_key_unused(self, tx: _Tx, idem: Idempotency) -> None:

@@ -75,6 +75,31 @@ def test_wal_and_full_sync(tmp_path: Path) -> None:
         store.close()
 
 
+def test_claims_skip_the_fsync_and_effects_keep_it(tmp_path: Path) -> None:
+    """A claim or release commits with synchronous=NORMAL; every other write stays FULL."""
+    store = SqliteStore(tmp_path / "ledger.db")
+    seen: list[int] = []
+    try:
+        seed(store)
+        conn = store._conn()
+        conn.set_trace_callback(
+            lambda sql: (
+                seen.append(conn.execute("PRAGMA synchronous").fetchone()[0])
+                if sql == "COMMIT"
+                else None
+            )
+        )
+        store.claim_idempotency_key("k1", "h", lease_s=60.0)
+        store.adjust_stock(N1, "A", 1, "found", idem=Idempotency("k1", "h", 200, {}))
+        store.release_idempotency_key("k2")
+        store.create_order("o1", {"A": 1}, [Unit(N1, "A", 1)], {})
+        conn.set_trace_callback(None)
+        assert seen == [1, 2, 1, 2]  # NORMAL, FULL, NORMAL, FULL
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2
+    finally:
+        store.close()
+
+
 def test_old_replies_are_purged_after_retention(tmp_path: Path) -> None:
     """Replies older than the retention go on a later write; younger ones stay."""
     store = SqliteStore(tmp_path / "ledger.db", idempotency_retention_s=0.2)
