@@ -1,0 +1,507 @@
+"""Load on the order-lifecycle API: 64 clients doing reserve-then-commit, and a probe
+measuring single-order allocation (POST /v1/orders) while the load runs.
+
+The client side shares the machine with the API, so it is kept cheap: one asyncio loop
+with a raw HTTP/1.1 keep-alive connection per client (no client library: httpx costs
+several times the CPU per request), and the probe in a process of its own with a blocking
+`http.client` connection, so its timings do not wait on the load's event loop.
+
+Run one load by hand (and profile the API meanwhile, e.g. with py-spy):
+
+    python -m benchmarks.service_load --store redis --workers 3 --seconds 20
+"""
+
+import argparse
+import asyncio
+import http.client
+import json
+import multiprocessing
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sourcing_engine.ledger import Position
+from sourcing_engine.stores import open_store
+
+REPO = Path(__file__).resolve().parents[1]
+ADMIN = "sk_00000000000000ad_bench-admin-secret-0123456789"
+HOT_SKU_COUNT = 20  # SKUs of the demo network stocked everywhere for the load
+ON_HAND = 10_000_000  # per node and SKU: the load never runs short
+HOLD_TTL_S = 600
+# destinations spread over the US (the demo network's nodes are in US cities)
+DESTINATIONS = [
+    {"zip": z} for z in ("10001", "60601", "94103", "30303", "75201", "98101", "02108", "80202")
+]
+Key = tuple[str, str]
+
+
+# --- a minimal HTTP/1.1 client ------------------------------------------------------------
+
+
+class RawHttp:
+    """One keep-alive HTTP/1.1 connection; the API always answers with Content-Length."""
+
+    def __init__(self, host: str, port: int, token: str) -> None:
+        self.host, self.port = host, port
+        self.auth = f"Authorization: Bearer {token}\r\nHost: {host}:{port}\r\n"
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+    async def request(
+        self, method: str, path: str, body: Any = None, key: str | None = None
+    ) -> tuple[int, Any]:
+        assert self.reader is not None
+        assert self.writer is not None
+        head = f"{method} {path} HTTP/1.1\r\n{self.auth}"
+        payload = b""
+        if body is not None:
+            payload = json.dumps(body).encode()
+            head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+        if key is not None:
+            head += f"Idempotency-Key: {key}\r\n"
+        self.writer.write(head.encode() + b"\r\n" + payload)
+        status = int((await self.reader.readuntil(b"\r\n")).split()[1])
+        length = 0
+        while (line := await self.reader.readuntil(b"\r\n")) != b"\r\n":
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
+                length = int(value)
+            elif name.lower() == b"transfer-encoding":
+                raise RuntimeError(f"{method} {path}: chunked reply not expected")
+        data = await self.reader.readexactly(length)
+        return status, json.loads(data) if data else None
+
+
+# --- the load -----------------------------------------------------------------------------
+
+
+@dataclass
+class LoadResult:
+    """What the clients saw inside the measured window (warm-up excluded)."""
+
+    seconds: float
+    pairs: int = 0  # reserve + commit, both 201
+    requests: int = 0  # HTTP requests answered
+    pair_latencies: list[float] = field(default_factory=list)
+    request_latencies: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)  # every reply, warm-up included
+    allocated: Counter[Key] = field(default_factory=Counter)  # every acknowledged commit
+    held: Counter[Key] = field(default_factory=Counter)  # holds acknowledged, not committed
+    errors: list[str] = field(default_factory=list)
+
+
+def _units(data: list[dict[str, Any]]) -> Counter[Key]:
+    out: Counter[Key] = Counter()
+    for u in data:
+        out[(u["node"], u["sku"])] += u["qty"]
+    return out
+
+
+async def _client(
+    i: int, host: str, port: int, skus: list[str], start: float, warmup: float, stop: float,
+    out: LoadResult,
+) -> None:  # fmt: skip
+    rng = random.Random(i)
+    conn = RawHttp(host, port, ADMIN)
+    await conn.open()
+    loop = asyncio.get_running_loop()
+    n = 0
+    try:
+        while loop.time() < stop:
+            n += 1
+            name = f"c{i}-{n}"
+            lines = [{"sku": rng.choice(skus), "qty": rng.randint(1, 2)}]
+            t0 = loop.time()
+            status, hold = await conn.request(
+                "POST", "/v1/reservations",
+                {"cart": name, "destination": rng.choice(DESTINATIONS), "lines": lines,
+                 "ttl_s": HOLD_TTL_S},
+                key=f"{name}-r",
+            )  # fmt: skip
+            t1 = loop.time()
+            out.statuses[status] += 1
+            if status != 201:
+                out.errors.append(f"reserve {status} {hold}")
+                continue
+            units = _units(hold["units"])
+            out.held.update(units)
+            status, order = await conn.request(
+                "POST", f"/v1/reservations/{hold['id']}/commit",
+                {"order_id": f"{name}-o", "destination": rng.choice(DESTINATIONS)},
+                key=f"{name}-c",
+            )  # fmt: skip
+            t2 = loop.time()
+            out.statuses[status] += 1
+            if status != 201:
+                out.errors.append(f"commit {status} {order}")
+                continue
+            out.held.subtract(units)
+            out.allocated.update(_units(order["allocations"]))
+            if start + warmup <= t0 and t2 <= stop:
+                out.pairs += 1
+                out.requests += 2
+                out.pair_latencies.append(t2 - t0)
+                out.request_latencies += [t1 - t0, t2 - t1]
+    finally:
+        conn.close()
+
+
+async def _load(host: str, port: int, clients: int, seconds: float, warmup: float,
+                skus: list[str]) -> LoadResult:  # fmt: skip
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    out = LoadResult(seconds)
+    stop = start + warmup + seconds
+    await asyncio.gather(
+        *(_client(i, host, port, skus, start, warmup, stop, out) for i in range(clients))
+    )
+    return out
+
+
+def run_load(port: int, clients: int, seconds: float, warmup: float, skus: list[str]) -> LoadResult:
+    """`clients` concurrent reserve-then-commit loops for warmup + seconds."""
+    return asyncio.run(_load("127.0.0.1", port, clients, seconds, warmup, skus))
+
+
+# --- the single-order probe (own process) ---------------------------------------------------
+
+
+def probe(
+    port: int, delay: float, seconds: float, skus: list[str], interval: float
+) -> dict[str, Any]:
+    """After `delay`, one POST /v1/orders at a time, every `interval` s for `seconds`:
+    the latencies and the allocations acknowledged."""
+    rng = random.Random(99)
+    time.sleep(delay)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"}
+    latencies: list[float] = []
+    allocated: list[list[Any]] = []
+    errors: list[str] = []
+    stop = time.perf_counter() + seconds
+    n = 0
+    while (now := time.perf_counter()) < stop:
+        n += 1
+        order_id = f"probe-{os.getpid()}-{n}"
+        lines = [{"sku": s, "qty": 1} for s in rng.sample(skus, rng.randint(1, 3))]
+        body = {"id": order_id, "destination": rng.choice(DESTINATIONS), "lines": lines}
+        headers["Idempotency-Key"] = order_id
+        t0 = time.perf_counter()
+        conn.request("POST", "/v1/orders", json.dumps(body), headers)
+        r = conn.getresponse()
+        data = r.read()
+        latencies.append(time.perf_counter() - t0)
+        if r.status == 201:
+            allocated += [[u["node"], u["sku"], u["qty"]] for u in json.loads(data)["allocations"]]
+        else:
+            errors.append(f"{r.status} {data[:200]!r}")
+        time.sleep(max(0.0, now + interval - time.perf_counter()))
+    conn.close()
+    return {"latencies": latencies, "allocated": allocated, "errors": errors}
+
+
+# --- servers --------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class StoreUrl:
+    """A store to load, and the pid of its server process (Redis), if any."""
+
+    url: str
+    server_pid: int | None = None
+
+
+@contextmanager
+def redis_server(data_dir: Path) -> Iterator[StoreUrl]:
+    """A redis-server with a durable append-only file (fsync always), as deployed."""
+    exe = shutil.which("redis-server")
+    if exe is None:
+        raise RuntimeError("redis-server is not installed (Debian: apt-get install redis-server)")
+    port = free_port()
+    proc = subprocess.Popen(
+        [exe, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
+         "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        _wait_for(lambda: _redis_up(port), f"redis-server on {port}")
+        yield StoreUrl(f"redis://127.0.0.1:{port}/0", proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def _redis_up(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _ready(port: int) -> bool:
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+        conn.request("GET", "/readyz")
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+
+
+def _wait_for(check: Any, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not come up")
+        time.sleep(0.05)
+
+
+@dataclass
+class Api:
+    """`sourcing-engine serve` running as it is deployed (one process per worker)."""
+
+    port: int
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def pids(self) -> list[int]:
+        """The serving processes: the workers, or the serve process itself with one."""
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                cmdline = (stat.parent / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if int(fields[1]) == self.proc.pid and b"spawn_main" in cmdline:
+                children.append(int(stat.parent.name))
+        return sorted(children) or [self.proc.pid]
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the serving processes so far."""
+        return cpu_seconds(self.pids())
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes so far (those still running)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+@contextmanager
+def api(cwd: Path, store_url: str, workers: int) -> Iterator[Api]:
+    port = free_port()
+    env = {**os.environ, "SOURCING_ENGINE_ADMIN_KEY": ADMIN, "PYTHONPATH": str(REPO)}
+    log = cwd / f"serve-{port}.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sourcing_engine", "serve", "--port", str(port),
+             "--store", store_url, "--workers", str(workers)],
+            cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        _wait_for(lambda: _ready(port), f"serve on {port}")
+        served = Api(port, proc, log)
+        if workers > 1:  # every worker up (each answers /readyz once its app started)
+            _wait_for(lambda: len(served.pids()) == workers, f"{workers} workers")
+            time.sleep(1.0)
+        yield served
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def stock_hot_skus(port: int) -> list[str]:
+    """Count ON_HAND units of the first HOT_SKU_COUNT SKUs at every node of the demo
+    network (through the API, as a WMS would); returns the SKUs."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"}
+    conn.request("GET", "/v1/nodes", headers=headers)
+    nodes = [n["id"] for n in json.loads(conn.getresponse().read())["nodes"]]
+    skus = [f"SKU-{i:06d}" for i in range(1, HOT_SKU_COUNT + 1)]  # the demo network's SKUs
+    for node in nodes:
+        counts = [{"sku": s, "on_hand": ON_HAND} for s in skus]
+        body = json.dumps({"node": node, "counts": counts, "reason": "load"})
+        conn.request("POST", "/v1/stock/snapshots", body, headers)
+        r = conn.getresponse()
+        assert r.status == 200, r.read()
+        r.read()
+    conn.close()
+    return skus
+
+
+# --- one measured run -----------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+@dataclass
+class Measured:
+    """The figures of one run, and the invariant check's findings."""
+
+    figures: dict[str, Any]
+    violations: list[str]
+
+
+def check_store(
+    store_url: str, skus: list[str], initial: dict[Key, int], allocated: Counter[Key],
+    held: Counter[Key],
+) -> list[str]:  # fmt: skip
+    """Every position adds up and nothing is negative, and the store holds exactly what the
+    clients were told: their acknowledged commits and orders, their uncommitted holds."""
+    store = open_store(store_url)
+    try:
+        positions: list[Position] = store.positions(skus)
+    finally:
+        store.close()
+    out = []
+    for p in positions:
+        key = (p.node, p.sku)
+        if min(p.on_hand, p.safety_stock, p.reserved, p.allocated, p.available) < 0:
+            out.append(f"negative: {p}")
+        if p.on_hand != p.available + p.reserved + p.allocated + p.safety_stock:
+            out.append(f"does not add up: {p}")
+        if p.on_hand != initial[key]:
+            out.append(f"on hand changed: {p} (was {initial[key]})")
+        if p.allocated != allocated[key] or p.reserved != held[key]:
+            out.append(f"{p}: clients were told allocated {allocated[key]}, held {held[key]}")
+    return out
+
+
+def measure(
+    store: StoreUrl, workers: int, clients: int = 64, seconds: float = 20.0, warmup: float = 3.0,
+    probe_interval: float = 0.05, cwd: Path | None = None,
+) -> Measured:  # fmt: skip
+    """Start serve on the store, stock the hot SKUs, run the load with the probe, stop, check."""
+    store_url = store.url
+    others = [store.server_pid] if store.server_pid is not None else []
+    with tempfile.TemporaryDirectory() as tmp, api(cwd or Path(tmp), store_url, workers) as served:
+        skus = stock_hot_skus(served.port)
+        ledger = open_store(store_url)
+        try:
+            initial = {(p.node, p.sku): p.on_hand for p in ledger.positions(skus)}
+            assert all(p.allocated == p.reserved == 0 for p in ledger.positions(skus))
+        finally:
+            ledger.close()
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            probing: Future[dict[str, Any]] = pool.submit(
+                probe, served.port, warmup, seconds, skus, probe_interval
+            )
+            cpu0, wall0 = served.cpu_seconds(), time.perf_counter()
+            client0, other0 = time.process_time(), cpu_seconds(others)
+            load = run_load(served.port, clients, seconds, warmup, skus)
+            client_cpu = time.process_time() - client0
+            server_cpu, wall = served.cpu_seconds() - cpu0, time.perf_counter() - wall0
+            other_cpu = cpu_seconds(others) - other0
+            probed = probing.result()
+    allocated = Counter(load.allocated)
+    for node, sku, qty in probed["allocated"]:
+        allocated[(node, sku)] += qty
+    violations = check_store(store_url, skus, initial, allocated, load.held)
+    violations += [f"load: {e}" for e in load.errors[:20]]
+    violations += [f"probe: {e}" for e in probed["errors"][:20]]
+    lat = load.pair_latencies
+    req = load.request_latencies
+    probe_lat = probed["latencies"]
+    figures = {
+        "store": store_url.split(":")[0],
+        "api_workers": workers,
+        "clients": clients,
+        "seconds": seconds,
+        "pairs": load.pairs,
+        "reserve_commit_per_s": load.pairs / seconds,
+        "http_requests_per_s": load.requests / seconds,
+        "pair_p50_ms": _ms(percentile(lat, 0.5)),
+        "pair_p99_ms": _ms(percentile(lat, 0.99)),
+        "request_p50_ms": _ms(percentile(req, 0.5)),
+        "request_p99_ms": _ms(percentile(req, 0.99)),
+        "single_order_allocations": len(probe_lat),
+        "single_order_p50_ms": _ms(percentile(probe_lat, 0.5)),
+        "single_order_p99_ms": _ms(percentile(probe_lat, 0.99)),
+        "statuses": {str(k): v for k, v in sorted(load.statuses.items())},
+        # all run on the same cores: the clients' and redis-server's CPU is taken from the
+        # API's (the probe's is small: one request at a time)
+        "api_cpu_s_per_s": server_cpu / wall,
+        "client_cpu_s_per_s": client_cpu / wall,
+        "redis_server_cpu_s_per_s": other_cpu / wall if others else None,
+        "api_cpu_ms_per_request": _ms(server_cpu / max(1, sum(load.statuses.values()))),
+        "cpus": os.cpu_count(),
+        "invariant_violations": len(violations),
+    }
+    return Measured(figures, violations)
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 2)
+
+
+@contextmanager
+def store_for(kind: str, data_dir: Path) -> Iterator[StoreUrl]:
+    """A fresh store of this kind (Redis: a redis-server of its own)."""
+    if kind == "redis":
+        with redis_server(data_dir) as store:
+            yield store
+    else:
+        yield StoreUrl(f"sqlite:///{data_dir / 'ledger.db'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--store", choices=["redis", "sqlite"], default="redis")
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--warmup", type=float, default=3.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, store_for(args.store, Path(tmp)) as store:
+        m = measure(store, args.workers, args.clients, args.seconds, args.warmup, cwd=Path(tmp))
+    print(json.dumps(m.figures, indent=1))
+    for v in m.violations[:20]:
+        print("VIOLATION", v)
+
+
+if __name__ == "__main__":
+    main()

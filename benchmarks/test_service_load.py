@@ -1,0 +1,57 @@
+"""The order-lifecycle API under load, as deployed: `sourcing-engine serve` on the demo network
+(22 nodes; 20 of its SKUs stocked at every node), 64 concurrent clients each looping
+reserve-then-commit, and a probe allocating single orders (POST /v1/orders) meanwhile.
+
+Targets (issue 3): Redis store >= 3,000 reserve-and-commit operations per second from 64
+clients over 3 API processes with zero invariant violations; embedded store >= 1,000/s;
+p99 of a single-order allocate under that load <= 50 ms.
+
+One reserve + commit pair (two HTTP requests, both 201) counts as one operation. Everything
+-- API workers, redis-server, the load's clients and the probe -- shares one machine, so the
+figures include what the clients take from the API; `benchmarks/service_load.py` has the
+harness (and runs one load from the command line, for profiling).
+"""
+
+from pathlib import Path
+
+import pytest
+from pytest_benchmark.fixture import BenchmarkFixture
+
+from benchmarks.service_load import Measured, measure, store_for
+
+SECONDS = 20.0
+CLIENTS = 64
+TARGET_OPS = {"redis": 3000.0, "sqlite": 1000.0}
+TARGET_SINGLE_ORDER_P99_MS = 50.0
+
+
+@pytest.mark.parametrize(
+    ("store", "workers"),
+    [("redis", 3), ("sqlite", 1), ("sqlite", 3)],
+    ids=["redis-3-workers", "sqlite-1-worker", "sqlite-3-workers"],
+)
+def test_service_load(
+    benchmark: BenchmarkFixture, tmp_path: Path, store: str, workers: int
+) -> None:
+    """64 clients reserve-then-commit for 20 s (after 3 s of warm-up) while a probe allocates
+    single orders; the store then matches every acknowledged reply (zero violations)."""
+    with store_for(store, tmp_path) as url:
+        result: Measured = benchmark.pedantic(
+            measure,
+            args=(url, workers),
+            kwargs={"clients": CLIENTS, "seconds": SECONDS, "cwd": tmp_path},
+            rounds=1,
+            iterations=1,
+        )
+    figures = result.figures
+    benchmark.extra_info.update(figures)
+    benchmark.extra_info.update(
+        target_reserve_commit_per_s=TARGET_OPS[store],
+        meets_throughput_target=figures["reserve_commit_per_s"] >= TARGET_OPS[store],
+        target_single_order_p99_ms=TARGET_SINGLE_ORDER_P99_MS,
+        meets_single_order_target=(figures["single_order_p99_ms"] or float("inf"))
+        <= TARGET_SINGLE_ORDER_P99_MS,
+        violations=result.violations[:20],
+    )
+    assert result.violations == [], result.violations[:20]
+    assert figures["pairs"] > 0
