@@ -74,6 +74,29 @@ def savings_table(rows: list[dict[str, Any]]) -> None:
             print(_row(cells))
 
 
+def service_load_table(rows: list[dict[str, Any]]) -> None:
+    header = ["API load (store, workers)", "reserve+commit/s", "target", "HTTP req/s"]
+    header += ["pair p50", "pair p99", "single-order p99", "API CPU/request", "violations"]
+    print(_row(header))
+    print(_row(["---"] * len(header)))
+    for b in rows:
+        if not b["name"].startswith("test_service_load"):
+            continue
+        e = b["extra_info"]
+        cells = [
+            b["param"],
+            f"{e['reserve_commit_per_s']:,.0f}",
+            f"{e['target_reserve_commit_per_s']:,.0f}",
+            f"{e['http_requests_per_s']:,.0f}",
+            _fmt(e["pair_p50_ms"], ".0f", 1, " ms"),
+            _fmt(e["pair_p99_ms"], ".0f", 1, " ms"),
+            _fmt(e["single_order_p99_ms"], ".0f", 1, " ms") + " (target 50 ms)",
+            _fmt(e["api_cpu_ms_per_request"], ".2f", 1, " ms"),
+            str(e["invariant_violations"]),
+        ]
+        print(_row(cells))
+
+
 def main(path: str) -> None:
     with open(path) as f:
         rows = json.load(f)["benchmarks"]
@@ -82,6 +105,8 @@ def main(path: str) -> None:
     batch_table(rows)
     print()
     savings_table(rows)
+    print()
+    service_load_table(rows)
 
 
 if __name__ == "__main__":
