@@ -1,0 +1,106 @@
+"""What a Service keeps for a moment (API keys, nodes, items, the store clock's offset), with
+two Service objects on one SQLite file standing for two API processes."""
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sourcing_engine.ledger import ItemRecord, NodeRecord, NotFound, Store
+from sourcing_engine.live_sourcing import Destination
+from sourcing_engine.service import OrderRequest, Service, ServiceConfig
+from sourcing_engine.stores.sqlite import SqliteStore
+
+TTL_S = 0.3
+CONFIG = ServiceConfig(key_cache_s=TTL_S, network_cache_s=TTL_S)
+NYC = Destination(40.71, -74.01, True)
+
+
+@pytest.fixture
+def stores(tmp_path: Path) -> Iterator[tuple[Store, Store]]:
+    """Two connections to one ledger file, as two API processes would have."""
+    first, second = SqliteStore(tmp_path / "ledger.db"), SqliteStore(tmp_path / "ledger.db")
+    yield first, second
+    first.close()
+    second.close()
+
+
+def test_revoked_key_stops_at_once_here_and_within_the_cache_time_elsewhere(
+    stores: tuple[Store, Store],
+) -> None:
+    """A revocation through one process is immediate there, and reaches the other's cached
+    key once key_cache_s has passed."""
+    here, there = Service(stores[0], CONFIG), Service(stores[1], CONFIG)
+    issued = here.issue_key("ops", ["orders"])
+    assert here.authenticate(issued.token) is not None
+    assert there.authenticate(issued.token) is not None
+    here.revoke_key(issued.key.id)
+    assert here.authenticate(issued.token) is None
+    assert there.cached_key(issued.token) is not None  # still remembered over there...
+    time.sleep(TTL_S + 0.05)
+    assert there.cached_key(issued.token) is None
+    assert there.authenticate(issued.token) is None  # ...until the cache time passed
+
+
+def test_a_wrong_secret_is_never_taken_from_the_cache(stores: tuple[Store, Store]) -> None:
+    """Only the exact token verified is remembered: another secret for the key is refused."""
+    service = Service(stores[0], CONFIG)
+    issued = service.issue_key("ops", ["orders"])
+    assert service.authenticate(issued.token) is not None
+    assert (
+        service.authenticate(issued.token[:-1] + ("A" if issued.token[-1] != "A" else "B")) is None
+    )
+
+
+def test_network_changed_elsewhere_reaches_sourcing_within_the_cache_time(
+    stores: tuple[Store, Store],
+) -> None:
+    """A node or item changed through another process is used by this one's sourcing and
+    pricing once network_cache_s has passed (not before: that is the price of the cache)."""
+    here, there = Service(stores[0], CONFIG), Service(stores[1], CONFIG)
+    here.upsert_nodes([NodeRecord("FAR", "warehouse", 34.05, -118.24)])
+    here.upsert_items([ItemRecord("A", 1.0)])
+    here.set_stock("FAR", {"A": (5, 0)}, "count")
+    assert [u.node for u in here.create_order(OrderRequest("o1", NYC, {"A": 1})).allocations] == [
+        "FAR"
+    ]
+
+    there.upsert_nodes([NodeRecord("NEAR", "warehouse", 40.79, -74.06)])
+    there.set_stock("NEAR", {"A": (5, 0)}, "count")
+    stale = here.create_order(OrderRequest("o2", NYC, {"A": 1}))
+    assert [u.node for u in stale.allocations] == ["FAR"]  # within the cache time
+    time.sleep(TTL_S + 0.05)
+    near = here.create_order(OrderRequest("o3", NYC, {"A": 1}))
+    assert [u.node for u in near.allocations] == ["NEAR"]
+
+    there.upsert_items([ItemRecord("A", 40.0)])  # heavier: the same shipment costs more
+    time.sleep(TTL_S + 0.05)
+    heavy = here.create_order(OrderRequest("o4", NYC, {"A": 1}))
+    assert [u.node for u in heavy.allocations] == ["NEAR"]
+    assert heavy.document["plan"]["cost"] > near.document["plan"]["cost"]
+
+
+def test_a_node_added_elsewhere_can_be_counted_at_once(stores: tuple[Store, Store]) -> None:
+    """A stock count at a node added through another process a moment ago is accepted: an
+    id missing from the cache is looked up again."""
+    here, there = Service(stores[0], CONFIG), Service(stores[1], CONFIG)
+    here.upsert_nodes([NodeRecord("N1", "warehouse", 40.0, -75.0)])
+    here.set_stock("N1", {"A": (1, 0)}, "count")  # caches the nodes
+    there.upsert_nodes([NodeRecord("N2", "store", 41.0, -75.0)])
+    here.set_stock("N2", {"A": (1, 0)}, "count")
+    assert {p.node for p in here.stock("A").positions} == {"N1", "N2"}
+
+
+def test_an_unknown_node_is_still_refused(stores: tuple[Store, Store]) -> None:
+    """A stock count at a node nobody added is 404, cache or not."""
+    service = Service(stores[0], CONFIG)
+    service.upsert_nodes([NodeRecord("N1", "warehouse", 40.0, -75.0)])
+    with pytest.raises(NotFound):
+        service.set_stock("NOPE", {"A": (1, 0)}, "count")
+
+
+def test_the_store_clock_through_its_offset(stores: tuple[Store, Store]) -> None:
+    """The clock read through the measured offset agrees with the store's own."""
+    service = Service(stores[0], CONFIG)
+    assert abs(service._now() - stores[0].now()) < 0.05
