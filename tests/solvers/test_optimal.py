@@ -1,0 +1,124 @@
+"""The optimal policy: never dearer than a baseline, deterministic, honest about its bound
+and status, valid under a tiny time limit; parameters validated."""
+
+import math
+from typing import Any
+
+import pytest
+
+from solvers.baselines import closest, fewest_splits, greedy_cost
+from solvers.evaluate import evaluate, feasibility_errors
+from solvers.optimal import OptimalParams, solve_optimal
+from solvers.problem import SourcingProblem
+from solvers.result import Result, Status
+from sourcing_engine.compile import compile_batch
+from tests.reference_mip import random_batch, solve_reference
+from tests.solvers.problems import allocation_set, random_problem
+
+
+def _check_result(problem: SourcingProblem, result: Result, tolerance: float) -> None:
+    """A valid plan at its stated cost, a finite bound below it, the gap and status agreeing."""
+    assert feasibility_errors(problem, result.allocation) == []
+    assert result.objective == pytest.approx(evaluate(problem, result.allocation).total)
+    assert result.bound is not None
+    assert result.gap is not None
+    assert math.isfinite(result.bound), f"bound {result.bound!r} is not a number"
+    assert math.isfinite(result.gap), f"gap {result.gap!r} is not a number"
+    assert 0.0 <= result.bound <= result.objective + 1e-9 * max(1.0, result.objective)
+    assert (result.status is Status.OPTIMAL) == (result.gap <= tolerance)
+    assert result.status in (Status.OPTIMAL, Status.FEASIBLE)
+    assert result.policy == "optimal"
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("tolerance", [0.0, 1e-4, 0.05])
+def test_never_dearer_than_a_baseline(seed: int, tolerance: float) -> None:
+    """The plan costs no more than the best baseline; bound, gap and status agree."""
+    problem = random_problem(seed, n_nodes=6, n_skus=5, n_orders=25, max_qty=2)
+    result = solve_optimal(problem, OptimalParams(time_limit=20.0, gap_tolerance=tolerance))
+    best = min(policy(problem).objective for policy in (closest, fewest_splits, greedy_cost))
+    assert result.objective <= best + 1e-9 * max(1.0, best)
+    _check_result(problem, result, tolerance)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_reaches_the_reference_optimum_on_larger_batches(seed: int) -> None:
+    """On batches of up to 10 orders and 6 nodes the plan costs the reference optimum."""
+    batch = random_batch(seed, max_nodes=6, max_skus=4, max_orders=10)
+    problem = compile_batch(batch).problem
+    result = solve_optimal(problem, OptimalParams(time_limit=30.0, gap_tolerance=1e-9))
+    optimum = solve_reference(batch).objective
+    assert result.objective == pytest.approx(optimum, rel=1e-6, abs=1e-6)
+    assert result.bound is not None
+    assert result.bound <= optimum + 1e-6 * max(1.0, optimum)
+    _check_result(problem, result, 1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_deterministic(seed: int) -> None:
+    """The same problem solved twice gives the same allocation, objective and bound."""
+    problem = random_problem(seed, n_nodes=6, n_skus=5, n_orders=25, max_qty=2, scarce=True)
+    params = OptimalParams(time_limit=20.0, gap_tolerance=0.0)
+    first, second = solve_optimal(problem, params), solve_optimal(problem, params)
+    assert allocation_set(first.allocation) == allocation_set(second.allocation)
+    assert first.objective == second.objective
+    assert first.bound == second.bound
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_tiny_time_limit_still_returns_a_valid_plan_and_bound(seed: int) -> None:
+    """A 1 ms time limit still gives a feasible plan with a finite bound and gap."""
+    problem = compile_batch(random_batch(seed)).problem
+    result = solve_optimal(problem, OptimalParams(time_limit=1e-3))
+    best = min(policy(problem).objective for policy in (closest, fewest_splits, greedy_cost))
+    assert result.objective <= best + 1e-9 * max(1.0, best)
+    _check_result(problem, result, 1e-4)
+
+
+def test_stats_report_the_steps() -> None:
+    """The result says how the solve went: rounds, columns, scarce rows, step times."""
+    result = solve_optimal(random_problem(2, n_orders=10, scarce=True))
+    for key in ("baseline_s", "cg_s", "plans_s", "cg_rounds", "columns", "scarce_rows"):
+        assert key in result.stats
+    assert result.runtime_s >= 0.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"time_limit": 0.0}, "time_limit"),
+        ({"time_limit": -1.0}, "time_limit"),
+        ({"time_limit": float("nan")}, "time_limit"),
+        ({"gap_tolerance": -0.1}, "gap_tolerance"),
+        ({"gap_tolerance": 1.0}, "gap_tolerance"),
+        ({"gap_tolerance": float("nan")}, "gap_tolerance"),
+        ({"mip_backend": "gurobi"}, "mip_backend"),
+        ({"max_rounds": 0}, "max_rounds"),
+        ({"max_rounds": -3}, "max_rounds"),
+    ],
+)
+def test_params_are_validated(kwargs: dict[str, Any], field: str) -> None:
+    """Each invalid parameter is refused with an error that names it."""
+    with pytest.raises(ValueError, match=field):
+        OptimalParams(**kwargs)
+
+
+def test_valid_params_accepted() -> None:
+    """Both backends and the documented ranges are accepted."""
+    for backend in ("scip", "cp_sat"):
+        assert (
+            OptimalParams(time_limit=0.5, gap_tolerance=0.0, mip_backend=backend).time_limit == 0.5
+        )
+
+
+def test_cp_sat_backend_agrees() -> None:
+    """The CP-SAT backend proves the same optimum as SCIP."""
+    problem = random_problem(4, n_nodes=5, n_orders=12, max_qty=2, scarce=True)
+    scip = solve_optimal(problem, OptimalParams(time_limit=20.0, gap_tolerance=0.0))
+    cp_sat = solve_optimal(
+        problem, OptimalParams(time_limit=20.0, gap_tolerance=0.0, mip_backend="cp_sat")
+    )
+    assert scip.status is Status.OPTIMAL
+    assert cp_sat.status is Status.OPTIMAL
+    assert cp_sat.objective == pytest.approx(scip.objective, rel=1e-6)
+    _check_result(problem, cp_sat, 0.0)
