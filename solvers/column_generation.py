@@ -99,6 +99,7 @@ class ColumnGeneration:
         self.problem, self.groups, self.rows, self.columns = problem, groups, rows, columns
         self.lp = MasterLP(problem, rows)
         self.value = np.full(problem.n_orders, np.inf)  # each order's cheapest priced plan
+        self.volatile = np.zeros(problem.n_orders, dtype=bool)  # priced on every node
         self.previous: Prices | None = None
         self.rounds = 0
 
@@ -139,11 +140,13 @@ class ColumnGeneration:
             orders = group.orders
             stale = _touched(group, changed_entry, changed_node)
             stale |= self.value[orders] - sigma[orders] < -tol[orders]
+            stale |= self.volatile[orders]  # any node's price may have changed its plan
             rows_ = np.nonzero(stale)[0]
             if not len(rows_):
                 continue
             (plans,) = price_orders(self.problem, [group.subset(rows_)], prices)
             self.value[plans.group.orders] = plans.value
+            self.volatile[plans.group.orders] = plans.every_node
             rc = plans.value - sigma[plans.group.orders]
             improving = np.nonzero(rc < -tol[plans.group.orders])[0]
             if len(improving):

@@ -65,6 +65,8 @@ class OptimalParams:
             raise ValueError(f"time_limit must be > 0 seconds, got {self.time_limit!r}")
         if not 0 <= self.gap_tolerance < 1:
             raise ValueError(f"gap_tolerance must be in [0, 1), got {self.gap_tolerance!r}")
+        if self.max_rounds < 1:
+            raise ValueError(f"max_rounds must be >= 1, got {self.max_rounds!r}")
         if self.mip_backend not in MIP_BACKENDS:
             raise ValueError(
                 f"mip_backend must be one of {', '.join(MIP_BACKENDS)}, got {self.mip_backend!r}"
@@ -89,15 +91,17 @@ def solve_optimal(problem: SourcingProblem, params: OptimalParams | None = None)
     for other in baselines:
         allocation_columns(columns, problem, other.allocation)
     allocation_columns(columns, problem, Allocation.empty())  # all unfilled: always feasible
-    for plans in price_orders(problem, groups):  # each order's own best, as if alone
+    alone = 0.0  # each order's own best, as if alone: columns, and a first bound
+    for plans in price_orders(problem, groups):
         plan_columns(columns, plans, np.arange(len(plans.group)))
+        alone += float(plans.value.sum())
     stats["scarce_rows"] = rows.n_rows
 
     cg = ColumnGeneration(problem, groups, rows, columns)
     # the LP need not be closer to its bound than a tenth of the gap the caller accepts
     relaxation = cg.run(deadline, params.max_rounds, stop_gap=max(1e-7, params.gap_tolerance / 10))
     duals = relaxation.duals  # the root's: they price the whole batch, for the proof
-    bound = relaxation.bound
+    bound = max(relaxation.bound, alone)
     stats.update(
         cg_rounds=relaxation.rounds,
         columns=columns.size,

@@ -55,7 +55,8 @@ class OrderPlans:
 
     value: priced cost (with prices), cost: true cost; block_node / block_content hold the
     node and content index of each shipment (-1 padded); unfilled units are what the
-    contents leave of the order.
+    contents leave of the order. every_node: the order needed nodes beyond its ranking
+    (so a price change anywhere may change its plan).
     """
 
     group: ShapeGroup
@@ -63,6 +64,7 @@ class OrderPlans:
     cost: FloatArray
     block_node: IntArray
     block_content: IntArray
+    every_node: BoolArray
 
     def line_units(self) -> tuple[IntArray, IntArray, IntArray, IntArray]:
         """The plans as (row in group, line, node, qty), grouped by row."""
@@ -84,17 +86,19 @@ def priced_costs(
     cost = group.cost.copy()
     shape = group.shape
     valid = group.node >= 0
-    node = np.maximum(group.node, 0)
-    entry = group.entry  # -1 (no stock) picks the zero appended below
+    node = group.node  # -1 (no node) and entry -1 (no stock) pick the zeros appended below
+    entry = group.entry
     contents = shape.contents[None, :, None, :]  # (1, C, 1, L)
     units = shape.content_units[None, :, None]
     if prices is not None:
-        cost += prices.node_ship[node] + prices.node_unit[node] * units
+        cost += np.append(prices.node_ship, 0.0)[node]
+        cost += np.append(prices.node_unit, 0.0)[node] * units
         cost += np.sum(np.append(prices.entry, 0.0)[entry] * contents, axis=3)
     if avail is not None:
         stock = np.append(avail.stock, 0)[entry]
         ok = np.all(stock >= contents, axis=3)
-        ok &= (avail.ships[node] >= 1) & (avail.units[node] >= units)
+        ok &= np.append(avail.ships, 0)[node] >= 1
+        ok &= np.append(avail.units, 0)[node] >= units
         cost = np.where(ok, cost, np.inf)
     result: FloatArray = np.where(valid, cost, np.inf)
     return result
@@ -210,6 +214,7 @@ def price_group(
         cost=true_cost,
         block_node=block_node,
         block_content=block_content,
+        every_node=np.zeros(g_count, dtype=bool),
     )
     return plans, exact
 
@@ -287,7 +292,7 @@ def _price_group_dp(
             t, b = t - c, b + 1
             k -= 1 if counted else 0
         cost[g] -= pen.split * (b > 0)
-    plans = OrderPlans(group, value, cost, block_node, block_content)
+    plans = OrderPlans(group, value, cost, block_node, block_content, np.zeros(g_count, bool))
     return plans, np.ones(g_count, dtype=bool)
 
 
@@ -345,7 +350,9 @@ def _merge(plans: OrderPlans, rows: IntArray, fixed: OrderPlans) -> OrderPlans:
     content = plans.block_content.copy()
     value[rows], cost[rows] = fixed.value, fixed.cost
     node[rows], content[rows] = fixed.block_node, fixed.block_content
-    return OrderPlans(plans.group, value, cost, node, content)
+    every_node = plans.every_node.copy()
+    every_node[rows] = True
+    return OrderPlans(plans.group, value, cost, node, content, every_node)
 
 
 __all__ = [

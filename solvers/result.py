@@ -81,7 +81,10 @@ class Result:
 
 
 def relative_gap(objective: float, bound: float) -> float:
-    """(objective - bound) / |objective|, never negative, 0 when both are 0."""
+    """(objective - bound) / |objective|, never negative, 0 when both are 0 or when they
+    differ by float noise only (1e-9 relative)."""
+    if objective - bound <= 1e-9 * max(1.0, abs(objective)):
+        return 0.0
     if objective <= 0.0:
-        return 0.0 if bound >= objective - 1e-9 else float("inf")
-    return max(0.0, (objective - bound) / abs(objective))
+        return float("inf")
+    return (objective - bound) / abs(objective)

@@ -125,7 +125,7 @@ def supported(qty: tuple[int, ...]) -> bool:
     """Whether the engine sources orders with these line quantities exactly.
 
     For example up to 11 lines of one unit, 5 lines of 3 units, 4 lines of 4, or one line
-    of 890 units.
+    of 892 units.
     """
     if enumerable(qty):
         return True
