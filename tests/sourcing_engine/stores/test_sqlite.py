@@ -1,6 +1,9 @@
 """The embedded SQLite store against the store contract, plus what only it promises."""
 
+import fcntl
+import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,6 +100,27 @@ def test_claims_skip_the_fsync_and_effects_keep_it(tmp_path: Path) -> None:
         assert seen == [1, 2, 1, 2]  # NORMAL, FULL, NORMAL, FULL
         assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2
     finally:
+        store.close()
+
+
+def test_writers_queue_on_the_lock_file(tmp_path: Path) -> None:
+    """A write waits while another process holds <database>.lock, and runs once it is free."""
+    store = SqliteStore(tmp_path / "ledger.db")
+    other = os.open(tmp_path / "ledger.db.lock", os.O_RDWR | os.O_CREAT)  # another process
+    try:
+        seed(store)
+        fcntl.flock(other, fcntl.LOCK_EX)
+        writer = threading.Thread(target=store.adjust_stock, args=(N1, "A", 1, "found"))
+        writer.start()
+        time.sleep(0.3)
+        assert writer.is_alive()
+        assert store.positions(["A"], [N1])[0].on_hand == 10  # reads never wait
+        fcntl.flock(other, fcntl.LOCK_UN)
+        writer.join(timeout=10)
+        assert not writer.is_alive()
+        assert store.positions(["A"], [N1])[0].on_hand == 11
+    finally:
+        os.close(other)
         store.close()
 
 
