@@ -50,8 +50,7 @@ def _run_load(
 
 @pytest.mark.slow
 def test_three_api_workers_on_redis_never_oversell(redis_url: str, tmp_path: Path) -> None:
-    """`serve --workers 3` on one Redis, 12 client threads for 8 s: every sampled position
-    adds up, nothing negative, and acknowledged allocations never exceed stock."""
+    """serve --workers 3 on Redis under 12 HTTP clients: every step checks out, 2xx = store."""
     store_url = f"{redis_url}?namespace=api-load-{uuid.uuid4().hex[:8]}"
     initial = seed_network(store_url, on_hand=(300, 20), safety=2)
     with Served(tmp_path, "--store", store_url, "--workers", "3", admin_key=ADMIN) as served:

@@ -158,8 +158,7 @@ def long_lease_server(
 
 
 def test_refused_create_retried_with_its_key_runs_again(long_lease_server: ApiServer) -> None:
-    """A refused create retried with its key (well within the lease) answers the same
-    refusal while nothing changed, succeeds once stock arrived, then replays the success."""
+    """A refused create retried with its key re-runs: same 409, then 201 once stock arrived."""
     with long_lease_server.client() as c:
         stock = Stocker(c, "refused")
         sku = stock({"DC-NJ": 1})

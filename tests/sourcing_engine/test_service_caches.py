@@ -29,8 +29,7 @@ def stores(tmp_path: Path) -> Iterator[tuple[Store, Store]]:
 def test_revoked_key_stops_at_once_here_and_within_the_cache_time_elsewhere(
     stores: tuple[Store, Store],
 ) -> None:
-    """A revocation through one process is immediate there, and reaches the other's cached
-    key once key_cache_s has passed."""
+    """A revocation is immediate in its own process and reaches another within key_cache_s."""
     here, there = Service(stores[0], CONFIG), Service(stores[1], CONFIG)
     issued = here.issue_key("ops", ["orders"])
     assert here.authenticate(issued.token) is not None
@@ -56,8 +55,7 @@ def test_a_wrong_secret_is_never_taken_from_the_cache(stores: tuple[Store, Store
 def test_network_changed_elsewhere_reaches_sourcing_within_the_cache_time(
     stores: tuple[Store, Store],
 ) -> None:
-    """A node or item changed through another process is used by this one's sourcing and
-    pricing once network_cache_s has passed (not before: that is the price of the cache)."""
+    """A node or item changed elsewhere reaches sourcing and prices after network_cache_s."""
     here, there = Service(stores[0], CONFIG), Service(stores[1], CONFIG)
     here.upsert_nodes([NodeRecord("FAR", "warehouse", 34.05, -118.24)])
     here.upsert_items([ItemRecord("A", 1.0)])
@@ -82,8 +80,7 @@ def test_network_changed_elsewhere_reaches_sourcing_within_the_cache_time(
 
 
 def test_a_node_added_elsewhere_can_be_counted_at_once(stores: tuple[Store, Store]) -> None:
-    """A stock count at a node added through another process a moment ago is accepted: an
-    id missing from the cache is looked up again."""
+    """A count at a node added elsewhere a moment ago is accepted (unknown ids are re-read)."""
     here, there = Service(stores[0], CONFIG), Service(stores[1], CONFIG)
     here.upsert_nodes([NodeRecord("N1", "warehouse", 40.0, -75.0)])
     here.set_stock("N1", {"A": (1, 0)}, "count")  # caches the nodes

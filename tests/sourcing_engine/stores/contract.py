@@ -914,8 +914,7 @@ class StoreContract:
             store.claim_idempotency_key("k1", "other", lease_s=60.0)
 
     def test_claim_of_a_completed_key(self, store: Store) -> None:
-        """Claiming a completed key answers True for the same body (replay it) and is 422 for
-        another."""
+        """Claiming a completed key answers True for the same body (replay) and 422 for another."""
         seed(store)
         assert store.claim_idempotency_key("k1", "h", lease_s=60.0) is False
         store.adjust_stock(N1, "A", 1, "found", idem=idem("k1", "h", 200))
