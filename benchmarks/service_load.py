@@ -186,11 +186,19 @@ def run_load(port: int, clients: int, seconds: float, warmup: float, skus: list[
 # --- the single-order probe (own process) ---------------------------------------------------
 
 
+PROBE_CALLS_PER_CONNECTION = 10
+
+
 def probe(
     port: int, delay: float, seconds: float, skus: list[str], interval: float
 ) -> dict[str, Any]:
     """After `delay`, one POST /v1/orders at a time, every `interval` s for `seconds`:
-    the latencies and the allocations acknowledged."""
+    the latencies and the allocations acknowledged.
+
+    The probe reconnects every PROBE_CALLS_PER_CONNECTION calls: each connection stays with
+    the worker process that accepted it, and the workers do not hold equal shares of the
+    load's connections (uvicorn's workers accept from one socket without balancing), so one
+    connection for the whole run would time one worker's queue only."""
     rng = random.Random(99)
     time.sleep(delay)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -202,6 +210,9 @@ def probe(
     n = 0
     while (now := time.perf_counter()) < stop:
         n += 1
+        if n % PROBE_CALLS_PER_CONNECTION == 0:
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         order_id = f"probe-{os.getpid()}-{n}"
         lines = [{"sku": s, "qty": 1} for s in rng.sample(skus, rng.randint(1, 3))]
         body = {"id": order_id, "destination": rng.choice(DESTINATIONS), "lines": lines}
