@@ -4,7 +4,7 @@ Each column is a complete plan of one order (its shipments and unfilled units) a
 cost. Rows: one per order (choose exactly one plan) and one per scarce resource: a stock
 position, or a node's shipment or unit capacity, that the batch's demand could exceed
 (positions that cannot run out need no row). Solving the linear relaxation gives a lower
-bound and prices for the scarce resources; the integer version picks the plans.
+bound and prices for the scarce resources (solvers.column_generation).
 """
 
 import os
@@ -16,7 +16,6 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from solvers.mip import solve_mip
 from solvers.pricing import Prices
 from solvers.problem import UNLIMITED, SourcingProblem
 from solvers.result import Allocation
@@ -283,69 +282,4 @@ def prices_of(problem: SourcingProblem, rows: ScarceRows, price: FloatArray) -> 
         entry=padded[rows.entry_row],
         node_ship=padded[rows.ship_row],
         node_unit=padded[rows.unit_row],
-    )
-
-
-@dataclass(frozen=True)
-class MipOutcome:
-    chosen: IntArray  # column per order
-    objective: float
-    bound: float
-    proven: bool
-
-
-def solve_master_mip(
-    columns: Columns,
-    hint: IntArray,
-    time_limit_s: float,
-    backend: str = "scip",
-    gap: float = 1e-4,
-    fixed: IntArray | None = None,
-) -> MipOutcome | None:
-    """Pick one generated plan per order at least cost (integer master problem).
-
-    fixed: plans taken as chosen (one per order at most); the model then covers only the
-    other orders, on what those plans leave of each resource.
-    """
-    order, cost, *_ = columns.flat()
-    n_orders = columns.problem.n_orders
-    resources = columns.resource_matrix()
-    capacity = columns.rows.capacity
-    open_orders = np.ones(n_orders, dtype=bool)
-    if fixed is not None and len(fixed):
-        capacity = capacity - np.asarray(resources[:, fixed].sum(axis=1)).ravel()
-        open_orders[order[fixed]] = False
-    free = np.nonzero(open_orders[order])[0]  # columns of the open orders
-    open_ids = np.nonzero(open_orders)[0]
-    row_of = np.full(n_orders, -1, dtype=np.int64)
-    row_of[open_ids] = np.arange(len(open_ids))
-    convexity = sp.csr_matrix(
-        (np.ones(len(free)), (row_of[order[free]], np.arange(len(free)))),
-        shape=(len(open_ids), len(free)),
-    )
-    position = np.full(len(order), -1, dtype=np.int64)
-    position[free] = np.arange(len(free))
-    solution = solve_mip(
-        cost[free].astype(np.float64),
-        np.ones(len(free)),
-        sp.vstack([convexity, resources[:, free]]).tocsr(),
-        np.concatenate([np.ones(len(open_ids)), np.full(resources.shape[0], -np.inf)]),
-        np.concatenate([np.ones(len(open_ids)), capacity]),
-        {int(position[j]): 1.0 for j in hint if position[j] >= 0},
-        time_limit_s=time_limit_s,
-        gap=gap,
-        backend=backend,
-    )
-    if solution is None:
-        return None
-    picked = free[solution.values > 0.5]
-    if fixed is not None:
-        picked = np.concatenate([picked, fixed])
-    chosen = np.zeros(n_orders, dtype=np.int64)
-    chosen[order[picked]] = picked
-    return MipOutcome(
-        chosen=chosen,
-        objective=float(cost[picked].sum()),
-        bound=solution.bound,
-        proven=solution.proven,
     )

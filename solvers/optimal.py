@@ -53,7 +53,8 @@ FREE_PER_SPLIT = 1.5
 @dataclass(frozen=True)
 class OptimalParams:
     """time_limit: seconds for the whole solve; gap_tolerance: relative gap at which the
-    plan counts as optimal; mip_backend: the OR-Tools backend of the integer master."""
+    plan counts as optimal; mip_backend: the OR-Tools backend of the integer models
+    (rounding, neighbourhoods, the compact proof)."""
 
     time_limit: float = 60.0
     gap_tolerance: float = 1e-4

@@ -11,7 +11,6 @@ from solvers.master import (
     prices_of,
     resource_use,
     scarce_rows,
-    solve_master_mip,
 )
 from solvers.problem import SourcingProblem
 from solvers.result import Allocation
@@ -146,23 +145,6 @@ def test_columns_deduplicate_plans() -> None:
     assert order.tolist() == [0, 0, 1, 1]
     assert col.tolist() == [0, 2]
     assert line.tolist() == [0, 1]
-
-
-@pytest.mark.parametrize("backend", ["scip", "cp_sat"])
-def test_integer_master_by_hand(backend: str) -> None:
-    """The integer master ships to the nearer order; fixing the other's plan reverses it."""
-    problem, c0, c1, u = _competition()
-    columns = _competition_columns(problem, c0, c1, u)
-    best = solve_master_mip(columns, np.array([1, 3]), 10.0, backend)
-    assert best is not None
-    assert best.chosen.tolist() == [0, 3]
-    assert best.objective == pytest.approx(c0 + u)
-    assert best.proven
-    assert best.bound <= best.objective + 1e-6
-    forced = solve_master_mip(columns, np.array([1]), 10.0, backend, fixed=np.array([2]))
-    assert forced is not None
-    assert forced.chosen.tolist() == [1, 2]
-    assert forced.objective == pytest.approx(c1 + u)
 
 
 def test_resource_use_and_prices_of() -> None:
