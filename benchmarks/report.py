@@ -97,6 +97,36 @@ def service_load_table(rows: list[dict[str, Any]]) -> None:
         print(_row(cells))
 
 
+def textbook_table(rows: list[dict[str, Any]]) -> None:
+    found = {
+        (b["name"].split("[")[0], b["param"]): b["extra_info"]
+        for b in rows
+        if "textbook" in b["name"]
+    }
+    labels = sorted({param for _, param in found})
+    if not labels:
+        return
+    print(_row(["linear-cost batch, limit", "textbook model (SCIP)", "optimal", ""]))
+    print(_row(["---"] * 4))
+    for label in labels:
+        text = found.get(("test_textbook_model", label))
+        ours = found.get(("test_optimal_on_textbook_batch", label))
+        if text is None or ours is None:
+            continue
+        bound = text["bound"]
+        text_gap = _fmt(text["gap"], ".2f", 100, "%") if bound > 0 else "no bound"
+        print(
+            _row(
+                [
+                    label,
+                    f"{text['objective']:,.2f} (gap {text_gap})",
+                    f"{ours['objective']:,.2f} (gap {_fmt(ours['gap'], '.3f', 100, '%')})",
+                    f"{100 * (1 - ours['objective'] / text['objective']):.1f}% cheaper",
+                ]
+            )
+        )
+
+
 def main(path: str) -> None:
     with open(path) as f:
         rows = json.load(f)["benchmarks"]
@@ -105,6 +135,8 @@ def main(path: str) -> None:
     batch_table(rows)
     print()
     savings_table(rows)
+    print()
+    textbook_table(rows)
     print()
     service_load_table(rows)
 

@@ -26,7 +26,7 @@ from solvers.column_generation import (
     columns_allocation,
     plan_columns,
 )
-from solvers.compact import prune, solve_compact
+from solvers.compact import Candidates, prune, solve_compact
 from solvers.evaluate import evaluate
 from solvers.master import (
     Columns,
@@ -44,6 +44,9 @@ BoolArray = NDArray[np.bool_]
 MIP_BACKENDS = BACKENDS
 
 MAX_EXACT_CANDIDATES = 200_000
+
+SMALL_EXACT_CANDIDATES = 30_000
+"""Up to this many candidate shipments the exact model runs at once, without a search."""
 
 FREE_PER_SPLIT = 1.5
 """Rounding re-decides the orders the LP splits and this many times as many in all."""
@@ -137,21 +140,28 @@ def solve_optimal(problem: SourcingProblem, params: OptimalParams | None = None)
         else:
             consider(start)
         stats["rounded_objective"] = best_obj
-    if hoods is not None and relative_gap(best_obj, bound) > params.gap_tolerance:
-        consider(hoods.search(best_alloc, time.perf_counter() + 0.3 * max(0.0, left())))
-    stats["search_objective"] = best_obj
     stats["plans_s"] = time.perf_counter() - t0 - stats["baseline_s"] - stats["cg_s"]
+
+    def candidates() -> Candidates:
+        """Shipments that can be in a plan cheaper than the incumbent (by reduced cost)."""
+        assert duals is not None
+        slack = (best_obj - duals.lagrangian) + duals.min_rc
+        return prune(problem, groups, duals.prices, duals.sigma, slack)
 
     bound = min(float(bound), best_obj)
     if relative_gap(best_obj, bound) > params.gap_tolerance and duals is not None and left() > 0:
-        # any plan cheaper than best_obj uses order plans of reduced cost <= this slack
-        slack = (best_obj - duals.lagrangian) + duals.min_rc
-        cands = prune(problem, groups, duals.prices, duals.sigma, slack)
+        assert hoods is not None
+        cands = candidates()
+        if len(cands.order) > SMALL_EXACT_CANDIDATES:
+            # a big proof: first a better plan, which also shrinks what the proof must cover
+            consider(hoods.search(best_alloc, time.perf_counter() + 0.3 * left(), patience=6))
+            cands = candidates()
+        stats["search_objective"] = best_obj
         stats["compact_candidates"] = len(cands.order)
         if len(cands.order) > MAX_EXACT_CANDIDATES:
-            assert hoods is not None  # too big to close: all the time goes to the plan
+            # too big to close: all the time goes to the plan
             consider(hoods.search(best_alloc, deadline, patience=10**9))
-        else:
+        elif relative_gap(best_obj, bound) > params.gap_tolerance:
             exact = solve_compact(
                 problem, rows, cands, best_alloc, left(), params.mip_backend,
                 params.gap_tolerance,
