@@ -18,7 +18,7 @@ from solvers.baselines import greedy_allocation
 from solvers.candidates import ShapeGroup
 from solvers.compact import Candidates, ranked_candidates, solve_compact
 from solvers.evaluate import evaluate, feasibility_errors
-from solvers.master import ScarceRows, resource_use
+from solvers.master import ScarceRows, resource_matrix, resource_use
 from solvers.problem import SourcingProblem
 from solvers.result import Allocation
 
@@ -34,11 +34,13 @@ class Neighbourhoods:
         problem: SourcingProblem,
         groups: list[ShapeGroup],
         rows: ScarceRows,
-        binding: FloatArray,
+        row_price: FloatArray,
+        sigma: FloatArray,
         backend: str = "scip",
     ) -> None:
         self.problem, self.groups, self.rows, self.backend = problem, groups, rows, backend
-        self.binding = binding > 0
+        self.row_price, self.sigma = row_price, sigma
+        self.binding = row_price > 0
         self.cands = ranked_candidates(groups, np.arange(problem.n_orders))
         self.order_rows = _order_rows(problem, rows, self.cands)
         self.row_orders = self.order_rows.T.tocsr()
@@ -108,18 +110,29 @@ class Neighbourhoods:
     ) -> Allocation:
         """Re-decide neighbourhoods around binding rows until the deadline, keeping every
         improvement; neighbourhoods grow while small ones find nothing, and the search stops
-        after `patience` of them in a row without improvement."""
+        after `patience` of them in a row without improvement.
+
+        Neighbourhoods alternate between two seeds: the orders around a binding row, and an
+        order drawn by how much its plan loses against the LP (its reduced cost), where an
+        improvement is most likely.
+        """
         if not self.binding.any():
             return plan
         rng = np.random.default_rng(seed)
         weights = self.binding / self.binding.sum()
         best, best_cost = plan, evaluate(self.problem, plan).total
-        idle = 0
+        losing = self._losses(best)
+        idle, step = 0, 0
         while time.perf_counter() < deadline and idle < patience:
             grown = min(self.problem.n_orders, size * (1 + idle // 4))
-            row = int(rng.choice(len(weights), p=weights))
-            lo, hi = self.row_orders.indptr[row], self.row_orders.indptr[row + 1]
-            chosen = self.around(self.row_orders.indices[lo:hi].astype(np.int64), grown)
+            step += 1
+            if step % 2 and losing.sum() > 0:
+                seeds = np.array([rng.choice(len(losing), p=losing / losing.sum())])
+            else:
+                row = int(rng.choice(len(weights), p=weights))
+                lo, hi = self.row_orders.indptr[row], self.row_orders.indptr[row + 1]
+                seeds = self.row_orders.indices[lo:hi].astype(np.int64)
+            chosen = self.around(seeds, grown)
             idle += 1
             budget = min(5.0, deadline - time.perf_counter())
             if budget <= 0:
@@ -128,9 +141,20 @@ class Neighbourhoods:
             cost = evaluate(self.problem, candidate).total
             if cost < best_cost - 1e-9:
                 best, best_cost, idle = candidate, cost, 0
+                losing = self._losses(best)
             if len(chosen) == self.problem.n_orders:
                 break  # the neighbourhood was the whole batch: nothing else to try
         return best
+
+    def _losses(self, plan: Allocation) -> FloatArray:
+        """Each order's reduced cost under the LP's prices (>= 0 where the LP is optimal):
+        what its plan costs beyond what the LP would pay for it."""
+        p = self.problem
+        order = p.line_order[plan.line]
+        usage = resource_matrix(p, self.rows, order, plan.line, plan.node, plan.qty, p.n_orders)
+        rc = evaluate(p, plan).order_cost - self.sigma + usage.T @ self.row_price
+        result: FloatArray = np.maximum(rc, 0.0)
+        return result
 
 
 def _order_rows(problem: SourcingProblem, rows: ScarceRows, cands: Candidates) -> sp.csr_matrix:

@@ -123,7 +123,7 @@ def solve_optimal(problem: SourcingProblem, params: OptimalParams | None = None)
             best_alloc, best_obj = alloc, total
 
     hoods = (
-        Neighbourhoods(problem, groups, rows, duals.row_price, params.mip_backend)
+        Neighbourhoods(problem, groups, rows, duals.row_price, duals.sigma, params.mip_backend)
         if duals is not None and relative_gap(best_obj, bound) > params.gap_tolerance
         else None
     )

@@ -18,10 +18,14 @@ from tests.solvers.problems import allocation_set, random_problem
 
 
 def _hoods(problem: SourcingProblem, binding: bool = True) -> Neighbourhoods:
-    """Neighbourhoods with every scarce row binding (or none)."""
+    """Neighbourhoods with every scarce row binding (or none), order duals zero."""
     rows = scarce_rows(problem)
     return Neighbourhoods(
-        problem, shape_groups(problem), rows, np.full(rows.n_rows, 1.0 if binding else 0.0)
+        problem,
+        shape_groups(problem),
+        rows,
+        np.full(rows.n_rows, 1.0 if binding else 0.0),
+        np.zeros(problem.n_orders),
     )
 
 
