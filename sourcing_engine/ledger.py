@@ -106,6 +106,14 @@ class HoldState(StrEnum):
     EXPIRED = "expired"
 
 
+def hold_state_at(stored: str, expires_at: float, now: float) -> HoldState:
+    """A hold's state as reported at `now`: an active hold is expired once now >= expires_at
+    (whether or not the reaper has marked it)."""
+    if stored == HoldState.ACTIVE and expires_at <= now:
+        return HoldState.EXPIRED
+    return HoldState(stored)
+
+
 @dataclass(frozen=True)
 class Reservation:
     """A checkout hold: units held at nodes for a cart until expires_at."""
@@ -126,6 +134,21 @@ class OrderState(StrEnum):
     SHIPPED = "shipped"
     CANCELLED = "cancelled"
     RETURNED = "returned"
+
+
+OrderAction = Literal["release", "ship", "cancel", "reject", "return", "reallocate"]
+"""The steps of the order state machine (docs/service.md, "Orders")."""
+
+_OPEN = frozenset({OrderState.ALLOCATED, OrderState.RELEASED, OrderState.PARTIALLY_SHIPPED})
+ALLOWED_FROM: dict[OrderAction, frozenset[OrderState]] = {
+    "release": frozenset({OrderState.ALLOCATED}),
+    "ship": _OPEN,
+    "cancel": _OPEN,
+    "reject": _OPEN,
+    "reallocate": _OPEN,
+    "return": frozenset({OrderState.PARTIALLY_SHIPPED, OrderState.SHIPPED}),
+}
+"""Each action and the states it is allowed from."""
 
 
 @dataclass(frozen=True)
@@ -367,7 +390,7 @@ class Store(Protocol):
     def transition(
         self,
         order_id: str,
-        action: Literal["release", "ship", "cancel", "reject", "return", "reallocate"],
+        action: OrderAction,
         *,
         expected_version: int | None = None,
         node: str | None = None,

@@ -10,18 +10,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Literal
 
-from sourcing_engine.ledger import Conflict, OrderRecord, OrderState, Unit
+from sourcing_engine.ledger import ALLOWED_FROM, Conflict, OrderRecord, OrderState, Unit
 
 Action = Literal["release", "ship", "cancel", "reject", "return"]
+"""The steps the service takes (every ledger action but reallocate)."""
 
 S = OrderState
-ALLOWED_FROM: dict[Action, frozenset[OrderState]] = {
-    "release": frozenset({S.ALLOCATED}),
-    "ship": frozenset({S.ALLOCATED, S.RELEASED, S.PARTIALLY_SHIPPED}),
-    "cancel": frozenset({S.ALLOCATED, S.RELEASED, S.PARTIALLY_SHIPPED}),
-    "reject": frozenset({S.ALLOCATED, S.RELEASED, S.PARTIALLY_SHIPPED}),
-    "return": frozenset({S.PARTIALLY_SHIPPED, S.SHIPPED}),
-}
 
 
 def check_allowed(order: OrderRecord, action: Action) -> None:

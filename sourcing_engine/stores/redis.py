@@ -55,7 +55,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from functools import cache
 from importlib import resources
-from typing import Any, Literal, cast
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
@@ -65,10 +65,10 @@ from redis.commands.core import Script
 from redis.retry import Retry
 
 from sourcing_engine.ledger import (
+    ALLOWED_FROM,
     ApiKey,
     Conflict,
     Event,
-    HoldState,
     Idempotency,
     IdempotencyInFlight,
     IdempotencyMismatch,
@@ -80,12 +80,14 @@ from sourcing_engine.ledger import (
     LedgerError,
     NodeRecord,
     NotFound,
+    OrderAction,
     OrderRecord,
     OrderState,
     Position,
     Reservation,
     Shortage,
     Unit,
+    hold_state_at,
 )
 
 SCRIPTS = (
@@ -205,16 +207,13 @@ def _unit_list(raw: str) -> tuple[Unit, ...]:
 
 def _reservation(now: float, h: dict[str, str]) -> Reservation:
     expires_at = float(h["expires_at"])
-    state = HoldState(h["state"])
-    if state is HoldState.ACTIVE and expires_at <= now:
-        state = HoldState.EXPIRED
     return Reservation(
         id=h["id"],
         cart=h["cart"],
         units=_unit_list(h["units"]),
         created_at=float(h["created_at"]),
         expires_at=expires_at,
-        state=state,
+        state=hold_state_at(h["state"], expires_at, now),
         order_id=h["order_id"] or None,
     )
 
@@ -581,7 +580,7 @@ class RedisStore:
     def transition(
         self,
         order_id: str,
-        action: Literal["release", "ship", "cancel", "reject", "return", "reallocate"],
+        action: OrderAction,
         *,
         expected_version: int | None = None,
         node: str | None = None,
@@ -591,7 +590,7 @@ class RedisStore:
         document: dict[str, Any] | None = None,
         idem: Idempotency | None = None,
     ) -> OrderRecord:
-        if action not in ("release", "ship", "cancel", "reject", "return", "reallocate"):
+        if action not in ALLOWED_FROM:
             raise Invalid(f"unknown order action {action!r}")
         _check_units(units, "units", required=False)
         _check_units(new_allocations, "new_allocations", required=False)

@@ -22,9 +22,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from sourcing_engine.ledger import (
+    ALLOWED_FROM,
     ApiKey,
     Conflict,
     Event,
@@ -39,16 +40,17 @@ from sourcing_engine.ledger import (
     ItemRecord,
     NodeRecord,
     NotFound,
+    OrderAction,
     OrderRecord,
     OrderState,
     Position,
     Reservation,
     Shortage,
     Unit,
+    hold_state_at,
 )
 
 UnitMap = dict[tuple[str, str], int]  # (node, sku) -> qty, in order of first appearance
-Action = Literal["release", "ship", "cancel", "reject", "return", "reallocate"]
 
 IDEMPOTENCY_RETENTION_S = 24 * 3600.0
 PURGE_BATCH = 100  # replies purged per write, so purging never makes one write slow
@@ -98,19 +100,6 @@ CREATE TABLE IF NOT EXISTS api_keys (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, secret_hash TEXT NOT NULL, scopes TEXT NOT NULL,
     created_at REAL NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);
 """
-
-# action -> states it is allowed from (docs/service.md, "Orders")
-ALLOWED: dict[str, frozenset[OrderState]] = {
-    "release": frozenset({OrderState.ALLOCATED}),
-    "ship": frozenset({OrderState.ALLOCATED, OrderState.RELEASED, OrderState.PARTIALLY_SHIPPED}),
-    "cancel": frozenset({OrderState.ALLOCATED, OrderState.RELEASED, OrderState.PARTIALLY_SHIPPED}),
-    "reject": frozenset({OrderState.ALLOCATED, OrderState.RELEASED, OrderState.PARTIALLY_SHIPPED}),
-    "reallocate": frozenset(
-        {OrderState.ALLOCATED, OrderState.RELEASED, OrderState.PARTIALLY_SHIPPED}
-    ),
-    "return": frozenset({OrderState.PARTIALLY_SHIPPED, OrderState.SHIPPED}),
-}
-
 
 # --- pure helpers ---------------------------------------------------------------------------
 
@@ -326,12 +315,6 @@ FROM positions p"""
 def _position(row: sqlite3.Row) -> Position:
     node, sku, on_hand, safety, allocated, reserved = tuple(row)
     return Position(node, sku, on_hand, safety, reserved, allocated)
-
-
-def _effective_state(state: str, expires_at: float, now: float) -> HoldState:
-    if state == HoldState.ACTIVE and expires_at <= now:
-        return HoldState.EXPIRED
-    return HoldState(state)
 
 
 # --- the store ------------------------------------------------------------------------------
@@ -678,7 +661,7 @@ class SqliteStore:
             units=tuple(Unit(*r) for r in lines),
             created_at=row["created_at"],
             expires_at=row["expires_at"],
-            state=_effective_state(row["state"], row["expires_at"], tx.now),
+            state=hold_state_at(row["state"], row["expires_at"], tx.now),
             order_id=row["order_id"],
         )
 
@@ -688,7 +671,7 @@ class SqliteStore:
         ).fetchone()
         if row is None:
             raise NotFound(f"reservation {reservation_id} not found")
-        state = _effective_state(row["state"], row["expires_at"], tx.now)
+        state = hold_state_at(row["state"], row["expires_at"], tx.now)
         if state != HoldState.ACTIVE:
             raise Conflict(f"reservation {reservation_id} is {state.value}", state.value)
         return row
@@ -774,7 +757,7 @@ class SqliteStore:
     def transition(
         self,
         order_id: str,
-        action: Action,
+        action: OrderAction,
         *,
         expected_version: int | None = None,
         node: str | None = None,
@@ -784,14 +767,14 @@ class SqliteStore:
         document: dict[str, Any] | None = None,
         idem: Idempotency | None = None,
     ) -> OrderRecord:
-        if action not in ALLOWED:
+        if action not in ALLOWED_FROM:
             raise Invalid(f"order {order_id}: unknown action {action!r}")
         _check_units(units, f"order {order_id} {action}")
         _check_units(new_allocations, f"order {order_id} {action} new allocations")
         step = _Step(node, _merge(units), _merge(new_allocations), restock)
         with self._write(idem) as tx:
             order = tx.load_order(order_id)
-            if order.state not in ALLOWED[action]:
+            if order.state not in ALLOWED_FROM[action]:
                 raise order.conflict(f"cannot {action} an order that is {order.state.value}")
             if expected_version is not None and expected_version != order.version:
                 raise order.conflict(f"version is {order.version}, not {expected_version}")
