@@ -387,18 +387,16 @@ class RedisStore:
             time.sleep(0.05)
 
     def _run(self, name: str, args: Sequence[Arg], idem: Idempotency | None = None) -> list[str]:
-        """Run one script; the reply after 'ok', or the domain error it reports."""
+        """Run a script whose first arguments are the idempotency key's (empty without one)."""
         prefix: list[Arg] = list(_NO_IDEM)
         if idem is not None:
             body = json.dumps(idem.body)
             prefix = [idem.key, idem.request_hash, idem.status, body, self._idem_ttl]
-        reply = cast(list[str], self._scripts[name](keys=[self._seq_key], args=[*prefix, *args]))
-        if reply[0] == "err":
-            raise _error(reply[1], reply[2], reply[3])
-        return reply[1:]
+        return self._read(name, [*prefix, *args])
 
     def _read(self, name: str, args: Sequence[Arg]) -> list[str]:
-        """Run a script that takes no idempotency arguments."""
+        """Run a script on these arguments; the reply after 'ok', or the domain error it
+        reports."""
         reply = cast(list[str], self._scripts[name](keys=[self._seq_key], args=list(args)))
         if reply[0] == "err":
             raise _error(reply[1], reply[2], reply[3])
@@ -414,25 +412,26 @@ class RedisStore:
         # TIME of the server that runs this store's scripts (in a cluster: its slot's primary)
         return float(self._read("now", [])[0])
 
-    def upsert_nodes(self, nodes: Sequence[NodeRecord]) -> None:
-        args: list[Arg] = ["nodes", len(nodes)]
-        for n in nodes:
-            _check_id(n.id, "node id")
-            args += [n.id, json.dumps(asdict(n))]
-        if nodes:
+    def _upsert(
+        self, table: str, what: str, records: Sequence[tuple[str, NodeRecord | ItemRecord]]
+    ) -> None:
+        """Replace (id, record) entries of a reference hash ("nodes" or "items")."""
+        args: list[Arg] = [table, len(records)]
+        for record_id, record in records:
+            _check_id(record_id, what)
+            args += [record_id, json.dumps(asdict(record))]
+        if records:
             self._run("upsert", args)
+
+    def upsert_nodes(self, nodes: Sequence[NodeRecord]) -> None:
+        self._upsert("nodes", "node id", [(n.id, n) for n in nodes])
 
     def list_nodes(self) -> list[NodeRecord]:
         raw = cast(dict[str, str], self._r.hgetall(self.key("nodes")))
         return [NodeRecord(**json.loads(raw[k])) for k in sorted(raw)]
 
     def upsert_items(self, items: Sequence[ItemRecord]) -> None:
-        args: list[Arg] = ["items", len(items)]
-        for it in items:
-            _check_id(it.sku, "item sku")
-            args += [it.sku, json.dumps(asdict(it))]
-        if items:
-            self._run("upsert", args)
+        self._upsert("items", "item sku", [(it.sku, it) for it in items])
 
     def get_items(self, skus: Sequence[str]) -> dict[str, ItemRecord]:
         skus = list(dict.fromkeys(skus))
