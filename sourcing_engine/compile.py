@@ -1,17 +1,23 @@
 """Domain batch -> solver arrays, and solver result -> plan with ids and costs."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
+from cost_models import OrderPenalties, ShipmentCostModel
 from cost_models.objective import UNLIMITED
 from solvers.evaluate import evaluate
 from solvers.problem import SourcingProblem
 from solvers.result import Result
 from solvers.shapes import supported
-from sourcing_engine.domain import Batch
+from sourcing_engine.domain import Batch, Item, Node, Order
 from sourcing_engine.errors import InputError
 from sourcing_engine.exchange import PlanLine, PlanOrder, PlanShipment, PlanSpec
+from sourcing_engine.ledger import ItemRecord, NodeRecord
+
+IntArray = NDArray[np.int64]
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,17 +41,35 @@ def compile_batch(batch: Batch) -> CompiledBatch:
     ]
     if too_large:
         raise InputError(too_large)
-    sku_index = {it.sku: i for i, it in enumerate(items)}
-
     inv = batch.inventory
-    sourceable = inv.sourceable
-    keep = sourceable > 0
-    order_ = np.lexsort((inv.node[keep], inv.item[keep]))
-    stock_item = inv.item[keep][order_]
-    stock_node = inv.node[keep][order_]
-    stock_qty = sourceable[keep][order_]
+    problem = build_problem(
+        nodes, items, (inv.item, inv.node, inv.sourceable), orders, batch.shipping, batch.penalties
+    )
+    return CompiledBatch(batch=batch, problem=problem)
+
+
+def build_problem(
+    nodes: Sequence[Node | NodeRecord],
+    items: Sequence[Item | ItemRecord],
+    stock: tuple[IntArray, IntArray, IntArray],
+    orders: Sequence[Order],
+    shipping: ShipmentCostModel,
+    penalties: OrderPenalties,
+    *,
+    capacities: bool = True,
+) -> SourcingProblem:
+    """The solver arrays of orders over a network: nodes and items by index, each order's
+    lines by the index of their SKU in `items`.
+
+    stock: (SKU index, node index, units) columns, one entry per SKU and node, in any order;
+    entries without units (<= 0) are left out. capacities=False: every node unlimited.
+    """
+    sku_index = {it.sku: i for i, it in enumerate(items)}
+    stock_sku, stock_node, stock_qty = stock
+    keep = stock_qty > 0
+    by_sku_node = np.lexsort((stock_node[keep], stock_sku[keep]))
     stock_ptr = np.zeros(len(items) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(stock_item, minlength=len(items)), out=stock_ptr[1:])
+    np.cumsum(np.bincount(stock_sku[keep], minlength=len(items)), out=stock_ptr[1:])
 
     line_counts = np.fromiter((len(o.lines) for o in orders), dtype=np.int64, count=len(orders))
     line_ptr = np.zeros(len(orders) + 1, dtype=np.int64)
@@ -58,31 +82,32 @@ def compile_batch(batch: Batch) -> CompiledBatch:
     )
 
     def cap(v: int | None) -> int:
-        return UNLIMITED if v is None else v
+        return UNLIMITED if v is None or not capacities else v
 
-    problem = SourcingProblem(
-        node_lat=np.array([n.lat for n in nodes]),
-        node_lon=np.array([n.lon for n in nodes]),
+    return SourcingProblem(
+        node_lat=np.array([n.lat for n in nodes], dtype=np.float64),
+        node_lon=np.array([n.lon for n in nodes], dtype=np.float64),
         node_ship_capacity=np.array([cap(n.ship_capacity) for n in nodes], dtype=np.int64),
         node_unit_capacity=np.array([cap(n.unit_capacity) for n in nodes], dtype=np.int64),
         node_handling_per_shipment=np.array([n.handling_per_shipment for n in nodes]),
         node_handling_per_unit=np.array([n.handling_per_unit for n in nodes]),
         node_ship_enabled=np.array([n.ship_enabled for n in nodes], dtype=bool),
         sku_weight_lb=np.array([it.weight_lb for it in items], dtype=np.float64),
-        sku_volume_in3=np.array([it.volume_in3 for it in items], dtype=np.float64),
+        sku_volume_in3=np.array(
+            [it.dims_in[0] * it.dims_in[1] * it.dims_in[2] for it in items], dtype=np.float64
+        ),
         stock_sku_ptr=stock_ptr,
-        stock_node=stock_node,
-        stock_qty=stock_qty,
+        stock_node=stock_node[keep][by_sku_node],
+        stock_qty=stock_qty[keep][by_sku_node],
         order_lat=np.array([o.lat for o in orders], dtype=np.float64),
         order_lon=np.array([o.lon for o in orders], dtype=np.float64),
         order_residential=np.array([o.residential for o in orders], dtype=bool),
         order_line_ptr=line_ptr,
         line_sku=line_sku,
         line_qty=line_qty,
-        shipping=batch.shipping,
-        penalties=batch.penalties,
+        shipping=shipping,
+        penalties=penalties,
     )
-    return CompiledBatch(batch=batch, problem=problem)
 
 
 def plan_from_result(compiled: CompiledBatch, result: Result) -> PlanSpec:

@@ -16,7 +16,6 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from numpy.typing import NDArray
 
 from cost_models import OrderPenalties, ShipmentCostModel, default_us_ground
 from cost_models.objective import UNLIMITED
@@ -24,6 +23,8 @@ from solvers import SourcingProblem, solve
 from solvers.evaluate import evaluate
 from solvers.result import Allocation, Result
 from solvers.shapes import MAX_CONTENTS, MAX_SPLITS_PER_SHAPE, supported
+from sourcing_engine.compile import build_problem
+from sourcing_engine.domain import Line, Order
 from sourcing_engine.ledger import (
     InsufficientStock,
     Invalid,
@@ -33,8 +34,6 @@ from sourcing_engine.ledger import (
     Shortage,
     Unit,
 )
-
-IntArray = NDArray[np.int64]
 
 DEFAULT_UNFILLED_PENALTY = 1_000_000.0
 """Per unfilled unit: far above any parcel charge, so units go unfilled only without stock."""
@@ -77,6 +76,12 @@ class Demand:
     id: str
     destination: Destination
     lines: Mapping[str, int]
+
+    def order(self) -> Order:
+        """The demand as a domain order, its lines in the same order."""
+        d = self.destination
+        lines = tuple(Line(sku, qty) for sku, qty in self.lines.items())
+        return Order(self.id, d.lat, d.lon, lines, d.residential, d.zip)
 
 
 @dataclass(frozen=True)
@@ -190,42 +195,21 @@ class _Arrays:
         capacities: bool,
     ) -> SourcingProblem:
         """stock: (sku index, node index) -> units the engine may take (> 0)."""
-        nodes, items = self.nodes, self.items
-        keys = sorted(k for k, q in stock.items() if q > 0)
-        stock_sku = np.fromiter((k[0] for k in keys), dtype=np.int64, count=len(keys))
-        stock_ptr = np.zeros(len(items) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(stock_sku, minlength=len(items)), out=stock_ptr[1:])
-        line_ptr = np.zeros(len(demands) + 1, dtype=np.int64)
-        np.cumsum([len(d.lines) for d in demands], out=line_ptr[1:])
-
-        def cap(v: int | None) -> int:
-            return UNLIMITED if v is None or not capacities else v
-
-        return SourcingProblem(
-            node_lat=np.array([n.lat for n in nodes], dtype=np.float64),
-            node_lon=np.array([n.lon for n in nodes], dtype=np.float64),
-            node_ship_capacity=np.array([cap(n.ship_capacity) for n in nodes], dtype=np.int64),
-            node_unit_capacity=np.array([cap(n.unit_capacity) for n in nodes], dtype=np.int64),
-            node_handling_per_shipment=np.array([n.handling_per_shipment for n in nodes]),
-            node_handling_per_unit=np.array([n.handling_per_unit for n in nodes]),
-            node_ship_enabled=np.array([n.ship_enabled for n in nodes], dtype=bool),
-            sku_weight_lb=np.array([it.weight_lb for it in items], dtype=np.float64),
-            sku_volume_in3=np.array(
-                [it.dims_in[0] * it.dims_in[1] * it.dims_in[2] for it in items], dtype=np.float64
-            ),
-            stock_sku_ptr=stock_ptr,
-            stock_node=np.fromiter((k[1] for k in keys), dtype=np.int64, count=len(keys)),
-            stock_qty=np.fromiter((stock[k] for k in keys), dtype=np.int64, count=len(keys)),
-            order_lat=np.array([d.destination.lat for d in demands], dtype=np.float64),
-            order_lon=np.array([d.destination.lon for d in demands], dtype=np.float64),
-            order_residential=np.array([d.destination.residential for d in demands], dtype=bool),
-            order_line_ptr=line_ptr,
-            line_sku=np.array(
-                [self.sku_index[s] for d in demands for s in d.lines], dtype=np.int64
-            ),
-            line_qty=np.array([q for d in demands for q in d.lines.values()], dtype=np.int64),
-            shipping=config.shipping,
-            penalties=config.penalties,
+        keys = list(stock)
+        columns = (
+            np.fromiter((s for s, _ in keys), dtype=np.int64, count=len(keys)),
+            np.fromiter((n for _, n in keys), dtype=np.int64, count=len(keys)),
+            np.fromiter((stock[k] for k in keys), dtype=np.int64, count=len(keys)),
+        )
+        orders = [d.order() for d in demands]
+        return build_problem(
+            self.nodes,
+            self.items,
+            columns,
+            orders,
+            config.shipping,
+            config.penalties,
+            capacities=capacities,
         )
 
 
