@@ -1,5 +1,5 @@
 """The FastAPI application: routers under /v1, one error shape, limits, metrics, and the
-store, service and hold reaper created in the lifespan."""
+service (from the domain, ready on its store) and hold reaper created in the lifespan."""
 
 import logging
 import threading
@@ -12,11 +12,9 @@ from fastapi import FastAPI
 from api import errors, events, health, keys, network, orders, reservations, stock
 from api.limits import BodyLimit
 from api.metrics import Metrics, MetricsMiddleware
-from api.settings import Settings
 from sourcing_engine import __version__
-from sourcing_engine.serve import ADMIN_KEY_NAME
 from sourcing_engine.service import Service
-from sourcing_engine.stores import open_store
+from sourcing_engine.settings import Settings, open_service
 
 log = logging.getLogger("api")
 
@@ -48,17 +46,14 @@ class Reaper:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings.from_env()
+    settings = settings or Settings()
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # the sync endpoints' threads: few, since they hold the GIL most of their time
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
-        store = open_store(settings.store_url)
-        service = Service(store, settings.service)
-        if settings.admin_key:
-            service.install_key(settings.admin_key, ADMIN_KEY_NAME, ["admin"])
+        service = open_service(settings)
         app.state.service = service
         reaper = Reaper(service, settings.reaper_interval_s, metrics)
         reaper.start()
@@ -66,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             reaper.stop()
-            store.close()
+            service.close()
 
     app = FastAPI(
         title="Sourcing engine: order lifecycle",
@@ -95,4 +90,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory` and worker processes: settings from the environment."""
-    return create_app(Settings.from_env())
+    return create_app(Settings())

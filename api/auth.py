@@ -10,8 +10,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import ServiceDep
 from api.errors import ApiError
-from sourcing_engine import access
-from sourcing_engine.ledger import ApiKey
+from sourcing_engine import api_keys
+from sourcing_engine.stores.base import ApiKey
 
 MAX_TOKEN = 512
 
@@ -44,7 +44,7 @@ def require(scope: str) -> Callable[..., Awaitable[ApiKey]]:
             key = service.cached_key(token) or await run_in_threadpool(service.authenticate, token)
         if key is None:
             raise _unauthorized("invalid or revoked API key")
-        if not access.allows(key, scope):
+        if not api_keys.allows(key, scope):
             raise ApiError(
                 403,
                 "forbidden",

@@ -1,8 +1,9 @@
 """One JSON error shape for every failure: `{"error": {"code", "message", "details"}}`.
 
-Domain errors carry their HTTP status (`LedgerError.status`); request validation names the
-field; anything unexpected is logged with its traceback and answered as a 500 in the same
-shape, without the traceback.
+Domain errors are mapped here to their HTTP status and error code (and, where a route
+fixes them, the message names it); request validation names the field; anything
+unexpected is logged with its traceback and answered as a 500 in the same shape, without
+the traceback.
 """
 
 import logging
@@ -13,14 +14,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sourcing_engine.ledger import (
+from sourcing_engine.errors import (
     Conflict,
+    DomainError,
     IdempotencyInFlight,
     IdempotencyMismatch,
     InsufficientStock,
     Invalid,
-    LedgerError,
     NotFound,
+    UnknownItems,
+    UnknownNode,
 )
 
 log = logging.getLogger("api")
@@ -61,19 +64,26 @@ def error_response(
     return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
 
 
-_CODES: list[tuple[type[LedgerError], str]] = [
-    (InsufficientStock, "insufficient_stock"),
-    (IdempotencyMismatch, "idempotency_key_reused"),
-    (IdempotencyInFlight, "idempotency_key_in_flight"),
-    (Conflict, "conflict"),
-    (NotFound, "not_found"),
-    (Invalid, "invalid"),
+_CODES: list[tuple[type[DomainError], int, str]] = [
+    (InsufficientStock, 409, "insufficient_stock"),
+    (IdempotencyMismatch, 422, "idempotency_key_reused"),
+    (IdempotencyInFlight, 409, "idempotency_key_in_flight"),
+    (Conflict, 409, "conflict"),
+    (NotFound, 404, "not_found"),
+    (Invalid, 422, "invalid"),
 ]
 
+_FIXED_BY = [(UnknownNode, "PUT /v1/nodes"), (UnknownItems, "PUT /v1/items")]
+"""Errors a route fixes, and that route (named in the message)."""
 
-def ledger_error(exc: LedgerError) -> tuple[int, dict[str, Any]]:
+
+def domain_error(exc: DomainError) -> tuple[int, dict[str, Any]]:
     """Status and body of a domain error."""
-    code = next((c for t, c in _CODES if isinstance(exc, t)), "bad_request")
+    status, code = next(((s, c) for t, s, c in _CODES if isinstance(exc, t)), (400, "bad_request"))
+    message = str(exc)
+    route = next((r for t, r in _FIXED_BY if isinstance(exc, t)), None)
+    if route is not None:
+        message += f" ({route})"
     details: list[dict[str, Any]] = []
     if isinstance(exc, InsufficientStock):
         details = [
@@ -83,7 +93,7 @@ def ledger_error(exc: LedgerError) -> tuple[int, dict[str, Any]]:
         ]  # fmt: skip
     elif isinstance(exc, Conflict) and exc.current_state is not None:
         details = [{"current_state": exc.current_state}]
-    return exc.status, error_body(code, str(exc), details)
+    return status, error_body(code, message, details)
 
 
 def _field(loc: tuple[int | str, ...]) -> str:
@@ -122,9 +132,9 @@ def install(app: FastAPI) -> None:
     async def _api(_: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
-    @app.exception_handler(LedgerError)
-    async def _ledger(_: Request, exc: LedgerError) -> JSONResponse:
-        status, body = ledger_error(exc)
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        status, body = domain_error(exc)
         return JSONResponse(body, status_code=status)
 
     @app.exception_handler(RequestValidationError)

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Security
 
+from api import render
 from api.auth import require
 from api.deps import ServiceDep, StrictQuery
 from api.schemas import EventOut, EventsOut, errors
@@ -24,5 +25,6 @@ def events(
     """Events with seq > `after`, oldest first; pass `next_after` as `after` next time."""
     found = service.events(after, limit)
     return EventsOut(
-        events=[EventOut.of(e) for e in found], next_after=found[-1].seq if found else after
+        events=[EventOut(**render.event(e)) for e in found],
+        next_after=found[-1].seq if found else after,
     )

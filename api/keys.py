@@ -1,16 +1,18 @@
 """API keys and their scopes (scope `admin`). A key's token is shown once, at creation."""
 
 import hashlib
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Security
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from api.auth import require
 from api.deps import ServiceDep, StrictQuery
 from api.idempotency import IdempotencyDep
+from api.render import json_response
 from api.schemas import IssuedKeyOut, KeyIn, KeyOut, KeysOut, errors
-from sourcing_engine.ledger import Conflict
+from sourcing_engine.errors import Conflict
+from sourcing_engine.stores.base import ApiKey
 
 router = APIRouter(
     prefix="/v1", tags=["keys"], dependencies=[Security(require("admin")), StrictQuery]
@@ -20,7 +22,7 @@ KeyId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+
 
 
 @router.post("/keys", status_code=201, responses=errors(409, 422), response_model=IssuedKeyOut)
-def create_key(body: KeyIn, service: ServiceDep, idem: IdempotencyDep) -> JSONResponse:
+def create_key(body: KeyIn, service: ServiceDep, idem: IdempotencyDep) -> Response:
     """Create a key with scopes; the reply holds its token, the only time it is shown.
 
     With an Idempotency-Key the new key's id is derived from it, so a retry cannot create
@@ -35,17 +37,20 @@ def create_key(body: KeyIn, service: ServiceDep, idem: IdempotencyDep) -> JSONRe
             "a key was already created with this Idempotency-Key; its token was shown once "
             f"(key id {key_id})"
         ) from None
-    out = IssuedKeyOut(**KeyOut.of(issued.key).model_dump(), token=issued.token)
-    return JSONResponse(out.model_dump(mode="json"), 201)
+    return json_response({**_key(issued.key), "token": issued.token}, 201)
+
+
+def _key(k: ApiKey) -> dict[str, Any]:
+    return {"id": k.id, "name": k.name, "scopes": list(k.scopes), "created_at": k.created_at,
+            "revoked": k.revoked}  # fmt: skip
 
 
 @router.get("/keys", responses=errors(), response_model=KeysOut)
-def list_keys(service: ServiceDep) -> KeysOut:
-    return KeysOut(keys=[KeyOut.of(k) for k in service.list_keys()])
+def list_keys(service: ServiceDep) -> Response:
+    return json_response({"keys": [_key(k) for k in service.list_keys()]})
 
 
 @router.delete("/keys/{key_id}", responses=errors(404, 422), response_model=KeyOut)
-def revoke_key(key_id: KeyId, service: ServiceDep, idem: IdempotencyDep) -> KeyOut:
+def revoke_key(key_id: KeyId, service: ServiceDep, idem: IdempotencyDep) -> Response:
     """Revoke a key (again is harmless); its requests answer 401 from now on."""
-    service.revoke_key(key_id)
-    return next(KeyOut.of(k) for k in service.list_keys() if k.id == key_id)
+    return json_response(_key(service.revoke_key(key_id)))

@@ -11,8 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_body
-
-DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
+from sourcing_engine.settings import DEFAULT_MAX_BODY_BYTES
 
 
 class _TooLarge(HTTPException):

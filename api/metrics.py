@@ -16,6 +16,8 @@ from prometheus_client import (
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sourcing_engine.lifecycle import OrderRecord
+
 disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created series: noise
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
@@ -61,6 +63,11 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+
+    def allocated(self, via: str, order: OrderRecord) -> None:
+        """An order allocated (by a single call, a batch or a hold's commit)."""
+        self.allocations.labels(via).inc()
+        self.units_allocated.inc(sum(u.qty for u in order.allocations))
 
     def shortage(self, what: str, lines: int) -> None:
         self.shortages.labels(what).inc()

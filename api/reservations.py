@@ -1,16 +1,16 @@
 """Checkout holds: hold a cart's units for a destination for a while, then commit them into
 an order or release them (scope `promise`)."""
 
-from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Security
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
+from api import render
 from api.auth import require
 from api.deps import MetricsDep, ServiceDep, StrictQuery
-from api.idempotency import IdempotencyDep, Rendered
-from api.orders import order_reply
+from api.idempotency import IdempotencyDep, answer
+from api.render import json_response
 from api.schemas import (
     ID_PATTERN,
     CommitIn,
@@ -20,7 +20,7 @@ from api.schemas import (
     errors,
     lines_of,
 )
-from sourcing_engine.ledger import InsufficientStock, Reservation
+from sourcing_engine.errors import InsufficientStock
 
 router = APIRouter(
     prefix="/v1", tags=["reservations"], dependencies=[Security(require("promise")), StrictQuery]
@@ -29,39 +29,32 @@ router = APIRouter(
 ReservationId = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN)]
 
 
-def reservation_reply(status: int) -> Callable[[Reservation], Rendered]:
-    return lambda r: (status, ReservationOut.of(r).model_dump(mode="json"))
-
-
 @router.post(
     "/reservations", status_code=201, responses=errors(409, 422), response_model=ReservationOut
 )
 def reserve(
     body: ReservationIn, service: ServiceDep, idem: IdempotencyDep, metrics: MetricsDep
-) -> JSONResponse:
+) -> Response:
     """Source the cart's lines with the engine and hold the units for `ttl_s` seconds.
     Once expired a hold counts for nothing, whether or not the reaper has marked it."""
-    lines = lines_of(body.lines)
     destination = body.destination.to_destination()
     try:
-        response = idem.run(
-            body,
-            lambda r: service.reserve(body.cart, destination, lines, body.ttl_s, r),
-            reservation_reply(201),
+        done = service.reserve(
+            body.cart, destination, lines_of(body.lines), body.ttl_s, idem.key_for(body)
         )
     except InsufficientStock as exc:
         metrics.shortage("reservation", len(exc.shortages))
         raise
-    if "Idempotent-Replayed" not in response.headers:
+    if not done.replayed:
         metrics.holds.labels("created").inc()
-    return response
+    return answer(done, render.reservation, 201)
 
 
 @router.get(
     "/reservations/{reservation_id}", responses=errors(404, 422), response_model=ReservationOut
 )
-def get_reservation(reservation_id: ReservationId, service: ServiceDep) -> ReservationOut:
-    return ReservationOut.of(service.get_reservation(reservation_id))
+def get_reservation(reservation_id: ReservationId, service: ServiceDep) -> Response:
+    return json_response(render.reservation(service.get_reservation(reservation_id)))
 
 
 @router.post(
@@ -76,19 +69,17 @@ def commit(
     service: ServiceDep,
     idem: IdempotencyDep,
     metrics: MetricsDep,
-) -> JSONResponse:
+) -> Response:
     """Turn an unexpired hold into an allocated order with exactly its units (409 if it
     expired, was released or was committed)."""
     destination = body.destination.to_destination()
-    response = idem.run(
-        body,
-        lambda r: service.commit_reservation(reservation_id, body.order_id, destination, r),
-        order_reply(201),
+    done = service.commit_reservation(
+        reservation_id, body.order_id, destination, idem.key_for(body)
     )
-    if "Idempotent-Replayed" not in response.headers:
+    if not done.replayed:
         metrics.holds.labels("committed").inc()
-        metrics.allocations.labels("reservation").inc()
-    return response
+        metrics.allocated("reservation", done.value)
+    return answer(done, render.order, 201)
 
 
 @router.post(
@@ -98,13 +89,9 @@ def commit(
 )
 def release(
     reservation_id: ReservationId, service: ServiceDep, idem: IdempotencyDep, metrics: MetricsDep
-) -> JSONResponse:
+) -> Response:
     """Give the held units back now."""
-    response = idem.run(
-        None,
-        lambda r: service.release_reservation(reservation_id, r),
-        reservation_reply(200),
-    )
-    if "Idempotent-Replayed" not in response.headers:
+    done = service.release_reservation(reservation_id, idem.key_for(None))
+    if not done.replayed:
         metrics.holds.labels("released").inc()
-    return response
+    return answer(done, render.reservation, 200)

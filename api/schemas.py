@@ -8,23 +8,15 @@ quantity is bounded so that no request can ask for unbounded work.
 from collections import Counter
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-from sourcing_engine.access import SCOPES
-from sourcing_engine.geocode import zip_to_latlon
-from sourcing_engine.ledger import (
-    ApiKey,
-    Event,
-    Inbound,
-    ItemRecord,
-    NodeRecord,
-    OrderRecord,
-    Position,
-    Reservation,
-    Unit,
-)
-from sourcing_engine.live_sourcing import Destination, merge_lines
+from api import render
+from sourcing_engine.api_keys import SCOPES
+from sourcing_engine.domain import Destination, Inbound, Item, Node, Order, merge_lines
+from sourcing_engine.exchange import DestinationSpec
+from sourcing_engine.geocode import destination
 from sourcing_engine.service import StockView
+from sourcing_engine.stores.base import ApiKey
 
 MAX_LINE_QTY = 10_000
 MAX_LINES = 100
@@ -59,35 +51,22 @@ class Response(BaseModel):
 # --- shared pieces ----------------------------------------------------------------------
 
 
-class DestinationIn(Request):
-    """Where the order ships: `lat` and `lon`, or a US `zip` (geocoded offline)."""
+class DestinationIn(DestinationSpec):
+    """Where the order ships: `lat` and `lon`, or a US `zip` (geocoded offline, once)."""
 
-    lat: Latitude | None = None
-    lon: Longitude | None = None
-    zip: Annotated[str, Field(min_length=5, max_length=10, strict=True)] | None = None
-    residential: Flag = True
+    _found: Destination | None = PrivateAttr(None)
 
     @model_validator(mode="after")
-    def _one_form(self) -> "DestinationIn":
-        has_point = self.lat is not None or self.lon is not None
-        if has_point and self.zip is not None:
-            raise ValueError("give either lat and lon, or a US zip code, not both")
-        if has_point and (self.lat is None or self.lon is None):
-            raise ValueError("give both lat and lon")
-        if not has_point and self.zip is None:
-            raise ValueError("give either lat and lon, or a US zip code")
-        if self.zip is not None and zip_to_latlon(self.zip) is None:
+    def _known_zip(self) -> "DestinationIn":
+        found = destination(self.lat, self.lon, self.zip, self.residential)
+        if found is None:
             raise ValueError(f"zip: unknown US ZIP code {self.zip!r} (expected e.g. 10001)")
+        self._found = found
         return self
 
     def to_destination(self) -> Destination:
-        if self.zip is not None:
-            point = zip_to_latlon(self.zip)
-            assert point is not None  # validated
-            return Destination(point[0], point[1], self.residential, self.zip)
-        assert self.lat is not None
-        assert self.lon is not None
-        return Destination(self.lat, self.lon, self.residential)
+        assert self._found is not None  # set by the validator
+        return self._found
 
 
 class Line(Request):
@@ -102,6 +81,10 @@ def lines_of(lines: list[Line]) -> dict[str, int]:
     return merge_lines([(ln.sku, ln.qty) for ln in lines])
 
 
+def order_of(order_id: str, destination: "DestinationIn", lines: list[Line]) -> Order:
+    return Order.of(order_id, destination.to_destination(), [(ln.sku, ln.qty) for ln in lines])
+
+
 class LineOut(Response):
     sku: str
     qty: int
@@ -113,10 +96,6 @@ class UnitOut(Response):
     node: str
     sku: str
     qty: int
-
-    @staticmethod
-    def of(units: tuple[Unit, ...]) -> list["UnitOut"]:
-        return [UnitOut(node=u.node, sku=u.sku, qty=u.qty) for u in units]
 
 
 class ErrorBody(Response):
@@ -145,8 +124,8 @@ class NodeIn(Request):
     handling_per_unit: Money = 0.0
     ship_enabled: Flag = True
 
-    def record(self) -> NodeRecord:
-        return NodeRecord(**self.model_dump())
+    def record(self) -> Node:
+        return Node(**self.model_dump())
 
 
 class NodesIn(Request):
@@ -164,10 +143,6 @@ class NodeOut(Response):
     handling_per_unit: float
     ship_enabled: bool
 
-    @staticmethod
-    def of(n: NodeRecord) -> "NodeOut":
-        return NodeOut(**vars(n))
-
 
 class NodesOut(Response):
     nodes: list[NodeOut]
@@ -181,10 +156,8 @@ class ItemIn(Request):
         Field(min_length=3, max_length=3),
     ] = [0.0, 0.0, 0.0]
 
-    def record(self) -> ItemRecord:
-        return ItemRecord(
-            self.sku, self.weight_lb, (self.dims_in[0], self.dims_in[1], self.dims_in[2])
-        )
+    def record(self) -> Item:
+        return Item(self.sku, self.weight_lb, (self.dims_in[0], self.dims_in[1], self.dims_in[2]))
 
 
 class ItemsIn(Request):
@@ -244,19 +217,6 @@ class PositionOut(Response):
     available: int
     oversold: bool
 
-    @staticmethod
-    def of(p: Position) -> "PositionOut":
-        return PositionOut(
-            node=p.node,
-            sku=p.sku,
-            on_hand=p.on_hand,
-            safety_stock=p.safety_stock,
-            reserved=p.reserved,
-            allocated=p.allocated,
-            available=p.available,
-            oversold=p.on_hand - p.safety_stock < p.allocated + p.reserved,
-        )
-
 
 class InboundIn(Request):
     id: Id
@@ -291,7 +251,7 @@ class StockOut(Response):
     def of(view: StockView) -> "StockOut":
         return StockOut(
             sku=view.sku,
-            nodes=[PositionOut.of(p) for p in view.positions],
+            nodes=[PositionOut(**render.position(p)) for p in view.positions],
             totals=StockTotals(
                 **{
                     k: view.total(k)
@@ -384,23 +344,6 @@ class OrderOut(Response):
     excluded_nodes: list[str]
     reservation_id: str | None = None
 
-    @staticmethod
-    def of(o: OrderRecord) -> "OrderOut":
-        doc = o.document
-        return OrderOut(
-            id=o.id,
-            state=str(o.state),
-            lines=[LineOut(sku=s, qty=q) for s, q in sorted(o.lines.items())],
-            allocations=UnitOut.of(o.allocations),
-            shipped=UnitOut.of(o.shipped),
-            returned=UnitOut.of(o.returned),
-            released_nodes=list(o.released_nodes),
-            destination=doc.get("destination"),
-            plan=doc.get("plan"),
-            excluded_nodes=list(doc.get("excluded_nodes", [])),
-            reservation_id=doc.get("reservation"),
-        )
-
 
 class EventOut(Response):
     seq: int
@@ -408,10 +351,6 @@ class EventOut(Response):
     type: str
     subject: str
     data: dict[str, Any]
-
-    @staticmethod
-    def of(e: Event) -> "EventOut":
-        return EventOut(seq=e.seq, at=e.at, type=e.type, subject=e.subject, data=e.data)
 
 
 class OrderDetailOut(OrderOut):
@@ -466,18 +405,6 @@ class ReservationOut(Response):
     created_at: float
     expires_at: float
     order_id: str | None
-
-    @staticmethod
-    def of(r: Reservation) -> "ReservationOut":
-        return ReservationOut(
-            id=r.id,
-            cart=r.cart,
-            state=str(r.state),
-            units=UnitOut.of(r.units),
-            created_at=r.created_at,
-            expires_at=r.expires_at,
-            order_id=r.order_id,
-        )
 
 
 # --- events and keys --------------------------------------------------------------------

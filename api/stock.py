@@ -4,11 +4,11 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Security
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from api.auth import require
 from api.deps import ServiceDep, StrictQuery
-from api.idempotency import IdempotencyDep
+from api.idempotency import IdempotencyDep, answer
 from api.schemas import (
     ID_PATTERN,
     AdjustmentIn,
@@ -39,15 +39,12 @@ def snapshot(body: SnapshotIn, service: ServiceDep, idem: IdempotencyDep) -> Sna
 
 
 @router.post("/stock/adjustments", responses=errors(404, 409, 422), response_model=AdjustmentIn)
-def adjust(body: AdjustmentIn, service: ServiceDep, idem: IdempotencyDep) -> JSONResponse:
+def adjust(body: AdjustmentIn, service: ServiceDep, idem: IdempotencyDep) -> Response:
     """Add a delta to on hand with a reason (refused below zero on hand); the reply echoes
     the adjustment applied (GET /v1/stock/{sku} shows the positions)."""
     adjustment = Adjustment(body.node, body.sku, body.delta, body.reason)
-    return idem.run(
-        body,
-        lambda replay: service.adjust_stock(adjustment, replay),
-        lambda a: (200, AdjustmentIn(**vars(a)).model_dump(mode="json")),
-    )
+    done = service.adjust_stock(adjustment, idem.key_for(body))
+    return answer(done, lambda _: body.model_dump(mode="json"), 200)
 
 
 @router.post("/inbound", responses=errors(404, 422), response_model=Upserted)

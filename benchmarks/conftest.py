@@ -6,8 +6,8 @@ import pytest
 from cost_models import OrderPenalties, default_us_ground
 from cost_models.objective import UNLIMITED
 from solvers.problem import SourcingProblem
-from sourcing_engine.compile import compile_batch
 from sourcing_engine.scenarios import generate, sized
+from sourcing_engine.sourcing import compile_batch
 
 
 def dense_one_order(qty: tuple[int, ...], n_nodes: int = 1000, seed: int = 0) -> SourcingProblem:

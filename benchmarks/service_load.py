@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sourcing_engine.ledger import Position
+from sourcing_engine.domain import Position
 from sourcing_engine.stores import open_store
 
 REPO = Path(__file__).resolve().parents[1]

@@ -3,6 +3,9 @@
 import math
 from dataclasses import dataclass
 
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
 UNLIMITED = 2**62
 """Sentinel for "no limit" on integer counts (capacities, shipments per order)."""
 
@@ -28,6 +31,10 @@ class OrderPenalties:
         if self.max_shipments < 1:
             raise ValueError(f"max_shipments must be >= 1, got {self.max_shipments!r}")
 
-    def order_penalty(self, shipments: int, unfilled_units: int) -> float:
-        """Split and unfilled penalties of one order."""
-        return self.split * max(0, shipments - 1) + self.unfilled_per_unit * unfilled_units
+    def order_penalty(self, shipments: ArrayLike, unfilled_units: ArrayLike) -> NDArray[np.float64]:
+        """Split and unfilled penalties of orders with these shipment and unfilled counts."""
+        extra = np.maximum(np.asarray(shipments, dtype=np.float64) - 1.0, 0.0)
+        result: NDArray[np.float64] = self.split * extra + self.unfilled_per_unit * np.asarray(
+            unfilled_units, dtype=np.float64
+        )
+        return result

@@ -19,7 +19,7 @@ from solvers.candidates import ShapeGroup, build_group, order_shapes
 from solvers.evaluate import evaluate
 from solvers.pricing import Availability, OrderPlans, price_orders
 from solvers.problem import SourcingProblem
-from solvers.result import Allocation, Result, Status
+from solvers.result import Allocation, Result, Status, Termination
 
 IntArray = NDArray[np.int64]
 
@@ -27,8 +27,8 @@ CHUNK = 256
 """Orders priced together in greedy-cost before being committed one by one."""
 
 
-class Ledger:
-    """What is left while a sequential policy commits orders one after another."""
+class Remaining:
+    """Stock and capacity left while a sequential policy commits orders one after another."""
 
     def __init__(self, problem: SourcingProblem) -> None:
         self.problem = problem
@@ -83,14 +83,17 @@ class Ledger:
 
 
 def heuristic_result(policy: str, problem: SourcingProblem, alloc: Allocation, t0: float) -> Result:
+    costs = evaluate(problem, alloc)
     return Result(
         policy=policy,
         status=Status.HEURISTIC,
-        objective=evaluate(problem, alloc).total,
+        objective=costs.total,
         bound=None,
         gap=None,
         runtime_s=time.perf_counter() - t0,
         allocation=alloc,
+        costs=costs,
+        termination=Termination.COMPLETED,
     )
 
 
@@ -135,7 +138,7 @@ def greedy_allocation(
     it is committed as is; one that no longer fits is priced again. The result is exactly
     the order-by-order greedy.
     """
-    ledger = Ledger(problem)
+    ledger = Remaining(problem)
     if taken is not None:
         ledger.take(taken)
     plans_by_order = _group_index(problem, groups)
@@ -195,7 +198,7 @@ def _price_subset(
 class _OrderDraft:
     """Shipments of one order being drafted against a ledger, before they are committed."""
 
-    def __init__(self, ledger: Ledger, order: int) -> None:
+    def __init__(self, ledger: Remaining, order: int) -> None:
         self.ledger = ledger
         p = ledger.problem
         self.lines = list(range(int(p.order_line_ptr[order]), int(p.order_line_ptr[order + 1])))
@@ -283,7 +286,7 @@ class _OrderDraft:
 def closest(problem: SourcingProblem) -> Result:
     """Each line from the nearest node that has it, the rest from the next nearest."""
     t0 = time.perf_counter()
-    ledger = Ledger(problem)
+    ledger = Remaining(problem)
     for o in range(problem.n_orders):
         draft = _OrderDraft(ledger, o)
         for line in draft.lines:
@@ -307,7 +310,7 @@ def fewest_splits(problem: SourcingProblem) -> Result:
     nodes covering most); else nodes covering the most remaining units, one at a time.
     """
     t0 = time.perf_counter()
-    ledger = Ledger(problem)
+    ledger = Remaining(problem)
     for o in range(problem.n_orders):
         draft = _OrderDraft(ledger, o)
         total = sum(draft.left.values())

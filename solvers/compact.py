@@ -166,7 +166,7 @@ def solve_compact(
     gap: float = 1e-4,
     orders: IntArray | None = None,
     capacity: FloatArray | None = None,
-) -> CompactOutcome | None:
+) -> CompactOutcome:
     """The shipment-level integer model over the kept candidates, hinted with the incumbent.
 
     orders: the orders to decide (default all; every candidate must belong to one of them);
@@ -277,8 +277,6 @@ def solve_compact(
         gap=gap,
         backend=backend,
     )
-    if solution is None:
-        return None
     values = solution.values
     picked = np.nonzero(values[:n_x] > 0.5)[0]
     pi, pl = np.nonzero((cands.line[picked] >= 0) & (cands.units[picked] > 0))

@@ -1,13 +1,13 @@
 """Cost of a plan, recomputed from the problem: the one place solvers price shipments."""
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from cost_models import handling_cost
 from solvers.problem import SourcingProblem
-from solvers.result import Allocation
+from solvers.result import Allocation, PlanCosts
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -28,28 +28,11 @@ def shipment_costs(
     carrier = problem.shipping.shipment_cost(
         distance_miles, weight_lb, volume_in3, units, problem.order_residential[order]
     )
-    handling = (
-        problem.node_handling_per_shipment[node] + problem.node_handling_per_unit[node] * units
+    handling = handling_cost(
+        problem.node_handling_per_shipment[node], problem.node_handling_per_unit[node], units
     )
     result: FloatArray = carrier + handling
     return result
-
-
-@dataclass(frozen=True, eq=False)
-class PlanCosts:
-    """A plan grouped into shipments, with every cost term."""
-
-    shipment_order: IntArray
-    shipment_node: IntArray
-    shipment_units: IntArray
-    shipment_cost: FloatArray
-    order_shipments: IntArray
-    order_unfilled_units: IntArray
-    order_cost: FloatArray
-
-    @property
-    def total(self) -> float:
-        return float(self.order_cost.sum())
 
 
 def evaluate(problem: SourcingProblem, allocation: Allocation) -> PlanCosts:
@@ -72,11 +55,8 @@ def evaluate(problem: SourcingProblem, allocation: Allocation) -> PlanCosts:
     ordered = np.bincount(problem.line_order, problem.line_qty, minlength=n_orders)
     shipped = np.bincount(order_of, qty, minlength=n_orders)
     unfilled = np.rint(ordered - shipped).astype(np.int64)
-    pen = problem.penalties
-    order_cost = (
-        np.bincount(ship_order, cost, minlength=n_orders)
-        + pen.split * np.maximum(order_shipments - 1, 0)
-        + pen.unfilled_per_unit * unfilled
+    order_cost = np.bincount(ship_order, cost, minlength=n_orders) + (
+        problem.penalties.order_penalty(order_shipments, unfilled)
     )
     return PlanCosts(
         shipment_order=ship_order,

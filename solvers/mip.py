@@ -15,6 +15,15 @@ BACKENDS = ("scip", "cp_sat")
 our models); HiGHS is left out: OR-Tools 9.15 crashes it when given a solution hint."""
 
 
+class NoSolution(Exception):
+    """The backend ended without any solution; `status` says why (e.g. INFEASIBLE, or
+    NOT_SOLVED when the time limit came first)."""
+
+    def __init__(self, backend: str, status: str) -> None:
+        self.status = status
+        super().__init__(f"{backend} found no solution ({status})")
+
+
 @dataclass(frozen=True, eq=False)
 class MipSolution:
     values: FloatArray
@@ -34,10 +43,11 @@ def solve_mip(
     time_limit_s: float,
     gap: float,
     backend: str = "scip",
-) -> MipSolution | None:
+) -> MipSolution:
     """min objective.x, row_lower <= matrix.x <= row_upper, 0 <= x <= upper, x integer.
 
     One thread (the machines are small and shared); stops at the relative gap `gap`.
+    NoSolution when the backend ends without one.
     """
     model: Any = mbh.ModelBuilderHelper()  # its stubs mistype numpy arguments
     n = len(objective)
@@ -54,9 +64,9 @@ def solve_mip(
     }
     solver.set_solver_specific_parameters(params[backend])
     solver.solve(model)
-    if not solver.has_solution():
-        return None
     status = solver.status()
+    if not solver.has_solution():
+        raise NoSolution(backend, getattr(status, "name", str(status)))
     return MipSolution(
         values=np.asarray(solver.variable_values(), dtype=np.float64),
         objective=float(solver.objective_value()),

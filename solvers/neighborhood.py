@@ -19,6 +19,7 @@ from solvers.candidates import ShapeGroup
 from solvers.compact import Candidates, ranked_candidates, solve_compact
 from solvers.evaluate import evaluate, feasibility_errors
 from solvers.master import ScarceRows, resource_matrix, resource_use
+from solvers.mip import NoSolution
 from solvers.problem import SourcingProblem
 from solvers.result import Allocation
 
@@ -86,13 +87,14 @@ class Neighbourhoods:
             (greedy, plan),
             key=lambda a: evaluate(self.problem, a).total if self._fits(a) else np.inf,
         )
-        outcome = solve_compact(
-            self.problem, self.rows, _subset(self.cands, orders), hint, time_limit_s,
-            self.backend, gap, orders=orders,
-            capacity=self.rows.capacity - resource_use(self.problem, self.rows, kept),
-        )  # fmt: skip
-        if outcome is None:
-            return hint
+        try:
+            outcome = solve_compact(
+                self.problem, self.rows, _subset(self.cands, orders), hint, time_limit_s,
+                self.backend, gap, orders=orders,
+                capacity=self.rows.capacity - resource_use(self.problem, self.rows, kept),
+            )  # fmt: skip
+        except NoSolution:
+            return hint  # out of time before any solution: the hint stands
         exact = Allocation.concat([kept, outcome.allocation])
         return min((exact, hint), key=lambda a: evaluate(self.problem, a).total)
 

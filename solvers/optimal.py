@@ -32,11 +32,11 @@ from solvers.master import (
     Columns,
     scarce_rows,
 )
-from solvers.mip import BACKENDS
+from solvers.mip import BACKENDS, NoSolution
 from solvers.neighborhood import Neighbourhoods
 from solvers.pricing import price_orders
 from solvers.problem import SourcingProblem
-from solvers.result import Allocation, Result, Status, relative_gap
+from solvers.result import Allocation, Result, Status, Termination, relative_gap
 
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
@@ -115,6 +115,7 @@ def solve_optimal(problem: SourcingProblem, params: OptimalParams | None = None)
     stats["cg_s"] = time.perf_counter() - t0 - stats["baseline_s"]
 
     best_alloc, best_obj = incumbent.allocation, incumbent.objective
+    message = ""
 
     def consider(alloc: Allocation) -> None:
         nonlocal best_alloc, best_obj
@@ -162,23 +163,36 @@ def solve_optimal(problem: SourcingProblem, params: OptimalParams | None = None)
             # too big to close: all the time goes to the plan
             consider(hoods.search(best_alloc, deadline, patience=10**9))
         elif relative_gap(best_obj, bound) > params.gap_tolerance:
-            exact = solve_compact(
-                problem, rows, cands, best_alloc, left(), params.mip_backend,
-                params.gap_tolerance,
-            )  # fmt: skip
-            if exact is not None:
+            try:
+                exact = solve_compact(
+                    problem, rows, cands, best_alloc, left(), params.mip_backend,
+                    params.gap_tolerance,
+                )  # fmt: skip
                 consider(exact.allocation)
                 bound = max(bound, min(exact.bound, best_obj))
+            except NoSolution as exc:  # the plan so far stands, with the bound so far
+                message = f"compact model: {exc}"
     bound = min(bound, best_obj)
     gap = relative_gap(best_obj, bound)
+    proven = gap <= params.gap_tolerance
+    if proven:
+        termination = Termination.OPTIMAL
+    elif message:
+        termination = Termination.ERROR
+    else:
+        termination = Termination.TIME_LIMIT
+    costs = evaluate(problem, best_alloc)
     return Result(
         policy="optimal",
-        status=Status.OPTIMAL if gap <= params.gap_tolerance else Status.FEASIBLE,
-        objective=best_obj,
+        status=Status.OPTIMAL if proven else Status.FEASIBLE,
+        objective=costs.total,
         bound=bound,
         gap=gap,
         runtime_s=time.perf_counter() - t0,
         allocation=best_alloc,
+        costs=costs,
+        termination=termination,
+        message=message,
         stats=stats,
     )
 

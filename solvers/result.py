@@ -1,4 +1,5 @@
-"""Solver-neutral plan and result types."""
+"""Solver-neutral plan and result types: what a policy returns, its cost terms, and why it
+stopped."""
 
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -7,6 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
 
 
 class Status(StrEnum):
@@ -18,6 +20,21 @@ class Status(StrEnum):
     """A valid plan with a proven lower bound, stopped (time limit) before closing the gap."""
     HEURISTIC = "heuristic"
     """A valid plan from a rule, with no lower bound."""
+
+
+class Termination(StrEnum):
+    """Why a policy stopped."""
+
+    COMPLETED = "completed"
+    """A rule ran to its end (it proves nothing)."""
+    OPTIMAL = "optimal"
+    """The gap to the bound closed within the tolerance."""
+    TIME_LIMIT = "time_limit"
+    """The time limit ended the search with a gap left (the plan and bound are valid)."""
+    INFEASIBLE = "infeasible"
+    """No plan satisfies the constraints."""
+    ERROR = "error"
+    """A solver failed; `Result.message` says how (the plan is the best valid one found)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,12 +79,33 @@ class Allocation:
 
 
 @dataclass(frozen=True, eq=False)
+class PlanCosts:
+    """A plan grouped into shipments (by order, then node), with every cost term."""
+
+    shipment_order: IntArray
+    shipment_node: IntArray
+    shipment_units: IntArray
+    shipment_cost: FloatArray
+    """Carrier charge plus the node's handling, per shipment."""
+    order_shipments: IntArray
+    order_unfilled_units: IntArray
+    order_cost: FloatArray
+    """Shipments, split penalty and unfilled penalty, per order."""
+
+    @property
+    def total(self) -> float:
+        return float(self.order_cost.sum())
+
+
+@dataclass(frozen=True, eq=False)
 class Result:
     """What every policy returns: the plan, its cost and what is proven about it.
 
     objective: total cost of the plan (shipments, split and unfilled penalties).
     bound: a proven lower bound on the optimal cost (None for rule-based policies).
     gap: (objective - bound) / objective, 0 when both are 0 (None without a bound).
+    costs: the plan's shipments and every cost term (objective == costs.total).
+    termination: why the policy stopped; message: what went wrong, if anything did.
     """
 
     policy: str
@@ -77,6 +115,9 @@ class Result:
     gap: float | None
     runtime_s: float
     allocation: Allocation
+    costs: PlanCosts
+    termination: Termination
+    message: str = ""
     stats: dict[str, float] = field(default_factory=dict)
 
 

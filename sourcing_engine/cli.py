@@ -4,7 +4,7 @@ Exit codes: 0 done (or a valid plan), 1 a plan that fails validation, 2 bad inpu
 of any kind (a file, a field, an option) is reported as one `error: ...` message on stderr
 that names the file and the entry, never as a traceback. `main` only parses, calls and maps
 errors; the work is done by `exchange`, `compile`, `solvers`, `validate`, `scenarios` and
-`compare`; `serve` by `serve` (which starts the API).
+`compare`; `serve` by `api.serve` (which starts the API).
 """
 
 import argparse
@@ -26,12 +26,17 @@ from sourcing_engine.compare import (
     format_table,
     to_json_data,
 )
-from sourcing_engine.compile import CompiledBatch, compile_batch, plan_from_result
 from sourcing_engine.domain import Batch
 from sourcing_engine.errors import InputError
-from sourcing_engine.exchange import PLAN_FORMAT, PlanSpec, plan_from_json, problem_from_json
+from sourcing_engine.exchange import (
+    PLAN_FORMAT,
+    PlanSpec,
+    plan_from_json,
+    problem_from_json,
+)
+from sourcing_engine.plan_check import validate_plan
 from sourcing_engine.scenarios import PRESETS, binding_stats, generate, write_scenario
-from sourcing_engine.validate import validate_plan
+from sourcing_engine.sourcing import CompiledBatch, compile_batch
 
 PROG = "sourcing-engine"
 EXIT_INVALID_PLAN = 1
@@ -207,7 +212,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     result = solve(
         compiled.problem, args.policy, time_limit=args.time_limit, gap_tolerance=args.gap
     )
-    plan = plan_from_result(compiled, result)
+    plan = compiled.plan_document(result)
     _write_text(args.out, plan.model_dump_json(indent=2) + "\n")
     print(plan_summary(plan), file=sys.stderr)
     return 0
@@ -287,7 +292,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from sourcing_engine.serve import ServeError, serve  # the server's imports, only here
+    # the command line is the composition root: the one place the domain package reaches up
+    # to the HTTP layer, lazily, to start it (the other commands do not need the server)
+    from api.serve import ServeError, serve
 
     try:
         return serve(args.host, args.port, args.store, args.scenario, args.workers, args.access_log)

@@ -14,11 +14,12 @@ import numpy as np
 
 from solvers import POLICIES, Result, SourcingProblem, solve
 from solvers.evaluate import evaluate
-from sourcing_engine.compile import CompiledBatch
+from sourcing_engine.sourcing import CompiledBatch
 
 BASELINE = "closest"
 """The policy savings are measured against: what a store network does without an optimizer."""
-DEFAULT_POLICIES = ("closest", "fewest-splits", "greedy-cost", "optimal")
+DEFAULT_POLICIES = tuple(POLICIES)
+"""Every policy of the registry (rules first, `optimal` last)."""
 NOT_APPLICABLE = "—"
 
 

@@ -1,4 +1,11 @@
-"""Errors a user can act on: each names the offending entry and says what was expected."""
+"""Errors a user can act on: each names the offending entry and says what was expected.
+
+They speak the domain's words (orders, nodes, SKUs, holds); what they mean over HTTP (the
+status, the error code, which route fixes them) is the API's business (api/errors.py).
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 
 class InputError(ValueError):
@@ -17,3 +24,80 @@ class InputError(ValueError):
         if more:
             lines.append(f"  ... and {more} more")
         return "\n".join(lines)
+
+
+class DomainError(Exception):
+    """Base of the errors of the live service and its stores: a request refused as such."""
+
+
+@dataclass(frozen=True)
+class Shortage:
+    """One line that could not be covered: what was asked where, and what was there."""
+
+    sku: str
+    nodes: tuple[str, ...]
+    requested: int
+    available: int
+
+
+class InsufficientStock(DomainError):
+    """Not enough available stock for one or more lines; carries every short line."""
+
+    def __init__(self, shortages: Sequence[Shortage]) -> None:
+        self.shortages = tuple(shortages)
+        super().__init__(
+            "insufficient stock: "
+            + "; ".join(
+                f"{s.sku} at {','.join(s.nodes) or 'no node'}: requested {s.requested}, "
+                f"available {s.available}"
+                for s in self.shortages
+            )
+        )
+
+
+class NotFound(DomainError):
+    """An id that the store does not know."""
+
+
+class UnknownNode(NotFound):
+    """A node id that is not part of the network."""
+
+    def __init__(self, node: str) -> None:
+        self.node = node
+        super().__init__(f"node {node}: unknown; add it to the network first")
+
+
+class Conflict(DomainError):
+    """The request conflicts with the current state (e.g. a transition not allowed)."""
+
+    def __init__(self, message: str, current_state: str | None = None) -> None:
+        self.current_state = current_state
+        super().__init__(message)
+
+
+class Invalid(DomainError):
+    """A request refused as such (e.g. an adjustment below zero on hand)."""
+
+
+class UnknownItems(Invalid):
+    """SKUs without an item record (weight and dimensions), so they cannot be priced."""
+
+    def __init__(self, skus: Sequence[str]) -> None:
+        self.skus = tuple(skus)
+        s = "s" if len(self.skus) > 1 else ""
+        super().__init__(
+            f"unknown SKU{s} {', '.join(self.skus)}: no item record (weight and dimensions); "
+            "add the items first"
+        )
+
+
+class IdempotencyMismatch(DomainError):
+    """The idempotency key was used before with a different request."""
+
+
+class IdempotencyInFlight(DomainError):
+    """A request with this idempotency key is still being processed."""
+
+
+class StoreUnavailable(DomainError):
+    """The store cannot be reached or refused to work; the request may be retried."""

@@ -18,9 +18,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from cost_models import LinearCost, OrderPenalties, ParcelCost, ShipmentCostModel
 from cost_models.objective import UNLIMITED
 from cost_models.parcel import default_it_express, default_us_ground
-from sourcing_engine.domain import Batch, Inventory, Item, Line, Node, Order
+from solvers import Result
+from sourcing_engine.domain import (
+    Batch,
+    Destination,
+    Inventory,
+    Item,
+    Line,
+    Node,
+    Order,
+    Plan,
+)
 from sourcing_engine.errors import InputError
-from sourcing_engine.geocode import zip_to_latlon
+from sourcing_engine.geocode import check_form, destination
 
 PROBLEM_FORMAT = "sourcing-problem/1"
 PLAN_FORMAT = "sourcing-plan/1"
@@ -122,13 +132,7 @@ class DestinationSpec(_Strict):
 
     @model_validator(mode="after")
     def _one_form(self) -> "DestinationSpec":
-        has_point = self.lat is not None or self.lon is not None
-        if has_point and self.zip is not None:
-            raise ValueError("give either lat and lon, or a US zip code, not both")
-        if has_point and (self.lat is None or self.lon is None):
-            raise ValueError("give both lat and lon")
-        if not has_point and self.zip is None:
-            raise ValueError("give either lat and lon, or a US zip code")
+        check_form(self.lat, self.lon, self.zip)
         return self
 
 
@@ -439,35 +443,21 @@ def batch_from_spec(spec: ProblemSpec) -> Batch:
     orders: list[Order] = []
     for k, o in enumerate(spec.orders):
         where = f'orders[{k}] (id "{o.id}")'
-        lines: dict[str, int] = {}
         for j, line in enumerate(o.lines):
             if line.sku not in item_index:
                 problems.append(
                     f'{where}.lines[{j}].sku: unknown SKU "{line.sku}" (not listed in items)'
                 )
-            # the same SKU on two lines is one demand: summed, as a warehouse would pick it
-            lines[line.sku] = lines.get(line.sku, 0) + line.qty
-        dest = o.destination
-        if dest.zip is not None:
-            point = zip_to_latlon(dest.zip)
-            if point is None:
-                problems.append(
-                    f'{where}.destination.zip: unknown US ZIP code "{dest.zip}" '
-                    "(expected a 5-digit ZIP or ZIP+4 such as 10001 or 10001-1234)"
-                )
-                point = (math.nan, math.nan)
-        else:
-            point = (float(dest.lat or 0.0), float(dest.lon or 0.0))  # both set: validated
-        orders.append(
-            Order(
-                id=o.id,
-                lat=point[0],
-                lon=point[1],
-                lines=tuple(Line(s, q) for s, q in lines.items()),
-                residential=dest.residential,
-                zip=dest.zip,
+        d = o.destination
+        found = destination(d.lat, d.lon, d.zip, d.residential)
+        if found is None:
+            problems.append(
+                f'{where}.destination.zip: unknown US ZIP code "{d.zip}" '
+                "(expected a 5-digit ZIP or ZIP+4 such as 10001 or 10001-1234)"
             )
-        )
+            found = Destination(math.nan, math.nan, d.residential, d.zip)
+        # the same SKU on two lines is one demand: summed, as a warehouse would pick it
+        orders.append(Order.of(o.id, found, [(ln.sku, ln.qty) for ln in o.lines]))
     try:
         shipping = _cost_model(spec.cost_model)
     except InputError as exc:
@@ -558,8 +548,9 @@ def problem_to_data(batch: Batch) -> dict[str, Any]:
         return out
 
     def order(o: Order) -> dict[str, Any]:
-        dest: dict[str, Any] = {"zip": o.zip} if o.zip else {"lat": o.lat, "lon": o.lon}
-        if not o.residential:
+        d = o.destination
+        dest: dict[str, Any] = {"zip": d.zip} if d.zip else {"lat": d.lat, "lon": d.lon}
+        if not d.residential:
             dest["residential"] = False
         return {"id": o.id, "destination": dest,
                 "lines": [{"sku": ln.sku, "qty": ln.qty} for ln in o.lines]}  # fmt: skip
@@ -594,6 +585,35 @@ def problem_to_data(batch: Batch) -> dict[str, Any]:
         data["max_shipments_per_order"] = pen.max_shipments
     data["orders"] = [order(o) for o in batch.orders]
     return data
+
+
+def plan_spec(result: Result, plans: Sequence[Plan], currency: str) -> PlanSpec:
+    """The `sourcing-plan/1` document of a policy's result and its orders' plans."""
+
+    def lines(found: Sequence[Line]) -> list[PlanLine]:
+        return [PlanLine(sku=ln.sku, qty=ln.qty) for ln in found]
+
+    return PlanSpec(
+        policy=result.policy,
+        status=str(result.status),
+        currency=currency,
+        objective=round(result.objective, 6),
+        bound=None if result.bound is None else round(result.bound, 6),
+        gap=result.gap,
+        runtime_s=round(result.runtime_s, 4),
+        orders=[
+            PlanOrder(
+                id=p.order_id,
+                cost=p.cost,
+                shipments=[
+                    PlanShipment(node=s.node, lines=lines(s.lines), cost=s.cost)
+                    for s in p.shipments
+                ],
+                unfilled=lines(p.unfilled),
+            )
+            for p in plans
+        ],
+    )
 
 
 def plan_from_json(text: str | bytes, what: str = "plan") -> PlanSpec:

@@ -1,8 +1,11 @@
-"""US ZIP code centroids, from the data shipped in the `zipcodes` package (no network)."""
+"""Destinations: a point, or a US ZIP code geocoded to its centroid from the data shipped in
+the `zipcodes` package (no network)."""
 
 from functools import lru_cache
 
 import zipcodes
+
+from sourcing_engine.domain import Destination
 
 
 @lru_cache(maxsize=1)
@@ -22,3 +25,30 @@ def zip_to_latlon(zip_code: str) -> tuple[float, float] | None:
     if len(five) != 5 or not five.isdigit():
         return None
     return _zip_table().get(five)
+
+
+def check_form(lat: float | None, lon: float | None, zip_code: str | None) -> None:
+    """A destination is a point (lat and lon) or a US ZIP code, not both: ValueError saying
+    which is missing or extra."""
+    has_point = lat is not None or lon is not None
+    if has_point and zip_code is not None:
+        raise ValueError("give either lat and lon, or a US zip code, not both")
+    if has_point and (lat is None or lon is None):
+        raise ValueError("give both lat and lon")
+    if not has_point and zip_code is None:
+        raise ValueError("give either lat and lon, or a US zip code")
+
+
+def destination(
+    lat: float | None, lon: float | None, zip_code: str | None, residential: bool
+) -> Destination | None:
+    """The destination of a checked form (`check_form`), its ZIP geocoded; None for a ZIP
+    that is not known."""
+    if zip_code is None:
+        assert lat is not None
+        assert lon is not None
+        return Destination(lat, lon, residential)
+    point = zip_to_latlon(zip_code)
+    if point is None:
+        return None
+    return Destination(point[0], point[1], residential, zip_code)

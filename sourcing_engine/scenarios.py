@@ -29,7 +29,7 @@ from scipy.spatial import cKDTree
 from cost_models import EARTH_RADIUS_MILES, OrderPenalties, ParcelCost
 from cost_models.objective import UNLIMITED
 from cost_models.parcel import default_it_express, default_us_ground
-from sourcing_engine.domain import Batch, Inventory, Item, Line, Node, Order
+from sourcing_engine.domain import Batch, Destination, Inventory, Item, Line, Node, Order
 from sourcing_engine.exchange import problem_to_data
 
 FloatArray = NDArray[np.float64]
@@ -586,7 +586,8 @@ def _orders(
     for k, (end, la, lo, res) in enumerate(
         zip(ends, lat.tolist(), lon.tolist(), residential.tolist(), strict=True)
     ):
-        orders.append(Order(f"O-{k + 1:0{width}d}", la, lo, tuple(lines[begin:end]), res))
+        destination = Destination(la, lo, res)
+        orders.append(Order(f"O-{k + 1:0{width}d}", destination, tuple(lines[begin:end])))
         begin = end
     return orders
 
@@ -733,7 +734,10 @@ def binding_stats(batch: Batch) -> BindingStats:
     lat = np.array([n.lat for n in batch.nodes])
     lon = np.array([n.lon for n in batch.nodes])
     near = nearest_node(
-        lat, lon, np.array([o.lat for o in batch.orders]), np.array([o.lon for o in batch.orders])
+        lat,
+        lon,
+        np.array([o.destination.lat for o in batch.orders]),
+        np.array([o.destination.lon for o in batch.orders]),
     )
     near_stock = _sourceable_at(batch.inventory, n_skus, near[line_order], line_sku)
 

@@ -1,15 +1,16 @@
 """The order-lifecycle use cases, independent of HTTP: source with the engine, then let the
-ledger store allocate atomically; drive orders through their states; hold stock for checkout.
+store allocate atomically; drive orders through their states; hold stock for checkout.
 
 The store re-checks every unit atomically, so the engine's plan is only a proposal: when
 another caller took the stock in between, the store refuses the whole request
 (InsufficientStock) and the order is sourced again on the new stock, a few times, before
 the shortage is reported with every short line.
 
-Idempotency: a caller may pass a `Replay` (its key, the request's hash and how it renders a
-result as its HTTP reply). The service computes the result a step will have *before* the
-store call (order_lifecycle.after), renders it, and hands that reply to the store, which
-stores it in the same atomic step as the effect.
+Idempotency: a keyed call claims its key for a lease first (a retry while it runs is told
+so: IdempotencyInFlight), then runs; the store keeps the call's result with its effect in
+one atomic step, and a later call with the key gets that result back (`Done.replayed`)
+without anything being applied again. A refused call releases its claim, so a retry runs
+it again at once.
 """
 
 import hashlib
@@ -17,43 +18,38 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, Generic, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar, cast
 
-from sourcing_engine import access, order_lifecycle
-from sourcing_engine.domain import Batch
-from sourcing_engine.ledger import (
-    ApiKey,
-    Conflict,
-    Event,
-    HoldState,
-    Idempotency,
-    IdempotentReply,
+from sourcing_engine import api_keys, lifecycle
+from sourcing_engine.domain import (
+    Batch,
+    Destination,
     Inbound,
+    Item,
+    Node,
+    Order,
+    Plan,
+    Position,
+    Unit,
+    merge_lines,
+    merge_units,
+    sku_totals,
+    subtract_units,
+)
+from sourcing_engine.errors import (
+    Conflict,
+    DomainError,
+    IdempotencyMismatch,
     InsufficientStock,
     Invalid,
-    ItemRecord,
-    LedgerError,
-    NodeRecord,
     NotFound,
-    OrderRecord,
-    OrderState,
-    Position,
-    Reservation,
-    Store,
-    Unit,
+    UnknownItems,
+    UnknownNode,
 )
-from sourcing_engine.live_sourcing import (
-    Demand,
-    Destination,
-    Plan,
-    Sourced,
-    SourcingConfig,
-    merge_lines,
-    price_plan,
-    source,
-)
-from sourcing_engine.order_lifecycle import Action, merge_units, pick_units, sku_totals
+from sourcing_engine.lifecycle import OrderAction, OrderRecord, Reservation
+from sourcing_engine.sourcing import Sourced, SourcingConfig, price, source
+from sourcing_engine.stores.base import ApiKey, Event, IdempotencyKey, Replayed, Store
 
 log = logging.getLogger(__name__)
 
@@ -64,39 +60,37 @@ T = TypeVar("T")
 class ServiceConfig:
     """sourcing: cost model and penalties; allocate_attempts: how often an order is sourced
     again when its stock was taken concurrently; batch_time_limit_s: the joint solve's
-    limit; key_cache_s: how long a verified API key is taken as valid without asking the
-    store again (so a revocation reaches other API processes within that time);
-    network_cache_s: how long nodes and items read from the store are used for sourcing
-    and pricing (a change made through another process reaches them within that time;
-    stock is never cached: the store checks it atomically); clock_refresh_s: how often the
-    offset of the store's clock is measured again (it dates the replies computed before a
-    store call)."""
+    limit; idempotency_lease_s: how long a claimed key stays in flight before another
+    request may take it over (a batch holds its key for its time limit and a minute more);
+    key_cache_s: how long a verified API key is taken as valid without asking the store
+    again (so a revocation reaches other API processes within that time); network_cache_s:
+    how long nodes and items read from the store are used for sourcing and pricing (a
+    change made through another process reaches them within that time; stock is never
+    cached: the store checks it atomically)."""
 
     sourcing: SourcingConfig = field(default_factory=SourcingConfig)
     allocate_attempts: int = 4
     batch_time_limit_s: float = 10.0
+    idempotency_lease_s: float = 2.0
     key_cache_s: float = 1.0
     network_cache_s: float = 1.0
-    clock_refresh_s: float = 10.0
 
     def __post_init__(self) -> None:
         if self.allocate_attempts < 1:
             raise ValueError("allocate_attempts must be >= 1")
         if not self.batch_time_limit_s > 0:
             raise ValueError("batch_time_limit_s must be > 0")
+        if not self.idempotency_lease_s > 0:
+            raise ValueError("idempotency_lease_s must be > 0")
 
 
 @dataclass(frozen=True)
-class Replay(Generic[T]):
-    """An idempotency key, the hash of its request, and the reply a result renders to."""
+class Done(Generic[T]):
+    """A call's result, and whether it is the stored result of an earlier call with the
+    same idempotency key (nothing was applied now)."""
 
-    key: str
-    request_hash: str
-    render: Callable[[T], tuple[int, dict[str, Any]]]
-
-    def reply(self, value: T) -> Idempotency:
-        status, body = self.render(value)
-        return Idempotency(self.key, self.request_hash, status, body)
+    value: T
+    replayed: bool = False
 
 
 @dataclass(frozen=True)
@@ -122,19 +116,11 @@ class OrderView:
 
 @dataclass(frozen=True)
 class BatchOutcome:
-    """One order of a batch: allocated (order) or refused (error)."""
+    """One order of a batch: allocated (done) or refused (error)."""
 
     order_id: str
-    order: OrderRecord | None = None
-    error: LedgerError | None = None
-
-
-@dataclass(frozen=True)
-class _Network:
-    """Nodes and the items of some SKUs, read once for one sourcing and its pricing."""
-
-    nodes: list[NodeRecord]
-    items: dict[str, ItemRecord]
+    done: Done[OrderRecord] | None = None
+    error: DomainError | None = None
 
 
 @dataclass(frozen=True)
@@ -148,22 +134,19 @@ class Adjustment:
 
 
 @dataclass(frozen=True)
-class _Step:
-    """One transition's arguments to the store (ship takes only its node: the store ships
-    everything allocated there), and the rejecting nodes to remember."""
+class _Network:
+    """Nodes and the items of some SKUs, read once for one sourcing and its pricing."""
 
-    node: str | None = None
-    units: tuple[Unit, ...] = ()
-    new_allocations: tuple[Unit, ...] = ()
-    restock: bool = True
-    excluded: tuple[str, ...] | None = None
+    nodes: list[Node]
+    items: dict[str, Item]
 
 
 @dataclass(frozen=True)
-class OrderRequest:
-    id: str
-    destination: Destination
-    lines: Mapping[str, int]
+class _Step:
+    """One transition's arguments, and the rejecting nodes to remember."""
+
+    step: lifecycle.Step = field(default_factory=lifecycle.Step)
+    excluded: tuple[str, ...] | None = None
 
 
 def _document(
@@ -182,6 +165,7 @@ def _document(
 
 KEY_CACHE_ENTRIES = 10_000
 ITEM_CACHE_ENTRIES = 100_000
+BATCH_LEASE_MARGIN_S = 60.0
 
 
 def _digest(token: str) -> bytes:
@@ -202,20 +186,59 @@ class Service:
         self.store = store
         self.config = config or ServiceConfig()
         self._verified: dict[bytes, tuple[ApiKey, float]] = {}  # token digest -> key, until
-        self._nodes: tuple[list[NodeRecord], float] | None = None  # nodes, until (monotonic)
-        self._items: dict[str, tuple[ItemRecord, float]] = {}  # sku -> item, until
-        self._clock: tuple[float, float] | None = None  # store clock - time.time(), until
+        self._nodes: tuple[list[Node], float] | None = None  # nodes, until (monotonic)
+        self._items: dict[str, tuple[Item, float]] = {}  # sku -> item, until
+
+    def close(self) -> None:
+        self.store.close()
+
+    # --- idempotency ------------------------------------------------------------------
+
+    def _keyed(
+        self,
+        key: IdempotencyKey | None,
+        call: Callable[[IdempotencyKey | None], T],
+        lease_s: float | None = None,
+    ) -> Done[T]:
+        """Run call(key) at most once per key: claim the key, run, and answer the stored
+        result of a call that completed with it instead (IdempotencyMismatch if the key was
+        used for another request). A refused call releases its claim."""
+        if key is None:
+            return Done(call(None))
+        lease = lease_s or self.config.idempotency_lease_s
+        stored = self.store.claim_idempotency_key(key.key, key.request_hash, lease)
+        if stored is not None:
+            return Done(cast(T, stored), replayed=True)
+        try:
+            return Done(call(key))
+        except Replayed as twin:  # a twin whose lease we took over completed first
+            return Done(cast(T, twin.result), replayed=True)
+        except IdempotencyMismatch:
+            raise  # the key is another request's now (our lease ended): not ours to release
+        except BaseException:
+            self.release_idempotency(key.key)
+            raise
+
+    def release_idempotency(self, key: str) -> None:
+        """Give up our claim of a key whose call was refused, so that a retry runs the call
+        again at once (and answers the same refusal if nothing changed) instead of waiting
+        for the lease. Failing to release only leaves the key to its lease: logged."""
+        try:
+            self.store.release_idempotency_key(key)
+        except Exception:
+            log.warning("could not release idempotency key %r; its lease frees it", key,
+                        exc_info=True)  # fmt: skip
 
     # --- network and stock --------------------------------------------------------------
 
-    def upsert_nodes(self, nodes: Sequence[NodeRecord]) -> None:
+    def upsert_nodes(self, nodes: Sequence[Node]) -> None:
         self.store.upsert_nodes(nodes)
         self._nodes = None
 
-    def list_nodes(self) -> list[NodeRecord]:
+    def list_nodes(self) -> list[Node]:
         return self.store.list_nodes()
 
-    def upsert_items(self, items: Sequence[ItemRecord]) -> None:
+    def upsert_items(self, items: Sequence[Item]) -> None:
         self.store.upsert_items(items)
         for item in items:
             self._items.pop(item.sku, None)
@@ -225,23 +248,18 @@ class Service:
             return
         self._nodes = None  # perhaps added through another process a moment ago
         if node not in {n.id for n in self._cached_nodes()}:
-            raise NotFound(f"node {node}: unknown; add it first (PUT /v1/nodes)")
+            raise UnknownNode(node)
 
     def set_stock(self, node: str, counts: Mapping[str, tuple[int, int]], reason: str) -> None:
         """A WMS or POS count: sku -> (on hand, safety stock) at one node."""
         self._check_node(node)
         self.store.set_stock(node, dict(counts), reason)
 
-    def adjust_stock(
-        self, adjustment: "Adjustment", replay: Replay["Adjustment"] | None = None
-    ) -> "Adjustment":
-        """on_hand += delta with a reason (Invalid below zero on hand). The reply is the
-        adjustment itself: the position after it depends on every other caller."""
-        a = adjustment
+    def adjust_stock(self, a: Adjustment, key: IdempotencyKey | None = None) -> Done[Position]:
+        """on_hand += delta with a reason (Invalid below zero on hand); the position after."""
         self._check_node(a.node)
-        idem = None if replay is None else replay.reply(a)
-        self.store.adjust_stock(a.node, a.sku, a.delta, a.reason, idem)
-        return a
+        return self._keyed(key, lambda k: self.store.adjust_stock(a.node, a.sku, a.delta,
+                                                                   a.reason, k))  # fmt: skip
 
     def add_inbound(self, inbound: Sequence[Inbound]) -> None:
         for node in sorted({i.node for i in inbound}):
@@ -250,8 +268,8 @@ class Service:
 
     def load_network(self, batch: Batch, reason: str = "scenario") -> None:
         """Nodes, items and stock of a scenario batch (its orders are not loaded)."""
-        self.upsert_nodes([NodeRecord(**vars(n)) for n in batch.nodes])
-        self.upsert_items([ItemRecord(i.sku, i.weight_lb, i.dims_in) for i in batch.items])
+        self.upsert_nodes(batch.nodes)
+        self.upsert_items(batch.items)
         node_ids = [n.id for n in batch.nodes]
         skus = [i.sku for i in batch.items]
         inv = batch.inventory
@@ -272,18 +290,18 @@ class Service:
     def _network(self, skus: Sequence[str]) -> _Network:
         return _Network(self._cached_nodes(), self._cached_items(skus))
 
-    def _cached_nodes(self) -> list[NodeRecord]:
+    def _cached_nodes(self) -> list[Node]:
         """The nodes, read from the store at most once per network_cache_s."""
         now = time.monotonic()
         if self._nodes is None or self._nodes[1] <= now:
             self._nodes = (self.store.list_nodes(), now + self.config.network_cache_s)
         return self._nodes[0]
 
-    def _cached_items(self, skus: Sequence[str]) -> dict[str, ItemRecord]:
+    def _cached_items(self, skus: Sequence[str]) -> dict[str, Item]:
         """Items of these SKUs; those not read within network_cache_s (or unknown then)
         are read from the store."""
         now = time.monotonic()
-        out: dict[str, ItemRecord] = {}
+        out: dict[str, Item] = {}
         missing = []
         for sku in sorted(set(skus)):
             found = self._items.get(sku)
@@ -301,30 +319,18 @@ class Service:
                 out[sku] = item
         return out
 
-    def _now(self) -> float:
-        """The store's clock, as this process's clock plus an offset measured every
-        clock_refresh_s (a store call less per write; the times of a reply computed before
-        its store call are a moment off the store's either way)."""
-        now = time.time()
-        if self._clock is None or self._clock[1] <= now:
-            before = time.time()
-            store_now = self.store.now()
-            offset = store_now - (before + time.time()) / 2
-            self._clock = (offset, now + self.config.clock_refresh_s)
-        return now + self._clock[0]
-
     def source(
         self,
-        demands: Sequence[Demand],
+        orders: Sequence[Order],
         exclude: Sequence[str] = (),
         joint: bool = False,
         network: _Network | None = None,
     ) -> list[Sourced]:
-        """Source demands on the live available stock (no effect on the ledger)."""
-        skus = sorted({s for d in demands for s in d.lines})
+        """Source orders on the live available stock (no effect on the ledger)."""
+        skus = sorted({ln.sku for o in orders for ln in o.lines})
         network = network or self._network(skus)
         return source(
-            demands,
+            orders,
             network.nodes,
             network.items,
             self.store.positions(skus),
@@ -337,17 +343,16 @@ class Service:
         self, destination: Destination, units: Sequence[Unit], network: _Network | None = None
     ) -> Plan:
         network = network or self._network([u.sku for u in units])
-        return price_plan(destination, units, network.nodes, network.items, self.config.sourcing)
+        return price(destination, units, network.nodes, network.items, self.config.sourcing)
 
-    def _with_retries(self, attempt: Callable[[Sourced, _Network], T], demand: Demand) -> T:
-        """Run attempt(sourced, network) on fresh sourcing until the store stops answering
+    def _with_retries(self, attempt: Callable[[Sourced], T], order: Order) -> T:
+        """Run attempt(sourced) on fresh sourcing until the store stops answering
         InsufficientStock (stock taken concurrently), at most allocate_attempts times."""
         last: InsufficientStock | None = None
         for _ in range(self.config.allocate_attempts):
-            network = self._network(list(demand.lines))
-            sourced = self.source([demand], network=network)[0]
+            sourced = self.source([order])[0]
             try:
-                return attempt(sourced, network)
+                return attempt(sourced)
             except InsufficientStock as exc:
                 if sourced.shortages:  # the engine's own answer: final
                     raise
@@ -357,83 +362,94 @@ class Service:
 
     # --- orders -------------------------------------------------------------------------
 
-    def create_order(
-        self, request: OrderRequest, replay: Replay[OrderRecord] | None = None
-    ) -> OrderRecord:
+    def create_order(self, order: Order, key: IdempotencyKey | None = None) -> Done[OrderRecord]:
         """Source the order on live stock and allocate it whole (InsufficientStock with
         every short line otherwise)."""
-        demand = Demand(request.id, request.destination, dict(request.lines))
+        return self._keyed(key, lambda k: self._with_retries(lambda s: self._allocate(s, k), order))
 
-        def attempt(sourced: Sourced, network: _Network) -> OrderRecord:
-            return self._allocate(request, sourced.require_complete(), replay, network)
-
-        return self._with_retries(attempt, demand)
-
-    def _allocate(
-        self,
-        request: OrderRequest,
-        units: Sequence[Unit],
-        replay: Replay[OrderRecord] | None,
-        network: _Network | None = None,
-    ) -> OrderRecord:
-        units = merge_units(units)
-        plan = self._price(request.destination, units, network)
-        document = _document(request.destination, plan)
-        lines = dict(request.lines)
-        idem = None
-        if replay is not None:
-            now = self._now()
-            predicted = OrderRecord(
-                id=request.id,
-                state=OrderState.ALLOCATED,
-                lines=lines,
-                allocations=units,
-                shipped=(),
-                returned=(),
-                released_nodes=(),
-                version=1,
-                created_at=now,
-                updated_at=now,
-                document=document,
-            )
-            idem = replay.reply(predicted)
-        return self.store.create_order(request.id, lines, units, document, idem)
+    def _allocate(self, sourced: Sourced, key: IdempotencyKey | None) -> OrderRecord:
+        plan = sourced.require_complete()
+        order = sourced.order
+        document = _document(order.destination, plan)
+        return self.store.create_order(order.id, order.quantities, sourced.units, document, key)
 
     def allocate_batch(
         self,
-        requests: Sequence[OrderRequest],
-        replay_for: Callable[[str], Replay[OrderRecord] | None] = lambda _: None,
+        orders: Sequence[Order],
+        key_for: Callable[[Order], IdempotencyKey | None] = lambda _: None,
+        batch_key: IdempotencyKey | None = None,
     ) -> list[BatchOutcome]:
         """Source many orders jointly with `optimal`, then allocate each atomically; an
         order whose stock was taken meanwhile (or that the joint plan left short) is
-        sourced again alone. replay_for(order id) gives each order's own idempotency."""
-        ids = [r.id for r in requests]
+        sourced again alone. key_for(order) gives each order its own idempotency key;
+        batch_key, if any, is held in flight for the whole call, so that a retry of the
+        batch while it runs is told so (IdempotencyInFlight) instead of racing it."""
+        ids = [o.id for o in orders]
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
             raise Invalid(f"orders: order id {', '.join(dup)} appears more than once")
-        demands = [Demand(r.id, r.destination, dict(r.lines)) for r in requests]
-        network = self._network([s for d in demands for s in d.lines])
+        if batch_key is None:
+            return self._allocate_batch(orders, key_for)
+        lease = self.config.batch_time_limit_s + BATCH_LEASE_MARGIN_S
+        claimed = self.store.claim_idempotency_key(batch_key.key, batch_key.request_hash, lease)
+        if claimed is not None:  # batch keys keep no result: this key is another call's
+            raise IdempotencyMismatch(
+                f"idempotency key {batch_key.key!r} was used before with another request"
+            )
         try:
-            joint = self.source(demands, joint=True, network=network) if demands else []
-        except Invalid:
+            return self._allocate_batch(orders, key_for)
+        finally:
+            self.release_idempotency(batch_key.key)  # each order keeps its own result
+
+    def _allocate_batch(
+        self, orders: Sequence[Order], key_for: Callable[[Order], IdempotencyKey | None]
+    ) -> list[BatchOutcome]:
+        out: dict[str, BatchOutcome] = {}
+        pending: list[Order] = []
+        for order in orders:  # orders a retry of the batch completed already are replayed
+            key = key_for(order)
+            stored = None if key is None else self.store.idempotent_reply(key.key)
+            if key is None or stored is None:
+                pending.append(order)
+            elif stored.request_hash != key.request_hash:
+                error = IdempotencyMismatch(
+                    f"the idempotency key of order {order.id} was used before with another "
+                    "request; use a new key for a new request"
+                )
+                out[order.id] = BatchOutcome(order.id, error=error)
+            else:
+                done = Done(cast(OrderRecord, stored.result), replayed=True)
+                out[order.id] = BatchOutcome(order.id, done=done)
+        network = self._network([ln.sku for o in pending for ln in o.lines])
+        try:
+            joint = self.source(pending, joint=True, network=network) if pending else []
+        except UnknownItems:
             joint = []  # an unknown SKU somewhere: every order is sourced alone and named
-        by_id = {s.demand.id: s for s in joint}
-        out: list[BatchOutcome] = []
-        for request in requests:
-            planned = by_id.get(request.id)
+        by_id = {s.order.id: s for s in joint}
+        for order in pending:
             try:
-                replay = replay_for(request.id)  # claims the order's key just before use
-                if planned is not None and planned.complete:
-                    try:
-                        order = self._allocate(request, planned.units, replay, network)
-                    except InsufficientStock:
-                        order = self.create_order(request, replay)
-                else:
-                    order = self.create_order(request, replay)
-                out.append(BatchOutcome(request.id, order=order))
-            except LedgerError as exc:
-                out.append(BatchOutcome(request.id, error=exc))
-        return out
+                done = self._keyed(key_for(order), self._batch_allocation(order, by_id))
+                out[order.id] = BatchOutcome(order.id, done=done)
+            except DomainError as exc:
+                out[order.id] = BatchOutcome(order.id, error=exc)
+        return [out[o.id] for o in orders]
+
+    def _batch_allocation(
+        self, order: Order, planned: Mapping[str, Sourced]
+    ) -> Callable[[IdempotencyKey | None], OrderRecord]:
+        """Allocate an order of a batch on its joint plan; if the plan left it short or its
+        stock was taken meanwhile, source it again alone."""
+
+        def allocate(key: IdempotencyKey | None) -> OrderRecord:
+            sourced = planned.get(order.id)
+            if sourced is not None and not sourced.shortages:
+                try:
+                    return self._allocate(sourced, key)
+                except InsufficientStock:
+                    pass
+            return self._with_retries(lambda s: self._allocate(s, key), order)
+
+        return allocate
 
     def get_order(self, order_id: str) -> OrderView:
         order = self.store.get_order(order_id)
@@ -442,46 +458,38 @@ class Service:
     def _step(
         self,
         order_id: str,
-        action: Action,
+        action: OrderAction,
         prepare: Callable[[OrderRecord], _Step],
-        replay: Replay[OrderRecord] | None,
-    ) -> OrderRecord:
+        key: IdempotencyKey | None,
+    ) -> Done[OrderRecord]:
         """One transition on the order as it is now, guarded by its version: if another
         caller changed the order in between, it is read and prepared again."""
-        for attempt in range(self.config.allocate_attempts):
-            order = self.store.get_order(order_id)
-            order_lifecycle.check_allowed(order, action)
-            step = prepare(order)
-            predicted = order_lifecycle.after(
-                order,
-                action,
-                node=step.node,
-                units=step.units,
-                new_allocations=step.new_allocations,
-            )
-            document = self._redocument(predicted, step.excluded)
-            predicted = replace(predicted, document=document)
-            try:
-                return self.store.transition(
-                    order_id,
-                    action,
-                    expected_version=order.version,
-                    node=step.node,
-                    units=step.units,
-                    new_allocations=step.new_allocations,
-                    restock=step.restock,
-                    document=document,
-                    idem=None if replay is None else replay.reply(predicted),
-                )
-            except InsufficientStock:
-                # only a reject allocates: its new nodes' stock was taken meanwhile
-                if attempt == self.config.allocate_attempts - 1:
-                    raise
-            except Conflict:
-                now = self.store.get_order(order_id)
-                if now.version == order.version or attempt == self.config.allocate_attempts - 1:
-                    raise
-        raise AssertionError("unreachable")
+
+        def run(k: IdempotencyKey | None) -> OrderRecord:
+            for attempt in range(self.config.allocate_attempts):
+                order = self.store.get_order(order_id)
+                lifecycle.check_allowed(order, action)
+                step = prepare(order)
+                # the document priced for the order as the step leaves it
+                after, _ = lifecycle.apply(order, action, step.step)
+                try:
+                    return self.store.transition(
+                        order_id, action, expected_version=order.version,
+                        node=step.step.node, units=step.step.units,
+                        new_allocations=step.step.new_allocations, restock=step.step.restock,
+                        document=self._redocument(after, step.excluded), idem=k,
+                    )  # fmt: skip
+                except InsufficientStock:
+                    # only a reject allocates: its new nodes' stock was taken meanwhile
+                    if attempt == self.config.allocate_attempts - 1:
+                        raise
+                except Conflict:
+                    now = self.store.get_order(order_id)
+                    if now.version == order.version or attempt == self.config.allocate_attempts - 1:
+                        raise
+            raise AssertionError("unreachable")
+
+        return self._keyed(key, run)
 
     def _redocument(self, order: OrderRecord, excluded: Sequence[str] | None) -> dict[str, Any]:
         """The document with the plan priced again for the units the order holds now
@@ -493,13 +501,13 @@ class Service:
         keep = {k: v for k, v in old.items() if k not in ("destination", "plan", "currency")}
         return {**keep, **_document(destination, plan, nodes)}
 
-    def release(self, order_id: str, replay: Replay[OrderRecord] | None = None) -> OrderRecord:
+    def release(self, order_id: str, key: IdempotencyKey | None = None) -> Done[OrderRecord]:
         """Hand the order to its nodes for picking (allocated -> released)."""
-        return self._step(order_id, "release", lambda _: _Step(), replay)
+        return self._step(order_id, "release", lambda _: _Step(), key)
 
     def ship(
-        self, order_id: str, node: str, replay: Replay[OrderRecord] | None = None
-    ) -> OrderRecord:
+        self, order_id: str, node: str, key: IdempotencyKey | None = None
+    ) -> Done[OrderRecord]:
         """The node shipped everything it holds for the order."""
 
         def prepare(order: OrderRecord) -> _Step:
@@ -509,38 +517,38 @@ class Service:
                     f"(allocated at: {', '.join(sorted({u.node for u in order.allocations}))})",
                     current_state=str(order.state),
                 )
-            return _Step(node=node)
+            return _Step(lifecycle.Step(node=node))
 
-        return self._step(order_id, "ship", prepare, replay)
+        return self._step(order_id, "ship", prepare, key)
 
     def cancel(
         self,
         order_id: str,
         lines: Mapping[str, int] | None = None,
-        replay: Replay[OrderRecord] | None = None,
-    ) -> OrderRecord:
+        key: IdempotencyKey | None = None,
+    ) -> Done[OrderRecord]:
         """Cancel the whole order (its unshipped units) or some lines' units; units at
         nodes not yet released to are cancelled first."""
 
         def prepare(order: OrderRecord) -> _Step:
             allocated = merge_units(order.allocations)
             if lines is None:
-                return _Step(units=allocated)
-            units = pick_units(
+                return _Step(lifecycle.Step(units=allocated))
+            units = lifecycle.pick_units(
                 allocated, lines, order, "unshipped (shipped units are returned, not cancelled)",
                 prefer=order.released_nodes,
             )  # fmt: skip
-            return _Step(units=units)
+            return _Step(lifecycle.Step(units=units))
 
-        return self._step(order_id, "cancel", prepare, replay)
+        return self._step(order_id, "cancel", prepare, key)
 
     def reject(
         self,
         order_id: str,
         node: str,
         lines: Mapping[str, int] | None = None,
-        replay: Replay[OrderRecord] | None = None,
-    ) -> OrderRecord:
+        key: IdempotencyKey | None = None,
+    ) -> Done[OrderRecord]:
         """The node cannot fulfil these units (all it holds without lines): they are sourced
         again excluding every node that rejected the order; what cannot be is cancelled."""
 
@@ -551,37 +559,44 @@ class Service:
                     f"order {order.id} has nothing allocated at node {node}",
                     current_state=str(order.state),
                 )
-            units = at_node if lines is None else pick_units(at_node, lines, order, f"at {node}")
+            units = (
+                at_node
+                if lines is None
+                else lifecycle.pick_units(at_node, lines, order, f"at {node}")
+            )
             excluded = tuple(sorted({*order.document.get("excluded_nodes", []), node}))
-            demand = Demand(order.id, destination_of(order), sku_totals(units))
-            sourced = self.source([demand], exclude=excluded)[0]
-            return _Step(node, units, sourced.units, excluded=excluded)
+            again = Order.of(order.id, destination_of(order), sku_totals(units).items())
+            sourced = self.source([again], exclude=excluded)[0]
+            step = lifecycle.Step(node, units, sourced.units)
+            return _Step(step, excluded=excluded)
 
-        return self._step(order_id, "reject", prepare, replay)
+        return self._step(order_id, "reject", prepare, key)
 
     def return_units(
         self,
         order_id: str,
         lines: Sequence[tuple[str, int, str | None]],
         restock: bool,
-        replay: Replay[OrderRecord] | None = None,
-    ) -> OrderRecord:
+        key: IdempotencyKey | None = None,
+    ) -> Done[OrderRecord]:
         """Shipped units came back: (sku, qty, node or None for any shipping node)."""
 
         def prepare(order: OrderRecord) -> _Step:
-            outstanding = order_lifecycle.subtract_units(order.shipped, order.returned)
+            outstanding = subtract_units(order.shipped, order.returned)
             picked: list[Unit] = []
             for node in sorted({n for _, _, n in lines if n is not None}):
                 want = merge_lines([(s, q) for s, q, n in lines if n == node])
                 pool = tuple(u for u in outstanding if u.node == node)
-                picked += pick_units(pool, want, order, f"shipped from {node} and not returned")
-            outstanding = order_lifecycle.subtract_units(outstanding, picked)
+                picked += lifecycle.pick_units(
+                    pool, want, order, f"shipped from {node} and not returned"
+                )
+            outstanding = subtract_units(outstanding, picked)
             want = merge_lines([(s, q) for s, q, n in lines if n is None])
             if want:
-                picked += pick_units(outstanding, want, order, "shipped and not returned")
-            return _Step(units=merge_units(picked), restock=restock)
+                picked += lifecycle.pick_units(outstanding, want, order, "shipped and not returned")
+            return _Step(lifecycle.Step(units=merge_units(picked), restock=restock))
 
-        return self._step(order_id, "return", prepare, replay)
+        return self._step(order_id, "return", prepare, key)
 
     # --- checkout holds -----------------------------------------------------------------
 
@@ -591,83 +606,51 @@ class Service:
         destination: Destination,
         lines: Mapping[str, int],
         ttl_s: float,
-        replay: Replay[Reservation] | None = None,
-    ) -> Reservation:
+        key: IdempotencyKey | None = None,
+    ) -> Done[Reservation]:
         """Source the cart's lines and hold the units until now + ttl_s."""
         reservation_id = "res_" + uuid.uuid4().hex
+        cart_order = Order.of(reservation_id, destination, lines.items())
 
-        def attempt(sourced: Sourced, _: _Network) -> Reservation:
-            units = merge_units(sourced.require_complete())
-            idem = None
-            if replay is not None:
-                now = self._now()
-                predicted = Reservation(
-                    id=reservation_id,
-                    cart=cart,
-                    units=units,
-                    created_at=now,
-                    expires_at=now + ttl_s,
-                    state=HoldState.ACTIVE,
-                )
-                idem = replay.reply(predicted)
-            return self.store.reserve(reservation_id, cart, units, ttl_s, idem)
+        def hold(k: IdempotencyKey | None) -> Reservation:
+            def attempt(sourced: Sourced) -> Reservation:
+                sourced.require_complete()
+                return self.store.reserve(reservation_id, cart, sourced.units, ttl_s, k)
 
-        return self._with_retries(attempt, Demand(reservation_id, destination, dict(lines)))
+            return self._with_retries(attempt, cart_order)
+
+        return self._keyed(key, hold)
 
     def get_reservation(self, reservation_id: str) -> Reservation:
         return self.store.get_reservation(reservation_id)
 
     def release_reservation(
-        self, reservation_id: str, replay: Replay[Reservation] | None = None
-    ) -> Reservation:
-        hold = self.store.get_reservation(reservation_id)
-        self._check_active(hold, "release")
-        idem = None
-        if replay is not None:
-            idem = replay.reply(replace(hold, state=HoldState.RELEASED))
-        return self.store.release_reservation(reservation_id, idem)
+        self, reservation_id: str, key: IdempotencyKey | None = None
+    ) -> Done[Reservation]:
+        def release(k: IdempotencyKey | None) -> Reservation:
+            lifecycle.check_active(self.store.get_reservation(reservation_id), "release")
+            return self.store.release_reservation(reservation_id, k)
 
-    @staticmethod
-    def _check_active(hold: Reservation, action: str) -> None:
-        if hold.state != HoldState.ACTIVE:
-            raise Conflict(
-                f"reservation {hold.id} is {hold.state}: only an active hold can be {action}d",
-                current_state=str(hold.state),
-            )
+        return self._keyed(key, release)
 
     def commit_reservation(
         self,
         reservation_id: str,
         order_id: str,
         destination: Destination,
-        replay: Replay[OrderRecord] | None = None,
-    ) -> OrderRecord:
+        key: IdempotencyKey | None = None,
+    ) -> Done[OrderRecord]:
         """Turn an unexpired hold into an allocated order with its units (the store
         refuses, atomically, a hold that expired, was released or committed)."""
-        hold = self.store.get_reservation(reservation_id)
-        self._check_active(hold, "commit")
-        units = merge_units(hold.units)
-        plan = self._price(destination, units)
-        document = _document(destination, plan, reservation=reservation_id)
-        lines = sku_totals(units)
-        idem = None
-        if replay is not None:
-            now = self._now()
-            predicted = OrderRecord(
-                id=order_id,
-                state=OrderState.ALLOCATED,
-                lines=lines,
-                allocations=units,
-                shipped=(),
-                returned=(),
-                released_nodes=(),
-                version=1,
-                created_at=now,
-                updated_at=now,
-                document=document,
-            )
-            idem = replay.reply(predicted)
-        return self.store.commit_reservation(reservation_id, order_id, lines, document, idem)
+
+        def commit(k: IdempotencyKey | None) -> OrderRecord:
+            hold = self.store.get_reservation(reservation_id)
+            lifecycle.check_active(hold, "commit")
+            plan = self._price(destination, hold.units)
+            document = _document(destination, plan, reservation=reservation_id)
+            return self.store.commit_reservation(reservation_id, order_id, document, k)
+
+        return self._keyed(key, commit)
 
     def expire_reservations(self) -> int:
         """The reaper's pass: mark holds past their expiry (they already count for nothing)."""
@@ -678,26 +661,6 @@ class Service:
             if n < 1000:
                 return total
 
-    # --- idempotency ----------------------------------------------------------------------
-
-    def claim_idempotency(
-        self, key: str, request_hash: str, lease_s: float
-    ) -> IdempotentReply | None:
-        """Take the key for a call (IdempotencyInFlight while another holds it,
-        IdempotencyMismatch if used with another request); the stored reply if the call
-        already completed."""
-        if not self.store.claim_idempotency_key(key, request_hash, lease_s):
-            return None  # claimed now: no reply to replay (no store read needed)
-        return self.store.idempotent_reply(key)
-
-    def idempotent_reply(self, key: str) -> IdempotentReply | None:
-        return self.store.idempotent_reply(key)
-
-    def release_idempotency(self, key: str) -> None:
-        """Give up the claim of a call that was refused (no reply stored), so that a retry
-        runs it again at once; a no-op if the call completed."""
-        self.store.release_idempotency_key(key)
-
     # --- events, keys, health -----------------------------------------------------------
 
     def events(self, after: int, limit: int) -> list[Event]:
@@ -705,11 +668,11 @@ class Service:
 
     def issue_key(
         self, name: str, scopes: Sequence[str], key_id: str | None = None
-    ) -> access.IssuedKey:
-        return access.issue(self.store, name, scopes, key_id)
+    ) -> api_keys.IssuedKey:
+        return api_keys.issue(self.store, name, scopes, key_id)
 
     def install_key(self, token: str, name: str, scopes: Sequence[str]) -> ApiKey:
-        key = access.install(self.store, token, name, scopes)
+        key = api_keys.install(self.store, token, name, scopes)
         self._verified.clear()  # installing revokes the key installed before under the name
         return key
 
@@ -720,7 +683,7 @@ class Service:
         key = self.cached_key(token)
         if key is not None:
             return key
-        key = access.verify(self.store, token)
+        key = api_keys.verify(self.store, token)
         if key is not None and self.config.key_cache_s > 0:
             if len(self._verified) >= KEY_CACHE_ENTRIES:
                 self._verified.clear()
@@ -738,11 +701,12 @@ class Service:
     def list_keys(self) -> list[ApiKey]:
         return self.store.list_api_keys()
 
-    def revoke_key(self, key_id: str) -> None:
+    def revoke_key(self, key_id: str) -> ApiKey:
         if not any(k.id == key_id for k in self.store.list_api_keys()):
             raise NotFound(f"API key {key_id}: unknown")
         self.store.revoke_api_key(key_id)
         self._verified.clear()
+        return next(k for k in self.store.list_api_keys() if k.id == key_id)
 
     def ready(self) -> bool:
         try:

@@ -27,9 +27,9 @@ from scipy.sparse import coo_array
 
 from cost_models import LinearCost, OrderPenalties, ShipmentCostModel, default_us_ground
 from cost_models.objective import UNLIMITED
-from sourcing_engine.domain import Batch, Inventory, Item, Line, Node, Order
+from sourcing_engine.domain import Batch, Destination, Inventory, Item, Line, Node, Order
 from sourcing_engine.exchange import PlanLine, PlanOrder, PlanShipment, PlanSpec
-from sourcing_engine.validate import order_demand, shipment_prices, sourceable_stock
+from sourcing_engine.plan_check import order_demand, shipment_prices, sourceable_stock
 
 MAX_VARIABLES = 50_000
 """Refuse batches whose model would be larger than this (the reference is for tiny ones)."""
@@ -311,18 +311,14 @@ def random_batch(
         split=rng.choice((0.0, 0.0, 0.75, 4.0)),
         max_shipments=rng.choice((UNLIMITED, UNLIMITED, 1, 2, 3)),
     )
-    orders = tuple(
-        Order(
-            id=f"O{o}",
-            lat=lat(),
-            lon=lon(),
-            lines=tuple(
-                Line(f"S{s}", size(max_qty)) for s in rng.sample(range(n_skus), size(n_skus))
-            ),
-            residential=rng.random() < 0.7,
-        )
-        for o in range(n_orders)
-    )
+
+    def order(o: int) -> Order:
+        # the draws in the order they were always made, so seeds keep their batches
+        la, lo = lat(), lon()
+        lines = tuple(Line(f"S{s}", size(max_qty)) for s in rng.sample(range(n_skus), size(n_skus)))
+        return Order(f"O{o}", Destination(la, lo, rng.random() < 0.7), lines)
+
+    orders = tuple(order(o) for o in range(n_orders))
     return Batch(
         nodes=nodes,
         items=items,

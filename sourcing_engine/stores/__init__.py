@@ -8,7 +8,7 @@
 
 from pathlib import Path
 
-from sourcing_engine.ledger import Store
+from sourcing_engine.stores.base import Store
 
 SQLITE_PREFIX = "sqlite:///"
 URL_FORMS = "sqlite:///relative/path.db, sqlite:////absolute/path.db or redis://host:port/db"

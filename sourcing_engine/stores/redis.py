@@ -52,7 +52,7 @@ expired members from the counters of the SKUs they touch, so reads stay O(log n)
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from functools import cache
 from importlib import resources
 from typing import Any, cast
@@ -64,39 +64,42 @@ from redis.cluster import RedisCluster
 from redis.commands.core import Script
 from redis.retry import Retry
 
-from sourcing_engine.ledger import (
-    ALLOWED_FROM,
-    ApiKey,
+from sourcing_engine import lifecycle
+from sourcing_engine.domain import Inbound, Item, Node, Position, Unit, sku_totals
+from sourcing_engine.errors import (
     Conflict,
-    Event,
-    Idempotency,
+    DomainError,
     IdempotencyInFlight,
     IdempotencyMismatch,
-    IdempotentReply,
-    Inbound,
     InsufficientStock,
     Invalid,
-    ItemRecord,
-    LedgerError,
-    NodeRecord,
     NotFound,
+    Shortage,
+)
+from sourcing_engine.lifecycle import (
+    Effects,
     OrderAction,
     OrderRecord,
     OrderState,
-    Position,
     Reservation,
-    Shortage,
-    Unit,
+    Step,
     hold_state_at,
+)
+from sourcing_engine.stores.base import (
+    IDEMPOTENCY_RETENTION_S,
+    ApiKey,
+    Event,
+    IdempotencyKey,
+    IdempotentReply,
+    Replayed,
+    Result,
 )
 
 SCRIPTS = (
     "reserve",
     "release_reservation",
-    "commit_reservation",
     "expire_reservations",
-    "create_order",
-    "transition",
+    "write_order",
     "set_stock",
     "adjust_stock",
     "positions",
@@ -108,10 +111,12 @@ SCRIPTS = (
     "api_key",
     "now",
 )
-IDEMPOTENCY_TTL_S = 24 * 3600
-MAX_QTY = 10**12
+MAX_QTY = lifecycle.MAX_QTY
 Arg = str | int | float
-_NO_IDEM: tuple[Arg, ...] = ("", "", "", "", "")
+_NO_IDEM: tuple[Arg, ...] = ("", "", "")
+WRITE_ATTEMPTS = 8
+"""How often a transition without an expected version is computed again when the order
+changed between its read and its write."""
 
 
 class DurabilityError(RuntimeError):
@@ -156,13 +161,6 @@ def _units_args(units: Sequence[Unit]) -> list[Arg]:
     return out
 
 
-def _lines_args(lines: dict[str, int]) -> list[Arg]:
-    out: list[Arg] = [len(lines)]
-    for sku, qty in lines.items():
-        out += [sku, qty]
-    return out
-
-
 def _check_qty(qty: object, where: str, allow_zero: bool = False) -> None:
     least = 0 if allow_zero else 1
     # the bound keeps every sum exact in Lua's doubles and Redis's integer commands
@@ -177,25 +175,16 @@ def _check_id(value: object, what: str) -> None:
         raise Invalid(f"{what} must be a non-empty string, got {value!r}")
 
 
-def _check_units(units: Sequence[Unit], what: str, required: bool = True) -> None:
-    if required and not units:
-        raise Invalid(f"{what}: at least one line is required")
-    for i, u in enumerate(units):
-        _check_id(u.node, f"{what}[{i}].node")
-        _check_id(u.sku, f"{what}[{i}].sku")
-        _check_qty(u.qty, f"{what}[{i}] ({u.sku} at {u.node})")
-
-
-def _check_lines(lines: dict[str, int]) -> None:
-    if not lines:
-        raise Invalid("lines: at least one line is required")
-    for sku, qty in lines.items():
-        _check_id(sku, "lines sku")
-        _check_qty(qty, f"lines[{sku}]")
-
-
 def _pairs(flat: Sequence[str]) -> dict[str, str]:
     return {flat[i]: flat[i + 1] for i in range(0, len(flat) - 1, 2)}
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _units_json(units: Sequence[Unit]) -> str:
+    return _dumps([[u.node, u.sku, u.qty] for u in units])
 
 
 def _unit_list(raw: str) -> tuple[Unit, ...]:
@@ -236,6 +225,21 @@ def _order(order_id: str, h: dict[str, str]) -> OrderRecord:
     )
 
 
+def _position(r: Sequence[str]) -> Position:
+    """(node, sku, on hand, safety stock, allocated, reserved) as the scripts list them."""
+    return Position(r[0], r[1], int(r[2]), int(r[3]), int(r[5]), int(r[4]))
+
+
+def _result(raw: str) -> Result:
+    """The result an idempotency key keeps: [kind, now, id or node, ...] (see common.lua)."""
+    kind, now, *rest = json.loads(raw)
+    if kind == "order":
+        return _order(rest[0], _pairs(rest[1:]))
+    if kind == "reservation":
+        return _reservation(float(now), {"id": rest[0], **_pairs(rest[1:])})
+    return _position(rest)
+
+
 def _event(raw: str) -> Event:
     e = json.loads(raw)
     data = e["data"]
@@ -260,7 +264,7 @@ def _api_key(key_id: str, raw: str) -> tuple[ApiKey, str]:
     return key, str(r["secret_hash"])
 
 
-def _error(kind: str, message: str, extra: str) -> LedgerError:
+def _error(kind: str, message: str, extra: str) -> DomainError:
     """The domain error for a script's structured failure reply."""
     if kind == "insufficient":
         return InsufficientStock(
@@ -282,10 +286,9 @@ def _error(kind: str, message: str, extra: str) -> LedgerError:
         return Invalid(message)
     if kind == "idempotency_mismatch":
         return IdempotencyMismatch(message)
-    if kind in ("idempotency_in_flight", "idempotency_done"):
-        # done: the effect happened under this key; the caller replays the stored reply
+    if kind == "idempotency_in_flight":
         return IdempotencyInFlight(message)
-    return LedgerError(f"{kind}: {message}")
+    return DomainError(f"{kind}: {message}")
 
 
 class RedisStore:
@@ -298,7 +301,7 @@ class RedisStore:
         namespace: str | None = None,
         configure_durability: bool | None = None,
         cluster: bool | None = None,
-        idempotency_ttl_s: int = IDEMPOTENCY_TTL_S,
+        idempotency_ttl_s: int = int(IDEMPOTENCY_RETENTION_S),
     ) -> None:
         client_url, options = _split_url(url)
         ns = namespace if namespace is not None else options.get("namespace", "default")
@@ -308,8 +311,8 @@ class RedisStore:
             configure_durability = _truthy(options.get("configure_durability", "0"))
         if cluster is None:
             cluster = _truthy(options.get("cluster", "0"))
-        if idempotency_ttl_s < IDEMPOTENCY_TTL_S:
-            raise ValueError(f"idempotency_ttl_s must be at least {IDEMPOTENCY_TTL_S} (24 h)")
+        if idempotency_ttl_s < IDEMPOTENCY_RETENTION_S:
+            raise ValueError(f"idempotency_ttl_s must be at least {IDEMPOTENCY_RETENTION_S} s")
         self.namespace = ns
         self.prefix = f"se:{{{ns}}}:"
         self._seq_key = self.prefix + "seq"
@@ -386,12 +389,13 @@ class RedisStore:
                 raise DurabilityError(f"the append-only file of {where} was not ready in 60 s")
             time.sleep(0.05)
 
-    def _run(self, name: str, args: Sequence[Arg], idem: Idempotency | None = None) -> list[str]:
-        """Run a script whose first arguments are the idempotency key's (empty without one)."""
+    def _run(self, name: str, args: Sequence[Arg], idem: IdempotencyKey | None = None) -> list[str]:
+        """Run a mutating script, whose first arguments are the idempotency key's (empty
+        without one); Replayed if the key completed before with this request."""
         prefix: list[Arg] = list(_NO_IDEM)
         if idem is not None:
-            body = json.dumps(idem.body)
-            prefix = [idem.key, idem.request_hash, idem.status, body, self._idem_ttl]
+            _check_id(idem.key, "idempotency key")
+            prefix = [idem.key, idem.request_hash, self._idem_ttl]
         return self._read(name, [*prefix, *args])
 
     def _read(self, name: str, args: Sequence[Arg]) -> list[str]:
@@ -400,6 +404,8 @@ class RedisStore:
         reply = cast(list[str], self._scripts[name](keys=[self._seq_key], args=list(args)))
         if reply[0] == "err":
             raise _error(reply[1], reply[2], reply[3])
+        if reply[0] == "done":
+            raise Replayed(_result(reply[1]))
         return reply[1:]
 
     def key(self, suffix: str) -> str:
@@ -412,9 +418,7 @@ class RedisStore:
         # TIME of the server that runs this store's scripts (in a cluster: its slot's primary)
         return float(self._read("now", [])[0])
 
-    def _upsert(
-        self, table: str, what: str, records: Sequence[tuple[str, NodeRecord | ItemRecord]]
-    ) -> None:
+    def _upsert(self, table: str, what: str, records: Sequence[tuple[str, Node | Item]]) -> None:
         """Replace (id, record) entries of a reference hash ("nodes" or "items")."""
         args: list[Arg] = [table, len(records)]
         for record_id, record in records:
@@ -423,26 +427,26 @@ class RedisStore:
         if records:
             self._run("upsert", args)
 
-    def upsert_nodes(self, nodes: Sequence[NodeRecord]) -> None:
+    def upsert_nodes(self, nodes: Sequence[Node]) -> None:
         self._upsert("nodes", "node id", [(n.id, n) for n in nodes])
 
-    def list_nodes(self) -> list[NodeRecord]:
+    def list_nodes(self) -> list[Node]:
         raw = cast(dict[str, str], self._r.hgetall(self.key("nodes")))
-        return [NodeRecord(**json.loads(raw[k])) for k in sorted(raw)]
+        return [Node(**json.loads(raw[k])) for k in sorted(raw)]
 
-    def upsert_items(self, items: Sequence[ItemRecord]) -> None:
+    def upsert_items(self, items: Sequence[Item]) -> None:
         self._upsert("items", "item sku", [(it.sku, it) for it in items])
 
-    def get_items(self, skus: Sequence[str]) -> dict[str, ItemRecord]:
+    def get_items(self, skus: Sequence[str]) -> dict[str, Item]:
         skus = list(dict.fromkeys(skus))
         if not skus:
             return {}
         raw = cast(list[str | None], self._r.hmget(self.key("items"), skus))
-        out: dict[str, ItemRecord] = {}
+        out: dict[str, Item] = {}
         for sku, rec in zip(skus, raw, strict=True):
             if rec is not None:
                 d = json.loads(rec)
-                out[sku] = ItemRecord(d["sku"], float(d["weight_lb"]), tuple(d["dims_in"]))
+                out[sku] = Item(d["sku"], float(d["weight_lb"]), tuple(d["dims_in"]))
         return out
 
     def set_stock(self, node: str, counts: dict[str, tuple[int, int]], reason: str) -> None:
@@ -456,7 +460,7 @@ class RedisStore:
         self._run("set_stock", args)
 
     def adjust_stock(
-        self, node: str, sku: str, delta: int, reason: str, idem: Idempotency | None = None
+        self, node: str, sku: str, delta: int, reason: str, idem: IdempotencyKey | None = None
     ) -> Position:
         _check_id(node, "node")
         _check_id(sku, "sku")
@@ -465,7 +469,7 @@ class RedisStore:
                 f"delta for {sku} at {node} must be a whole number within ±{MAX_QTY}, got {delta!r}"
             )
         r = self._run("adjust_stock", [node, sku, delta, reason], idem)
-        return Position(r[1], r[2], int(r[3]), int(r[4]), int(r[6]), int(r[5]))
+        return _position(r[1:])
 
     def positions(self, skus: Sequence[str], nodes: Sequence[str] | None = None) -> list[Position]:
         skus = list(dict.fromkeys(skus))
@@ -473,10 +477,7 @@ class RedisStore:
             return []
         node_list = list(dict.fromkeys(nodes or ()))
         r = self._read("positions", [len(skus), *skus, len(node_list), *node_list])[1:]
-        found = [
-            Position(r[i], r[i + 1], int(r[i + 2]), int(r[i + 3]), int(r[i + 5]), int(r[i + 4]))
-            for i in range(0, len(r), 6)
-        ]
+        found = [_position(r[i : i + 6]) for i in range(0, len(r), 6)]
         return sorted(found, key=lambda p: (p.sku, p.node))
 
     def add_inbound(self, inbound: Sequence[Inbound]) -> None:
@@ -506,10 +507,12 @@ class RedisStore:
         cart: str,
         units: Sequence[Unit],
         ttl_s: float,
-        idem: Idempotency | None = None,
+        idem: IdempotencyKey | None = None,
     ) -> Reservation:
         _check_id(reservation_id, "reservation id")
-        _check_units(units, "units")
+        lifecycle.check_units(units, f"reservation {reservation_id}")
+        if not units:
+            raise Invalid(f"reservation {reservation_id}: expected at least one line")
         if not ttl_s > 0:
             raise Invalid(f"ttl_s must be positive, got {ttl_s!r}")
         args = [reservation_id, cart, repr(float(ttl_s)), *_units_args(units)]
@@ -521,7 +524,7 @@ class RedisStore:
         return _reservation(float(r[0]), {"id": reservation_id, **_pairs(r[1:])})
 
     def release_reservation(
-        self, reservation_id: str, idem: Idempotency | None = None
+        self, reservation_id: str, idem: IdempotencyKey | None = None
     ) -> Reservation:
         r = self._run("release_reservation", [reservation_id], idem)
         return _reservation(float(r[0]), {"id": reservation_id, **_pairs(r[1:])})
@@ -530,15 +533,16 @@ class RedisStore:
         self,
         reservation_id: str,
         order_id: str,
-        lines: dict[str, int],
         document: dict[str, Any],
-        idem: Idempotency | None = None,
+        idem: IdempotencyKey | None = None,
     ) -> OrderRecord:
         _check_id(order_id, "order id")
-        _check_lines(lines)
-        args = [reservation_id, order_id, json.dumps(document), *_lines_args(lines)]
-        r = self._run("commit_reservation", args, idem)
-        return _order(order_id, _pairs(r[1:]))
+        hold = self.get_reservation(reservation_id)
+        lifecycle.check_active(hold, "commit")
+        order, effects = lifecycle.create(
+            order_id, sku_totals(hold.units), hold.units, document, 0.0, reservation_id
+        )
+        return self._write_order(order, effects, 0, idem, hold=reservation_id)
 
     def expire_reservations(self, limit: int = 1000) -> int:
         if limit <= 0:
@@ -553,14 +557,35 @@ class RedisStore:
         lines: dict[str, int],
         allocations: Sequence[Unit],
         document: dict[str, Any],
-        idem: Idempotency | None = None,
+        idem: IdempotencyKey | None = None,
     ) -> OrderRecord:
         _check_id(order_id, "order id")
-        _check_lines(lines)
-        _check_units(allocations, "allocations")
-        args = [order_id, json.dumps(document), *_lines_args(lines), *_units_args(allocations)]
-        r = self._run("create_order", args, idem)
-        return _order(order_id, _pairs(r[1:]))
+        order, effects = lifecycle.create(order_id, lines, allocations, document, 0.0)
+        return self._write_order(order, effects, 0, idem)
+
+    def _write_order(
+        self,
+        order: OrderRecord,
+        effects: Effects,
+        expected_version: int,
+        idem: IdempotencyKey | None,
+        hold: str = "",
+    ) -> OrderRecord:
+        """Write an order as lifecycle computed it, if it is still at expected_version (0:
+        if it does not exist yet); the store's clock stamps it."""
+        args: list[Arg] = [
+            order.id, expected_version, hold, order.state.value, _dumps(order.lines),
+            _units_json(order.allocations), _units_json(order.shipped),
+            _units_json(order.returned), _dumps(list(order.released_nodes)),
+            _dumps(order.document), "" if expected_version == 0 else repr(order.created_at),
+        ]  # fmt: skip
+        for units in (effects.allocate, effects.free, effects.ship, effects.restock):
+            args += _units_args(units)
+        args.append(len(effects.events))
+        for type_, data in effects.events:
+            args += [type_, _dumps(data)]
+        r = self._run("write_order", args, idem)
+        return _order(order.id, _pairs(r[1:]))
 
     def get_order(self, order_id: str) -> OrderRecord:
         h = cast(dict[str, str], self._r.hgetall(self.key(f"order:{order_id}")))
@@ -587,25 +612,28 @@ class RedisStore:
         new_allocations: Sequence[Unit] = (),
         restock: bool = True,
         document: dict[str, Any] | None = None,
-        idem: Idempotency | None = None,
+        idem: IdempotencyKey | None = None,
     ) -> OrderRecord:
-        if action not in ALLOWED_FROM:
-            raise Invalid(f"unknown order action {action!r}")
-        _check_units(units, "units", required=False)
-        _check_units(new_allocations, "new_allocations", required=False)
-        args: list[Arg] = [
-            order_id,
-            action,
-            "" if expected_version is None else expected_version,
-            node or "",
-            "1" if restock else "0",
-            "0" if document is None else "1",
-            "" if document is None else json.dumps(document),
-            *_units_args(units),
-            *_units_args(new_allocations),
-        ]
-        r = self._run("transition", args, idem)
-        return _order(order_id, _pairs(r[1:]))
+        step = Step(node, tuple(units), tuple(new_allocations), restock)
+        for attempt in range(WRITE_ATTEMPTS):
+            order = self.get_order(order_id)
+            lifecycle.check_allowed(order, action)
+            if expected_version is not None and expected_version != order.version:
+                raise Conflict(
+                    f"order {order_id}: version is {order.version}, not {expected_version}",
+                    current_state=str(order.state),
+                )
+            after, effects = lifecycle.apply(order, action, step)
+            if document is not None:
+                after = replace(after, document=document)
+            try:
+                return self._write_order(after, effects, order.version, idem)
+            except Conflict:
+                # changed since read: a caller that named no version gets the step applied
+                # to the order as it is now, if the state machine still allows it
+                if expected_version is not None or attempt == WRITE_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     # events and idempotency
 
@@ -619,17 +647,19 @@ class RedisStore:
         return [_event(e) for e in raw]
 
     def idempotent_reply(self, key: str) -> IdempotentReply | None:
-        h = cast(dict[str, str], self._r.hgetall(self.key(f"idem:{key}")))
-        if h.get("state") != "done":
+        found = cast(
+            list[str | None], self._r.hmget(self.key(f"idem:{key}"), "state", "hash", "result")
+        )
+        if found[0] != "done" or found[1] is None or found[2] is None:
             return None
-        return IdempotentReply(h["hash"], int(h["status"]), json.loads(h["body"]))
+        return IdempotentReply(found[1], _result(found[2]))
 
-    def claim_idempotency_key(self, key: str, request_hash: str, lease_s: float) -> bool:
+    def claim_idempotency_key(self, key: str, request_hash: str, lease_s: float) -> Result | None:
         _check_id(key, "idempotency key")
         if not lease_s > 0:
             raise Invalid(f"lease_s must be positive, got {lease_s!r}")
         r = self._read("claim_idempotency", [key, request_hash, repr(float(lease_s))])
-        return r[1] == "done"
+        return _result(r[2]) if r[1] == "done" else None
 
     def release_idempotency_key(self, key: str) -> None:
         _check_id(key, "idempotency key")

@@ -6,7 +6,8 @@ first, and processes on an exclusive `flock` of `<database>.lock` (where availab
 that no writer busy-polls: SQLite's own busy handler, still there behind them, waits in
 naps of up to 100 ms, which with several API worker processes cost more throughput than it
 left and p99 latencies of a second. Each thread has its own connection. Reads run in one
-deferred transaction, a consistent WAL snapshot.
+deferred transaction, a consistent WAL snapshot. Order transitions are
+`lifecycle.apply`, run inside the write transaction on the order as stored.
 
 `reserved` is never stored: it is summed from the active hold lines whose `expires_at` is
 still in the future, so an expired hold counts for nothing whether or not the reaper ran.
@@ -18,42 +19,46 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sourcing_engine.ledger import (
-    ALLOWED_FROM,
-    ApiKey,
+from sourcing_engine import lifecycle
+from sourcing_engine.domain import Inbound, Item, Node, Position, Unit, merge_units, sku_totals
+from sourcing_engine.errors import (
     Conflict,
-    Event,
-    HoldState,
-    Idempotency,
     IdempotencyInFlight,
     IdempotencyMismatch,
-    IdempotentReply,
-    Inbound,
     InsufficientStock,
     Invalid,
-    ItemRecord,
-    NodeRecord,
     NotFound,
+    Shortage,
+)
+from sourcing_engine.lifecycle import (
+    Effects,
+    HoldState,
     OrderAction,
     OrderRecord,
     OrderState,
-    Position,
     Reservation,
-    Shortage,
-    Unit,
+    Step,
     hold_state_at,
 )
+from sourcing_engine.stores.base import (
+    IDEMPOTENCY_RETENTION_S,
+    ApiKey,
+    Event,
+    IdempotencyKey,
+    IdempotentReply,
+    Replayed,
+    Result,
+)
 
-UnitMap = dict[tuple[str, str], int]  # (node, sku) -> qty, in order of first appearance
+R = TypeVar("R", bound=Result)
 
-IDEMPOTENCY_RETENTION_S = 24 * 3600.0
-PURGE_BATCH = 100  # replies purged per write, so purging never makes one write slow
+PURGE_BATCH = 100  # results purged per keyed write, so purging never makes one write slow
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS nodes (
@@ -92,143 +97,105 @@ CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, type TEXT NOT NULL,
     subject TEXT NOT NULL, data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS events_subject ON events (subject, seq);
-CREATE TABLE IF NOT EXISTS idempotency (
-    key TEXT PRIMARY KEY, request_hash TEXT NOT NULL, status INTEGER, body TEXT,
-    lease_until REAL NOT NULL, created_at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency (created_at);
+CREATE TABLE IF NOT EXISTS idempotent_results (
+    key TEXT PRIMARY KEY, request_hash TEXT NOT NULL, result TEXT, lease_until REAL NOT NULL,
+    created_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS idempotent_results_created ON idempotent_results (created_at);
 CREATE TABLE IF NOT EXISTS api_keys (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, secret_hash TEXT NOT NULL, scopes TEXT NOT NULL,
     created_at REAL NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);
 """
 
-# --- pure helpers ---------------------------------------------------------------------------
+# --- rows <-> records -----------------------------------------------------------------------
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return json.dumps(value, separators=(",", ":"))
 
 
-def _check_units(units: Iterable[Unit], what: str) -> None:
-    for u in units:
-        if not (isinstance(u.qty, int) and u.qty >= 1 and u.node and u.sku):
-            raise Invalid(f"{what}: {u.qty} of {u.sku!r} at {u.node!r}; expected qty >= 1")
+def _units_to_json(units: Sequence[Unit]) -> str:
+    return _dumps([[u.node, u.sku, u.qty] for u in units])
 
 
-def _merge(units: Iterable[Unit]) -> UnitMap:
-    """Sum lines for the same (node, sku), keeping the order of first appearance."""
-    merged: UnitMap = {}
-    for u in units:
-        merged[(u.node, u.sku)] = merged.get((u.node, u.sku), 0) + u.qty
-    return merged
+def _units_from_json(text: str) -> tuple[Unit, ...]:
+    return tuple(Unit(n, s, q) for n, s, q in json.loads(text))
 
 
-def _units(m: UnitMap) -> tuple[Unit, ...]:
-    return tuple(Unit(n, s, q) for (n, s), q in sorted(m.items()) if q > 0)
+def _order_row(o: OrderRecord) -> tuple[Any, ...]:
+    return (
+        o.id, o.state.value, _dumps(o.lines), _units_to_json(o.allocations),
+        _units_to_json(o.shipped), _units_to_json(o.returned), _dumps(list(o.released_nodes)),
+        o.version, o.created_at, o.updated_at, _dumps(o.document),
+    )  # fmt: skip
 
 
-def _per_sku(m: UnitMap) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for (_, sku), qty in m.items():
-        out[sku] = out.get(sku, 0) + qty
-    return out
+def _order_from_row(row: sqlite3.Row | tuple[Any, ...]) -> OrderRecord:
+    (id_, state, lines, allocations, shipped, returned, released, version, created_at,
+     updated_at, document) = tuple(row)  # fmt: skip
+    return OrderRecord(
+        id=id_,
+        state=OrderState(state),
+        lines=dict(sorted(json.loads(lines).items())),
+        allocations=_units_from_json(allocations),
+        shipped=_units_from_json(shipped),
+        returned=_units_from_json(returned),
+        released_nodes=tuple(json.loads(released)),
+        version=version,
+        created_at=created_at,
+        updated_at=updated_at,
+        document=json.loads(document),
+    )
 
 
-def _units_json(m: UnitMap) -> list[dict[str, Any]]:
-    return [{"node": u.node, "sku": u.sku, "qty": u.qty} for u in _units(m)]
+def _result_to_json(result: Result) -> str:
+    """A keyed call's result as its key keeps it."""
+    if isinstance(result, OrderRecord):
+        return _dumps({"order": list(_order_row(result))})
+    if isinstance(result, Reservation):
+        r = result
+        hold = [r.id, r.cart, _units_to_json(r.units), r.created_at, r.expires_at, r.state.value,
+                r.order_id]  # fmt: skip
+        return _dumps({"reservation": hold})
+    p = result
+    return _dumps({"position": [p.node, p.sku, p.on_hand, p.safety_stock, p.reserved,
+                                p.allocated]})  # fmt: skip
 
 
-def _map_from_json(text: str) -> UnitMap:
-    return {(n, s): q for n, s, q in json.loads(text)}
+def _result_from_json(text: str) -> Result:
+    ((kind, values),) = json.loads(text).items()
+    if kind == "order":
+        return _order_from_row(tuple(values))
+    if kind == "reservation":
+        id_, cart, units, created_at, expires_at, state, order_id = values
+        units_ = _units_from_json(units)
+        return Reservation(id_, cart, units_, created_at, expires_at, HoldState(state), order_id)
+    return Position(*values)
 
 
-def _map_to_json(m: UnitMap) -> str:
-    return _dumps([[u.node, u.sku, u.qty] for u in _units(m)])
+def _event(row: sqlite3.Row) -> Event:
+    return Event(row["seq"], row["at"], row["type"], row["subject"], json.loads(row["data"]))
 
 
-def _subtract(have: UnitMap, take: UnitMap, what: str, state: OrderState) -> None:
-    """have -= take; Conflict (with the order's state) if it does not hold those units."""
-    for key, qty in take.items():
-        if have.get(key, 0) < qty:
-            raise Conflict(
-                f"{what}: {qty} of {key[1]} at {key[0]} but the order has {have.get(key, 0)}",
-                current_state=state.value,
-            )
-    for key, qty in take.items():
-        have[key] -= qty
-        if have[key] == 0:
-            del have[key]
+def _api_key(row: sqlite3.Row) -> ApiKey:
+    return ApiKey(
+        row["id"],
+        row["name"],
+        tuple(json.loads(row["scopes"])),
+        row["created_at"],
+        bool(row["revoked"]),
+    )
 
 
-def _add(have: UnitMap, add: UnitMap) -> None:
-    for key, qty in add.items():
-        have[key] = have.get(key, 0) + qty
+POSITION_SQL = """
+SELECT p.node, p.sku, p.on_hand, p.safety_stock, p.allocated,
+       (SELECT COALESCE(SUM(h.qty), 0) FROM hold_lines h
+         WHERE h.node = p.node AND h.sku = p.sku AND h.active = 1 AND h.expires_at > ?)
+FROM positions p"""
 
 
-# --- orders as rows -------------------------------------------------------------------------
-
-
-@dataclass
-class _Order:
-    id: str
-    state: OrderState
-    lines: dict[str, int]
-    allocations: UnitMap
-    shipped: UnitMap
-    returned: UnitMap
-    released_nodes: list[str]
-    version: int
-    created_at: float
-    updated_at: float
-    document: dict[str, Any]
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-
-    @classmethod
-    def from_row(cls, row: sqlite3.Row) -> "_Order":
-        return cls(
-            id=row["id"],
-            state=OrderState(row["state"]),
-            lines=json.loads(row["lines"]),
-            allocations=_map_from_json(row["allocations"]),
-            shipped=_map_from_json(row["shipped"]),
-            returned=_map_from_json(row["returned"]),
-            released_nodes=json.loads(row["released_nodes"]),
-            version=row["version"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-            document=json.loads(row["document"]),
-        )
-
-    def record(self) -> OrderRecord:
-        return OrderRecord(
-            id=self.id,
-            state=self.state,
-            lines=dict(sorted(self.lines.items())),
-            allocations=_units(self.allocations),
-            shipped=_units(self.shipped),
-            returned=_units(self.returned),
-            released_nodes=tuple(self.released_nodes),
-            version=self.version,
-            created_at=self.created_at,
-            updated_at=self.updated_at,
-            document=self.document,
-        )
-
-    def take_lines(self, m: UnitMap) -> None:
-        """Units leave the order (cancelled, unfillable)."""
-        for sku, qty in _per_sku(m).items():
-            self.lines[sku] -= qty
-            if self.lines[sku] == 0:
-                del self.lines[sku]
-
-    def settle(self) -> None:
-        """The state after units left the order or shipped (docs/service.md, "Orders")."""
-        if not self.allocations:
-            self.state = OrderState.SHIPPED if self.shipped else OrderState.CANCELLED
-        elif self.shipped:
-            self.state = OrderState.PARTIALLY_SHIPPED
-
-    def conflict(self, message: str) -> Conflict:
-        return Conflict(f"order {self.id}: {message}", current_state=self.state.value)
+def _position(row: sqlite3.Row) -> Position:
+    node, sku, on_hand, safety, allocated, reserved = tuple(row)
+    return Position(node, sku, on_hand, safety, reserved, allocated)
 
 
 # --- the transaction ------------------------------------------------------------------------
@@ -253,75 +220,67 @@ class _Tx:
         ).fetchone()
         return _position(row) if row else Position(node, sku, 0, 0, 0, 0)
 
-    def check_available(self, need: UnitMap) -> None:
-        """InsufficientStock with every short (node, sku) line, or nothing."""
+    def check_available(self, need: Sequence[Unit], freed: Sequence[Unit] = ()) -> None:
+        """InsufficientStock with every short (node, sku) line, or nothing; `freed` units
+        are given back in the same step and count as available."""
+        back = {(u.node, u.sku): u.qty for u in merge_units(freed)}
         shortages = []
-        for (node, sku), qty in need.items():
-            available = self.position(node, sku).available
+        for (node, sku), qty in _summed(need).items():
+            available = self.position(node, sku).available + back.get((node, sku), 0)
             if qty > available:
                 shortages.append(Shortage(sku, (node,), qty, available))
         if shortages:
             raise InsufficientStock(shortages)
 
-    def add_allocated(self, m: UnitMap, sign: int) -> None:
+    def add_allocated(self, units: Sequence[Unit], sign: int) -> None:
         self.conn.executemany(
             "UPDATE positions SET allocated = allocated + ? WHERE node = ? AND sku = ?",
-            [(sign * q, n, s) for (n, s), q in m.items()],
+            [(sign * u.qty, u.node, u.sku) for u in units],
         )
 
-    def add_on_hand(self, m: UnitMap, sign: int) -> None:
-        # max(0, ...): a shipment from a position a snapshot left oversold never goes negative
+    def apply(self, effects: Effects) -> None:
+        """A step's effects on stock (its allocations already checked)."""
+        self.add_allocated(effects.free, -1)
+        self.add_allocated(effects.allocate, +1)
+        # max(0, ...): a shipment from a position a count left oversold never goes negative
         self.conn.executemany(
-            "UPDATE positions SET on_hand = max(0, on_hand + ?) WHERE node = ? AND sku = ?",
-            [(sign * q, n, s) for (n, s), q in m.items()],
+            "UPDATE positions SET on_hand = max(0, on_hand - ?) WHERE node = ? AND sku = ?",
+            [(u.qty, u.node, u.sku) for u in effects.ship],
+        )
+        self.conn.executemany(
+            "INSERT INTO positions (node, sku, on_hand, safety_stock) VALUES (?, ?, ?, 0)"
+            " ON CONFLICT (node, sku) DO UPDATE SET on_hand = on_hand + excluded.on_hand",
+            [(u.node, u.sku, u.qty) for u in effects.restock],
         )
 
-    def load_order(self, order_id: str) -> _Order:
-        row = self.conn.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone()
+    def load_order(self, order_id: str) -> OrderRecord:
+        row = self.conn.execute(
+            "SELECT * FROM orders WHERE id = ?", (order_id,)
+        ).fetchone()  # fmt: skip
         if row is None:
             raise NotFound(f"order {order_id} not found")
-        return _Order.from_row(row)
+        return _order_from_row(row)
 
-    def save_order(self, o: _Order, insert: bool) -> None:
+    def save_order(self, order: OrderRecord, effects: Effects, insert: bool) -> None:
         verb = "INSERT" if insert else "REPLACE"
-        self.conn.execute(
-            f"{verb} INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                o.id,
-                o.state.value,
-                _dumps(o.lines),
-                _map_to_json(o.allocations),
-                _map_to_json(o.shipped),
-                _map_to_json(o.returned),
-                _dumps(o.released_nodes),
-                o.version,
-                o.created_at,
-                o.updated_at,
-                _dumps(o.document),
-            ),
-        )
-        for type_, data in o.events:
-            self.emit(type_, o.id, {**data, "state": o.state.value, "version": o.version})
-        o.events.clear()
+        self.conn.execute(f"{verb} INTO orders VALUES ({', '.join('?' * 11)})", _order_row(order))
+        for type_, data in effects.events:
+            self.emit(type_, order.id, data)
 
 
-POSITION_SQL = """
-SELECT p.node, p.sku, p.on_hand, p.safety_stock, p.allocated,
-       (SELECT COALESCE(SUM(h.qty), 0) FROM hold_lines h
-         WHERE h.node = p.node AND h.sku = p.sku AND h.active = 1 AND h.expires_at > ?)
-FROM positions p"""
-
-
-def _position(row: sqlite3.Row) -> Position:
-    node, sku, on_hand, safety, allocated, reserved = tuple(row)
-    return Position(node, sku, on_hand, safety, reserved, allocated)
+def _summed(units: Sequence[Unit]) -> dict[tuple[str, str], int]:
+    """(node, sku) -> units, in the order each pair first appears."""
+    out: dict[tuple[str, str], int] = {}
+    for u in units:
+        out[(u.node, u.sku)] = out.get((u.node, u.sku), 0) + u.qty
+    return out
 
 
 # --- the store ------------------------------------------------------------------------------
 
 
 class SqliteStore:
-    """The embedded `ledger.Store` on one SQLite file (created, with its directory, if new)."""
+    """The embedded `Store` on one SQLite file (created, with its directory, if new)."""
 
     def __init__(
         self,
@@ -340,17 +299,10 @@ class SqliteStore:
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
         self._closed = False
-        with self._write_lock:
-            conn = self._conn()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        with self._write() as tx:
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    tx.conn.execute(statement)
 
     # --- connections and transactions
 
@@ -378,8 +330,8 @@ class SqliteStore:
         return conn
 
     @contextmanager
-    def _write(self, idem: Idempotency | None = None, durable: bool = True) -> Iterator[_Tx]:
-        """BEGIN IMMEDIATE ... COMMIT, with the idempotency reply written inside it.
+    def _write(self, durable: bool = True) -> Iterator[_Tx]:
+        """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on any exception).
 
         durable=False commits without waiting for the disk (synchronous=NORMAL: the WAL is
         written, fsynced by the next durable commit), for writes whose loss in a power cut
@@ -389,28 +341,45 @@ class SqliteStore:
             conn = self._conn()
             if not durable:
                 conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("BEGIN IMMEDIATE")
             try:
-                with self._transaction(conn, idem) as tx:
-                    yield tx
+                yield _Tx(conn, time.time())  # read after the lock: expiry is judged now
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:  # also after a failed COMMIT (I/O error, disk full)
+                    conn.execute("ROLLBACK")
+                raise
             finally:
                 if not durable:
                     conn.execute("PRAGMA synchronous = FULL")
 
-    @contextmanager
-    def _transaction(self, conn: sqlite3.Connection, idem: Idempotency | None) -> Iterator[_Tx]:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            tx = _Tx(conn, time.time())  # read after the lock: expiry is judged now
+    def _keyed(self, idem: IdempotencyKey | None, operation: Callable[[_Tx], R]) -> R:
+        """Run a mutating operation in one write transaction; with a key, at most once: a
+        key that completed replays its stored result (Replayed) or, for another request,
+        is refused (IdempotencyMismatch), as is a key leased to another request; the
+        result is stored with the effect."""
+        with self._write() as tx:
             if idem is not None:
-                self._check_key_unused(tx, idem)
-            yield tx
+                row = tx.conn.execute(
+                    "SELECT * FROM idempotent_results WHERE key = ?", (idem.key,)
+                ).fetchone()
+                if row is not None and (row["result"] is not None or row["lease_until"] > tx.now):
+                    _check_same_request(row["request_hash"], idem)
+                    if row["result"] is not None:
+                        raise Replayed(_result_from_json(row["result"]))
+            result = operation(tx)
             if idem is not None:
-                self._store_reply(tx, idem)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:  # also after a failed COMMIT (I/O error, disk full)
-                conn.execute("ROLLBACK")
-            raise
+                tx.conn.execute(
+                    "REPLACE INTO idempotent_results VALUES (?, ?, ?, ?, ?)",
+                    (idem.key, idem.request_hash, _result_to_json(result), tx.now, tx.now),
+                )
+                tx.conn.execute(
+                    "DELETE FROM idempotent_results WHERE key IN (SELECT key FROM"
+                    " idempotent_results WHERE created_at < ?"
+                    " AND (result IS NOT NULL OR lease_until < ?) LIMIT ?)",
+                    (tx.now - self._retention_s, tx.now, PURGE_BATCH),
+                )
+            return result
 
     @contextmanager
     def _read(self) -> Iterator[_Tx]:
@@ -426,60 +395,41 @@ class SqliteStore:
 
     # --- network and stock
 
-    def upsert_nodes(self, nodes: Sequence[NodeRecord]) -> None:
+    def upsert_nodes(self, nodes: Sequence[Node]) -> None:
         with self._write() as tx:
             tx.conn.executemany(
                 "REPLACE INTO nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (
-                        n.id,
-                        n.kind,
-                        n.lat,
-                        n.lon,
-                        n.ship_capacity,
-                        n.unit_capacity,
-                        n.handling_per_shipment,
-                        n.handling_per_unit,
-                        int(n.ship_enabled),
-                    )
+                    (n.id, n.kind, n.lat, n.lon, n.ship_capacity, n.unit_capacity,
+                     n.handling_per_shipment, n.handling_per_unit, int(n.ship_enabled))
                     for n in nodes
                 ],
-            )
+            )  # fmt: skip
 
-    def list_nodes(self) -> list[NodeRecord]:
+    def list_nodes(self) -> list[Node]:
         with self._read() as tx:
             rows = tx.conn.execute("SELECT * FROM nodes ORDER BY id").fetchall()
         return [
-            NodeRecord(
-                r["id"],
-                r["kind"],
-                r["lat"],
-                r["lon"],
-                r["ship_capacity"],
-                r["unit_capacity"],
-                r["handling_per_shipment"],
-                r["handling_per_unit"],
-                bool(r["ship_enabled"]),
-            )
+            Node(r["id"], r["kind"], r["lat"], r["lon"], r["ship_capacity"], r["unit_capacity"],
+                 r["handling_per_shipment"], r["handling_per_unit"], bool(r["ship_enabled"]))
             for r in rows
-        ]
+        ]  # fmt: skip
 
-    def upsert_items(self, items: Sequence[ItemRecord]) -> None:
+    def upsert_items(self, items: Sequence[Item]) -> None:
         with self._write() as tx:
             tx.conn.executemany(
                 "REPLACE INTO items VALUES (?, ?, ?)",
                 [(i.sku, i.weight_lb, _dumps(list(i.dims_in))) for i in items],
             )
 
-    def get_items(self, skus: Sequence[str]) -> dict[str, ItemRecord]:
+    def get_items(self, skus: Sequence[str]) -> dict[str, Item]:
         with self._read() as tx:
             rows = tx.conn.execute(
                 "SELECT * FROM items WHERE sku IN (SELECT value FROM json_each(?))",
                 (_dumps(list(skus)),),
             ).fetchall()
         return {
-            r["sku"]: ItemRecord(r["sku"], r["weight_lb"], tuple(json.loads(r["dims"])))
-            for r in rows
+            r["sku"]: Item(r["sku"], r["weight_lb"], tuple(json.loads(r["dims"]))) for r in rows
         }
 
     def set_stock(self, node: str, counts: dict[str, tuple[int, int]], reason: str) -> None:
@@ -503,9 +453,9 @@ class SqliteStore:
             tx.emit("stock.snapshot", f"node:{node}", data)
 
     def adjust_stock(
-        self, node: str, sku: str, delta: int, reason: str, idem: Idempotency | None = None
+        self, node: str, sku: str, delta: int, reason: str, idem: IdempotencyKey | None = None
     ) -> Position:
-        with self._write(idem) as tx:
+        def adjust(tx: _Tx) -> Position:
             before = tx.position(node, sku)
             if before.on_hand + delta < 0:
                 raise Invalid(
@@ -525,6 +475,8 @@ class SqliteStore:
             )
             return after
 
+        return self._keyed(idem, adjust)
+
     def positions(self, skus: Sequence[str], nodes: Sequence[str] | None = None) -> list[Position]:
         sql = POSITION_SQL + " WHERE p.sku IN (SELECT value FROM json_each(?))"
         params: list[Any] = [_dumps(list(skus))]
@@ -537,7 +489,7 @@ class SqliteStore:
         return [_position(r) for r in rows]
 
     def add_inbound(self, inbound: Sequence[Inbound]) -> None:
-        _check_units((Unit(i.node, i.sku, i.qty) for i in inbound), "inbound")
+        lifecycle.check_units((Unit(i.node, i.sku, i.qty) for i in inbound), "inbound")
         with self._write() as tx:
             tx.conn.executemany(
                 "REPLACE INTO inbound VALUES (?, ?, ?, ?, ?)",
@@ -561,19 +513,20 @@ class SqliteStore:
         cart: str,
         units: Sequence[Unit],
         ttl_s: float,
-        idem: Idempotency | None = None,
+        idem: IdempotencyKey | None = None,
     ) -> Reservation:
-        _check_units(units, f"reservation {reservation_id}")
+        lifecycle.check_units(units, f"reservation {reservation_id}")
         if not units or not ttl_s > 0:
             raise Invalid(
                 f"reservation {reservation_id}: expected at least one line and "
                 f"a TTL > 0 s (got {len(units)} lines, TTL {ttl_s})"
             )
-        need = _merge(units)
-        with self._write(idem) as tx:
+        need = merge_units(units)
+
+        def reserve(tx: _Tx) -> Reservation:
             if tx.conn.execute("SELECT 1 FROM holds WHERE id = ?", (reservation_id,)).fetchone():
                 raise Conflict(f"reservation {reservation_id} already exists")
-            tx.check_available(need)
+            tx.check_available(units)
             expires_at = tx.now + ttl_s
             tx.conn.execute(
                 "INSERT INTO holds VALUES (?, ?, ?, ?, 'active', NULL)",
@@ -581,49 +534,49 @@ class SqliteStore:
             )
             tx.conn.executemany(
                 "INSERT INTO hold_lines VALUES (?, ?, ?, ?, ?, 1)",
-                [(reservation_id, n, s, q, expires_at) for (n, s), q in need.items()],
+                [(reservation_id, u.node, u.sku, u.qty, expires_at) for u in need],
             )
-            tx.emit(
-                "reservation.created",
-                reservation_id,
-                {"cart": cart, "units": _units_json(need), "expires_at": expires_at},
-            )
+            data = {"cart": cart, "units": lifecycle.units_data(need), "expires_at": expires_at}
+            tx.emit("reservation.created", reservation_id, data)
             return self._reservation(tx, reservation_id)
+
+        return self._keyed(idem, reserve)
 
     def get_reservation(self, reservation_id: str) -> Reservation:
         with self._read() as tx:
             return self._reservation(tx, reservation_id)
 
     def release_reservation(
-        self, reservation_id: str, idem: Idempotency | None = None
+        self, reservation_id: str, idem: IdempotencyKey | None = None
     ) -> Reservation:
-        with self._write(idem) as tx:
+        def release(tx: _Tx) -> Reservation:
             self._end_hold(tx, self._active_hold(tx, reservation_id), HoldState.RELEASED)
             tx.emit("reservation.released", reservation_id, {})
             return self._reservation(tx, reservation_id)
+
+        return self._keyed(idem, release)
 
     def commit_reservation(
         self,
         reservation_id: str,
         order_id: str,
-        lines: dict[str, int],
         document: dict[str, Any],
-        idem: Idempotency | None = None,
+        idem: IdempotencyKey | None = None,
     ) -> OrderRecord:
-        with self._write(idem) as tx:
+        def commit(tx: _Tx) -> OrderRecord:
             hold = self._active_hold(tx, reservation_id)
-            units = {
-                (r["node"], r["sku"]): r["qty"]
-                for r in tx.conn.execute(
-                    "SELECT node, sku, qty FROM hold_lines WHERE hold_id = ?", (reservation_id,)
-                )
-            }
-            self._check_new_order(tx, order_id, lines, units)
+            self._check_new_order(tx, order_id)
+            units = self._reservation(tx, reservation_id).units
+            order, effects = lifecycle.create(
+                order_id, sku_totals(units), units, document, tx.now, reservation_id
+            )
             self._end_hold(tx, hold, HoldState.COMMITTED, order_id)
             tx.emit("reservation.committed", reservation_id, {"order_id": order_id})
-            order = self._new_order(tx, order_id, lines, units, document, reservation_id)
-            tx.save_order(order, insert=True)
-            return order.record()
+            tx.apply(effects)  # the held units move from reserved to allocated
+            tx.save_order(order, effects, insert=True)
+            return order
+
+        return self._keyed(idem, commit)
 
     def expire_reservations(self, limit: int = 1000) -> int:
         with self._read() as tx:  # the reaper runs often: take the write lock only if needed
@@ -693,57 +646,27 @@ class SqliteStore:
         lines: dict[str, int],
         allocations: Sequence[Unit],
         document: dict[str, Any],
-        idem: Idempotency | None = None,
+        idem: IdempotencyKey | None = None,
     ) -> OrderRecord:
-        _check_units(allocations, f"order {order_id}")
-        need = _merge(allocations)
-        with self._write(idem) as tx:
-            self._check_new_order(tx, order_id, lines, need)
-            tx.check_available(need)
-            order = self._new_order(tx, order_id, lines, need, document)
-            tx.save_order(order, insert=True)
-            return order.record()
+        def create(tx: _Tx) -> OrderRecord:
+            order, effects = lifecycle.create(order_id, lines, allocations, document, tx.now)
+            self._check_new_order(tx, order_id)
+            tx.check_available(allocations)
+            tx.apply(effects)
+            tx.save_order(order, effects, insert=True)
+            return order
 
-    def _check_new_order(self, tx: _Tx, order_id: str, lines: dict[str, int], m: UnitMap) -> None:
-        if not m or dict(sorted(lines.items())) != dict(sorted(_per_sku(m).items())):
-            raise Invalid(
-                f"order {order_id}: lines {lines} must be the allocated units per SKU "
-                f"{_per_sku(m)}, and not empty"
-            )
+        return self._keyed(idem, create)
+
+    @staticmethod
+    def _check_new_order(tx: _Tx, order_id: str) -> None:
         row = tx.conn.execute("SELECT state FROM orders WHERE id = ?", (order_id,)).fetchone()
         if row is not None:
             raise Conflict(f"order {order_id} already exists", current_state=row["state"])
 
-    def _new_order(
-        self,
-        tx: _Tx,
-        order_id: str,
-        lines: dict[str, int],
-        m: UnitMap,
-        document: dict[str, Any],
-        reservation_id: str | None = None,
-    ) -> _Order:
-        tx.add_allocated(m, +1)
-        order = _Order(
-            order_id,
-            OrderState.ALLOCATED,
-            dict(lines),
-            dict(m),
-            {},
-            {},
-            [],
-            1,
-            tx.now,
-            tx.now,
-            document,
-        )
-        created = {"lines": dict(lines), "reservation_id": reservation_id}
-        order.events += [("order.created", created), ("order.allocated", {"units": _units_json(m)})]
-        return order
-
     def get_order(self, order_id: str) -> OrderRecord:
         with self._read() as tx:
-            return tx.load_order(order_id).record()
+            return tx.load_order(order_id)
 
     def order_history(self, order_id: str) -> list[Event]:
         with self._read() as tx:
@@ -765,26 +688,26 @@ class SqliteStore:
         new_allocations: Sequence[Unit] = (),
         restock: bool = True,
         document: dict[str, Any] | None = None,
-        idem: Idempotency | None = None,
+        idem: IdempotencyKey | None = None,
     ) -> OrderRecord:
-        if action not in ALLOWED_FROM:
-            raise Invalid(f"order {order_id}: unknown action {action!r}")
-        _check_units(units, f"order {order_id} {action}")
-        _check_units(new_allocations, f"order {order_id} {action} new allocations")
-        step = _Step(node, _merge(units), _merge(new_allocations), restock)
-        with self._write(idem) as tx:
+        step = Step(node, tuple(units), tuple(new_allocations), restock)
+
+        def transition(tx: _Tx) -> OrderRecord:
             order = tx.load_order(order_id)
-            if order.state not in ALLOWED_FROM[action]:
-                raise order.conflict(f"cannot {action} an order that is {order.state.value}")
+            lifecycle.check_allowed(order, action)
             if expected_version is not None and expected_version != order.version:
-                raise order.conflict(f"version is {order.version}, not {expected_version}")
-            HANDLERS[action](tx, order, step)
-            order.version += 1
-            order.updated_at = tx.now
-            if document is not None:
-                order.document = document
-            tx.save_order(order, insert=False)
-            return order.record()
+                raise Conflict(
+                    f"order {order_id}: version is {order.version}, not {expected_version}",
+                    current_state=str(order.state),
+                )
+            after, effects = lifecycle.apply(order, action, step)
+            tx.check_available(effects.allocate, freed=effects.free)
+            tx.apply(effects)
+            after = _with(after, tx.now, document)
+            tx.save_order(after, effects, insert=False)
+            return after
+
+        return self._keyed(idem, transition)
 
     # --- events and idempotency
 
@@ -798,55 +721,39 @@ class SqliteStore:
     def idempotent_reply(self, key: str) -> IdempotentReply | None:
         with self._read() as tx:
             row = tx.conn.execute(
-                "SELECT * FROM idempotency WHERE key = ? AND status IS NOT NULL", (key,)
+                "SELECT request_hash, result FROM idempotent_results"
+                " WHERE key = ? AND result IS NOT NULL",
+                (key,),
             ).fetchone()
         if row is None:
             return None
-        return IdempotentReply(row["request_hash"], row["status"], json.loads(row["body"]))
+        return IdempotentReply(row["request_hash"], _result_from_json(row["result"]))
 
-    def claim_idempotency_key(self, key: str, request_hash: str, lease_s: float) -> bool:
+    def claim_idempotency_key(self, key: str, request_hash: str, lease_s: float) -> Result | None:
         # a claim lost in a power cut only frees its key: the effect's commit is durable
+        idem = IdempotencyKey(key, request_hash)
         with self._write(durable=False) as tx:
-            row = tx.conn.execute("SELECT * FROM idempotency WHERE key = ?", (key,)).fetchone()
-            if row is not None and (row["status"] is not None or row["lease_until"] > tx.now):
-                _check_same_request(row, key, request_hash)
-                if row["status"] is not None:
-                    return True  # completed with this request: the caller replays the reply
+            row = tx.conn.execute(
+                "SELECT * FROM idempotent_results WHERE key = ?", (key,)
+            ).fetchone()
+            if row is not None and (row["result"] is not None or row["lease_until"] > tx.now):
+                _check_same_request(row["request_hash"], idem)
+                if row["result"] is not None:
+                    return _result_from_json(row["result"])  # the caller replays it
                 raise IdempotencyInFlight(
                     f"a request with idempotency key {key!r} is still in flight; retry later"
                 )
             tx.conn.execute(
-                "REPLACE INTO idempotency VALUES (?, ?, NULL, NULL, ?, ?)",
+                "REPLACE INTO idempotent_results VALUES (?, ?, NULL, ?, ?)",
                 (key, request_hash, tx.now + lease_s, tx.now),
             )
-            return False
+            return None
 
     def release_idempotency_key(self, key: str) -> None:
         with self._write(durable=False) as tx:
-            tx.conn.execute("DELETE FROM idempotency WHERE key = ? AND status IS NULL", (key,))
-
-    def _check_key_unused(self, tx: _Tx, idem: Idempotency) -> None:
-        """The effect runs at most once per key: refuse if the key completed or is leased to
-        another request."""
-        row = tx.conn.execute("SELECT * FROM idempotency WHERE key = ?", (idem.key,)).fetchone()
-        if row is None or (row["status"] is None and row["lease_until"] <= tx.now):
-            return
-        _check_same_request(row, idem.key, idem.request_hash)
-        if row["status"] is not None:
-            raise IdempotencyInFlight(
-                f"idempotency key {idem.key!r} already completed; replay its stored reply"
+            tx.conn.execute(
+                "DELETE FROM idempotent_results WHERE key = ? AND result IS NULL", (key,)
             )
-
-    def _store_reply(self, tx: _Tx, idem: Idempotency) -> None:
-        tx.conn.execute(
-            "REPLACE INTO idempotency VALUES (?, ?, ?, ?, ?, ?)",
-            (idem.key, idem.request_hash, idem.status, _dumps(idem.body), tx.now, tx.now),
-        )
-        tx.conn.execute(
-            "DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency"
-            " WHERE created_at < ? AND (status IS NOT NULL OR lease_until < ?) LIMIT ?)",
-            (tx.now - self._retention_s, tx.now, PURGE_BATCH),
-        )
 
     # --- API keys
 
@@ -874,10 +781,8 @@ class SqliteStore:
 
     def revoke_api_key(self, key_id: str) -> None:
         with self._write() as tx:
-            if (
-                tx.conn.execute("UPDATE api_keys SET revoked = 1 WHERE id = ?", (key_id,)).rowcount
-                == 0
-            ):
+            cursor = tx.conn.execute("UPDATE api_keys SET revoked = 1 WHERE id = ?", (key_id,))
+            if cursor.rowcount == 0:
                 raise NotFound(f"API key {key_id} not found")
 
     # --- lifecycle
@@ -898,6 +803,18 @@ class SqliteStore:
             conn.close()
         self._local = threading.local()
         self._process_lock.close()
+
+
+def _with(order: OrderRecord, now: float, document: dict[str, Any] | None) -> OrderRecord:
+    """The order as a step leaves it, stamped now, with its new document if given."""
+    return replace(order, updated_at=now, document=order.document if document is None else document)
+
+
+def _check_same_request(request_hash: str, idem: IdempotencyKey) -> None:
+    if request_hash != idem.request_hash:
+        raise IdempotencyMismatch(
+            f"idempotency key {idem.key!r} was used before with another request"
+        )
 
 
 class _ProcessLock:
@@ -929,166 +846,3 @@ class _ProcessLock:
         if self._fd is not None and self._pid == os.getpid():
             os.close(self._fd)
         self._fd = None
-
-
-def _check_same_request(row: sqlite3.Row, key: str, request_hash: str) -> None:
-    if row["request_hash"] != request_hash:
-        raise IdempotencyMismatch(f"idempotency key {key!r} was used with another request body")
-
-
-def _event(row: sqlite3.Row) -> Event:
-    return Event(row["seq"], row["at"], row["type"], row["subject"], json.loads(row["data"]))
-
-
-def _api_key(row: sqlite3.Row) -> ApiKey:
-    return ApiKey(
-        row["id"],
-        row["name"],
-        tuple(json.loads(row["scopes"])),
-        row["created_at"],
-        bool(row["revoked"]),
-    )
-
-
-# --- the order state machine's effects ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Step:
-    """The arguments of one transition, with lines for the same (node, sku) summed."""
-
-    node: str | None
-    units: UnitMap
-    new: UnitMap
-    restock: bool
-
-    def check(self, order: _Order, action: str, takes: frozenset[str]) -> None:
-        """Invalid for an argument this action does not take, or without the node it needs."""
-        given = {"node"} if self.node is not None else set()
-        given |= {n for n, v in (("units", self.units), ("new_allocations", self.new)) if v}
-        if extra := given - takes:
-            raise Invalid(f"order {order.id} {action}: takes no {', '.join(sorted(extra))}")
-        if "node" in takes and self.node is None:
-            raise Invalid(f"order {order.id} {action}: a node is required")
-
-
-def _release(tx: _Tx, order: _Order, step: _Step) -> None:
-    step.check(order, "release", frozenset())
-    order.released_nodes = sorted({n for n, _ in order.allocations})
-    order.state = OrderState.RELEASED
-    order.events.append(("order.released", {"nodes": order.released_nodes}))
-
-
-def _ship(tx: _Tx, order: _Order, step: _Step) -> None:
-    step.check(order, "ship", frozenset({"node"}))
-    shipping = {k: q for k, q in order.allocations.items() if k[0] == step.node}
-    if not shipping:
-        raise order.conflict(f"nothing allocated at {step.node} to ship")
-    _subtract(order.allocations, shipping, "ship", order.state)
-    _add(order.shipped, shipping)
-    tx.add_allocated(shipping, -1)
-    tx.add_on_hand(shipping, -1)
-    order.settle()
-    order.events.append(("order.shipped", {"node": step.node, "units": _units_json(shipping)}))
-
-
-def _cancel(tx: _Tx, order: _Order, step: _Step) -> None:
-    step.check(order, "cancel", frozenset({"units"}))
-    cancelling = dict(step.units or order.allocations)
-    _subtract(order.allocations, cancelling, "cancel", order.state)
-    tx.add_allocated(cancelling, -1)
-    order.take_lines(cancelling)
-    order.settle()
-    order.events.append(("order.cancelled", {"units": _units_json(cancelling)}))
-
-
-def _reject(tx: _Tx, order: _Order, step: _Step) -> None:
-    step.check(order, "reject", frozenset({"node", "units", "new_allocations"}))
-    rejected = dict(step.units or {k: q for k, q in order.allocations.items() if k[0] == step.node})
-    if any(n != step.node for n, _ in rejected) or any(n == step.node for n, _ in step.new):
-        raise Invalid(
-            f"order {order.id} reject at {step.node}: rejected units must be at "
-            "that node and new allocations elsewhere"
-        )
-    if not rejected:
-        raise order.conflict(f"nothing allocated at {step.node} to reject")
-    unfillable = _per_sku(rejected)
-    for sku, qty in _per_sku(step.new).items():
-        if qty > unfillable.get(sku, 0):
-            raise Invalid(
-                f"order {order.id} reject: {qty} of {sku} re-allocated but only "
-                f"{unfillable.get(sku, 0)} rejected"
-            )
-        unfillable[sku] -= qty
-    _subtract(order.allocations, rejected, "reject", order.state)
-    tx.add_allocated(rejected, -1)
-    _allocate_more(tx, order, step.new)
-    order.take_lines({("", s): q for s, q in unfillable.items() if q})
-    order.settle()
-    order.events.append(("order.rejected", {"node": step.node, "units": _units_json(rejected)}))
-    if step.new:
-        order.events.append(
-            (
-                "order.reallocated",
-                {"released": _units_json(rejected), "units": _units_json(step.new)},
-            )
-        )
-    if any(unfillable.values()):
-        order.events.append(
-            (
-                "order.lines_unfillable",
-                {"lines": {s: q for s, q in sorted(unfillable.items()) if q}},
-            )
-        )
-
-
-def _reallocate(tx: _Tx, order: _Order, step: _Step) -> None:
-    step.check(order, "reallocate", frozenset({"units", "new_allocations"}))
-    if not step.units or _per_sku(step.units) != _per_sku(step.new):
-        raise Invalid(
-            f"order {order.id} reallocate: new allocations {_per_sku(step.new)} must "
-            f"move exactly the released units {_per_sku(step.units)} per SKU"
-        )
-    _subtract(order.allocations, step.units, "reallocate", order.state)
-    tx.add_allocated(step.units, -1)
-    _allocate_more(tx, order, step.new)
-    order.events.append(
-        ("order.reallocated", {"released": _units_json(step.units), "units": _units_json(step.new)})
-    )
-
-
-def _allocate_more(tx: _Tx, order: _Order, new: UnitMap) -> None:
-    """Allocate new units to the order (after its released units were given back)."""
-    tx.check_available(new)
-    tx.add_allocated(new, +1)
-    _add(order.allocations, new)
-    if order.state == OrderState.RELEASED:
-        order.released_nodes = sorted({*order.released_nodes, *(n for n, _ in new)})
-
-
-def _return(tx: _Tx, order: _Order, step: _Step) -> None:
-    step.check(order, "return", frozenset({"units"}))
-    outstanding = dict(order.shipped)
-    _subtract(outstanding, order.returned, "return", order.state)
-    returning = dict(step.units or outstanding)
-    if not returning:
-        raise order.conflict("nothing shipped is left to return")
-    _subtract(outstanding, returning, "return", order.state)
-    _add(order.returned, returning)
-    if step.restock:
-        tx.add_on_hand(returning, +1)
-    if order.state == OrderState.SHIPPED and not outstanding:
-        order.state = OrderState.RETURNED
-    order.events.append(
-        ("order.returned", {"units": _units_json(returning), "restock": step.restock})
-    )
-
-
-HANDLERS: dict[str, Callable[[_Tx, _Order, _Step], None]] = {
-    "release": _release,
-    "ship": _ship,
-    "cancel": _cancel,
-    "reject": _reject,
-    "reallocate": _reallocate,
-    "return": _return,
-}

@@ -21,7 +21,7 @@ import pytest
 import uvicorn
 
 from api.app import create_app
-from api.settings import Settings
+from sourcing_engine.settings import Settings
 from tests.conftest import free_port
 
 ADMIN_KEY = "sk_00000000000000ad_test-admin-secret-0123456789"
@@ -72,7 +72,7 @@ class ApiServer:
 
 
 def start_server(store_url: str, **settings: Any) -> ApiServer:
-    server = ApiServer(Settings(store_url=store_url, admin_key=ADMIN_KEY, **settings))
+    server = ApiServer(Settings(store=store_url, admin_key=ADMIN_KEY, **settings))
     server.start()
     with server.client() as c:
         assert c.put("/v1/nodes", json={"nodes": NODES}).status_code == 200

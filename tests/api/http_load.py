@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from sourcing_engine.ledger import ItemRecord, NodeRecord, Position
+from sourcing_engine.domain import Item, Node, Position
 from sourcing_engine.stores import open_store
 from tests.sourcing_engine.stores.invariants import (
     HOT_NODES,
@@ -35,9 +35,9 @@ from tests.sourcing_engine.stores.invariants import (
 HOLD_TTL_S = 120  # longer than any load: holds end by commit or release only
 # HOT_NODES: a New Jersey warehouse, a Chicago store, a Los Angeles store
 NODE_RECORDS = [
-    NodeRecord(HOT_NODES[0], "warehouse", 40.79, -74.06, handling_per_shipment=1.5),
-    NodeRecord(HOT_NODES[1], "store", 41.88, -87.63, handling_per_shipment=2.5),
-    NodeRecord(HOT_NODES[2], "store", 34.05, -118.24, handling_per_shipment=2.5),
+    Node(HOT_NODES[0], "warehouse", 40.79, -74.06, handling_per_shipment=1.5),
+    Node(HOT_NODES[1], "store", 41.88, -87.63, handling_per_shipment=2.5),
+    Node(HOT_NODES[2], "store", 34.05, -118.24, handling_per_shipment=2.5),
 ]
 # destinations near each node, so that every node is somebody's cheapest
 DESTINATIONS = [
@@ -55,7 +55,7 @@ def seed_network(
     store = open_store(store_url)
     try:
         store.upsert_nodes(NODE_RECORDS)
-        store.upsert_items([ItemRecord(sku, 1.0 + i) for i, sku in enumerate(HOT_SKUS)])
+        store.upsert_items([Item(sku, 1.0 + i) for i, sku in enumerate(HOT_SKUS)])
         return seed_hot(store, on_hand, safety)
     finally:
         store.close()

@@ -11,7 +11,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.core.result import Ok
 
 from api.app import create_app
-from api.settings import Settings
+from sourcing_engine.settings import Settings
 from tests.api.conftest import ADMIN_KEY, ApiServer, sqlite_url, start_server
 
 MAX_EXAMPLES = 30
@@ -20,7 +20,7 @@ MAX_EXAMPLES = 30
 # The document as the app publishes it at /openapi.json (no store is opened to build it),
 # with the admin key for its bearer scheme: negative cases may drop it (and expect a 401).
 SCHEMA = schemathesis.openapi.from_dict(
-    create_app(Settings(store_url="sqlite:///-")).openapi(),
+    create_app(Settings(store="sqlite:///-")).openapi(),
     config=SchemathesisConfig.from_dict({"auth": {"openapi": {"ApiKey": {"bearer": ADMIN_KEY}}}}),
 )
 _RESULTS = list(SCHEMA.get_all_operations())

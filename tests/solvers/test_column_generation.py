@@ -15,8 +15,8 @@ from solvers.column_generation import (
 from solvers.evaluate import evaluate
 from solvers.master import Columns, scarce_rows
 from solvers.pricing import price_orders
-from sourcing_engine.compile import compile_batch
 from sourcing_engine.domain import Batch
+from sourcing_engine.sourcing import compile_batch
 from tests.reference_mip import random_batch, solve_reference
 from tests.solvers.pipeline import start_column_generation
 from tests.solvers.problems import allocation_set, random_problem

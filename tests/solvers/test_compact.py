@@ -19,8 +19,8 @@ from solvers.evaluate import evaluate, feasibility_errors
 from solvers.master import scarce_rows
 from solvers.result import Allocation
 from solvers.shapes import shape_of
-from sourcing_engine.compile import compile_batch
 from sourcing_engine.domain import Batch
+from sourcing_engine.sourcing import compile_batch
 from tests.reference_mip import random_batch, solve_reference
 from tests.solvers.pipeline import start_column_generation
 from tests.solvers.problems import reference_allocation

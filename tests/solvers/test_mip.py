@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from solvers.mip import BACKENDS, solve_mip
+from solvers.mip import BACKENDS, NoSolution, solve_mip
 
 
 def _knapsack() -> tuple[np.ndarray, np.ndarray, sp.csr_matrix, np.ndarray, np.ndarray]:
@@ -21,7 +21,6 @@ def _knapsack() -> tuple[np.ndarray, np.ndarray, sp.csr_matrix, np.ndarray, np.n
 def test_knapsack_optimum(backend: str) -> None:
     """Both backends find a = b = 1, c = 0 at -9 and prove it."""
     solution = solve_mip(*_knapsack(), {}, time_limit_s=10.0, gap=0.0, backend=backend)
-    assert solution is not None
     assert solution.values.tolist() == pytest.approx([1.0, 1.0, 0.0])
     assert solution.objective == pytest.approx(-9.0)
     assert solution.bound <= solution.objective + 1e-6
@@ -34,7 +33,6 @@ def test_a_poor_hint_does_not_change_the_optimum(backend: str) -> None:
     solution = solve_mip(
         *_knapsack(), {0: 1.0, 1: 0.0, 2: 1.0}, time_limit_s=10.0, gap=0.0, backend=backend
     )
-    assert solution is not None
     assert solution.objective == pytest.approx(-9.0)
 
 
@@ -45,7 +43,6 @@ def test_integrality_and_general_bounds(backend: str) -> None:
         np.array([-1.0, -1.0]), np.array([2.0, 10.0]), sp.csr_matrix(np.array([[2.0, 2.0]])),
         np.array([-np.inf]), np.array([7.0]), {}, time_limit_s=10.0, gap=0.0, backend=backend,
     )  # fmt: skip
-    assert solution is not None
     assert solution.objective == pytest.approx(-3.0)
     assert solution.values[0] <= 2.0 + 1e-9
     assert np.allclose(solution.values, np.round(solution.values))
@@ -53,9 +50,10 @@ def test_integrality_and_general_bounds(backend: str) -> None:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_infeasible_model_has_no_solution(backend: str) -> None:
-    """x + y = 3 with x, y <= 1 has no solution: None, not a made-up plan."""
-    solution = solve_mip(
-        np.array([1.0, 1.0]), np.ones(2), sp.csr_matrix(np.array([[1.0, 1.0]])),
-        np.array([3.0]), np.array([3.0]), {}, time_limit_s=10.0, gap=0.0, backend=backend,
-    )  # fmt: skip
-    assert solution is None
+    """x + y = 3 with x, y <= 1 has no solution: NoSolution saying so, not a made-up plan."""
+    with pytest.raises(NoSolution, match="INFEASIBLE") as err:
+        solve_mip(
+            np.array([1.0, 1.0]), np.ones(2), sp.csr_matrix(np.array([[1.0, 1.0]])),
+            np.array([3.0]), np.array([3.0]), {}, time_limit_s=10.0, gap=0.0, backend=backend,
+        )  # fmt: skip
+    assert err.value.status == "INFEASIBLE"

@@ -12,7 +12,7 @@ from solvers.master import scarce_rows
 from solvers.neighborhood import Neighbourhoods
 from solvers.problem import SourcingProblem
 from solvers.result import Allocation
-from sourcing_engine.compile import compile_batch
+from sourcing_engine.sourcing import compile_batch
 from tests.reference_mip import random_batch, solve_reference
 from tests.solvers.problems import allocation_set, random_problem
 

@@ -11,7 +11,7 @@ from solvers.evaluate import evaluate, feasibility_errors
 from solvers.optimal import OptimalParams, solve_optimal
 from solvers.problem import SourcingProblem
 from solvers.result import Result, Status
-from sourcing_engine.compile import compile_batch
+from sourcing_engine.sourcing import compile_batch
 from tests.reference_mip import random_batch, solve_reference
 from tests.solvers.problems import allocation_set, random_problem
 

@@ -12,11 +12,11 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from solvers import POLICIES, solve
-from sourcing_engine.compile import compile_batch, plan_from_result
+from solvers import POLICIES, Limits, solve
 from sourcing_engine.domain import Batch
 from sourcing_engine.exchange import PlanSpec, problem_to_data
-from sourcing_engine.validate import validate_plan
+from sourcing_engine.plan_check import validate_plan
+from sourcing_engine.sourcing import compile_batch
 from tests.reference_mip import random_batch, reference_plan, solve_reference
 
 SEEDS = st.integers(0, 2**32 - 1)
@@ -51,8 +51,8 @@ def test_optimal_reaches_reference_optimum(seed: int) -> None:
     """The optimal policy's plan is valid, costs the reference optimum, and its bound holds."""
     batch = random_batch(seed)
     compiled = compile_batch(batch)
-    result = solve(compiled.problem, policy="optimal", time_limit=60.0, gap_tolerance=1e-9)
-    plan = plan_from_result(compiled, result)
+    result = solve(compiled.problem, "optimal", time_limit=60.0, gap_tolerance=1e-9)
+    plan = compiled.plan_document(result)
     report = validate_plan(batch, plan)
     ref = solve_reference(batch)
     ref_plan = reference_plan(batch, ref)
@@ -79,8 +79,8 @@ def test_every_policy_valid_and_never_below_reference(seed: int) -> None:
     ref_plan = reference_plan(batch, ref)
     assert set(POLICIES) == {"closest", "fewest-splits", "greedy-cost", "optimal"}
     for name, policy in POLICIES.items():
-        result = policy(compiled.problem)
-        plan = plan_from_result(compiled, result)
+        result = policy.solve(compiled.problem, Limits())
+        plan = compiled.plan_document(result)
         report = validate_plan(batch, plan)
         assert report.ok, _mismatch(
             seed, batch, f"{name}: invalid plan", plan, ref_plan, report.errors

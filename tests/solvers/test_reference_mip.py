@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from cost_models import LinearCost, OrderPenalties
 from cost_models.objective import UNLIMITED
-from sourcing_engine.domain import Batch, Inventory, Item, Line, Node, Order
-from sourcing_engine.validate import (
+from sourcing_engine.domain import Batch, Destination, Inventory, Item, Line, Node, Order
+from sourcing_engine.plan_check import (
     order_demand,
     shipment_prices,
     sourceable_stock,
@@ -48,7 +48,7 @@ def _three_node_batch(
         ),
         shipping=LinearCost(per_shipment=5.0),
         penalties=OrderPenalties(unfilled_per_unit=100.0, split=split, max_shipments=max_shipments),
-        orders=(Order("O", 39.0, -77.0, (Line("S0", 1), Line("S1", 1))),),
+        orders=(Order("O", Destination(39.0, -77.0), (Line("S0", 1), Line("S1", 1))),),
     )
 
 

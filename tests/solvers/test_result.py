@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from solvers.result import Allocation, Result, Status, relative_gap
+from solvers.result import Allocation, PlanCosts, Result, Status, Termination, relative_gap
 
 
 def test_allocation_arrays_are_read_only_copies() -> None:
@@ -59,7 +59,13 @@ def test_relative_gap(objective: float, bound: float, expected: float) -> None:
 
 def test_result_stats_default_to_a_fresh_dict() -> None:
     """Two results never share their stats dictionary."""
-    a, b = (Result("x", Status.HEURISTIC, 0.0, None, None, 0.0, Allocation.empty()) for _ in "ab")
+    z, f = np.zeros(0, dtype=np.int64), np.zeros(0)
+    costs = PlanCosts(z, z, z, f, z, z, f)
+    a, b = (
+        Result("x", Status.HEURISTIC, 0.0, None, None, 0.0, Allocation.empty(), costs,
+               Termination.COMPLETED)
+        for _ in "ab"
+    )  # fmt: skip
     a.stats["k"] = 1.0
     assert b.stats == {}
     assert Status("optimal") is Status.OPTIMAL

@@ -11,10 +11,10 @@ import pytest
 
 from sourcing_engine import __version__
 from sourcing_engine.cli import main
-from sourcing_engine.compile import CompiledBatch
 from sourcing_engine.domain import Batch
 from sourcing_engine.errors import InputError
 from sourcing_engine.exchange import problem_from_json
+from sourcing_engine.sourcing import CompiledBatch
 
 SMALL = Path(__file__).parents[2] / "scenarios" / "small-seed1" / "problem.json"
 POLICIES = ("optimal", "closest", "fewest-splits", "greedy-cost")

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from cost_models import haversine_miles
-from solvers import Allocation, Result, Status, solve
+from solvers import Allocation, Result, Status, Termination, solve
+from solvers.evaluate import evaluate
 from sourcing_engine.compare import (
     PolicyMetrics,
     check_policies,
@@ -19,9 +20,9 @@ from sourcing_engine.compare import (
     to_json_data,
     with_savings,
 )
-from sourcing_engine.compile import CompiledBatch, compile_batch, plan_from_result
 from sourcing_engine.exchange import problem_from_data, problem_from_json
-from sourcing_engine.validate import validate_plan
+from sourcing_engine.plan_check import validate_plan
+from sourcing_engine.sourcing import CompiledBatch, compile_batch
 
 SMALL = Path(__file__).parents[2] / "scenarios" / "small-seed1" / "problem.json"
 HEADERS = ("total cost (USD)", "cost/order", "ships/order", "split orders", "unfilled units",
@@ -58,19 +59,29 @@ def _tiny() -> CompiledBatch:
     return compile_batch(problem_from_data(doc))
 
 
-def _tiny_result() -> Result:
+def _result(compiled: CompiledBatch, allocation: Allocation, runtime_s: float) -> Result:
+    """A rule's result for this allocation, its objective left at 0: compare must measure
+    the plan itself."""
+    costs = evaluate(compiled.problem, allocation)
+    return Result(
+        "closest", Status.HEURISTIC, 0.0, None, None, runtime_s, allocation, costs,
+        Termination.COMPLETED,
+    )  # fmt: skip
+
+
+def _tiny_result(compiled: CompiledBatch) -> Result:
     """O0 split over N0 (2 A) and N1 (1 B); O1 from N0; O2 gets 1 of 3 B from N1."""
     # lines: 0 = O0/A, 1 = O0/B, 2 = O1/A, 3 = O2/B
     allocation = Allocation(
         line=np.array([0, 1, 2, 3]), node=np.array([0, 1, 0, 1]), qty=np.array([2, 1, 1, 1])
     )
-    return Result("closest", Status.HEURISTIC, 0.0, None, None, 0.25, allocation)
+    return _result(compiled, allocation, 0.25)
 
 
 def test_policy_metrics_match_hand_computed_figures() -> None:
     """Every figure of a hand-made plan equals the figure worked out by hand."""
     compiled = _tiny()
-    m = policy_metrics(compiled.problem, _tiny_result())
+    m = policy_metrics(compiled.problem, _tiny_result(compiled))
 
     shipments = [(2, 0.0), (1, 1.0), (1, 2.0), (1, 0.0)]  # (units, degrees node -> destination)
     total = sum(PER_SHIPMENT + PER_UNIT * u for u, _ in shipments) + SPLIT + 2 * UNFILLED
@@ -96,7 +107,7 @@ def test_policy_metrics_match_hand_computed_figures() -> None:
 def test_empty_plan_has_no_per_shipment_figures() -> None:
     """A plan that ships nothing has no split share and no miles (None, not 0 or NaN)."""
     compiled = _tiny()
-    empty = Result("closest", Status.HEURISTIC, 0.0, None, None, 0.0, Allocation.empty())
+    empty = _result(compiled, Allocation.empty(), 0.0)
     m = policy_metrics(compiled.problem, empty)
     assert m.shipments == 0
     assert m.unfilled_units == 7
@@ -124,7 +135,7 @@ def test_compare_on_committed_scenario_agrees_with_the_validator() -> None:
     rows = compare(compiled, ["closest", "fewest-splits", "greedy-cost"])
     assert [r.policy for r in rows] == ["closest", "fewest-splits", "greedy-cost"]
     for row in rows:
-        plan = plan_from_result(compiled, solve(compiled.problem, row.policy))
+        plan = compiled.plan_document(solve(compiled.problem, row.policy))
         report = validate_plan(compiled.batch, plan)
         assert report.ok, report.errors
         assert row.total_cost == pytest.approx(report.objective, rel=1e-9)

@@ -94,7 +94,7 @@ def test_valid_document_builds_the_batch() -> None:
     assert batch.penalties.max_shipments == 3
     assert [o.id for o in batch.orders] == ["A-1001", "A-1002"]
     assert batch.orders[0].lines == (Line("SKU-1", 2),)
-    assert (batch.orders[0].lat, batch.orders[0].lon) == (41.88, -87.63)
+    assert (batch.orders[0].destination.lat, batch.orders[0].destination.lon) == (41.88, -87.63)
 
 
 def test_optional_fields_default_as_the_spec_says() -> None:
@@ -108,8 +108,8 @@ def test_optional_fields_default_as_the_spec_says() -> None:
     assert batch.nodes[0].ship_enabled is True
     assert batch.items[1].dims_in == (0.0, 0.0, 0.0)
     assert batch.inventory.safety_stock.tolist() == [2, 0, 0]
-    assert batch.orders[0].residential is True
-    assert batch.orders[1].residential is False
+    assert batch.orders[0].destination.residential is True
+    assert batch.orders[1].destination.residential is False
 
     doc = valid_doc()
     for key in ("name", "split_penalty", "max_shipments_per_order"):
@@ -132,9 +132,9 @@ def test_ship_enabled_false_is_kept() -> None:
 def test_zip_destination_geocodes_offline() -> None:
     """ZIP 10001 (Manhattan) geocodes near 40.75, -74.0; the ZIP is kept on the order."""
     order = read(valid_doc()).orders[1]
-    assert order.lat == pytest.approx(40.75, abs=0.05)
-    assert order.lon == pytest.approx(-74.0, abs=0.05)
-    assert order.zip == "10001"
+    assert order.destination.lat == pytest.approx(40.75, abs=0.05)
+    assert order.destination.lon == pytest.approx(-74.0, abs=0.05)
+    assert order.destination.zip == "10001"
 
 
 def test_zip_plus_four_is_accepted() -> None:
@@ -142,8 +142,8 @@ def test_zip_plus_four_is_accepted() -> None:
     doc = valid_doc()
     doc["orders"][1]["destination"]["zip"] = "10001-1234"
     order = read(doc).orders[1]
-    assert order.lat == pytest.approx(40.75, abs=0.05)
-    assert order.lon == pytest.approx(-74.0, abs=0.05)
+    assert order.destination.lat == pytest.approx(40.75, abs=0.05)
+    assert order.destination.lon == pytest.approx(-74.0, abs=0.05)
 
 
 def test_duplicate_sku_lines_are_summed() -> None:

@@ -59,8 +59,8 @@ def nearest_by_brute_force(b: Batch) -> NDArray[np.int64]:
     """Nearest node of each order, from the full distance matrix."""
     node_lat = np.array([n.lat for n in b.nodes])
     node_lon = np.array([n.lon for n in b.nodes])
-    lat = np.array([o.lat for o in b.orders])[:, None]
-    lon = np.array([o.lon for o in b.orders])[:, None]
+    lat = np.array([o.destination.lat for o in b.orders])[:, None]
+    lon = np.array([o.destination.lon for o in b.orders])[:, None]
     miles = haversine_miles(lat, lon, node_lat[None, :], node_lon[None, :])
     nearest: NDArray[np.int64] = np.argmin(miles, axis=1).astype(np.int64)
     return nearest
@@ -204,7 +204,9 @@ def test_us_scenario_is_continental_with_spread_warehouses() -> None:
     """US nodes and destinations stay in the lower 48; warehouses sit far apart."""
     b = generate("medium", seed=1)
     lat_min, lat_max, lon_min, lon_max = CONTINENTAL_US
-    points = [(n.lat, n.lon) for n in b.nodes] + [(o.lat, o.lon) for o in b.orders]
+    points = [(n.lat, n.lon) for n in b.nodes] + [
+        (o.destination.lat, o.destination.lon) for o in b.orders
+    ]
     assert all(lat_min < la < lat_max and lon_min < lo < lon_max for la, lo in points)
     wh = [n for n in b.nodes if n.kind == "warehouse"]
     assert all(n.id.startswith("DC-") for n in wh)
@@ -220,7 +222,9 @@ def test_italy_scenario_is_in_italy_and_in_euros() -> None:
     """The italy preset uses Italian cities, the Italian courier card, EUR and a EUR penalty."""
     b = generate("italy", seed=1)
     lat_min, lat_max, lon_min, lon_max = ITALY
-    points = [(n.lat, n.lon) for n in b.nodes] + [(o.lat, o.lon) for o in b.orders]
+    points = [(n.lat, n.lon) for n in b.nodes] + [
+        (o.destination.lat, o.destination.lon) for o in b.orders
+    ]
     assert all(lat_min < la < lat_max and lon_min < lo < lon_max for la, lo in points)
     assert b.shipping == default_it_express()
     assert b.currency == "EUR"

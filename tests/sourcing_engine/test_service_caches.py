@@ -1,5 +1,5 @@
-"""What a Service keeps for a moment (API keys, nodes, items, the store clock's offset), with
-two Service objects on one SQLite file standing for two API processes."""
+"""What a Service keeps for a moment (API keys, nodes, items), with two Service objects on
+one SQLite file standing for two API processes."""
 
 import time
 from collections.abc import Iterator
@@ -7,14 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from sourcing_engine.ledger import ItemRecord, NodeRecord, NotFound, Store
-from sourcing_engine.live_sourcing import Destination
-from sourcing_engine.service import OrderRequest, Service, ServiceConfig
+from sourcing_engine.domain import Destination, Item, Node, Order
+from sourcing_engine.errors import NotFound
+from sourcing_engine.service import Service, ServiceConfig
+from sourcing_engine.stores.base import Store
 from sourcing_engine.stores.sqlite import SqliteStore
 
 TTL_S = 0.5  # long enough that two calls in a row fall within it, even on a busy machine
 CONFIG = ServiceConfig(key_cache_s=TTL_S, network_cache_s=TTL_S)
 NYC = Destination(40.71, -74.01, True)
+
+
+def one_a(order_id: str) -> Order:
+    """An order for one unit of A to New York."""
+    return Order.of(order_id, NYC, [("A", 1)])
 
 
 @pytest.fixture
@@ -57,24 +63,22 @@ def test_network_changed_elsewhere_reaches_sourcing_within_the_cache_time(
 ) -> None:
     """A node or item changed elsewhere reaches sourcing and prices after network_cache_s."""
     here, there = Service(stores[0], CONFIG), Service(stores[1], CONFIG)
-    here.upsert_nodes([NodeRecord("FAR", "warehouse", 34.05, -118.24)])
-    here.upsert_items([ItemRecord("A", 1.0)])
+    here.upsert_nodes([Node("FAR", "warehouse", 34.05, -118.24)])
+    here.upsert_items([Item("A", 1.0)])
     here.set_stock("FAR", {"A": (5, 0)}, "count")
-    assert [u.node for u in here.create_order(OrderRequest("o1", NYC, {"A": 1})).allocations] == [
-        "FAR"
-    ]
+    assert [u.node for u in here.create_order(one_a("o1")).value.allocations] == ["FAR"]
 
-    there.upsert_nodes([NodeRecord("NEAR", "warehouse", 40.79, -74.06)])
+    there.upsert_nodes([Node("NEAR", "warehouse", 40.79, -74.06)])
     there.set_stock("NEAR", {"A": (5, 0)}, "count")
-    stale = here.create_order(OrderRequest("o2", NYC, {"A": 1}))
+    stale = here.create_order(one_a("o2")).value
     assert [u.node for u in stale.allocations] == ["FAR"]  # within the cache time
     time.sleep(TTL_S + 0.05)
-    near = here.create_order(OrderRequest("o3", NYC, {"A": 1}))
+    near = here.create_order(one_a("o3")).value
     assert [u.node for u in near.allocations] == ["NEAR"]
 
-    there.upsert_items([ItemRecord("A", 40.0)])  # heavier: the same shipment costs more
+    there.upsert_items([Item("A", 40.0)])  # heavier: the same shipment costs more
     time.sleep(TTL_S + 0.05)
-    heavy = here.create_order(OrderRequest("o4", NYC, {"A": 1}))
+    heavy = here.create_order(one_a("o4")).value
     assert [u.node for u in heavy.allocations] == ["NEAR"]
     assert heavy.document["plan"]["cost"] > near.document["plan"]["cost"]
 
@@ -82,9 +86,9 @@ def test_network_changed_elsewhere_reaches_sourcing_within_the_cache_time(
 def test_a_node_added_elsewhere_can_be_counted_at_once(stores: tuple[Store, Store]) -> None:
     """A count at a node added elsewhere a moment ago is accepted (unknown ids are re-read)."""
     here, there = Service(stores[0], CONFIG), Service(stores[1], CONFIG)
-    here.upsert_nodes([NodeRecord("N1", "warehouse", 40.0, -75.0)])
+    here.upsert_nodes([Node("N1", "warehouse", 40.0, -75.0)])
     here.set_stock("N1", {"A": (1, 0)}, "count")  # caches the nodes
-    there.upsert_nodes([NodeRecord("N2", "store", 41.0, -75.0)])
+    there.upsert_nodes([Node("N2", "store", 41.0, -75.0)])
     here.set_stock("N2", {"A": (1, 0)}, "count")
     assert {p.node for p in here.stock("A").positions} == {"N1", "N2"}
 
@@ -92,12 +96,6 @@ def test_a_node_added_elsewhere_can_be_counted_at_once(stores: tuple[Store, Stor
 def test_an_unknown_node_is_still_refused(stores: tuple[Store, Store]) -> None:
     """A stock count at a node nobody added is 404, cache or not."""
     service = Service(stores[0], CONFIG)
-    service.upsert_nodes([NodeRecord("N1", "warehouse", 40.0, -75.0)])
+    service.upsert_nodes([Node("N1", "warehouse", 40.0, -75.0)])
     with pytest.raises(NotFound):
         service.set_stock("NOPE", {"A": (1, 0)}, "count")
-
-
-def test_the_store_clock_through_its_offset(stores: tuple[Store, Store]) -> None:
-    """The clock read through the measured offset agrees with the store's own."""
-    service = Service(stores[0], CONFIG)
-    assert abs(service._now() - stores[0].now()) < 0.05

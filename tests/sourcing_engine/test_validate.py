@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from cost_models import LinearCost, OrderPenalties, default_us_ground
-from sourcing_engine.domain import Batch, Inventory, Item, Line, Node, Order
+from sourcing_engine.domain import Batch, Destination, Inventory, Item, Line, Node, Order
 from sourcing_engine.exchange import PlanSpec
-from sourcing_engine.validate import ValidationReport, validate_plan
+from sourcing_engine.plan_check import ValidationReport, validate_plan
 
 MILES_PER_DEGREE = 3958.8 * math.pi / 180  # one degree of latitude along a meridian
 PER_SHIPMENT, PER_UNIT, PER_UNIT_MILE = 5.0, 0.5, 0.01
@@ -63,7 +63,7 @@ def _batch() -> Batch:
         shipping=LinearCost(PER_SHIPMENT, PER_UNIT, PER_UNIT_MILE),
         penalties=OrderPenalties(unfilled_per_unit=UNFILLED, split=SPLIT, max_shipments=2),
         orders=tuple(
-            Order(oid, lat, -75.0, tuple(Line(s, q) for s, q in lines.items()))
+            Order(oid, Destination(lat, -75.0), tuple(Line(s, q) for s, q in lines.items()))
             for oid, (lat, lines) in ORDERS.items()
         ),
     )
@@ -171,7 +171,7 @@ def test_parcel_price_matches_hand_computation() -> None:
         inventory=Inventory(np.array([0]), np.array([0]), np.array([1]), np.array([0])),
         shipping=default_us_ground(),
         penalties=OrderPenalties(unfilled_per_unit=100.0),
-        orders=(Order("O", 40.5, -75.0, (Line("A", 1),), residential=True),),
+        orders=(Order("O", Destination(40.5, -75.0, residential=True), (Line("A", 1),)),),
     )
     price = (10.20 + 0.60 * 2 + 4.45) * 1.15 + 1.0  # zone 2 (35 mi), 3 billable lb
     doc = {

@@ -1,5 +1,5 @@
--- adjust_stock: ARGV[6] node, [7] sku, [8] delta, [9] reason. Returns the position after.
-local node, sku, delta, reason = ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9]
+-- adjust_stock: ARGV[4] node, [5] sku, [6] delta, [7] reason. Returns the position after.
+local node, sku, delta, reason = ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7]
 
 local e = idem_check()
 if e then return e end
@@ -14,5 +14,8 @@ settle(sku)
 redis.call('HSET', k_pos(sku), 'oh:' .. node, oh + delta, 'ss:' .. node, ss)
 emit('stock.adjusted', 'stock:' .. node .. '/' .. sku, '{"delta":' .. delta .. ',"reason":' ..
   cjson.encode(reason) .. ',"on_hand":' .. (oh + delta) .. '}', false)
-idem_store()
-return {'ok', NOW_T, node, sku, tostring(oh + delta), tostring(ss), tostring(al), tostring(rs)}
+local r = {'ok', NOW_T, node, sku, tostring(oh + delta), tostring(ss), tostring(al), tostring(rs)}
+if IDEM_KEY ~= '' then
+  idem_store(cjson.encode({'position', NOW_T, node, sku, r[5], r[6], r[7], r[8]}))
+end
+return r

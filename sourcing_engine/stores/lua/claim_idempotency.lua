@@ -1,15 +1,15 @@
 -- claim_idempotency_key: ARGV[1] key, [2] request hash, [3] lease seconds.
--- Completed with this hash: returns normally (the caller replays). A live lease or a
--- completed reply with another hash: mismatch; a live lease with this hash: in flight.
--- An expired lease is taken over with any hash.
+-- Completed with this hash: {'ok', now, 'done', result} (the caller replays the result). A
+-- live lease or a completed key with another hash: mismatch; a live lease with this hash: in
+-- flight. An expired lease is taken over with any hash: {'ok', now, 'claimed'}.
 local key, hash, lease = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local r = redis.call('HMGET', k_idem(key), 'state', 'hash', 'lease_until')
+local r = redis.call('HMGET', k_idem(key), 'state', 'hash', 'lease_until', 'result')
 if r[1] == 'done' or (r[1] == 'inflight' and num(r[3]) > NOW) then
   if r[2] ~= hash then
     return fail('idempotency_mismatch', 'idempotency key ' .. key ..
-      ' was used with another request body')
+      ' was used before with another request')
   end
-  if r[1] == 'done' then return {'ok', NOW_T, 'done'} end
+  if r[1] == 'done' then return {'ok', NOW_T, 'done', r[4]} end
   return fail('idempotency_in_flight', 'a request with idempotency key ' .. key ..
     ' is still in flight; retry later')
 end

@@ -1,10 +1,11 @@
 -- Shared helpers, prepended to every script of the Redis store (see redis.py for the layout).
 -- KEYS[1] is the store's event counter "se:{<namespace>}:seq"; every other key is built from
 -- its prefix, so all of them carry the same hash tag and live in one Cluster slot.
--- ARGV[1..5] of mutating scripts: idempotency key ('' for none), request hash, reply status,
--- reply body (JSON), reply TTL in seconds. Operation arguments start at ARGV[6].
--- Replies: {'ok', now, ...} or {'err', kind, message, extra}; numbers travel as strings
--- because Redis truncates Lua numbers to integers.
+-- ARGV[1..3] of mutating scripts: idempotency key ('' for none), request hash, and how long
+-- a completed key keeps its result, in seconds. Operation arguments start at ARGV[4].
+-- Replies: {'ok', now, ...}, {'err', kind, message, extra}, or {'done', result} when the key
+-- completed before with this request (nothing is applied; result is what it stored).
+-- Numbers travel as strings because Redis truncates Lua numbers to integers.
 
 local P = string.sub(KEYS[1], 1, -4)
 local K_SEQ = KEYS[1]
@@ -85,41 +86,6 @@ local function read_units(i)
   return list, i + 1 + 3 * n
 end
 
--- sku -> qty pairs: count, then (sku, qty).
-local function read_lines(i)
-  local n = tonumber(ARGV[i])
-  local lines = {}
-  for j = 0, n - 1 do
-    local sku = ARGV[i + 1 + 2 * j]
-    lines[sku] = (lines[sku] or 0) + tonumber(ARGV[i + 2 + 2 * j])
-  end
-  return lines, i + 1 + 2 * n
-end
-
-local function per_sku(units)
-  local out = {}
-  for _, u in ipairs(units) do out[u[2]] = (out[u[2]] or 0) + u[3] end
-  return out
-end
-
--- Units in a list of {node, sku, qty}: find and add (entries that reach 0 are dropped).
-local function ulist_get(list, node, sku)
-  for _, u in ipairs(list) do
-    if u[1] == node and u[2] == sku then return u[3] end
-  end
-  return 0
-end
-local function ulist_add(list, node, sku, delta)
-  for i, u in ipairs(list) do
-    if u[1] == node and u[2] == sku then
-      u[3] = u[3] + delta
-      if u[3] == 0 then table.remove(list, i) end
-      return
-    end
-  end
-  if delta ~= 0 then list[#list + 1] = {node, sku, delta} end
-end
-
 -- Holds: per SKU a sorted set "hz:<sku>" scored by expires_at, member JSON [hold, node, qty];
 -- field "rs:<node>" of "pos:<sku>" counts the units of members still in the set. A member
 -- whose score <= NOW is expired and never counts: reserved = rs - expired members' units.
@@ -182,12 +148,6 @@ local function units_json(list)
   return '[' .. table.concat(parts, ',') .. ']'
 end
 
-local function strings_json(list)
-  local parts = {}
-  for i, v in ipairs(list) do parts[i] = cjson.encode(v) end
-  return '[' .. table.concat(parts, ',') .. ']'
-end
-
 -- Events: global seq by INCR, the event JSON in sorted set "events" scored by seq; order
 -- events also in list "hist:<order id>". `data` is a JSON object string.
 local function emit(etype, subject, data, with_history)
@@ -199,36 +159,26 @@ local function emit(etype, subject, data, with_history)
   return seq
 end
 
--- An order.* event: `body` (JSON members without braces) plus the state and version after.
-local function order_emit(order_id, o, etype, body)
-  local tail = '"state":' .. cjson.encode(o.state) .. ',"version":' .. o.version .. '}'
-  if body ~= '' then tail = ',' .. tail end
-  emit(etype, order_id, '{' .. body .. tail, true)
-end
-
--- Idempotency: check before any write, store the reply with the effect.
+-- Idempotency: check before any write; store the operation's result with its effect. A key
+-- is in flight (claimed by a caller for a lease) or done (with the result it keeps).
 local IDEM_KEY, IDEM_HASH = ARGV[1], ARGV[2]
 local function idem_check()
   if IDEM_KEY == nil or IDEM_KEY == '' then return nil end
-  local r = redis.call('HMGET', k_idem(IDEM_KEY), 'state', 'hash', 'lease_until')
+  local r = redis.call('HMGET', k_idem(IDEM_KEY), 'state', 'hash', 'lease_until', 'result')
   if not r[1] or (r[1] == 'inflight' and num(r[3]) <= NOW) then return nil end
   if r[2] ~= IDEM_HASH then
     return fail('idempotency_mismatch', 'idempotency key ' .. IDEM_KEY ..
-      ' was used with another request body')
+      ' was used before with another request')
   end
-  if r[1] == 'done' then
-    return fail('idempotency_done', 'idempotency key ' .. IDEM_KEY ..
-      ' already completed; replay its stored reply')
-  end
+  if r[1] == 'done' then return {'done', r[4]} end
   return nil
 end
-local function idem_store()
+local function idem_store(result)
   if IDEM_KEY == nil or IDEM_KEY == '' then return end
   local key = k_idem(IDEM_KEY)
   redis.call('DEL', key)
-  redis.call('HSET', key, 'state', 'done', 'hash', IDEM_HASH, 'status', ARGV[3], 'body', ARGV[4],
-    'done_at', NOW_T)
-  redis.call('EXPIRE', key, tonumber(ARGV[5]))
+  redis.call('HSET', key, 'state', 'done', 'hash', IDEM_HASH, 'result', result)
+  redis.call('EXPIRE', key, tonumber(ARGV[3]))
 end
 
 local function hash_reply(key)
@@ -237,40 +187,14 @@ local function hash_reply(key)
   return r
 end
 
--- Orders: hash "order:<id>"; lines (sku -> qty) and unit lists as JSON, doc stored as given.
-local function order_load(id)
-  local h = redis.call('HGETALL', k_order(id))
-  if #h == 0 then return nil end
-  local o = {}
-  for i = 1, #h, 2 do o[h[i]] = h[i + 1] end
-  o.lines = cjson.decode(o.lines)
-  o.alloc = cjson.decode(o.alloc)
-  o.shipped = cjson.decode(o.shipped)
-  o.returned = cjson.decode(o.returned)
-  o.released = cjson.decode(o.released)
-  o.version = tonumber(o.version)
-  return o
-end
-local function order_save(id, o)
-  redis.call('HSET', k_order(id), 'state', o.state, 'version', o.version,
-    'created_at', o.created_at, 'updated_at', NOW_T, 'lines', cjson.encode(o.lines),
-    'alloc', enc_list(sorted_units(o.alloc)), 'shipped', enc_list(sorted_units(o.shipped)),
-    'returned', enc_list(sorted_units(o.returned)), 'released', strings_json(o.released),
-    'doc', o.doc)
-end
-
--- Lines must equal the allocated units per SKU (an order is allocated whole or not at all).
-local function lines_match(lines, units)
-  local sums = per_sku(units)
-  for sku, q in pairs(lines) do
-    if sums[sku] ~= q then return false end
+-- A written record's reply, {'ok', now, field, value, ...} of the hash at `key`; with an
+-- idempotency key, also kept as the key's result: JSON [kind, now, id, field, value, ...].
+local function stored_reply(kind, id, key)
+  local r = hash_reply(key)
+  if IDEM_KEY ~= nil and IDEM_KEY ~= '' then
+    local stored = {kind, NOW_T, id}
+    for j = 3, #r do stored[#stored + 1] = r[j] end
+    idem_store(cjson.encode(stored))
   end
-  for sku, _ in pairs(sums) do
-    if lines[sku] == nil then return false end
-  end
-  return true
-end
-
-local function allocate(units)
-  for _, u in ipairs(units) do redis.call('HINCRBY', k_pos(u[2]), 'al:' .. u[1], u[3]) end
+  return r
 end

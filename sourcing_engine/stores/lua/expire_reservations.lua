@@ -1,5 +1,5 @@
--- expire_reservations (the reaper, idempotent): ARGV[6] limit. Returns {'ok', now, count}.
-local limit = tonumber(ARGV[6])
+-- expire_reservations (the reaper, idempotent): ARGV[4] limit. Returns {'ok', now, count}.
+local limit = tonumber(ARGV[4])
 local due = redis.call('ZRANGEBYSCORE', K_HOLD_EXP, '-inf', NOW_SCORE, 'LIMIT', 0, limit)
 local count = 0
 for _, id in ipairs(due) do

@@ -1,5 +1,5 @@
--- release_reservation: ARGV[6] hold id.
-local id = ARGV[6]
+-- release_reservation: ARGV[4] hold id.
+local id = ARGV[4]
 
 local e = idem_check()
 if e then return e end
@@ -20,5 +20,4 @@ end
 redis.call('ZREM', K_HOLD_EXP, id)
 redis.call('HSET', k_res(id), 'state', 'released')
 emit('reservation.released', id, '{}', false)
-idem_store()
-return hash_reply(k_res(id))
+return stored_reply('reservation', id, k_res(id))

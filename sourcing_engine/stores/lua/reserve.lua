@@ -1,6 +1,6 @@
--- reserve: ARGV[6] hold id, [7] cart, [8] ttl seconds, [9..] units.
-local id, cart, ttl = ARGV[6], ARGV[7], tonumber(ARGV[8])
-local units = read_units(9)
+-- reserve: ARGV[4] hold id, [5] cart, [6] ttl seconds, [7..] units.
+local id, cart, ttl = ARGV[4], ARGV[5], tonumber(ARGV[6])
+local units = read_units(7)
 
 local e = idem_check()
 if e then return e end
@@ -23,5 +23,4 @@ redis.call('HSET', k_res(id), 'cart', cart, 'units', enc_list(sorted_units(units
 redis.call('ZADD', K_HOLD_EXP, exp_t, id)
 emit('reservation.created', id, '{"cart":' .. cjson.encode(cart) .. ',"units":' ..
   units_json(units) .. ',"expires_at":' .. exp_t .. '}', false)
-idem_store()
-return hash_reply(k_res(id))
+return stored_reply('reservation', id, k_res(id))

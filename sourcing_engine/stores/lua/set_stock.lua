@@ -1,9 +1,9 @@
--- set_stock (a WMS / POS snapshot at one node): ARGV[6] node, [7] reason, [8] count, then
+-- set_stock (a WMS / POS snapshot at one node): ARGV[4] node, [5] reason, [6] count, then
 -- (sku, on_hand, safety_stock) triples. Allocations and holds stay as they are.
-local node, reason, n = ARGV[6], ARGV[7], tonumber(ARGV[8])
+local node, reason, n = ARGV[4], ARGV[5], tonumber(ARGV[6])
 local counts = {}
 for j = 0, n - 1 do
-  local sku, oh, ss = ARGV[9 + 3 * j], tonumber(ARGV[10 + 3 * j]), tonumber(ARGV[11 + 3 * j])
+  local sku, oh, ss = ARGV[7 + 3 * j], tonumber(ARGV[8 + 3 * j]), tonumber(ARGV[9 + 3 * j])
   redis.call('HSET', k_pos(sku), 'oh:' .. node, oh, 'ss:' .. node, ss)
   counts[sku] = {oh, ss}
 end

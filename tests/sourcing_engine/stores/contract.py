@@ -1,4 +1,4 @@
-"""The contract every ledger store passes (sourcing_engine/ledger.py, docs/service.md).
+"""The contract every ledger store passes (sourcing_engine/stores/base.py, docs/service.md).
 
 Subclass `StoreContract` in a `test_*.py` module and give it a `store` fixture that yields a
 fresh, empty store per test:
@@ -13,29 +13,24 @@ sleeps `expiry_wait_s`; a store whose clock is remote may widen both in its subc
 
 import itertools
 import time
+from dataclasses import replace
 from typing import Any, ClassVar, Literal
 
 import pytest
 
-from sourcing_engine.ledger import (
+from sourcing_engine import lifecycle
+from sourcing_engine.domain import Inbound, Item, Node, Position, Unit
+from sourcing_engine.errors import (
     Conflict,
-    HoldState,
-    Idempotency,
     IdempotencyInFlight,
     IdempotencyMismatch,
-    Inbound,
     InsufficientStock,
     Invalid,
-    ItemRecord,
-    NodeRecord,
     NotFound,
-    OrderRecord,
-    OrderState,
-    Position,
     Shortage,
-    Store,
-    Unit,
 )
+from sourcing_engine.lifecycle import HoldState, OrderRecord, OrderState
+from sourcing_engine.stores.base import IdempotencyKey, Replayed, Result, Store
 
 Action = Literal["release", "ship", "cancel", "reject", "return", "reallocate"]
 N1, N2, N3 = "N1", "N2", "N3"
@@ -84,12 +79,12 @@ def seed(store: Store) -> None:
     """Three nodes, two items, and STOCK (N3 holds nothing)."""
     store.upsert_nodes(
         [
-            NodeRecord(N1, "warehouse", 40.0, -75.0, ship_capacity=10),
-            NodeRecord(N2, "store", 41.0, -75.0),
-            NodeRecord(N3, "store", 42.0, -75.0, ship_enabled=False),
+            Node(N1, "warehouse", 40.0, -75.0, ship_capacity=10),
+            Node(N2, "store", 41.0, -75.0),
+            Node(N3, "store", 42.0, -75.0, ship_enabled=False),
         ]
     )
-    store.upsert_items([ItemRecord("A", 1.0), ItemRecord("B", 2.5, (10.0, 8.0, 4.0))])
+    store.upsert_items([Item("A", 1.0), Item("B", 2.5, (10.0, 8.0, 4.0))])
     for node, counts in STOCK.items():
         store.set_stock(node, counts, "initial count")
 
@@ -104,8 +99,8 @@ def all_positions(store: Store) -> list[Position]:
     return store.positions(["A", "B"])
 
 
-def idem(key: str, request_hash: str = "h1", status: int = 201) -> Idempotency:
-    return Idempotency(key, request_hash, status, {"key": key})
+def idem(key: str, request_hash: str = "h1") -> IdempotencyKey:
+    return IdempotencyKey(key, request_hash)
 
 
 def order_in(store: Store, state: OrderState, order_id: str = "o1") -> OrderRecord:
@@ -123,6 +118,33 @@ def order_in(store: Store, state: OrderState, order_id: str = "o1") -> OrderReco
         order = store.transition(order_id, action, **args)
     assert order.state == state
     return order
+
+
+def stock_changes(before: list[Position], after: list[Position]) -> dict[tuple[str, str, str], int]:
+    """(node, sku, field) -> change of on hand or allocated, for what changed."""
+    old = {(p.node, p.sku): p for p in before}
+    out: dict[tuple[str, str, str], int] = {}
+    for p in after:
+        q = old.get((p.node, p.sku), Position(p.node, p.sku, 0, 0, 0, 0))
+        for what in ("on_hand", "allocated"):
+            if getattr(p, what) != getattr(q, what):
+                out[(p.node, p.sku, what)] = getattr(p, what) - getattr(q, what)
+    return out
+
+
+def effect_changes(effects: lifecycle.Effects) -> dict[tuple[str, str, str], int]:
+    """What lifecycle says a step does to stock (STOCK is ample: no on hand clamps)."""
+    out: dict[tuple[str, str, str], int] = {}
+    for units, what, sign in (
+        (effects.allocate, "allocated", 1),
+        (effects.free, "allocated", -1),
+        (effects.ship, "on_hand", -1),
+        (effects.restock, "on_hand", 1),
+    ):
+        for u in units:
+            key = (u.node, u.sku, what)
+            out[key] = out.get(key, 0) + sign * u.qty
+    return {k: v for k, v in out.items() if v}  # fmt: skip
 
 
 def assert_lines_consistent(order: OrderRecord) -> None:
@@ -150,18 +172,16 @@ class StoreContract:
         """Nodes are listed by id with every field; an upsert replaces a node."""
         seed(store)
         assert [n.id for n in store.list_nodes()] == [N1, N2, N3]
-        store.upsert_nodes([NodeRecord(N2, "warehouse", 1.5, 2.5, 3, 4, 1.25, 0.5, False)])
-        assert store.list_nodes()[1] == NodeRecord(
-            N2, "warehouse", 1.5, 2.5, 3, 4, 1.25, 0.5, False
-        )
-        assert store.list_nodes()[0] == NodeRecord(N1, "warehouse", 40.0, -75.0, ship_capacity=10)
+        store.upsert_nodes([Node(N2, "warehouse", 1.5, 2.5, 3, 4, 1.25, 0.5, False)])
+        assert store.list_nodes()[1] == Node(N2, "warehouse", 1.5, 2.5, 3, 4, 1.25, 0.5, False)
+        assert store.list_nodes()[0] == Node(N1, "warehouse", 40.0, -75.0, ship_capacity=10)
 
     def test_items_upsert_and_get(self, store: Store) -> None:
         """get_items returns only the SKUs it knows, with weight and dimensions."""
         seed(store)
         items = store.get_items(["B", "A", "Z"])
-        assert items == {"A": ItemRecord("A", 1.0), "B": ItemRecord("B", 2.5, (10.0, 8.0, 4.0))}
-        store.upsert_items([ItemRecord("A", 3.0)])
+        assert items == {"A": Item("A", 1.0), "B": Item("B", 2.5, (10.0, 8.0, 4.0))}
+        store.upsert_items([Item("A", 3.0)])
         assert store.get_items(["A"])["A"].weight_lb == 3.0
 
     def test_inbound_add_and_list(self, store: Store) -> None:
@@ -307,7 +327,6 @@ class StoreContract:
             Shortage("B", (N2,), 3, 2),
             Shortage("A", (N3,), 1, 0),
         )
-        assert err.value.status == 409
         assert all(p.reserved == 0 for p in all_positions(store))
         assert store.events(last) == []
         with pytest.raises(NotFound):
@@ -356,7 +375,7 @@ class StoreContract:
         with pytest.raises(NotFound):
             store.release_reservation("nope")
         with pytest.raises(NotFound):
-            store.commit_reservation("nope", "o1", {"A": 1}, {})
+            store.commit_reservation("nope", "o1", {})
 
     def test_release_gives_units_back(self, store: Store) -> None:
         """A released hold reserves nothing; releasing it again is a Conflict."""
@@ -373,7 +392,7 @@ class StoreContract:
         """Committing a live hold turns its units into the order's allocations, atomically."""
         seed(store)
         store.reserve("h1", "c", [Unit(N1, "A", 2), Unit(N2, "A", 1), Unit(N1, "B", 1)], 60.0)
-        order = store.commit_reservation("h1", "o1", {"A": 3, "B": 1}, {"dest": "10001"})
+        order = store.commit_reservation("h1", "o1", {"dest": "10001"})
         assert (order.id, order.state, order.version) == ("o1", OrderState.ALLOCATED, 1)
         assert order.lines == {"A": 3, "B": 1}
         assert order.allocations == (Unit(N1, "A", 2), Unit(N1, "B", 1), Unit(N2, "A", 1))
@@ -389,22 +408,22 @@ class StoreContract:
         seed(store)
         self.expire_soon(store, "h1", [Unit(N1, "A", 2)])
         with pytest.raises(Conflict) as err:
-            store.commit_reservation("h1", "o1", {"A": 2}, {})
+            store.commit_reservation("h1", "o1", {})
         assert err.value.current_state == "expired"
         assert pos(store, N1, "A") == Position(N1, "A", 10, 2, 0, 0)
         with pytest.raises(NotFound):
             store.get_order("o1")
         assert store.expire_reservations() == 1
         with pytest.raises(Conflict):
-            store.commit_reservation("h1", "o1", {"A": 2}, {})
+            store.commit_reservation("h1", "o1", {})
 
     def test_commit_ends_the_hold_once(self, store: Store) -> None:
         """A committed hold cannot be committed or released again; a released one not committed."""
         seed(store)
         store.reserve("h1", "c", [Unit(N1, "A", 1)], 60.0)
-        store.commit_reservation("h1", "o1", {"A": 1}, {})
+        store.commit_reservation("h1", "o1", {})
         for call in (
-            lambda: store.commit_reservation("h1", "o2", {"A": 1}, {}),
+            lambda: store.commit_reservation("h1", "o2", {}),
             lambda: store.release_reservation("h1"),
         ):
             with pytest.raises(Conflict) as err:
@@ -413,7 +432,7 @@ class StoreContract:
         store.reserve("h2", "c", [Unit(N1, "A", 1)], 60.0)
         store.release_reservation("h2")
         with pytest.raises(Conflict):
-            store.commit_reservation("h2", "o2", {"A": 1}, {})
+            store.commit_reservation("h2", "o2", {})
         assert pos(store, N1, "A").allocated == 1
 
     def test_commit_after_a_recount_keeps_the_held_units(self, store: Store) -> None:
@@ -421,18 +440,16 @@ class StoreContract:
         seed(store)
         store.reserve("h1", "c", [Unit(N1, "A", 5)], 60.0)
         store.set_stock(N1, {"A": (3, 2)}, "recount")
-        assert store.commit_reservation("h1", "o1", {"A": 5}, {}).allocations == (Unit(N1, "A", 5),)
+        assert store.commit_reservation("h1", "o1", {}).allocations == (Unit(N1, "A", 5),)
         assert pos(store, N1, "A") == Position(N1, "A", 3, 2, 0, 5)
 
-    def test_commit_refuses_wrong_lines_or_existing_order(self, store: Store) -> None:
-        """Lines other than the hold's units, or an existing order id, leave the hold active."""
+    def test_commit_refuses_an_existing_order(self, store: Store) -> None:
+        """An existing order id leaves the hold active and its units held."""
         seed(store)
         store.create_order("o1", {"B": 1}, [Unit(N1, "B", 1)], {})
         store.reserve("h1", "c", [Unit(N1, "A", 2)], 60.0)
-        with pytest.raises(Invalid):
-            store.commit_reservation("h1", "o2", {"A": 3}, {})
         with pytest.raises(Conflict):
-            store.commit_reservation("h1", "o1", {"A": 2}, {})
+            store.commit_reservation("h1", "o1", {})
         assert store.get_reservation("h1").state == HoldState.ACTIVE
         assert pos(store, N1, "A") == Position(N1, "A", 10, 2, 2, 0)
 
@@ -526,22 +543,39 @@ class StoreContract:
         with pytest.raises(NotFound):
             store.transition("nope", "cancel")
 
+    def test_the_state_machine_is_the_documented_one(self) -> None:
+        """lifecycle's table allows exactly the transitions docs/service.md lists."""
+        table = {(s, a) for a, states in lifecycle.ALLOWED_FROM.items() for s in states}
+        assert table == set(ALLOWED)
+
     @pytest.mark.parametrize(("state", "action"), MATRIX, ids=[f"{s}-{a}" for s, a in MATRIX])
     def test_transition_matrix(self, store: Store, state: OrderState, action: Action) -> None:
-        """Each allowed transition lands in its state; any other is a 409 naming the state."""
+        """Each allowed transition lands in its state, and the store's order, events and
+        stock after it are exactly what lifecycle.apply computes; any other transition is
+        a Conflict naming the state, and changes nothing."""
         seed(store)
         before = order_in(store, state)
         args = ACTION_ARGS[action]
         if (state, action) in ALLOWED:
+            positions, last = all_positions(store), store.events(0, 1000)[-1].seq
             after = store.transition("o1", action, **args)
             assert after.state == ALLOWED[(state, action)]
             assert after.version == before.version + 1
             assert_lines_consistent(after)
+            step = lifecycle.Step(
+                node=args.get("node"),
+                units=tuple(args.get("units", ())),
+                new_allocations=tuple(args.get("new_allocations", ())),
+            )
+            expected, effects = lifecycle.apply(before, action, step)
+            assert replace(after, updated_at=0.0) == replace(expected, updated_at=0.0)
+            assert [(e.type, e.data) for e in store.events(last)] == list(effects.events)
+            assert stock_changes(positions, all_positions(store)) == effect_changes(effects)
             return
         positions, last = all_positions(store), store.events(0, 1000)[-1].seq
         with pytest.raises(Conflict) as err:
             store.transition("o1", action, **args)
-        assert (err.value.current_state, err.value.status) == (state.value, 409)
+        assert err.value.current_state == state.value
         assert store.get_order("o1") == before
         assert all_positions(store) == positions
         assert store.events(last) == []
@@ -776,7 +810,7 @@ class StoreContract:
         seed(store)
         store.adjust_stock(N1, "B", 1, "found")
         store.reserve("h1", "c", [Unit(N1, "A", 1)], 60.0)
-        store.commit_reservation("h1", "o1", {"A": 1}, {})
+        store.commit_reservation("h1", "o1", {})
         store.create_order("o2", {"B": 2}, [Unit(N1, "B", 2)], {})
         with pytest.raises(InsufficientStock):
             store.create_order("o3", {"B": 99}, [Unit(N1, "B", 99)], {})
@@ -824,7 +858,7 @@ class StoreContract:
         """An order's history is its own order.* events, carrying state and version."""
         seed(store)
         store.reserve("o1", "c", [Unit(N1, "A", 2), Unit(N2, "A", 1)], 60.0)  # same id, a hold
-        store.commit_reservation("o1", "o1", ORDER_LINES, {})
+        store.commit_reservation("o1", "o1", {})
         store.create_order("o2", {"B": 1}, [Unit(N1, "B", 1)], {})
         store.transition("o1", "release")
         store.transition("o1", "ship", node=N2)
@@ -851,32 +885,44 @@ class StoreContract:
 
     # --- idempotency
 
-    def test_reply_is_stored_with_the_effect(self, store: Store) -> None:
-        """A call with an idempotency key stores its reply; a key never used has none."""
+    def test_result_is_stored_with_the_effect(self, store: Store) -> None:
+        """A call with an idempotency key stores its result; a key never used has none."""
         seed(store)
         assert store.idempotent_reply("k1") is None
-        store.create_order("o1", {"A": 1}, [Unit(N1, "A", 1)], {}, idem=idem("k1", "hash1", 201))
+        order = store.create_order(
+            "o1", {"A": 1}, [Unit(N1, "A", 1)], {"d": [1, "x"], "a": None}, idem=idem("k1", "hash1")
+        )
         reply = store.idempotent_reply("k1")
         assert reply is not None
-        assert (reply.request_hash, reply.status, reply.body) == ("hash1", 201, {"key": "k1"})
+        assert (reply.request_hash, reply.result) == ("hash1", order)
 
-    def test_every_mutating_call_stores_its_reply(self, store: Store) -> None:
-        """reserve, release, commit, create, transition and adjust all store their reply."""
+    def test_every_mutating_call_stores_its_result(self, store: Store) -> None:
+        """reserve, release, commit, create, transition and adjust all store what they
+        returned, exactly (times, document key order and all)."""
         seed(store)
-        store.reserve("h1", "c", [Unit(N1, "A", 1)], 60.0, idem=idem("reserve"))
-        store.release_reservation("h1", idem=idem("release"))
+        results: dict[str, Result] = {
+            "reserve": store.reserve("h1", "c", [Unit(N1, "A", 1)], 60.0, idem=idem("reserve")),
+            "release": store.release_reservation("h1", idem=idem("release")),
+        }
         store.reserve("h2", "c", [Unit(N1, "A", 1)], 60.0)
-        store.commit_reservation("h2", "o1", {"A": 1}, {}, idem=idem("commit"))
-        store.create_order("o2", {"A": 1}, [Unit(N1, "A", 1)], {}, idem=idem("create"))
-        store.transition("o1", "cancel", idem=idem("cancel"))
-        store.adjust_stock(N1, "A", 1, "found", idem=idem("adjust"))
-        for key in ("reserve", "release", "commit", "create", "cancel", "adjust"):
+        results["commit"] = store.commit_reservation("h2", "o1", {"z": 1, "a": 2},
+                                                     idem=idem("commit"))  # fmt: skip
+        results["create"] = store.create_order(
+            "o2", {"A": 1}, [Unit(N1, "A", 1)], {}, idem=idem("create")
+        )
+        results["cancel"] = store.transition("o1", "cancel", idem=idem("cancel"))
+        results["adjust"] = store.adjust_stock(N1, "A", 1, "found", idem=idem("adjust"))
+        for key, result in results.items():
             reply = store.idempotent_reply(key)
             assert reply is not None
-            assert reply.body == {"key": key}
+            assert reply.result == result, key
+        commit = store.idempotent_reply("commit")
+        assert commit is not None
+        assert isinstance(commit.result, OrderRecord)
+        assert list(commit.result.document) == ["z", "a"]
 
-    def test_failing_call_stores_no_reply(self, store: Store) -> None:
-        """A refused call stores no reply, so the same key can be used again."""
+    def test_failing_call_stores_no_result(self, store: Store) -> None:
+        """A refused call stores no result, so the same key can be used again."""
         seed(store)
         with pytest.raises(InsufficientStock):
             store.reserve("h1", "c", [Unit(N1, "A", 99)], 60.0, idem=idem("k1"))
@@ -889,45 +935,43 @@ class StoreContract:
         assert store.idempotent_reply("k1") is not None
 
     def test_completed_key_applies_nothing_again(self, store: Store) -> None:
-        """A call with a completed key applies nothing: 409 for the same body, 422 for another."""
+        """A call with a completed key applies nothing: Replayed with the first result for
+        the same request, IdempotencyMismatch for another."""
         seed(store)
-        store.adjust_stock(N1, "A", 1, "found", idem=idem("k1", "h"))
-        with pytest.raises(IdempotencyInFlight):
+        first = store.adjust_stock(N1, "A", 1, "found", idem=idem("k1", "h"))
+        with pytest.raises(Replayed) as replayed:
             store.adjust_stock(N1, "A", 1, "found", idem=idem("k1", "h"))
-        with pytest.raises(IdempotencyMismatch) as err:
+        assert replayed.value.result == first
+        with pytest.raises(IdempotencyMismatch):
             store.create_order("o1", {"A": 1}, [Unit(N1, "A", 1)], {}, idem=idem("k1", "other"))
-        assert err.value.status == 422
         assert pos(store, N1, "A") == Position(N1, "A", 11, 2, 0, 0)
 
     def test_claim_lease(self, store: Store) -> None:
         """A claimed key is in flight for its lease; after it expires it can be claimed again."""
-        assert store.claim_idempotency_key("k1", "h", lease_s=self.short_ttl_s) is False
-        with pytest.raises(IdempotencyInFlight) as err:
+        assert store.claim_idempotency_key("k1", "h", lease_s=self.short_ttl_s) is None
+        with pytest.raises(IdempotencyInFlight):
             store.claim_idempotency_key("k1", "h", lease_s=60.0)
-        assert err.value.status == 409
         with pytest.raises(IdempotencyMismatch):
             store.claim_idempotency_key("k1", "other", lease_s=60.0)
         assert store.idempotent_reply("k1") is None
         time.sleep(self.expiry_wait_s)
-        assert store.claim_idempotency_key("k1", "other", lease_s=60.0) is False
+        assert store.claim_idempotency_key("k1", "other", lease_s=60.0) is None
         with pytest.raises(IdempotencyInFlight):
             store.claim_idempotency_key("k1", "other", lease_s=60.0)
 
     def test_claim_of_a_completed_key(self, store: Store) -> None:
-        """Claiming a completed key answers True for the same body (replay) and 422 for another."""
+        """Claiming a completed key answers its result for the same request (to replay it),
+        IdempotencyMismatch for another."""
         seed(store)
-        assert store.claim_idempotency_key("k1", "h", lease_s=60.0) is False
-        store.adjust_stock(N1, "A", 1, "found", idem=idem("k1", "h", 200))
-        assert store.claim_idempotency_key("k1", "h", lease_s=60.0) is True
-        assert store.claim_idempotency_key("k1", "h", lease_s=60.0) is True  # still done
-        reply = store.idempotent_reply("k1")
-        assert reply is not None
-        assert reply.status == 200
+        assert store.claim_idempotency_key("k1", "h", lease_s=60.0) is None
+        first = store.adjust_stock(N1, "A", 1, "found", idem=idem("k1", "h"))
+        assert store.claim_idempotency_key("k1", "h", lease_s=60.0) == first
+        assert store.claim_idempotency_key("k1", "h", lease_s=60.0) == first  # still done
         with pytest.raises(IdempotencyMismatch):
             store.claim_idempotency_key("k1", "other", lease_s=60.0)
 
     def test_call_under_another_requests_live_lease_is_mismatch(self, store: Store) -> None:
-        """A call whose key is leased to another request body is a 422 and applies nothing."""
+        """A call whose key is leased to another request is refused and applies nothing."""
         seed(store)
         store.claim_idempotency_key("k1", "h", lease_s=60.0)
         with pytest.raises(IdempotencyMismatch):
@@ -950,19 +994,19 @@ class StoreContract:
         assert pos(store, N1, "A").allocated == 1
 
     def test_release_keeps_a_completed_key(self, store: Store) -> None:
-        """Releasing a completed key is a no-op: its reply stays and no effect runs twice."""
+        """Releasing a completed key is a no-op: its result stays and no effect runs twice."""
         seed(store)
         store.claim_idempotency_key("k1", "h", lease_s=60.0)
-        store.adjust_stock(N1, "A", 1, "found", idem=idem("k1", "h", 200))
+        first = store.adjust_stock(N1, "A", 1, "found", idem=idem("k1", "h"))
         store.release_idempotency_key("k1")
         reply = store.idempotent_reply("k1")
         assert reply is not None
-        assert (reply.request_hash, reply.status) == ("h", 200)
-        assert store.claim_idempotency_key("k1", "h", lease_s=60.0) is True  # replays
+        assert (reply.request_hash, reply.result) == ("h", first)
+        assert store.claim_idempotency_key("k1", "h", lease_s=60.0) == first  # replays
         with pytest.raises(IdempotencyMismatch):
             store.claim_idempotency_key("k1", "other", lease_s=60.0)
-        with pytest.raises(IdempotencyInFlight):
-            store.adjust_stock(N1, "A", 1, "found", idem=idem("k1", "h", 200))
+        with pytest.raises(Replayed):
+            store.adjust_stock(N1, "A", 1, "found", idem=idem("k1", "h"))
         assert pos(store, N1, "A").on_hand == 11
 
     def test_release_of_an_unknown_key_is_a_no_op(self, store: Store) -> None:

@@ -9,8 +9,9 @@ returns, it prints `ack <order id>` (flushed). Whatever it printed was durable b
 import sys
 import threading
 
-from sourcing_engine.ledger import Store, Unit
+from sourcing_engine.domain import Unit
 from sourcing_engine.stores import open_store
+from sourcing_engine.stores.base import Store
 from tests.sourcing_engine.stores.invariants import HOT_NODES, HOT_SKUS
 
 _print_lock = threading.Lock()
@@ -30,7 +31,7 @@ def _loop(store: Store, name: str) -> None:
             order = store.create_order(f"{name}-o{i}", lines, [unit], {"i": i})
         else:
             store.reserve(f"{name}-h{i}", name, [unit], 600.0)
-            order = store.commit_reservation(f"{name}-h{i}", f"{name}-o{i}", lines, {"i": i})
+            order = store.commit_reservation(f"{name}-h{i}", f"{name}-o{i}", {"i": i})
         _ack(order.id)
 
 

@@ -17,15 +17,11 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sourcing_engine.ledger import (
-    Conflict,
-    InsufficientStock,
-    OrderRecord,
-    Position,
-    Store,
-    Unit,
-)
+from sourcing_engine.domain import Position, Unit
+from sourcing_engine.errors import Conflict, InsufficientStock
+from sourcing_engine.lifecycle import OrderRecord
 from sourcing_engine.stores import open_store
+from sourcing_engine.stores.base import Store
 
 Key = tuple[str, str]  # (node, sku)
 HOT_NODES = ("N1", "N2", "N3")
@@ -148,8 +144,7 @@ class _Worker:
         hold_id = self.rng.choice(list(self.holds))
         units = self.holds.pop(hold_id)
         if commit:
-            lines = _lines(units)
-            order = self.store.commit_reservation(hold_id, f"{hold_id}-order", lines, {})
+            order = self.store.commit_reservation(hold_id, f"{hold_id}-order", {})
             self.orders[order.id] = units
             self.tally.allocated.update(units)
             _expect_allocations(order, units)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from sourcing_engine.ledger import Store
+from sourcing_engine.stores.base import Store
 from sourcing_engine.stores.redis import RedisStore
 from tests.conftest import RedisServer, free_port
 from tests.sourcing_engine.stores.contract import StoreContract

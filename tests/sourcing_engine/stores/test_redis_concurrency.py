@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 import tests.sourcing_engine.stores.test_sqlite_concurrency as shared
-from sourcing_engine.ledger import HoldState, Store
+from sourcing_engine.lifecycle import HoldState
 from sourcing_engine.stores import open_store
+from sourcing_engine.stores.base import Store
 from tests.conftest import RedisServer
 from tests.sourcing_engine.stores.invariants import (
     HOT_NODES,

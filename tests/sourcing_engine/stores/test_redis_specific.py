@@ -10,17 +10,11 @@ import pytest
 import redis
 from redis.crc import key_slot
 
-from sourcing_engine.ledger import (
-    Conflict,
-    HoldState,
-    Idempotency,
-    IdempotencyMismatch,
-    InsufficientStock,
-    Invalid,
-    NodeRecord,
-    Unit,
-)
+from sourcing_engine.domain import Node, Unit
+from sourcing_engine.errors import Conflict, IdempotencyMismatch, InsufficientStock, Invalid
+from sourcing_engine.lifecycle import HoldState
 from sourcing_engine.stores import open_store
+from sourcing_engine.stores.base import IdempotencyKey
 from sourcing_engine.stores.redis import DurabilityError, RedisStore
 from tests.conftest import RedisServer
 
@@ -50,11 +44,11 @@ def keys_of(raw: "redis.Redis", store: RedisStore) -> list[str]:
 
 def exercise(store: RedisStore) -> None:
     """One of every kind of write, so that every kind of key exists."""
-    store.upsert_nodes([NodeRecord("N1", "warehouse", 40.0, -75.0)])
+    store.upsert_nodes([Node("N1", "warehouse", 40.0, -75.0)])
     store.set_stock("N1", {"A": (10, 1), "B": (5, 0)}, "count")
-    store.adjust_stock("N1", "B", 1, "found", idem=Idempotency("k1", "h", 200, {}))
+    store.adjust_stock("N1", "B", 1, "found", idem=IdempotencyKey("k1", "h"))
     store.reserve("h1", "cart", [Unit("N1", "A", 2)], 60.0)
-    store.commit_reservation("h1", "o1", {"A": 2}, {"dest": "10001"})
+    store.commit_reservation("h1", "o1", {"dest": "10001"})
     store.reserve("h2", "cart", [Unit("N1", "B", 1)], 60.0)
     store.create_order("o2", {"B": 2}, [Unit("N1", "B", 2)], {})
     store.transition("o2", "ship", node="N1")
@@ -145,7 +139,7 @@ def test_refused_operations_leave_the_keyspace_byte_identical(
         (InsufficientStock, lambda: store.reserve("h9", "c", [Unit("N1", "A", 1),
                                                                Unit("N1", "B", 99)], 60.0)),
         (InsufficientStock, lambda: store.create_order("o9", {"A": 9}, [Unit("N1", "A", 9)], {})),
-        (Conflict, lambda: store.commit_reservation("h1", "o9", {"A": 2}, {})),
+        (Conflict, lambda: store.commit_reservation("h1", "o9", {})),
         (Conflict, lambda: store.transition("o2", "cancel")),
         (Invalid, lambda: store.transition("o1", "reject", node="N1",
                                            new_allocations=[Unit("N1", "A", 1)])),
@@ -153,7 +147,7 @@ def test_refused_operations_leave_the_keyspace_byte_identical(
                                                      new_allocations=[Unit("N2", "A", 2)])),
         (Invalid, lambda: store.adjust_stock("N1", "A", -99, "shrink")),
         (IdempotencyMismatch, lambda: store.adjust_stock("N1", "A", 1, "x",
-                                                         idem=Idempotency("k1", "other", 200, {}))),
+                                                         idem=IdempotencyKey("k1", "other"))),
     ]  # fmt: skip
     for error, call in refusals:
         with pytest.raises(error):

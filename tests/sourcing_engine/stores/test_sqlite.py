@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from sourcing_engine.ledger import Idempotency, Store, Unit
+from sourcing_engine.domain import Unit
 from sourcing_engine.stores import open_store
+from sourcing_engine.stores.base import IdempotencyKey, Store
 from sourcing_engine.stores.sqlite import SqliteStore
 from tests.sourcing_engine.stores.contract import N1, StoreContract, seed
 
@@ -93,7 +94,7 @@ def test_claims_skip_the_fsync_and_effects_keep_it(tmp_path: Path) -> None:
             )
         )
         store.claim_idempotency_key("k1", "h", lease_s=60.0)
-        store.adjust_stock(N1, "A", 1, "found", idem=Idempotency("k1", "h", 200, {}))
+        store.adjust_stock(N1, "A", 1, "found", idem=IdempotencyKey("k1", "h"))
         store.release_idempotency_key("k2")
         store.create_order("o1", {"A": 1}, [Unit(N1, "A", 1)], {})
         conn.set_trace_callback(None)
@@ -129,9 +130,9 @@ def test_old_replies_are_purged_after_retention(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "ledger.db", idempotency_retention_s=0.2)
     try:
         seed(store)
-        store.adjust_stock(N1, "A", 1, "r", idem=Idempotency("old", "h", 200, {}))
+        store.adjust_stock(N1, "A", 1, "r", idem=IdempotencyKey("old", "h"))
         time.sleep(0.3)
-        store.adjust_stock(N1, "A", 1, "r", idem=Idempotency("new", "h", 200, {}))
+        store.adjust_stock(N1, "A", 1, "r", idem=IdempotencyKey("new", "h"))
         assert store.idempotent_reply("old") is None
         assert store.idempotent_reply("new") is not None
     finally:

@@ -16,16 +16,11 @@ from typing import TypeVar
 
 import pytest
 
-from sourcing_engine.ledger import (
-    Conflict,
-    HoldState,
-    Idempotency,
-    IdempotencyInFlight,
-    OrderRecord,
-    Store,
-    Unit,
-)
+from sourcing_engine.domain import Unit
+from sourcing_engine.errors import Conflict, IdempotencyInFlight
+from sourcing_engine.lifecycle import HoldState
 from sourcing_engine.stores import open_store
+from sourcing_engine.stores.base import IdempotencyKey, Replayed, Result, Store
 from tests.sourcing_engine.stores.invariants import (
     HOT_NODES,
     HOT_SKUS,
@@ -114,7 +109,7 @@ def test_expiry_raced_against_commit_ends_each_hold_once(store: Store) -> None:
         time.sleep(max(0.0, at - store.now()))
         try:
             if kind == "commit":
-                store.commit_reservation(hold, f"o-{hold}", {"A": 1}, {})
+                store.commit_reservation(hold, f"o-{hold}", {})
             else:
                 store.release_reservation(hold)
         except Conflict:
@@ -155,22 +150,21 @@ def test_fifty_duplicates_through_the_lease_have_one_effect(store: Store) -> Non
     """50 concurrent duplicates of one create_order (claim, replay or run): one order, one reply."""
     store.set_stock("N1", {"A": (100, 0)}, "dup")
 
-    def request(_: int) -> OrderRecord | dict[str, object]:
+    def request(_: int) -> tuple[str, Result]:
         while True:
             try:
-                store.claim_idempotency_key("key-1", "hash-1", lease_s=30.0)
+                stored = store.claim_idempotency_key("key-1", "hash-1", lease_s=30.0)
                 break
             except IdempotencyInFlight:
                 time.sleep(0.002)
-        reply = store.idempotent_reply("key-1")
-        if reply is not None:
-            return reply.body
-        idem = Idempotency("key-1", "hash-1", 201, {"order": "o1"})
-        return store.create_order("o1", {"A": 3}, [Unit("N1", "A", 3)], {}, idem=idem)
+        if stored is not None:
+            return "replayed", stored
+        idem = IdempotencyKey("key-1", "hash-1")
+        return "ran", store.create_order("o1", {"A": 3}, [Unit("N1", "A", 3)], {}, idem=idem)
 
     results = run_together(50, request)
-    assert sum(isinstance(r, OrderRecord) for r in results) == 1
-    assert [r for r in results if not isinstance(r, OrderRecord)] == [{"order": "o1"}] * 49
+    assert Counter(how for how, _ in results) == {"ran": 1, "replayed": 49}
+    assert len({repr(result) for _, result in results}) == 1  # one order, the same reply
     assert store.positions(["A"])[0].allocated == 3
 
 
@@ -179,10 +173,10 @@ def test_fifty_duplicates_past_the_lease_have_one_effect(store: Store) -> None:
     store.set_stock("N1", {"A": (1_000, 0)}, "dup")
 
     def request(i: int) -> str:
-        idem = Idempotency("key-1", "hash-1", 201, {"order": i})
+        idem = IdempotencyKey("key-1", "hash-1")
         try:  # distinct order ids, so only the idempotency key can stop a second effect
             store.create_order(f"o{i}", {"A": 3}, [Unit("N1", "A", 3)], {}, idem=idem)
-        except IdempotencyInFlight:
+        except Replayed:
             return "refused"
         return "applied"
 

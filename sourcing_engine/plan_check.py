@@ -20,10 +20,11 @@ import numpy as np
 
 from cost_models import handling_cost, haversine_miles
 from cost_models.objective import UNLIMITED
+from solvers import POLICIES as SOLVER_POLICIES
 from sourcing_engine.domain import Batch, Node, Order
 from sourcing_engine.exchange import PlanLine, PlanSpec
 
-POLICIES = ("optimal", "closest", "fewest-splits", "greedy-cost")
+POLICIES = tuple(SOLVER_POLICIES)
 STATUSES = ("optimal", "feasible", "heuristic")
 
 
@@ -135,8 +136,8 @@ def shipment_prices(
     per_unit = np.empty(count)
     for k, (order, node, lines) in enumerate(shipments):
         node_lat[k], node_lon[k] = node.lat, node.lon
-        dest_lat[k], dest_lon[k] = order.lat, order.lon
-        residential[k] = order.residential
+        dest_lat[k], dest_lon[k] = order.destination.lat, order.destination.lon
+        residential[k] = order.destination.residential
         per_shipment[k] = node.handling_per_shipment
         per_unit[k] = node.handling_per_unit
         w = v = 0.0

@@ -13,7 +13,8 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sourcing_engine.ledger import ApiKey, Conflict, Invalid, Store
+from sourcing_engine.errors import Conflict, Invalid
+from sourcing_engine.stores.base import ApiKey, Store
 
 SCOPES = ("promise", "orders", "inventory", "planning", "admin")
 """promise: checkout holds; orders: order lifecycle and events; inventory: network and

@@ -4,9 +4,8 @@ With no options it runs on the embedded store in ./data/ledger.db, loads the `sm
 preset's nodes, items and stock if the store has no network yet, and, unless
 SOURCING_ENGINE_ADMIN_KEY is set, creates a development admin key and prints it.
 
-The HTTP app is named by its import string (`api.app:app_from_env`) and configured through
-the environment, so that uvicorn can start it in each worker process; the domain never
-imports the API layer.
+Each uvicorn worker process builds the app from the environment (`app_from_env`), so the
+settings are handed to the workers as SOURCING_ENGINE_* variables (sourcing_engine.settings).
 """
 
 import os
@@ -15,20 +14,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from sourcing_engine.access import MIN_EXTERNAL_KEY
+from sourcing_engine.api_keys import MIN_EXTERNAL_KEY
 from sourcing_engine.domain import Batch
-from sourcing_engine.errors import InputError
+from sourcing_engine.errors import DomainError, InputError
 from sourcing_engine.exchange import problem_from_json
-from sourcing_engine.ledger import LedgerError
 from sourcing_engine.scenarios import PRESETS, generate
 from sourcing_engine.service import Service
+from sourcing_engine.settings import ADMIN_KEY_NAME, DEFAULT_STORE, env_name
 from sourcing_engine.stores import open_store
 
-ADMIN_KEY_ENV = "SOURCING_ENGINE_ADMIN_KEY"
-STORE_ENV = "SOURCING_ENGINE_STORE"
-ADMIN_KEY_NAME = "admin (SOURCING_ENGINE_ADMIN_KEY)"
-"""Must match api.app: installing a key under this name revokes the one before it."""
-DEFAULT_STORE = "sqlite:///data/ledger.db"
 DEFAULT_SCENARIO = "small"
 APP = "api.app:app_from_env"
 
@@ -70,14 +64,15 @@ def new_admin_token() -> str:
 def prepare(store_url: str, scenario: str | None, admin_key: str | None) -> Prepared:
     """Open the store once before the workers: load the network into an empty store and
     install the admin key (a new development key when none is given)."""
+    admin_env = env_name("admin_key")
     if admin_key is not None and len(admin_key) < MIN_EXTERNAL_KEY:
-        raise ServeError(f"{ADMIN_KEY_ENV}: expected at least {MIN_EXTERNAL_KEY} characters")
+        raise ServeError(f"{admin_env}: expected at least {MIN_EXTERNAL_KEY} characters")
     try:
         store = open_store(store_url)
     except (ValueError, OSError) as exc:
         raise ServeError(f"--store {store_url}: {exc}") from None
+    service = Service(store)
     try:
-        service = Service(store)
         loaded = None
         if not service.list_nodes():
             name = scenario or DEFAULT_SCENARIO
@@ -91,11 +86,11 @@ def prepare(store_url: str, scenario: str | None, admin_key: str | None) -> Prep
         token = admin_key or new_admin_token()
         try:
             service.install_key(token, ADMIN_KEY_NAME, ["admin"])
-        except LedgerError as exc:
-            raise ServeError(f"{ADMIN_KEY_ENV}: {exc}") from None
+        except DomainError as exc:
+            raise ServeError(f"{admin_env}: {exc}") from None
         return Prepared(loaded, token, generated)
     finally:
-        store.close()
+        service.close()
 
 
 def serve(
@@ -108,7 +103,8 @@ def serve(
 ) -> int:
     import uvicorn  # here: the other commands do not need the server
 
-    prepared = prepare(store_url, scenario, os.environ.get(ADMIN_KEY_ENV) or None)
+    admin_env = env_name("admin_key")
+    prepared = prepare(store_url, scenario, os.environ.get(admin_env) or None)
     if scenario and prepared.loaded is None:
         print(f"note: the store already has a network; --scenario {scenario} not loaded")
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
@@ -118,13 +114,13 @@ def serve(
         print(f"loaded network {prepared.loaded}")
     if prepared.generated_key:
         print(
-            f"development admin key ({ADMIN_KEY_ENV} is not set; a new key each start):\n"
+            f"development admin key ({admin_env} is not set; a new key each start):\n"
             f"  {prepared.admin_key}"
         )
     print(f'try: curl -H "Authorization: Bearer $KEY" {url}/v1/nodes   (docs: {url}/docs)')
     sys.stdout.flush()
-    os.environ[STORE_ENV] = store_url
-    os.environ[ADMIN_KEY_ENV] = prepared.admin_key
+    os.environ[env_name("store")] = store_url
+    os.environ[admin_env] = prepared.admin_key
     uvicorn.run(
         APP,
         factory=True,

@@ -1,0 +1,454 @@
+"""The order state machine, and the checkout hold's: states, actions, allowed transitions,
+and what each step does to the order and to stock.
+
+Defined once, here, and applied by every store: the SQLite store calls `apply` inside its
+write transaction; the Redis store calls it on the order it read and has one script write
+the result if the order's version is still the one read (tests/sourcing_engine/stores
+checks, state by state and action by action, that both stores follow this table).
+
+    allocated --release--> released
+    allocated | released | partially_shipped --ship, cancel, reject, reallocate--> ...
+    partially_shipped | shipped --return--> ...
+After ship, cancel or reject: no allocations left -> shipped if anything shipped, else
+cancelled; some shipped -> partially_shipped; otherwise the state stays. A shipped order is
+returned once every shipped unit came back.
+"""
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any, Literal
+
+from sourcing_engine.domain import Unit, merge_units, sku_totals, subtract_units
+from sourcing_engine.errors import Conflict, Invalid
+
+MAX_QTY = 10**12
+"""Largest quantity a store accepts in one line (keeps sums exact in Lua's doubles)."""
+
+
+class OrderState(StrEnum):
+    ALLOCATED = "allocated"
+    RELEASED = "released"
+    PARTIALLY_SHIPPED = "partially_shipped"
+    SHIPPED = "shipped"
+    CANCELLED = "cancelled"
+    RETURNED = "returned"
+
+
+OrderAction = Literal["release", "ship", "cancel", "reject", "reallocate", "return"]
+ACTIONS: tuple[OrderAction, ...] = ("release", "ship", "cancel", "reject", "reallocate", "return")
+
+_OPEN = frozenset({OrderState.ALLOCATED, OrderState.RELEASED, OrderState.PARTIALLY_SHIPPED})
+ALLOWED_FROM: dict[OrderAction, frozenset[OrderState]] = {
+    "release": frozenset({OrderState.ALLOCATED}),
+    "ship": _OPEN,
+    "cancel": _OPEN,
+    "reject": _OPEN,
+    "reallocate": _OPEN,
+    "return": frozenset({OrderState.PARTIALLY_SHIPPED, OrderState.SHIPPED}),
+}
+"""Each action and the states it is allowed from."""
+
+TAKES: dict[OrderAction, frozenset[str]] = {
+    "release": frozenset(),
+    "ship": frozenset({"node"}),
+    "cancel": frozenset({"units"}),
+    "reject": frozenset({"node", "units", "new_allocations"}),
+    "reallocate": frozenset({"units", "new_allocations"}),
+    "return": frozenset({"units"}),
+}
+"""The arguments each action takes (an action that takes a node requires it)."""
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    """An order as the ledger knows it.
+
+    lines: what the customer ordered (sku -> qty, after cancellations); always allocated +
+        shipped per SKU (returned units stay in shipped and in lines);
+    allocations: units still allocated (not yet shipped), per node and SKU;
+    shipped / returned: units shipped and returned, per node and SKU;
+    released_nodes: the nodes the order was released to (sorted);
+    version: 1 at creation, +1 per transition;
+    document: the service's own data (destination, plan with costs), stored as given.
+    """
+
+    id: str
+    state: OrderState
+    lines: dict[str, int]
+    allocations: tuple[Unit, ...]
+    shipped: tuple[Unit, ...]
+    returned: tuple[Unit, ...]
+    released_nodes: tuple[str, ...]
+    version: int
+    created_at: float
+    updated_at: float
+    document: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Step:
+    """The arguments of one transition (docs/service.md, "Orders"):
+    - release: none; released_nodes = the nodes holding allocations;
+    - ship: node: ships every unit allocated there;
+    - cancel: units to cancel (empty: every unshipped unit);
+    - reject: node, units at that node (empty: all of them), new_allocations at other nodes,
+      at most the rejected units per SKU; rejected units not re-allocated leave the order;
+    - reallocate: units to give back and new_allocations, equal per SKU (lines stay);
+    - return: units shipped and not yet returned (empty: all of them), restock or not.
+    """
+
+    node: str | None = None
+    units: tuple[Unit, ...] = ()
+    new_allocations: tuple[Unit, ...] = ()
+    restock: bool = True
+
+
+Event = tuple[str, dict[str, Any]]
+"""An event's type and data, as a step emits it (the store gives it its seq and time)."""
+
+
+@dataclass(frozen=True)
+class Effects:
+    """What a step does to stock, per (node, sku), and the events it emits.
+
+    allocate: new allocations (the store checks them against available stock, counting the
+        units `free` gives back at the same nodes); free: allocations given back;
+    ship: units that leave (allocated and on hand go down; on hand never below zero, in
+        case a count came in below them); restock: returned units back on hand.
+    """
+
+    allocate: tuple[Unit, ...] = ()
+    free: tuple[Unit, ...] = ()
+    ship: tuple[Unit, ...] = ()
+    restock: tuple[Unit, ...] = ()
+    events: tuple[Event, ...] = ()
+
+
+def check_units(units: Iterable[Unit], what: str) -> None:
+    """Invalid unless every unit names a node and a SKU and has a whole qty >= 1."""
+    for u in units:
+        ok_qty = isinstance(u.qty, int) and not isinstance(u.qty, bool) and 1 <= u.qty <= MAX_QTY
+        if not (ok_qty and isinstance(u.node, str) and u.node and isinstance(u.sku, str) and u.sku):
+            raise Invalid(
+                f"{what}: {u.qty!r} of {u.sku!r} at {u.node!r}; expected a node, a SKU and a "
+                f"whole quantity from 1 to {MAX_QTY}"
+            )
+
+
+def units_data(units: Iterable[Unit]) -> list[dict[str, Any]]:
+    """Units as event and reply data: [{"node", "sku", "qty"}], by (node, sku)."""
+    return [{"node": u.node, "sku": u.sku, "qty": u.qty} for u in merge_units(units)]
+
+
+def check_allowed(order: OrderRecord, action: OrderAction) -> None:
+    """Conflict (with the current state) when the action is not allowed now."""
+    if action not in ALLOWED_FROM:
+        raise Invalid(f"order {order.id}: unknown action {action!r}")
+    if order.state not in ALLOWED_FROM[action]:
+        allowed = ", ".join(sorted(ALLOWED_FROM[action]))
+        raise Conflict(
+            f"order {order.id} is {order.state}: {action} is allowed only when {allowed}",
+            current_state=str(order.state),
+        )
+
+
+def create(
+    order_id: str,
+    lines: Mapping[str, int],
+    allocations: Sequence[Unit],
+    document: dict[str, Any],
+    now: float,
+    reservation_id: str | None = None,
+) -> tuple[OrderRecord, Effects]:
+    """A new order, allocated whole: its lines must be its allocations per SKU (Invalid
+    otherwise), so that no order is ever allocated in part."""
+    check_units(allocations, f"order {order_id}")
+    units = merge_units(allocations)
+    if not units or dict(sorted(lines.items())) != dict(sorted(sku_totals(units).items())):
+        raise Invalid(
+            f"order {order_id}: lines {dict(lines)} must be the allocated units per SKU "
+            f"{sku_totals(units)}, and not empty"
+        )
+    order = OrderRecord(
+        id=order_id,
+        state=OrderState.ALLOCATED,
+        lines=dict(sorted(lines.items())),
+        allocations=units,
+        shipped=(),
+        returned=(),
+        released_nodes=(),
+        version=1,
+        created_at=now,
+        updated_at=now,
+        document=document,
+    )
+    events = _stamped(
+        order,
+        [
+            ("order.created", {"lines": dict(lines), "reservation_id": reservation_id}),
+            ("order.allocated", {"units": units_data(units)}),
+        ],
+    )
+    # a hold's units are held already: they move from reserved to allocated unchecked
+    return order, Effects(allocate=units, events=events)
+
+
+def apply(order: OrderRecord, action: OrderAction, step: Step) -> tuple[OrderRecord, Effects]:
+    """The order after one step, with version + 1 (times are the store's to set), and the
+    step's effects on stock. Conflict (with the current state) if the state does not allow
+    the action or the order does not hold the units named; Invalid for arguments the action
+    does not take."""
+    check_allowed(order, action)
+    check_units(step.units, f"order {order.id} {action}")
+    check_units(step.new_allocations, f"order {order.id} {action} new allocations")
+    given = {"node"} if step.node is not None else set()
+    given |= {n for n, v in (("units", step.units), ("new_allocations", step.new_allocations))
+              if v}  # fmt: skip
+    takes = TAKES[action]
+    if extra := given - takes:
+        raise Invalid(f"order {order.id} {action}: takes no {', '.join(sorted(extra))}")
+    if "node" in takes and not step.node:
+        raise Invalid(f"order {order.id} {action}: a node is required")
+    after, effects, events = _STEPS[action](order, step)
+    after = replace(after, version=order.version + 1)
+    return after, replace(effects, events=_stamped(after, events))
+
+
+def _stamped(order: OrderRecord, events: Sequence[Event]) -> tuple[Event, ...]:
+    """order.* events carry the order's state and version after the step."""
+    return tuple(
+        (t, {**data, "state": str(order.state), "version": order.version}) for t, data in events
+    )
+
+
+def _take(order: OrderRecord, have: Sequence[Unit], take: Sequence[Unit], what: str) -> None:
+    """Conflict naming a unit of `take` that `have` does not hold."""
+    held = {(u.node, u.sku): u.qty for u in merge_units(have)}
+    for u in merge_units(take):
+        if held.get((u.node, u.sku), 0) < u.qty:
+            raise Conflict(
+                f"order {order.id}: {what} {u.qty} of {u.sku} at {u.node} but the order has "
+                f"{held.get((u.node, u.sku), 0)}",
+                current_state=str(order.state),
+            )
+
+
+def _settled(order: OrderRecord) -> OrderState:
+    """The state once units left the order or shipped."""
+    if not order.allocations:
+        return OrderState.SHIPPED if order.shipped else OrderState.CANCELLED
+    if order.shipped:
+        return OrderState.PARTIALLY_SHIPPED
+    return order.state
+
+
+def _less_lines(lines: Mapping[str, int], leaving: Mapping[str, int]) -> dict[str, int]:
+    out = {s: q - leaving.get(s, 0) for s, q in lines.items()}
+    return {s: q for s, q in sorted(out.items()) if q > 0}
+
+
+StepResult = tuple[OrderRecord, Effects, list[Event]]
+
+
+def _release(order: OrderRecord, step: Step) -> StepResult:
+    nodes = tuple(sorted({u.node for u in order.allocations}))
+    after = replace(order, state=OrderState.RELEASED, released_nodes=nodes)
+    return after, Effects(), [("order.released", {"nodes": list(nodes)})]
+
+
+def _ship(order: OrderRecord, step: Step) -> StepResult:
+    shipping = tuple(u for u in order.allocations if u.node == step.node)
+    if not shipping:
+        raise Conflict(
+            f"order {order.id}: nothing allocated at {step.node} to ship",
+            current_state=str(order.state),
+        )
+    after = replace(
+        order,
+        allocations=subtract_units(order.allocations, shipping),
+        shipped=merge_units([*order.shipped, *shipping]),
+    )
+    after = replace(after, state=_settled(after))
+    events = [("order.shipped", {"node": step.node, "units": units_data(shipping)})]
+    return after, Effects(free=shipping, ship=shipping), events
+
+
+def _cancel(order: OrderRecord, step: Step) -> StepResult:
+    cancelling = merge_units(step.units or order.allocations)
+    _take(order, order.allocations, cancelling, "cancel")
+    after = replace(
+        order,
+        allocations=subtract_units(order.allocations, cancelling),
+        lines=_less_lines(order.lines, sku_totals(cancelling)),
+    )
+    after = replace(after, state=_settled(after))
+    return after, Effects(free=cancelling), [("order.cancelled", {"units": units_data(cancelling)})]
+
+
+def _reject(order: OrderRecord, step: Step) -> StepResult:
+    node = step.node
+    rejected = merge_units(step.units or [u for u in order.allocations if u.node == node])
+    new = merge_units(step.new_allocations)
+    if any(u.node != node for u in rejected) or any(u.node == node for u in new):
+        raise Invalid(
+            f"order {order.id} reject at {node}: rejected units must be at that node and new "
+            "allocations elsewhere"
+        )
+    if not rejected:
+        raise Conflict(
+            f"order {order.id}: nothing allocated at {node} to reject",
+            current_state=str(order.state),
+        )
+    unfillable = sku_totals(rejected)
+    for sku, qty in sku_totals(new).items():
+        if qty > unfillable.get(sku, 0):
+            raise Invalid(
+                f"order {order.id} reject: {qty} of {sku} re-allocated but only "
+                f"{unfillable.get(sku, 0)} rejected"
+            )
+        unfillable[sku] -= qty
+    _take(order, order.allocations, rejected, "reject")
+    after = replace(
+        order,
+        allocations=merge_units([*subtract_units(order.allocations, rejected), *new]),
+        lines=_less_lines(order.lines, unfillable),
+        released_nodes=_released_with(order, new),
+    )
+    after = replace(after, state=_settled(after))
+    events: list[Event] = [("order.rejected", {"node": node, "units": units_data(rejected)})]
+    if new:
+        events.append(
+            ("order.reallocated", {"released": units_data(rejected), "units": units_data(new)})
+        )
+    if left := {s: q for s, q in sorted(unfillable.items()) if q}:
+        events.append(("order.lines_unfillable", {"lines": left}))
+    return after, Effects(allocate=new, free=rejected), events
+
+
+def _reallocate(order: OrderRecord, step: Step) -> StepResult:
+    giving, new = merge_units(step.units), merge_units(step.new_allocations)
+    if not giving or sku_totals(giving) != sku_totals(new):
+        raise Invalid(
+            f"order {order.id} reallocate: new allocations {sku_totals(new)} must move exactly "
+            f"the released units {sku_totals(giving)} per SKU"
+        )
+    _take(order, order.allocations, giving, "reallocate")
+    after = replace(
+        order,
+        allocations=merge_units([*subtract_units(order.allocations, giving), *new]),
+        released_nodes=_released_with(order, new),
+    )
+    events = [("order.reallocated", {"released": units_data(giving), "units": units_data(new)})]
+    return after, Effects(allocate=new, free=giving), events
+
+
+def _released_with(order: OrderRecord, new: Sequence[Unit]) -> tuple[str, ...]:
+    """A released order is released at once to the nodes it is newly allocated at."""
+    if order.state != OrderState.RELEASED:
+        return order.released_nodes
+    return tuple(sorted({*order.released_nodes, *(u.node for u in new)}))
+
+
+def _return(order: OrderRecord, step: Step) -> StepResult:
+    outstanding = subtract_units(order.shipped, order.returned)
+    returning = merge_units(step.units or outstanding)
+    if not returning:
+        raise Conflict(
+            f"order {order.id}: nothing shipped is left to return", current_state=str(order.state)
+        )
+    _take(order, outstanding, returning, "return")
+    after = replace(order, returned=merge_units([*order.returned, *returning]))
+    if order.state == OrderState.SHIPPED and not subtract_units(outstanding, returning):
+        after = replace(after, state=OrderState.RETURNED)
+    events = [("order.returned", {"units": units_data(returning), "restock": step.restock})]
+    return after, Effects(restock=returning if step.restock else ()), events
+
+
+_STEPS = {
+    "release": _release,
+    "ship": _ship,
+    "cancel": _cancel,
+    "reject": _reject,
+    "reallocate": _reallocate,
+    "return": _return,
+}
+
+
+# --- picking units for a step (the service's side) ---------------------------------------
+
+
+def pick_units(
+    have: Sequence[Unit],
+    want: Mapping[str, int],
+    order: OrderRecord,
+    what: str,
+    prefer: Sequence[str] = (),
+) -> tuple[Unit, ...]:
+    """Units for `want` (SKU -> qty) taken from `have`, nodes in `prefer` last, then by id.
+
+    Conflict naming every SKU that has fewer units than wanted.
+    """
+    short = []
+    picked: list[Unit] = []
+    last = set(prefer)
+    for sku, qty in want.items():
+        pool = sorted((u for u in have if u.sku == sku), key=lambda u: (u.node in last, u.node))
+        there = sum(u.qty for u in pool)
+        if there < qty:
+            short.append(f"{sku}: {qty} requested, {there} {what}")
+            continue
+        left = qty
+        for u in pool:
+            if left == 0:
+                break
+            n = min(left, u.qty)
+            picked.append(Unit(u.node, sku, n))
+            left -= n
+    if short:
+        raise Conflict(
+            f"order {order.id} does not have the units: {'; '.join(short)}",
+            current_state=str(order.state),
+        )
+    return merge_units(picked)
+
+
+# --- checkout holds ----------------------------------------------------------------------
+
+
+class HoldState(StrEnum):
+    ACTIVE = "active"
+    COMMITTED = "committed"
+    RELEASED = "released"
+    EXPIRED = "expired"
+
+
+def hold_state_at(stored: str, expires_at: float, now: float) -> HoldState:
+    """A hold's state as reported at `now`: an active hold is expired once now >= expires_at
+    (whether or not the reaper has marked it)."""
+    if stored == HoldState.ACTIVE and expires_at <= now:
+        return HoldState.EXPIRED
+    return HoldState(stored)
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A checkout hold: units held at nodes for a cart until expires_at."""
+
+    id: str
+    cart: str
+    units: tuple[Unit, ...]
+    created_at: float
+    expires_at: float
+    state: HoldState  # ACTIVE is reported as EXPIRED once now >= expires_at
+    order_id: str | None = None  # set when committed into an order
+
+
+def check_active(hold: Reservation, action: str) -> None:
+    """Conflict (with its state) unless the hold is active: only an active hold can be
+    committed or released."""
+    if hold.state != HoldState.ACTIVE:
+        raise Conflict(
+            f"reservation {hold.id} is {hold.state}: only an active hold can be {action}d",
+            current_state=str(hold.state),
+        )

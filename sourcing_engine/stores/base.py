@@ -1,0 +1,265 @@
+"""The ledger: every state change of stock, holds and orders, behind one protocol.
+
+Two stores implement `Store` and pass one contract test suite
+(tests/sourcing_engine/stores/contract.py):
+- `sourcing_engine.stores.sqlite.SqliteStore`: embedded, durable (WAL, synchronous=FULL,
+  every write in BEGIN IMMEDIATE), the default;
+- `sourcing_engine.stores.redis.RedisStore`: for many API replicas on one inventory, each
+  write one Lua script with every check before the first write.
+Both apply the one order state machine of `sourcing_engine.lifecycle`.
+
+Quantities per node and SKU (a *position*):
+    on_hand      units physically there (WMS / POS counts, minus shipments, plus restocks)
+    safety_stock units never promised
+    reserved     units held by unexpired checkout holds
+    allocated    units committed to orders and not yet shipped
+    available    max(0, on_hand - safety_stock - allocated - reserved)
+
+Every mutating operation is atomic and all-or-nothing over all its lines (lines for the same
+node and SKU are summed before the check), appends one or more events to the global event
+log (operations on stock, holds and orders; reference data -- nodes, items, inbound, API
+keys -- is not logged), and, when given an idempotency key, stores the key with the
+operation's result in the same atomic step: a later call with the key applies nothing and
+raises `Replayed` with that result (callers claim a key before the call, so that a retry
+while it runs is told so). A refused operation changes nothing: no effect, event
+or result. Times are UNIX seconds (float); stores use their own clock (the Redis server's
+TIME, the process clock for SQLite) so that every replica agrees on expiry.
+
+Conventions every store follows (pinned by the contract suite):
+- quantities in units, lines and allocations are whole numbers >= 1 (Invalid otherwise);
+- unit tuples returned (hold units, allocations, shipped, returned) have one entry per
+  (node, sku), sorted by (node, sku);
+- an InsufficientStock carries one Shortage per short (node, sku) after summing, with
+  nodes=(node,), in the order the pairs first appear in the request;
+- events: `stock.snapshot` (subject "node:<id>"), `stock.adjusted` ("stock:<node>/<sku>"),
+  `reservation.*` (the reservation id), `order.*` (the order id; data also carries the
+  order's `state` and `version` after the change); units in event data are lists of
+  {"node", "sku", "qty"}.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sourcing_engine.domain import Inbound, Item, Node, Position, Unit
+from sourcing_engine.lifecycle import OrderAction, OrderRecord, Reservation
+
+IDEMPOTENCY_RETENTION_S = 24 * 3600.0
+"""How long a completed idempotency key keeps its result (a retry within it replays)."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One state change. seq is the global, strictly increasing cursor."""
+
+    seq: int
+    at: float
+    type: str  # e.g. "order.allocated", "order.shipped", "reservation.expired"
+    subject: str  # order or reservation id, or "node:<id>" / "stock:<node>/<sku>"
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """Passed to mutating calls: the operation applies at most once per key, and its result
+    is stored with the key in the same atomic step. request_hash tells a retry of the same
+    request from another request that reuses the key."""
+
+    key: str
+    request_hash: str
+
+
+Result = OrderRecord | Reservation | Position
+"""What a keyed operation returns, and what its key keeps."""
+
+
+@dataclass(frozen=True)
+class IdempotentReply:
+    """The result a completed call stored under its key, and its request's hash."""
+
+    request_hash: str
+    result: Result
+
+
+class Replayed(Exception):
+    """The key completed before with this request: nothing was applied now; `result` is
+    what the first call returned."""
+
+    def __init__(self, result: Result) -> None:
+        self.result = result
+        super().__init__("idempotency key already completed; its stored result is replayed")
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    name: str
+    scopes: tuple[str, ...]
+    created_at: float
+    revoked: bool = False
+
+
+class Store(Protocol):
+    """What every ledger store implements. All methods are safe to call concurrently from
+    threads and processes; mutating methods are atomic and all-or-nothing. Keyed calls
+    raise IdempotencyMismatch when the key was used with another request, Replayed when it
+    completed with this one."""
+
+    def now(self) -> float: ...
+
+    # network and stock
+    def upsert_nodes(self, nodes: Sequence[Node]) -> None: ...
+    def list_nodes(self) -> list[Node]: ...
+    def upsert_items(self, items: Sequence[Item]) -> None: ...
+    def get_items(self, skus: Sequence[str]) -> dict[str, Item]: ...
+    def set_stock(self, node: str, counts: dict[str, tuple[int, int]], reason: str) -> None:
+        """Snapshot from a WMS or POS: sku -> (on_hand, safety_stock) at one node, creating
+        positions as needed (Invalid if a count is negative). Allocations and holds stay."""
+        ...
+
+    def adjust_stock(
+        self, node: str, sku: str, delta: int, reason: str, idem: IdempotencyKey | None = None
+    ) -> Position:
+        """on_hand += delta (creating the position with safety stock 0 if new); refuses
+        (Invalid) to go below zero on hand. Returns the position after the change."""
+        ...
+
+    def positions(self, skus: Sequence[str], nodes: Sequence[str] | None = None) -> list[Position]:
+        """Positions of these SKUs (at these nodes, or at every node), sorted by (sku, node);
+        only positions that exist (set by a snapshot or adjustment) are listed."""
+        ...
+
+    def add_inbound(self, inbound: Sequence[Inbound]) -> None: ...
+    def list_inbound(self, skus: Sequence[str]) -> list[Inbound]: ...
+
+    # checkout holds
+    def reserve(
+        self,
+        reservation_id: str,
+        cart: str,
+        units: Sequence[Unit],
+        ttl_s: float,
+        idem: IdempotencyKey | None = None,
+    ) -> Reservation:
+        """Hold units until now + ttl_s; InsufficientStock if any line is short; Conflict if
+        the id exists; Invalid without units or with ttl_s <= 0."""
+        ...
+
+    def get_reservation(self, reservation_id: str) -> Reservation:
+        """The hold (NotFound if unknown)."""
+        ...
+
+    def release_reservation(
+        self, reservation_id: str, idem: IdempotencyKey | None = None
+    ) -> Reservation:
+        """Release an active hold; Conflict (with its current state) if it is committed,
+        released or expired."""
+        ...
+
+    def commit_reservation(
+        self,
+        reservation_id: str,
+        order_id: str,
+        document: dict[str, Any],
+        idem: IdempotencyKey | None = None,
+    ) -> OrderRecord:
+        """Turn an unexpired hold into an allocated order of its units, atomically; Conflict
+        if the hold expired, was released or committed (the hold then ends in exactly one
+        state), or if the order id exists."""
+        ...
+
+    def expire_reservations(self, limit: int = 1000) -> int:
+        """Mark holds past their expiry as expired (idempotent reaper, one
+        `reservation.expired` event each); returns how many it marked (at most limit).
+        Expired holds never count as reserved, whether or not this has run."""
+        ...
+
+    # orders
+    def create_order(
+        self,
+        order_id: str,
+        lines: dict[str, int],
+        allocations: Sequence[Unit],
+        document: dict[str, Any],
+        idem: IdempotencyKey | None = None,
+    ) -> OrderRecord:
+        """Allocate every unit atomically (InsufficientStock if any is short; Conflict if
+        the order id exists; Invalid unless `lines` are the allocations per SKU, not empty).
+        Appends `order.created` and `order.allocated`."""
+        ...
+
+    def get_order(self, order_id: str) -> OrderRecord:
+        """The order (NotFound if unknown)."""
+        ...
+
+    def order_history(self, order_id: str) -> list[Event]:
+        """The order's `order.*` events in seq order (NotFound if the order is unknown)."""
+        ...
+
+    def transition(
+        self,
+        order_id: str,
+        action: OrderAction,
+        *,
+        expected_version: int | None = None,
+        node: str | None = None,
+        units: Sequence[Unit] = (),
+        new_allocations: Sequence[Unit] = (),
+        restock: bool = True,
+        document: dict[str, Any] | None = None,
+        idem: IdempotencyKey | None = None,
+    ) -> OrderRecord:
+        """One step of the order state machine (`lifecycle.apply`), atomically: the
+        transition must be allowed (Conflict with the current state otherwise), the version
+        the expected one if given (Conflict), the new allocations in stock
+        (InsufficientStock); then every effect is applied, version += 1, and `document`, if
+        given, replaces the order's document."""
+        ...
+
+    # events and idempotency
+    def events(self, after: int, limit: int = 100) -> list[Event]:
+        """Up to limit events with seq > after, in seq order."""
+        ...
+
+    def idempotent_reply(self, key: str) -> IdempotentReply | None:
+        """The result a completed call stored under this key (None if none did)."""
+        ...
+
+    def claim_idempotency_key(self, key: str, request_hash: str, lease_s: float) -> Result | None:
+        """Mark a key in flight for lease_s and return None (IdempotencyInFlight if another
+        holder's lease is live, IdempotencyMismatch if the key is live or completed with
+        another request hash). If the key completed with this hash, claims nothing and
+        returns its stored result: the caller replays it instead of running the call. An
+        expired lease of a call that never completed may be taken over, with any hash.
+
+        Leases only shape answers (a retry while the first call runs is told so instead of
+        racing it); independently of them, a keyed mutating call applies at most once."""
+        ...
+
+    def release_idempotency_key(self, key: str) -> None:
+        """Give up a claim whose call was refused (it stored no result), so that a retry
+        with the key runs the call again at once instead of waiting for the lease. A no-op
+        for a key that completed (its result stays) or that is unknown."""
+        ...
+
+    # API keys (stored hashed)
+    def create_api_key(
+        self, key_id: str, name: str, secret_hash: str, scopes: Sequence[str]
+    ) -> ApiKey:
+        """Conflict if the id exists."""
+        ...
+
+    def find_api_key(self, key_id: str) -> tuple[ApiKey, str] | None:
+        """The key (revoked ones too, flagged) and its stored secret hash; None if unknown."""
+        ...
+
+    def list_api_keys(self) -> list[ApiKey]:
+        """Every key, revoked ones included, by creation time."""
+        ...
+
+    def revoke_api_key(self, key_id: str) -> None:
+        """Mark the key revoked (again is a no-op); NotFound if unknown."""
+        ...
+
+    def ping(self) -> bool: ...
+    def close(self) -> None: ...

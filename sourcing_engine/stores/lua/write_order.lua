@@ -1,0 +1,99 @@
+-- write_order: a new order or one step of an order, as `sourcing_engine.lifecycle` computed
+-- it from the order as read, written only if the order is still at that version.
+-- ARGV[4] order id; [5] expected version (0: the order must not exist yet); [6] hold id
+-- ('' for none: with one, the order is that hold committed, and the hold must still be
+-- active); [7] state; [8] lines JSON; [9] allocations, [10] shipped, [11] returned (JSON
+-- [[node, sku, qty], ...]); [12] released nodes JSON; [13] document JSON; [14] created_at
+-- ('' for now); then the step's effects as unit lists (count, then node, sku, qty triples):
+-- allocate, free, ship, restock; then the events: count, then (type, data JSON) pairs.
+local order_id, expected, hold_id = ARGV[4], tonumber(ARGV[5]), ARGV[6]
+local allocate, i = read_units(15)
+local free
+free, i = read_units(i)
+local ship
+ship, i = read_units(i)
+local restock
+restock, i = read_units(i)
+
+local e = idem_check()
+if e then return e end
+local key = k_order(order_id)
+local found = redis.call('HMGET', key, 'state', 'version')
+if expected == 0 then
+  if found[1] then
+    return fail('conflict', 'order ' .. order_id .. ' already exists', found[1])
+  end
+else
+  if not found[1] then return fail('not_found', 'order ' .. order_id .. ' not found') end
+  if tonumber(found[2]) ~= expected then
+    return fail('conflict', 'order ' .. order_id .. ': version is ' .. found[2] .. ', not ' ..
+      expected, found[1])
+  end
+end
+
+local held = nil
+if hold_id ~= '' then
+  local r = redis.call('HMGET', k_res(hold_id), 'state', 'expires_at', 'units')
+  if not r[1] then return fail('not_found', 'reservation ' .. hold_id .. ' not found') end
+  local state = r[1]
+  if state == 'active' and tonumber(r[2]) <= NOW then state = 'expired' end
+  held = cjson.decode(r[3])
+  if state == 'active' then
+    -- A member gone from its set was counted out as expired (possible only if the server
+    -- clock stepped back): the hold then stays expired rather than allocating uncounted units.
+    for _, u in ipairs(held) do
+      if not redis.call('ZSCORE', k_holds(u[2]), hold_member(hold_id, u[1], u[3])) then
+        state = 'expired'
+      end
+    end
+  end
+  if state ~= 'active' then
+    return fail('conflict', 'reservation ' .. hold_id .. ' is ' .. state, state)
+  end
+else
+  -- a hold's units are held already; anything else newly allocated must be available
+  local freed = {}
+  for _, u in ipairs(free) do
+    freed[u[1] .. '\0' .. u[2]] = (freed[u[1] .. '\0' .. u[2]] or 0) + u[3]
+  end
+  local short = shortages(allocate, freed)
+  if #short > 0 then return insufficient(short) end
+end
+
+-- writes
+local settled = {}
+for _, list in ipairs({allocate, free, ship}) do
+  for _, u in ipairs(list) do
+    if not settled[u[2]] then settle(u[2]); settled[u[2]] = true end
+  end
+end
+if held then
+  for _, u in ipairs(held) do
+    redis.call('ZREM', k_holds(u[2]), hold_member(hold_id, u[1], u[3]))
+    redis.call('HINCRBY', k_pos(u[2]), 'rs:' .. u[1], -u[3])
+  end
+  redis.call('ZREM', K_HOLD_EXP, hold_id)
+  redis.call('HSET', k_res(hold_id), 'state', 'committed', 'order_id', order_id)
+  emit('reservation.committed', hold_id, '{"order_id":' .. cjson.encode(order_id) .. '}', false)
+end
+for _, u in ipairs(free) do redis.call('HINCRBY', k_pos(u[2]), 'al:' .. u[1], -u[3]) end
+for _, u in ipairs(allocate) do redis.call('HINCRBY', k_pos(u[2]), 'al:' .. u[1], u[3]) end
+for _, u in ipairs(ship) do
+  -- a count may have come in below the units allocated: on hand never goes below zero
+  local oh = num(redis.call('HGET', k_pos(u[2]), 'oh:' .. u[1]))
+  redis.call('HSET', k_pos(u[2]), 'oh:' .. u[1], math.max(0, oh - u[3]))
+end
+for _, u in ipairs(restock) do
+  if redis.call('HEXISTS', k_pos(u[2]), 'ss:' .. u[1]) == 0 then
+    redis.call('HSET', k_pos(u[2]), 'ss:' .. u[1], 0)
+  end
+  redis.call('HINCRBY', k_pos(u[2]), 'oh:' .. u[1], u[3])
+end
+local created_at = ARGV[14] ~= '' and ARGV[14] or NOW_T
+redis.call('HSET', key, 'state', ARGV[7], 'version', expected + 1, 'created_at', created_at,
+  'updated_at', NOW_T, 'lines', ARGV[8], 'alloc', ARGV[9], 'shipped', ARGV[10],
+  'returned', ARGV[11], 'released', ARGV[12], 'doc', ARGV[13])
+for j = 0, tonumber(ARGV[i]) - 1 do
+  emit(ARGV[i + 1 + 2 * j], order_id, ARGV[i + 2 + 2 * j], true)
+end
+return stored_reply('order', order_id, key)
