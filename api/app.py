@@ -51,7 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # the sync endpoints' threads: few, since they hold the GIL most of their time
+        # threads for the calls that take long (a batch's joint solve); the rest run on the
+        # event loop
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         service = open_service(settings)
         app.state.service = service

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.concurrency import run_in_threadpool
 
 from api.deps import ServiceDep
 from api.errors import ApiError
@@ -40,8 +39,7 @@ def require(scope: str) -> Callable[..., Awaitable[ApiKey]]:
         token = credentials.credentials
         key = None
         if len(token) <= MAX_TOKEN:
-            # a key verified a moment ago needs no store call (nor a thread to make it in)
-            key = service.cached_key(token) or await run_in_threadpool(service.authenticate, token)
+            key = service.authenticate(token)  # a key verified a moment ago: no store call
         if key is None:
             raise _unauthorized("invalid or revoked API key")
         if not api_keys.allows(key, scope):

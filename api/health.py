@@ -16,7 +16,7 @@ def healthz() -> Health:
 
 
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
-def readyz(service: ServiceDep) -> JSONResponse:
+async def readyz(service: ServiceDep) -> JSONResponse:
     """The store answers (503 otherwise): route traffic here."""
     ok = service.ready()
     return JSONResponse(

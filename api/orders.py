@@ -53,7 +53,7 @@ def counted(metrics: Metrics, via: str, run: Callable[[], Done[OrderRecord]]) ->
 
 
 @router.post("/orders", status_code=201, responses=errors(409, 422), response_model=OrderOut)
-def create_order(
+async def create_order(
     body: OrderIn, service: ServiceDep, idem: IdempotencyDep, metrics: MetricsDep
 ) -> Response:
     """Source the order with the engine on live stock, then allocate it whole, atomically.
@@ -102,7 +102,7 @@ def _result(outcome: BatchOutcome, metrics: Metrics) -> dict[str, Any]:
 
 
 @router.get("/orders/{order_id}", responses=errors(404, 422), response_model=OrderDetailOut)
-def get_order(order_id: OrderId, service: ServiceDep) -> Response:
+async def get_order(order_id: OrderId, service: ServiceDep) -> Response:
     """State, lines, allocations, shipments, the plan with its costs, and the history."""
     view = service.get_order(order_id)
     return json_response(render.order_detail(view.order, view.history))
@@ -112,20 +112,22 @@ STEP = errors(404, 409, 422)
 
 
 @router.post("/orders/{order_id}/release", responses=STEP, response_model=OrderOut)
-def release(order_id: OrderId, service: ServiceDep, idem: IdempotencyDep) -> Response:
+async def release(order_id: OrderId, service: ServiceDep, idem: IdempotencyDep) -> Response:
     """Hand the order to its nodes for picking (allocated -> released)."""
     return answer(service.release(order_id, idem.key_for(None)), render.order, 200)
 
 
 @router.post("/orders/{order_id}/ship", responses=STEP, response_model=OrderOut)
-def ship(order_id: OrderId, body: ShipIn, service: ServiceDep, idem: IdempotencyDep) -> Response:
+async def ship(
+    order_id: OrderId, body: ShipIn, service: ServiceDep, idem: IdempotencyDep
+) -> Response:
     """The node shipped everything it holds for the order: on hand and allocated go down;
     the order is partially_shipped or shipped."""
     return answer(service.ship(order_id, body.node, idem.key_for(body)), render.order, 200)
 
 
 @router.post("/orders/{order_id}/cancel", responses=STEP, response_model=OrderOut)
-def cancel(
+async def cancel(
     order_id: OrderId,
     service: ServiceDep,
     idem: IdempotencyDep,
@@ -138,7 +140,7 @@ def cancel(
 
 
 @router.post("/orders/{order_id}/reject", responses=STEP, response_model=OrderOut)
-def reject(
+async def reject(
     order_id: OrderId, body: RejectIn, service: ServiceDep, idem: IdempotencyDep
 ) -> Response:
     """The node cannot fulfil these units (say, not found on the shelf): they are sourced
@@ -150,7 +152,7 @@ def reject(
 
 
 @router.post("/orders/{order_id}/return", responses=STEP, response_model=OrderOut)
-def return_units(
+async def return_units(
     order_id: OrderId, body: ReturnIn, service: ServiceDep, idem: IdempotencyDep
 ) -> Response:
     """Shipped units came back; with restock they are on hand again at the node that

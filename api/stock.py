@@ -29,7 +29,7 @@ SkuPath = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN)]
 
 
 @router.post("/stock/snapshots", responses=errors(404, 422), response_model=SnapshotOut)
-def snapshot(body: SnapshotIn, service: ServiceDep, idem: IdempotencyDep) -> SnapshotOut:
+async def snapshot(body: SnapshotIn, service: ServiceDep, idem: IdempotencyDep) -> SnapshotOut:
     """Set on hand (and safety stock) per SKU at one node: the physical truth. Allocations
     and holds stay; a position counted below them shows as oversold."""
     service.set_stock(
@@ -39,7 +39,7 @@ def snapshot(body: SnapshotIn, service: ServiceDep, idem: IdempotencyDep) -> Sna
 
 
 @router.post("/stock/adjustments", responses=errors(404, 409, 422), response_model=AdjustmentIn)
-def adjust(body: AdjustmentIn, service: ServiceDep, idem: IdempotencyDep) -> Response:
+async def adjust(body: AdjustmentIn, service: ServiceDep, idem: IdempotencyDep) -> Response:
     """Add a delta to on hand with a reason (refused below zero on hand); the reply echoes
     the adjustment applied (GET /v1/stock/{sku} shows the positions)."""
     adjustment = Adjustment(body.node, body.sku, body.delta, body.reason)
@@ -48,13 +48,13 @@ def adjust(body: AdjustmentIn, service: ServiceDep, idem: IdempotencyDep) -> Res
 
 
 @router.post("/inbound", responses=errors(404, 422), response_model=Upserted)
-def add_inbound(body: InboundsIn, service: ServiceDep, idem: IdempotencyDep) -> Upserted:
+async def add_inbound(body: InboundsIn, service: ServiceDep, idem: IdempotencyDep) -> Upserted:
     """Expected supply (purchase orders, transfers) by id: node, SKU, quantity, date."""
     service.add_inbound([i.record() for i in body.inbound])
     return Upserted(upserted=len(body.inbound))
 
 
 @router.get("/stock/{sku}", responses=errors(422), response_model=StockOut)
-def stock_of(sku: SkuPath, service: ServiceDep) -> StockOut:
+async def stock_of(sku: SkuPath, service: ServiceDep) -> StockOut:
     """Per node: on hand, safety stock, reserved, allocated, available; and the totals."""
     return StockOut.of(service.stock(sku))

@@ -17,6 +17,17 @@ __all__ = ["UNLIMITED", "SourcingProblem"]
 
 
 def _frozen(a: NDArray[np.generic], dtype: type) -> NDArray[np.generic]:
+    """A read-only copy; an array that is read-only, owns its data and has the dtype
+    already is taken as it is (nothing can change it: the arrays of a network are shared
+    by every problem built on it)."""
+    if (
+        isinstance(a, np.ndarray)
+        and a.dtype == dtype
+        and not a.flags.writeable
+        and a.flags.owndata
+        and a.flags.c_contiguous
+    ):
+        return a
     out: NDArray[np.generic] = np.ascontiguousarray(a, dtype=dtype).copy()
     out.setflags(write=False)
     return out

@@ -247,6 +247,15 @@ class Plan:
             ],
         }  # fmt: skip
 
+    @staticmethod
+    def from_data(data: Mapping[str, Any], order_id: str = "") -> "Plan":
+        """A plan as `to_data` stored it."""
+        shipments = tuple(
+            Shipment(s["node"], tuple(Line(ln["sku"], ln["qty"]) for ln in s["lines"]), s["cost"])
+            for s in data["shipments"]
+        )
+        return Plan(order_id, shipments, (), data["cost"], data["currency"])
+
 
 @dataclass(frozen=True, eq=False)
 class Batch:

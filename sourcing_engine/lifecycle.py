@@ -442,6 +442,8 @@ class Reservation:
     expires_at: float
     state: HoldState  # ACTIVE is reported as EXPIRED once now >= expires_at
     order_id: str | None = None  # set when committed into an order
+    document: dict[str, Any] = field(default_factory=dict)
+    """The service's own data (destination, plan with costs), stored as given."""
 
 
 def check_active(hold: Reservation, action: str) -> None:

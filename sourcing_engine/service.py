@@ -48,7 +48,7 @@ from sourcing_engine.errors import (
     UnknownNode,
 )
 from sourcing_engine.lifecycle import OrderAction, OrderRecord, Reservation
-from sourcing_engine.sourcing import Sourced, SourcingConfig, price, source
+from sourcing_engine.sourcing import Network, Sourced, SourcingConfig, price, source
 from sourcing_engine.stores.base import ApiKey, Event, IdempotencyKey, Replayed, Store
 
 log = logging.getLogger(__name__)
@@ -135,9 +135,9 @@ class Adjustment:
 
 @dataclass(frozen=True)
 class _Network:
-    """Nodes and the items of some SKUs, read once for one sourcing and its pricing."""
+    """The network and the items of some SKUs, read once for one sourcing and its pricing."""
 
-    nodes: list[Node]
+    nodes: Network
     items: dict[str, Item]
 
 
@@ -163,6 +163,20 @@ def _document(
     }
 
 
+def _hold_document(destination: Destination, plan: Plan) -> dict[str, Any]:
+    """What the service stores with a hold: where the cart was sourced for, and its plan
+    with costs (an order committed from the hold to the same place takes it as it is)."""
+    return {"destination": destination.to_data(), "plan": plan.to_data()}
+
+
+def _held_plan(hold: Reservation, destination: Destination) -> Plan | None:
+    """The plan the hold was sourced with, if it was sourced for this destination."""
+    doc = hold.document
+    if doc.get("destination") != destination.to_data() or "plan" not in doc:
+        return None
+    return Plan.from_data(doc["plan"])
+
+
 KEY_CACHE_ENTRIES = 10_000
 ITEM_CACHE_ENTRIES = 100_000
 BATCH_LEASE_MARGIN_S = 60.0
@@ -186,7 +200,7 @@ class Service:
         self.store = store
         self.config = config or ServiceConfig()
         self._verified: dict[bytes, tuple[ApiKey, float]] = {}  # token digest -> key, until
-        self._nodes: tuple[list[Node], float] | None = None  # nodes, until (monotonic)
+        self._nodes: tuple[Network, float] | None = None  # nodes, until (monotonic)
         self._items: dict[str, tuple[Item, float]] = {}  # sku -> item, until
 
     def close(self) -> None:
@@ -244,10 +258,10 @@ class Service:
             self._items.pop(item.sku, None)
 
     def _check_node(self, node: str) -> None:
-        if node in {n.id for n in self._cached_nodes()}:
+        if node in self._cached_nodes().index:
             return
         self._nodes = None  # perhaps added through another process a moment ago
-        if node not in {n.id for n in self._cached_nodes()}:
+        if node not in self._cached_nodes().index:
             raise UnknownNode(node)
 
     def set_stock(self, node: str, counts: Mapping[str, tuple[int, int]], reason: str) -> None:
@@ -290,11 +304,12 @@ class Service:
     def _network(self, skus: Sequence[str]) -> _Network:
         return _Network(self._cached_nodes(), self._cached_items(skus))
 
-    def _cached_nodes(self) -> list[Node]:
-        """The nodes, read from the store at most once per network_cache_s."""
+    def _cached_nodes(self) -> Network:
+        """The nodes and their arrays, read from the store at most once per
+        network_cache_s."""
         now = time.monotonic()
         if self._nodes is None or self._nodes[1] <= now:
-            self._nodes = (self.store.list_nodes(), now + self.config.network_cache_s)
+            self._nodes = (Network(self.store.list_nodes()), now + self.config.network_cache_s)
         return self._nodes[0]
 
     def _cached_items(self, skus: Sequence[str]) -> dict[str, Item]:
@@ -614,8 +629,11 @@ class Service:
 
         def hold(k: IdempotencyKey | None) -> Reservation:
             def attempt(sourced: Sourced) -> Reservation:
-                sourced.require_complete()
-                return self.store.reserve(reservation_id, cart, sourced.units, ttl_s, k)
+                plan = sourced.require_complete()
+                document = _hold_document(destination, plan)
+                return self.store.reserve(
+                    reservation_id, cart, sourced.units, ttl_s, k, document=document
+                )
 
             return self._with_retries(attempt, cart_order)
 
@@ -646,9 +664,9 @@ class Service:
         def commit(k: IdempotencyKey | None) -> OrderRecord:
             hold = self.store.get_reservation(reservation_id)
             lifecycle.check_active(hold, "commit")
-            plan = self._price(destination, hold.units)
+            plan = _held_plan(hold, destination) or self._price(destination, hold.units)
             document = _document(destination, plan, reservation=reservation_id)
-            return self.store.commit_reservation(reservation_id, order_id, document, k)
+            return self.store.commit_reservation(hold, order_id, document, k)
 
         return self._keyed(key, commit)
 

@@ -12,6 +12,7 @@ order is the exact single-order pricing; a batch with the joint `optimal` policy
 import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -43,8 +44,39 @@ DEFAULT_UNFILLED_PENALTY = 1_000_000.0
 only without stock (and the order is then refused with every short line)."""
 
 
+def _frozen(values: Sequence[object], dtype: type) -> NDArray[Any]:
+    a: NDArray[Any] = np.array(values, dtype=dtype)
+    a.setflags(write=False)
+    return a
+
+
+class Network:
+    """Nodes with their solver arrays, built once and shared by every problem over them
+    (the live service keeps one while its node list is fresh)."""
+
+    def __init__(self, nodes: Sequence[Node]) -> None:
+        self.nodes = tuple(nodes)
+        self.ids = [n.id for n in self.nodes]
+        self.index = {node_id: i for i, node_id in enumerate(self.ids)}
+        self.lat = _frozen([n.lat for n in nodes], np.float64)
+        self.lon = _frozen([n.lon for n in nodes], np.float64)
+        self.ship_capacity = _frozen([_cap(n.ship_capacity) for n in nodes], np.int64)
+        self.unit_capacity = _frozen([_cap(n.unit_capacity) for n in nodes], np.int64)
+        self.handling_per_shipment = _frozen([n.handling_per_shipment for n in nodes], np.float64)
+        self.handling_per_unit = _frozen([n.handling_per_unit for n in nodes], np.float64)
+        self.ship_enabled = _frozen([n.ship_enabled for n in nodes], np.bool_)
+        self.unlimited = _frozen([UNLIMITED] * len(self.nodes), np.int64)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+
+def _cap(value: int | None) -> int:
+    return UNLIMITED if value is None else value
+
+
 def build_problem(
-    nodes: Sequence[Node],
+    network: Network,
     items: Sequence[Item],
     stock: tuple[IntArray, IntArray, IntArray],
     orders: Sequence[Order],
@@ -76,17 +108,15 @@ def build_problem(
         (ln.qty for o in orders for ln in o.lines), dtype=np.int64, count=line_ptr[-1]
     )
 
-    def cap(v: int | None) -> int:
-        return UNLIMITED if v is None or not capacities else v
-
+    net = network
     return SourcingProblem(
-        node_lat=np.array([n.lat for n in nodes], dtype=np.float64),
-        node_lon=np.array([n.lon for n in nodes], dtype=np.float64),
-        node_ship_capacity=np.array([cap(n.ship_capacity) for n in nodes], dtype=np.int64),
-        node_unit_capacity=np.array([cap(n.unit_capacity) for n in nodes], dtype=np.int64),
-        node_handling_per_shipment=np.array([n.handling_per_shipment for n in nodes]),
-        node_handling_per_unit=np.array([n.handling_per_unit for n in nodes]),
-        node_ship_enabled=np.array([n.ship_enabled for n in nodes], dtype=bool),
+        node_lat=net.lat,
+        node_lon=net.lon,
+        node_ship_capacity=net.ship_capacity if capacities else net.unlimited,
+        node_unit_capacity=net.unit_capacity if capacities else net.unlimited,
+        node_handling_per_shipment=net.handling_per_shipment,
+        node_handling_per_unit=net.handling_per_unit,
+        node_ship_enabled=net.ship_enabled,
         sku_weight_lb=np.array([it.weight_lb for it in items], dtype=np.float64),
         sku_volume_in3=np.array([it.volume_in3 for it in items], dtype=np.float64),
         stock_sku_ptr=stock_ptr,
@@ -200,7 +230,7 @@ def compile_batch(batch: Batch) -> CompiledBatch:
         raise InputError(too_large)
     inv = batch.inventory
     problem = build_problem(
-        batch.nodes, batch.items, (inv.item, inv.node, inv.sourceable), batch.orders,
+        Network(batch.nodes), batch.items, (inv.item, inv.node, inv.sourceable), batch.orders,
         batch.shipping, batch.penalties,
     )  # fmt: skip
     return CompiledBatch(batch=batch, problem=problem)
@@ -268,14 +298,12 @@ def check_items(skus: Collection[str], items: dict[str, Item]) -> None:
         raise UnknownItems(unknown)
 
 
-class _Network:
-    """Nodes and the SKUs of one sourcing, with the id <-> index maps."""
+class _Sourcing:
+    """A network and the items of one sourcing, with the SKU <-> index maps."""
 
-    def __init__(self, nodes: Sequence[Node], items: Sequence[Item]) -> None:
-        self.nodes = nodes
+    def __init__(self, network: Network, items: Sequence[Item]) -> None:
+        self.network = network
         self.items = items
-        self.node_ids = [n.id for n in nodes]
-        self.node_index = {n: i for i, n in enumerate(self.node_ids)}
         self.skus = [it.sku for it in items]
         self.sku_index = {s: i for i, s in enumerate(self.skus)}
 
@@ -295,7 +323,7 @@ class _Network:
             np.fromiter((stock[k] for k in keys), dtype=np.int64, count=len(keys)),
         )
         return build_problem(
-            self.nodes, self.items, columns, orders, config.shipping, config.penalties,
+            self.network, self.items, columns, orders, config.shipping, config.penalties,
             capacities=capacities,
         )  # fmt: skip
 
@@ -308,7 +336,7 @@ class _Network:
         currency: str,
     ) -> list[Plan]:
         return read_plans(
-            problem, allocation, costs, [o.id for o in orders], self.node_ids, self.skus,
+            problem, allocation, costs, [o.id for o in orders], self.network.ids, self.skus,
             currency,
         )  # fmt: skip
 
@@ -322,7 +350,7 @@ def _best_rule(problem: SourcingProblem) -> Result:
 
 def source(
     orders: Sequence[Order],
-    nodes: Sequence[Node],
+    network: Network,
     items: dict[str, Item],
     positions: Sequence[Position],
     config: SourcingConfig,
@@ -340,11 +368,11 @@ def source(
     """
     skus = sorted({ln.sku for o in orders for ln in o.lines})
     check_items(skus, items)
-    net = _Network(nodes, [items[s] for s in skus])
+    net = _Sourcing(network, [items[s] for s in skus])
     excluded = set(exclude)
     stock: dict[tuple[int, int], int] = {}
     for p in positions:
-        n = net.node_index.get(p.node)
+        n = network.index.get(p.node)
         s = net.sku_index.get(p.sku)
         if n is None or s is None or p.node in excluded:
             continue
@@ -365,24 +393,22 @@ def source(
     for order in by_rule:
         taken: dict[tuple[int, int], int] = {}
         for u in (u for p in plans.values() for u in plan_units(p)):
-            key = (net.sku_index[u.sku], net.node_index[u.node])
+            key = (net.sku_index[u.sku], network.index[u.node])
             taken[key] = taken.get(key, 0) + u.qty
         left = {k: q - taken.get(k, 0) for k, q in stock.items()}
         problem = net.problem([order], left, config, capacities=False)
         result = _best_rule(problem)
         plans[order.id] = net.plans(problem, [order], result.allocation, result.costs, currency)[0]
     return [
-        Sourced(o, plans[o.id], _shortages(net, o, plans[o.id], stock, nodes, excluded))
-        for o in orders
+        Sourced(o, plans[o.id], _shortages(net, o, plans[o.id], stock, excluded)) for o in orders
     ]
 
 
 def _shortages(
-    net: _Network,
+    net: _Sourcing,
     order: Order,
     plan: Plan,
     stock: dict[tuple[int, int], int],
-    nodes: Sequence[Node],
     excluded: Collection[str],
 ) -> tuple[Shortage, ...]:
     """Every line the plan leaves short: the nodes that were tried and what they had."""
@@ -390,8 +416,8 @@ def _shortages(
     for line in plan.unfilled:
         s = net.sku_index[line.sku]
         tried = [
-            (n.id, stock.get((s, net.node_index[n.id]), 0))
-            for n in nodes
+            (n.id, stock.get((s, i), 0))
+            for i, n in enumerate(net.network.nodes)
             if n.ship_enabled and n.id not in excluded
         ]
         tried = [(node, q) for node, q in tried if q > 0]
@@ -409,12 +435,12 @@ def _shortages(
 def price(
     destination: Destination,
     units: Sequence[Unit],
-    nodes: Sequence[Node],
+    network: Network,
     items: dict[str, Item],
     config: SourcingConfig,
 ) -> Plan:
     """The plan of units going to a destination (an order's after a step, a hold's when it
-    is committed), each shipment priced with the cost model.
+    is committed to another destination), each shipment priced with the cost model.
 
     Pricing only: the plan was feasible when made; capacities and enablement do not apply.
     A node no longer in the network (nodes are never deleted, but a plan must still
@@ -424,29 +450,27 @@ def price(
     for u in units:
         merged[(u.node, u.sku)] = merged.get((u.node, u.sku), 0) + u.qty
     currency = config.shipping.currency
-    known_ids = {n.id for n in nodes}
-    priced = {k: q for k, q in merged.items() if k[0] in known_ids}
+    priced = {k: q for k, q in merged.items() if k[0] in network.index}
     missing = tuple(
         Shipment(node, tuple(Line(s, q) for (n, s), q in sorted(merged.items()) if n == node), 0.0)
-        for node in sorted({n for n, _ in merged} - known_ids)
+        for node in sorted({n for n, _ in merged if n not in network.index})
     )
     if not priced:
         return Plan("", missing, (), 0.0, currency)
-    skus = sorted({s for _, s in priced})
-    check_items(skus, items)
-    used = {n for n, _ in priced}
-    net = _Network([n for n in nodes if n.id in used], [items[s] for s in skus])
     totals: dict[str, int] = {}
     for (_, sku), qty in priced.items():
         totals[sku] = totals.get(sku, 0) + qty
+    skus = sorted(totals)
+    check_items(skus, items)
+    net = _Sourcing(network, [items[s] for s in skus])
     order = Order.of("", destination, sorted(totals.items()))
-    stock = {(net.sku_index[s], net.node_index[n]): q for (n, s), q in priced.items()}
+    stock = {(net.sku_index[s], network.index[n]): q for (n, s), q in priced.items()}
     problem = net.problem([order], stock, config, capacities=False)
     line_of = {ln.sku: i for i, ln in enumerate(order.lines)}
     keys = sorted(priced)
     alloc = Allocation(
         np.array([line_of[s] for _, s in keys], dtype=np.int64),
-        np.array([net.node_index[n] for n, _ in keys], dtype=np.int64),
+        np.array([network.index[n] for n, _ in keys], dtype=np.int64),
         np.array([priced[k] for k in keys], dtype=np.int64),
     )
     plan = net.plans(problem, [order], alloc, evaluate(problem, alloc), currency)[0]

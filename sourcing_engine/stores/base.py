@@ -140,9 +140,11 @@ class Store(Protocol):
         units: Sequence[Unit],
         ttl_s: float,
         idem: IdempotencyKey | None = None,
+        *,
+        document: dict[str, Any] | None = None,
     ) -> Reservation:
-        """Hold units until now + ttl_s; InsufficientStock if any line is short; Conflict if
-        the id exists; Invalid without units or with ttl_s <= 0."""
+        """Hold units until now + ttl_s, with the caller's document; InsufficientStock if any
+        line is short; Conflict if the id exists; Invalid without units or with ttl_s <= 0."""
         ...
 
     def get_reservation(self, reservation_id: str) -> Reservation:
@@ -158,14 +160,15 @@ class Store(Protocol):
 
     def commit_reservation(
         self,
-        reservation_id: str,
+        hold: Reservation,
         order_id: str,
         document: dict[str, Any],
         idem: IdempotencyKey | None = None,
     ) -> OrderRecord:
-        """Turn an unexpired hold into an allocated order of its units, atomically; Conflict
-        if the hold expired, was released or committed (the hold then ends in exactly one
-        state), or if the order id exists."""
+        """Turn an unexpired hold (as the caller read it: a hold's units never change) into
+        an allocated order of its units, atomically; Conflict if the hold expired, was
+        released or committed meanwhile (the hold then ends in exactly one state), or if
+        the order id exists."""
         ...
 
     def expire_reservations(self, limit: int = 1000) -> int:

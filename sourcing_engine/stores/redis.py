@@ -204,6 +204,7 @@ def _reservation(now: float, h: dict[str, str]) -> Reservation:
         expires_at=expires_at,
         state=hold_state_at(h["state"], expires_at, now),
         order_id=h["order_id"] or None,
+        document=json.loads(h.get("doc") or "{}"),
     )
 
 
@@ -508,6 +509,8 @@ class RedisStore:
         units: Sequence[Unit],
         ttl_s: float,
         idem: IdempotencyKey | None = None,
+        *,
+        document: dict[str, Any] | None = None,
     ) -> Reservation:
         _check_id(reservation_id, "reservation id")
         lifecycle.check_units(units, f"reservation {reservation_id}")
@@ -515,7 +518,8 @@ class RedisStore:
             raise Invalid(f"reservation {reservation_id}: expected at least one line")
         if not ttl_s > 0:
             raise Invalid(f"ttl_s must be positive, got {ttl_s!r}")
-        args = [reservation_id, cart, repr(float(ttl_s)), *_units_args(units)]
+        args = [reservation_id, cart, repr(float(ttl_s)), _dumps(document or {}),
+                *_units_args(units)]  # fmt: skip
         r = self._run("reserve", args, idem)
         return _reservation(float(r[0]), {"id": reservation_id, **_pairs(r[1:])})
 
@@ -531,18 +535,17 @@ class RedisStore:
 
     def commit_reservation(
         self,
-        reservation_id: str,
+        hold: Reservation,
         order_id: str,
         document: dict[str, Any],
         idem: IdempotencyKey | None = None,
     ) -> OrderRecord:
         _check_id(order_id, "order id")
-        hold = self.get_reservation(reservation_id)
-        lifecycle.check_active(hold, "commit")
+        lifecycle.check_active(hold, "commit")  # the script checks again, atomically
         order, effects = lifecycle.create(
-            order_id, sku_totals(hold.units), hold.units, document, 0.0, reservation_id
+            order_id, sku_totals(hold.units), hold.units, document, 0.0, hold.id
         )
-        return self._write_order(order, effects, 0, idem, hold=reservation_id)
+        return self._write_order(order, effects, 0, idem, hold=hold.id)
 
     def expire_reservations(self, limit: int = 1000) -> int:
         if limit <= 0:

@@ -80,7 +80,8 @@ CREATE TABLE IF NOT EXISTS inbound (
 CREATE INDEX IF NOT EXISTS inbound_sku ON inbound (sku);
 CREATE TABLE IF NOT EXISTS holds (
     id TEXT PRIMARY KEY, cart TEXT NOT NULL, created_at REAL NOT NULL,
-    expires_at REAL NOT NULL, state TEXT NOT NULL, order_id TEXT);
+    expires_at REAL NOT NULL, state TEXT NOT NULL, order_id TEXT,
+    document TEXT NOT NULL DEFAULT '{}');
 CREATE INDEX IF NOT EXISTS holds_active ON holds (expires_at) WHERE state = 'active';
 CREATE TABLE IF NOT EXISTS hold_lines (
     hold_id TEXT NOT NULL, node TEXT NOT NULL, sku TEXT NOT NULL,
@@ -154,7 +155,7 @@ def _result_to_json(result: Result) -> str:
     if isinstance(result, Reservation):
         r = result
         hold = [r.id, r.cart, _units_to_json(r.units), r.created_at, r.expires_at, r.state.value,
-                r.order_id]  # fmt: skip
+                r.order_id, r.document]  # fmt: skip
         return _dumps({"reservation": hold})
     p = result
     return _dumps({"position": [p.node, p.sku, p.on_hand, p.safety_stock, p.reserved,
@@ -166,9 +167,10 @@ def _result_from_json(text: str) -> Result:
     if kind == "order":
         return _order_from_row(tuple(values))
     if kind == "reservation":
-        id_, cart, units, created_at, expires_at, state, order_id = values
+        id_, cart, units, created_at, expires_at, state, order_id, document = values
         units_ = _units_from_json(units)
-        return Reservation(id_, cart, units_, created_at, expires_at, HoldState(state), order_id)
+        state_ = HoldState(state)
+        return Reservation(id_, cart, units_, created_at, expires_at, state_, order_id, document)
     return Position(*values)
 
 
@@ -303,6 +305,9 @@ class SqliteStore:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     tx.conn.execute(statement)
+            columns = {r["name"] for r in tx.conn.execute("PRAGMA table_info(holds)")}
+            if "document" not in columns:  # a ledger made before holds kept a document
+                tx.conn.execute("ALTER TABLE holds ADD COLUMN document TEXT NOT NULL DEFAULT '{}'")
 
     # --- connections and transactions
 
@@ -514,6 +519,8 @@ class SqliteStore:
         units: Sequence[Unit],
         ttl_s: float,
         idem: IdempotencyKey | None = None,
+        *,
+        document: dict[str, Any] | None = None,
     ) -> Reservation:
         lifecycle.check_units(units, f"reservation {reservation_id}")
         if not units or not ttl_s > 0:
@@ -529,8 +536,8 @@ class SqliteStore:
             tx.check_available(units)
             expires_at = tx.now + ttl_s
             tx.conn.execute(
-                "INSERT INTO holds VALUES (?, ?, ?, ?, 'active', NULL)",
-                (reservation_id, cart, tx.now, expires_at),
+                "INSERT INTO holds VALUES (?, ?, ?, ?, 'active', NULL, ?)",
+                (reservation_id, cart, tx.now, expires_at, _dumps(document or {})),
             )
             tx.conn.executemany(
                 "INSERT INTO hold_lines VALUES (?, ?, ?, ?, ?, 1)",
@@ -558,19 +565,21 @@ class SqliteStore:
 
     def commit_reservation(
         self,
-        reservation_id: str,
+        hold: Reservation,
         order_id: str,
         document: dict[str, Any],
         idem: IdempotencyKey | None = None,
     ) -> OrderRecord:
+        reservation_id = hold.id
+
         def commit(tx: _Tx) -> OrderRecord:
-            hold = self._active_hold(tx, reservation_id)
+            active = self._active_hold(tx, reservation_id)
             self._check_new_order(tx, order_id)
             units = self._reservation(tx, reservation_id).units
             order, effects = lifecycle.create(
                 order_id, sku_totals(units), units, document, tx.now, reservation_id
             )
-            self._end_hold(tx, hold, HoldState.COMMITTED, order_id)
+            self._end_hold(tx, active, HoldState.COMMITTED, order_id)
             tx.emit("reservation.committed", reservation_id, {"order_id": order_id})
             tx.apply(effects)  # the held units move from reserved to allocated
             tx.save_order(order, effects, insert=True)
@@ -616,6 +625,7 @@ class SqliteStore:
             expires_at=row["expires_at"],
             state=hold_state_at(row["state"], row["expires_at"], tx.now),
             order_id=row["order_id"],
+            document=json.loads(row["document"]),
         )
 
     def _active_hold(self, tx: _Tx, reservation_id: str) -> sqlite3.Row:

@@ -1,6 +1,6 @@
--- reserve: ARGV[4] hold id, [5] cart, [6] ttl seconds, [7..] units.
-local id, cart, ttl = ARGV[4], ARGV[5], tonumber(ARGV[6])
-local units = read_units(7)
+-- reserve: ARGV[4] hold id, [5] cart, [6] ttl seconds, [7] document JSON, [8..] units.
+local id, cart, ttl, doc = ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7]
+local units = read_units(8)
 
 local e = idem_check()
 if e then return e end
@@ -19,7 +19,7 @@ for _, u in ipairs(units) do
   redis.call('HINCRBY', k_pos(u[2]), 'rs:' .. u[1], u[3])
 end
 redis.call('HSET', k_res(id), 'cart', cart, 'units', enc_list(sorted_units(units)),
-  'created_at', NOW_T, 'expires_at', exp_t, 'state', 'active', 'order_id', '')
+  'created_at', NOW_T, 'expires_at', exp_t, 'state', 'active', 'order_id', '', 'doc', doc)
 redis.call('ZADD', K_HOLD_EXP, exp_t, id)
 emit('reservation.created', id, '{"cart":' .. cjson.encode(cart) .. ',"units":' ..
   units_json(units) .. ',"expires_at":' .. exp_t .. '}', false)

@@ -50,6 +50,11 @@ if hold_id ~= '' then
   if state ~= 'active' then
     return fail('conflict', 'reservation ' .. hold_id .. ' is ' .. state, state)
   end
+  -- the order is the hold's units exactly (the caller computed it from the hold it read)
+  if units_json(held) ~= units_json(allocate) then
+    return fail('invalid', 'order ' .. order_id .. ': its allocations must be the units of ' ..
+      'reservation ' .. hold_id)
+  end
 else
   -- a hold's units are held already; anything else newly allocated must be available
   local freed = {}

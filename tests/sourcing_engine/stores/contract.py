@@ -375,7 +375,7 @@ class StoreContract:
         with pytest.raises(NotFound):
             store.release_reservation("nope")
         with pytest.raises(NotFound):
-            store.commit_reservation("nope", "o1", {})
+            store.commit_reservation(store.get_reservation("nope"), "o1", {})
 
     def test_release_gives_units_back(self, store: Store) -> None:
         """A released hold reserves nothing; releasing it again is a Conflict."""
@@ -392,7 +392,7 @@ class StoreContract:
         """Committing a live hold turns its units into the order's allocations, atomically."""
         seed(store)
         store.reserve("h1", "c", [Unit(N1, "A", 2), Unit(N2, "A", 1), Unit(N1, "B", 1)], 60.0)
-        order = store.commit_reservation("h1", "o1", {"dest": "10001"})
+        order = store.commit_reservation(store.get_reservation("h1"), "o1", {"dest": "10001"})
         assert (order.id, order.state, order.version) == ("o1", OrderState.ALLOCATED, 1)
         assert order.lines == {"A": 3, "B": 1}
         assert order.allocations == (Unit(N1, "A", 2), Unit(N1, "B", 1), Unit(N2, "A", 1))
@@ -408,22 +408,22 @@ class StoreContract:
         seed(store)
         self.expire_soon(store, "h1", [Unit(N1, "A", 2)])
         with pytest.raises(Conflict) as err:
-            store.commit_reservation("h1", "o1", {})
+            store.commit_reservation(store.get_reservation("h1"), "o1", {})
         assert err.value.current_state == "expired"
         assert pos(store, N1, "A") == Position(N1, "A", 10, 2, 0, 0)
         with pytest.raises(NotFound):
             store.get_order("o1")
         assert store.expire_reservations() == 1
         with pytest.raises(Conflict):
-            store.commit_reservation("h1", "o1", {})
+            store.commit_reservation(store.get_reservation("h1"), "o1", {})
 
     def test_commit_ends_the_hold_once(self, store: Store) -> None:
         """A committed hold cannot be committed or released again; a released one not committed."""
         seed(store)
         store.reserve("h1", "c", [Unit(N1, "A", 1)], 60.0)
-        store.commit_reservation("h1", "o1", {})
+        store.commit_reservation(store.get_reservation("h1"), "o1", {})
         for call in (
-            lambda: store.commit_reservation("h1", "o2", {}),
+            lambda: store.commit_reservation(store.get_reservation("h1"), "o2", {}),
             lambda: store.release_reservation("h1"),
         ):
             with pytest.raises(Conflict) as err:
@@ -432,7 +432,7 @@ class StoreContract:
         store.reserve("h2", "c", [Unit(N1, "A", 1)], 60.0)
         store.release_reservation("h2")
         with pytest.raises(Conflict):
-            store.commit_reservation("h2", "o2", {})
+            store.commit_reservation(store.get_reservation("h2"), "o2", {})
         assert pos(store, N1, "A").allocated == 1
 
     def test_commit_after_a_recount_keeps_the_held_units(self, store: Store) -> None:
@@ -440,7 +440,9 @@ class StoreContract:
         seed(store)
         store.reserve("h1", "c", [Unit(N1, "A", 5)], 60.0)
         store.set_stock(N1, {"A": (3, 2)}, "recount")
-        assert store.commit_reservation("h1", "o1", {}).allocations == (Unit(N1, "A", 5),)
+        assert store.commit_reservation(store.get_reservation("h1"), "o1", {}).allocations == (
+            Unit(N1, "A", 5),
+        )
         assert pos(store, N1, "A") == Position(N1, "A", 3, 2, 0, 5)
 
     def test_commit_refuses_an_existing_order(self, store: Store) -> None:
@@ -449,7 +451,7 @@ class StoreContract:
         store.create_order("o1", {"B": 1}, [Unit(N1, "B", 1)], {})
         store.reserve("h1", "c", [Unit(N1, "A", 2)], 60.0)
         with pytest.raises(Conflict):
-            store.commit_reservation("h1", "o1", {})
+            store.commit_reservation(store.get_reservation("h1"), "o1", {})
         assert store.get_reservation("h1").state == HoldState.ACTIVE
         assert pos(store, N1, "A") == Position(N1, "A", 10, 2, 2, 0)
 
@@ -810,7 +812,7 @@ class StoreContract:
         seed(store)
         store.adjust_stock(N1, "B", 1, "found")
         store.reserve("h1", "c", [Unit(N1, "A", 1)], 60.0)
-        store.commit_reservation("h1", "o1", {})
+        store.commit_reservation(store.get_reservation("h1"), "o1", {})
         store.create_order("o2", {"B": 2}, [Unit(N1, "B", 2)], {})
         with pytest.raises(InsufficientStock):
             store.create_order("o3", {"B": 99}, [Unit(N1, "B", 99)], {})
@@ -858,7 +860,7 @@ class StoreContract:
         """An order's history is its own order.* events, carrying state and version."""
         seed(store)
         store.reserve("o1", "c", [Unit(N1, "A", 2), Unit(N2, "A", 1)], 60.0)  # same id, a hold
-        store.commit_reservation("o1", "o1", {})
+        store.commit_reservation(store.get_reservation("o1"), "o1", {})
         store.create_order("o2", {"B": 1}, [Unit(N1, "B", 1)], {})
         store.transition("o1", "release")
         store.transition("o1", "ship", node=N2)
@@ -905,8 +907,9 @@ class StoreContract:
             "release": store.release_reservation("h1", idem=idem("release")),
         }
         store.reserve("h2", "c", [Unit(N1, "A", 1)], 60.0)
-        results["commit"] = store.commit_reservation("h2", "o1", {"z": 1, "a": 2},
-                                                     idem=idem("commit"))  # fmt: skip
+        results["commit"] = store.commit_reservation(
+            store.get_reservation("h2"), "o1", {"z": 1, "a": 2}, idem=idem("commit")
+        )
         results["create"] = store.create_order(
             "o2", {"A": 1}, [Unit(N1, "A", 1)], {}, idem=idem("create")
         )

@@ -31,7 +31,9 @@ def _loop(store: Store, name: str) -> None:
             order = store.create_order(f"{name}-o{i}", lines, [unit], {"i": i})
         else:
             store.reserve(f"{name}-h{i}", name, [unit], 600.0)
-            order = store.commit_reservation(f"{name}-h{i}", f"{name}-o{i}", {"i": i})
+            order = store.commit_reservation(
+                store.get_reservation(f"{name}-h{i}"), f"{name}-o{i}", {"i": i}
+            )
         _ack(order.id)
 
 

@@ -144,7 +144,9 @@ class _Worker:
         hold_id = self.rng.choice(list(self.holds))
         units = self.holds.pop(hold_id)
         if commit:
-            order = self.store.commit_reservation(hold_id, f"{hold_id}-order", {})
+            order = self.store.commit_reservation(
+                self.store.get_reservation(hold_id), f"{hold_id}-order", {}
+            )
             self.orders[order.id] = units
             self.tally.allocated.update(units)
             _expect_allocations(order, units)

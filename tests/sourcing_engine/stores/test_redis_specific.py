@@ -48,7 +48,7 @@ def exercise(store: RedisStore) -> None:
     store.set_stock("N1", {"A": (10, 1), "B": (5, 0)}, "count")
     store.adjust_stock("N1", "B", 1, "found", idem=IdempotencyKey("k1", "h"))
     store.reserve("h1", "cart", [Unit("N1", "A", 2)], 60.0)
-    store.commit_reservation("h1", "o1", {"dest": "10001"})
+    store.commit_reservation(store.get_reservation("h1"), "o1", {"dest": "10001"})
     store.reserve("h2", "cart", [Unit("N1", "B", 1)], 60.0)
     store.create_order("o2", {"B": 2}, [Unit("N1", "B", 2)], {})
     store.transition("o2", "ship", node="N1")
@@ -139,7 +139,7 @@ def test_refused_operations_leave_the_keyspace_byte_identical(
         (InsufficientStock, lambda: store.reserve("h9", "c", [Unit("N1", "A", 1),
                                                                Unit("N1", "B", 99)], 60.0)),
         (InsufficientStock, lambda: store.create_order("o9", {"A": 9}, [Unit("N1", "A", 9)], {})),
-        (Conflict, lambda: store.commit_reservation("h1", "o9", {})),
+        (Conflict, lambda: store.commit_reservation(store.get_reservation("h1"), "o9", {})),
         (Conflict, lambda: store.transition("o2", "cancel")),
         (Invalid, lambda: store.transition("o1", "reject", node="N1",
                                            new_allocations=[Unit("N1", "A", 1)])),

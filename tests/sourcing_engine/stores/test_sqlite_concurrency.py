@@ -109,7 +109,7 @@ def test_expiry_raced_against_commit_ends_each_hold_once(store: Store) -> None:
         time.sleep(max(0.0, at - store.now()))
         try:
             if kind == "commit":
-                store.commit_reservation(hold, f"o-{hold}", {})
+                store.commit_reservation(store.get_reservation(hold), f"o-{hold}", {})
             else:
                 store.release_reservation(hold)
         except Conflict:
