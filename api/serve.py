@@ -18,7 +18,7 @@ from sourcing_engine.api_keys import MIN_EXTERNAL_KEY
 from sourcing_engine.domain import Batch
 from sourcing_engine.errors import DomainError, InputError
 from sourcing_engine.exchange import problem_from_json
-from sourcing_engine.scenarios import PRESETS, generate
+from sourcing_engine.presets import PRESETS, generate
 from sourcing_engine.service import Service
 from sourcing_engine.settings import ADMIN_KEY_NAME, DEFAULT_STORE, env_name
 from sourcing_engine.stores import open_store

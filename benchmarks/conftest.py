@@ -6,7 +6,7 @@ import pytest
 from cost_models import OrderPenalties, default_us_ground
 from cost_models.objective import UNLIMITED
 from solvers.problem import SourcingProblem
-from sourcing_engine.scenarios import generate, sized
+from sourcing_engine.presets import generate, sized
 from sourcing_engine.sourcing import compile_batch
 
 

@@ -8,7 +8,7 @@ import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from sourcing_engine.compare import compare
-from sourcing_engine.scenarios import generate
+from sourcing_engine.presets import generate
 from sourcing_engine.sourcing import compile_batch
 
 PRESETS = [("small", 30.0), ("italy", 60.0), ("medium", 120.0)]

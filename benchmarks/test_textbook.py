@@ -14,7 +14,7 @@ from benchmarks.textbook import solve_textbook
 from cost_models import LinearCost
 from solvers import solve
 from solvers.problem import SourcingProblem
-from sourcing_engine.scenarios import generate, sized
+from sourcing_engine.presets import generate, sized
 from sourcing_engine.sourcing import compile_batch
 
 LINEAR = LinearCost(per_shipment=6.0, per_unit=0.75, per_unit_mile=0.004)

@@ -3,7 +3,7 @@
 Exit codes: 0 done (or a valid plan), 1 a plan that fails validation, 2 bad input. Bad input
 of any kind (a file, a field, an option) is reported as one `error: ...` message on stderr
 that names the file and the entry, never as a traceback. `main` only parses, calls and maps
-errors; the work is done by `exchange`, `compile`, `solvers`, `validate`, `scenarios` and
+errors; the work is done by `exchange`, `sourcing`, `solvers`, `plan_check`, `presets` and
 `compare`; `serve` by `api.serve` (which starts the API).
 """
 
@@ -35,7 +35,7 @@ from sourcing_engine.exchange import (
     problem_from_json,
 )
 from sourcing_engine.plan_check import validate_plan
-from sourcing_engine.scenarios import PRESETS, binding_stats, generate, write_scenario
+from sourcing_engine.presets import PRESETS, binding_stats, generate, write_scenario
 from sourcing_engine.sourcing import CompiledBatch, compile_batch
 
 PROG = "sourcing-engine"

@@ -16,7 +16,7 @@ from sourcing_engine.errors import InputError
 from sourcing_engine.exchange import problem_from_json
 from sourcing_engine.sourcing import CompiledBatch
 
-SMALL = Path(__file__).parents[2] / "scenarios" / "small-seed1" / "problem.json"
+SMALL = Path(__file__).parents[1] / "fixtures" / "small-seed1" / "problem.json"
 POLICIES = ("optimal", "closest", "fewest-splits", "greedy-cost")
 TIME_LIMIT = "10"
 METRIC_COLUMNS = ("total cost (USD)", "cost/order", "ships/order", "split orders",

@@ -24,7 +24,7 @@ from sourcing_engine.exchange import problem_from_data, problem_from_json
 from sourcing_engine.plan_check import validate_plan
 from sourcing_engine.sourcing import CompiledBatch, compile_batch
 
-SMALL = Path(__file__).parents[2] / "scenarios" / "small-seed1" / "problem.json"
+SMALL = Path(__file__).parents[1] / "fixtures" / "small-seed1" / "problem.json"
 HEADERS = ("total cost (USD)", "cost/order", "ships/order", "split orders", "unfilled units",
            "miles/ship", "runtime", "status", "gap", "vs closest")  # fmt: skip
 PER_SHIPMENT, PER_UNIT, UNFILLED, SPLIT = 5.0, 0.5, 40.0, 2.0

@@ -12,7 +12,7 @@ from cost_models.objective import UNLIMITED
 from cost_models.parcel import default_it_express, default_us_ground
 from sourcing_engine import exchange
 from sourcing_engine.domain import Batch
-from sourcing_engine.scenarios import (
+from sourcing_engine.presets import (
     PRESETS,
     ScenarioSpec,
     binding_stats,
@@ -157,8 +157,8 @@ def test_write_scenario_writes_a_loadable_problem(tmp_path: Path) -> None:
 
 
 def test_committed_small_scenario_is_the_generated_one() -> None:
-    """scenarios/small-seed1/problem.json loads and is exactly generate("small", 1)."""
-    text = (REPO / "scenarios" / "small-seed1" / "problem.json").read_bytes()
+    """tests/fixtures/small-seed1/problem.json loads and is exactly generate("small", 1)."""
+    text = (REPO / "tests" / "fixtures" / "small-seed1" / "problem.json").read_bytes()
     assert_same_batch(exchange.problem_from_json(text), generate("small", seed=1))
 
 
