@@ -9,10 +9,10 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI
 
-from api import errors, events, health, keys, network, orders, reservations, stock
-from api.limits import BodyLimit
-from api.metrics import Metrics, MetricsMiddleware
 from sourcing_engine import __version__
+from sourcing_engine.api import errors, events, health, keys, network, orders, reservations, stock
+from sourcing_engine.api.limits import BodyLimit
+from sourcing_engine.api.metrics import Metrics, MetricsMiddleware
 from sourcing_engine.service import Service
 from sourcing_engine.settings import Settings, open_service
 

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.deps import ServiceDep
-from api.errors import ApiError
 from sourcing_engine import api_keys
+from sourcing_engine.api.deps import ServiceDep
+from sourcing_engine.api.errors import ApiError
 from sourcing_engine.stores.base import ApiKey
 
 MAX_TOKEN = 512

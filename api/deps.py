@@ -9,8 +9,8 @@ from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from api.errors import ApiError
-from api.metrics import Metrics
+from sourcing_engine.api.errors import ApiError
+from sourcing_engine.api.metrics import Metrics
 from sourcing_engine.service import Service
 
 

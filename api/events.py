@@ -4,10 +4,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Security
 
-from api import render
-from api.auth import require
-from api.deps import ServiceDep, StrictQuery
-from api.schemas import EventOut, EventsOut, errors
+from sourcing_engine.api import render
+from sourcing_engine.api.auth import require
+from sourcing_engine.api.deps import ServiceDep, StrictQuery
+from sourcing_engine.api.schemas import EventOut, EventsOut, errors
 
 router = APIRouter(
     prefix="/v1", tags=["events"], dependencies=[Security(require("orders")), StrictQuery]

@@ -3,8 +3,8 @@
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
-from api.deps import MetricsDep, ServiceDep, StrictQuery
-from api.schemas import Health
+from sourcing_engine.api.deps import MetricsDep, ServiceDep, StrictQuery
+from sourcing_engine.api.schemas import Health
 
 router = APIRouter(tags=["health"], dependencies=[StrictQuery])
 

@@ -21,7 +21,7 @@ from fastapi import Depends, Header, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from api.render import json_response
+from sourcing_engine.api.render import json_response
 from sourcing_engine.service import Done
 from sourcing_engine.stores.base import IdempotencyKey
 

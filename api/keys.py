@@ -6,11 +6,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Security
 from fastapi.responses import Response
 
-from api.auth import require
-from api.deps import ServiceDep, StrictQuery
-from api.idempotency import IdempotencyDep
-from api.render import json_response
-from api.schemas import IssuedKeyOut, KeyIn, KeyOut, KeysOut, errors
+from sourcing_engine.api.auth import require
+from sourcing_engine.api.deps import ServiceDep, StrictQuery
+from sourcing_engine.api.idempotency import IdempotencyDep
+from sourcing_engine.api.render import json_response
+from sourcing_engine.api.schemas import IssuedKeyOut, KeyIn, KeyOut, KeysOut, errors
 from sourcing_engine.errors import Conflict
 from sourcing_engine.stores.base import ApiKey
 

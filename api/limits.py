@@ -10,7 +10,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import error_body
+from sourcing_engine.api.errors import error_body
 from sourcing_engine.settings import DEFAULT_MAX_BODY_BYTES
 
 

@@ -2,10 +2,10 @@
 
 from fastapi import APIRouter, Security
 
-from api.auth import require
-from api.deps import ServiceDep, StrictQuery
-from api.idempotency import IdempotencyDep
-from api.schemas import ItemsIn, NodeOut, NodesIn, NodesOut, Upserted, errors
+from sourcing_engine.api.auth import require
+from sourcing_engine.api.deps import ServiceDep, StrictQuery
+from sourcing_engine.api.idempotency import IdempotencyDep
+from sourcing_engine.api.schemas import ItemsIn, NodeOut, NodesIn, NodesOut, Upserted, errors
 
 router = APIRouter(
     prefix="/v1", tags=["network"], dependencies=[Security(require("inventory")), StrictQuery]

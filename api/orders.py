@@ -7,14 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Security
 from fastapi.responses import Response
 
-from api import render
-from api.auth import require
-from api.deps import MetricsDep, ServiceDep, StrictQuery
-from api.errors import domain_error
-from api.idempotency import IdempotencyDep, answer
-from api.metrics import Metrics
-from api.render import json_response
-from api.schemas import (
+from sourcing_engine.api import render
+from sourcing_engine.api.auth import require
+from sourcing_engine.api.deps import MetricsDep, ServiceDep, StrictQuery
+from sourcing_engine.api.errors import domain_error
+from sourcing_engine.api.idempotency import IdempotencyDep, answer
+from sourcing_engine.api.metrics import Metrics
+from sourcing_engine.api.render import json_response
+from sourcing_engine.api.schemas import (
     ID_PATTERN,
     BatchIn,
     BatchOut,

@@ -6,12 +6,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Security
 from fastapi.responses import Response
 
-from api import render
-from api.auth import require
-from api.deps import MetricsDep, ServiceDep, StrictQuery
-from api.idempotency import IdempotencyDep, answer
-from api.render import json_response
-from api.schemas import (
+from sourcing_engine.api import render
+from sourcing_engine.api.auth import require
+from sourcing_engine.api.deps import MetricsDep, ServiceDep, StrictQuery
+from sourcing_engine.api.idempotency import IdempotencyDep, answer
+from sourcing_engine.api.render import json_response
+from sourcing_engine.api.schemas import (
     ID_PATTERN,
     CommitIn,
     OrderOut,

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-from api import render
+from sourcing_engine.api import render
 from sourcing_engine.api_keys import SCOPES
 from sourcing_engine.domain import Destination, Inbound, Item, Node, Order, merge_lines
 from sourcing_engine.exchange import DestinationSpec

@@ -24,7 +24,7 @@ from sourcing_engine.settings import ADMIN_KEY_NAME, DEFAULT_STORE, env_name
 from sourcing_engine.stores import open_store
 
 DEFAULT_SCENARIO = "small"
-APP = "api.app:app_from_env"
+APP = "sourcing_engine.api.app:app_from_env"
 
 
 class ServeError(Exception):

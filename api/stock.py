@@ -6,10 +6,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Security
 from fastapi.responses import Response
 
-from api.auth import require
-from api.deps import ServiceDep, StrictQuery
-from api.idempotency import IdempotencyDep, answer
-from api.schemas import (
+from sourcing_engine.api.auth import require
+from sourcing_engine.api.deps import ServiceDep, StrictQuery
+from sourcing_engine.api.idempotency import IdempotencyDep, answer
+from sourcing_engine.api.schemas import (
     ID_PATTERN,
     AdjustmentIn,
     InboundsIn,

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from cost_models import OrderPenalties, default_us_ground
-from cost_models.objective import UNLIMITED
-from solvers.problem import SourcingProblem
+from sourcing_engine.cost_models import OrderPenalties, default_us_ground
+from sourcing_engine.cost_models.objective import UNLIMITED
 from sourcing_engine.presets import generate, sized
+from sourcing_engine.solvers.problem import SourcingProblem
 from sourcing_engine.sourcing import compile_batch
 
 

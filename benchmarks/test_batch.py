@@ -12,7 +12,7 @@ import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from benchmarks.conftest import batch_problem
-from solvers import solve
+from sourcing_engine.solvers import solve
 
 # (orders, nodes, SKUs, time limit s)
 SIZES = [
@@ -48,7 +48,7 @@ def test_batch(benchmark: BenchmarkFixture, size: tuple[int, int, int, float]) -
 MEMORY_SCRIPT = """
 import json, resource, sys
 from benchmarks.conftest import batch_problem
-from solvers import solve
+from sourcing_engine.solvers import solve
 problem = batch_problem(10000, 1000, 20000)
 result = solve(problem, "optimal", time_limit=30.0)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

@@ -7,7 +7,7 @@ import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from benchmarks.conftest import dense_one_order
-from solvers import solve
+from sourcing_engine.solvers import solve
 
 SHAPES = [(1,), (1, 1), (1, 1, 1), (1, 1, 1, 1, 1), (2, 1, 1, 1, 1)]
 

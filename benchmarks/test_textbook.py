@@ -11,10 +11,10 @@ import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from benchmarks.textbook import solve_textbook
-from cost_models import LinearCost
-from solvers import solve
-from solvers.problem import SourcingProblem
+from sourcing_engine.cost_models import LinearCost
 from sourcing_engine.presets import generate, sized
+from sourcing_engine.solvers import solve
+from sourcing_engine.solvers.problem import SourcingProblem
 from sourcing_engine.sourcing import compile_batch
 
 LINEAR = LinearCost(per_shipment=6.0, per_unit=0.75, per_unit_mile=0.004)

@@ -10,9 +10,9 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from cost_models import LinearCost
-from solvers.mip import MipSolution, solve_mip
-from solvers.problem import UNLIMITED, SourcingProblem
+from sourcing_engine.cost_models import LinearCost
+from sourcing_engine.solvers.mip import MipSolution, solve_mip
+from sourcing_engine.solvers.problem import UNLIMITED, SourcingProblem
 
 
 def solve_textbook(

@@ -4,19 +4,19 @@ Numbers in, numbers out: every function works on numpy arrays and never imports 
 domain (`sourcing_engine`) or the solvers.
 """
 
-from cost_models.base import ShipmentCostModel
-from cost_models.geo import EARTH_RADIUS_MILES, haversine_miles
-from cost_models.handling import handling_cost
-from cost_models.linear import LinearCost
-from cost_models.objective import OrderPenalties
-from cost_models.parcel import (
+from sourcing_engine.cost_models.base import ShipmentCostModel
+from sourcing_engine.cost_models.geo import EARTH_RADIUS_MILES, haversine_miles
+from sourcing_engine.cost_models.handling import handling_cost
+from sourcing_engine.cost_models.linear import LinearCost
+from sourcing_engine.cost_models.objective import OrderPenalties
+from sourcing_engine.cost_models.parcel import (
     US_ZONE_BANDS_MILES,
     ParcelCost,
     billable_weight_lb,
     default_us_ground,
     zone_for_distance,
 )
-from cost_models.transit import TransitTable, default_us_transit
+from sourcing_engine.cost_models.transit import TransitTable, default_us_transit
 
 __all__ = [
     "EARTH_RADIUS_MILES",

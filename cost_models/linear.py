@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cost_models.base import FloatArray, Numbers
+from sourcing_engine.cost_models.base import FloatArray, Numbers
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from cost_models.base import FloatArray, Numbers
+from sourcing_engine.cost_models.base import FloatArray, Numbers
 
 US_ZONE_BANDS_MILES: tuple[float, ...] = (150.0, 300.0, 600.0, 1000.0, 1400.0, 1800.0)
 """Upper bounds (inclusive) of US ground zones 2..7; zone 8 is everything beyond."""

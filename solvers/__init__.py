@@ -5,10 +5,10 @@ Solvers never import the domain (`sourcing_engine`) or the API; they take a read
 `solvers.policies.POLICIES`.
 """
 
-from solvers.optimal import OptimalParams
-from solvers.policies import POLICIES, Limits, Policy, policy, solve
-from solvers.problem import UNLIMITED, SourcingProblem
-from solvers.result import Allocation, PlanCosts, Result, Status, Termination
+from sourcing_engine.solvers.optimal import OptimalParams
+from sourcing_engine.solvers.policies import POLICIES, Limits, Policy, policy, solve
+from sourcing_engine.solvers.problem import UNLIMITED, SourcingProblem
+from sourcing_engine.solvers.result import Allocation, PlanCosts, Result, Status, Termination
 
 __all__ = [
     "POLICIES",

@@ -15,11 +15,11 @@ import time
 import numpy as np
 from numpy.typing import NDArray
 
-from solvers.candidates import ShapeGroup, build_group, order_shapes
-from solvers.evaluate import evaluate
-from solvers.pricing import Availability, OrderPlans, price_orders
-from solvers.problem import SourcingProblem
-from solvers.result import Allocation, Result, Status, Termination
+from sourcing_engine.solvers.candidates import ShapeGroup, build_group, order_shapes
+from sourcing_engine.solvers.evaluate import evaluate
+from sourcing_engine.solvers.pricing import Availability, OrderPlans, price_orders
+from sourcing_engine.solvers.problem import SourcingProblem
+from sourcing_engine.solvers.result import Allocation, Result, Status, Termination
 
 IntArray = NDArray[np.int64]
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from solvers.evaluate import shipment_costs
-from solvers.problem import SourcingProblem
-from solvers.shapes import Shape, shape_of
+from sourcing_engine.solvers.evaluate import shipment_costs
+from sourcing_engine.solvers.problem import SourcingProblem
+from sourcing_engine.solvers.shapes import Shape, shape_of
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from solvers.candidates import ShapeGroup
-from solvers.evaluate import evaluate
-from solvers.master import Columns, MasterLP, ScarceRows, prices_of
-from solvers.pricing import OrderPlans, Prices, price_orders
-from solvers.problem import SourcingProblem
-from solvers.result import Allocation
+from sourcing_engine.solvers.candidates import ShapeGroup
+from sourcing_engine.solvers.evaluate import evaluate
+from sourcing_engine.solvers.master import Columns, MasterLP, ScarceRows, prices_of
+from sourcing_engine.solvers.pricing import OrderPlans, Prices, price_orders
+from sourcing_engine.solvers.problem import SourcingProblem
+from sourcing_engine.solvers.result import Allocation
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]

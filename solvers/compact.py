@@ -16,13 +16,13 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from solvers.candidates import ShapeGroup, build_group
-from solvers.master import ScarceRows
-from solvers.mip import solve_mip
-from solvers.pricing import Prices, priced_costs
-from solvers.problem import UNLIMITED, SourcingProblem
-from solvers.result import Allocation
-from solvers.shapes import Shape, content_pairs
+from sourcing_engine.solvers.candidates import ShapeGroup, build_group
+from sourcing_engine.solvers.master import ScarceRows
+from sourcing_engine.solvers.mip import solve_mip
+from sourcing_engine.solvers.pricing import Prices, priced_costs
+from sourcing_engine.solvers.problem import UNLIMITED, SourcingProblem
+from sourcing_engine.solvers.result import Allocation
+from sourcing_engine.solvers.shapes import Shape, content_pairs
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]

@@ -5,9 +5,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from cost_models import handling_cost
-from solvers.problem import SourcingProblem
-from solvers.result import Allocation, PlanCosts
+from sourcing_engine.cost_models import handling_cost
+from sourcing_engine.solvers.problem import SourcingProblem
+from sourcing_engine.solvers.result import Allocation, PlanCosts
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]

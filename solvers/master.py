@@ -16,9 +16,9 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from solvers.pricing import Prices
-from solvers.problem import UNLIMITED, SourcingProblem
-from solvers.result import Allocation
+from sourcing_engine.solvers.pricing import Prices
+from sourcing_engine.solvers.problem import UNLIMITED, SourcingProblem
+from sourcing_engine.solvers.result import Allocation
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]

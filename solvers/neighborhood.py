@@ -14,14 +14,14 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from solvers.baselines import greedy_allocation
-from solvers.candidates import ShapeGroup
-from solvers.compact import Candidates, ranked_candidates, solve_compact
-from solvers.evaluate import evaluate, feasibility_errors
-from solvers.master import ScarceRows, resource_matrix, resource_use
-from solvers.mip import NoSolution
-from solvers.problem import SourcingProblem
-from solvers.result import Allocation
+from sourcing_engine.solvers.baselines import greedy_allocation
+from sourcing_engine.solvers.candidates import ShapeGroup
+from sourcing_engine.solvers.compact import Candidates, ranked_candidates, solve_compact
+from sourcing_engine.solvers.evaluate import evaluate, feasibility_errors
+from sourcing_engine.solvers.master import ScarceRows, resource_matrix, resource_use
+from sourcing_engine.solvers.mip import NoSolution
+from sourcing_engine.solvers.problem import SourcingProblem
+from sourcing_engine.solvers.result import Allocation
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]

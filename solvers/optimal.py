@@ -19,24 +19,24 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from solvers.baselines import closest, fewest_splits, greedy_cost, shape_groups
-from solvers.column_generation import (
+from sourcing_engine.solvers.baselines import closest, fewest_splits, greedy_cost, shape_groups
+from sourcing_engine.solvers.column_generation import (
     ColumnGeneration,
     allocation_columns,
     columns_allocation,
     plan_columns,
 )
-from solvers.compact import Candidates, prune, solve_compact
-from solvers.evaluate import evaluate
-from solvers.master import (
+from sourcing_engine.solvers.compact import Candidates, prune, solve_compact
+from sourcing_engine.solvers.evaluate import evaluate
+from sourcing_engine.solvers.master import (
     Columns,
     scarce_rows,
 )
-from solvers.mip import BACKENDS, NoSolution
-from solvers.neighborhood import Neighbourhoods
-from solvers.pricing import price_orders
-from solvers.problem import SourcingProblem
-from solvers.result import Allocation, Result, Status, Termination, relative_gap
+from sourcing_engine.solvers.mip import BACKENDS, NoSolution
+from sourcing_engine.solvers.neighborhood import Neighbourhoods
+from sourcing_engine.solvers.pricing import price_orders
+from sourcing_engine.solvers.problem import SourcingProblem
+from sourcing_engine.solvers.result import Allocation, Result, Status, Termination, relative_gap
 
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]

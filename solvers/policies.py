@@ -9,11 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from solvers.baselines import closest, fewest_splits, greedy_cost
-from solvers.mip import BACKENDS
-from solvers.optimal import OptimalParams, solve_optimal
-from solvers.problem import SourcingProblem
-from solvers.result import Result
+from sourcing_engine.solvers.baselines import closest, fewest_splits, greedy_cost
+from sourcing_engine.solvers.mip import BACKENDS
+from sourcing_engine.solvers.optimal import OptimalParams, solve_optimal
+from sourcing_engine.solvers.problem import SourcingProblem
+from sourcing_engine.solvers.result import Result
 
 
 @dataclass(frozen=True)

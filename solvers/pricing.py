@@ -19,9 +19,9 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
-from solvers.candidates import DEFAULT_DEPTH, ShapeGroup, build_group
-from solvers.problem import SourcingProblem
-from solvers.shapes import content_pairs
+from sourcing_engine.solvers.candidates import DEFAULT_DEPTH, ShapeGroup, build_group
+from sourcing_engine.solvers.problem import SourcingProblem
+from sourcing_engine.solvers.shapes import content_pairs
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]

@@ -6,8 +6,8 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
-from cost_models import OrderPenalties, ShipmentCostModel, haversine_miles
-from cost_models.objective import UNLIMITED
+from sourcing_engine.cost_models import OrderPenalties, ShipmentCostModel, haversine_miles
+from sourcing_engine.cost_models.objective import UNLIMITED
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]

@@ -17,7 +17,6 @@ from typing import NoReturn
 
 from tqdm import tqdm
 
-from solvers import POLICIES, solve
 from sourcing_engine import __version__
 from sourcing_engine.compare import (
     DEFAULT_POLICIES,
@@ -36,6 +35,7 @@ from sourcing_engine.exchange import (
 )
 from sourcing_engine.plan_check import validate_plan
 from sourcing_engine.presets import PRESETS, binding_stats, generate, write_scenario
+from sourcing_engine.solvers import POLICIES, solve
 from sourcing_engine.sourcing import CompiledBatch, compile_batch
 
 PROG = "sourcing-engine"
@@ -294,7 +294,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     # the command line is the composition root: the one place the domain package reaches up
     # to the HTTP layer, lazily, to start it (the other commands do not need the server)
-    from api.serve import ServeError, serve
+    from sourcing_engine.api.serve import ServeError, serve
 
     try:
         return serve(args.host, args.port, args.store, args.scenario, args.workers, args.access_log)

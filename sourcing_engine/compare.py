@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from solvers import POLICIES, Result, SourcingProblem, solve
-from solvers.evaluate import evaluate
+from sourcing_engine.solvers import POLICIES, Result, SourcingProblem, solve
+from sourcing_engine.solvers.evaluate import evaluate
 from sourcing_engine.sourcing import CompiledBatch
 
 BASELINE = "closest"

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from cost_models import OrderPenalties, ShipmentCostModel
+from sourcing_engine.cost_models import OrderPenalties, ShipmentCostModel
 
 NodeKind = Literal["warehouse", "store"]
 

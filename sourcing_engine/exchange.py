@@ -15,10 +15,9 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from cost_models import LinearCost, OrderPenalties, ParcelCost, ShipmentCostModel
-from cost_models.objective import UNLIMITED
-from cost_models.parcel import default_it_express, default_us_ground
-from solvers import Result
+from sourcing_engine.cost_models import LinearCost, OrderPenalties, ParcelCost, ShipmentCostModel
+from sourcing_engine.cost_models.objective import UNLIMITED
+from sourcing_engine.cost_models.parcel import default_it_express, default_us_ground
 from sourcing_engine.domain import (
     Batch,
     Destination,
@@ -31,6 +30,7 @@ from sourcing_engine.domain import (
 )
 from sourcing_engine.errors import InputError
 from sourcing_engine.geocode import check_form, destination
+from sourcing_engine.solvers import Result
 
 PROBLEM_FORMAT = "sourcing-problem/1"
 PLAN_FORMAT = "sourcing-plan/1"

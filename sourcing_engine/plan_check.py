@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cost_models import handling_cost, haversine_miles
-from cost_models.objective import UNLIMITED
-from solvers import POLICIES as SOLVER_POLICIES
+from sourcing_engine.cost_models import handling_cost, haversine_miles
+from sourcing_engine.cost_models.objective import UNLIMITED
 from sourcing_engine.domain import Batch, Node, Order
 from sourcing_engine.exchange import PlanLine, PlanSpec
+from sourcing_engine.solvers import POLICIES as SOLVER_POLICIES
 
 POLICIES = tuple(SOLVER_POLICIES)
 STATUSES = ("optimal", "feasible", "heuristic")

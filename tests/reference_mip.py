@@ -25,8 +25,13 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_array
 
-from cost_models import LinearCost, OrderPenalties, ShipmentCostModel, default_us_ground
-from cost_models.objective import UNLIMITED
+from sourcing_engine.cost_models import (
+    LinearCost,
+    OrderPenalties,
+    ShipmentCostModel,
+    default_us_ground,
+)
+from sourcing_engine.cost_models.objective import UNLIMITED
 from sourcing_engine.domain import Batch, Destination, Inventory, Item, Line, Node, Order
 from sourcing_engine.exchange import PlanLine, PlanOrder, PlanShipment, PlanSpec
 from sourcing_engine.plan_check import order_demand, shipment_prices, sourceable_stock

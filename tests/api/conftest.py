@@ -20,7 +20,7 @@ import httpx
 import pytest
 import uvicorn
 
-from api.app import create_app
+from sourcing_engine.api.app import create_app
 from sourcing_engine.settings import Settings
 from tests.conftest import free_port
 

@@ -10,7 +10,7 @@ from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.result import Ok
 
-from api.app import create_app
+from sourcing_engine.api.app import create_app
 from sourcing_engine.settings import Settings
 from tests.api.conftest import ADMIN_KEY, ApiServer, sqlite_url, start_server
 

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from cost_models import EARTH_RADIUS_MILES, haversine_miles
+from sourcing_engine.cost_models import EARTH_RADIUS_MILES, haversine_miles
 
 R = 3958.8
 

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from cost_models import LinearCost
+from sourcing_engine.cost_models import LinearCost
 
 
 def test_formula_on_scalars() -> None:

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from cost_models import OrderPenalties, handling_cost
-from cost_models.objective import UNLIMITED
+from sourcing_engine.cost_models import OrderPenalties, handling_cost
+from sourcing_engine.cost_models.objective import UNLIMITED
 
 
 @pytest.mark.parametrize(

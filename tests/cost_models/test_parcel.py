@@ -6,14 +6,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from cost_models import (
+from sourcing_engine.cost_models import (
     US_ZONE_BANDS_MILES,
     ParcelCost,
     billable_weight_lb,
     default_us_ground,
     zone_for_distance,
 )
-from cost_models.parcel import IT_ZONE_BANDS_MILES, default_it_express
+from sourcing_engine.cost_models.parcel import IT_ZONE_BANDS_MILES, default_it_express
 
 # A small card: zone 2 up to 100 miles, zone 3 beyond; 1, 2 and 3 lb columns.
 SMALL_RATES = ((5.0, 6.0, 8.0), (7.0, 9.0, 12.0))

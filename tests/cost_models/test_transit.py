@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cost_models import TransitTable, default_us_transit
+from sourcing_engine.cost_models import TransitTable, default_us_transit
 
 
 def test_default_us_transit_lookups() -> None:

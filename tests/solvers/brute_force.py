@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cost_models import haversine_miles
-from solvers.pricing import Availability, Prices
-from solvers.problem import SourcingProblem
+from sourcing_engine.cost_models import haversine_miles
+from sourcing_engine.solvers.pricing import Availability, Prices
+from sourcing_engine.solvers.problem import SourcingProblem
 
 Shipment = tuple[int, tuple[tuple[int, int], ...]]
 """(node, ((line, qty), ...)) with positive quantities."""

@@ -2,12 +2,16 @@
 
 import numpy as np
 
-from solvers.baselines import closest, fewest_splits, greedy_cost, shape_groups
-from solvers.column_generation import ColumnGeneration, allocation_columns, plan_columns
-from solvers.master import Columns, scarce_rows
-from solvers.pricing import price_orders
-from solvers.problem import SourcingProblem
-from solvers.result import Allocation
+from sourcing_engine.solvers.baselines import closest, fewest_splits, greedy_cost, shape_groups
+from sourcing_engine.solvers.column_generation import (
+    ColumnGeneration,
+    allocation_columns,
+    plan_columns,
+)
+from sourcing_engine.solvers.master import Columns, scarce_rows
+from sourcing_engine.solvers.pricing import price_orders
+from sourcing_engine.solvers.problem import SourcingProblem
+from sourcing_engine.solvers.result import Allocation
 
 
 def start_column_generation(problem: SourcingProblem, how: str = "warm") -> ColumnGeneration:

@@ -11,12 +11,17 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from cost_models import EARTH_RADIUS_MILES, LinearCost, OrderPenalties, default_us_ground
-from cost_models.base import ShipmentCostModel
-from cost_models.objective import UNLIMITED
-from solvers.problem import SourcingProblem
-from solvers.result import Allocation
+from sourcing_engine.cost_models import (
+    EARTH_RADIUS_MILES,
+    LinearCost,
+    OrderPenalties,
+    default_us_ground,
+)
+from sourcing_engine.cost_models.base import ShipmentCostModel
+from sourcing_engine.cost_models.objective import UNLIMITED
 from sourcing_engine.domain import Batch
+from sourcing_engine.solvers.problem import SourcingProblem
+from sourcing_engine.solvers.result import Allocation
 from tests.reference_mip import ReferenceSolution
 
 ORDER_AT = (40.0, -90.0)

@@ -6,13 +6,13 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from cost_models import LinearCost, OrderPenalties
-from cost_models.objective import UNLIMITED
-from solvers.baselines import closest, fewest_splits, greedy_allocation, greedy_cost
-from solvers.evaluate import evaluate, feasibility_errors
-from solvers.pricing import Availability
-from solvers.problem import SourcingProblem
-from solvers.result import Allocation, Result, Status
+from sourcing_engine.cost_models import LinearCost, OrderPenalties
+from sourcing_engine.cost_models.objective import UNLIMITED
+from sourcing_engine.solvers.baselines import closest, fewest_splits, greedy_allocation, greedy_cost
+from sourcing_engine.solvers.evaluate import evaluate, feasibility_errors
+from sourcing_engine.solvers.pricing import Availability
+from sourcing_engine.solvers.problem import SourcingProblem
+from sourcing_engine.solvers.result import Allocation, Result, Status
 from tests.solvers.brute_force import cheapest_plan, stock_entries
 from tests.solvers.problems import allocation_set, make_problem, north, random_problem
 

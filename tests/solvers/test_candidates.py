@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from cost_models import LinearCost, OrderPenalties
-from solvers.candidates import build_group, canonical_lines, order_shapes
-from solvers.problem import SourcingProblem
+from sourcing_engine.cost_models import LinearCost, OrderPenalties
+from sourcing_engine.solvers.candidates import build_group, canonical_lines, order_shapes
+from sourcing_engine.solvers.problem import SourcingProblem
 from tests.solvers.brute_force import shipment_cost, stock_entries
 from tests.solvers.problems import MILES_PER_DEGREE, make_problem, north, random_problem
 

@@ -6,16 +6,16 @@ import time
 import numpy as np
 import pytest
 
-from solvers.baselines import greedy_cost
-from solvers.candidates import build_group, order_shapes
-from solvers.column_generation import (
+from sourcing_engine.domain import Batch
+from sourcing_engine.solvers.baselines import greedy_cost
+from sourcing_engine.solvers.candidates import build_group, order_shapes
+from sourcing_engine.solvers.column_generation import (
     allocation_columns,
     columns_allocation,
 )
-from solvers.evaluate import evaluate
-from solvers.master import Columns, scarce_rows
-from solvers.pricing import price_orders
-from sourcing_engine.domain import Batch
+from sourcing_engine.solvers.evaluate import evaluate
+from sourcing_engine.solvers.master import Columns, scarce_rows
+from sourcing_engine.solvers.pricing import price_orders
 from sourcing_engine.sourcing import compile_batch
 from tests.reference_mip import random_batch, solve_reference
 from tests.solvers.pipeline import start_column_generation

@@ -6,20 +6,20 @@ import time
 import numpy as np
 import pytest
 
-from solvers.baselines import shape_groups
-from solvers.candidates import build_group, order_shapes
-from solvers.compact import (
+from sourcing_engine.domain import Batch
+from sourcing_engine.solvers.baselines import shape_groups
+from sourcing_engine.solvers.candidates import build_group, order_shapes
+from sourcing_engine.solvers.compact import (
     Candidates,
     completion_costs,
     prune,
     ranked_candidates,
     solve_compact,
 )
-from solvers.evaluate import evaluate, feasibility_errors
-from solvers.master import scarce_rows
-from solvers.result import Allocation
-from solvers.shapes import shape_of
-from sourcing_engine.domain import Batch
+from sourcing_engine.solvers.evaluate import evaluate, feasibility_errors
+from sourcing_engine.solvers.master import scarce_rows
+from sourcing_engine.solvers.result import Allocation
+from sourcing_engine.solvers.shapes import shape_of
 from sourcing_engine.sourcing import compile_batch
 from tests.reference_mip import random_batch, solve_reference
 from tests.solvers.pipeline import start_column_generation

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from cost_models import LinearCost, OrderPenalties, default_us_ground
-from solvers.evaluate import evaluate, feasibility_errors, shipment_costs
-from solvers.problem import SourcingProblem
-from solvers.result import Allocation
+from sourcing_engine.cost_models import LinearCost, OrderPenalties, default_us_ground
+from sourcing_engine.solvers.evaluate import evaluate, feasibility_errors, shipment_costs
+from sourcing_engine.solvers.problem import SourcingProblem
+from sourcing_engine.solvers.result import Allocation
 from tests.solvers.problems import MILES_PER_DEGREE, make_problem, north
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from solvers import POLICIES, Status, solve
-from solvers.evaluate import feasibility_errors
+from sourcing_engine.solvers import POLICIES, Status, solve
+from sourcing_engine.solvers.evaluate import feasibility_errors
 from tests.solvers.problems import make_problem, north, random_problem
 
 

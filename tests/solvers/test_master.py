@@ -3,17 +3,17 @@
 import numpy as np
 import pytest
 
-from cost_models import LinearCost, OrderPenalties
-from cost_models.objective import UNLIMITED
-from solvers.master import (
+from sourcing_engine.cost_models import LinearCost, OrderPenalties
+from sourcing_engine.cost_models.objective import UNLIMITED
+from sourcing_engine.solvers.master import (
     Columns,
     MasterLP,
     prices_of,
     resource_use,
     scarce_rows,
 )
-from solvers.problem import SourcingProblem
-from solvers.result import Allocation
+from sourcing_engine.solvers.problem import SourcingProblem
+from sourcing_engine.solvers.result import Allocation
 from tests.solvers.brute_force import stock_entries
 from tests.solvers.problems import MILES_PER_DEGREE, ORDER_AT, make_problem, north, random_problem
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from solvers.mip import BACKENDS, NoSolution, solve_mip
+from sourcing_engine.solvers.mip import BACKENDS, NoSolution, solve_mip
 
 
 def _knapsack() -> tuple[np.ndarray, np.ndarray, sp.csr_matrix, np.ndarray, np.ndarray]:

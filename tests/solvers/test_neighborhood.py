@@ -6,12 +6,12 @@ import time
 import numpy as np
 import pytest
 
-from solvers.baselines import closest, fewest_splits, greedy_cost, shape_groups
-from solvers.evaluate import evaluate, feasibility_errors
-from solvers.master import scarce_rows
-from solvers.neighborhood import Neighbourhoods
-from solvers.problem import SourcingProblem
-from solvers.result import Allocation
+from sourcing_engine.solvers.baselines import closest, fewest_splits, greedy_cost, shape_groups
+from sourcing_engine.solvers.evaluate import evaluate, feasibility_errors
+from sourcing_engine.solvers.master import scarce_rows
+from sourcing_engine.solvers.neighborhood import Neighbourhoods
+from sourcing_engine.solvers.problem import SourcingProblem
+from sourcing_engine.solvers.result import Allocation
 from sourcing_engine.sourcing import compile_batch
 from tests.reference_mip import random_batch, solve_reference
 from tests.solvers.problems import allocation_set, random_problem

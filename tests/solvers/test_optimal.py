@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from solvers.baselines import closest, fewest_splits, greedy_cost
-from solvers.evaluate import evaluate, feasibility_errors
-from solvers.optimal import OptimalParams, solve_optimal
-from solvers.problem import SourcingProblem
-from solvers.result import Result, Status
+from sourcing_engine.solvers.baselines import closest, fewest_splits, greedy_cost
+from sourcing_engine.solvers.evaluate import evaluate, feasibility_errors
+from sourcing_engine.solvers.optimal import OptimalParams, solve_optimal
+from sourcing_engine.solvers.problem import SourcingProblem
+from sourcing_engine.solvers.result import Result, Status
 from sourcing_engine.sourcing import compile_batch
 from tests.reference_mip import random_batch, solve_reference
 from tests.solvers.problems import allocation_set, random_problem

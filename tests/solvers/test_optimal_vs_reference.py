@@ -12,10 +12,10 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from solvers import POLICIES, Limits, solve
 from sourcing_engine.domain import Batch
 from sourcing_engine.exchange import PlanSpec, problem_to_data
 from sourcing_engine.plan_check import validate_plan
+from sourcing_engine.solvers import POLICIES, Limits, solve
 from sourcing_engine.sourcing import compile_batch
 from tests.reference_mip import random_batch, reference_plan, solve_reference
 

@@ -6,13 +6,19 @@ from typing import Any
 import numpy as np
 import pytest
 
-from cost_models import LinearCost, OrderPenalties, default_us_ground
-from cost_models.objective import UNLIMITED
-from solvers.candidates import ShapeGroup, build_group, order_shapes
-from solvers.evaluate import evaluate, feasibility_errors
-from solvers.pricing import Availability, OrderPlans, Prices, price_group, price_orders
-from solvers.problem import SourcingProblem
-from solvers.result import Allocation
+from sourcing_engine.cost_models import LinearCost, OrderPenalties, default_us_ground
+from sourcing_engine.cost_models.objective import UNLIMITED
+from sourcing_engine.solvers.candidates import ShapeGroup, build_group, order_shapes
+from sourcing_engine.solvers.evaluate import evaluate, feasibility_errors
+from sourcing_engine.solvers.pricing import (
+    Availability,
+    OrderPlans,
+    Prices,
+    price_group,
+    price_orders,
+)
+from sourcing_engine.solvers.problem import SourcingProblem
+from sourcing_engine.solvers.result import Allocation
 from tests.solvers.brute_force import cheapest_plan, stock_entries
 from tests.solvers.problems import MILES_PER_DEGREE, make_problem, north, random_problem
 

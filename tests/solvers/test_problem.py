@@ -6,8 +6,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from cost_models import EARTH_RADIUS_MILES, LinearCost, OrderPenalties
-from solvers.problem import UNLIMITED, SourcingProblem
+from sourcing_engine.cost_models import EARTH_RADIUS_MILES, LinearCost, OrderPenalties
+from sourcing_engine.solvers.problem import UNLIMITED, SourcingProblem
 from tests.solvers.problems import MILES_PER_DEGREE, make_problem, north
 
 ARRAYS = [f.name for f in fields(SourcingProblem) if f.name not in ("shipping", "penalties")]

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cost_models import LinearCost, OrderPenalties
-from cost_models.objective import UNLIMITED
+from sourcing_engine.cost_models import LinearCost, OrderPenalties
+from sourcing_engine.cost_models.objective import UNLIMITED
 from sourcing_engine.domain import Batch, Destination, Inventory, Item, Line, Node, Order
 from sourcing_engine.plan_check import (
     order_demand,

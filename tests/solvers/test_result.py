@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from solvers.result import Allocation, PlanCosts, Result, Status, Termination, relative_gap
+from sourcing_engine.solvers.result import (
+    Allocation,
+    PlanCosts,
+    Result,
+    Status,
+    Termination,
+    relative_gap,
+)
 
 
 def test_allocation_arrays_are_read_only_copies() -> None:

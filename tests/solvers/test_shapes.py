@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from solvers.shapes import (
+from sourcing_engine.solvers.shapes import (
     MAX_CONTENT_PAIRS,
     MAX_CONTENTS,
     content_pairs,

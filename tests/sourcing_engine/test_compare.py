@@ -8,9 +8,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from cost_models import haversine_miles
-from solvers import Allocation, Result, Status, Termination, solve
-from solvers.evaluate import evaluate
 from sourcing_engine.compare import (
     PolicyMetrics,
     check_policies,
@@ -20,8 +17,11 @@ from sourcing_engine.compare import (
     to_json_data,
     with_savings,
 )
+from sourcing_engine.cost_models import haversine_miles
 from sourcing_engine.exchange import problem_from_data, problem_from_json
 from sourcing_engine.plan_check import validate_plan
+from sourcing_engine.solvers import Allocation, Result, Status, Termination, solve
+from sourcing_engine.solvers.evaluate import evaluate
 from sourcing_engine.sourcing import CompiledBatch, compile_batch
 
 SMALL = Path(__file__).parents[1] / "fixtures" / "small-seed1" / "problem.json"

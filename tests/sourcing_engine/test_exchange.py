@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cost_models import LinearCost, ParcelCost, default_us_ground
-from cost_models.objective import UNLIMITED
-from cost_models.parcel import default_it_express
+from sourcing_engine.cost_models import LinearCost, ParcelCost, default_us_ground
+from sourcing_engine.cost_models.objective import UNLIMITED
+from sourcing_engine.cost_models.parcel import default_it_express
 from sourcing_engine.domain import Batch, Line
 from sourcing_engine.errors import InputError
 from sourcing_engine.exchange import problem_from_data, problem_from_json, problem_to_data

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from cost_models import haversine_miles
-from cost_models.objective import UNLIMITED
-from cost_models.parcel import default_it_express, default_us_ground
 from sourcing_engine import exchange
+from sourcing_engine.cost_models import haversine_miles
+from sourcing_engine.cost_models.objective import UNLIMITED
+from sourcing_engine.cost_models.parcel import default_it_express, default_us_ground
 from sourcing_engine.domain import Batch
 from sourcing_engine.presets import (
     PRESETS,

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from cost_models import LinearCost, OrderPenalties, default_us_ground
+from sourcing_engine.cost_models import LinearCost, OrderPenalties, default_us_ground
 from sourcing_engine.domain import Batch, Destination, Inventory, Item, Line, Node, Order
 from sourcing_engine.exchange import PlanSpec
 from sourcing_engine.plan_check import ValidationReport, validate_plan
