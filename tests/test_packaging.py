@@ -61,8 +61,8 @@ def test_installed_package_imports_beside_a_foreign_api_folder(
         (work / name / "__init__.py").write_text(f"raise ImportError('the foreign {name}')\n")
     check = (
         "import sourcing_engine, sourcing_engine.api.app as app, sourcing_engine.cli as cli;"
-        "assert sourcing_engine.__file__.startswith(%r), sourcing_engine.__file__;"
-        "app.create_app; print(cli.main(['--version']))" % site
+        f"assert sourcing_engine.__file__.startswith({site!r}), sourcing_engine.__file__;"
+        "app.create_app; print(cli.main(['--version']))"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     run = subprocess.run(
