@@ -97,6 +97,26 @@ def service_load_table(rows: list[dict[str, Any]]) -> None:
         print(_row(cells))
 
 
+def mixed_load_table(rows: list[dict[str, Any]]) -> None:
+    header = ["mixed lifecycle load (store, workers, clients)", "requests/s", "p50", "p99",
+              "API CPU/request", "violations"]  # fmt: skip
+    print(_row(header))
+    print(_row(["---"] * len(header)))
+    for b in rows:
+        if b["name"] != "test_service_mixed_load":
+            continue
+        e = b["extra_info"]
+        cells = [
+            f"{e['store']}, {e['api_workers']} workers, {e['clients']} clients",
+            f"{e['requests_per_s']:,.0f}",
+            _fmt(e["request_p50_ms"], ".0f", 1, " ms"),
+            _fmt(e["request_p99_ms"], ".0f", 1, " ms") + " (target 250 ms)",
+            _fmt(e["api_cpu_ms_per_request"], ".2f", 1, " ms") + " (target 1.5 ms)",
+            str(e["invariant_violations"]),
+        ]
+        print(_row(cells))
+
+
 def textbook_table(rows: list[dict[str, Any]]) -> None:
     found = {
         (b["name"].split("[")[0], b["param"]): b["extra_info"]
@@ -139,6 +159,8 @@ def main(path: str) -> None:
     textbook_table(rows)
     print()
     service_load_table(rows)
+    print()
+    mixed_load_table(rows)
 
 
 if __name__ == "__main__":

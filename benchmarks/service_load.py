@@ -1,5 +1,6 @@
 """Load on the order-lifecycle API: 64 clients doing reserve-then-commit, and a probe
-measuring single-order allocation (POST /v1/orders) while the load runs.
+measuring single-order allocation (POST /v1/orders) while the load runs; and a mixed
+lifecycle load (holds, commits, creates, releases, cancels, ships, rejects, returns).
 
 The client side shares the machine with the API, so it is kept cheap: one asyncio loop
 with a raw HTTP/1.1 keep-alive connection per client (no client library: httpx costs
@@ -8,7 +9,7 @@ several times the CPU per request), and the probe in a process of its own with a
 
 Run one load by hand (and profile the API meanwhile, e.g. with py-spy):
 
-    python -m benchmarks.service_load --store redis --workers 3 --seconds 20
+    python -m benchmarks.service_load --store redis --workers 3 --seconds 20 [--mixed]
 """
 
 import argparse
@@ -489,6 +490,231 @@ def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 2)
 
 
+# --- the mixed lifecycle load ---------------------------------------------------------------
+
+
+@dataclass
+class MixedResult:
+    """What the mixed load's clients saw, and what they were told the store holds."""
+
+    seconds: float
+    requests: int = 0  # inside the measured window
+    latencies: list[float] = field(default_factory=list)
+    by_step: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)
+    allocated: Counter[Key] = field(default_factory=Counter)  # orders' allocations now
+    held: Counter[Key] = field(default_factory=Counter)  # active holds
+    shipped: Counter[Key] = field(default_factory=Counter)
+    restocked: Counter[Key] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
+
+
+class _Order:
+    """What the client last heard of one order."""
+
+    def __init__(self, reply: dict[str, Any]) -> None:
+        self.id = reply["id"]
+        self.allocations = _units(reply["allocations"])
+
+    def update(self, reply: dict[str, Any], out: "MixedResult") -> None:
+        out.allocated.subtract(self.allocations)
+        self.allocations = _units(reply["allocations"])
+        out.allocated.update(self.allocations)
+
+
+async def _mixed_client(
+    i: int, host: str, port: int, skus: list[str], start: float, warmup: float, stop: float,
+    out: MixedResult,
+) -> None:  # fmt: skip
+    """Each round one path through the lifecycle, every write with an Idempotency-Key:
+    hold -> commit -> release -> ship -> return; hold -> release; create -> cancel;
+    create -> reject a node -> ship the rest; create -> ship."""
+    rng = random.Random(1000 + i)
+    conn = RawHttp(host, port, ADMIN)
+    await conn.open()
+    loop = asyncio.get_running_loop()
+    n = 0
+
+    async def step(name: str, method: str, path: str, body: Any, ok: int) -> Any:
+        nonlocal n
+        n += 1
+        t0 = loop.time()
+        status, reply = await conn.request(method, path, body, key=f"m{i}-{n}")
+        t1 = loop.time()
+        out.statuses[status] += 1
+        if start + warmup <= t0 and t1 <= stop:
+            out.requests += 1
+            out.latencies.append(t1 - t0)
+            out.by_step[name] += 1
+        if status != ok:
+            out.errors.append(f"{name} {status} {reply}")
+            return None
+        return reply
+
+    def lines() -> list[dict[str, Any]]:
+        return [{"sku": s, "qty": rng.randint(1, 2)} for s in rng.sample(skus, rng.randint(1, 3))]
+
+    async def ship_all(order: _Order, path: str) -> None:
+        for node in sorted({node for node, _ in order.allocations}):
+            reply = await step("ship", "POST", f"{path}/ship", {"node": node}, 200)
+            if reply is None:
+                return
+            before = Counter(order.allocations)
+            order.update(reply, out)
+            out.shipped.update(before - Counter(order.allocations))
+
+    try:
+        while loop.time() < stop:
+            dest = rng.choice(DESTINATIONS)
+            path_kind = rng.random()
+            if path_kind < 0.45:  # checkout holds
+                hold = await step("reserve", "POST", "/v1/reservations",
+                                  {"cart": f"m{i}-{n}", "destination": dest, "lines": lines(),
+                                   "ttl_s": HOLD_TTL_S}, 201)  # fmt: skip
+                if hold is None:
+                    continue
+                held = _units(hold["units"])
+                out.held.update(held)
+                if path_kind < 0.15:
+                    if await step("release hold", "POST", f"/v1/reservations/{hold['id']}/release",
+                                  None, 200) is not None:  # fmt: skip
+                        out.held.subtract(held)
+                    continue
+                commit = {"order_id": f"m{i}-{n}-o", "destination": dest}
+                reply = await step(
+                    "commit", "POST", f"/v1/reservations/{hold['id']}/commit", commit, 201
+                )
+                if reply is None:
+                    continue
+                out.held.subtract(held)
+                order = _Order(reply)
+                out.allocated.update(order.allocations)
+            else:
+                reply = await step("create", "POST", "/v1/orders",
+                                   {"id": f"m{i}-{n}", "destination": dest, "lines": lines()},
+                                   201)  # fmt: skip
+                if reply is None:
+                    continue
+                order = _Order(reply)
+                out.allocated.update(order.allocations)
+            path = f"/v1/orders/{order.id}"
+            if path_kind < 0.30:  # released, shipped, then returned in part
+                reply = await step("release", "POST", f"{path}/release", None, 200)
+                if reply is None:
+                    continue
+                await ship_all(order, path)
+                sku = sorted({s for _, s in order_units(reply)})[0]
+                body = {"lines": [{"sku": sku, "qty": 1}], "restock": True}
+                back = await step("return", "POST", f"{path}/return", body, 200)
+                if back is not None:
+                    returned = _units(back["returned"])
+                    out.restocked.update(returned)
+            elif path_kind < 0.60:
+                reply = await step("cancel", "POST", f"{path}/cancel", None, 200)
+                if reply is not None:
+                    order.update(reply, out)
+            elif path_kind < 0.80:
+                node = sorted({node for node, _ in order.allocations})[0]
+                reply = await step("reject", "POST", f"{path}/reject", {"node": node}, 200)
+                if reply is None:
+                    continue
+                order.update(reply, out)
+                await ship_all(order, path)
+            else:
+                await ship_all(order, path)
+    finally:
+        conn.close()
+
+
+def order_units(reply: dict[str, Any]) -> Counter[Key]:
+    """Every unit an order holds or shipped, from its reply."""
+    return _units(reply["allocations"]) + _units(reply["shipped"])
+
+
+def run_mixed(
+    port: int, clients: int, seconds: float, warmup: float, skus: list[str]
+) -> MixedResult:
+    async def main() -> MixedResult:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        out = MixedResult(seconds)
+        stop = start + warmup + seconds
+        await asyncio.gather(*(
+            _mixed_client(i, "127.0.0.1", port, skus, start, warmup, stop, out)
+            for i in range(clients)
+        ))  # fmt: skip
+        return out
+
+    return asyncio.run(main())
+
+
+def check_mixed(
+    store_url: str, skus: list[str], initial: dict[Key, int], out: MixedResult
+) -> list[str]:
+    """Nothing negative, every position adds up, and the store holds what the clients were
+    told: allocations of their orders, their open holds, on hand less what shipped plus
+    what came back."""
+    store = open_store(store_url)
+    try:
+        positions: list[Position] = store.positions(skus)
+    finally:
+        store.close()
+    problems = []
+    for p in positions:
+        key = (p.node, p.sku)
+        if min(p.on_hand, p.safety_stock, p.reserved, p.allocated, p.available) < 0:
+            problems.append(f"negative: {p}")
+        if p.on_hand != p.available + p.reserved + p.allocated + p.safety_stock:
+            problems.append(f"does not add up: {p}")
+        expected_on_hand = initial[key] - out.shipped[key] + out.restocked[key]
+        if (p.allocated, p.reserved, p.on_hand) != (out.allocated[key], out.held[key],
+                                                    expected_on_hand):  # fmt: skip
+            problems.append(
+                f"{p}: clients were told allocated {out.allocated[key]}, held {out.held[key]}, "
+                f"on hand {expected_on_hand}"
+            )
+    return problems
+
+
+def measure_mixed(
+    store: StoreUrl, workers: int, clients: int = 32, seconds: float = 20.0, warmup: float = 3.0,
+    cwd: Path | None = None,
+) -> Measured:  # fmt: skip
+    """Start serve on the store, stock the hot SKUs, run the mixed load, stop, check."""
+    others = [store.server_pid] if store.server_pid is not None else []
+    with tempfile.TemporaryDirectory() as tmp, api(cwd or Path(tmp), store.url, workers) as served:
+        skus = stock_hot_skus(served.port)
+        ledger = open_store(store.url)
+        try:
+            initial = {(p.node, p.sku): p.on_hand for p in ledger.positions(skus)}
+        finally:
+            ledger.close()
+        cpu0, wall0 = served.cpu_seconds(), time.perf_counter()
+        other0 = cpu_seconds(others)
+        out = run_mixed(served.port, clients, seconds, warmup, skus)
+        server_cpu, wall = served.cpu_seconds() - cpu0, time.perf_counter() - wall0
+        other_cpu = cpu_seconds(others) - other0
+    violations = check_mixed(store.url, skus, initial, out)
+    violations += [f"load: {e}" for e in out.errors[:20]]
+    figures = {
+        "store": store.url.split(":")[0],
+        "api_workers": workers,
+        "clients": clients,
+        "seconds": seconds,
+        "requests_per_s": out.requests / seconds,
+        "request_p50_ms": _ms(percentile(out.latencies, 0.5)),
+        "request_p99_ms": _ms(percentile(out.latencies, 0.99)),
+        "requests_by_step": dict(sorted(out.by_step.items())),
+        "statuses": {str(k): v for k, v in sorted(out.statuses.items())},
+        "api_cpu_s_per_s": server_cpu / wall,
+        "redis_server_cpu_s_per_s": other_cpu / wall if others else None,
+        "api_cpu_ms_per_request": _ms(server_cpu / max(1, sum(out.statuses.values()))),
+        "cpus": os.cpu_count(),
+        "invariant_violations": len(violations),
+    }
+    return Measured(figures, violations)
+
+
 @contextmanager
 def store_for(kind: str, data_dir: Path) -> Iterator[StoreUrl]:
     """A fresh store of this kind (Redis: a redis-server of its own)."""
@@ -506,9 +732,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--mixed", action="store_true", help="the mixed lifecycle load")
     args = parser.parse_args()
+    run = measure_mixed if args.mixed else measure
     with tempfile.TemporaryDirectory() as tmp, store_for(args.store, Path(tmp)) as store:
-        m = measure(store, args.workers, args.clients, args.seconds, args.warmup, cwd=Path(tmp))
+        m = run(store, args.workers, args.clients, args.seconds, args.warmup, cwd=Path(tmp))
     print(json.dumps(m.figures, indent=1))
     for v in m.violations[:20]:
         print("VIOLATION", v)

@@ -1,6 +1,7 @@
 """The order-lifecycle API under load, as deployed: `sourcing-engine serve` on the demo network
 (22 nodes; 20 of its SKUs stocked at every node), 64 concurrent clients each looping
-reserve-then-commit, and a probe allocating single orders (POST /v1/orders) meanwhile.
+reserve-then-commit, and a probe allocating single orders (POST /v1/orders) meanwhile; and
+32 clients driving orders through every step of their life (the mixed load).
 
 Targets (issue 3): Redis store >= 3,000 reserve-and-commit operations per second from 64
 clients over 3 API processes with zero invariant violations; embedded store >= 1,000/s;
@@ -17,12 +18,15 @@ from pathlib import Path
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from benchmarks.service_load import Measured, measure, store_for
+from benchmarks.service_load import Measured, measure, measure_mixed, store_for
 
 SECONDS = 20.0
 CLIENTS = 64
 TARGET_OPS = {"redis": 3000.0, "sqlite": 1000.0}
 TARGET_SINGLE_ORDER_P99_MS = 50.0
+MIXED_CLIENTS = 32
+TARGET_MIXED_CPU_MS = 1.5
+TARGET_MIXED_P99_MS = 250.0
 
 
 @pytest.mark.parametrize(
@@ -54,3 +58,27 @@ def test_service_load(
     )
     assert result.violations == [], result.violations[:20]
     assert figures["pairs"] > 0
+
+
+def test_service_mixed_load(benchmark: BenchmarkFixture, tmp_path: Path) -> None:
+    """32 clients drive orders through their whole life on Redis with 3 workers (holds,
+    commits, creates, releases, cancels, ships, rejects, returns, each write keyed); the
+    store must match what every reply said. Targets (issue 6): API CPU per request <= 1.5 ms,
+    p99 <= 250 ms."""
+    with store_for("redis", tmp_path) as url:
+        result: Measured = benchmark.pedantic(
+            measure_mixed,
+            args=(url, 3),
+            kwargs={"clients": MIXED_CLIENTS, "seconds": SECONDS, "cwd": tmp_path},
+            rounds=1,
+            iterations=1,
+        )
+    figures = result.figures
+    benchmark.extra_info.update(figures)
+    benchmark.extra_info.update(
+        target_api_cpu_ms_per_request=TARGET_MIXED_CPU_MS,
+        target_request_p99_ms=TARGET_MIXED_P99_MS,
+        violations=result.violations[:20],
+    )
+    assert result.violations == [], result.violations[:20]
+    assert figures["requests_per_s"] > 0
