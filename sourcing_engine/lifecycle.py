@@ -156,13 +156,14 @@ def check_allowed(order: OrderRecord, action: OrderAction) -> None:
 def create(
     order_id: str,
     lines: Mapping[str, int],
-    allocations: Sequence[Unit],
+    allocations: Iterable[Unit],
     document: dict[str, Any],
     now: float,
     reservation_id: str | None = None,
 ) -> tuple[OrderRecord, Effects]:
     """A new order, allocated whole: its lines must be its allocations per SKU (Invalid
     otherwise), so that no order is ever allocated in part."""
+    allocations = tuple(allocations)  # read twice below: an iterator would be spent once
     check_units(allocations, f"order {order_id}")
     units = merge_units(allocations)
     if not units or dict(sorted(lines.items())) != dict(sorted(sku_totals(units).items())):

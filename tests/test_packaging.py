@@ -38,9 +38,7 @@ def test_the_wheel_holds_one_top_level_package(wheel: Path) -> None:
         assert f"sourcing_engine/{inside}" in names
 
 
-def test_installed_package_imports_beside_a_foreign_api_folder(
-    wheel: Path, tmp_path: Path
-) -> None:
+def test_installed_package_imports_beside_a_foreign_api_folder(wheel: Path, tmp_path: Path) -> None:
     """Installed into a fresh environment, the app and the CLI import and run from a
     directory that holds its own api/, solvers/ and cost_models/ packages."""
     env_dir = tmp_path / "env"

@@ -83,14 +83,18 @@ def test_unknown_sku_is_422_naming_it(client: httpx.Client) -> None:
     )
     error = assert_error(r, 422, "invalid")
     assert "NO-SUCH-SKU" in str(error["message"])
+    assert "add the items first (PUT /v1/items)" in str(error["message"])  # the route to fix it
 
 
 def test_snapshot_for_unknown_node_is_404(client: httpx.Client) -> None:
-    """Stock counted at a node that does not exist is refused."""
+    """Stock counted at a node that does not exist is refused, naming the route to add it."""
     r = client.post(
         "/v1/stock/snapshots", json={"node": "NOPE", "counts": [{"sku": "S", "on_hand": 1}]}
     )
-    assert_error(r, 404, "not_found")
+    error = assert_error(r, 404, "not_found")
+    assert (
+        str(error["message"]) == "node NOPE: unknown; add it to the network first (PUT /v1/nodes)"
+    )
 
 
 def test_adjustment_below_zero_is_422(client: httpx.Client, stock: Stocker) -> None:

@@ -255,10 +255,8 @@ def test_orders_too_large_for_exact_pricing_are_allocated(
     assert units(r.json(), "allocations") == {("DC-NJ", big): 3000, ("ST-CHI", big): 2000}
 
 
-def test_replies_computed_before_the_store_call_match_the_stored_order(
-    client: httpx.Client, stock: Stocker
-) -> None:
-    """Replies computed before each store call equal the order as stored after it."""
+def test_replies_match_the_stored_order(client: httpx.Client, stock: Stocker) -> None:
+    """The reply of each step equals the order as stored after it."""
     a = stock({"DC-NJ": 2, "ST-CHI": 2, "ST-LA": 2})
     b = stock({"ST-CHI": 2, "ST-LA": 1})
     oid = new_id()
