@@ -153,6 +153,15 @@ def check_allowed(order: OrderRecord, action: OrderAction) -> None:
         )
 
 
+def check_version(order: OrderRecord, expected: int | None) -> None:
+    """Conflict (with the current state) when the caller expected another version."""
+    if expected is not None and expected != order.version:
+        raise Conflict(
+            f"order {order.id}: version is {order.version}, not {expected}",
+            current_state=str(order.state),
+        )
+
+
 def create(
     order_id: str,
     lines: Mapping[str, int],

@@ -621,11 +621,7 @@ class RedisStore:
         for attempt in range(WRITE_ATTEMPTS):
             order = self.get_order(order_id)
             lifecycle.check_allowed(order, action)
-            if expected_version is not None and expected_version != order.version:
-                raise Conflict(
-                    f"order {order_id}: version is {order.version}, not {expected_version}",
-                    current_state=str(order.state),
-                )
+            lifecycle.check_version(order, expected_version)
             after, effects = lifecycle.apply(order, action, step)
             if document is not None:
                 after = replace(after, document=document)

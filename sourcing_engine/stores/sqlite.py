@@ -705,11 +705,7 @@ class SqliteStore:
         def transition(tx: _Tx) -> OrderRecord:
             order = tx.load_order(order_id)
             lifecycle.check_allowed(order, action)
-            if expected_version is not None and expected_version != order.version:
-                raise Conflict(
-                    f"order {order_id}: version is {order.version}, not {expected_version}",
-                    current_state=str(order.state),
-                )
+            lifecycle.check_version(order, expected_version)
             after, effects = lifecycle.apply(order, action, step)
             tx.check_available(effects.allocate, freed=effects.free)
             tx.apply(effects)
