@@ -20,6 +20,7 @@ from sourcing_engine.solvers.evaluate import evaluate
 from sourcing_engine.solvers.pricing import Availability, OrderPlans, price_orders
 from sourcing_engine.solvers.problem import SourcingProblem
 from sourcing_engine.solvers.result import Allocation, Result, Status, Termination
+from sourcing_engine.solvers.shapes import supported
 
 IntArray = NDArray[np.int64]
 
@@ -100,6 +101,10 @@ def heuristic_result(policy: str, problem: SourcingProblem, alloc: Allocation, t
 # --- greedy-cost ------------------------------------------------------------------------
 
 
+Shipments = list[tuple[int, list[tuple[int, int]]]]
+"""[(node, [(line, qty)])]: one order's shipments."""
+
+
 def _plan_shipments(plans: OrderPlans, row: int) -> list[tuple[int, list[tuple[int, int]]]]:
     shape = plans.group.shape
     out = []
@@ -142,10 +147,15 @@ def greedy_allocation(
     if taken is not None:
         ledger.take(taken)
     plans_by_order = _group_index(problem, groups)
+    exact = plans_by_order[1] >= 0
     for start in range(0, len(orders), CHUNK):
         chunk = orders[start : start + CHUNK]
-        priced = _price_subset(problem, plans_by_order, chunk, ledger.availability())
+        avail = ledger.availability()
+        priced = _price_subset(problem, plans_by_order, chunk[exact[chunk]], avail)
         for o in chunk.tolist():
+            if not exact[o]:
+                ledger.commit(rule_shipments(ledger, o))
+                continue
             shipments = priced[o]
             if not ledger.fits(shipments):
                 shipments = _price_subset(
@@ -159,17 +169,30 @@ GroupIndex = tuple[list[ShapeGroup], IntArray, IntArray]
 
 
 def shape_groups(problem: SourcingProblem) -> list[ShapeGroup]:
-    """Every order of the batch in its shape group, candidates ranked."""
+    """Every order of the batch that exact pricing takes, in its shape group, candidates
+    ranked (orders too large to price exactly are in none: see `oversized`)."""
     return [
         build_group(problem, qty, orders)
         for qty, orders in order_shapes(problem, np.arange(problem.n_orders)).items()
+        if supported(qty)
     ]
 
 
+def oversized(problem: SourcingProblem) -> IntArray:
+    """Orders too large to price exactly (too many ways to split; shapes.supported)."""
+    found = [
+        orders
+        for qty, orders in order_shapes(problem, np.arange(problem.n_orders)).items()
+        if not supported(qty)
+    ]
+    return np.sort(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+
+
 def _group_index(problem: SourcingProblem, groups: list[ShapeGroup] | None) -> GroupIndex:
-    """Shape groups of all orders, with each order's group and row."""
+    """Shape groups of all orders, with each order's group and row (group -1: an order
+    too large to price exactly)."""
     groups = groups if groups is not None else shape_groups(problem)
-    group_of = np.zeros(problem.n_orders, dtype=np.int64)
+    group_of = np.full(problem.n_orders, -1, dtype=np.int64)
     row_of = np.zeros(problem.n_orders, dtype=np.int64)
     for k, g in enumerate(groups):
         group_of[g.orders] = k
@@ -279,6 +302,14 @@ class _OrderDraft:
         result: IntArray = np.where(can, np.minimum(units, led.units[nodes] - taken_units), 0)
         return result
 
+    def allocation(self) -> Allocation:
+        """The draft's units, as an allocation of this order alone."""
+        entries = [(ln, n, q) for n, items in self.shipments.items() for ln, q in items]
+        if not entries:
+            return Allocation.empty()
+        line, node, qty = (np.array(c, dtype=np.int64) for c in zip(*entries, strict=True))
+        return Allocation(line, node, qty)
+
     def finish(self) -> None:
         self.ledger.commit(list(self.shipments.items()))
 
@@ -288,15 +319,19 @@ def closest(problem: SourcingProblem) -> Result:
     t0 = time.perf_counter()
     ledger = Remaining(problem)
     for o in range(problem.n_orders):
-        draft = _OrderDraft(ledger, o)
-        for line in draft.lines:
-            stocked = np.nonzero(draft.entry[line] >= 0)[0]
-            for node in stocked[np.argsort(draft.distance[stocked], kind="stable")].tolist():
-                if draft.left[line] == 0:
-                    break
-                draft.take(line, node, draft.left[line])
-        draft.finish()
+        _draft_closest(ledger, o).finish()
     return heuristic_result("closest", problem, ledger.allocation(), t0)
+
+
+def _draft_closest(ledger: Remaining, o: int) -> _OrderDraft:
+    draft = _OrderDraft(ledger, o)
+    for line in draft.lines:
+        stocked = np.nonzero(draft.entry[line] >= 0)[0]
+        for node in stocked[np.argsort(draft.distance[stocked], kind="stable")].tolist():
+            if draft.left[line] == 0:
+                break
+            draft.take(line, node, draft.left[line])
+    return draft
 
 
 PAIR_POOL = 30
@@ -312,25 +347,38 @@ def fewest_splits(problem: SourcingProblem) -> Result:
     t0 = time.perf_counter()
     ledger = Remaining(problem)
     for o in range(problem.n_orders):
-        draft = _OrderDraft(ledger, o)
-        total = sum(draft.left.values())
-        nodes = np.unique(np.concatenate([np.nonzero(e >= 0)[0] for e in draft.entry.values()]))
-        nodes = nodes[np.argsort(draft.distance[nodes], kind="stable")]  # nearest first
-        covers = draft.coverage(nodes)
-        whole = np.nonzero(covers == total)[0]
-        if len(whole):
-            _ship_all(draft, int(nodes[whole[0]]))
-        elif not _ship_pair(
-            draft, nodes.tolist(), dict(zip(nodes.tolist(), covers.tolist(), strict=True)), total
-        ):
-            while any(draft.left.values()) and len(nodes):
-                gains = draft.coverage(nodes)
-                best = int(np.argmax(gains))  # the first (nearest) of the largest
-                if gains[best] == 0:
-                    break
-                _ship_all(draft, int(nodes[best]))
-        draft.finish()
+        _draft_fewest_splits(ledger, o).finish()
     return heuristic_result("fewest-splits", problem, ledger.allocation(), t0)
+
+
+def _draft_fewest_splits(ledger: Remaining, o: int) -> _OrderDraft:
+    draft = _OrderDraft(ledger, o)
+    total = sum(draft.left.values())
+    nodes = np.unique(np.concatenate([np.nonzero(e >= 0)[0] for e in draft.entry.values()]))
+    nodes = nodes[np.argsort(draft.distance[nodes], kind="stable")]  # nearest first
+    covers = draft.coverage(nodes)
+    whole = np.nonzero(covers == total)[0]
+    if len(whole):
+        _ship_all(draft, int(nodes[whole[0]]))
+    elif not _ship_pair(
+        draft, nodes.tolist(), dict(zip(nodes.tolist(), covers.tolist(), strict=True)), total
+    ):
+        while any(draft.left.values()) and len(nodes):
+            gains = draft.coverage(nodes)
+            best = int(np.argmax(gains))  # the first (nearest) of the largest
+            if gains[best] == 0:
+                break
+            _ship_all(draft, int(nodes[best]))
+    return draft
+
+
+def rule_shipments(ledger: Remaining, o: int) -> Shipments:
+    """For an order too large to price exactly: the cheaper of the closest and the
+    fewest-splits plan on what is left (fewest unfilled units first, as the unfilled
+    penalty dominates)."""
+    drafts = [_draft_fewest_splits(ledger, o), _draft_closest(ledger, o)]
+    costs = [evaluate(ledger.problem, d.allocation()).order_cost[o] for d in drafts]
+    return list(drafts[int(np.argmin(costs))].shipments.items())
 
 
 def _ship_all(draft: _OrderDraft, node: int) -> None:

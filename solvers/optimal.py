@@ -14,12 +14,20 @@ The plan returned is never dearer than the best baseline.
 """
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
 
-from sourcing_engine.solvers.baselines import closest, fewest_splits, greedy_cost, shape_groups
+from sourcing_engine.solvers.baselines import (
+    Remaining,
+    closest,
+    fewest_splits,
+    greedy_cost,
+    oversized,
+    rule_shipments,
+    shape_groups,
+)
 from sourcing_engine.solvers.column_generation import (
     ColumnGeneration,
     allocation_columns,
@@ -79,6 +87,9 @@ class OptimalParams:
 
 def solve_optimal(problem: SourcingProblem, params: OptimalParams | None = None) -> Result:
     params = params or OptimalParams()
+    big = oversized(problem)
+    if len(big):
+        return _with_oversized(problem, big, params)
     t0 = time.perf_counter()
     deadline = t0 + params.time_limit
 
@@ -194,6 +205,49 @@ def solve_optimal(problem: SourcingProblem, params: OptimalParams | None = None)
         termination=termination,
         message=message,
         stats=stats,
+    )
+
+
+def _with_oversized(problem: SourcingProblem, big: IntArray, params: OptimalParams) -> Result:
+    """Orders too large to price exactly (too many ways to split) are sourced first, each
+    by the cheaper of the closest and fewest-splits rules, and the rest of the batch is
+    solved on what they leave. There is then no proven bound for the whole batch: the big
+    orders' plans are not proven best."""
+    t0 = time.perf_counter()
+    remaining = Remaining(problem)
+    for o in big.tolist():
+        remaining.commit(rule_shipments(remaining, o))
+    fixed = remaining.allocation()
+    rest = np.setdiff1d(np.arange(problem.n_orders), big)
+    sub, line_of = problem.restricted(
+        rest,
+        used_entry=problem.stock_qty - remaining.stock,
+        used_ships=problem.node_ship_capacity - remaining.ships,
+        used_units=problem.node_unit_capacity - remaining.units,
+    )
+    left = max(0.01, params.time_limit - (time.perf_counter() - t0))
+    solved = solve_optimal(sub, replace(params, time_limit=left))
+    a = solved.allocation
+    allocation = Allocation.concat([fixed, Allocation(line_of[a.line], a.node, a.qty)])
+    costs = evaluate(problem, allocation)
+    ids = ", ".join(str(o) for o in big[:10].tolist()) + (" ..." if len(big) > 10 else "")
+    message = (
+        f"{len(big)} order(s) too large to price exactly (order index {ids}) were sourced "
+        f"first by rule; the other {len(rest)} are {solved.status} (gap {solved.gap}) on "
+        "what they left, so the batch has no proven bound"
+    )
+    return Result(
+        policy="optimal",
+        status=Status.HEURISTIC,
+        objective=costs.total,
+        bound=None,
+        gap=None,
+        runtime_s=time.perf_counter() - t0,
+        allocation=allocation,
+        costs=costs,
+        termination=solved.termination,
+        message=" ".join(m for m in (message, solved.message) if m),
+        stats=solved.stats,
     )
 
 

@@ -179,6 +179,40 @@ class SourcingProblem:
             return np.zeros(entry.shape, dtype=np.int64)
         return np.where(entry >= 0, self.stock_qty[np.maximum(entry, 0)], 0)
 
+    def restricted(
+        self, orders: IntArray, used_entry: IntArray, used_ships: IntArray, used_units: IntArray
+    ) -> tuple["SourcingProblem", IntArray]:
+        """The problem of some orders on what is left once stock (units per stock entry)
+        and capacity (shipments and units per node) were used elsewhere, and the original
+        line of each of its lines."""
+        orders = np.asarray(orders, dtype=np.int64)
+        lo, hi = self.order_line_ptr[orders], self.order_line_ptr[orders + 1]
+        counts = hi - lo
+        line_ptr = np.zeros(len(orders) + 1, dtype=np.int64)
+        np.cumsum(counts, out=line_ptr[1:])
+        lines = np.repeat(lo - line_ptr[:-1], counts) + np.arange(int(line_ptr[-1]))
+        left = self.stock_qty - used_entry
+        keep = left > 0
+        stock_ptr = np.zeros(self.n_skus + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.stock_sku_of_entry[keep], minlength=self.n_skus),
+                  out=stock_ptr[1:])  # fmt: skip
+        sub = SourcingProblem(
+            node_lat=self.node_lat, node_lon=self.node_lon,
+            node_ship_capacity=np.maximum(self.node_ship_capacity - used_ships, 0),
+            node_unit_capacity=np.maximum(self.node_unit_capacity - used_units, 0),
+            node_handling_per_shipment=self.node_handling_per_shipment,
+            node_handling_per_unit=self.node_handling_per_unit,
+            node_ship_enabled=self.node_ship_enabled, sku_weight_lb=self.sku_weight_lb,
+            sku_volume_in3=self.sku_volume_in3, stock_sku_ptr=stock_ptr,
+            stock_node=self.stock_node[keep], stock_qty=left[keep],
+            order_lat=self.order_lat[orders], order_lon=self.order_lon[orders],
+            order_residential=self.order_residential[orders], order_line_ptr=line_ptr,
+            line_sku=self.line_sku[lines], line_qty=self.line_qty[lines],
+            shipping=self.shipping, penalties=self.penalties,
+        )  # fmt: skip
+        lines.setflags(write=False)
+        return sub, lines
+
     def distance_miles(self, order: IntArray, node: IntArray) -> FloatArray:
         """Great-circle miles from each node to each order's destination (broadcasting)."""
         return haversine_miles(

@@ -9,7 +9,6 @@ atomically when it allocates them. One order is solved with `greedy-cost`, which
 order is the exact single-order pricing; a batch with the joint `optimal` policy.
 """
 
-import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,11 +30,10 @@ from sourcing_engine.domain import (
     Shipment,
     Unit,
 )
-from sourcing_engine.errors import InputError, InsufficientStock, Shortage, UnknownItems
+from sourcing_engine.errors import InsufficientStock, Shortage, UnknownItems
 from sourcing_engine.exchange import PlanSpec, plan_spec
 from sourcing_engine.solvers import Allocation, PlanCosts, Result, SourcingProblem, solve
 from sourcing_engine.solvers.evaluate import evaluate
-from sourcing_engine.solvers.shapes import MAX_CONTENTS, MAX_SPLITS_PER_SHAPE, supported
 
 IntArray = NDArray[np.int64]
 
@@ -218,35 +216,12 @@ class CompiledBatch:
 
 def compile_batch(batch: Batch) -> CompiledBatch:
     """Build the read-only solver arrays of a batch."""
-    too_large = [
-        f'orders[{k}] (id "{o.id}"): {len(o.lines)} lines of '
-        f"{'+'.join(str(ln.qty) for ln in o.lines)} units have too many ways to split to "
-        "source exactly (the limit is 4,096 possible shipment contents); split it into "
-        "smaller orders"
-        for k, o in enumerate(batch.orders)
-        if not exact_pricing(o)
-    ]
-    if too_large:
-        raise InputError(too_large)
     inv = batch.inventory
     problem = build_problem(
         Network(batch.nodes), batch.items, (inv.item, inv.node, inv.sourceable), batch.orders,
         batch.shipping, batch.penalties,
     )  # fmt: skip
     return CompiledBatch(batch=batch, problem=problem)
-
-
-def exact_pricing(order: Order) -> bool:
-    """Whether the engine's exact single-order pricing takes this order's quantities.
-
-    The count of possible shipment contents is checked first with Python integers: exact
-    pricing needs at most MAX_CONTENTS of them, and `supported` counts them in int64, which
-    wraps around for orders of 64 or more lines (and would then try to list 2**64 vectors).
-    """
-    qty = tuple(sorted((ln.qty for ln in order.lines), reverse=True))
-    if math.prod(q + 1 for q in qty) > max(MAX_CONTENTS, MAX_SPLITS_PER_SHAPE):
-        return False
-    return supported(qty)
 
 
 # --- live stock ---------------------------------------------------------------------------
@@ -341,13 +316,6 @@ class _Sourcing:
         )  # fmt: skip
 
 
-def _best_rule(problem: SourcingProblem) -> Result:
-    """For orders too large to price exactly: the cheaper of two rules (fewest unfilled
-    units first, since the unfilled penalty dominates the objective)."""
-    results = [solve(problem, "fewest-splits"), solve(problem, "closest")]
-    return min(results, key=lambda r: r.objective)
-
-
 def source(
     orders: Sequence[Order],
     network: Network,
@@ -362,9 +330,8 @@ def source(
 
     One order (or joint_time_limit None) is solved with `greedy-cost`: orders in sequence,
     each given its exact cheapest plan against what the ones before it left. With a time
-    limit the orders are solved jointly with `optimal`. Orders whose quantities are too
-    large for exact pricing are sourced afterwards, one by one, with the cheaper of the
-    `fewest-splits` and `closest` rules on what is left.
+    limit the orders are solved jointly with `optimal`. (Both take an order too large to
+    price exactly with the cheaper of the `fewest-splits` and `closest` rules.)
     """
     skus = sorted({ln.sku for o in orders for ln in o.lines})
     check_items(skus, items)
@@ -378,27 +345,13 @@ def source(
             continue
         stock[(s, n)] = stock.get((s, n), 0) + p.available
 
-    currency = config.shipping.currency
-    exact = [o for o in orders if exact_pricing(o)]
-    by_rule = [o for o in orders if not exact_pricing(o)]
-    plans: dict[str, Plan] = {}
-    if exact:
-        problem = net.problem(exact, stock, config, capacities=joint_time_limit is not None)
-        if joint_time_limit is None or len(exact) == 1:
-            result = solve(problem, "greedy-cost")
-        else:
-            result = solve(problem, "optimal", time_limit=joint_time_limit)
-        found = net.plans(problem, exact, result.allocation, result.costs, currency)
-        plans |= {p.order_id: p for p in found}
-    for order in by_rule:
-        taken: dict[tuple[int, int], int] = {}
-        for u in (u for p in plans.values() for u in plan_units(p)):
-            key = (net.sku_index[u.sku], network.index[u.node])
-            taken[key] = taken.get(key, 0) + u.qty
-        left = {k: q - taken.get(k, 0) for k, q in stock.items()}
-        problem = net.problem([order], left, config, capacities=False)
-        result = _best_rule(problem)
-        plans[order.id] = net.plans(problem, [order], result.allocation, result.costs, currency)[0]
+    problem = net.problem(orders, stock, config, capacities=joint_time_limit is not None)
+    if joint_time_limit is None or len(orders) == 1:
+        result = solve(problem, "greedy-cost")
+    else:
+        result = solve(problem, "optimal", time_limit=joint_time_limit)
+    found = net.plans(problem, orders, result.allocation, result.costs, config.shipping.currency)
+    plans = {p.order_id: p for p in found}
     return [
         Sourced(o, plans[o.id], _shortages(net, o, plans[o.id], stock, excluded)) for o in orders
     ]

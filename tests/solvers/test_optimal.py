@@ -4,8 +4,10 @@ and status, valid under a tiny time limit; parameters validated."""
 import math
 from typing import Any
 
+import numpy as np
 import pytest
 
+from sourcing_engine.solvers import solve
 from sourcing_engine.solvers.baselines import closest, fewest_splits, greedy_cost
 from sourcing_engine.solvers.evaluate import evaluate, feasibility_errors
 from sourcing_engine.solvers.optimal import OptimalParams, solve_optimal
@@ -13,7 +15,7 @@ from sourcing_engine.solvers.problem import SourcingProblem
 from sourcing_engine.solvers.result import Result, Status
 from sourcing_engine.sourcing import compile_batch
 from tests.reference_mip import random_batch, solve_reference
-from tests.solvers.problems import allocation_set, random_problem
+from tests.solvers.problems import allocation_set, make_problem, north, random_problem
 
 
 def _check_result(problem: SourcingProblem, result: Result, tolerance: float) -> None:
@@ -122,3 +124,22 @@ def test_cp_sat_backend_agrees() -> None:
     assert cp_sat.status is Status.OPTIMAL
     assert cp_sat.objective == pytest.approx(scip.objective, rel=1e-6)
     _check_result(problem, cp_sat, 0.0)
+
+
+def test_orders_too_large_to_price_exactly_are_sourced_first_by_rule() -> None:
+    """One order of 2,000 units among small ones: it ships from the nodes that have it
+    (by rule, first), the small orders are solved on what it left, every constraint holds,
+    and no bound is claimed for the batch (the big order's plan is not proven best)."""
+    nodes = [north(1.0), north(2.0), north(3.0)]
+    stock = {(0, 0): 1200, (1, 0): 1500, (0, 1): 2, (2, 1): 3}
+    orders = [[(0, 2000)], [(1, 1)], [(1, 2)], [(0, 3), (1, 1)]]
+    problem = make_problem(nodes, stock, orders, unit_capacity=[1300, 5000, 5000])
+    result = solve_optimal(problem, OptimalParams(time_limit=20.0))
+    assert feasibility_errors(problem, result.allocation) == []
+    shipped = np.bincount(result.allocation.line, result.allocation.qty, minlength=problem.n_lines)
+    assert shipped[0] + shipped[3] <= 2700  # SKU 0 stock
+    assert shipped[0] >= 1200  # the rule ships what it can of the big line
+    assert (result.status, result.bound, result.gap) == (Status.HEURISTIC, None, None)
+    assert "too large to price exactly" in result.message
+    greedy = solve(problem, "greedy-cost")  # the same rule for the big order, then greedy
+    assert result.objective <= greedy.objective + 1e-6

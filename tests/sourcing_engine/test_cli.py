@@ -11,10 +11,7 @@ import pytest
 
 from sourcing_engine import __version__
 from sourcing_engine.cli import main
-from sourcing_engine.domain import Batch
-from sourcing_engine.errors import InputError
 from sourcing_engine.exchange import problem_from_json
-from sourcing_engine.sourcing import CompiledBatch
 
 SMALL = Path(__file__).parents[1] / "fixtures" / "small-seed1" / "problem.json"
 POLICIES = ("optimal", "closest", "fewest-splits", "greedy-cost")
@@ -275,19 +272,33 @@ def test_bad_file_or_option_is_one_error(
     _assert_one_error(code, out, err, expected)
 
 
-def test_batch_the_solvers_refuse_is_one_error(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("policy", POLICIES)
+def test_orders_too_large_to_price_exactly_are_sourced_by_every_policy(
+    policy: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """An InputError from compiling (an order the solvers cannot take) is exit 2 too."""
-
-    def refuse(batch: Batch) -> CompiledBatch:
-        raise InputError('orders[7] (id "O-0000008"): too many ways to split')
-
-    monkeypatch.setattr("sourcing_engine.cli.compile_batch", refuse)
-    for argv in (["solve", SMALL], ["compare", "--preset", "small", "--seed", "4"]):
-        code, out, err = _run(capsys, *argv)
-        source = str(SMALL) if argv[0] == "solve" else "preset small seed 4"
-        _assert_one_error(code, out, err, [f"error: {source}: orders[7] (id "])
+    """A batch with an order of 12 single-unit lines and one of 2,000 units (too many ways
+    to split to price exactly) is solved by every policy, and its plan is valid."""
+    doc = json.loads(SMALL.read_text())
+    skus = [i["sku"] for i in doc["items"]]
+    dest = doc["orders"][0]["destination"]
+    twelve = [{"sku": s, "qty": 1} for s in skus[:12]]
+    doc["orders"] += [
+        {"id": "BIG-LINES", "destination": dest, "lines": twelve},
+        {"id": "BIG-QTY", "destination": dest, "lines": [{"sku": "BULK", "qty": 2000}]},
+    ]
+    doc["items"].append({"sku": "BULK", "weight_lb": 0.5})
+    doc["inventory"].append({"node": doc["nodes"][0]["id"], "sku": "BULK", "on_hand": 2500})
+    doc["nodes"][0].pop("capacity", None)  # room to ship it all
+    problem = tmp_path / "problem.json"
+    problem.write_text(json.dumps(doc))
+    plan = tmp_path / "plan.json"
+    code, _, err = _run(capsys, "solve", problem, "--policy", policy, "--time-limit", TIME_LIMIT,
+                        "--out", plan)  # fmt: skip
+    assert code == 0, err
+    orders = {o["id"]: o for o in json.loads(plan.read_text())["orders"]}
+    assert sum(ln["qty"] for s in orders["BIG-QTY"]["shipments"] for ln in s["lines"]) == 2000
+    code, out, _ = _run(capsys, "validate", problem, plan)
+    assert (code, out.startswith("valid")) == (0, True)
 
 
 def test_console_script_and_module_entry_points(tmp_path: Path) -> None:
