@@ -46,9 +46,10 @@ def _query_names(route: APIRoute) -> frozenset[str]:
     return names
 
 
-async def strict_query(request: Request) -> None:
+async def strict_request(request: Request) -> None:
     """Unknown query parameters are refused like unknown body fields (a typo such as
-    `?afterr=10` must not silently mean `after=0`)."""
+    `?afterr=10` must not silently mean `after=0`), and so is a body sent to a route that
+    takes none (`{"node": "X"}` on a release must not look accepted)."""
     route = request.scope.get("route")
     known = _query_names(route) if isinstance(route, APIRoute) else frozenset()
     unknown = sorted(set(request.query_params) - known)
@@ -64,6 +65,9 @@ async def strict_query(request: Request) -> None:
             "; ".join(f"{d['field']}: unknown query parameter" for d in details),
             details,
         )
+    if isinstance(route, APIRoute) and route.body_field is None and await request.body():
+        detail = {"field": "body", "message": "this route takes no body", "type": "extra_forbidden"}
+        raise ApiError(422, "validation_error", "body: this route takes no body", [detail])
 
 
-StrictQuery = Depends(strict_query)
+StrictRequest = Depends(strict_request)

@@ -7,6 +7,7 @@ the traceback.
 """
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -125,6 +126,21 @@ def validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     return details
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the API's own document lists for the request's path."""
+    paths: list[tuple[re.Pattern[str], list[str]]] | None = getattr(
+        request.app.state, "allowed_methods", None
+    )
+    if paths is None:
+        paths = [
+            (re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)) + "$"),
+             sorted(m.upper() for m in operations))
+            for template, operations in request.app.openapi()["paths"].items()
+        ]  # fmt: skip
+        request.app.state.allowed_methods = paths
+    return next((methods for pattern, methods in paths if pattern.match(request.url.path)), [])
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers: domain, validation, HTTP and anything else."""
 
@@ -146,7 +162,7 @@ def install(app: FastAPI) -> None:
         return error_response(422, "validation_error", message or "invalid request", details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400:  # FastAPI's only 400: a body it could not decode
             detail = {"field": "body", "message": "not valid UTF-8 JSON", "type": "json_invalid"}
             return error_response(422, "validation_error", "body: not valid UTF-8 JSON", [detail])
@@ -154,6 +170,8 @@ def install(app: FastAPI) -> None:
         code = codes.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
         headers = dict(exc.headers) if exc.headers else None
+        if exc.status_code == 405:  # every method the path has, not the first route's only
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
         return error_response(exc.status_code, code, message, headers=headers)
 
     @app.exception_handler(Exception)

@@ -6,11 +6,11 @@ from fastapi import APIRouter, Query, Security
 
 from sourcing_engine.api import render
 from sourcing_engine.api.auth import require
-from sourcing_engine.api.deps import ServiceDep, StrictQuery
+from sourcing_engine.api.deps import ServiceDep, StrictRequest
 from sourcing_engine.api.schemas import EventOut, EventsOut, errors
 
 router = APIRouter(
-    prefix="/v1", tags=["events"], dependencies=[Security(require("orders")), StrictQuery]
+    prefix="/v1", tags=["events"], dependencies=[Security(require("orders")), StrictRequest]
 )
 
 MAX_EVENTS = 1000

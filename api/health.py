@@ -3,10 +3,10 @@
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
-from sourcing_engine.api.deps import MetricsDep, ServiceDep, StrictQuery
+from sourcing_engine.api.deps import MetricsDep, ServiceDep, StrictRequest
 from sourcing_engine.api.schemas import Health
 
-router = APIRouter(tags=["health"], dependencies=[StrictQuery])
+router = APIRouter(tags=["health"], dependencies=[StrictRequest])
 
 
 @router.get("/healthz", response_model=Health)

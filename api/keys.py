@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Security
 from fastapi.responses import Response
 
 from sourcing_engine.api.auth import require
-from sourcing_engine.api.deps import ServiceDep, StrictQuery
+from sourcing_engine.api.deps import ServiceDep, StrictRequest
 from sourcing_engine.api.idempotency import IdempotencyDep
 from sourcing_engine.api.render import json_response
 from sourcing_engine.api.schemas import IssuedKeyOut, KeyIn, KeyOut, KeysOut, errors
@@ -15,7 +15,7 @@ from sourcing_engine.errors import Conflict
 from sourcing_engine.stores.base import ApiKey
 
 router = APIRouter(
-    prefix="/v1", tags=["keys"], dependencies=[Security(require("admin")), StrictQuery]
+    prefix="/v1", tags=["keys"], dependencies=[Security(require("admin")), StrictRequest]
 )
 
 KeyId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+$")]

@@ -3,12 +3,12 @@
 from fastapi import APIRouter, Security
 
 from sourcing_engine.api.auth import require
-from sourcing_engine.api.deps import ServiceDep, StrictQuery
+from sourcing_engine.api.deps import ServiceDep, StrictRequest
 from sourcing_engine.api.idempotency import IdempotencyDep
 from sourcing_engine.api.schemas import ItemsIn, NodeOut, NodesIn, NodesOut, Upserted, errors
 
 router = APIRouter(
-    prefix="/v1", tags=["network"], dependencies=[Security(require("inventory")), StrictQuery]
+    prefix="/v1", tags=["network"], dependencies=[Security(require("inventory")), StrictRequest]
 )
 
 

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from sourcing_engine.api import render
 from sourcing_engine.api.auth import require
-from sourcing_engine.api.deps import MetricsDep, ServiceDep, StrictQuery
+from sourcing_engine.api.deps import MetricsDep, ServiceDep, StrictRequest
 from sourcing_engine.api.errors import domain_error
 from sourcing_engine.api.idempotency import IdempotencyDep, answer
 from sourcing_engine.api.metrics import Metrics
@@ -34,7 +34,7 @@ from sourcing_engine.lifecycle import OrderRecord
 from sourcing_engine.service import BatchOutcome, Done
 
 router = APIRouter(
-    prefix="/v1", tags=["orders"], dependencies=[Security(require("orders")), StrictQuery]
+    prefix="/v1", tags=["orders"], dependencies=[Security(require("orders")), StrictRequest]
 )
 
 OrderId = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN)]
@@ -74,6 +74,7 @@ def allocate_batch(
     order answers for itself; with an Idempotency-Key each order is idempotent on its own
     (a retry replays allocated orders and tries the refused ones again), and a retry while
     the first call still runs answers 409 `idempotency_key_in_flight`."""
+    body.check_distinct()
     by_id = {o.id: o for o in body.orders}
     orders = [order_of(o.id, o.destination, o.lines) for o in body.orders]
     outcomes = service.allocate_batch(

@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from sourcing_engine.api import render
 from sourcing_engine.api.auth import require
-from sourcing_engine.api.deps import MetricsDep, ServiceDep, StrictQuery
+from sourcing_engine.api.deps import MetricsDep, ServiceDep, StrictRequest
 from sourcing_engine.api.idempotency import IdempotencyDep, answer
 from sourcing_engine.api.render import json_response
 from sourcing_engine.api.schemas import (
@@ -23,7 +23,7 @@ from sourcing_engine.api.schemas import (
 from sourcing_engine.errors import InsufficientStock
 
 router = APIRouter(
-    prefix="/v1", tags=["reservations"], dependencies=[Security(require("promise")), StrictQuery]
+    prefix="/v1", tags=["reservations"], dependencies=[Security(require("promise")), StrictRequest]
 )
 
 ReservationId = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN)]

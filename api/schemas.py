@@ -8,11 +8,12 @@ quantity is bounded so that no request can ask for unbounded work.
 from collections import Counter
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from sourcing_engine.api import render
 from sourcing_engine.api_keys import SCOPES
 from sourcing_engine.domain import Destination, Inbound, Item, Node, Order, merge_lines
+from sourcing_engine.errors import Invalid, UnknownZip
 from sourcing_engine.exchange import DestinationSpec
 from sourcing_engine.geocode import destination
 from sourcing_engine.service import StockView
@@ -29,10 +30,22 @@ MAX_TTL_S = 24 * 3600
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$"
 """Ids appear in URL paths: letters, digits and . _ : - (no slash, no space)."""
 
+
+def _whole(value: object) -> object:
+    """4253.0 is the integer 4253, as JSON Schema's `integer` says; 4253.5 is refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Whole = BeforeValidator(_whole)
+"""Integer fields take integral numbers written with a fraction (strict otherwise: no "2").
+It goes after the Field, so that the field's bounds stay in the JSON Schema."""
+
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=ID_PATTERN, strict=True)]
 Text = Annotated[str, Field(min_length=1, max_length=500, strict=True)]
-Qty = Annotated[int, Field(ge=1, le=MAX_LINE_QTY, strict=True)]
-Count = Annotated[int, Field(ge=0, le=MAX_STOCK, strict=True)]
+Qty = Annotated[int, Field(ge=1, le=MAX_LINE_QTY, strict=True), Whole]
+Count = Annotated[int, Field(ge=0, le=MAX_STOCK, strict=True), Whole]
 Number = Annotated[float, Field(strict=True)]
 Latitude = Annotated[float, Field(ge=-90, le=90, strict=True)]
 Longitude = Annotated[float, Field(ge=-180, le=180, strict=True)]
@@ -52,21 +65,15 @@ class Response(BaseModel):
 
 
 class DestinationIn(DestinationSpec):
-    """Where the order ships: `lat` and `lon`, or a US `zip` (geocoded offline, once)."""
-
-    _found: Destination | None = PrivateAttr(None)
-
-    @model_validator(mode="after")
-    def _known_zip(self) -> "DestinationIn":
-        found = destination(self.lat, self.lon, self.zip, self.residential)
-        if found is None:
-            raise ValueError(f"zip: unknown US ZIP code {self.zip!r} (expected e.g. 10001)")
-        self._found = found
-        return self
+    """Where the order ships: `lat` and `lon`, or a US `zip` (geocoded offline)."""
 
     def to_destination(self) -> Destination:
-        assert self._found is not None  # set by the validator
-        return self._found
+        """The destination, its ZIP geocoded (UnknownZip if the table has no such ZIP: the
+        request is well formed, the ZIP is not one the service knows)."""
+        found = destination(self.lat, self.lon, self.zip, self.residential)
+        if found is None:
+            raise UnknownZip(str(self.zip))
+        return found
 
 
 class Line(Request):
@@ -118,8 +125,8 @@ class NodeIn(Request):
     kind: Literal["warehouse", "store"]
     lat: Latitude
     lon: Longitude
-    ship_capacity: Annotated[int, Field(ge=0, le=MAX_STOCK, strict=True)] | None = None
-    unit_capacity: Annotated[int, Field(ge=0, le=MAX_STOCK, strict=True)] | None = None
+    ship_capacity: Count | None = None
+    unit_capacity: Count | None = None
     handling_per_shipment: Money = 0.0
     handling_per_unit: Money = 0.0
     ship_enabled: Flag = True
@@ -181,12 +188,13 @@ class SnapshotIn(Request):
     counts: Annotated[list[CountIn], Field(min_length=1, max_length=MAX_COUNTS_PER_SNAPSHOT)]
     reason: Text = "snapshot"
 
-    @model_validator(mode="after")
-    def _distinct(self) -> "SnapshotIn":
+    def counts_by_sku(self) -> dict[str, tuple[int, int]]:
+        """sku -> (on hand, safety stock); Invalid naming a SKU counted more than once (a
+        rule JSON Schema cannot state, so it is the service's refusal, not the schema's)."""
         dup = sorted(s for s, n in Counter(c.sku for c in self.counts).items() if n > 1)
         if dup:
-            raise ValueError(f"counts: SKU {', '.join(dup)} counted more than once")
-        return self
+            raise Invalid(f"counts: SKU {', '.join(dup)} counted more than once")
+        return {c.sku: (c.on_hand, c.safety_stock) for c in self.counts}
 
 
 class SnapshotOut(Response):
@@ -197,7 +205,11 @@ class SnapshotOut(Response):
 class AdjustmentIn(Request):
     node: Id
     sku: Id
-    delta: Annotated[int, Field(ge=-MAX_STOCK, le=MAX_STOCK, strict=True)]
+    delta: Annotated[
+        int,
+        Field(ge=-MAX_STOCK, le=MAX_STOCK, strict=True, json_schema_extra={"not": {"const": 0}}),
+        Whole,
+    ]
     reason: Text
 
     @model_validator(mode="after")
@@ -222,7 +234,7 @@ class InboundIn(Request):
     id: Id
     node: Id
     sku: Id
-    qty: Annotated[int, Field(ge=1, le=MAX_STOCK, strict=True)]
+    qty: Annotated[int, Field(ge=1, le=MAX_STOCK, strict=True), Whole]
     expected_at: Annotated[float, Field(ge=0, le=1e11, strict=True)]
     """UNIX seconds."""
 
@@ -273,12 +285,12 @@ class OrderIn(Request):
 class BatchIn(Request):
     orders: Annotated[list[OrderIn], Field(min_length=1, max_length=MAX_BATCH_ORDERS)]
 
-    @model_validator(mode="after")
-    def _distinct(self) -> "BatchIn":
+    def check_distinct(self) -> None:
+        """Invalid naming an order id given more than once (the service's refusal: JSON
+        Schema cannot state it)."""
         dup = sorted(i for i, n in Counter(o.id for o in self.orders).items() if n > 1)
         if dup:
-            raise ValueError(f"orders: order id {', '.join(dup[:20])} given more than once")
-        return self
+            raise Invalid(f"orders: order id {', '.join(dup[:20])} given more than once")
 
 
 class ShipIn(Request):
@@ -387,7 +399,7 @@ class ReservationIn(Request):
     cart: Id
     destination: DestinationIn
     lines: Lines
-    ttl_s: Annotated[int, Field(ge=MIN_TTL_S, le=MAX_TTL_S, strict=True)] = 900
+    ttl_s: Annotated[int, Field(ge=MIN_TTL_S, le=MAX_TTL_S, strict=True), Whole] = 900
 
 
 class CommitIn(Request):

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Security
 from fastapi.responses import Response
 
 from sourcing_engine.api.auth import require
-from sourcing_engine.api.deps import ServiceDep, StrictQuery
+from sourcing_engine.api.deps import ServiceDep, StrictRequest
 from sourcing_engine.api.idempotency import IdempotencyDep, answer
 from sourcing_engine.api.schemas import (
     ID_PATTERN,
@@ -22,7 +22,7 @@ from sourcing_engine.api.schemas import (
 from sourcing_engine.service import Adjustment
 
 router = APIRouter(
-    prefix="/v1", tags=["stock"], dependencies=[Security(require("inventory")), StrictQuery]
+    prefix="/v1", tags=["stock"], dependencies=[Security(require("inventory")), StrictRequest]
 )
 
 SkuPath = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN)]
@@ -32,9 +32,7 @@ SkuPath = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN)]
 async def snapshot(body: SnapshotIn, service: ServiceDep, idem: IdempotencyDep) -> SnapshotOut:
     """Set on hand (and safety stock) per SKU at one node: the physical truth. Allocations
     and holds stay; a position counted below them shows as oversold."""
-    service.set_stock(
-        body.node, {c.sku: (c.on_hand, c.safety_stock) for c in body.counts}, body.reason
-    )
+    service.set_stock(body.node, body.counts_by_sku(), body.reason)
     return SnapshotOut(node=body.node, counted=len(body.counts))
 
 

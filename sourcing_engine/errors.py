@@ -91,6 +91,17 @@ class UnknownItems(Invalid):
         )
 
 
+class UnknownZip(Invalid):
+    """A US ZIP code that the offline table does not know."""
+
+    def __init__(self, zip_code: str) -> None:
+        self.zip = zip_code
+        super().__init__(
+            f"destination.zip: unknown US ZIP code {zip_code!r} (expected a known 5-digit ZIP "
+            "or ZIP+4 such as 10001)"
+        )
+
+
 class IdempotencyMismatch(DomainError):
     """The idempotency key was used before with a different request."""
 

@@ -49,6 +49,8 @@ Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
 Money = Annotated[float, Field(ge=0)]
 Count = Annotated[int, Field(ge=0, le=MAX_QTY)]
+ZIP_PATTERN = r"^[0-9]{5}(-[0-9]{4})?$"
+"""A US ZIP code: 5 digits, or ZIP+4."""
 
 
 class _Strict(BaseModel):
@@ -124,14 +126,37 @@ class ParcelCostSpec(_Strict):
 CostModelSpec = Annotated[LinearCostSpec | ParcelCostSpec, Field(discriminator="type")]
 
 
+def _one_form_schema(schema: dict[str, Any]) -> None:
+    """The JSON Schema says what the validator checks: lat and lon together, or a zip,
+    never both, and no nulls."""
+    for name in ("lat", "lon", "zip"):
+        prop = schema["properties"][name]
+        (typed,) = [s for s in prop.pop("anyOf") if s.get("type") != "null"]
+        prop.update(typed)
+        prop.pop("default", None)
+    point = {"required": ["lat", "lon"]}
+    schema["oneOf"] = [
+        {**point, "not": {"required": ["zip"]}},
+        {"required": ["zip"], "not": {"anyOf": [{"required": ["lat"]}, {"required": ["lon"]}]}},
+    ]
+
+
 class DestinationSpec(_Strict):
+    """Where an order ships: `lat` and `lon`, or a US `zip` (a 5-digit ZIP or ZIP+4)."""
+
+    model_config = ConfigDict(json_schema_extra=_one_form_schema)
+
     lat: Latitude | None = None
     lon: Longitude | None = None
-    zip: Annotated[str, Field(min_length=5, max_length=10)] | None = None
+    zip: Annotated[str, Field(min_length=5, max_length=10, pattern=ZIP_PATTERN)] | None = None
     residential: bool = True
 
     @model_validator(mode="after")
     def _one_form(self) -> "DestinationSpec":
+        nulls = [n for n in ("lat", "lon", "zip") if n in self.model_fields_set and
+                 getattr(self, n) is None]  # fmt: skip
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)}: leave out what does not apply (not null)")
         check_form(self.lat, self.lon, self.zip)
         return self
 

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.conftest import NYC, ApiServer, Stocker, new_id
+from tests.api.conftest import NYC, ApiServer, Stocker, new_id, order_body
 
 
 def assert_error(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -51,7 +51,9 @@ def post_raw(client: httpx.Client, path: str, raw: bytes) -> httpx.Response:
         (b'{"destination":{"lat":40,"lon":-74},"lines":[{"sku":"S","qty":1}]}', "id"),
         (b'{"id":"A","destination":{"lat":95,"lon":-74},"lines":[{"sku":"S","qty":1}]}',
          "destination.lat"),
-        (b'{"id":"A","destination":{"zip":"00000"},"lines":[{"sku":"S","qty":1}]}',
+        (b'{"id":"A","destination":{"zip":"0000"},"lines":[{"sku":"S","qty":1}]}',
+         "destination.zip"),
+        (b'{"id":"A","destination":{"zip":"10001","lat":40.7,"lon":-74},"lines":[]}',
          "destination"),
     ],
 )  # fmt: skip
@@ -60,6 +62,13 @@ def test_bad_order_is_422_naming_the_field(client: httpx.Client, raw: bytes, fie
     error = assert_error(post_raw(client, "/v1/orders", raw), 422, "validation_error")
     assert field in fields(error), error
     assert field in str(error["message"])
+
+
+def test_an_unknown_zip_is_422_naming_it(client: httpx.Client) -> None:
+    """A well-formed ZIP that the offline table does not know is refused, naming it."""
+    raw = b'{"id":"A","destination":{"zip":"00000"},"lines":[{"sku":"S","qty":1}]}'
+    error = assert_error(post_raw(client, "/v1/orders", raw), 422, "invalid")
+    assert "destination.zip: unknown US ZIP code '00000'" in str(error["message"])
 
 
 def test_too_many_lines_is_422(client: httpx.Client) -> None:
@@ -136,9 +145,36 @@ def test_lying_content_length_is_refused(server: ApiServer) -> None:
 
 
 def test_unknown_route_and_method(client: httpx.Client) -> None:
-    """Unknown paths are 404 and wrong methods 405, in the error shape."""
+    """Unknown paths are 404 and wrong methods 405, in the error shape; Allow lists every
+    method of the path (GET and PUT for /v1/nodes, not only the first route's)."""
     assert_error(client.get("/v1/nothing-here"), 404, "not_found")
     assert_error(client.delete("/v1/orders"), 405, "method_not_allowed")
+    r = client.delete("/v1/nodes")
+    assert_error(r, 405, "method_not_allowed")
+    assert set(r.headers["Allow"].split(", ")) == {"GET", "PUT"}
+
+
+def test_a_body_on_a_route_that_takes_none_is_422(client: httpx.Client, stock: Stocker) -> None:
+    """A release with a body is refused (nothing released), not taken as a plain release."""
+    sku = stock({"DC-NJ": 2})
+    oid = client.post("/v1/orders", json=order_body({sku: 1})).json()["id"]
+    r = client.post(f"/v1/orders/{oid}/release", json={"node": "bogus"})
+    assert "body" in fields(assert_error(r, 422, "validation_error"))
+    assert client.get(f"/v1/orders/{oid}").json()["state"] == "allocated"
+
+
+def test_an_integral_number_is_an_integer(client: httpx.Client, stock: Stocker) -> None:
+    """qty 2.0 is the integer 2 (as JSON Schema says); 2.5 is refused naming the field."""
+    sku = stock({"DC-NJ": 5})
+    body = order_body({sku: 1})
+    body["lines"][0]["qty"] = 2.0
+    r = client.post("/v1/orders", json=body)
+    assert r.status_code == 201, r.text
+    assert r.json()["lines"] == [{"sku": sku, "qty": 2}]
+    body = order_body({sku: 1})
+    body["lines"][0]["qty"] = 2.5
+    assert "lines[0].qty" in fields(assert_error(client.post("/v1/orders", json=body), 422,
+                                                 "validation_error"))  # fmt: skip
 
 
 def test_bad_query_and_header_name_the_field(client: httpx.Client) -> None:
