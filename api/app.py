@@ -13,6 +13,7 @@ from sourcing_engine import __version__
 from sourcing_engine.api import errors, events, health, keys, network, orders, reservations, stock
 from sourcing_engine.api.limits import BodyLimit
 from sourcing_engine.api.metrics import Metrics, MetricsMiddleware
+from sourcing_engine.errors import StoreUnavailable
 from sourcing_engine.service import Service
 from sourcing_engine.settings import Settings, open_service
 
@@ -41,6 +42,8 @@ class Reaper:
         while not self._stop.wait(self.interval_s):
             try:
                 self.metrics.holds.labels("expired").inc(self.service.expire_reservations())
+            except StoreUnavailable as exc:  # the next pass tries again
+                log.warning("hold reaper: %s", exc)
             except Exception:  # the next pass tries again; a crash would stop reaping
                 log.exception("hold reaper pass failed")
 

@@ -23,6 +23,7 @@ from sourcing_engine.errors import (
     InsufficientStock,
     Invalid,
     NotFound,
+    StoreUnavailable,
     UnknownItems,
     UnknownNode,
 )
@@ -72,7 +73,10 @@ _CODES: list[tuple[type[DomainError], int, str]] = [
     (Conflict, 409, "conflict"),
     (NotFound, 404, "not_found"),
     (Invalid, 422, "invalid"),
+    (StoreUnavailable, 503, "store_unavailable"),
 ]
+RETRY_AFTER_S = 1
+"""What a 503 tells the caller to wait before retrying (with its Idempotency-Key)."""
 
 _FIXED_BY = [(UnknownNode, "PUT /v1/nodes"), (UnknownItems, "PUT /v1/items")]
 """Errors a route fixes, and that route (named in the message)."""
@@ -149,9 +153,13 @@ def install(app: FastAPI) -> None:
         return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
     @app.exception_handler(DomainError)
-    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
         status, body = domain_error(exc)
-        return JSONResponse(body, status_code=status)
+        headers = None
+        if isinstance(exc, StoreUnavailable):  # one line, no traceback: the cause is outside
+            log.warning("503 on %s %s: %s", request.method, request.url.path, exc)
+            headers = {"Retry-After": str(RETRY_AFTER_S)}
+        return JSONResponse(body, status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -177,4 +185,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal_error", "internal error; it has been logged")
+        # the server closes the connection after an unhandled error: say so to the client
+        return error_response(
+            500, "internal_error", "internal error; it has been logged",
+            headers={"Connection": "close"},
+        )  # fmt: skip

@@ -473,5 +473,9 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         409: "Conflict with the current state, a shortage, or a key in flight",
         413: "Request body too large",
         422: "Invalid request (names the field)",
+        503: "The store cannot be reached now: retry after Retry-After seconds (with the "
+        "same Idempotency-Key for a state change)",
     }
-    return {s: {"model": ErrorOut, "description": meaning[s]} for s in (401, 403, 413, *statuses)}
+    return {
+        s: {"model": ErrorOut, "description": meaning[s]} for s in (401, 403, 413, *statuses, 503)
+    }

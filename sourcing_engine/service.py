@@ -239,9 +239,8 @@ class Service:
         for the lease. Failing to release only leaves the key to its lease: logged."""
         try:
             self.store.release_idempotency_key(key)
-        except Exception:
-            log.warning("could not release idempotency key %r; its lease frees it", key,
-                        exc_info=True)  # fmt: skip
+        except Exception as exc:  # one line: the cause is the store's, reported already
+            log.warning("could not release idempotency key %r (%s); its lease frees it", key, exc)
 
     # --- network and stock --------------------------------------------------------------
 

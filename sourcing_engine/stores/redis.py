@@ -51,11 +51,11 @@ expired members from the counters of the SKUs they touch, so reads stay O(log n)
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
-from functools import cache
+from functools import cache, wraps
 from importlib import resources
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
@@ -75,6 +75,7 @@ from sourcing_engine.errors import (
     Invalid,
     NotFound,
     Shortage,
+    StoreUnavailable,
 )
 from sourcing_engine.lifecycle import (
     Effects,
@@ -111,7 +112,11 @@ SCRIPTS = (
     "api_key",
     "now",
 )
+R = TypeVar("R")
 MAX_QTY = lifecycle.MAX_QTY
+CONNECT_TIMEOUT_S = 2.0
+CALL_TIMEOUT_S = 10.0
+"""A script never runs for long; ten seconds without a reply means the server is in trouble."""
 Arg = str | int | float
 _NO_IDEM: tuple[Arg, ...] = ("", "", "")
 WRITE_ATTEMPTS = 8
@@ -315,16 +320,25 @@ class RedisStore:
         if idempotency_ttl_s < IDEMPOTENCY_RETENTION_S:
             raise ValueError(f"idempotency_ttl_s must be at least {IDEMPOTENCY_RETENTION_S} s")
         self.namespace = ns
+        parts = urlsplit(client_url)
+        self.where = f"{parts.hostname or parts.path}:{parts.port or ''}".rstrip(":")
         self.prefix = f"se:{{{ns}}}:"
         self._seq_key = self.prefix + "seq"
         self._idem_ttl = idempotency_ttl_s
         # No automatic retries: a script whose reply was lost must not run twice.
         no_retry = Retry(NoBackoff(), 0)
         self._r: redis.Redis | RedisCluster
+        # Timeouts: a server that stopped answering fails the call (StoreUnavailable, 503)
+        # within seconds instead of holding the request, and the worker, for ever.
+        timeouts = {"socket_connect_timeout": CONNECT_TIMEOUT_S, "socket_timeout": CALL_TIMEOUT_S}
         if cluster:
-            self._r = RedisCluster.from_url(client_url, decode_responses=True, retry=no_retry)
+            self._r = RedisCluster.from_url(
+                client_url, decode_responses=True, retry=no_retry, **timeouts
+            )
         else:
-            self._r = redis.Redis.from_url(client_url, decode_responses=True, retry=no_retry)
+            self._r = redis.Redis.from_url(
+                client_url, decode_responses=True, retry=no_retry, **timeouts
+            )
         try:
             self._check_durability(configure_durability)
         except BaseException:
@@ -693,3 +707,37 @@ class RedisStore:
 
     def close(self) -> None:
         self._r.close()
+
+
+_UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyLoadingError)
+_UNAVAILABLE_REPLIES = ("READONLY", "MASTERDOWN", "LOADING", "CLUSTERDOWN", "TRYAGAIN")
+
+
+def _when_unreachable(method: Callable[..., R]) -> Callable[..., R]:
+    """The store's method, with a server that cannot answer now reported as StoreUnavailable
+    (a request the caller may retry) instead of the client library's error."""
+
+    @wraps(method)
+    def call(self: "RedisStore", *args: Any, **kwargs: Any) -> R:
+        try:
+            return method(self, *args, **kwargs)
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(f"Redis ({self.where}) cannot be reached: {exc}") from exc
+        except redis.ResponseError as exc:
+            if str(exc).startswith(_UNAVAILABLE_REPLIES):
+                raise StoreUnavailable(f"Redis ({self.where}) cannot serve now: {exc}") from exc
+            raise
+
+    return call
+
+
+# Every operation of the Store protocol (ping answers False instead, close needs no server).
+for _name in (
+    "now", "upsert_nodes", "list_nodes", "upsert_items", "get_items", "set_stock",
+    "adjust_stock", "positions", "add_inbound", "list_inbound", "reserve", "get_reservation",
+    "release_reservation", "commit_reservation", "expire_reservations", "create_order",
+    "get_order", "order_history", "transition", "events", "idempotent_reply",
+    "claim_idempotency_key", "release_idempotency_key", "create_api_key", "find_api_key",
+    "list_api_keys", "revoke_api_key",
+):  # fmt: skip
+    setattr(RedisStore, _name, _when_unreachable(getattr(RedisStore, _name)))

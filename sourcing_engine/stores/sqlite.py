@@ -35,6 +35,7 @@ from sourcing_engine.errors import (
     Invalid,
     NotFound,
     Shortage,
+    StoreUnavailable,
 )
 from sourcing_engine.lifecycle import (
     Effects,
@@ -58,6 +59,8 @@ from sourcing_engine.stores.base import (
 
 R = TypeVar("R", bound=Result)
 
+_UNAVAILABLE = ("database is locked", "disk I/O error", "database or disk is full",
+                "unable to open database file")  # fmt: skip
 PURGE_BATCH = 100  # results purged per keyed write, so purging never makes one write slow
 
 SCHEMA = """
@@ -335,6 +338,18 @@ class SqliteStore:
         return conn
 
     @contextmanager
+    def _unavailable_as_such(self) -> Iterator[None]:
+        """A database that cannot be used now (locked past the busy timeout, an I/O error, a
+        full disk) is StoreUnavailable, a refusal the caller may retry; other SQLite errors
+        are bugs and stay what they are."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if str(exc).startswith(_UNAVAILABLE):
+                raise StoreUnavailable(f"the ledger {self.path} cannot be used now: {exc}") from exc
+            raise
+
+    @contextmanager
     def _write(self, durable: bool = True) -> Iterator[_Tx]:
         """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on any exception).
 
@@ -342,7 +357,7 @@ class SqliteStore:
         written, fsynced by the next durable commit), for writes whose loss in a power cut
         is harmless: idempotency claims and their release. It saves an fsync under the
         write lock, a third of a millisecond here, twice per keyed call."""
-        with self._write_lock, self._process_lock.held():
+        with self._write_lock, self._process_lock.held(), self._unavailable_as_such():
             conn = self._conn()
             if not durable:
                 conn.execute("PRAGMA synchronous = NORMAL")
@@ -388,12 +403,13 @@ class SqliteStore:
 
     @contextmanager
     def _read(self) -> Iterator[_Tx]:
-        conn = self._conn()
-        conn.execute("BEGIN")
-        try:
-            yield _Tx(conn, time.time())
-        finally:
-            conn.execute("COMMIT")
+        with self._unavailable_as_such():
+            conn = self._conn()
+            conn.execute("BEGIN")
+            try:
+                yield _Tx(conn, time.time())
+            finally:
+                conn.execute("COMMIT")
 
     def now(self) -> float:
         return time.time()
