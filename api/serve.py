@@ -14,13 +14,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from sourcing_engine.api_keys import MIN_EXTERNAL_KEY
+from sourcing_engine.api_keys import ENVIRONMENT_KEY_NAME, MIN_EXTERNAL_KEY
 from sourcing_engine.domain import Batch
 from sourcing_engine.errors import DomainError, InputError
 from sourcing_engine.exchange import problem_from_json
 from sourcing_engine.presets import PRESETS, generate
 from sourcing_engine.service import Service
-from sourcing_engine.settings import ADMIN_KEY_NAME, DEFAULT_STORE, env_name
+from sourcing_engine.settings import DEFAULT_STORE, env_name
 from sourcing_engine.stores import open_store
 
 DEFAULT_SCENARIO = "small"
@@ -85,7 +85,7 @@ def prepare(store_url: str, scenario: str | None, admin_key: str | None) -> Prep
         generated = admin_key is None
         token = admin_key or new_admin_token()
         try:
-            service.install_key(token, ADMIN_KEY_NAME, ["admin"])
+            service.install_key(token, ENVIRONMENT_KEY_NAME, ["admin"])
         except DomainError as exc:
             raise ServeError(f"{admin_env}: {exc}") from None
         return Prepared(loaded, token, generated)

@@ -23,6 +23,10 @@ stock; planning: what-if and batch planning; admin: API keys (and everything els
 PREFIX = "sk"
 _FORMAT = re.compile(r"^sk_([0-9a-f]{16})_([A-Za-z0-9_-]{20,})$")
 MIN_EXTERNAL_KEY = 16
+ENVIRONMENT_KEY_NAME = "admin (SOURCING_ENGINE_ADMIN_KEY)"
+"""The name the admin key from the environment is installed under: installing a key under
+this name revokes the one installed before it (a rotated key stops working), and the API
+never revokes it (the environment owns it)."""
 
 
 @dataclass(frozen=True)

@@ -719,8 +719,16 @@ class Service:
         return self.store.list_api_keys()
 
     def revoke_key(self, key_id: str) -> ApiKey:
-        if not any(k.id == key_id for k in self.store.list_api_keys()):
+        """Revoke a key; never the last admin key (the store refuses it atomically), nor
+        the one the environment installed (restarting with another value rotates it)."""
+        found = next((k for k in self.store.list_api_keys() if k.id == key_id), None)
+        if found is None:
             raise NotFound(f"API key {key_id}: unknown")
+        if found.name == api_keys.ENVIRONMENT_KEY_NAME and not found.revoked:
+            raise Conflict(
+                f"API key {key_id} is the admin key from SOURCING_ENGINE_ADMIN_KEY: rotate it "
+                "by restarting serve with a new value, which revokes this one"
+            )
         self.store.revoke_api_key(key_id)
         self._verified.clear()
         return next(k for k in self.store.list_api_keys() if k.id == key_id)

@@ -10,15 +10,13 @@ from typing import Annotated
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sourcing_engine.api_keys import ENVIRONMENT_KEY_NAME
 from sourcing_engine.service import Service, ServiceConfig
 from sourcing_engine.stores import open_store
 
 ENV_PREFIX = "SOURCING_ENGINE_"
 DEFAULT_STORE = "sqlite:///data/ledger.db"
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
-ADMIN_KEY_NAME = "admin (SOURCING_ENGINE_ADMIN_KEY)"
-"""The name the admin key from the environment is installed under: installing a key under
-this name revokes the one installed before it (a rotated key stops working)."""
 
 
 def env_name(field: str) -> str:
@@ -62,7 +60,7 @@ def open_service(settings: Settings) -> Service:
     service = Service(open_store(settings.store), settings.service_config())
     try:
         if settings.admin_key:
-            service.install_key(settings.admin_key, ADMIN_KEY_NAME, ["admin"])
+            service.install_key(settings.admin_key, ENVIRONMENT_KEY_NAME, ["admin"])
     except BaseException:
         service.close()
         raise

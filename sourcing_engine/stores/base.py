@@ -45,6 +45,10 @@ from sourcing_engine.domain import Inbound, Item, Node, Position, Unit
 from sourcing_engine.lifecycle import OrderAction, OrderRecord, Reservation
 
 IDEMPOTENCY_RETENTION_S = 24 * 3600.0
+LAST_ADMIN = (
+    "API key {key_id} is the last admin key: revoking it would lock every admin out; "
+    "create another admin key first"
+)
 """How long a completed idempotency key keeps its result (a retry within it replays)."""
 
 
@@ -261,7 +265,8 @@ class Store(Protocol):
         ...
 
     def revoke_api_key(self, key_id: str) -> None:
-        """Mark the key revoked (again is a no-op); NotFound if unknown."""
+        """Mark the key revoked (again is a no-op); NotFound if unknown; Conflict
+        (LAST_ADMIN), atomically, if it is the last unrevoked key with the admin scope."""
         ...
 
     def ping(self) -> bool: ...

@@ -88,6 +88,7 @@ from sourcing_engine.lifecycle import (
 )
 from sourcing_engine.stores.base import (
     IDEMPOTENCY_RETENTION_S,
+    LAST_ADMIN,
     ApiKey,
     Event,
     IdempotencyKey,
@@ -697,7 +698,7 @@ class RedisStore:
         return sorted(keys, key=lambda k: (k.created_at, k.id))
 
     def revoke_api_key(self, key_id: str) -> None:
-        self._read("api_key", ["revoke", key_id])
+        self._read("api_key", ["revoke", key_id, LAST_ADMIN.format(key_id=key_id)])
 
     def ping(self) -> bool:
         try:

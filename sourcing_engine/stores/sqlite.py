@@ -49,6 +49,7 @@ from sourcing_engine.lifecycle import (
 )
 from sourcing_engine.stores.base import (
     IDEMPOTENCY_RETENTION_S,
+    LAST_ADMIN,
     ApiKey,
     Event,
     IdempotencyKey,
@@ -803,9 +804,17 @@ class SqliteStore:
 
     def revoke_api_key(self, key_id: str) -> None:
         with self._write() as tx:
-            cursor = tx.conn.execute("UPDATE api_keys SET revoked = 1 WHERE id = ?", (key_id,))
-            if cursor.rowcount == 0:
+            row = tx.conn.execute("SELECT * FROM api_keys WHERE id = ?", (key_id,)).fetchone()
+            if row is None:
                 raise NotFound(f"API key {key_id} not found")
+            others = tx.conn.execute(
+                "SELECT scopes FROM api_keys WHERE revoked = 0 AND id != ?", (key_id,)
+            ).fetchall()
+            if not row["revoked"] and "admin" in json.loads(row["scopes"]) and not any(
+                "admin" in json.loads(r["scopes"]) for r in others
+            ):
+                raise Conflict(LAST_ADMIN.format(key_id=key_id))
+            tx.conn.execute("UPDATE api_keys SET revoked = 1 WHERE id = ?", (key_id,))
 
     # --- lifecycle
 

@@ -131,3 +131,18 @@ def test_key_creation_with_idempotency_key_creates_one_key(server: ApiServer) ->
         again = admin.post("/v1/keys", json=body, headers=headers)
         assert again.status_code == 409
         assert sum(k["name"] == "ci" for k in admin.get("/v1/keys").json()["keys"]) == 1
+
+
+def test_admins_cannot_lock_themselves_out(server: ApiServer) -> None:
+    """The environment's admin key cannot be revoked through the API, nor the last other
+    admin key once it is the only one left besides it... and the environment key keeps
+    working throughout."""
+    with server.client() as admin:
+        keys = admin.get("/v1/keys").json()["keys"]
+        (env_key,) = [k for k in keys if k["name"] == "admin (SOURCING_ENGINE_ADMIN_KEY)"]
+        r = admin.delete(f"/v1/keys/{env_key['id']}")
+        assert r.status_code == 409
+        assert "SOURCING_ENGINE_ADMIN_KEY" in r.json()["error"]["message"]
+        other = admin.post("/v1/keys", json={"name": "ops admin", "scopes": ["admin"]}).json()
+        assert admin.delete(f"/v1/keys/{other['id']}").status_code == 200  # the env key stays
+        assert admin.get("/v1/keys").status_code == 200

@@ -1044,6 +1044,20 @@ class StoreContract:
         assert found[0].revoked
         assert [(k.id, k.revoked) for k in store.list_api_keys()] == [("k1", True), ("k2", False)]
 
+    def test_the_last_admin_key_is_never_revoked(self, store: Store) -> None:
+        """With two admin keys one may go; the last is a Conflict and stays valid."""
+        store.create_api_key("a1", "one", "h1", ["admin"])
+        store.create_api_key("a2", "two", "h2", ["orders", "admin"])
+        store.create_api_key("o1", "ops", "h3", ["orders"])
+        store.revoke_api_key("a1")
+        with pytest.raises(Conflict, match="last admin key"):
+            store.revoke_api_key("a2")
+        store.revoke_api_key("o1")  # not an admin key: no rule
+        assert [(k.id, k.revoked) for k in store.list_api_keys()] == [
+            ("a1", True), ("a2", False), ("o1", True),
+        ]  # fmt: skip
+        store.revoke_api_key("a1")  # revoking again stays harmless
+
     def test_api_key_errors(self, store: Store) -> None:
         """A duplicate key id is a Conflict; revoking an unknown key is NotFound."""
         store.create_api_key("k1", "ops", "hash-1", ["orders"])
