@@ -134,9 +134,8 @@ def test_key_creation_with_idempotency_key_creates_one_key(server: ApiServer) ->
 
 
 def test_admins_cannot_lock_themselves_out(server: ApiServer) -> None:
-    """The environment's admin key cannot be revoked through the API, nor the last other
-    admin key once it is the only one left besides it... and the environment key keeps
-    working throughout."""
+    """The environment's admin key cannot be revoked through the API (409), so admins can
+    never revoke every admin key; another admin key can be, and the first keeps working."""
     with server.client() as admin:
         keys = admin.get("/v1/keys").json()["keys"]
         (env_key,) = [k for k in keys if k["name"] == "admin (SOURCING_ENGINE_ADMIN_KEY)"]
