@@ -10,7 +10,17 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from sourcing_engine import __version__
-from sourcing_engine.api import errors, events, health, keys, network, orders, reservations, stock
+from sourcing_engine.api import (
+    docs,
+    errors,
+    events,
+    health,
+    keys,
+    network,
+    orders,
+    reservations,
+    stock,
+)
 from sourcing_engine.api.limits import BodyLimit
 from sourcing_engine.api.metrics import Metrics, MetricsMiddleware
 from sourcing_engine.errors import StoreUnavailable
@@ -77,6 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             '"details"}}`.'
         ),
         lifespan=lifespan,
+        docs_url=None,  # served from the package instead of a CDN (api/docs.py)
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = metrics
@@ -86,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for area in (network, stock, orders, reservations, events, keys):
         app.include_router(area.router)
     app.include_router(health.router)
+    docs.install(app)
     # added last = outermost: the body limit acts before anything reads the body
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)

@@ -10,18 +10,21 @@ settings are handed to the workers as SOURCING_ENGINE_* variables (sourcing_engi
 
 import os
 import secrets
+import socket
+import sqlite3
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from sourcing_engine.api_keys import ENVIRONMENT_KEY_NAME, MIN_EXTERNAL_KEY
 from sourcing_engine.domain import Batch
-from sourcing_engine.errors import DomainError, InputError
+from sourcing_engine.errors import DomainError, InputError, StoreUnavailable
 from sourcing_engine.exchange import problem_from_json
 from sourcing_engine.presets import PRESETS, generate
 from sourcing_engine.service import Service
 from sourcing_engine.settings import DEFAULT_STORE, env_name
 from sourcing_engine.stores import open_store
+from sourcing_engine.stores.base import Store, StoreNotDurable
 
 DEFAULT_SCENARIO = "small"
 APP = "sourcing_engine.api.app:app_from_env"
@@ -61,17 +64,52 @@ def new_admin_token() -> str:
     return f"sk_{secrets.token_hex(8)}_{secrets.token_urlsafe(32)}"
 
 
+def check_address(host: str, port: int) -> None:
+    """The address can be listened on (resolvable, free): checked before anything is
+    written, so that a second serve on a busy port changes nothing of the first one's."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ServeError(
+            f"--host {host}: cannot be resolved ({exc.strerror}); give an address of this "
+            "machine such as 127.0.0.1 or 0.0.0.0"
+        ) from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise ServeError(
+                f"--host {host} --port {port}: cannot listen there ({exc.strerror}); is "
+                "another server running on it? Choose another --port or stop it"
+            ) from None
+
+
+def open_checked(store_url: str) -> Store:
+    """The store, or one line saying why it cannot be used and how to fix it."""
+    try:
+        return open_store(store_url)
+    except StoreNotDurable as exc:
+        raise ServeError(
+            f"--store {store_url}: {exc}. Start redis-server with --appendonly yes "
+            "--appendfsync always, or add ?configure_durability=1 to the URL to let the "
+            "service set them"
+        ) from None
+    except StoreUnavailable as exc:
+        hint = "; is redis-server running there?" if store_url.startswith(("redis", "unix")) else ""
+        raise ServeError(f"--store {store_url}: {exc}{hint}") from None
+    except (ValueError, OSError, sqlite3.Error) as exc:
+        raise ServeError(f"--store {store_url}: cannot be used as the ledger ({exc})") from None
+
+
 def prepare(store_url: str, scenario: str | None, admin_key: str | None) -> Prepared:
     """Open the store once before the workers: load the network into an empty store and
     install the admin key (a new development key when none is given)."""
     admin_env = env_name("admin_key")
     if admin_key is not None and len(admin_key) < MIN_EXTERNAL_KEY:
         raise ServeError(f"{admin_env}: expected at least {MIN_EXTERNAL_KEY} characters")
-    try:
-        store = open_store(store_url)
-    except (ValueError, OSError) as exc:
-        raise ServeError(f"--store {store_url}: {exc}") from None
-    service = Service(store)
+    service = Service(open_checked(store_url))
     try:
         loaded = None
         if not service.list_nodes():
@@ -104,6 +142,7 @@ def serve(
     import uvicorn  # here: the other commands do not need the server
 
     admin_env = env_name("admin_key")
+    check_address(host, port)
     prepared = prepare(store_url, scenario, os.environ.get(admin_env) or None)
     if scenario and prepared.loaded is None:
         print(f"note: the store already has a network; --scenario {scenario} not loaded")
@@ -117,7 +156,12 @@ def serve(
             f"development admin key ({admin_env} is not set; a new key each start):\n"
             f"  {prepared.admin_key}"
         )
-    print(f'try: curl -H "Authorization: Bearer $KEY" {url}/v1/nodes   (docs: {url}/docs)')
+    key = prepared.admin_key if prepared.generated_key else f'"${admin_env}"'
+    print(
+        f"try it (docs: {url}/docs):\n"
+        f"  export KEY={key}\n"
+        f'  curl -H "Authorization: Bearer $KEY" {url}/v1/nodes'
+    )
     sys.stdout.flush()
     os.environ[env_name("store")] = store_url
     os.environ[admin_env] = prepared.admin_key

@@ -52,6 +52,10 @@ LAST_ADMIN = (
 """How long a completed idempotency key keeps its result (a retry within it replays)."""
 
 
+class StoreNotDurable(RuntimeError):
+    """The store's server would acknowledge a write before it is on disk."""
+
+
 @dataclass(frozen=True)
 class Event:
     """One state change. seq is the global, strictly increasing cursor."""

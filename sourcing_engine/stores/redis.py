@@ -95,6 +95,7 @@ from sourcing_engine.stores.base import (
     IdempotentReply,
     Replayed,
     Result,
+    StoreNotDurable,
 )
 
 SCRIPTS = (
@@ -115,6 +116,9 @@ SCRIPTS = (
 )
 R = TypeVar("R")
 MAX_QTY = lifecycle.MAX_QTY
+_UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyLoadingError)
+_UNAVAILABLE_REPLIES = ("READONLY", "MASTERDOWN", "LOADING", "CLUSTERDOWN", "TRYAGAIN")
+"""Errors and replies of a server that cannot answer now (StoreUnavailable, retryable)."""
 CONNECT_TIMEOUT_S = 2.0
 CALL_TIMEOUT_S = 10.0
 """A script never runs for long; ten seconds without a reply means the server is in trouble."""
@@ -123,10 +127,6 @@ _NO_IDEM: tuple[Arg, ...] = ("", "", "")
 WRITE_ATTEMPTS = 8
 """How often a transition without an expected version is computed again when the order
 changed between its read and its write."""
-
-
-class DurabilityError(RuntimeError):
-    """The Redis server does not persist every write before replying."""
 
 
 READ_ONLY_SCRIPTS = frozenset({"positions", "get_reservation", "now"})
@@ -342,6 +342,11 @@ class RedisStore:
             )
         try:
             self._check_durability(configure_durability)
+        except _UNAVAILABLE as exc:
+            self._r.close()
+            raise StoreUnavailable(
+                f"Redis ({self.where}) cannot be reached: {str(exc).rstrip('.')}"
+            ) from exc
         except BaseException:
             self._r.close()
             raise
@@ -365,7 +370,7 @@ class RedisStore:
             try:
                 cfg = cast(dict[str, str], server.config_get("append*"))
             except redis.ResponseError as exc:
-                raise DurabilityError(
+                raise StoreNotDurable(
                     f"cannot read the configuration of {where} to verify durability ({exc}); "
                     "the store needs appendonly yes and appendfsync always"
                 ) from exc
@@ -373,7 +378,7 @@ class RedisStore:
             if found == ("yes", "always"):
                 continue
             if not configure:
-                raise DurabilityError(
+                raise StoreNotDurable(
                     f"Redis at {where} runs with appendonly {found[0]} and appendfsync "
                     f"{found[1]}: a reply would not mean the write is on disk. Start "
                     "redis-server with --appendonly yes --appendfsync always (or set them in "
@@ -388,7 +393,7 @@ class RedisStore:
             server.config_set("appendfsync", "always")
             server.config_set("appendonly", "yes")
         except redis.ResponseError as exc:
-            raise DurabilityError(
+            raise StoreNotDurable(
                 f"could not set appendonly yes / appendfsync always on {where}: {exc}"
             ) from exc
         # Turning AOF on starts a rewrite; only once it is done is every write in the AOF.
@@ -402,7 +407,7 @@ class RedisStore:
             ):
                 return
             if time.monotonic() > deadline:
-                raise DurabilityError(f"the append-only file of {where} was not ready in 60 s")
+                raise StoreNotDurable(f"the append-only file of {where} was not ready in 60 s")
             time.sleep(0.05)
 
     def _run(self, name: str, args: Sequence[Arg], idem: IdempotencyKey | None = None) -> list[str]:
@@ -710,10 +715,6 @@ class RedisStore:
         self._r.close()
 
 
-_UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyLoadingError)
-_UNAVAILABLE_REPLIES = ("READONLY", "MASTERDOWN", "LOADING", "CLUSTERDOWN", "TRYAGAIN")
-
-
 def _when_unreachable(method: Callable[..., R]) -> Callable[..., R]:
     """The store's method, with a server that cannot answer now reported as StoreUnavailable
     (a request the caller may retry) instead of the client library's error."""
@@ -723,7 +724,9 @@ def _when_unreachable(method: Callable[..., R]) -> Callable[..., R]:
         try:
             return method(self, *args, **kwargs)
         except _UNAVAILABLE as exc:
-            raise StoreUnavailable(f"Redis ({self.where}) cannot be reached: {exc}") from exc
+            raise StoreUnavailable(
+                f"Redis ({self.where}) cannot be reached: {str(exc).rstrip('.')}"
+            ) from exc
         except redis.ResponseError as exc:
             if str(exc).startswith(_UNAVAILABLE_REPLIES):
                 raise StoreUnavailable(f"Redis ({self.where}) cannot serve now: {exc}") from exc

@@ -296,6 +296,8 @@ class SqliteStore:
         idempotency_retention_s: float = IDEMPOTENCY_RETENTION_S,
     ) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise ValueError(f"{self.path} is a directory; expected a database file")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._busy_timeout_ms = int(busy_timeout_s * 1000)
         self._retention_s = idempotency_retention_s
@@ -810,8 +812,10 @@ class SqliteStore:
             others = tx.conn.execute(
                 "SELECT scopes FROM api_keys WHERE revoked = 0 AND id != ?", (key_id,)
             ).fetchall()
-            if not row["revoked"] and "admin" in json.loads(row["scopes"]) and not any(
-                "admin" in json.loads(r["scopes"]) for r in others
+            if (
+                not row["revoked"]
+                and "admin" in json.loads(row["scopes"])
+                and not any("admin" in json.loads(r["scopes"]) for r in others)
             ):
                 raise Conflict(LAST_ADMIN.format(key_id=key_id))
             tx.conn.execute("UPDATE api_keys SET revoked = 1 WHERE id = ?", (key_id,))

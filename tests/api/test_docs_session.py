@@ -3,12 +3,9 @@
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.api.conftest import Served
 
@@ -33,9 +30,58 @@ def replies(out: str) -> list[dict[str, Any]]:
     return found
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
+VARYING = {
+    "id",
+    "created_at",
+    "updated_at",
+    "expires_at",
+    "at",
+    "seq",
+    "subject",
+    "reservation_id",
+    "order_id",
+    "next_after",
+}
+"""Fields whose values differ every run (ids made of the time, times, cursors)."""
+
+
+def documented_replies() -> list[Any]:
+    """The JSON samples the section shows, in order."""
+    text = DOC.read_text()
+    section = text[text.index("## A lifecycle with curl") :]
+    return [json.loads(block) for block in re.findall(r"```json\n(.*?)```", section, re.S)]
+
+
+def disagreements(documented: Any, real: Any, where: str = "") -> list[str]:
+    """Where a documented sample says other than the real reply ("..." stands for what the
+    sample leaves out; VARYING fields are not compared)."""
+    if isinstance(documented, dict):
+        out = []
+        for k, v in documented.items():
+            if k == "..." or k in VARYING:
+                continue
+            if not isinstance(real, dict) or k not in real:
+                out.append(f"{where}.{k}: documented, not in the reply")
+            else:
+                out += disagreements(v, real[k], f"{where}.{k}")
+        return out
+    if isinstance(documented, list):
+        shown = [x for x in documented if x != "..."]
+        if (
+            not isinstance(real, list)
+            or len(real) < len(shown)
+            or ("..." not in documented and len(real) != len(shown))
+        ):
+            return [f"{where}: documented {len(shown)} entries, the reply has {real!r}"]
+        return [e for i, x in enumerate(shown) for e in disagreements(x, real[i], f"{where}[{i}]")]
+    if documented != real:
+        return [f"{where}: documented {documented!r}, the reply says {real!r}"]
+    return []
+
+
 def test_curl_session_works_as_written(tmp_path: Path) -> None:
-    """Every command of the docs' curl session runs and replies as the text says."""
+    """Every command of the docs' curl session runs and replies as the text says, down to
+    the figures its samples show (stock, nodes, plans and their costs)."""
     with Served(tmp_path) as served:
         key = re.search(r"sk_[0-9a-f]{16}_[A-Za-z0-9_-]+", served.output)
         assert key is not None
@@ -65,3 +111,11 @@ def test_curl_session_works_as_written(tmp_path: Path) -> None:
     assert committed["state"] == "allocated"
     assert committed["reservation_id"] == hold["id"]
     assert events["next_after"] == events["events"][-1]["seq"]
+    samples = documented_replies()
+    assert len(samples) == 5
+    found = [
+        e
+        for sample, real in zip(samples, (stock, created, stored, hold, committed), strict=True)
+        for e in disagreements(sample, real)
+    ]
+    assert found == [], "\n".join(found)

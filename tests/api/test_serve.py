@@ -1,6 +1,8 @@
 """`sourcing-engine serve` as a user runs it: a real process in a fresh directory, with no
 arguments, then with the admin key from the environment."""
 
+import json
+import os
 import re
 import subprocess
 import sys
@@ -8,6 +10,7 @@ import time
 from pathlib import Path
 
 from tests.api.conftest import Served
+from tests.conftest import RedisServer, free_port
 
 KEY = re.compile(r"sk_[0-9a-f]{16}_[A-Za-z0-9_-]+")
 
@@ -17,6 +20,14 @@ def test_serve_with_no_arguments(tmp_path: Path) -> None:
     with Served(tmp_path) as first:
         assert first.url in first.output
         assert "loaded network small: 22 nodes" in first.output
+        # the two lines it suggests work when pasted into a shell
+        hint = first.output[first.output.index("try it") :].splitlines()[1:3]
+        assert hint[0].strip().startswith("export KEY=sk_")
+        shell = "\n".join(line.strip() for line in hint)
+        run = subprocess.run(["bash", "-c", f"set -e\n{shell} -s -f"], capture_output=True,
+                             text=True, timeout=60)  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        assert len(json.loads(run.stdout)["nodes"]) == 22
         found = KEY.search(first.output)
         assert found is not None
         first_key = found[0]
@@ -67,3 +78,60 @@ def test_serve_refuses_a_bad_store_url(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: --store postgres://x:")
+
+
+def _serve(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "SOURCING_ENGINE_ADMIN_KEY"}
+    return subprocess.run(
+        [sys.executable, "-m", "sourcing_engine", "serve", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def _one_error_line(proc: subprocess.CompletedProcess[str], *expected: str) -> None:
+    """Exit 2, nothing on stdout, one `error:` line on stderr naming the cause and the fix."""
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    for text in expected:
+        assert text in proc.stderr, proc.stderr
+
+
+def test_a_second_serve_on_a_busy_port_changes_nothing(tmp_path: Path) -> None:
+    """serve started again on the port of a running one fails before writing anything: the
+    running server's admin key keeps working."""
+    with Served(tmp_path) as first:
+        found = KEY.search(first.output)
+        assert found is not None
+        proc = _serve(tmp_path, "--port", str(first.port))
+        _one_error_line(proc, f"--port {first.port}", "cannot listen there", "another --port")
+        assert first.get("/v1/nodes", found[0]).status_code == 200
+
+
+def test_an_unresolvable_host_is_one_line(tmp_path: Path) -> None:
+    """--host that does not resolve: one line, nothing written (no ledger made)."""
+    _one_error_line(_serve(tmp_path, "--host", "no-such-host.invalid"), "cannot be resolved")
+    assert not (tmp_path / "data").exists()
+
+
+def test_store_that_cannot_be_used_is_one_line(tmp_path: Path) -> None:
+    """An unreachable Redis, a Redis that would not fsync, a directory or a file that is not
+    a database: each one line naming the store and what to do, exit 2."""
+    port = free_port()
+    _one_error_line(_serve(tmp_path, "--store", f"redis://127.0.0.1:{port}/0"),
+                    "cannot be reached", "is redis-server running")  # fmt: skip
+    _one_error_line(_serve(tmp_path, "--store", "redis://no-such-host.invalid:6379/0"),
+                    "cannot be reached")  # fmt: skip
+    lax = RedisServer(tmp_path / "lax", None, "--appendfsync", "everysec")
+    lax.start()
+    try:
+        _one_error_line(_serve(tmp_path, "--store", lax.url),
+                        "appendfsync everysec", "?configure_durability=1")  # fmt: skip
+    finally:
+        lax.stop()
+    (tmp_path / "adir").mkdir()
+    _one_error_line(_serve(tmp_path, "--store", "sqlite:///adir"), "sqlite:///adir")
+    (tmp_path / "notes.txt").write_text("not a database, only some text " * 100)
+    _one_error_line(_serve(tmp_path, "--store", "sqlite:///notes.txt"), "not a database")

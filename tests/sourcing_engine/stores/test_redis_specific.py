@@ -14,8 +14,8 @@ from sourcing_engine.domain import Node, Unit
 from sourcing_engine.errors import Conflict, IdempotencyMismatch, InsufficientStock, Invalid
 from sourcing_engine.lifecycle import HoldState
 from sourcing_engine.stores import open_store
-from sourcing_engine.stores.base import IdempotencyKey
-from sourcing_engine.stores.redis import DurabilityError, RedisStore
+from sourcing_engine.stores.base import IdempotencyKey, StoreNotDurable
+from sourcing_engine.stores.redis import RedisStore
 from tests.conftest import RedisServer
 
 
@@ -62,11 +62,11 @@ def test_refuses_a_server_without_fsync_always(tmp_path: Path) -> None:
     server = RedisServer(tmp_path, None, "--appendonly", "no", "--appendfsync", "everysec")
     server.start()
     try:
-        with pytest.raises(DurabilityError, match="appendfsync always"):
+        with pytest.raises(StoreNotDurable, match="appendfsync always"):
             RedisStore(server.url)
         raw = redis.Redis.from_url(server.url, decode_responses=True)
         raw.config_set("appendonly", "yes")
-        with pytest.raises(DurabilityError, match="appendfsync everysec"):
+        with pytest.raises(StoreNotDurable, match="appendfsync everysec"):
             RedisStore(server.url)
         store = open_store(server.url + "?configure_durability=1")
         wanted = {"appendonly": "yes", "appendfsync": "always"}
