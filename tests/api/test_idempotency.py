@@ -1,5 +1,6 @@
 """Idempotency-Key over HTTP: replays, reuse with another body, concurrent duplicates."""
 
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -196,3 +197,50 @@ def test_refused_transition_retried_with_its_key_answers_the_same(
         assert first.json()["error"]["details"] == [{"current_state": "shipped"}]
         again = c.post(f"/v1/orders/{order_id}/release", headers=key)
         assert (again.status_code, again.json()) == (409, first.json())
+
+
+def test_a_batch_retried_while_it_runs_is_told_so_never_misinformed(
+    any_server: ApiServer,
+) -> None:
+    """On each store: a batch retried with its key while the first call still solves
+    answers 409 in flight, never a refusal of orders the first call allocates; once it is
+    done a retry replays every order as allocated or refused, as the store has it."""
+    server = any_server
+    with server.client() as c:
+        sku = Stocker(c, "race")({"DC-NJ": 600, "ST-CHI": 300, "ST-LA": 300})
+    places = [NYC, {"lat": 41.85, "lon": -87.65}, {"lat": 34.10, "lon": -118.30}]
+    orders = [order_body({sku: 1}, **places[k % 3]) for k in range(1500)]
+    batch = {"orders": orders}
+    key = {"Idempotency-Key": new_id("batch")}
+    with server.client() as c:
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(c.post, "/v1/orders/batch", json=batch, headers=key)
+            time.sleep(0.3)
+            retries = []
+            while not first.done():
+                retries.append(c.post("/v1/orders/batch", json=batch, headers=key))
+                time.sleep(0.2)
+            done = first.result()
+        assert done.status_code == 200, done.text
+        results = done.json()["results"]
+        assert sum(r["status"] == "allocated" for r in results) == 1200
+
+        def told_the_truth(reply: list[dict[str, Any]]) -> None:
+            """Every order as the store has it: allocated as the first call said, or
+            refused and not in the store."""
+            for mine, again in zip(results, reply, strict=True):
+                if mine["status"] == "allocated":
+                    assert again == mine
+                else:
+                    assert again["status"] == "refused"
+                    assert c.get(f"/v1/orders/{mine['id']}").status_code == 404
+
+        in_flight = [r for r in retries if r.status_code == 409]
+        assert in_flight, "the first call ended before any retry: nothing raced"
+        for r in retries:  # one sent as the first ended may have run: it replays
+            if r.status_code == 409:
+                assert r.json()["error"]["code"] == "idempotency_key_in_flight"
+            else:
+                assert r.status_code == 200, r.text
+                told_the_truth(r.json()["results"])
+        told_the_truth(c.post("/v1/orders/batch", json=batch, headers=key).json()["results"])
