@@ -132,11 +132,11 @@ async def _client(
             n += 1
             name = f"c{i}-{n}"
             lines = [{"sku": rng.choice(skus), "qty": rng.randint(1, 2)}]
+            dest = rng.choice(DESTINATIONS)  # the cart's address, held and then ordered to
             t0 = loop.time()
             status, hold = await conn.request(
                 "POST", "/v1/reservations",
-                {"cart": name, "destination": rng.choice(DESTINATIONS), "lines": lines,
-                 "ttl_s": HOLD_TTL_S},
+                {"cart": name, "destination": dest, "lines": lines, "ttl_s": HOLD_TTL_S},
                 key=f"{name}-r",
             )  # fmt: skip
             t1 = loop.time()
@@ -148,7 +148,7 @@ async def _client(
             out.held.update(units)
             status, order = await conn.request(
                 "POST", f"/v1/reservations/{hold['id']}/commit",
-                {"order_id": f"{name}-o", "destination": rng.choice(DESTINATIONS)},
+                {"order_id": f"{name}-o", "destination": dest},
                 key=f"{name}-c",
             )  # fmt: skip
             t2 = loop.time()
