@@ -491,7 +491,7 @@ class Service:
                         order_id, action, expected_version=order.version,
                         node=step.step.node, units=step.step.units,
                         new_allocations=step.step.new_allocations, restock=step.step.restock,
-                        document=self._redocument(after, step.excluded), idem=k,
+                        document=self._redocument(after, step.excluded), idem=k, read=order,
                     )  # fmt: skip
                 except InsufficientStock:
                     # only a reject allocates: its new nodes' stock was taken meanwhile

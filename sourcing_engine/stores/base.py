@@ -219,12 +219,15 @@ class Store(Protocol):
         restock: bool = True,
         document: dict[str, Any] | None = None,
         idem: IdempotencyKey | None = None,
+        read: OrderRecord | None = None,
     ) -> OrderRecord:
         """One step of the order state machine (`lifecycle.apply`), atomically: the
         transition must be allowed (Conflict with the current state otherwise), the version
         the expected one if given (Conflict), the new allocations in stock
         (InsufficientStock); then every effect is applied, version += 1, and `document`, if
-        given, replaces the order's document."""
+        given, replaces the order's document. `read`: the order as the caller just read it,
+        which a store may start from instead of reading it again (it still writes only if
+        the order is at that version)."""
         ...
 
     # events and idempotency

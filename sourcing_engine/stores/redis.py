@@ -636,10 +636,12 @@ class RedisStore:
         restock: bool = True,
         document: dict[str, Any] | None = None,
         idem: IdempotencyKey | None = None,
+        read: OrderRecord | None = None,
     ) -> OrderRecord:
         step = Step(node, tuple(units), tuple(new_allocations), restock)
         for attempt in range(WRITE_ATTEMPTS):
-            order = self.get_order(order_id)
+            fresh = read is not None and attempt == 0 and read.id == order_id
+            order = read if fresh and read is not None else self.get_order(order_id)
             lifecycle.check_allowed(order, action)
             lifecycle.check_version(order, expected_version)
             after, effects = lifecycle.apply(order, action, step)

@@ -718,8 +718,10 @@ class SqliteStore:
         restock: bool = True,
         document: dict[str, Any] | None = None,
         idem: IdempotencyKey | None = None,
+        read: OrderRecord | None = None,
     ) -> OrderRecord:
         step = Step(node, tuple(units), tuple(new_allocations), restock)
+        # `read` is not needed: the transaction reads the order under the write lock
 
         def transition(tx: _Tx) -> OrderRecord:
             order = tx.load_order(order_id)

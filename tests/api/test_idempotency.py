@@ -209,7 +209,10 @@ def test_a_batch_retried_while_it_runs_is_told_so_never_misinformed(
     with server.client() as c:
         sku = Stocker(c, "race")({"DC-NJ": 600, "ST-CHI": 300, "ST-LA": 300})
     places = [NYC, {"lat": 41.85, "lon": -87.65}, {"lat": 34.10, "lon": -118.30}]
-    orders = [order_body({sku: 1}, **places[k % 3]) for k in range(1500)]
+    orders = [
+        {"id": new_id(), "destination": places[k % 3], "lines": [{"sku": sku, "qty": 1}]}
+        for k in range(1500)
+    ]
     batch = {"orders": orders}
     key = {"Idempotency-Key": new_id("batch")}
     with server.client() as c:

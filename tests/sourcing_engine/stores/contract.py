@@ -582,6 +582,19 @@ class StoreContract:
         assert all_positions(store) == positions
         assert store.events(last) == []
 
+    def test_a_stale_read_is_never_written(self, store: Store) -> None:
+        """A step given the order as read before another step changed it: with the version
+        expected, a Conflict and nothing written; without, applied to the order as it is."""
+        seed(store)
+        stale = order_in(store, OrderState.ALLOCATED)
+        store.transition("o1", "cancel", units=[Unit(N1, "A", 1)])
+        with pytest.raises(Conflict):
+            store.transition("o1", "release", expected_version=stale.version, read=stale)
+        assert store.get_order("o1").state == OrderState.ALLOCATED
+        after = store.transition("o1", "release", read=stale)
+        assert (after.version, after.lines) == (3, {"A": 2})
+        assert after.released_nodes == (N1, N2)
+
     def test_version_check(self, store: Store) -> None:
         """A stale expected_version is a Conflict; the current one is accepted."""
         seed(store)
