@@ -9,8 +9,10 @@ Solved with `scipy.optimize.milp` (HiGHS) to a zero relative gap.
 
 The number of content vectors grows as the product of the line quantities, so this is for
 small batches only (about 6 orders, 6 nodes, lines of up to 3 units). Prices come from the
-validator's `shipment_prices` (itself only the cost model's parcel price plus handling);
-nothing is imported from `solvers` or `sourcing_engine.compile`.
+independent pricer (tests/independent_pricer.py, written from the documents), and demand and
+sourceable stock are read off the batch here: nothing is imported from `solvers`,
+`sourcing_engine.plan_check` or `sourcing_engine.sourcing`, and nothing prices through
+`cost_models`, so the reference can catch a pricing mistake that they share.
 
 Also here: `random_batch(seed)`, the random small batches that the reference's own test
 and the solver cross-check draw (hypothesis draws the seeds, so a failure names its seed).
@@ -34,7 +36,7 @@ from sourcing_engine.cost_models import (
 from sourcing_engine.cost_models.objective import UNLIMITED
 from sourcing_engine.domain import Batch, Destination, Inventory, Item, Line, Node, Order
 from sourcing_engine.exchange import PlanLine, PlanOrder, PlanShipment, PlanSpec
-from sourcing_engine.plan_check import order_demand, shipment_prices, sourceable_stock
+from tests.independent_pricer import shipment_prices
 
 MAX_VARIABLES = 50_000
 """Refuse batches whose model would be larger than this (the reference is for tiny ones)."""
@@ -50,6 +52,25 @@ class ReferenceSolution:
     objective: float
     shipments: Shipments
     unfilled: dict[str, dict[str, int]]
+
+
+def order_demand(order: Order) -> dict[str, int]:
+    """Units ordered per SKU (two lines of one SKU are summed, as the format says)."""
+    demand: dict[str, int] = {}
+    for line in order.lines:
+        demand[line.sku] = demand.get(line.sku, 0) + line.qty
+    return demand
+
+
+def sourceable_stock(batch: Batch) -> dict[tuple[str, str], int]:
+    """Units each (node id, SKU) may give: on hand minus safety stock, never below 0."""
+    inv = batch.inventory
+    stock: dict[tuple[str, str], int] = {}
+    for k in range(len(inv.node)):
+        key = (batch.nodes[int(inv.node[k])].id, batch.items[int(inv.item[k])].sku)
+        left = int(inv.on_hand[k]) - int(inv.safety_stock[k])
+        stock[key] = stock.get(key, 0) + max(left, 0)
+    return stock
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,25 @@
 """Every plan of one order, tried one by one: the single-order optimum without `solvers`.
 
 A plan gives each node at most one shipment (a content: units per line, within the node's
-stock) and leaves the rest unfilled. Shipments are priced here from the cost model, the
-node's handling and the great-circle distance, not by `solvers.evaluate`; prices and what
-is left are applied exactly as their docstrings in `solvers.pricing` describe them.
+stock) and leaves the rest unfilled. Shipments are priced by the independent pricer
+(tests/independent_pricer.py: distance, carrier price and handling from the documents), not
+by `solvers.evaluate` nor `cost_models`; prices and what is left are applied exactly as
+their docstrings in `solvers.pricing` describe them.
 """
 
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import numpy as np
-
-from sourcing_engine.cost_models import haversine_miles
 from sourcing_engine.solvers.pricing import Availability, Prices
 from sourcing_engine.solvers.problem import SourcingProblem
+from tests.independent_pricer import (
+    CarrierTerms,
+    carrier_price,
+    carrier_terms,
+    great_circle_miles,
+    handling,
+)
 
 Shipment = tuple[int, tuple[tuple[int, int], ...]]
 """(node, ((line, qty), ...)) with positive quantities."""
@@ -38,24 +43,32 @@ def stock_entries(problem: SourcingProblem) -> dict[tuple[int, int], int]:
     return out
 
 
-def shipment_cost(problem: SourcingProblem, order: int, node: int, items: dict[int, int]) -> float:
-    """Carrier charge of the parcel plus the node's handling, priced from first principles."""
-    miles = haversine_miles(
-        problem.node_lat[node], problem.node_lon[node],
-        problem.order_lat[order], problem.order_lon[order],
+def shipment_cost(
+    problem: SourcingProblem,
+    order: int,
+    node: int,
+    items: dict[int, int],
+    terms: CarrierTerms | None = None,
+) -> float:
+    """Carrier charge of the parcel plus the node's handling, by the independent pricer
+    (terms: the problem's carrier terms, when the caller has read them already)."""
+    miles = great_circle_miles(
+        float(problem.node_lat[node]), float(problem.node_lon[node]),
+        float(problem.order_lat[order]), float(problem.order_lon[order]),
     )  # fmt: skip
     sku = {ln: int(problem.line_sku[ln]) for ln in items}
     weight = sum(q * float(problem.sku_weight_lb[sku[ln]]) for ln, q in items.items())
     volume = sum(q * float(problem.sku_volume_in3[sku[ln]]) for ln, q in items.items())
     units = sum(items.values())
-    carrier = problem.shipping.shipment_cost(
-        np.asarray(miles), np.asarray(weight), np.asarray(volume), np.asarray(units),
-        np.asarray(problem.order_residential[order]),
+    carrier = carrier_price(
+        terms or carrier_terms(problem.shipping), miles, weight, volume, units,
+        bool(problem.order_residential[order]),
     )  # fmt: skip
-    handling = float(problem.node_handling_per_shipment[node]) + units * float(
-        problem.node_handling_per_unit[node]
+    return carrier + handling(
+        float(problem.node_handling_per_shipment[node]),
+        float(problem.node_handling_per_unit[node]),
+        units,
     )
-    return float(carrier) + handling
 
 
 def _options(
@@ -80,6 +93,7 @@ def _options(
             have = min(have, int(avail.stock[e]))
         ranges.append(range(min(int(problem.line_qty[ln]), have) + 1))
     out = []
+    terms = carrier_terms(problem.shipping)
     for qtys in itertools.product(*ranges):
         units = sum(qtys)
         if units == 0 or units > problem.node_unit_capacity[node]:
@@ -92,7 +106,7 @@ def _options(
             price += float(prices.node_ship[node]) + units * float(prices.node_unit[node])
             for ln, q in items.items():
                 price += q * float(prices.entry[entries[(node, int(problem.line_sku[ln]))]])
-        out.append((items, shipment_cost(problem, order, node, items), price))
+        out.append((items, shipment_cost(problem, order, node, items, terms), price))
     return out
 
 

@@ -1,4 +1,10 @@
-"""The reference MIP itself: hand-computed optima, and brute force over every plan."""
+"""The reference MIP itself: hand-computed optima, and brute force over every plan.
+
+The brute force prices with the independent pricer (as the reference does) but reads demand
+and stock through the plan checker's helpers, not the reference's own; the reference's plans
+then go through the plan checker, which prices through `cost_models`: a pricing mistake on
+either side makes them disagree.
+"""
 
 import itertools
 import math
@@ -12,12 +18,8 @@ from hypothesis import strategies as st
 from sourcing_engine.cost_models import LinearCost, OrderPenalties
 from sourcing_engine.cost_models.objective import UNLIMITED
 from sourcing_engine.domain import Batch, Destination, Inventory, Item, Line, Node, Order
-from sourcing_engine.plan_check import (
-    order_demand,
-    shipment_prices,
-    sourceable_stock,
-    validate_plan,
-)
+from sourcing_engine.plan_check import order_demand, sourceable_stock, validate_plan
+from tests.independent_pricer import shipment_prices
 from tests.reference_mip import random_batch, reference_plan, solve_reference
 
 SEEDS = st.integers(0, 2**32 - 1)

@@ -3,18 +3,31 @@
 Every plan here is priced by `_plan` from the exchange format's formulas written out by
 hand (flat linear carrier price, nodes on one meridian so distances are whole degrees of
 latitude), so each broken plan is otherwise consistent and must produce exactly one error.
+At the end, the validator's prices of random plans over random batches (both rate cards, a
+short table, the linear model) are held to the independent pricer's.
 """
 
 import math
+import random
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pytest
 
-from sourcing_engine.cost_models import LinearCost, OrderPenalties, default_us_ground
+from sourcing_engine.cost_models import (
+    LinearCost,
+    OrderPenalties,
+    ParcelCost,
+    ShipmentCostModel,
+    default_us_ground,
+)
+from sourcing_engine.cost_models.parcel import default_it_express
 from sourcing_engine.domain import Batch, Destination, Inventory, Item, Line, Node, Order
 from sourcing_engine.exchange import PlanSpec
 from sourcing_engine.plan_check import ValidationReport, validate_plan
+from tests.independent_pricer import BatchPricer
+from tests.reference_mip import random_batch
 
 MILES_PER_DEGREE = 3958.8 * math.pi / 180  # one degree of latitude along a meridian
 PER_SHIPMENT, PER_UNIT, PER_UNIT_MILE = 5.0, 0.5, 0.01
@@ -357,3 +370,66 @@ def test_errors_accumulate() -> None:
 def _check_contains(doc: dict[str, Any], *fragments: str) -> None:
     errors = _check(doc).errors
     assert any(all(f in e for f in fragments) for e in errors), errors
+
+
+# --- prices of random plans, against the independent pricer -----------------------------------
+
+SHORT_CARD = ParcelCost(rates=((4.0, 5.5, 8.0), (6.0, 7.0, 11.0)), zone_bands_miles=(700.0,),
+                        fuel_surcharge_pct=12.0, residential_surcharge=3.1)  # fmt: skip
+"""Two zones, three weights: most parcels of the random batches weigh more than the table."""
+
+
+def _random_plan(batch: Batch, rng: random.Random) -> tuple[dict[str, Any], list[float]]:
+    """A plan whose every unit is shipped from a random node or left unfilled (stock and
+    capacities ignored: only prices matter here), its costs from the independent pricer;
+    also the independent price of each of its shipments, in the plan's order."""
+    pricer = BatchPricer(batch)
+    orders: list[dict[str, Any]] = []
+    prices: list[float] = []
+    for order in batch.orders:
+        nodes = rng.sample(batch.nodes, rng.randint(0, len(batch.nodes)))
+        sent: dict[str, dict[str, int]] = {node.id: {} for node in nodes}
+        left: dict[str, int] = {}
+        for line in order.lines:
+            for _ in range(line.qty):
+                k = rng.randrange(len(nodes) + 1)
+                content = sent[nodes[k].id] if k < len(nodes) else left
+                content[line.sku] = content.get(line.sku, 0) + 1
+        sent = {node_id: content for node_id, content in sent.items() if content}
+        node_of = {node.id: node for node in batch.nodes}
+        costs = [pricer.shipment(order, node_of[n], content) for n, content in sent.items()]
+        prices += costs
+        orders.append(
+            {"id": order.id, "cost": pricer.order(order, sent),
+             "shipments": [{"node": n, "cost": c,
+                            "lines": [{"sku": s, "qty": q} for s, q in content.items()]}
+                           for (n, content), c in zip(sent.items(), costs, strict=True)],
+             "unfilled": [{"sku": s, "qty": q} for s, q in left.items()]}
+        )  # fmt: skip
+    doc = {
+        "policy": "closest", "status": "heuristic", "currency": batch.currency,
+        "objective": math.fsum(o["cost"] for o in orders), "bound": None, "gap": None,
+        "runtime_s": 0.0, "orders": orders,
+    }  # fmt: skip
+    return doc, prices
+
+
+def test_validator_prices_agree_with_independent_pricer() -> None:
+    """On 300 random plans the validator recomputes every shipment and order cost and the
+    objective exactly as the independent pricer does (it reports no cost as wrong)."""
+    rng = random.Random(20261203)
+    models: list[ShipmentCostModel | None] = [None, default_it_express(), SHORT_CARD]
+    for seed in range(300):
+        batch = random_batch(seed)  # US ground or linear, residential or not
+        model = rng.choice(models)
+        if model is not None:
+            batch = replace(batch, shipping=model)
+        doc, prices = _random_plan(batch, rng)
+        report = validate_plan(batch, PlanSpec.model_validate(doc))
+        where = f"seed {seed}, {type(batch.shipping).__name__}"
+        wrong = [e for e in report.errors if "recomputed" in e]
+        assert wrong == [], f"{where}: {wrong}"
+        assert [s.cost for s in report.shipments] == pytest.approx(prices, rel=1e-9, abs=1e-9)
+        for order in doc["orders"]:
+            assert report.order_costs[order["id"]] == pytest.approx(order["cost"], rel=1e-9)
+        assert report.objective == pytest.approx(doc["objective"], rel=1e-9), where
