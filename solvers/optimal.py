@@ -10,7 +10,10 @@
 4. Proof: the LP's prices prune every candidate shipment that cannot be in a plan cheaper
    than the incumbent; a compact shipment-level model over the rest (solvers.compact)
    closes the gap, and its bound holds for the whole batch.
-The plan returned is never dearer than the best baseline.
+The plan returned is never dearer than the best baseline. A plan from any step replaces the
+incumbent only if it is cheaper and passes `feasibility_errors` (`Incumbent`): a step that
+returns an infeasible plan is a bug, counted in the stats and named in the message, never a
+plan or a bound.
 """
 
 import time
@@ -35,7 +38,7 @@ from sourcing_engine.solvers.column_generation import (
     plan_columns,
 )
 from sourcing_engine.solvers.compact import Candidates, prune, solve_compact
-from sourcing_engine.solvers.evaluate import evaluate
+from sourcing_engine.solvers.evaluate import evaluate, feasibility_errors
 from sourcing_engine.solvers.master import (
     Columns,
     scarce_rows,
@@ -85,6 +88,33 @@ class OptimalParams:
             )
 
 
+class Incumbent:
+    """The best plan so far and its cost; `consider` replaces it by a cheaper, feasible plan.
+
+    Every plan the steps of `solve_optimal` return goes through `consider`: a cheaper plan
+    that breaks a constraint (`feasibility_errors`) is refused and its errors kept in
+    `rejected`, so the incumbent is always a valid plan and its cost a valid upper bound.
+    """
+
+    def __init__(self, problem: SourcingProblem, allocation: Allocation, objective: float):
+        self.problem = problem
+        self.allocation = allocation
+        self.objective = objective
+        self.rejected: list[str] = []
+
+    def consider(self, allocation: Allocation) -> bool:
+        """Take the plan if it is cheaper (by more than 1e-9) and feasible; say whether."""
+        total = evaluate(self.problem, allocation).total
+        if not total < self.objective - 1e-9:
+            return False
+        errors = feasibility_errors(self.problem, allocation)
+        if errors:
+            self.rejected.append("; ".join(errors))
+            return False
+        self.allocation, self.objective = allocation, total
+        return True
+
+
 def solve_optimal(problem: SourcingProblem, params: OptimalParams | None = None) -> Result:
     params = params or OptimalParams()
     big = oversized(problem)
@@ -125,18 +155,13 @@ def solve_optimal(problem: SourcingProblem, params: OptimalParams | None = None)
     )
     stats["cg_s"] = time.perf_counter() - t0 - stats["baseline_s"]
 
-    best_alloc, best_obj = incumbent.allocation, incumbent.objective
+    best = Incumbent(problem, incumbent.allocation, incumbent.objective)
+    consider = best.consider
     message = ""
-
-    def consider(alloc: Allocation) -> None:
-        nonlocal best_alloc, best_obj
-        total = evaluate(problem, alloc).total
-        if total < best_obj - 1e-9:
-            best_alloc, best_obj = alloc, total
 
     hoods = (
         Neighbourhoods(problem, groups, rows, duals.row_price, duals.sigma, params.mip_backend)
-        if duals is not None and relative_gap(best_obj, bound) > params.gap_tolerance
+        if duals is not None and relative_gap(best.objective, bound) > params.gap_tolerance
         else None
     )
     if hoods is not None and relaxation.x is not None:
@@ -151,40 +176,44 @@ def solve_optimal(problem: SourcingProblem, params: OptimalParams | None = None)
             consider(hoods.redecide(start, free, 0.4 * left(), params.gap_tolerance))
         else:
             consider(start)
-        stats["rounded_objective"] = best_obj
+        stats["rounded_objective"] = best.objective
     stats["plans_s"] = time.perf_counter() - t0 - stats["baseline_s"] - stats["cg_s"]
 
     def candidates() -> Candidates:
         """Shipments that can be in a plan cheaper than the incumbent (by reduced cost)."""
         assert duals is not None
-        slack = (best_obj - duals.lagrangian) + duals.min_rc
+        slack = (best.objective - duals.lagrangian) + duals.min_rc
         return prune(problem, groups, duals.prices, duals.sigma, slack)
 
-    bound = min(float(bound), best_obj)
-    if relative_gap(best_obj, bound) > params.gap_tolerance and duals is not None and left() > 0:
+    bound = min(float(bound), best.objective)
+    if (
+        relative_gap(best.objective, bound) > params.gap_tolerance
+        and duals is not None
+        and left() > 0
+    ):
         assert hoods is not None
         cands = candidates()
         if len(cands.order) > SMALL_EXACT_CANDIDATES:
             # a big proof: first a better plan, which also shrinks what the proof must cover
-            consider(hoods.search(best_alloc, time.perf_counter() + 0.3 * left(), patience=6))
+            consider(hoods.search(best.allocation, time.perf_counter() + 0.3 * left(), patience=6))
             cands = candidates()
-        stats["search_objective"] = best_obj
+        stats["search_objective"] = best.objective
         stats["compact_candidates"] = len(cands.order)
         if len(cands.order) > MAX_EXACT_CANDIDATES:
             # too big to close: all the time goes to the plan
-            consider(hoods.search(best_alloc, deadline, patience=10**9))
-        elif relative_gap(best_obj, bound) > params.gap_tolerance:
+            consider(hoods.search(best.allocation, deadline, patience=10**9))
+        elif relative_gap(best.objective, bound) > params.gap_tolerance:
             try:
                 exact = solve_compact(
-                    problem, rows, cands, best_alloc, left(), params.mip_backend,
+                    problem, rows, cands, best.allocation, left(), params.mip_backend,
                     params.gap_tolerance,
                 )  # fmt: skip
                 consider(exact.allocation)
-                bound = max(bound, min(exact.bound, best_obj))
+                bound = max(bound, min(exact.bound, best.objective))
             except NoSolution as exc:  # the plan so far stands, with the bound so far
                 message = f"compact model: {exc}"
-    bound = min(bound, best_obj)
-    gap = relative_gap(best_obj, bound)
+    bound = min(bound, best.objective)
+    gap = relative_gap(best.objective, bound)
     proven = gap <= params.gap_tolerance
     if proven:
         termination = Termination.OPTIMAL
@@ -192,7 +221,11 @@ def solve_optimal(problem: SourcingProblem, params: OptimalParams | None = None)
         termination = Termination.ERROR
     else:
         termination = Termination.TIME_LIMIT
-    costs = evaluate(problem, best_alloc)
+    stats["infeasible_plans_rejected"] = len(best.rejected)
+    if best.rejected:
+        rejected = f"{len(best.rejected)} infeasible plan(s) refused ({best.rejected[0]})"
+        message = f"{message}; {rejected}" if message else rejected
+    costs = evaluate(problem, best.allocation)
     return Result(
         policy="optimal",
         status=Status.OPTIMAL if proven else Status.FEASIBLE,
@@ -200,7 +233,7 @@ def solve_optimal(problem: SourcingProblem, params: OptimalParams | None = None)
         bound=bound,
         gap=gap,
         runtime_s=time.perf_counter() - t0,
-        allocation=best_alloc,
+        allocation=best.allocation,
         costs=costs,
         termination=termination,
         message=message,

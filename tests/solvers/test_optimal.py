@@ -10,9 +10,9 @@ import pytest
 from sourcing_engine.solvers import solve
 from sourcing_engine.solvers.baselines import closest, fewest_splits, greedy_cost
 from sourcing_engine.solvers.evaluate import evaluate, feasibility_errors
-from sourcing_engine.solvers.optimal import OptimalParams, solve_optimal
+from sourcing_engine.solvers.optimal import Incumbent, OptimalParams, solve_optimal
 from sourcing_engine.solvers.problem import SourcingProblem
-from sourcing_engine.solvers.result import Result, Status
+from sourcing_engine.solvers.result import Allocation, Result, Status
 from sourcing_engine.sourcing import compile_batch
 from tests.reference_mip import random_batch, solve_reference
 from tests.solvers.problems import allocation_set, make_problem, north, random_problem
@@ -30,6 +30,7 @@ def _check_result(problem: SourcingProblem, result: Result, tolerance: float) ->
     assert (result.status is Status.OPTIMAL) == (result.gap <= tolerance)
     assert result.status in (Status.OPTIMAL, Status.FEASIBLE)
     assert result.policy == "optimal"
+    assert result.stats["infeasible_plans_rejected"] == 0, result.message
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -83,6 +84,41 @@ def test_stats_report_the_steps() -> None:
     for key in ("baseline_s", "cg_s", "plans_s", "cg_rounds", "columns", "scarce_rows"):
         assert key in result.stats
     assert result.runtime_s >= 0.0
+
+
+def test_incumbent_refuses_a_cheaper_plan_that_breaks_a_constraint() -> None:
+    """A plan cheaper than the incumbent that oversells, exceeds a capacity or ships from a
+    disabled node is refused (its errors kept); a cheaper valid plan replaces it; a dearer one
+    does not."""
+    # one order of 3 units; node 0 stocks 3 but ships 2 units at most, node 1 stocks 3 but
+    # is not ship-enabled, node 2 stocks 1; $5 a shipment, $100 a unit unfilled
+    problem = make_problem(
+        [north(1.0), north(2.0), north(3.0)], {(0, 0): 3, (1, 0): 3, (2, 0): 1}, [[(0, 3)]],
+        unit_capacity=[2, 5, 5], ship_enabled=[True, False, True],
+    )  # fmt: skip
+    empty = Allocation.empty()
+    best = Incumbent(problem, empty, evaluate(problem, empty).total)  # 3 unfilled: 300
+
+    def plan(node: int, qty: int) -> Allocation:  # one shipment of the order's one line
+        return Allocation(np.array([0]), np.array([node]), np.array([qty]))
+
+    for broken, error in ((plan(0, 3), "unit capacity"), (plan(1, 3), "not ship-enabled"),
+                          (plan(2, 3), "oversold")):  # fmt: skip
+        assert evaluate(problem, broken).total == pytest.approx(5.0)  # far cheaper than 300
+        assert not best.consider(broken)
+        assert error in best.rejected[-1]
+    assert best.allocation is empty
+    assert best.objective == pytest.approx(300.0)
+    assert len(best.rejected) == 3
+
+    one = plan(0, 1)  # 5 + 2 unfilled: 205
+    assert best.consider(one)
+    assert best.allocation is one
+    assert best.objective == pytest.approx(205.0)
+    assert not best.consider(empty)  # dearer: kept out, and not counted as refused
+    assert best.consider(plan(0, 2))  # 5 + 100
+    assert best.objective == pytest.approx(105.0)
+    assert len(best.rejected) == 3
 
 
 @pytest.mark.parametrize(
