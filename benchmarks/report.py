@@ -49,8 +49,13 @@ def batch_table(rows: list[dict[str, Any]]) -> None:
 
 
 def savings_table(rows: list[dict[str, Any]]) -> None:
-    header = ["preset", "policy", "total cost", "per order", "ships/order", "split orders"]
-    header += ["unfilled", "miles/ship", "runtime", "gap", "vs closest"]
+    """Every policy's cost split into its terms, its fill rate, and its savings: total cost
+    against closest, shipping plus handling per shipped unit against closest and greedy-cost
+    (figures a results file recorded before they existed print as "—")."""
+    header = ["preset", "policy", "total cost", "shipping", "handling", "split pen."]
+    header += ["unfilled pen.", "fill", "ship+hand/unit", "ships/order", "split orders"]
+    header += ["miles/ship", "runtime", "gap", "total vs closest", "unit vs closest"]
+    header += ["unit vs greedy-cost"]
     print(_row(header))
     print(_row(["---"] * len(header)))
     for b in rows:
@@ -62,16 +67,29 @@ def savings_table(rows: list[dict[str, Any]]) -> None:
                 b["param"],
                 policy,
                 f"{m['total_cost']:,.0f}",
-                _fmt(m["cost_per_order"]),
+                _fmt(m.get("shipping_cost"), ",.0f"),
+                _fmt(m.get("handling_cost"), ",.0f"),
+                _fmt(m.get("split_penalty"), ",.0f"),
+                _fmt(m.get("unfilled_penalty"), ",.0f"),
+                _fmt(m.get("fill_rate"), ".1f", 100, "%"),
+                _fmt(m.get("shipping_handling_per_unit")),
                 _fmt(m["shipments_per_order"], ".3f"),
                 _fmt(m["split_order_share"], ".1f", 100, "%"),
-                str(m["unfilled_units"]),
                 _fmt(m["avg_miles_per_shipment"], ".0f"),
                 f"{m['runtime_s']:.1f} s",
                 _fmt(m["gap"], ".3f", 100, "%"),
                 _fmt(m["savings_vs_closest_pct"], ".1f", 1, "%"),
+                _fmt(m.get("per_unit_savings_vs_closest_pct"), ".1f", 1, "%"),
+                _fmt(m.get("per_unit_savings_vs_greedy_cost_pct"), ".1f", 1, "%"),
             ]
             print(_row(cells))
+    print()
+    print(
+        "total cost = shipping (carrier charges) + handling (the nodes' pick and pack) + split "
+        "and unfilled penalties; fill = units shipped / units ordered; ship+hand/unit = "
+        "(shipping + handling) / units shipped; unit vs closest, unit vs greedy-cost: "
+        "ship+hand/unit saved against that policy (negative: dearer)."
+    )
 
 
 def service_load_table(rows: list[dict[str, Any]]) -> None:

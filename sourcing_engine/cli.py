@@ -20,6 +20,8 @@ from tqdm import tqdm
 from sourcing_engine import __version__
 from sourcing_engine.compare import (
     DEFAULT_POLICIES,
+    LEGEND,
+    InvalidPlanError,
     check_policies,
     compare,
     format_table,
@@ -277,14 +279,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
         batch, source = read_problem(args.problem), str(args.problem)
     compiled = compile_for(batch, source)
     show_bar = not args.quiet and sys.stderr.isatty()
-    rows = compare(
-        compiled,
-        _progress(args.policies, show_bar),
-        time_limit=args.time_limit,
-        gap_tolerance=args.gap,
-    )
+    try:
+        rows = compare(
+            compiled,
+            _progress(args.policies, show_bar),
+            time_limit=args.time_limit,
+            gap_tolerance=args.gap,
+        )
+    except InvalidPlanError as exc:  # a solver bug: say so, print no figures
+        print(f"invalid plan: {exc}", file=sys.stderr)
+        return EXIT_INVALID_PLAN
     print(f"{batch.name or source}: {batch_summary(batch)}")
     print(format_table(rows))
+    print("\n".join(LEGEND))
     if args.json is not None:
         data = to_json_data(rows, problem_name=batch.name)
         _write_text(args.json, json.dumps(data, indent=2, ensure_ascii=False) + "\n")

@@ -16,9 +16,10 @@ from sourcing_engine.exchange import problem_from_json
 SMALL = Path(__file__).parents[1] / "fixtures" / "small-seed1" / "problem.json"
 POLICIES = ("optimal", "closest", "fewest-splits", "greedy-cost")
 TIME_LIMIT = "10"
-METRIC_COLUMNS = ("total cost (USD)", "cost/order", "ships/order", "split orders",
-                  "unfilled units", "miles/ship", "runtime", "status", "gap",
-                  "vs closest")  # fmt: skip
+METRIC_COLUMNS = ("total cost (USD)", "shipping", "handling", "split pen.", "unfilled pen.",
+                  "fill", "ship+hand/unit", "ships/order", "split orders", "unfilled units",
+                  "miles/ship", "runtime", "status", "gap", "vs closest", "unit vs closest",
+                  "unit vs greedy")  # fmt: skip
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
@@ -103,7 +104,8 @@ def test_scenario_generate_writes_a_loadable_problem(
 def test_compare_prints_every_metric_and_writes_json(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The table has a row per policy with every metric and savings; --json parses."""
+    """The table has a row per policy with every metric and savings, and its legend;
+    --json parses and holds the cost terms and fill rate."""
     out_json = tmp_path / "compare.json"
     code, out, err = _run(
         capsys, "compare", SMALL, "--policies", ",".join(POLICIES),
@@ -116,8 +118,10 @@ def test_compare_prints_every_metric_and_writes_json(
         assert column in header
     rows = {line.split()[0]: line for line in out.splitlines() if line.split()[0] in POLICIES}
     assert set(rows) == set(POLICIES)
-    assert rows["closest"].rstrip().endswith("0.0%")
+    assert rows["closest"].split()[-3:-1] == ["0.0%", "0.0%"]  # total, per unit vs closest
+    assert rows["greedy-cost"].split()[-1] == "0.0%"  # per unit vs greedy-cost
     assert "%" in rows["optimal"].split("optimal", 2)[2]  # the gap, after the status
+    assert "fill = units shipped / units ordered" in out
 
     data = json.loads(out_json.read_text())
     figures = {p["policy"]: p for p in data["policies"]}
@@ -128,18 +132,23 @@ def test_compare_prints_every_metric_and_writes_json(
     assert optimal["bound"] is not None
     assert optimal["total_cost"] <= figures["greedy-cost"]["total_cost"] + 1e-6
     assert optimal["savings_vs_closest_pct"] > 0
+    for row in figures.values():
+        parts = ("shipping_cost", "handling_cost", "split_penalty", "unfilled_penalty")
+        assert sum(row[k] for k in parts) == pytest.approx(row["total_cost"])
+        assert row["fill_rate"] == pytest.approx(row["units_shipped"] / row["units_ordered"])
 
 
 def test_compare_preset_without_closest_shows_no_savings(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """A generated batch compares too; without closest the savings column is "—"."""
+    """A generated batch compares too; without closest its savings columns are "—"."""
     code, out, _ = _run(
         capsys, "compare", "--preset", "small", "--seed", "1", "--policies", "greedy-cost"
     )
     assert code == 0
     assert out.startswith("small-seed1: ")
-    assert out.splitlines()[-1].rstrip().endswith("—")
+    row = next(line for line in out.splitlines() if line.startswith("greedy-cost"))
+    assert row.split()[-3:] == ["—", "—", "0.0%"]
 
 
 @pytest.mark.parametrize("argv", [[], ["--help"], ["scenario"]])
