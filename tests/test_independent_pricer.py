@@ -6,10 +6,12 @@ thousands of seeded random shipments (both rate cards, a short custom table, the
 model; light, heavy, bulky and multi-unit parcels; residential or not; band edges).
 """
 
+import ast
 import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -159,6 +161,25 @@ def test_order_cost_by_hand() -> None:
     dc = (5.0 + 0.5 * 2) + (1.5 + 0.25 * 2)  # 0 miles
     st = (5.0 + 0.5 + 0.01 * MILES_PER_DEGREE) + 0.5
     assert cost == pytest.approx(dc + st + 2.0 + 2 * 50.0)
+
+
+def test_pricer_imports_nothing_that_prices() -> None:
+    """The pricer imports no module that prices or checks plans (cost_models, solvers,
+    plan_check, sourcing), nor numpy: its arithmetic is its own."""
+    source = (Path(__file__).parent / "independent_pricer.py").read_text()
+    imported: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module)
+    assert imported == {
+        "math",
+        "collections.abc",
+        "dataclasses",
+        "typing",
+        "sourcing_engine.domain",
+    }
 
 
 def test_terms_of_an_unknown_model_are_refused() -> None:
