@@ -7,7 +7,7 @@ domain (`sourcing_engine`) or the solvers.
 from sourcing_engine.cost_models.base import ShipmentCostModel
 from sourcing_engine.cost_models.geo import EARTH_RADIUS_MILES, haversine_miles
 from sourcing_engine.cost_models.handling import handling_cost
-from sourcing_engine.cost_models.linear import LinearCost
+from sourcing_engine.cost_models.linear import LinearCost, ScaledCost
 from sourcing_engine.cost_models.objective import OrderPenalties
 from sourcing_engine.cost_models.parcel import (
     US_ZONE_BANDS_MILES,
@@ -24,6 +24,7 @@ __all__ = [
     "LinearCost",
     "OrderPenalties",
     "ParcelCost",
+    "ScaledCost",
     "ShipmentCostModel",
     "TransitTable",
     "billable_weight_lb",

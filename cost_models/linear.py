@@ -1,11 +1,11 @@
-"""The linear shipping cost of the research literature."""
+"""The linear shipping cost of the research literature, and a model scaled by a factor."""
 
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from sourcing_engine.cost_models.base import FloatArray, Numbers
+from sourcing_engine.cost_models.base import FloatArray, Numbers, ShipmentCostModel
 
 
 @dataclass(frozen=True)
@@ -39,4 +39,33 @@ class LinearCost:
             distance_miles, weight_lb, volume_in3, units, residential
         )
         result: FloatArray = self.per_shipment + u * (self.per_unit + self.per_unit_mile * d)
+        return result
+
+
+@dataclass(frozen=True)
+class ScaledCost:
+    """Another model's charges times a factor: a faster service of the same carrier, priced
+    as a multiple of its base rate card."""
+
+    base: ShipmentCostModel
+    factor: float
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.factor) or self.factor <= 0:
+            raise ValueError(f"factor must be a finite number > 0, got {self.factor!r}")
+
+    @property
+    def currency(self) -> str:
+        return self.base.currency
+
+    def shipment_cost(
+        self,
+        distance_miles: Numbers,
+        weight_lb: Numbers,
+        volume_in3: Numbers,
+        units: Numbers,
+        residential: Numbers,
+    ) -> FloatArray:
+        base = self.base.shipment_cost(distance_miles, weight_lb, volume_in3, units, residential)
+        result: FloatArray = base * self.factor
         return result

@@ -15,6 +15,7 @@ import time
 import numpy as np
 from numpy.typing import NDArray
 
+from sourcing_engine.cost_models.objective import UNLIMITED
 from sourcing_engine.solvers.candidates import ShapeGroup, build_group, order_shapes
 from sourcing_engine.solvers.evaluate import evaluate
 from sourcing_engine.solvers.pricing import Availability, OrderPlans, price_orders
@@ -163,6 +164,38 @@ def greedy_allocation(
                 )[o]
             ledger.commit(shipments)
     return ledger.allocation()
+
+
+def cheapest_alone(problem: SourcingProblem, orders: IntArray, stock: IntArray) -> Allocation:
+    """Each of `orders` given its own cheapest plan on `stock`, none taking from another,
+    node capacities not applying: what each order would get alone, now (checkout asks this
+    for several destinations, or several views of the stock, at once). stock: units per
+    stock entry, or one such row per order of the problem. An order too large to price
+    exactly gets the cheaper rule plan, as in greedy-cost."""
+    unlimited = np.full(problem.n_nodes, UNLIMITED, dtype=np.int64)
+    avail = Availability(stock=stock, ships=unlimited, units=unlimited)
+    groups, big = [], []
+    for qty, members in order_shapes(problem, orders).items():
+        if supported(qty):
+            groups.append(build_group(problem, qty, members))
+        else:
+            big += members.tolist()
+    parts = [plans.line_units()[1:] for plans in price_orders(problem, groups, avail=avail)]
+    for o in big:
+        ledger = Remaining(problem)
+        ledger.stock = (stock[o] if stock.ndim == 2 else stock).copy()
+        ledger.ships, ledger.units = unlimited.copy(), unlimited.copy()
+        ledger.commit(rule_shipments(ledger, o))
+        taken = ledger.allocation()
+        parts.append((taken.line, taken.node, taken.qty))
+    if not parts:
+        return Allocation(*(np.zeros(0, dtype=np.int64) for _ in range(3)))
+    lines, nodes, qtys = zip(*parts, strict=True)
+    return Allocation(
+        np.concatenate(lines).astype(np.int64),
+        np.concatenate(nodes).astype(np.int64),
+        np.concatenate(qtys).astype(np.int64),
+    )
 
 
 GroupIndex = tuple[list[ShapeGroup], IntArray, IntArray]

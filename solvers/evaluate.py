@@ -5,7 +5,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from sourcing_engine.cost_models import handling_cost
+from sourcing_engine.cost_models import ShipmentCostModel, handling_cost
 from sourcing_engine.solvers.problem import SourcingProblem
 from sourcing_engine.solvers.result import Allocation, PlanCosts
 
@@ -21,11 +21,13 @@ def shipment_costs(
     volume_in3: NDArray[Any],
     units: NDArray[Any],
     distance_miles: FloatArray | None = None,
+    shipping: ShipmentCostModel | None = None,
 ) -> FloatArray:
-    """Carrier charge plus node handling for shipments of the given contents."""
+    """Carrier charge (by the problem's cost model unless another is given) plus node
+    handling for shipments of the given contents."""
     if distance_miles is None:
         distance_miles = problem.distance_miles(order, node)
-    carrier = problem.shipping.shipment_cost(
+    carrier = (shipping or problem.shipping).shipment_cost(
         distance_miles, weight_lb, volume_in3, units, problem.order_residential[order]
     )
     handling = handling_cost(
@@ -35,8 +37,11 @@ def shipment_costs(
     return result
 
 
-def evaluate(problem: SourcingProblem, allocation: Allocation) -> PlanCosts:
-    """Group an allocation into shipments and price every term of the objective."""
+def evaluate(
+    problem: SourcingProblem, allocation: Allocation, shipping: ShipmentCostModel | None = None
+) -> PlanCosts:
+    """Group an allocation into shipments and price every term of the objective (the
+    shipments by `shipping` if given: another service of the carrier)."""
     order_of = problem.line_order[allocation.line]
     sku = problem.line_sku[allocation.line]
     key = order_of * problem.n_nodes + allocation.node
@@ -48,7 +53,7 @@ def evaluate(problem: SourcingProblem, allocation: Allocation) -> PlanCosts:
     weight = np.bincount(inverse, qty * problem.sku_weight_lb[sku], minlength=n_ship)
     volume = np.bincount(inverse, qty * problem.sku_volume_in3[sku], minlength=n_ship)
     units = np.bincount(inverse, qty, minlength=n_ship)
-    cost = shipment_costs(problem, ship_order, ship_node, weight, volume, units)
+    cost = shipment_costs(problem, ship_order, ship_node, weight, volume, units, shipping=shipping)
 
     n_orders = problem.n_orders
     order_shipments = np.bincount(ship_order, minlength=n_orders).astype(np.int64)

@@ -13,6 +13,7 @@ contains an optimal assignment. All of it is vectorized over the orders of a sha
 """
 
 import itertools
+from functools import lru_cache
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,7 +43,9 @@ class Prices:
 
 @dataclass(frozen=True, eq=False)
 class Availability:
-    """What is left: units per stock entry, shipments and units per node."""
+    """What is left: units per stock entry, shipments and units per node. stock may also
+    be one row per order of the problem (orders that may draw on different stock, e.g. an
+    order kept away from some nodes)."""
 
     stock: IntArray
     ships: IntArray
@@ -95,7 +98,11 @@ def priced_costs(
         cost += np.append(prices.node_unit, 0.0)[node] * units
         cost += np.sum(np.append(prices.entry, 0.0)[entry] * contents, axis=3)
     if avail is not None:
-        stock = np.append(avail.stock, 0)[entry]
+        if avail.stock.ndim == 2:  # per order: the group's orders' rows
+            padded = np.pad(avail.stock, ((0, 0), (0, 1)))
+            stock = padded[group.orders[:, None, None, None], entry]
+        else:
+            stock = np.append(avail.stock, 0)[entry]
         ok = np.all(stock >= contents, axis=3)
         ok &= np.append(avail.ships, 0)[node] >= 1
         ok &= np.append(avail.units, 0)[node] >= units
@@ -104,9 +111,12 @@ def priced_costs(
     return result
 
 
+@lru_cache(maxsize=MAX_COMBO_BLOCKS)
 def _combos(k: int) -> IntArray:
-    """Every choice of one of its k best nodes for each of k shipments."""
-    return np.array(list(itertools.product(range(k), repeat=k)), dtype=np.int64)
+    """Every choice of one of its k best nodes for each of k shipments (read-only)."""
+    combos = np.array(list(itertools.product(range(k), repeat=k)), dtype=np.int64)
+    combos.setflags(write=False)
+    return combos
 
 
 def price_group(

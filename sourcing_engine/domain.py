@@ -6,16 +6,136 @@ them. A batch's inventory is columnar (numpy) because a network of a thousand st
 millions of positions; the live ledger reports positions one by one.
 """
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
-from sourcing_engine.cost_models import OrderPenalties, ShipmentCostModel
+from sourcing_engine.cost_models import (
+    US_ZONE_BANDS_MILES,
+    OrderPenalties,
+    ParcelCost,
+    ShipmentCostModel,
+    TransitTable,
+    zone_for_distance,
+)
 
 NodeKind = Literal["warehouse", "store"]
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+"""Weekday names as the data spells them; index 0 is Monday (datetime.weekday())."""
+
+
+@dataclass(frozen=True)
+class NodeCalendar:
+    """When a node works, in its own local time (`sourcing_engine.promise.calendars` does
+    the date arithmetic; None takes the default of the node's kind there).
+
+    time_zone: IANA name (None: looked up from the node's coordinates); cutoff: an order
+    placed before this local time is processed that day; processing_days: open days
+    between that day and the day it ships (0: ships the same day); opens/closes: opening
+    hours (a store's, for pickup and receiving); closed_weekdays: 0 Monday .. 6 Sunday;
+    country/subdivision: whose public holidays the node closes on (ISO 3166 codes; None:
+    the network's country), public_holidays False: it works on them; closed_dates: days
+    closed besides; pickup_minutes: to get a cart ready for pickup; receiving_days: open
+    days a store takes to put a delivery from a warehouse out for pickup.
+    """
+
+    time_zone: str | None = None
+    cutoff: dt.time | None = None
+    processing_days: int = 0
+    opens: dt.time | None = None
+    closes: dt.time | None = None
+    closed_weekdays: tuple[int, ...] | None = None
+    country: str | None = None
+    subdivision: str | None = None
+    public_holidays: bool = True
+    closed_dates: tuple[dt.date, ...] = ()
+    pickup_minutes: int | None = None
+    receiving_days: int = 1
+
+    def __post_init__(self) -> None:
+        if self.processing_days < 0 or self.receiving_days < 0:
+            raise ValueError("processing_days and receiving_days must be >= 0")
+        if self.pickup_minutes is not None and self.pickup_minutes < 0:
+            raise ValueError("pickup_minutes must be >= 0")
+        if self.closed_weekdays is not None:
+            if any(not 0 <= d <= 6 for d in self.closed_weekdays):
+                raise ValueError("closed_weekdays: expected 0 (Monday) to 6 (Sunday)")
+            object.__setattr__(self, "closed_weekdays", tuple(sorted(set(self.closed_weekdays))))
+        if (self.opens is None) != (self.closes is None):
+            raise ValueError("give both opens and closes, or neither")
+        if self.opens is not None and self.closes is not None and self.opens >= self.closes:
+            raise ValueError("opens must be before closes")
+        object.__setattr__(self, "closed_dates", tuple(sorted(set(self.closed_dates))))
+
+    def to_data(self) -> dict[str, Any]:
+        """The fields that differ from the defaults, as JSON values ("HH:MM" times, weekday
+        names, ISO dates)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value == f.default:
+                continue
+            if isinstance(value, dt.time):
+                value = value.strftime("%H:%M")
+            elif f.name == "closed_weekdays":
+                value = [WEEKDAYS[d] for d in value]
+            elif f.name == "closed_dates":
+                value = [d.isoformat() for d in value]
+            out[f.name] = value
+        return out
+
+    @staticmethod
+    def from_data(data: Mapping[str, Any]) -> "NodeCalendar":
+        """A calendar as `to_data` wrote it (ValueError naming a field it cannot read)."""
+        known = {f.name for f in fields(NodeCalendar)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"calendar: unknown field {', '.join(unknown)}")
+        args: dict[str, Any] = dict(data)
+        for name in ("cutoff", "opens", "closes"):
+            if args.get(name) is not None:
+                args[name] = _time(args[name], name)
+        if args.get("closed_weekdays") is not None:
+            args["closed_weekdays"] = tuple(_weekday(d) for d in args["closed_weekdays"])
+        if "closed_dates" in args:
+            args["closed_dates"] = tuple(_date(d, "closed_dates") for d in args["closed_dates"])
+        return NodeCalendar(**args)
+
+
+def _time(value: object, name: str) -> dt.time:
+    if isinstance(value, dt.time):
+        return value
+    text = str(value)
+    try:
+        if len(text) != 5 or text[2] != ":":
+            raise ValueError
+        return dt.time(int(text[:2]), int(text[3:]))
+    except ValueError:
+        raise ValueError(f"{name}: expected a local time as HH:MM, got {text!r}") from None
+
+
+def _weekday(value: object) -> int:
+    if isinstance(value, int) and 0 <= value <= 6:
+        return value
+    text = str(value).lower()[:3]
+    if text not in WEEKDAYS:
+        raise ValueError(f"closed_weekdays: expected weekday names (mon .. sun), got {value!r}")
+    return WEEKDAYS.index(text)
+
+
+def _date(value: object, name: str) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"{name}: expected dates as YYYY-MM-DD, got {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -23,7 +143,8 @@ class Node:
     """A location that can ship: a warehouse (distribution centre) or a store.
 
     ship_capacity / unit_capacity: shipments and units it can ship in one batch (None: no
-    limit). handling_*: its cost to pick and pack, per shipment and per unit.
+    limit). handling_*: its cost to pick and pack, per shipment and per unit. calendar:
+    when it works (for promise dates).
     """
 
     id: str
@@ -35,6 +156,113 @@ class Node:
     handling_per_shipment: float = 0.0
     handling_per_unit: float = 0.0
     ship_enabled: bool = True
+    calendar: NodeCalendar = field(default_factory=NodeCalendar)
+
+    def to_data(self) -> dict[str, Any]:
+        """The node as JSON values (its calendar only where it differs from the defaults)."""
+        data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        calendar = self.calendar.to_data()
+        if calendar:
+            data["calendar"] = calendar
+        else:
+            del data["calendar"]
+        return data
+
+    @staticmethod
+    def from_data(data: Mapping[str, Any]) -> "Node":
+        args = dict(data)
+        args["calendar"] = NodeCalendar.from_data(args.get("calendar") or {})
+        return Node(**args)
+
+
+# --- carriers --------------------------------------------------------------------------
+
+MON_FRI = (0, 1, 2, 3, 4)
+
+
+@dataclass(frozen=True)
+class ServiceLevel:
+    """One service of the carrier.
+
+    delivery_weekdays: 0 Monday .. 6 Sunday; holidays: whether it keeps the carrier's
+    country's public holidays; closed_dates: days it does not work besides; rate_factor:
+    its price per parcel relative to the rate card; window_days: working days the delivery
+    may come after the promised day (the window's end); delivery_by: local time at the
+    customer by which it delivers; max_zone: the farthest zone it serves (None: all).
+    """
+
+    name: str
+    delivery_weekdays: tuple[int, ...] = MON_FRI
+    holidays: bool = True
+    closed_dates: tuple[dt.date, ...] = ()
+    rate_factor: float = 1.0
+    window_days: int = 0
+    delivery_by: dt.time = dt.time(20, 0)
+    max_zone: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.delivery_weekdays or any(not 0 <= d <= 6 for d in self.delivery_weekdays):
+            raise ValueError(f"service level {self.name}: delivery_weekdays: expected 0..6")
+        if not self.rate_factor > 0 or self.window_days < 0:
+            raise ValueError(f"service level {self.name}: rate_factor > 0, window_days >= 0")
+
+
+@dataclass(frozen=True)
+class Carrier:
+    """The network's carrier: its rate card (the cost model the engine sources with), the
+    zone bands transit is counted by (the rate card's), transit days per service level and
+    zone, its service levels, the country (and region) whose public holidays nodes and
+    carriers keep unless told otherwise, and the level that carries ship-to-store."""
+
+    country: str
+    shipping: ShipmentCostModel
+    transit: TransitTable
+    levels: tuple[ServiceLevel, ...]
+    subdivision: str | None = None
+    ship_to_store: str | None = None
+    zone_bands_miles: tuple[float, ...] = field(default=US_ZONE_BANDS_MILES)
+
+    def __post_init__(self) -> None:
+        names = [lv.name for lv in self.levels]
+        if not names:
+            raise ValueError("a carrier needs at least one service level")
+        if len(set(names)) != len(names):
+            raise ValueError("service level names must differ")
+        missing = [n for n in names if n not in self.transit.days]
+        if missing:
+            raise ValueError(f"service level {', '.join(missing)}: no transit days")
+        if self.ship_to_store is not None and self.ship_to_store not in names:
+            raise ValueError(f"ship_to_store: {self.ship_to_store!r} is not a service level")
+        if isinstance(self.shipping, ParcelCost):  # transit zones are the rate card's
+            object.__setattr__(self, "zone_bands_miles", self.shipping.zone_bands_miles)
+
+    @property
+    def currency(self) -> str:
+        return self.shipping.currency
+
+    @property
+    def first_zone(self) -> int:
+        return self.transit.first_zone
+
+    @property
+    def store_level(self) -> ServiceLevel:
+        """The service that carries ship-to-store deliveries (the first one by default)."""
+        return self.level(self.ship_to_store or self.levels[0].name)
+
+    def level(self, name: str) -> ServiceLevel:
+        return next(lv for lv in self.levels if lv.name == name)
+
+    def zone(self, distance_miles: NDArray[np.float64]) -> NDArray[np.int64]:
+        return zone_for_distance(distance_miles, self.zone_bands_miles, self.first_zone)
+
+    def transit_days(self, level: ServiceLevel, zone: NDArray[np.int64]) -> NDArray[np.int64]:
+        return self.transit.transit_days(zone, level.name)
+
+    def serves(self, level: ServiceLevel, zone: NDArray[np.int64]) -> NDArray[np.bool_]:
+        if level.max_zone is None:
+            return np.ones(np.shape(zone), dtype=bool)
+        result: NDArray[np.bool_] = np.asarray(zone) <= level.max_zone
+        return result
 
 
 @dataclass(frozen=True)
@@ -259,7 +487,8 @@ class Plan:
 
 @dataclass(frozen=True, eq=False)
 class Batch:
-    """Everything one sourcing decision needs: the network, its stock, costs and the orders."""
+    """Everything one sourcing decision needs: the network, its stock, costs and the orders
+    (and the carrier's service levels, for promises; None: the US demo carrier's)."""
 
     nodes: tuple[Node, ...]
     items: tuple[Item, ...]
@@ -269,6 +498,7 @@ class Batch:
     orders: tuple[Order, ...]
     name: str = ""
     metadata: dict[str, object] = field(default_factory=dict)
+    carrier: Carrier | None = None
 
     @property
     def currency(self) -> str:

@@ -444,7 +444,8 @@ class RedisStore:
         args: list[Arg] = [table, len(records)]
         for record_id, record in records:
             _check_id(record_id, what)
-            args += [record_id, json.dumps(asdict(record))]
+            data = record.to_data() if isinstance(record, Node) else asdict(record)
+            args += [record_id, json.dumps(data)]
         if records:
             self._run("upsert", args)
 
@@ -453,7 +454,7 @@ class RedisStore:
 
     def list_nodes(self) -> list[Node]:
         raw = cast(dict[str, str], self._r.hgetall(self.key("nodes")))
-        return [Node(**json.loads(raw[k])) for k in sorted(raw)]
+        return [Node.from_data(json.loads(raw[k])) for k in sorted(raw)]
 
     def upsert_items(self, items: Sequence[Item]) -> None:
         self._upsert("items", "item sku", [(it.sku, it) for it in items])

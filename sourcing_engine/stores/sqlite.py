@@ -26,7 +26,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sourcing_engine import lifecycle
-from sourcing_engine.domain import Inbound, Item, Node, Position, Unit, merge_units, sku_totals
+from sourcing_engine.domain import (
+    Inbound,
+    Item,
+    Node,
+    NodeCalendar,
+    Position,
+    Unit,
+    merge_units,
+    sku_totals,
+)
 from sourcing_engine.errors import (
     Conflict,
     IdempotencyInFlight,
@@ -68,7 +77,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS nodes (
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, lat REAL NOT NULL, lon REAL NOT NULL,
     ship_capacity INTEGER, unit_capacity INTEGER, handling_per_shipment REAL NOT NULL,
-    handling_per_unit REAL NOT NULL, ship_enabled INTEGER NOT NULL);
+    handling_per_unit REAL NOT NULL, ship_enabled INTEGER NOT NULL,
+    calendar TEXT NOT NULL DEFAULT '{}');
 CREATE TABLE IF NOT EXISTS items (
     sku TEXT PRIMARY KEY, weight_lb REAL NOT NULL, dims TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS positions (
@@ -311,9 +321,12 @@ class SqliteStore:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     tx.conn.execute(statement)
-            columns = {r["name"] for r in tx.conn.execute("PRAGMA table_info(holds)")}
-            if "document" not in columns:  # a ledger made before holds kept a document
-                tx.conn.execute("ALTER TABLE holds ADD COLUMN document TEXT NOT NULL DEFAULT '{}'")
+            for table, column in (("holds", "document"), ("nodes", "calendar")):
+                columns = {r["name"] for r in tx.conn.execute(f"PRAGMA table_info({table})")}
+                if column not in columns:  # a ledger made before the column was added
+                    tx.conn.execute(
+                        f"ALTER TABLE {table} ADD COLUMN {column} TEXT NOT NULL DEFAULT '{{}}'"
+                    )
 
     # --- connections and transactions
 
@@ -422,10 +435,11 @@ class SqliteStore:
     def upsert_nodes(self, nodes: Sequence[Node]) -> None:
         with self._write() as tx:
             tx.conn.executemany(
-                "REPLACE INTO nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "REPLACE INTO nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (n.id, n.kind, n.lat, n.lon, n.ship_capacity, n.unit_capacity,
-                     n.handling_per_shipment, n.handling_per_unit, int(n.ship_enabled))
+                     n.handling_per_shipment, n.handling_per_unit, int(n.ship_enabled),
+                     _dumps(n.calendar.to_data()))
                     for n in nodes
                 ],
             )  # fmt: skip
@@ -435,7 +449,8 @@ class SqliteStore:
             rows = tx.conn.execute("SELECT * FROM nodes ORDER BY id").fetchall()
         return [
             Node(r["id"], r["kind"], r["lat"], r["lon"], r["ship_capacity"], r["unit_capacity"],
-                 r["handling_per_shipment"], r["handling_per_unit"], bool(r["ship_enabled"]))
+                 r["handling_per_shipment"], r["handling_per_unit"], bool(r["ship_enabled"]),
+                 NodeCalendar.from_data(json.loads(r["calendar"])))
             for r in rows
         ]  # fmt: skip
 

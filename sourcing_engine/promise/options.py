@@ -1,0 +1,717 @@
+"""Delivery options for a cart and a destination: what checkout offers, with dates and our
+cost, before an order exists.
+
+One pass, on the stock available now (on hand minus safety stock, holds and allocations):
+1. the cart is split into units on hand can cover (shipped), units open purchase orders
+   can cover (backordered, dated from their arrival) and units nothing covers (each line
+   with its reason);
+2. the shipped units get their cheapest plan on the rate card over the candidate nodes (the
+   nodes nearest the customer and every warehouse; for a SKU they cannot cover, every node
+   that stocks it), exactly as the engine sources one order; every service level prices and
+   dates that plan, or, if it does not serve a node of it, is sourced again on the nodes it
+   serves and is not offered when those cannot cover the units;
+3. pickup: stores near the customer that hold the whole cart on their own shelf;
+4. ship-to-store: the whole cart from warehouses to a store near the customer;
+5. options are ranked by cost, then by when the customer has the goods; each says why its
+   nodes were chosen and what the next-best plan (without the node shipping most) costs.
+"""
+
+import datetime as dt
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sourcing_engine.cost_models import (
+    OrderPenalties,
+    ScaledCost,
+    ShipmentCostModel,
+    haversine_miles,
+)
+from sourcing_engine.cost_models import handling_cost as handling
+from sourcing_engine.domain import (
+    Destination,
+    Inbound,
+    Item,
+    Line,
+    Order,
+    Position,
+    ServiceLevel,
+    Shipment,
+    Unit,
+    merge_lines,
+)
+from sourcing_engine.promise.calendars import UTC, zone, zone_at
+from sourcing_engine.promise.carriers import level_days
+from sourcing_engine.promise.network import PromiseNetwork, year_of
+from sourcing_engine.solvers import Allocation, SourcingProblem
+from sourcing_engine.solvers.baselines import cheapest_alone
+from sourcing_engine.solvers.evaluate import evaluate
+from sourcing_engine.sourcing import build_problem, check_items, read_plans
+
+IntArray = NDArray[np.int64]
+Method = Literal["ship", "pickup", "ship_to_store", "backorder"]
+METHODS: tuple[Method, ...] = ("ship", "pickup", "ship_to_store", "backorder")
+Reason = Literal["no_stock", "safety_stock", "held", "ship_disabled", "too_late"]
+
+
+@dataclass(frozen=True)
+class PromiseConfig:
+    """candidate_nodes: nodes nearest the customer that ship options are sourced from
+    (with every warehouse); pickup_radius_miles / pickup_stores: how far and how many
+    stores pickup and ship-to-store offer."""
+
+    candidate_nodes: int = 40
+    pickup_radius_miles: float = 25.0
+    pickup_stores: int = 3
+
+    def __post_init__(self) -> None:
+        if self.candidate_nodes < 1 or self.pickup_stores < 0 or self.pickup_radius_miles < 0:
+            raise ValueError("candidate_nodes >= 1, pickup_stores >= 0, pickup_radius_miles >= 0")
+
+
+@dataclass(frozen=True)
+class PromisedShipment:
+    """One parcel of an option: from where, what, our cost, and its dates (local dates of
+    the node and of the customer). arrives: a purchase order's expected arrival at the node
+    (backorders)."""
+
+    node: str
+    lines: tuple[Line, ...]
+    cost: float
+    distance_miles: float
+    zone: int | None
+    ships_on: dt.date | None
+    delivered_on: dt.date | None
+    arrives: dt.datetime | None = None
+    inbound: str | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryWindow:
+    """Delivered between two local dates, by a local time, in the customer's time zone."""
+
+    earliest: dt.date
+    latest: dt.date
+    by: dt.time
+    time_zone: str
+
+    @property
+    def moment(self) -> dt.datetime:
+        """The latest moment of the window's first day (what "fastest" compares)."""
+        return dt.datetime.combine(self.earliest, self.by, tzinfo=zone(self.time_zone))
+
+
+@dataclass(frozen=True)
+class Option:
+    """One way to get (part of) the cart to the customer."""
+
+    id: str
+    method: Method
+    lines: tuple[Line, ...]
+    complete: bool
+    shipments: tuple[PromisedShipment, ...]
+    cost: float
+    currency: str
+    reason: str
+    service_level: str | None = None
+    delivery: DeliveryWindow | None = None
+    ready_at: dt.datetime | None = None
+    store: str | None = None
+    next_best_cost: float | None = None
+    cheapest: bool = False
+    fastest: bool = False
+
+    @property
+    def moment(self) -> dt.datetime:
+        """When the customer has the goods (a delivery's first day, or ready at a store)."""
+        if self.delivery is not None:
+            return self.delivery.moment
+        assert self.ready_at is not None
+        return self.ready_at
+
+    @property
+    def units(self) -> tuple[Unit, ...]:
+        """The units on hand the option takes (none for a backorder)."""
+        if self.method == "backorder":
+            return ()
+        return tuple(Unit(s.node, ln.sku, ln.qty) for s in self.shipments for ln in s.lines)
+
+
+@dataclass(frozen=True)
+class Unpromisable:
+    """Units of a line that no option covers, and why."""
+
+    sku: str
+    qty: int
+    reason: Reason
+    detail: str
+
+
+@dataclass(frozen=True)
+class NotOffered:
+    """An option the cart cannot have, and why (e.g. same-day when the stock is far)."""
+
+    id: str
+    reason: str
+    lines: tuple[Line, ...] = ()
+
+
+@dataclass(frozen=True)
+class Promise:
+    at: dt.datetime
+    destination: Destination
+    currency: str
+    options: tuple[Option, ...]
+    unpromisable: tuple[Unpromisable, ...] = ()
+    not_offered: tuple[NotOffered, ...] = ()
+    candidates: int = 0
+
+    def option(self, option_id: str) -> Option | None:
+        return next((o for o in self.options if o.id == option_id), None)
+
+
+PositionsReader = Callable[[Sequence[str], Sequence[str] | None], list[Position]]
+InboundReader = Callable[[Sequence[str]], list[Inbound]]
+
+
+@dataclass
+class _Stock:
+    """Available units per (node index, sku) read for this promise, and every position."""
+
+    available: dict[tuple[int, str], int] = field(default_factory=dict)
+    positions: dict[tuple[int, str], Position] = field(default_factory=dict)
+
+    def add(self, net: PromiseNetwork, found: Sequence[Position]) -> None:
+        for p in found:
+            n = net.network.index.get(p.node)
+            if n is not None:
+                self.available[(n, p.sku)] = p.available
+                self.positions[(n, p.sku)] = p
+
+    def shippable(self, net: PromiseNetwork, sku: str) -> int:
+        ok = net.network.ship_enabled
+        return sum(q for (n, s), q in self.available.items() if s == sku and ok[n])
+
+
+def promise(
+    cart: Mapping[str, int],
+    destination: Destination,
+    at: dt.datetime,
+    net: PromiseNetwork,
+    items: Mapping[str, Item],
+    read_positions: PositionsReader,
+    read_inbound: InboundReader,
+    penalties: OrderPenalties,
+    config: PromiseConfig | None = None,
+    methods: Collection[Method] = METHODS,
+) -> Promise:
+    """Every option the cart can have at this destination now (see the module docstring)."""
+    config = config or PromiseConfig()
+    skus = sorted(cart)
+    check_items(skus, dict(items))
+    at = at.astimezone(UTC)
+    nodes = net.network
+    near_stores = net.stores_within(
+        destination.lat, destination.lon, config.pickup_radius_miles, config.pickup_stores
+    )
+    candidates = np.unique(
+        np.concatenate(
+            [net.nearest(destination.lat, destination.lon, config.candidate_nodes),
+             net.warehouses, near_stores]
+        )
+    )  # fmt: skip
+    stock = _Stock()
+    stock.add(net, read_positions(skus, [nodes.ids[i] for i in candidates.tolist()]))
+    short = [s for s in skus if stock.shippable(net, s) < cart[s]]
+    if short:  # beyond the nearest nodes: every node stocking the SKU
+        stock.add(net, read_positions(short, None))
+    now = {s: min(cart[s], stock.shippable(net, s)) for s in skus}
+
+    backordered: list[tuple[Inbound, int]] = []
+    unpromisable: list[Unpromisable] = []
+    rest = {s: cart[s] - now[s] for s in skus if cart[s] > now[s]}
+    if rest and ("ship" in methods or "backorder" in methods):
+        if "backorder" in methods:
+            backordered, rest = _from_inbound(rest, read_inbound(sorted(rest)), net)
+        unpromisable = [_why(s, q, stock, net) for s, q in sorted(rest.items())]
+
+    ctx = _Context(net, items, skus, at, destination, penalties)
+    ship_lines = [(s, now[s]) for s in skus if now[s] > 0] if "ship" in methods else []
+    to_store = near_stores.tolist() if "ship_to_store" in methods else []
+    plans = ctx.source(stock, ship_lines, backordered, to_store, cart)
+
+    options: list[Option] = []
+    not_offered: list[NotOffered] = []
+    if ship_lines:
+        complete = all(now[s] == cart[s] for s in skus)
+        found, missing = ctx.ship_options(plans, ship_lines, complete)
+        options += found
+        not_offered += missing
+    if backordered:
+        options.append(ctx.backorder(plans, backordered))
+    if to_store:
+        found, missing = ctx.ship_to_store(plans, to_store, cart)
+        options += found
+        not_offered += missing
+    if "pickup" in methods:
+        found, missing = ctx.pickups(near_stores, cart, stock)
+        options += found
+        not_offered += missing
+    if len(near_stores) == 0:
+        radius = f"{config.pickup_radius_miles:g} miles"
+        not_offered += [
+            NotOffered(m, f"no store within {radius}")
+            for m in ("pickup", "ship_to_store")
+            if m in methods
+        ]
+    return Promise(
+        at=at,
+        destination=destination,
+        currency=net.carrier.currency,
+        options=_ranked(options),
+        unpromisable=tuple(unpromisable),
+        not_offered=tuple(not_offered),
+        candidates=len(candidates),
+    )
+
+
+def _from_inbound(
+    rest: Mapping[str, int], inbound: Sequence[Inbound], net: PromiseNetwork
+) -> tuple[list[tuple[Inbound, int]], dict[str, int]]:
+    """Take the short units from open purchase orders at nodes that ship, earliest first;
+    what they cannot cover stays short."""
+    left = dict(rest)
+    taken: list[tuple[Inbound, int]] = []
+    ok = net.network.ship_enabled
+    for b in sorted(inbound, key=lambda b: (b.expected_at, b.id)):
+        n = net.network.index.get(b.node)
+        if n is None or not ok[n] or left.get(b.sku, 0) <= 0 or b.qty <= 0:
+            continue
+        q = min(b.qty, left[b.sku])
+        taken.append((b, q))
+        left[b.sku] -= q
+    return taken, {s: q for s, q in left.items() if q > 0}
+
+
+def _why(sku: str, qty: int, stock: _Stock, net: PromiseNetwork) -> Unpromisable:
+    """The reason units of a SKU cannot be promised, from every node's position."""
+    mine = [(n, p) for (n, s), p in stock.positions.items() if s == sku]
+    on_hand = sum(p.on_hand for _, p in mine)
+    above_safety = sum(max(0, p.on_hand - p.safety_stock) for _, p in mine)
+    free = sum(p.available for _, p in mine)
+    ok = net.network.ship_enabled
+    if on_hand <= 0:
+        return Unpromisable(sku, qty, "no_stock", "no node has any on hand, none is on order")
+    if above_safety <= 0:
+        return Unpromisable(sku, qty, "safety_stock", f"{on_hand} on hand, all of it safety stock")
+    if free <= 0:
+        return Unpromisable(sku, qty, "held", f"{above_safety} sellable, all held or allocated")
+    only = sorted(net.network.ids[n] for n, p in mine if p.available > 0 and not ok[n])
+    return Unpromisable(
+        sku, qty, "ship_disabled", f"available only at nodes that do not ship: {', '.join(only)}"
+    )
+
+
+@dataclass(frozen=True)
+class _Plans:
+    """Every plan of one promise, priced by each service level: plans[level][order id] is
+    (shipments, units left unfilled); `main` is the node the ship plan ships most from."""
+
+    by_level: dict[str, dict[str, tuple[tuple[Shipment, ...], int]]]
+    main: str | None
+    candidates: int
+
+    def get(self, level: ServiceLevel, order_id: str) -> tuple[tuple[Shipment, ...], int]:
+        return self.by_level[level.name][order_id]
+
+
+class _Context:
+    """One promise's fixed inputs, shared by the option builders."""
+
+    def __init__(
+        self,
+        net: PromiseNetwork,
+        items: Mapping[str, Item],
+        skus: Sequence[str],
+        at: dt.datetime,
+        destination: Destination,
+        penalties: OrderPenalties,
+    ) -> None:
+        self.net = net
+        self.carrier = net.carrier
+        self.items = [items[s] for s in skus]
+        self.skus = list(skus)
+        self.at = at
+        self.year = year_of(at)
+        self.destination = destination
+        self.penalties = penalties
+        self.customer_tz = zone_at(destination.lat, destination.lon)
+        self.currency = net.carrier.currency
+
+    # --- sourcing ------------------------------------------------------------------------
+
+    def source(
+        self,
+        stock: _Stock,
+        ship_lines: Sequence[tuple[str, int]],
+        backordered: Sequence[tuple[Inbound, int]],
+        stores: Sequence[int],
+        cart: Mapping[str, int],
+    ) -> _Plans:
+        """Source every plan of the promise in two calls of the exact single-order pricing:
+        one problem holds the shipped units (on all candidates, and for each service level
+        that serves near zones only, on the nodes it serves), the whole cart to each store
+        near the customer (on warehouses), then the shipped units again without the main
+        node (the next best); the backordered units are placed at their purchase orders'
+        nodes. Every plan is then priced once per service level."""
+        network = self.net.network
+        orders: list[Order] = []
+        restricted = [lv for lv in self.carrier.levels if lv.max_zone is not None]
+        if ship_lines:
+            for oid in ("ship", "ship_alt", *(f"ship:{lv.name}" for lv in restricted)):
+                orders.append(Order.of(oid, self.destination, ship_lines))
+        back = back_lines(backordered)
+        if back:
+            orders.append(Order.of("backorder", self.destination, back))
+        for st in stores:
+            point = Destination(float(network.lat[st]), float(network.lon[st]), residential=False)
+            orders.append(Order.of(f"store:{st}", point, sorted(cart.items())))
+        if not orders:
+            return _Plans({}, None, 0)
+        problem = self._problem(orders, stock)
+        index = {o.id: i for i, o in enumerate(orders)}
+        rows = np.tile(problem.stock_qty, (len(orders), 1))
+        for lv in restricted:
+            o = index[f"ship:{lv.name}"]
+            miles = problem.distance_miles(np.full(len(problem.stock_node), o), problem.stock_node)
+            rows[o] *= self.carrier.serves(lv, self.carrier.zone(miles))
+        for st in stores:
+            rows[index[f"store:{st}"]] *= self.net.is_warehouse[problem.stock_node]
+        first = [index[k] for k in index if k not in ("ship_alt", "backorder")]
+        parts = [cheapest_alone(problem, np.array(first, dtype=np.int64), rows)]
+        main = None
+        if ship_lines:
+            o, alt = index["ship"], index["ship_alt"]
+            mine = problem.line_order[parts[0].line] == o
+            main = int(_main_node(problem, parts[0], mine))
+            rows[alt] *= problem.stock_node != main
+            parts.append(cheapest_alone(problem, np.array([alt], dtype=np.int64), rows))
+        if back:
+            parts.append(self._at_inbound(problem, index["backorder"], backordered))
+        alloc = Allocation(
+            *(np.concatenate([getattr(p, f) for p in parts]) for f in ("line", "node", "qty"))
+        )
+        ids = [o.id for o in orders]
+        by_level = {}
+        for level in self.carrier.levels:
+            costs = evaluate(problem, alloc, self._shipping(level))
+            found = read_plans(problem, alloc, costs, ids, network.ids, self.skus, self.currency)
+            by_level[level.name] = {
+                p.order_id: (p.shipments, sum(ln.qty for ln in p.unfilled)) for p in found
+            }
+        n_candidates = len(np.unique(problem.stock_node))
+        return _Plans(by_level, None if main is None else network.ids[main], n_candidates)
+
+    def _problem(self, orders: Sequence[Order], stock: _Stock) -> SourcingProblem:
+        sku_index = {s: i for i, s in enumerate(self.skus)}
+        keys = [(n, s) for (n, s), q in stock.available.items() if q > 0 and s in sku_index]
+        columns = (
+            np.fromiter((sku_index[s] for _, s in keys), dtype=np.int64, count=len(keys)),
+            np.fromiter((n for n, _ in keys), dtype=np.int64, count=len(keys)),
+            np.fromiter((stock.available[k] for k in keys), dtype=np.int64, count=len(keys)),
+        )
+        return build_problem(
+            self.net.network, self.items, columns, orders, self.carrier.shipping,
+            self.penalties, capacities=False,
+        )  # fmt: skip
+
+    def _at_inbound(
+        self, problem: SourcingProblem, o: int, taken: Sequence[tuple[Inbound, int]]
+    ) -> Allocation:
+        """The backordered units at their purchase orders' nodes."""
+        index = self.net.network.index
+        line_of = {
+            self.skus[int(problem.line_sku[ln])]: ln
+            for ln in range(int(problem.order_line_ptr[o]), int(problem.order_line_ptr[o + 1]))
+        }
+        units: dict[tuple[int, int], int] = {}
+        for b, q in taken:
+            key = (line_of[b.sku], index[b.node])
+            units[key] = units.get(key, 0) + q
+        keys = sorted(units)
+        return Allocation(
+            np.array([ln for ln, _ in keys], dtype=np.int64),
+            np.array([n for _, n in keys], dtype=np.int64),
+            np.array([units[k] for k in keys], dtype=np.int64),
+        )
+
+    def _shipping(self, level: ServiceLevel) -> ShipmentCostModel:
+        base = self.carrier.shipping
+        return base if level.rate_factor == 1.0 else ScaledCost(base, level.rate_factor)
+
+    # --- options -------------------------------------------------------------------------
+
+    def ship_options(
+        self, plans: _Plans, lines: Sequence[tuple[str, int]], complete: bool
+    ) -> tuple[list[Option], list[NotOffered]]:
+        """One option per service level for the units on hand can cover (the whole cart
+        if `complete`)."""
+        options, missing = [], []
+        cart_lines = tuple(Line(s, q) for s, q in lines)
+        assert plans.main is not None
+        for level in self.carrier.levels:
+            shipments, short = plans.get(level, "ship")
+            if level.max_zone is not None:
+                served, short = plans.get(level, f"ship:{level.name}")
+                if short:
+                    missing.append(
+                        NotOffered(
+                            f"ship:{level.name}",
+                            f"too_late: {level.name} serves zones up to {level.max_zone} "
+                            "only, and the stock for some units is farther",
+                            _short(lines, served),
+                        )
+                    )
+                    continue
+                shipments = served
+            dated = self._dated(shipments, level, self.destination)
+            alt, alt_short = plans.get(level, "ship_alt")
+            options.append(
+                Option(
+                    id=f"ship:{level.name}",
+                    method="ship",
+                    lines=cart_lines,
+                    complete=complete,
+                    shipments=dated,
+                    cost=_total(shipments),
+                    currency=self.currency,
+                    reason=_ship_reason(
+                        dated, plans.candidates, plans.main, alt, alt_short, self.currency
+                    ),
+                    service_level=level.name,
+                    delivery=self._window(dated, level),
+                    next_best_cost=None if alt_short else _total(alt),
+                )
+            )
+        return options, missing
+
+    def backorder(self, plans: _Plans, taken: Sequence[tuple[Inbound, int]]) -> Option:
+        """The units purchase orders cover, shipped from their nodes after they arrive, by
+        the carrier's first service level."""
+        level = self.carrier.levels[0]
+        shipments, _ = plans.get(level, "backorder")
+        arrivals: dict[str, Inbound] = {}
+        for b, _ in sorted(taken, key=lambda t: t[0].expected_at):
+            arrivals[b.node] = b  # a node's parcel waits for its latest arrival
+        dated = tuple(
+            self._date_shipment(s, level, self.destination, arrivals[s.node]) for s in shipments
+        )
+        last = max((b for b, _ in taken), key=lambda b: b.expected_at)
+        arrival = dt.datetime.fromtimestamp(last.expected_at, UTC)
+        local = arrival.astimezone(self.net.days(self.net.network.index[last.node], self.year).tz)
+        return Option(
+            id="backorder",
+            method="backorder",
+            lines=tuple(Line(s, q) for s, q in back_lines(taken)),
+            complete=False,
+            shipments=dated,
+            cost=_total(shipments),
+            currency=self.currency,
+            reason=(
+                f"not on hand: on order, the last to arrive is {last.id} at {last.node} on "
+                f"{local.strftime('%Y-%m-%d %H:%M %Z')}"
+            ),
+            service_level=level.name,
+            delivery=self._window(dated, level),
+        )
+
+    def ship_to_store(
+        self, plans: _Plans, stores: Sequence[int], cart: Mapping[str, int]
+    ) -> tuple[list[Option], list[NotOffered]]:
+        """The whole cart from warehouses to each store near the customer."""
+        level = self.carrier.store_level
+        options, missing = [], []
+        cart_lines = tuple(Line(s, q) for s, q in sorted(cart.items()))
+        network = self.net.network
+        for st in stores:
+            store_id = network.ids[st]
+            shipments, short = plans.get(level, f"store:{st}")
+            if short:
+                missing.append(
+                    NotOffered(f"ship_to_store:{store_id}", "no warehouse stock for the whole cart")
+                )
+                continue
+            point = Destination(float(network.lat[st]), float(network.lon[st]), False)
+            dated = self._dated(shipments, level, point)
+            store_days = self.net.days(st, self.year)
+            delivered = max(s.delivered_on for s in dated if s.delivered_on is not None)
+            options.append(
+                Option(
+                    id=f"ship_to_store:{store_id}",
+                    method="ship_to_store",
+                    lines=cart_lines,
+                    complete=True,
+                    shipments=dated,
+                    cost=_total(shipments),
+                    currency=self.currency,
+                    reason=(
+                        f"{_nodes_text(dated)} to {store_id} ({self._miles(st):.1f} mi from "
+                        f"the customer) by {level.name}, delivered {delivered.isoformat()}, "
+                        f"out for pickup {store_days.receiving_days} open day(s) later"
+                    ),
+                    service_level=level.name,
+                    ready_at=store_days.ready_after_delivery(delivered),
+                    store=store_id,
+                )
+            )
+        return options, missing
+
+    def pickups(
+        self, stores: IntArray, cart: Mapping[str, int], stock: _Stock
+    ) -> tuple[list[Option], list[NotOffered]]:
+        """Stores near the customer that hold the whole cart on their shelf."""
+        options, missing = [], []
+        network = self.net.network
+        units = sum(cart.values())
+        lines = tuple(Line(s, q) for s, q in sorted(cart.items()))
+        for st in stores.tolist():
+            store_id = network.ids[st]
+            have = {s: stock.available.get((st, s), 0) for s in cart}
+            short = tuple(Line(s, cart[s] - have[s]) for s in sorted(cart) if have[s] < cart[s])
+            if short:
+                missing.append(
+                    NotOffered(f"pickup:{store_id}", "not the whole cart on its shelf", short)
+                )
+                continue
+            days = self.net.days(st, self.year)
+            ready = days.ready_for_pickup(self.at)
+            if ready is None:
+                missing.append(NotOffered(f"pickup:{store_id}", "no opening hours in sight"))
+                continue
+            cost = round(float(handling(network.handling_per_shipment[st],
+                                        network.handling_per_unit[st], units)), 6)  # fmt: skip
+            miles = self._miles(st)
+            shipment = PromisedShipment(store_id, lines, cost, round(miles, 1), None, None, None)
+            options.append(
+                Option(
+                    id=f"pickup:{store_id}",
+                    method="pickup",
+                    lines=lines,
+                    complete=True,
+                    shipments=(shipment,),
+                    cost=cost,
+                    currency=self.currency,
+                    reason=(
+                        f"{store_id} holds the whole cart, {miles:.1f} mi from the customer; "
+                        f"ready {days.pickup_minutes} min after the request or its opening"
+                    ),
+                    ready_at=ready,
+                    store=store_id,
+                )
+            )
+        return options, missing
+
+    # --- dates ---------------------------------------------------------------------------
+
+    def _miles(self, node: int) -> float:
+        n = self.net.network
+        return float(
+            haversine_miles(n.lat[node], n.lon[node], self.destination.lat, self.destination.lon)
+        )
+
+    def _dated(
+        self, shipments: Sequence[Shipment], level: ServiceLevel, to: Destination
+    ) -> tuple[PromisedShipment, ...]:
+        return tuple(self._date_shipment(s, level, to) for s in shipments)
+
+    def _date_shipment(
+        self, s: Shipment, level: ServiceLevel, to: Destination, inbound: Inbound | None = None
+    ) -> PromisedShipment:
+        """A shipment's ship and delivery dates: processed from the request (or from its
+        purchase order's arrival), carried by the level on its working days."""
+        network = self.net.network
+        n = network.index[s.node]
+        miles = float(haversine_miles(network.lat[n], network.lon[n], to.lat, to.lon))
+        zone_ = int(self.carrier.zone(np.array([miles]))[0])
+        days = self.net.days(n, self.year)
+        start, arrives = self.at, None
+        if inbound is not None:
+            arrives = dt.datetime.fromtimestamp(inbound.expected_at, UTC)
+            start = max(start, arrives)
+        ships = days.ship_date(start)
+        transit = int(self.carrier.transit_days(level, np.array([zone_]))[0])
+        return PromisedShipment(
+            node=s.node,
+            lines=s.lines,
+            cost=s.cost,
+            distance_miles=round(miles, 1),
+            zone=zone_,
+            ships_on=ships,
+            delivered_on=level_days(self.carrier, level, self.year).add(ships, transit),
+            arrives=None if arrives is None else arrives.astimezone(days.tz),
+            inbound=None if inbound is None else inbound.id,
+        )
+
+    def _window(self, dated: Sequence[PromisedShipment], level: ServiceLevel) -> DeliveryWindow:
+        earliest = max(s.delivered_on for s in dated if s.delivered_on is not None)
+        latest = level_days(self.carrier, level, self.year).add(earliest, level.window_days)
+        return DeliveryWindow(earliest, latest, level.delivery_by, str(self.customer_tz))
+
+
+def back_lines(taken: Sequence[tuple[Inbound, int]]) -> list[tuple[str, int]]:
+    """The backordered units per SKU, sorted."""
+    return sorted(merge_lines((b.sku, q) for b, q in taken).items())
+
+
+def _total(shipments: Sequence[Shipment | PromisedShipment]) -> float:
+    return round(sum(s.cost for s in shipments), 6)
+
+
+def _main_node(problem: SourcingProblem, alloc: Allocation, mine: NDArray[np.bool_]) -> int:
+    """The node shipping the most units of an order's plan (the first such on a tie)."""
+    units = np.bincount(alloc.node[mine], alloc.qty[mine], minlength=problem.n_nodes)
+    return int(np.argmax(units))
+
+
+def _short(lines: Sequence[tuple[str, int]], shipments: Sequence[Shipment]) -> tuple[Line, ...]:
+    shipped = merge_lines((ln.sku, ln.qty) for s in shipments for ln in s.lines)
+    return tuple(Line(s, q - shipped.get(s, 0)) for s, q in lines if q > shipped.get(s, 0))
+
+
+def _nodes_text(dated: Sequence[PromisedShipment]) -> str:
+    parts = [f"{s.node} (zone {s.zone}, {s.distance_miles:.0f} mi)" for s in dated]
+    return "from " + " and ".join(parts)
+
+
+def _ship_reason(
+    dated: Sequence[PromisedShipment],
+    candidates: int,
+    main: str,
+    alternative: Sequence[Shipment],
+    alternative_short: int,
+    currency: str,
+) -> str:
+    text = f"{_nodes_text(dated)}: the cheapest plan over {candidates} stocking nodes"
+    if alternative_short:
+        return text + f"; without {main} the cart cannot be covered"
+    cost, alt = _total(dated), _total(alternative)
+    return text + f"; without {main} the next best costs {alt:.2f} {currency} (+{alt - cost:.2f})"
+
+
+def _ranked(options: Sequence[Option]) -> tuple[Option, ...]:
+    """Complete options by cost, then by when the customer has the goods (stores nearest
+    first on a tie); partial ship options after them; the backorder (the rest of a partial
+    cart) last. The cheapest and the fastest of the complete options are marked (of all
+    but the backorder if none is complete)."""
+    order = sorted(
+        options, key=lambda o: (o.method == "backorder", not o.complete, o.cost, o.moment)
+    )
+    pool = [o for o in order if o.complete] or [o for o in order if o.method != "backorder"]
+    if not pool:
+        return tuple(order)
+    cheapest = min(pool, key=lambda o: (o.cost, o.moment)).id
+    fastest = min(pool, key=lambda o: (o.moment, o.cost)).id
+    return tuple(replace(o, cheapest=o.id == cheapest, fastest=o.id == fastest) for o in order)
