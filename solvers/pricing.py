@@ -13,8 +13,8 @@ contains an optimal assignment. All of it is vectorized over the orders of a sha
 """
 
 import itertools
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
