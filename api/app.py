@@ -18,6 +18,7 @@ from sourcing_engine.api import (
     keys,
     network,
     orders,
+    promise,
     reservations,
     stock,
 )
@@ -95,7 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     # each router carries its /v1 prefix itself, so a route's path is its full template
     # (the label of its metrics)
-    for area in (network, stock, orders, reservations, events, keys):
+    for area in (network, stock, orders, reservations, promise, events, keys):
         app.include_router(area.router)
     app.include_router(health.router)
     docs.install(app)

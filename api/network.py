@@ -21,7 +21,7 @@ async def upsert_nodes(body: NodesIn, service: ServiceDep, idem: IdempotencyDep)
 
 @router.get("/nodes", responses=errors(), response_model=NodesOut)
 async def list_nodes(service: ServiceDep) -> NodesOut:
-    return NodesOut(nodes=[NodeOut(**vars(n)) for n in service.list_nodes()])
+    return NodesOut(nodes=[NodeOut.of(n) for n in service.list_nodes()])
 
 
 @router.put("/items", responses=errors(422), response_model=Upserted)

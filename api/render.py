@@ -46,6 +46,8 @@ def order(o: OrderRecord) -> dict[str, Any]:
         "plan": doc.get("plan"),
         "excluded_nodes": list(doc.get("excluded_nodes", [])),
         "reservation_id": doc.get("reservation"),
+        "promise": doc.get("promise"),
+        "backorder": doc.get("backorder"),
     }
 
 
@@ -72,6 +74,7 @@ def reservation(r: Reservation) -> dict[str, Any]:
         "created_at": r.created_at,
         "expires_at": r.expires_at,
         "order_id": r.order_id,
+        "promise": r.document.get("promise"),
     }
 
 

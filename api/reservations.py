@@ -37,7 +37,7 @@ async def reserve(
 ) -> Response:
     """Source the cart's lines with the engine and hold the units for `ttl_s` seconds.
     Once expired a hold counts for nothing, whether or not the reaper has marked it."""
-    destination = body.destination.to_destination()
+    destination = body.destination.to_destination(service.carrier().country)
     try:
         done = service.reserve(
             body.cart, destination, lines_of(body.lines), body.ttl_s, idem.key_for(body)
@@ -71,8 +71,14 @@ async def commit(
     metrics: MetricsDep,
 ) -> Response:
     """Turn an unexpired hold into an allocated order with exactly its units (409 if it
-    expired, was released or was committed)."""
-    destination = body.destination.to_destination()
+    expired, was released or was committed). Without a destination the order goes where
+    the hold was sourced for; a hold made by POST /v1/promise keeps its option (method,
+    nodes, promised dates) and may only go there."""
+    destination = (
+        None
+        if body.destination is None
+        else body.destination.to_destination(service.carrier().country)
+    )
     done = service.commit_reservation(
         reservation_id, body.order_id, destination, idem.key_for(body)
     )

@@ -8,13 +8,21 @@ quantity is bounded so that no request can ask for unbounded work.
 from collections import Counter
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from sourcing_engine.api import render
 from sourcing_engine.api_keys import SCOPES
-from sourcing_engine.domain import Destination, Inbound, Item, Node, Order, merge_lines
+from sourcing_engine.domain import (
+    Destination,
+    Inbound,
+    Item,
+    Node,
+    NodeCalendar,
+    Order,
+    merge_lines,
+)
 from sourcing_engine.errors import Invalid, UnknownZip
-from sourcing_engine.exchange import DestinationSpec
+from sourcing_engine.exchange import CalendarSpec, DestinationSpec, Whole
 from sourcing_engine.geocode import destination
 from sourcing_engine.service import StockView
 from sourcing_engine.stores.base import ApiKey
@@ -30,17 +38,6 @@ MAX_TTL_S = 24 * 3600
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$"
 """Ids appear in URL paths: letters, digits and . _ : - (no slash, no space)."""
 
-
-def _whole(value: object) -> object:
-    """4253.0 is the integer 4253, as JSON Schema's `integer` says; 4253.5 is refused."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-Whole = BeforeValidator(_whole)
-"""Integer fields take integral numbers written with a fraction (strict otherwise: no "2").
-It goes after the Field, so that the field's bounds stay in the JSON Schema."""
 
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=ID_PATTERN, strict=True)]
 Text = Annotated[str, Field(min_length=1, max_length=500, strict=True)]
@@ -65,12 +62,14 @@ class Response(BaseModel):
 
 
 class DestinationIn(DestinationSpec):
-    """Where the order ships: `lat` and `lon`, or a US `zip` (geocoded offline)."""
+    """Where the order ships: `lat` and `lon`, or a postal code `zip` with its `country`
+    (the network's country when left out; only US ZIP codes are placed, offline)."""
 
-    def to_destination(self) -> Destination:
+    def to_destination(self, country: str = "US") -> Destination:
         """The destination, its ZIP geocoded (UnknownZip if the table has no such ZIP: the
-        request is well formed, the ZIP is not one the service knows)."""
-        found = destination(self.lat, self.lon, self.zip, self.residential)
+        request is well formed, the ZIP is not one the service knows; NoPostalData for
+        another country's postal code). country: the network's, for a ZIP without one."""
+        found = destination(self.lat, self.lon, self.zip, self.residential, self.country or country)
         if found is None:
             raise UnknownZip(str(self.zip))
         return found
@@ -88,8 +87,12 @@ def lines_of(lines: list[Line]) -> dict[str, int]:
     return merge_lines([(ln.sku, ln.qty) for ln in lines])
 
 
-def order_of(order_id: str, destination: "DestinationIn", lines: list[Line]) -> Order:
-    return Order.of(order_id, destination.to_destination(), [(ln.sku, ln.qty) for ln in lines])
+def order_of(
+    order_id: str, destination: "DestinationIn", lines: list[Line], country: str = "US"
+) -> Order:
+    return Order.of(
+        order_id, destination.to_destination(country), [(ln.sku, ln.qty) for ln in lines]
+    )
 
 
 class LineOut(Response):
@@ -130,9 +133,17 @@ class NodeIn(Request):
     handling_per_shipment: Money = 0.0
     handling_per_unit: Money = 0.0
     ship_enabled: Flag = True
+    calendar: CalendarSpec | None = None
+    """When it works (time zone, cut-off, hours, closed days); left out: its kind's
+    defaults, in the time zone of its coordinates."""
 
     def record(self) -> Node:
-        return Node(**self.model_dump())
+        """The node (Invalid for a calendar whose hours are out of order)."""
+        try:
+            calendar = self.calendar.record() if self.calendar else NodeCalendar()
+        except ValueError as exc:
+            raise Invalid(f"node {self.id}: calendar: {exc}") from None
+        return Node(**{**self.model_dump(exclude={"calendar"}), "calendar": calendar})
 
 
 class NodesIn(Request):
@@ -149,6 +160,12 @@ class NodeOut(Response):
     handling_per_shipment: float
     handling_per_unit: float
     ship_enabled: bool
+    calendar: dict[str, Any]
+    """The calendar's fields that differ from the kind's defaults."""
+
+    @staticmethod
+    def of(n: Node) -> "NodeOut":
+        return NodeOut(**{**vars(n), "calendar": n.calendar.to_data()})
 
 
 class NodesOut(Response):
@@ -343,6 +360,53 @@ class PlanOut(Response):
     shipments: list[ShipmentOut]
 
 
+Method = Literal["ship", "pickup", "ship_to_store", "backorder"]
+
+
+class PromisedShipmentOut(Response):
+    node: str
+    lines: list[LineOut]
+    cost: float
+    distance_miles: float
+    zone: int | None
+    ships_on: str | None
+    """The node's local date it hands the parcel to the carrier."""
+    delivered_on: str | None
+    """The customer's (or the store's) local date the carrier delivers it."""
+    inbound: str | None = None
+    """The purchase order the units arrive with (backorders)."""
+    arrives: str | None = None
+
+
+class DeliveryWindowOut(Response):
+    earliest: str
+    latest: str
+    by: str
+    """Local time at the customer by which the carrier delivers, each day of the window."""
+    time_zone: str
+
+
+class OptionOut(Response):
+    id: str
+    method: Method
+    service_level: str | None
+    store: str | None
+    lines: list[LineOut]
+    complete: bool
+    """Whether it covers the whole cart (else the rest is backordered or unpromisable)."""
+    cost: float
+    """Our cost (carrier charges and handling) in `currency`."""
+    currency: str
+    delivery: DeliveryWindowOut | None
+    ready_at: str | None
+    """Pickup and ship-to-store: when the cart is ready at the store, in its local time."""
+    shipments: list[PromisedShipmentOut]
+    reason: str
+    next_best_cost: float | None
+    cheapest: bool
+    fastest: bool
+
+
 class OrderOut(Response):
     id: str
     state: str
@@ -355,6 +419,10 @@ class OrderOut(Response):
     plan: PlanOut | None
     excluded_nodes: list[str]
     reservation_id: str | None = None
+    promise: OptionOut | None = None
+    """The option promised at checkout (POST /v1/promise with a hold), if any."""
+    backorder: OptionOut | None = None
+    """The cart's units promised from purchase orders, recorded with the order."""
 
 
 class EventOut(Response):
@@ -403,10 +471,11 @@ class ReservationIn(Request):
 
 
 class CommitIn(Request):
-    """The order the hold becomes, and where it ships (for its plan's costs)."""
+    """The order the hold becomes, and where it ships (left out: where the hold was
+    sourced for)."""
 
     order_id: Id
-    destination: DestinationIn
+    destination: DestinationIn | None = None
 
 
 class ReservationOut(Response):
@@ -417,6 +486,104 @@ class ReservationOut(Response):
     created_at: float
     expires_at: float
     order_id: str | None
+    promise: OptionOut | None = None
+    """The option held, for a hold made by POST /v1/promise."""
+
+
+# --- promise ----------------------------------------------------------------------------
+
+
+class PromiseIn(Request):
+    """A cart and where it goes. at: the moment of the request (default now; give it for
+    reproducible answers); methods: which to consider (default all); hold_seconds: hold an
+    option's units in the same step, the one named by hold_option (default the first
+    ranked that holds stock)."""
+
+    cart: Id = "checkout"
+    lines: Lines
+    destination: DestinationIn
+    at: AwareDatetime | None = None
+    methods: Annotated[list[Method], Field(min_length=1, max_length=4)] | None = None
+    hold_seconds: Annotated[int, Field(ge=MIN_TTL_S, le=MAX_TTL_S, strict=True), Whole] | None = (
+        None
+    )
+    hold_option: Annotated[str, Field(min_length=1, max_length=300, strict=True)] | None = None
+
+    def check(self) -> None:
+        """Invalid for what JSON Schema cannot state (the service's refusals)."""
+        if self.at is not None and not 2000 <= self.at.year <= 2099:
+            raise Invalid("at: expected a moment between the years 2000 and 2099")
+        if self.hold_option is not None and self.hold_seconds is None:
+            raise Invalid("hold_option: give hold_seconds too (how long to hold it)")
+        if self.methods is not None and len(set(self.methods)) != len(self.methods):
+            raise Invalid("methods: each method once")
+
+
+class UnpromisableOut(Response):
+    sku: str
+    qty: int
+    reason: Literal["no_stock", "safety_stock", "held", "ship_disabled", "too_late"]
+    detail: str
+
+
+class NotOfferedOut(Response):
+    id: str
+    reason: str
+    lines: list[LineOut]
+
+
+class HeldOut(Response):
+    option: str
+    reservation: ReservationOut
+
+
+class PromiseOut(Response):
+    at: str
+    destination: DestinationOut
+    currency: str
+    options: list[OptionOut]
+    unpromisable: list[UnpromisableOut]
+    not_offered: list[NotOfferedOut]
+    candidate_nodes: int
+    hold: HeldOut | None = None
+
+
+class AvailableAtOut(Response):
+    node: str
+    sellable: int
+    on_hand: int
+    safety_stock: int
+    reserved: int
+    allocated: int
+
+
+class IncomingOut(Response):
+    date: str
+    """The local date at the receiving node."""
+    qty: int
+    inbound: list[InboundIn]
+
+
+class SkuAvailabilityOut(Response):
+    sku: str
+    sellable: int
+    """On hand minus safety stock, holds and allocations, over the nodes asked about."""
+    nodes: list[AvailableAtOut]
+    incoming: list[IncomingOut]
+
+
+class AvailabilityOut(Response):
+    skus: list[SkuAvailabilityOut]
+
+
+class ReceiptIn(Request):
+    qty: Annotated[int, Field(ge=1, le=MAX_STOCK, strict=True), Whole]
+
+
+class ReceiptOut(Response):
+    inbound: str
+    received: int
+    position: PositionOut
 
 
 # --- events and keys --------------------------------------------------------------------

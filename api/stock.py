@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Security
 from fastapi.responses import Response
 
+from sourcing_engine.api import render
 from sourcing_engine.api.auth import require
 from sourcing_engine.api.deps import ServiceDep, StrictRequest
 from sourcing_engine.api.idempotency import IdempotencyDep, answer
@@ -13,6 +14,8 @@ from sourcing_engine.api.schemas import (
     ID_PATTERN,
     AdjustmentIn,
     InboundsIn,
+    ReceiptIn,
+    ReceiptOut,
     SnapshotIn,
     SnapshotOut,
     StockOut,
@@ -26,6 +29,7 @@ router = APIRouter(
 )
 
 SkuPath = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN)]
+InboundPath = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN)]
 
 
 @router.post("/stock/snapshots", responses=errors(404, 422), response_model=SnapshotOut)
@@ -50,6 +54,23 @@ async def add_inbound(body: InboundsIn, service: ServiceDep, idem: IdempotencyDe
     """Expected supply (purchase orders, transfers) by id: node, SKU, quantity, date."""
     service.add_inbound([i.record() for i in body.inbound])
     return Upserted(upserted=len(body.inbound))
+
+
+@router.post(
+    "/inbound/{inbound_id}/receive", responses=errors(404, 409, 422), response_model=ReceiptOut
+)
+async def receive(
+    inbound_id: InboundPath, body: ReceiptIn, service: ServiceDep, idem: IdempotencyDep
+) -> Response:
+    """Units of a purchase order or transfer arrived at its node: on hand rises by `qty`
+    and the inbound's open quantity falls by as much (partial receipts allowed; the
+    inbound is gone once received in full). Event `inbound.received`."""
+    done = service.receive_inbound(inbound_id, body.qty, idem.key_for(body))
+    return answer(
+        done,
+        lambda p: {"inbound": inbound_id, "received": body.qty, "position": render.position(p)},
+        200,
+    )
 
 
 @router.get("/stock/{sku}", responses=errors(422), response_model=StockOut)

@@ -102,6 +102,18 @@ class UnknownZip(Invalid):
         )
 
 
+class NoPostalData(Invalid):
+    """A postal code of a country whose postal codes the engine cannot place."""
+
+    def __init__(self, zip_code: str, country: str) -> None:
+        self.zip, self.country = zip_code, country
+        super().__init__(
+            f"destination.zip: {zip_code!r} is a postal code of {country}, and no postal data "
+            f"for {country} ships with the engine (only US ZIP codes); give the destination's "
+            "lat and lon instead"
+        )
+
+
 class IdempotencyMismatch(DomainError):
     """The idempotency key was used before with a different request."""
 

@@ -5,6 +5,7 @@ Reading checks everything a user can get wrong and reports every problem at once
 naming the entry ("orders[3] (id "A-17").lines[0].qty: ..."), never a traceback.
 """
 
+import datetime as dt
 import difflib
 import json
 import math
@@ -13,23 +14,43 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
-from sourcing_engine.cost_models import LinearCost, OrderPenalties, ParcelCost, ShipmentCostModel
+from sourcing_engine.cost_models import (
+    LinearCost,
+    OrderPenalties,
+    ParcelCost,
+    ShipmentCostModel,
+    TransitTable,
+)
 from sourcing_engine.cost_models.objective import UNLIMITED
 from sourcing_engine.cost_models.parcel import default_it_express, default_us_ground
 from sourcing_engine.domain import (
+    WEEKDAYS,
     Batch,
+    Carrier,
     Destination,
     Inventory,
     Item,
     Line,
     Node,
+    NodeCalendar,
     Order,
     Plan,
+    ServiceLevel,
 )
-from sourcing_engine.errors import InputError
+from sourcing_engine.errors import InputError, NoPostalData
 from sourcing_engine.geocode import check_form, destination
+from sourcing_engine.promise.calendars import calendar_checks, check_region
+from sourcing_engine.promise.carriers import default_levels
 from sourcing_engine.solvers import Result
 
 PROBLEM_FORMAT = "sourcing-problem/1"
@@ -53,6 +74,18 @@ ZIP_PATTERN = r"^[0-9]{5}(-[0-9]{4})?$"
 """A US ZIP code: 5 digits, or ZIP+4."""
 
 
+def _whole(value: object) -> object:
+    """4253.0 is the integer 4253, as JSON Schema's `integer` says; 4253.5 is refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Whole = BeforeValidator(_whole)
+"""Integer fields take integral numbers written with a fraction (strict otherwise: no "2").
+It goes after the Field, so that the field's bounds stay in the JSON Schema."""
+
+
 class _Strict(BaseModel):
     # strict: 2.5 or "2" is not a quantity; NaN and infinity are not numbers
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
@@ -68,6 +101,42 @@ class HandlingSpec(_Strict):
     per_unit: Money = 0.0
 
 
+LocalTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+"""A local wall-clock time, HH:MM (24 hours)."""
+IsoDate = Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+"""An ISO 3166-1 alpha-2 country code (US, IT)."""
+
+
+class CalendarSpec(_Strict):
+    """When a node works, in its local time (each field left out takes its kind's default:
+    warehouses ship Monday to Friday with a 14:00 cut-off; stores open daily 10:00-20:00,
+    ship before noon and hand a cart over within 60 minutes)."""
+
+    time_zone: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    cutoff: LocalTime | None = None
+    processing_days: Annotated[int, Field(ge=0, le=60), Whole] = 0
+    opens: LocalTime | None = None
+    closes: LocalTime | None = None
+    closed_weekdays: Annotated[list[Weekday], Field(max_length=7)] | None = None
+    country: CountryCode | None = None
+    subdivision: Annotated[str, Field(min_length=1, max_length=10)] | None = None
+    public_holidays: bool = True
+    closed_dates: Annotated[list[IsoDate], Field(max_length=1000)] = []
+    pickup_minutes: Annotated[int, Field(ge=0, le=1440), Whole] | None = None
+    receiving_days: Annotated[int, Field(ge=0, le=30), Whole] = 1
+
+    def record(self) -> NodeCalendar:
+        """The calendar (ValueError for hours out of order: the rules a schema cannot
+        state are checked here and by `promise.calendars.calendar_problems`)."""
+        return NodeCalendar.from_data(self.model_dump(exclude_defaults=True))
+
+    @staticmethod
+    def of(calendar: NodeCalendar) -> "CalendarSpec":
+        return CalendarSpec.model_validate(calendar.to_data())
+
+
 class NodeSpec(_Strict):
     id: Id
     kind: Literal["warehouse", "store"]
@@ -76,6 +145,7 @@ class NodeSpec(_Strict):
     capacity: CapacitySpec = CapacitySpec()
     handling: HandlingSpec = HandlingSpec()
     ship_enabled: bool = True
+    calendar: CalendarSpec | None = None
 
 
 class ItemSpec(_Strict):
@@ -124,6 +194,7 @@ class ParcelCostSpec(_Strict):
 
 
 CostModelSpec = Annotated[LinearCostSpec | ParcelCostSpec, Field(discriminator="type")]
+_COST_MODEL: TypeAdapter[LinearCostSpec | ParcelCostSpec] = TypeAdapter(CostModelSpec)
 
 
 def _one_form_schema(schema: dict[str, Any]) -> None:
@@ -142,7 +213,9 @@ def _one_form_schema(schema: dict[str, Any]) -> None:
 
 
 class DestinationSpec(_Strict):
-    """Where an order ships: `lat` and `lon`, or a US `zip` (a 5-digit ZIP or ZIP+4)."""
+    """Where an order ships: `lat` and `lon`, or a postal code `zip` (5 digits, or a US
+    ZIP+4) of `country` (the network's carrier's country when left out). Only US postal
+    codes are placed; another country's are refused, asking for lat and lon."""
 
     model_config = ConfigDict(json_schema_extra=_one_form_schema)
 
@@ -150,6 +223,7 @@ class DestinationSpec(_Strict):
     lon: Longitude | None = None
     zip: Annotated[str, Field(min_length=5, max_length=10, pattern=ZIP_PATTERN)] | None = None
     residential: bool = True
+    country: CountryCode | None = None
 
     @model_validator(mode="after")
     def _one_form(self) -> "DestinationSpec":
@@ -172,6 +246,42 @@ class OrderSpec(_Strict):
     lines: Annotated[list[LineSpec], Field(min_length=1)]
 
 
+class ServiceLevelSpec(_Strict):
+    """A carrier's service: transit days by zone (from the rate card's first zone; zones
+    past the list take its last entry), the weekdays and holidays it works, its price as a
+    multiple of the rate card, the window after the promised day, the customer's local time
+    it delivers by, and the farthest zone it serves."""
+
+    name: Id
+    transit_days: Annotated[list[Annotated[int, Field(ge=0, le=60)]], Field(min_length=1)]
+    delivery_weekdays: Annotated[list[Weekday], Field(min_length=1, max_length=7)] = [
+        "mon", "tue", "wed", "thu", "fri"
+    ]  # fmt: skip
+    holidays: bool = True
+    closed_dates: Annotated[list[IsoDate], Field(max_length=1000)] = []
+    rate_factor: Annotated[float, Field(gt=0, le=100)] = 1.0
+    window_days: Annotated[int, Field(ge=0, le=30)] = 0
+    delivery_by: LocalTime = "20:00"
+    max_zone: Annotated[int, Field(ge=0, le=1000)] | None = None
+
+
+class CarrierSpec(_Strict):
+    """The network's carrier: whose holidays it and the nodes keep (country, region), its
+    service levels (left out: the country's demo levels, US or IT) and the level that
+    carries ship-to-store (left out: the first)."""
+
+    country: CountryCode = "US"
+    subdivision: Annotated[str, Field(min_length=1, max_length=10)] | None = None
+    service_levels: Annotated[list[ServiceLevelSpec], Field(min_length=1)] | None = None
+    ship_to_store: Id | None = None
+
+    @model_validator(mode="after")
+    def _usable(self) -> "CarrierSpec":
+        if why := check_region(self.country, self.subdivision):
+            raise ValueError(why)
+        return self
+
+
 class ProblemSpec(_Strict):
     format: Literal["sourcing-problem/1"]
     name: str = ""
@@ -182,6 +292,7 @@ class ProblemSpec(_Strict):
     unfilled_penalty_per_unit: Money
     split_penalty: Money = 0.0
     max_shipments_per_order: Annotated[int, Field(ge=1, le=MAX_COUNT)] | None = None
+    carrier: CarrierSpec | None = None
     orders: list[OrderSpec]
 
 
@@ -443,6 +554,8 @@ def batch_from_spec(spec: ProblemSpec) -> Batch:
                 f'{what}[{k}] ({field} "{dup}").{field}: already used by {what}[{first}]; '
                 f"expected each {field} once"
             )
+    country = spec.carrier.country if spec.carrier else "US"
+    calendars = [_calendar(k, node, country, problems) for k, node in enumerate(spec.nodes)]
     node_index = {n.id: i for i, n in enumerate(spec.nodes)}
     item_index = {it.sku: i for i, it in enumerate(spec.items)}
 
@@ -474,7 +587,11 @@ def batch_from_spec(spec: ProblemSpec) -> Batch:
                     f'{where}.lines[{j}].sku: unknown SKU "{line.sku}" (not listed in items)'
                 )
         d = o.destination
-        found = destination(d.lat, d.lon, d.zip, d.residential)
+        try:
+            found = destination(d.lat, d.lon, d.zip, d.residential, d.country or country)
+        except NoPostalData as exc:
+            problems.append(f"{where}.{exc}")
+            continue
         if found is None:
             problems.append(
                 f'{where}.destination.zip: unknown US ZIP code "{d.zip}" '
@@ -488,6 +605,12 @@ def batch_from_spec(spec: ProblemSpec) -> Batch:
     except InputError as exc:
         problems.extend(exc.problems)
         shipping = default_us_ground()
+    carrier = None
+    if spec.carrier is not None:
+        try:
+            carrier = carrier_from_spec(spec.carrier, shipping)
+        except InputError as exc:
+            problems.extend(exc.problems)
     if problems:
         raise InputError(problems)
 
@@ -509,8 +632,9 @@ def batch_from_spec(spec: ProblemSpec) -> Batch:
                 handling_per_shipment=n.handling.per_shipment,
                 handling_per_unit=n.handling.per_unit,
                 ship_enabled=n.ship_enabled,
+                calendar=calendar,
             )
-            for n in spec.nodes
+            for n, calendar in zip(spec.nodes, calendars, strict=True)
         ),
         items=tuple(
             Item(i.sku, i.weight_lb, (i.dims_in[0], i.dims_in[1], i.dims_in[2])) for i in spec.items
@@ -524,7 +648,101 @@ def batch_from_spec(spec: ProblemSpec) -> Batch:
         ),
         orders=tuple(orders),
         name=spec.name,
+        carrier=carrier,
     )
+
+
+def _calendar(k: int, node: NodeSpec, country: str, problems: list[str]) -> NodeCalendar:
+    """A node's calendar; what cannot be used is added to `problems`."""
+    where = f'nodes[{k}] (id "{node.id}").calendar'
+    try:
+        calendar = node.calendar.record() if node.calendar else NodeCalendar()
+    except ValueError as exc:
+        problems.append(f"{where}: {exc}")
+        return NodeCalendar()
+    problems += [f"{where}: {why}" for why in calendar_checks(calendar, node.kind, country)]
+    return calendar
+
+
+def carrier_from_spec(spec: CarrierSpec, shipping: ShipmentCostModel) -> Carrier:
+    """The carrier of a spec, on the network's rate card (InputError naming the field)."""
+    first_zone = shipping.first_zone if isinstance(shipping, ParcelCost) else 2
+    if spec.service_levels is None:
+        transit, levels = default_levels(spec.country)
+        transit = TransitTable(transit.days, first_zone=first_zone)
+    else:
+        zones = {len(lv.transit_days) for lv in spec.service_levels}
+        if len(zones) != 1:
+            raise InputError(
+                "carrier.service_levels[*].transit_days: expected the same number of zones "
+                f"for every level, got {', '.join(str(z) for z in sorted(zones))}"
+            )
+        transit = TransitTable(
+            {lv.name: tuple(lv.transit_days) for lv in spec.service_levels}, first_zone=first_zone
+        )
+        levels = tuple(_service_level(lv) for lv in spec.service_levels)
+    try:
+        return Carrier(
+            spec.country, shipping, transit, levels, spec.subdivision, spec.ship_to_store
+        )
+    except ValueError as exc:
+        raise InputError(f"carrier: {exc}") from None
+
+
+def _service_level(spec: ServiceLevelSpec) -> ServiceLevel:
+    return ServiceLevel(
+        name=spec.name,
+        delivery_weekdays=tuple(WEEKDAYS.index(d) for d in spec.delivery_weekdays),
+        holidays=spec.holidays,
+        closed_dates=tuple(dt.date.fromisoformat(d) for d in spec.closed_dates),
+        rate_factor=spec.rate_factor,
+        window_days=spec.window_days,
+        delivery_by=dt.time.fromisoformat(spec.delivery_by),
+        max_zone=spec.max_zone,
+    )
+
+
+def carrier_to_data(carrier: Carrier) -> dict[str, Any]:
+    """The `carrier` entry of a problem document (its levels left out when they are the
+    country's demo levels)."""
+    data: dict[str, Any] = {"country": carrier.country}
+    if carrier.subdivision:
+        data["subdivision"] = carrier.subdivision
+    if carrier.levels != default_levels(carrier.country)[1] or (
+        carrier.transit.days != default_levels(carrier.country)[0].days
+    ):
+        data["service_levels"] = [
+            {
+                "name": lv.name,
+                "transit_days": list(carrier.transit.days[lv.name]),
+                "delivery_weekdays": [WEEKDAYS[d] for d in lv.delivery_weekdays],
+                "holidays": lv.holidays,
+                "closed_dates": [d.isoformat() for d in lv.closed_dates],
+                "rate_factor": lv.rate_factor,
+                "window_days": lv.window_days,
+                "delivery_by": lv.delivery_by.strftime("%H:%M"),
+                "max_zone": lv.max_zone,
+            }
+            for lv in carrier.levels
+        ]
+    if carrier.ship_to_store:
+        data["ship_to_store"] = carrier.ship_to_store
+    return data
+
+
+def network_carrier_to_data(carrier: Carrier) -> dict[str, Any]:
+    """The carrier with its rate card, as the live service stores it."""
+    return {"cost_model": cost_model_to_data(carrier.shipping), **carrier_to_data(carrier)}
+
+
+def network_carrier_from_data(data: Mapping[str, Any]) -> Carrier:
+    """A carrier as `network_carrier_to_data` stored it."""
+    rest = {k: v for k, v in data.items() if k != "cost_model"}
+    try:
+        cost = _COST_MODEL.validate_python(data["cost_model"])
+        return carrier_from_spec(CarrierSpec.model_validate(rest), _cost_model(cost))
+    except (ValidationError, KeyError) as exc:
+        raise InputError(f"stored carrier: {exc}") from None
 
 
 # --- writing ----------------------------------------------------------------------------
@@ -570,6 +788,9 @@ def problem_to_data(batch: Batch) -> dict[str, Any]:
                                "per_unit": n.handling_per_unit}  # fmt: skip
         if not n.ship_enabled:
             out["ship_enabled"] = False
+        calendar = n.calendar.to_data()
+        if calendar:
+            out["calendar"] = calendar
         return out
 
     def order(o: Order) -> dict[str, Any]:
@@ -608,6 +829,8 @@ def problem_to_data(batch: Batch) -> dict[str, Any]:
     }
     if pen.max_shipments != UNLIMITED:
         data["max_shipments_per_order"] = pen.max_shipments
+    if batch.carrier is not None:
+        data["carrier"] = carrier_to_data(batch.carrier)
     data["orders"] = [order(o) for o in batch.orders]
     return data
 

@@ -1,11 +1,16 @@
-"""Destinations: a point, or a US ZIP code geocoded to its centroid from the data shipped in
-the `zipcodes` package (no network)."""
+"""Destinations: a point, or a postal code with its country. US ZIP codes are geocoded to
+their centroid from the data shipped in the `zipcodes` package (no network); a postal code
+of another country is refused (NoPostalData), never read as a US ZIP."""
 
 from functools import lru_cache
 
 import zipcodes
 
 from sourcing_engine.domain import Destination
+from sourcing_engine.errors import NoPostalData
+
+POSTAL_COUNTRIES = ("US",)
+"""Countries whose postal codes ship with the package."""
 
 
 @lru_cache(maxsize=1)
@@ -40,10 +45,16 @@ def check_form(lat: float | None, lon: float | None, zip_code: str | None) -> No
 
 
 def destination(
-    lat: float | None, lon: float | None, zip_code: str | None, residential: bool
+    lat: float | None,
+    lon: float | None,
+    zip_code: str | None,
+    residential: bool,
+    country: str = "US",
 ) -> Destination | None:
-    """The destination of a checked form (`check_form`), its ZIP geocoded; None for a ZIP
-    that is not known."""
+    """The destination of a checked form (`check_form`), its postal code geocoded; None for
+    a ZIP that is not known, NoPostalData for a country without postal data."""
+    if zip_code is not None and country not in POSTAL_COUNTRIES:
+        raise NoPostalData(zip_code, country)
     if zip_code is None:
         assert lat is not None
         assert lon is not None

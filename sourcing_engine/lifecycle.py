@@ -125,6 +125,12 @@ class Effects:
     events: tuple[Event, ...] = ()
 
 
+def check_qty(qty: object, what: str) -> None:
+    """Invalid unless qty is a whole number from 1 to MAX_QTY."""
+    if not (isinstance(qty, int) and not isinstance(qty, bool) and 1 <= qty <= MAX_QTY):
+        raise Invalid(f"{what}: {qty!r}; expected a whole quantity from 1 to {MAX_QTY}")
+
+
 def check_units(units: Iterable[Unit], what: str) -> None:
     """Invalid unless every unit names a node and a SKU and has a whole qty >= 1."""
     for u in units:

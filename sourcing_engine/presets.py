@@ -31,6 +31,7 @@ from sourcing_engine.cost_models.objective import UNLIMITED
 from sourcing_engine.cost_models.parcel import default_it_express, default_us_ground
 from sourcing_engine.domain import Batch, Destination, Inventory, Item, Line, Node, Order
 from sourcing_engine.exchange import problem_to_data
+from sourcing_engine.promise.carriers import default_carrier
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -649,11 +650,12 @@ def generate(spec: ScenarioSpec | str, seed: int = 0) -> Batch:
     inventory = _inventory(rng, spec, net, popularity, near_share, region_share)
     orders = _orders(rng, spec, cities, popularity, [i.sku for i in items])
     unfilled = country.unfilled_penalty if spec.unfilled_penalty is None else spec.unfilled_penalty
+    shipping = country.rate_card()
     return Batch(
         nodes=nodes,
         items=tuple(items),
         inventory=inventory,
-        shipping=country.rate_card(),
+        shipping=shipping,
         penalties=OrderPenalties(
             unfilled_per_unit=unfilled,
             split=spec.split_penalty,
@@ -662,6 +664,7 @@ def generate(spec: ScenarioSpec | str, seed: int = 0) -> Batch:
         orders=tuple(orders),
         name=f"{spec.name}-seed{seed}" if spec.name else f"seed{seed}",
         metadata={"scenario": asdict(spec), "seed": seed},
+        carrier=default_carrier(spec.country, shipping),
     )
 
 

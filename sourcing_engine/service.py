@@ -13,17 +13,20 @@ without anything being applied again. A refused call releases its claim, so a re
 it again at once.
 """
 
+import datetime as dt
 import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Generic, TypeVar, cast
 
 from sourcing_engine import api_keys, lifecycle
 from sourcing_engine.domain import (
     Batch,
+    Carrier,
     Destination,
     Inbound,
     Item,
@@ -31,6 +34,7 @@ from sourcing_engine.domain import (
     Order,
     Plan,
     Position,
+    Shipment,
     Unit,
     merge_lines,
     merge_units,
@@ -47,7 +51,19 @@ from sourcing_engine.errors import (
     UnknownItems,
     UnknownNode,
 )
+from sourcing_engine.exchange import network_carrier_from_data, network_carrier_to_data
 from sourcing_engine.lifecycle import OrderAction, OrderRecord, Reservation
+from sourcing_engine.promise.calendars import calendar_problems
+from sourcing_engine.promise.carriers import default_carrier
+from sourcing_engine.promise.network import PromiseNetwork
+from sourcing_engine.promise.options import (
+    METHODS,
+    Method,
+    Option,
+    Promise,
+    PromiseConfig,
+    promise,
+)
 from sourcing_engine.sourcing import Network, Sourced, SourcingConfig, price, source
 from sourcing_engine.stores.base import ApiKey, Event, IdempotencyKey, Replayed, Store
 
@@ -74,6 +90,7 @@ class ServiceConfig:
     idempotency_lease_s: float = 2.0
     key_cache_s: float = 1.0
     network_cache_s: float = 1.0
+    promise: PromiseConfig = field(default_factory=PromiseConfig)
 
     def __post_init__(self) -> None:
         if self.allocate_attempts < 1:
@@ -134,11 +151,26 @@ class Adjustment:
 
 
 @dataclass(frozen=True)
+class _Reference:
+    """The network as read from the store: its nodes, its carrier and the sourcing
+    configuration on the carrier's rate card (refreshed every network_cache_s)."""
+
+    nodes: Network
+    carrier: Carrier
+    sourcing: SourcingConfig
+
+    @cached_property
+    def promise(self) -> PromiseNetwork:
+        return PromiseNetwork(self.nodes, self.carrier)
+
+
+@dataclass(frozen=True)
 class _Network:
     """The network and the items of some SKUs, read once for one sourcing and its pricing."""
 
     nodes: Network
     items: dict[str, Item]
+    sourcing: SourcingConfig
 
 
 @dataclass(frozen=True)
@@ -177,6 +209,38 @@ def _held_plan(hold: Reservation, destination: Destination) -> Plan | None:
     return Plan.from_data(doc["plan"])
 
 
+CARRIER_SETTING = "carrier"
+
+
+def _chosen(found: Promise, option_id: str | None) -> Option:
+    """The option a hold takes: the one named, or the first ranked that holds stock."""
+    holdable = [o for o in found.options if o.units]
+    if option_id is None:
+        if not holdable:
+            raise Conflict("the cart has no option with stock on hand to hold", current_state="")
+        return holdable[0]
+    option = found.option(option_id)
+    if option is None or not option.units:
+        offered = ", ".join(o.id for o in holdable) or "none"
+        why = "is not offered for this cart now" if option is None else "holds no stock on hand"
+        raise Conflict(f"option {option_id} {why}; options to hold: {offered}", current_state="")
+    return option
+
+
+@dataclass(frozen=True)
+class SkuAvailability:
+    """One SKU's positions (at the nodes asked about) and its open inbound supply."""
+
+    sku: str
+    positions: tuple[Position, ...]
+    incoming: tuple[Inbound, ...]
+
+    @property
+    def sellable(self) -> int:
+        """On hand minus safety stock, holds and allocations, summed over the nodes."""
+        return sum(p.available for p in self.positions)
+
+
 KEY_CACHE_ENTRIES = 10_000
 ITEM_CACHE_ENTRIES = 100_000
 BATCH_LEASE_MARGIN_S = 60.0
@@ -200,7 +264,7 @@ class Service:
         self.store = store
         self.config = config or ServiceConfig()
         self._verified: dict[bytes, tuple[ApiKey, float]] = {}  # token digest -> key, until
-        self._nodes: tuple[Network, float] | None = None  # nodes, until (monotonic)
+        self._reference: tuple[_Reference, float] | None = None  # network, until (monotonic)
         self._items: dict[str, tuple[Item, float]] = {}  # sku -> item, until
 
     def close(self) -> None:
@@ -245,8 +309,22 @@ class Service:
     # --- network and stock --------------------------------------------------------------
 
     def upsert_nodes(self, nodes: Sequence[Node]) -> None:
+        """Add or replace nodes (Invalid naming a node whose calendar cannot be used)."""
+        country = self._network_reference().carrier.country
+        for node in nodes:
+            problems = calendar_problems(node, country)
+            if problems:
+                raise Invalid(f"node {node.id}: calendar: {'; '.join(problems)}")
         self.store.upsert_nodes(nodes)
-        self._nodes = None
+        self._reference = None
+
+    def carrier(self) -> Carrier:
+        """The network's carrier: its rate card, service levels and holiday country."""
+        return self._network_reference().carrier
+
+    def set_carrier(self, carrier: Carrier) -> None:
+        self.store.put_setting(CARRIER_SETTING, network_carrier_to_data(carrier))
+        self._reference = None
 
     def list_nodes(self) -> list[Node]:
         return self.store.list_nodes()
@@ -259,7 +337,7 @@ class Service:
     def _check_node(self, node: str) -> None:
         if node in self._cached_nodes().index:
             return
-        self._nodes = None  # perhaps added through another process a moment ago
+        self._reference = None  # perhaps added through another process a moment ago
         if node not in self._cached_nodes().index:
             raise UnknownNode(node)
 
@@ -280,7 +358,8 @@ class Service:
         self.store.add_inbound(inbound)
 
     def load_network(self, batch: Batch, reason: str = "scenario") -> None:
-        """Nodes, items and stock of a scenario batch (its orders are not loaded)."""
+        """Nodes, items, stock and carrier of a scenario batch (its orders are not loaded)."""
+        self.set_carrier(batch.carrier or default_carrier("US", batch.shipping))
         self.upsert_nodes(batch.nodes)
         self.upsert_items(batch.items)
         node_ids = [n.id for n in batch.nodes]
@@ -301,15 +380,28 @@ class Service:
     # --- sourcing -----------------------------------------------------------------------
 
     def _network(self, skus: Sequence[str]) -> _Network:
-        return _Network(self._cached_nodes(), self._cached_items(skus))
+        ref = self._network_reference()
+        return _Network(ref.nodes, self._cached_items(skus), ref.sourcing)
 
     def _cached_nodes(self) -> Network:
-        """The nodes and their arrays, read from the store at most once per
-        network_cache_s."""
+        return self._network_reference().nodes
+
+    def _network_reference(self) -> _Reference:
+        """The nodes (with their arrays) and the carrier, read from the store at most once
+        per network_cache_s. A store without a carrier has the US demo carrier's service
+        levels on the configured rate card."""
         now = time.monotonic()
-        if self._nodes is None or self._nodes[1] <= now:
-            self._nodes = (Network(self.store.list_nodes()), now + self.config.network_cache_s)
-        return self._nodes[0]
+        if self._reference is None or self._reference[1] <= now:
+            stored = self.store.get_setting(CARRIER_SETTING)
+            carrier = (
+                default_carrier("US", self.config.sourcing.shipping)
+                if stored is None
+                else network_carrier_from_data(stored)
+            )
+            sourcing = replace(self.config.sourcing, shipping=carrier.shipping)
+            ref = _Reference(Network(self.store.list_nodes()), carrier, sourcing)
+            self._reference = (ref, now + self.config.network_cache_s)
+        return self._reference[0]
 
     def _cached_items(self, skus: Sequence[str]) -> dict[str, Item]:
         """Items of these SKUs; those not read within network_cache_s (or unknown then)
@@ -348,7 +440,7 @@ class Service:
             network.nodes,
             network.items,
             self.store.positions(skus),
-            self.config.sourcing,
+            network.sourcing,
             exclude=exclude,
             joint_time_limit=self.config.batch_time_limit_s if joint else None,
         )
@@ -357,7 +449,7 @@ class Service:
         self, destination: Destination, units: Sequence[Unit], network: _Network | None = None
     ) -> Plan:
         network = network or self._network([u.sku for u in units])
-        return price(destination, units, network.nodes, network.items, self.config.sourcing)
+        return price(destination, units, network.nodes, network.items, network.sourcing)
 
     def _with_retries(self, attempt: Callable[[Sourced], T], order: Order) -> T:
         """Run attempt(sourced) on fresh sourcing until the store stops answering
@@ -654,17 +746,33 @@ class Service:
         self,
         reservation_id: str,
         order_id: str,
-        destination: Destination,
+        destination: Destination | None = None,
         key: IdempotencyKey | None = None,
     ) -> Done[OrderRecord]:
-        """Turn an unexpired hold into an allocated order with its units (the store
-        refuses, atomically, a hold that expired, was released or committed)."""
+        """Turn an unexpired hold into an allocated order with its units (the store refuses,
+        atomically, a hold that expired, was released or committed). Without a destination
+        the order goes where the hold was sourced for; a hold made by a promise keeps its
+        option (method, nodes, dates) and may only go there."""
 
         def commit(k: IdempotencyKey | None) -> OrderRecord:
             hold = self.store.get_reservation(reservation_id)
             lifecycle.check_active(hold, "commit")
-            plan = _held_plan(hold, destination) or self._price(destination, hold.units)
-            document = _document(destination, plan, reservation=reservation_id)
+            held = hold.document.get("destination")
+            if destination is None and not isinstance(held, dict):
+                raise Invalid(f"destination: hold {reservation_id} has none; give one")
+            to = destination or Destination.from_data(cast(dict[str, Any], held))
+            promised = hold.document.get("promise")
+            if promised is not None and to.to_data() != held:
+                raise Conflict(
+                    f"hold {reservation_id} was promised for its own destination; commit it "
+                    "without a destination or with that one",
+                    current_state=str(hold.state),
+                )
+            plan = _held_plan(hold, to) or self._price(to, hold.units)
+            extra = {
+                k_: hold.document[k_] for k_ in ("promise", "backorder") if k_ in hold.document
+            }
+            document = _document(to, plan, reservation=reservation_id, **extra)
             return self.store.commit_reservation(hold, order_id, document, k)
 
         return self._keyed(key, commit)
@@ -677,6 +785,111 @@ class Service:
             total += n
             if n < 1000:
                 return total
+
+    # --- checkout promise ---------------------------------------------------------------
+
+    def promise(
+        self,
+        lines: Mapping[str, int],
+        destination: Destination,
+        at: dt.datetime | None = None,
+        methods: Collection[Method] = METHODS,
+    ) -> Promise:
+        """Every delivery option of a cart at a destination, on live stock (no effect)."""
+        ref = self._network_reference()
+        return promise(
+            dict(lines), destination, at or dt.datetime.now(dt.UTC), ref.promise,
+            self._cached_items(list(lines)), self.store.positions, self.store.list_inbound,
+            ref.sourcing.penalties, self.config.promise, methods,
+        )  # fmt: skip
+
+    def promise_and_hold(
+        self,
+        cart: str,
+        lines: Mapping[str, int],
+        destination: Destination,
+        ttl_s: float,
+        option_id: str | None = None,
+        at: dt.datetime | None = None,
+        methods: Collection[Method] = METHODS,
+        key: IdempotencyKey | None = None,
+    ) -> tuple[Promise, Done[Reservation]]:
+        """The promise, and a hold of one option's units in the same step (the first ranked
+        option that holds stock unless `option_id` names one): the hold keeps the option,
+        so the order committed from it ships from its nodes on its dates. Stock taken
+        between the promise and the hold is promised again (Conflict if the option is no
+        longer offered). A replay answers the stored hold with a new promise."""
+        reservation_id = "res_" + uuid.uuid4().hex
+        made: list[Promise] = []
+
+        def hold(k: IdempotencyKey | None) -> Reservation:
+            for attempt in range(self.config.allocate_attempts):
+                found = self.promise(lines, destination, at, methods)
+                made[:] = [found]
+                option = _chosen(found, option_id)
+                plan = Plan("", tuple(Shipment(s.node, s.lines, s.cost) for s in option.shipments),
+                            (), option.cost, option.currency)  # fmt: skip
+                document = {**_hold_document(destination, plan), "promise": option.to_data()}
+                backorder = found.option("backorder")
+                if backorder is not None and option.method == "ship":
+                    document["backorder"] = backorder.to_data()
+                try:
+                    return self.store.reserve(
+                        reservation_id, cart, merge_units(option.units), ttl_s, k, document=document
+                    )
+                except InsufficientStock:
+                    if attempt == self.config.allocate_attempts - 1:
+                        raise
+            raise AssertionError("unreachable")
+
+        done = self._keyed(key, hold)
+        return (made[0] if made else self.promise(lines, destination, at, methods)), done
+
+    def availability(
+        self,
+        skus: Sequence[str],
+        nodes: Sequence[str] | None = None,
+        near: Destination | None = None,
+        radius_miles: float | None = None,
+    ) -> list[SkuAvailability]:
+        """What each SKU can sell now (at these nodes, or within radius_miles of a
+        destination, or everywhere) and what is coming, from open purchase orders."""
+        ref = self._network_reference()
+        if nodes is not None:
+            for node in nodes:
+                self._check_node(node)
+        elif near is not None:
+            radius = radius_miles or self.config.promise.pickup_radius_miles
+            found = ref.promise.within(near.lat, near.lon, radius)
+            nodes = [ref.nodes.ids[i] for i in found.tolist()]
+        skus = sorted(set(skus))
+        positions = self.store.positions(skus, nodes) if nodes is None or nodes else []
+        wanted = None if nodes is None else set(nodes)
+        incoming = [b for b in self.store.list_inbound(skus) if wanted is None or b.node in wanted]
+        return [
+            SkuAvailability(
+                sku,
+                tuple(p for p in positions if p.sku == sku),
+                tuple(b for b in incoming if b.sku == sku),
+            )
+            for sku in skus
+        ]
+
+    def inbound_date(self, inbound: Inbound) -> dt.date:
+        """The local date an inbound is expected at its node."""
+        ref = self._network_reference()
+        at = dt.datetime.fromtimestamp(inbound.expected_at, dt.UTC)
+        n = ref.nodes.index.get(inbound.node)
+        if n is None:
+            return at.date()
+        return at.astimezone(ref.promise.days(n, at.year).tz).date()
+
+    def receive_inbound(
+        self, inbound_id: str, qty: int, key: IdempotencyKey | None = None
+    ) -> Done[Position]:
+        """qty units of a purchase order or transfer arrived at its node: on hand rises, the
+        inbound's open quantity falls (partial receipts allowed)."""
+        return self._keyed(key, lambda k: self.store.receive_inbound(inbound_id, qty, k))
 
     # --- events, keys, health -----------------------------------------------------------
 

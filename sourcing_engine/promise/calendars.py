@@ -239,14 +239,19 @@ def _node_days(
 
 def calendar_problems(node: Node, default_country: str) -> list[str]:
     """What in a node's calendar cannot be used (empty when all of it can)."""
-    cal = node.calendar
+    return calendar_checks(node.calendar, node.kind, default_country)
+
+
+def calendar_checks(cal: NodeCalendar, kind: str, default_country: str) -> list[str]:
+    """What in a calendar of a node of this kind cannot be used: a time zone or a region
+    without data, or no open weekday."""
     found = []
     if cal.time_zone is not None and (why := check_time_zone(cal.time_zone)):
         found.append(why)
     if cal.public_holidays and (why := check_region(cal.country or default_country,
                                                     cal.subdivision)):  # fmt: skip
         found.append(why)
-    closed = KIND_DEFAULTS[node.kind].closed_weekdays
+    closed = KIND_DEFAULTS[kind].closed_weekdays
     if len(cal.closed_weekdays if cal.closed_weekdays is not None else closed) == 7:
         found.append(f"closed_weekdays: {', '.join(WEEKDAYS)} leaves no day open")
     return found

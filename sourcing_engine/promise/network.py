@@ -34,6 +34,7 @@ class PromiseNetwork:
         self.warehouses: IntArray = np.nonzero(self.is_warehouse)[0]
         self.stores: IntArray = np.nonzero(self.is_store)[0]
         points = unit_vectors(network.lat, network.lon)
+        self._points = points
         self._tree = cKDTree(points) if len(points) else None
         self._store_tree = cKDTree(points[self.stores]) if len(self.stores) else None
         self._days: dict[tuple[int, int], NodeDays] = {}
@@ -54,19 +55,33 @@ class PromiseNetwork:
         _, idx = self._tree.query(unit_vectors(np.array(lat), np.array(lon)), k=k)
         return np.atleast_1d(np.asarray(idx, dtype=np.int64))
 
+    def within(self, lat: float, lon: float, miles: float) -> IntArray:
+        """Every node within `miles` of a point, nearest first."""
+        if self._tree is None:
+            return np.zeros(0, dtype=np.int64)
+        point = unit_vectors(np.array(lat), np.array(lon))
+        found = np.array(self._tree.query_ball_point(point, _chord(miles)), dtype=np.int64)
+        order = np.argsort(np.linalg.norm(self._points[found] - point, axis=1), kind="stable")
+        result: IntArray = found[order]
+        return result
+
     def stores_within(self, lat: float, lon: float, miles: float, k: int) -> IntArray:
         """At most k stores within `miles` of a point, nearest first."""
         if self._store_tree is None or k <= 0:
             return np.zeros(0, dtype=np.int64)
-        chord = 2.0 * np.sin(min(miles / EARTH_RADIUS_MILES, np.pi) / 2.0)
         dist, idx = self._store_tree.query(
             unit_vectors(np.array(lat), np.array(lon)),
             k=min(k, len(self.stores)),
-            distance_upper_bound=chord,
+            distance_upper_bound=_chord(miles),
         )
         found = np.atleast_1d(np.asarray(idx))[np.isfinite(np.atleast_1d(dist))]
         result: IntArray = self.stores[found.astype(np.int64)]
         return result
+
+
+def _chord(miles: float) -> float:
+    """The straight-line distance on the unit sphere of a great-circle distance."""
+    return float(2.0 * np.sin(min(miles / EARTH_RADIUS_MILES, np.pi) / 2.0))
 
 
 def year_of(at: dt.datetime) -> int:

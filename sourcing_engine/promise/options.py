@@ -19,7 +19,7 @@ One pass, on the stock available now (on hand minus safety stock, holds and allo
 import datetime as dt
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -88,6 +88,21 @@ class PromisedShipment:
     arrives: dt.datetime | None = None
     inbound: str | None = None
 
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "node": self.node,
+            "lines": _lines(self.lines),
+            "cost": self.cost,
+            "distance_miles": self.distance_miles,
+            "zone": self.zone,
+            "ships_on": _iso(self.ships_on),
+            "delivered_on": _iso(self.delivered_on),
+        }
+        if self.inbound is not None:
+            data["inbound"] = self.inbound
+            data["arrives"] = _iso(self.arrives)
+        return data
+
 
 @dataclass(frozen=True)
 class DeliveryWindow:
@@ -97,6 +112,14 @@ class DeliveryWindow:
     latest: dt.date
     by: dt.time
     time_zone: str
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "earliest": self.earliest.isoformat(),
+            "latest": self.latest.isoformat(),
+            "by": self.by.strftime("%H:%M"),
+            "time_zone": self.time_zone,
+        }
 
     @property
     def moment(self) -> dt.datetime:
@@ -131,6 +154,26 @@ class Option:
             return self.delivery.moment
         assert self.ready_at is not None
         return self.ready_at
+
+    def to_data(self) -> dict[str, Any]:
+        """The option as JSON values (as the API answers it and a hold keeps it)."""
+        return {
+            "id": self.id,
+            "method": self.method,
+            "service_level": self.service_level,
+            "store": self.store,
+            "lines": _lines(self.lines),
+            "complete": self.complete,
+            "cost": self.cost,
+            "currency": self.currency,
+            "delivery": None if self.delivery is None else self.delivery.to_data(),
+            "ready_at": _iso(self.ready_at),
+            "shipments": [s.to_data() for s in self.shipments],
+            "reason": self.reason,
+            "next_best_cost": self.next_best_cost,
+            "cheapest": self.cheapest,
+            "fastest": self.fastest,
+        }
 
     @property
     def units(self) -> tuple[Unit, ...]:
@@ -171,6 +214,30 @@ class Promise:
 
     def option(self, option_id: str) -> Option | None:
         return next((o for o in self.options if o.id == option_id), None)
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "at": _iso(self.at),
+            "destination": self.destination.to_data(),
+            "currency": self.currency,
+            "options": [o.to_data() for o in self.options],
+            "unpromisable": [
+                {"sku": u.sku, "qty": u.qty, "reason": u.reason, "detail": u.detail}
+                for u in self.unpromisable
+            ],
+            "not_offered": [
+                {"id": n.id, "reason": n.reason, "lines": _lines(n.lines)} for n in self.not_offered
+            ],
+            "candidate_nodes": self.candidates,
+        }
+
+
+def _lines(lines: Sequence[Line]) -> list[dict[str, Any]]:
+    return [{"sku": ln.sku, "qty": ln.qty} for ln in lines]
+
+
+def _iso(value: dt.date | dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
 
 
 PositionsReader = Callable[[Sequence[str], Sequence[str] | None], list[Position]]
@@ -383,8 +450,8 @@ class _Context:
             return _Plans({}, None, 0)
         problem = self._problem(orders, stock)
         index = {o.id: i for i, o in enumerate(orders)}
-        rows = np.tile(problem.stock_qty, (len(orders), 1))
-        for lv in restricted:
+        rows = np.repeat(problem.stock_qty[None, :], len(orders), axis=0)  # a writable copy
+        for lv in restricted if ship_lines else []:
             o = index[f"ship:{lv.name}"]
             miles = problem.distance_miles(np.full(len(problem.stock_node), o), problem.stock_node)
             rows[o] *= self.carrier.serves(lv, self.carrier.zone(miles))
@@ -479,6 +546,15 @@ class _Context:
                 shipments = served
             dated = self._dated(shipments, level, self.destination)
             alt, alt_short = plans.get(level, "ship_alt")
+            next_best = None if alt_short else _total(alt)
+            reason = _ship_reason(dated, plans.candidates, plans.main, next_best, self.currency)
+            if {s.node for s in shipments} != {s.node for s in plans.get(level, "ship")[0]}:
+                # sourced on the nodes the level serves: the base plan's alternative is not one
+                next_best = None
+                reason = (
+                    f"{_nodes_text(dated)}: the cheapest plan over the nodes {level.name} "
+                    f"serves (zones up to {level.max_zone})"
+                )
             options.append(
                 Option(
                     id=f"ship:{level.name}",
@@ -488,12 +564,10 @@ class _Context:
                     shipments=dated,
                     cost=_total(shipments),
                     currency=self.currency,
-                    reason=_ship_reason(
-                        dated, plans.candidates, plans.main, alt, alt_short, self.currency
-                    ),
+                    reason=reason,
                     service_level=level.name,
                     delivery=self._window(dated, level),
-                    next_best_cost=None if alt_short else _total(alt),
+                    next_best_cost=next_best,
                 )
             )
         return options, missing
@@ -689,16 +763,15 @@ def _nodes_text(dated: Sequence[PromisedShipment]) -> str:
 def _ship_reason(
     dated: Sequence[PromisedShipment],
     candidates: int,
-    main: str,
-    alternative: Sequence[Shipment],
-    alternative_short: int,
+    main: str | None,
+    next_best: float | None,
     currency: str,
 ) -> str:
     text = f"{_nodes_text(dated)}: the cheapest plan over {candidates} stocking nodes"
-    if alternative_short:
+    if next_best is None:
         return text + f"; without {main} the cart cannot be covered"
-    cost, alt = _total(dated), _total(alternative)
-    return text + f"; without {main} the next best costs {alt:.2f} {currency} (+{alt - cost:.2f})"
+    extra = next_best - _total(dated)
+    return text + f"; without {main} the next best costs {next_best:.2f} {currency} (+{extra:.2f})"
 
 
 def _ranked(options: Sequence[Option]) -> tuple[Option, ...]:

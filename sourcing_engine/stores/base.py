@@ -31,7 +31,8 @@ Conventions every store follows (pinned by the contract suite):
   (node, sku), sorted by (node, sku);
 - an InsufficientStock carries one Shortage per short (node, sku) after summing, with
   nodes=(node,), in the order the pairs first appear in the request;
-- events: `stock.snapshot` (subject "node:<id>"), `stock.adjusted` ("stock:<node>/<sku>"),
+- events: `stock.snapshot` (subject "node:<id>"), `stock.adjusted` and `inbound.received`
+  ("stock:<node>/<sku>"),
   `reservation.*` (the reservation id), `order.*` (the order id; data also carries the
   order's `state` and `version` after the change); units in event data are lists of
   {"node", "sku", "qty"}.
@@ -138,7 +139,22 @@ class Store(Protocol):
         ...
 
     def add_inbound(self, inbound: Sequence[Inbound]) -> None: ...
-    def list_inbound(self, skus: Sequence[str]) -> list[Inbound]: ...
+    def list_inbound(self, skus: Sequence[str]) -> list[Inbound]:
+        """Open purchase orders and transfers of these SKUs, by expected arrival."""
+        ...
+
+    def receive_inbound(
+        self, inbound_id: str, qty: int, idem: IdempotencyKey | None = None
+    ) -> Position:
+        """qty units of an open inbound arrived: its node's on hand rises by qty, its open
+        quantity falls by qty (the record goes once nothing is open); NotFound for an
+        unknown inbound, Invalid for more than is open. Event `inbound.received`. Returns
+        the position after."""
+        ...
+
+    # network settings (the carrier): one JSON document per name
+    def put_setting(self, name: str, value: dict[str, Any]) -> None: ...
+    def get_setting(self, name: str) -> dict[str, Any] | None: ...
 
     # checkout holds
     def reserve(

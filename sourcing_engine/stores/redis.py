@@ -27,6 +27,7 @@ with a ``#!lua`` shebang, so a cluster node refuses any script touching another 
     order:<id>       hash    an order: state, version, lines, alloc, shipped, returned,
                              released, times, doc (the caller's document, stored as given)
     inbound          hash    inbound id -> record JSON;  inb:<sku>  set of inbound ids
+    settings         hash    name -> JSON document (the network's carrier)
     idem:<key>       hash    idempotency key: in flight (hash, lease_until) or done (hash,
                              status, body); the only key with a TTL (24 h after completion)
     apikeys          hash    key id -> JSON (name, secret hash, scopes, created_at, revoked)
@@ -109,6 +110,7 @@ SCRIPTS = (
     "get_reservation",
     "upsert",
     "add_inbound",
+    "receive_inbound",
     "claim_idempotency",
     "release_idempotency",
     "api_key",
@@ -245,6 +247,10 @@ def _result(raw: str) -> Result:
     if kind == "reservation":
         return _reservation(float(now), {"id": rest[0], **_pairs(rest[1:])})
     return _position(rest)
+
+
+def _inbound(d: dict[str, Any]) -> Inbound:
+    return Inbound(d["id"], d["node"], d["sku"], int(d["qty"]), float(d["expected_at"]))
 
 
 def _event(raw: str) -> Event:
@@ -507,9 +513,26 @@ class RedisStore:
         for b in inbound:
             _check_id(b.id, "inbound id")
             _check_qty(b.qty, f"inbound {b.id}")
-            args += [b.id, b.sku, json.dumps(asdict(b))]
+            # expected_at as text: Lua's cjson would round it when a receipt rewrites qty
+            args += [b.id, b.sku, json.dumps({**asdict(b), "expected_at": repr(b.expected_at)})]
         if inbound:
             self._run("add_inbound", args)
+
+    def receive_inbound(
+        self, inbound_id: str, qty: int, idem: IdempotencyKey | None = None
+    ) -> Position:
+        _check_id(inbound_id, "inbound id")
+        lifecycle.check_qty(qty, f"receipt of inbound {inbound_id}")
+        r = self._run("receive_inbound", [inbound_id, qty], idem)
+        return _position(r[1:])
+
+    def put_setting(self, name: str, value: dict[str, Any]) -> None:
+        _check_id(name, "setting")
+        self._run("upsert", ["settings", 1, name, json.dumps(value)])
+
+    def get_setting(self, name: str) -> dict[str, Any] | None:
+        raw = cast(str | None, self._r.hget(self.key("settings"), name))
+        return None if raw is None else dict(json.loads(raw))
 
     def list_inbound(self, skus: Sequence[str]) -> list[Inbound]:
         ids: list[str] = []
@@ -518,7 +541,7 @@ class RedisStore:
         if not ids:
             return []
         raw = cast(list[str | None], self._r.hmget(self.key("inbound"), ids))
-        found = [Inbound(**json.loads(r)) for r in raw if r is not None]
+        found = [_inbound(json.loads(r)) for r in raw if r is not None]
         return sorted(found, key=lambda b: (b.expected_at, b.id))
 
     # checkout holds
@@ -741,7 +764,8 @@ def _when_unreachable(method: Callable[..., R]) -> Callable[..., R]:
 # Every operation of the Store protocol (ping answers False instead, close needs no server).
 for _name in (
     "now", "upsert_nodes", "list_nodes", "upsert_items", "get_items", "set_stock",
-    "adjust_stock", "positions", "add_inbound", "list_inbound", "reserve", "get_reservation",
+    "adjust_stock", "positions", "add_inbound", "list_inbound", "receive_inbound",
+    "put_setting", "get_setting", "reserve", "get_reservation",
     "release_reservation", "commit_reservation", "expire_reservations", "create_order",
     "get_order", "order_history", "transition", "events", "idempotent_reply",
     "claim_idempotency_key", "release_idempotency_key", "create_api_key", "find_api_key",

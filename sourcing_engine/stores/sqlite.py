@@ -116,6 +116,7 @@ CREATE TABLE IF NOT EXISTS idempotent_results (
     key TEXT PRIMARY KEY, request_hash TEXT NOT NULL, result TEXT, lease_until REAL NOT NULL,
     created_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS idempotent_results_created ON idempotent_results (created_at);
+CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS api_keys (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, secret_hash TEXT NOT NULL, scopes TEXT NOT NULL,
     created_at REAL NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);
@@ -534,6 +535,46 @@ class SqliteStore:
                 "REPLACE INTO inbound VALUES (?, ?, ?, ?, ?)",
                 [(i.id, i.node, i.sku, i.qty, i.expected_at) for i in inbound],
             )
+
+    def receive_inbound(
+        self, inbound_id: str, qty: int, idem: IdempotencyKey | None = None
+    ) -> Position:
+        lifecycle.check_qty(qty, f"receipt of inbound {inbound_id}")
+
+        def receive(tx: _Tx) -> Position:
+            row = tx.conn.execute("SELECT * FROM inbound WHERE id = ?", (inbound_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"inbound {inbound_id}: unknown, or received in full already")
+            if qty > row["qty"]:
+                raise Invalid(
+                    f"receipt of inbound {inbound_id}: {qty} units, but {row['qty']} are open"
+                )
+            if qty == row["qty"]:
+                tx.conn.execute("DELETE FROM inbound WHERE id = ?", (inbound_id,))
+            else:
+                tx.conn.execute("UPDATE inbound SET qty = qty - ? WHERE id = ?", (qty, inbound_id))
+            node, sku = row["node"], row["sku"]
+            tx.conn.execute(
+                "INSERT INTO positions (node, sku, on_hand, safety_stock) VALUES (?, ?, ?, 0)"
+                " ON CONFLICT (node, sku) DO UPDATE SET on_hand = on_hand + ?",
+                (node, sku, qty, qty),
+            )
+            after = tx.position(node, sku)
+            data = {"inbound": inbound_id, "qty": qty, "open": row["qty"] - qty,
+                    "on_hand": after.on_hand}  # fmt: skip
+            tx.emit("inbound.received", f"stock:{node}/{sku}", data)
+            return after
+
+        return self._keyed(idem, receive)
+
+    def put_setting(self, name: str, value: dict[str, Any]) -> None:
+        with self._write() as tx:
+            tx.conn.execute("REPLACE INTO settings VALUES (?, ?)", (name, _dumps(value)))
+
+    def get_setting(self, name: str) -> dict[str, Any] | None:
+        with self._read() as tx:
+            row = tx.conn.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
+        return None if row is None else dict(json.loads(row["value"]))
 
     def list_inbound(self, skus: Sequence[str]) -> list[Inbound]:
         with self._read() as tx:
