@@ -22,7 +22,7 @@ from scipy.optimize import linear_sum_assignment
 
 from sourcing_engine.solvers.candidates import DEFAULT_DEPTH, ShapeGroup, build_group
 from sourcing_engine.solvers.problem import SourcingProblem
-from sourcing_engine.solvers.shapes import content_pairs
+from sourcing_engine.solvers.shapes import content_pairs, shape_of
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -30,6 +30,8 @@ BoolArray = NDArray[np.bool_]
 
 MAX_COMBO_BLOCKS = 5
 """Splits into at most this many shipments search node combinations with arrays."""
+FEW_ORDERS = 8
+"""Up to this many orders the relaxation leaves open are priced one by one over nodes."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -129,22 +131,139 @@ def price_group(
 
     An answer is not proven when prices or what is left pushed the kept candidates of some
     content above the cost of the best candidate left out of the ranking.
+
+    Most orders are settled by the relaxation (`_relaxed`): its plan is optimal whenever
+    its shipments come from distinct nodes. The others are priced by listing their splits
+    (vectorized over many orders), or by the dynamic programme over nodes (a few orders,
+    or shapes with too many splits to list).
+    """
+    priced = priced_costs(group, prices, avail)
+    plans, settled, proven = _relaxed(problem, group, priced)
+    if settled.all():
+        return plans, proven
+    rows = np.nonzero(~settled)[0]
+    sub = group.subset(rows)
+    if group.shape.enumerated and len(rows) > FEW_ORDERS:
+        fixed, fixed_exact = _price_group_splits(problem, sub, priced[rows])
+    else:  # a few orders: the programme over nodes costs less than listing every split
+        fixed, _ = _price_group_dp(problem, sub, priced[rows])
+        fixed_exact = _ranking_holds(problem, sub, priced[rows])
+    exact = proven.copy()
+    exact[rows] = fixed_exact
+    return _with_rows(plans, rows, fixed), exact
+
+
+@lru_cache(maxsize=512)
+def _levels(qty: tuple[int, ...]) -> tuple[tuple[IntArray, IntArray, IntArray], ...]:
+    """The content pairs (whole, part, rest) by the units of `whole`, one level per unit
+    count: (pair indices grouped by whole, the wholes, where each whole's pairs start)."""
+    whole, _, _ = content_pairs(qty)
+    units = shape_of(qty).content_units
+    out = []
+    for u in range(1, int(sum(qty)) + 1):
+        pairs = np.nonzero(units[whole] == u)[0]
+        wholes, starts = np.unique(whole[pairs], return_index=True)
+        out.append((pairs, wholes, starts))
+    return tuple(out)
+
+
+def _relaxed(
+    problem: SourcingProblem, group: ShapeGroup, priced: FloatArray
+) -> tuple[OrderPlans, BoolArray, BoolArray]:
+    """The relaxation that lets two shipments of an order come from one node.
+
+    f[t], the least cost of shipping content t in shipments each at its content's cheapest
+    node, is a dynamic programme over contents (t = part + rest, by units). It is a lower
+    bound on every plan, so its best plan is optimal whenever its shipments' nodes differ
+    (`settled`), which is the common case: merging two shipments at one node is usually
+    cheaper than sending both. `proven`: every content's cheapest kept candidate is no
+    dearer than the best one the ranking left out, so the bound holds over all nodes.
     """
     shape = group.shape
-    if not shape.enumerated:
-        return _price_group_dp(problem, group, prices, avail)
+    pen = problem.penalties
+    g_count, n_cont = len(group), shape.n_contents
+    rows = np.arange(g_count)
+    slot = np.argmin(priced, axis=2)  # (G, C): each content's cheapest kept candidate
+    best = np.take_along_axis(priced, slot[:, :, None], axis=2)[:, :, 0]
+    _, part, rest = content_pairs(shape.qty)
+    f = np.full((g_count, n_cont), np.inf)
+    f[:, 0] = 0.0
+    choice = np.zeros((g_count, n_cont), dtype=np.int64)  # the pair that made f[t]
+    for pairs, wholes, starts in _levels(shape.qty):
+        cand = f[:, rest[pairs]] + best[:, part[pairs]]  # (G, P): rests are done
+        low = np.minimum.reduceat(cand, starts, axis=1)
+        hit = cand == np.repeat(low, np.diff(np.append(starts, len(pairs))), axis=1)
+        pos = np.where(hit, np.arange(len(pairs))[None, :], len(pairs))
+        f[:, wholes] = low
+        choice[:, wholes] = pairs[np.minimum.reduceat(pos, starts, axis=1)]
+    total_units = int(sum(shape.qty))
+    unfilled = pen.unfilled_per_unit * (total_units - shape.content_units)
+    final = f + unfilled[None, :] - pen.split * (np.arange(n_cont) > 0)[None, :]
+    t = np.argmin(final, axis=1)
+    value = final[rows, t]
+
+    width = max(1, shape.max_blocks)
+    block_content = np.full((g_count, width), -1, dtype=np.int64)
+    cur = t.copy()
+    for b in range(width):  # walk the choices back: one shipment per step
+        active = cur > 0
+        if not active.any():
+            break
+        p = choice[rows, cur]
+        block_content[active, b] = part[p[active]]
+        cur = np.where(active, rest[p], 0)
+    used = block_content >= 0
+    bc = np.maximum(block_content, 0)
+    m = slot[rows[:, None], bc]
+    block_node = np.where(used, group.node[rows[:, None], bc, m], -1)
+    settled = np.ones(g_count, dtype=bool)
+    for i in range(width):
+        for j in range(i + 1, width):
+            settled &= ~(used[:, i] & used[:, j] & (block_node[:, i] == block_node[:, j]))
+    settled &= used.sum(axis=1) <= pen.max_shipments
+    cost = np.where(used, group.cost[rows[:, None], bc, m], 0.0).sum(axis=1)
+    cost += unfilled[t] - pen.split * (t > 0)
+    proven = np.all(~np.isfinite(group.threshold) | (best <= group.threshold), axis=1)
+    plans = OrderPlans(group, value, cost, block_node, block_content, np.zeros(g_count, bool))
+    return plans, settled, proven
+
+
+def _ranking_holds(problem: SourcingProblem, group: ShapeGroup, priced: FloatArray) -> BoolArray:
+    """Per order: each content keeps as many candidates as a plan has shipments, each no
+    dearer than the best one left out, so an optimal plan needs no node beyond them (one
+    that used a node left out could swap it for a kept one that no other shipment uses)."""
+    shape = group.shape
+    top = max(1, min(shape.max_blocks, problem.penalties.max_shipments, priced.shape[2]))
+    kth = np.partition(priced, top - 1, axis=2)[:, :, top - 1]
+    result: BoolArray = np.all(~np.isfinite(group.threshold) | (kth <= group.threshold), axis=1)
+    return result
+
+
+def _with_rows(plans: OrderPlans, rows: IntArray, fixed: OrderPlans) -> OrderPlans:
+    """The plans with some orders' replaced (same group, same block width)."""
+    value, cost = plans.value.copy(), plans.cost.copy()
+    node, content = plans.block_node.copy(), plans.block_content.copy()
+    value[rows], cost[rows] = fixed.value, fixed.cost
+    w = fixed.block_node.shape[1]
+    node[rows], content[rows] = -1, -1
+    node[rows, :w], content[rows, :w] = fixed.block_node, fixed.block_content
+    return OrderPlans(plans.group, value, cost, node, content, plans.every_node)
+
+
+def _price_group_splits(
+    problem: SourcingProblem, group: ShapeGroup, priced: FloatArray
+) -> tuple[OrderPlans, BoolArray]:
+    """Cheapest plans by listing every split of the shape (see the module docstring)."""
+    shape = group.shape
     pen = problem.penalties
     g_count = len(group)
-    priced = priced_costs(group, prices, avail)
     max_k = min(shape.max_blocks, pen.max_shipments)
     depth = priced.shape[2]
     top = max(1, min(max_k, depth))
     slot = np.argsort(priced, axis=2, kind="stable")[:, :, :top]  # (G, C, top)
     best_val = np.take_along_axis(priced, slot, axis=2)
     best_node = np.take_along_axis(group.node, slot, axis=2)
-    exact = np.all(
-        ~np.isfinite(group.threshold) | (best_val[:, :, top - 1] <= group.threshold), axis=1
-    )
+    exact = _ranking_holds(problem, group, priced)
 
     total_units = sum(shape.qty)
     value = np.full(g_count, pen.unfilled_per_unit * total_units)  # ship nothing
@@ -230,10 +349,7 @@ def price_group(
 
 
 def _price_group_dp(
-    problem: SourcingProblem,
-    group: ShapeGroup,
-    prices: Prices | None,
-    avail: Availability | None,
+    problem: SourcingProblem, group: ShapeGroup, priced: FloatArray
 ) -> tuple[OrderPlans, BoolArray]:
     """Cheapest plans of large orders, node by node over the contents covered so far.
 
@@ -253,7 +369,6 @@ def _price_group_dp(
     counted = pen.max_shipments < shape.max_blocks  # does the cap on shipments bind?
     max_k = int(min(shape.max_blocks, pen.max_shipments))
     layers = max_k + 1 if counted else 1
-    priced = priced_costs(group, prices, avail)
     g_count, n_cont = len(group), shape.n_contents
     width = max(1, max_k)
     block_node = np.full((g_count, width), -1, dtype=np.int64)

@@ -9,7 +9,7 @@ atomically when it allocates them. One order is solved with `greedy-cost`, which
 order is the exact single-order pricing; a batch with the joint `optimal` policy.
 """
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -266,7 +266,7 @@ class Sourced:
         return self.plan
 
 
-def check_items(skus: Collection[str], items: dict[str, Item]) -> None:
+def check_items(skus: Collection[str], items: Mapping[str, Item]) -> None:
     """UnknownItems naming every SKU the network has no item record (weight, size) for."""
     unknown = sorted(s for s in skus if s not in items)
     if unknown:

@@ -47,14 +47,6 @@ class PromiseNetwork:
             self._days[(node, year)] = found
         return found
 
-    def nearest(self, lat: float, lon: float, k: int) -> IntArray:
-        """The k nodes nearest a point, nearest first."""
-        if self._tree is None or k <= 0:
-            return np.zeros(0, dtype=np.int64)
-        k = min(k, len(self.network))
-        _, idx = self._tree.query(unit_vectors(np.array(lat), np.array(lon)), k=k)
-        return np.atleast_1d(np.asarray(idx, dtype=np.int64))
-
     def within(self, lat: float, lon: float, miles: float) -> IntArray:
         """Every node within `miles` of a point, nearest first."""
         if self._tree is None:

@@ -5,11 +5,11 @@ One pass, on the stock available now (on hand minus safety stock, holds and allo
 1. the cart is split into units on hand can cover (shipped), units open purchase orders
    can cover (backordered, dated from their arrival) and units nothing covers (each line
    with its reason);
-2. the shipped units get their cheapest plan on the rate card over the candidate nodes (the
-   nodes nearest the customer and every warehouse; for a SKU they cannot cover, every node
-   that stocks it), exactly as the engine sources one order; every service level prices and
-   dates that plan, or, if it does not serve a node of it, is sourced again on the nodes it
-   serves and is not offered when those cannot cover the units;
+2. the shipped units get their cheapest plan on the rate card over every node stocking
+   them, exactly as the engine sources one order (the exact pricing keeps, per shipment
+   content, only the nodes that can matter); every service level prices and dates that
+   plan, or, if it does not serve a node of it, is sourced again on the nodes it serves and
+   is not offered when those cannot cover the units;
 3. pickup: stores near the customer that hold the whole cart on their own shelf;
 4. ship-to-store: the whole cart from warehouses to a store near the customer;
 5. options are ranked by cost, then by when the customer has the goods; each says why its
@@ -59,17 +59,15 @@ Reason = Literal["no_stock", "safety_stock", "held", "ship_disabled", "too_late"
 
 @dataclass(frozen=True)
 class PromiseConfig:
-    """candidate_nodes: nodes nearest the customer that ship options are sourced from
-    (with every warehouse); pickup_radius_miles / pickup_stores: how far and how many
-    stores pickup and ship-to-store offer."""
+    """pickup_radius_miles / pickup_stores: how far and how many stores pickup and
+    ship-to-store offer (the nearest first)."""
 
-    candidate_nodes: int = 40
     pickup_radius_miles: float = 25.0
     pickup_stores: int = 3
 
     def __post_init__(self) -> None:
-        if self.candidate_nodes < 1 or self.pickup_stores < 0 or self.pickup_radius_miles < 0:
-            raise ValueError("candidate_nodes >= 1, pickup_stores >= 0, pickup_radius_miles >= 0")
+        if self.pickup_stores < 0 or self.pickup_radius_miles < 0:
+            raise ValueError("pickup_stores and pickup_radius_miles must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -246,21 +244,26 @@ InboundReader = Callable[[Sequence[str]], list[Inbound]]
 
 @dataclass
 class _Stock:
-    """Available units per (node index, sku) read for this promise, and every position."""
+    """Available units per (node index, sku) read for this promise, the positions read,
+    and the units per SKU at nodes that ship."""
 
     available: dict[tuple[int, str], int] = field(default_factory=dict)
-    positions: dict[tuple[int, str], Position] = field(default_factory=dict)
+    positions: list[Position] = field(default_factory=list)
+    shippable: dict[str, int] = field(default_factory=dict)
 
     def add(self, net: PromiseNetwork, found: Sequence[Position]) -> None:
-        for p in found:
-            n = net.network.index.get(p.node)
-            if n is not None:
-                self.available[(n, p.sku)] = p.available
-                self.positions[(n, p.sku)] = p
-
-    def shippable(self, net: PromiseNetwork, sku: str) -> int:
-        ok = net.network.ship_enabled
-        return sum(q for (n, s), q in self.available.items() if s == sku and ok[n])
+        index, ok = net.network.index, net.network.ship_enabled.tolist()
+        available, shippable = self.available, self.shippable
+        for p in found:  # the hot loop of a promise: a 5-line cart reads ~1,500 positions
+            n = index.get(p.node)
+            if n is None:
+                continue
+            q = p.on_hand - p.safety_stock - p.allocated - p.reserved  # Position.available
+            if q > 0:
+                available[(n, p.sku)] = q
+                if ok[n]:
+                    shippable[p.sku] = shippable.get(p.sku, 0) + q
+        self.positions += found
 
 
 def promise(
@@ -278,24 +281,14 @@ def promise(
     """Every option the cart can have at this destination now (see the module docstring)."""
     config = config or PromiseConfig()
     skus = sorted(cart)
-    check_items(skus, dict(items))
+    check_items(skus, items)
     at = at.astimezone(UTC)
-    nodes = net.network
     near_stores = net.stores_within(
         destination.lat, destination.lon, config.pickup_radius_miles, config.pickup_stores
     )
-    candidates = np.unique(
-        np.concatenate(
-            [net.nearest(destination.lat, destination.lon, config.candidate_nodes),
-             net.warehouses, near_stores]
-        )
-    )  # fmt: skip
     stock = _Stock()
-    stock.add(net, read_positions(skus, [nodes.ids[i] for i in candidates.tolist()]))
-    short = [s for s in skus if stock.shippable(net, s) < cart[s]]
-    if short:  # beyond the nearest nodes: every node stocking the SKU
-        stock.add(net, read_positions(short, None))
-    now = {s: min(cart[s], stock.shippable(net, s)) for s in skus}
+    stock.add(net, read_positions(skus, None))  # every node: the exact plan may need any
+    now = {s: min(cart[s], stock.shippable.get(s, 0)) for s in skus}
 
     backordered: list[tuple[Inbound, int]] = []
     unpromisable: list[Unpromisable] = []
@@ -341,7 +334,7 @@ def promise(
         options=_ranked(options),
         unpromisable=tuple(unpromisable),
         not_offered=tuple(not_offered),
-        candidates=len(candidates),
+        candidates=plans.candidates,
     )
 
 
@@ -365,7 +358,8 @@ def _from_inbound(
 
 def _why(sku: str, qty: int, stock: _Stock, net: PromiseNetwork) -> Unpromisable:
     """The reason units of a SKU cannot be promised, from every node's position."""
-    mine = [(n, p) for (n, s), p in stock.positions.items() if s == sku]
+    index = net.network.index
+    mine = [(index[p.node], p) for p in stock.positions if p.sku == sku and p.node in index]
     on_hand = sum(p.on_hand for _, p in mine)
     above_safety = sum(max(0, p.on_hand - p.safety_stock) for _, p in mine)
     free = sum(p.available for _, p in mine)
@@ -428,67 +422,95 @@ class _Context:
         stores: Sequence[int],
         cart: Mapping[str, int],
     ) -> _Plans:
-        """Source every plan of the promise in two calls of the exact single-order pricing:
-        one problem holds the shipped units (on all candidates, and for each service level
-        that serves near zones only, on the nodes it serves), the whole cart to each store
-        near the customer (on warehouses), then the shipped units again without the main
-        node (the next best); the backordered units are placed at their purchase orders'
-        nodes. Every plan is then priced once per service level."""
+        """Every plan of the promise, each the exact cheapest over the stock it may use:
+        the shipped units over every node stocking them, then again without the node that
+        ships most of them (the next best); for a service level serving near zones only,
+        over the nodes in those zones; the whole cart to each store near the customer, over
+        the warehouses. The backordered units are placed at their purchase orders' nodes.
+        Each plan is priced by the levels that may carry it."""
         network = self.net.network
-        orders: list[Order] = []
-        restricted = [lv for lv in self.carrier.levels if lv.max_zone is not None]
-        if ship_lines:
-            for oid in ("ship", "ship_alt", *(f"ship:{lv.name}" for lv in restricted)):
-                orders.append(Order.of(oid, self.destination, ship_lines))
+        by_level: dict[str, dict[str, tuple[tuple[Shipment, ...], int]]] = {
+            lv.name: {} for lv in self.carrier.levels
+        }
+        main, candidates = None, 0
         back = back_lines(backordered)
+        orders = [Order.of(i, self.destination, ship_lines) for i in ("ship", "ship_alt")]
+        orders = orders if ship_lines else []
         if back:
             orders.append(Order.of("backorder", self.destination, back))
-        for st in stores:
-            point = Destination(float(network.lat[st]), float(network.lon[st]), residential=False)
-            orders.append(Order.of(f"store:{st}", point, sorted(cart.items())))
-        if not orders:
-            return _Plans({}, None, 0)
-        problem = self._problem(orders, stock)
-        index = {o.id: i for i, o in enumerate(orders)}
-        rows = np.repeat(problem.stock_qty[None, :], len(orders), axis=0)  # a writable copy
-        for lv in restricted if ship_lines else []:
-            o = index[f"ship:{lv.name}"]
-            miles = problem.distance_miles(np.full(len(problem.stock_node), o), problem.stock_node)
-            rows[o] *= self.carrier.serves(lv, self.carrier.zone(miles))
-        for st in stores:
-            rows[index[f"store:{st}"]] *= self.net.is_warehouse[problem.stock_node]
-        first = [index[k] for k in index if k not in ("ship_alt", "backorder")]
-        parts = [cheapest_alone(problem, np.array(first, dtype=np.int64), rows)]
-        main = None
-        if ship_lines:
-            o, alt = index["ship"], index["ship_alt"]
-            mine = problem.line_order[parts[0].line] == o
-            main = int(_main_node(problem, parts[0], mine))
-            rows[alt] *= problem.stock_node != main
-            parts.append(cheapest_alone(problem, np.array([alt], dtype=np.int64), rows))
-        if back:
-            parts.append(self._at_inbound(problem, index["backorder"], backordered))
-        alloc = Allocation(
-            *(np.concatenate([getattr(p, f) for p in parts]) for f in ("line", "node", "qty"))
-        )
-        ids = [o.id for o in orders]
-        by_level = {}
-        for level in self.carrier.levels:
-            costs = evaluate(problem, alloc, self._shipping(level))
-            found = read_plans(problem, alloc, costs, ids, network.ids, self.skus, self.currency)
-            by_level[level.name] = {
-                p.order_id: (p.shipments, sum(ln.qty for ln in p.unfilled)) for p in found
-            }
-        n_candidates = len(np.unique(problem.stock_node))
-        return _Plans(by_level, None if main is None else network.ids[main], n_candidates)
+        if orders:
+            problem = self._problem(orders, stock.available)
+            candidates = len(np.unique(problem.stock_node))
+            parts = []
+            if ship_lines:
+                parts.append(self._alone(problem, 0, problem.stock_qty))
+                main = _main_node(problem, parts[0])
+                others = problem.stock_qty * (problem.stock_node != main)
+                parts.append(self._alone(problem, 1, others))
+            if back:
+                parts.append(self._at_inbound(problem, len(orders) - 1, backordered))
+            alloc = _concat(parts)
+            for level in self.carrier.levels:
+                by_level[level.name] |= self._priced(problem, orders, alloc, level)
+        for level in self.carrier.levels if ship_lines else ():
+            if level.max_zone is None:
+                continue
+            near = self._nodes_within_zone(stock, level.max_zone)
+            served = {k: q for k, q in stock.available.items() if k[0] in near}
+            mine = [Order.of(f"ship:{level.name}", self.destination, ship_lines)]
+            problem = self._problem(mine, served)
+            alloc = self._alone(problem, 0, problem.stock_qty)
+            by_level[level.name] |= self._priced(problem, mine, alloc, level)
+        if stores:
+            to_stores = [
+                Order.of(f"store:{st}", self._store_point(st), sorted(cart.items()))
+                for st in stores
+            ]
+            warehouses = {k: q for k, q in stock.available.items() if self.net.is_warehouse[k[0]]}
+            problem = self._problem(to_stores, warehouses)
+            alloc = cheapest_alone(problem, np.arange(len(to_stores)), problem.stock_qty)
+            level = self.carrier.store_level
+            by_level[level.name] |= self._priced(problem, to_stores, alloc, level)
+        return _Plans(by_level, None if main is None else network.ids[main], candidates)
 
-    def _problem(self, orders: Sequence[Order], stock: _Stock) -> SourcingProblem:
+    def _store_point(self, store: int) -> Destination:
+        n = self.net.network
+        return Destination(float(n.lat[store]), float(n.lon[store]), residential=False)
+
+    def _alone(self, problem: SourcingProblem, o: int, stock: IntArray) -> Allocation:
+        return cheapest_alone(problem, np.array([o], dtype=np.int64), stock)
+
+    def _priced(
+        self,
+        problem: SourcingProblem,
+        orders: Sequence[Order],
+        alloc: Allocation,
+        level: ServiceLevel,
+    ) -> dict[str, tuple[tuple[Shipment, ...], int]]:
+        """Each order's shipments priced by the level, and the units it leaves unfilled."""
+        costs = evaluate(problem, alloc, self._shipping(level))
+        ids = [o.id for o in orders]
+        found = read_plans(
+            problem, alloc, costs, ids, self.net.network.ids, self.skus, self.currency
+        )
+        return {p.order_id: (p.shipments, sum(ln.qty for ln in p.unfilled)) for p in found}
+
+    def _nodes_within_zone(self, stock: _Stock, max_zone: int) -> set[int]:
+        """The nodes holding stock whose zone to the customer is at most max_zone."""
+        nodes = np.unique(np.fromiter((n for n, _ in stock.available), dtype=np.int64))
+        n, d = self.net.network, self.destination
+        zone = self.carrier.zone(haversine_miles(n.lat[nodes], n.lon[nodes], d.lat, d.lon))
+        return set(nodes[zone <= max_zone].tolist())
+
+    def _problem(
+        self, orders: Sequence[Order], available: Mapping[tuple[int, str], int]
+    ) -> SourcingProblem:
         sku_index = {s: i for i, s in enumerate(self.skus)}
-        keys = [(n, s) for (n, s), q in stock.available.items() if q > 0 and s in sku_index]
+        keys = [k for k, q in available.items() if q > 0]
         columns = (
             np.fromiter((sku_index[s] for _, s in keys), dtype=np.int64, count=len(keys)),
             np.fromiter((n for n, _ in keys), dtype=np.int64, count=len(keys)),
-            np.fromiter((stock.available[k] for k in keys), dtype=np.int64, count=len(keys)),
+            np.fromiter((available[k] for k in keys), dtype=np.int64, count=len(keys)),
         )
         return build_problem(
             self.net.network, self.items, columns, orders, self.carrier.shipping,
@@ -744,10 +766,16 @@ def _total(shipments: Sequence[Shipment | PromisedShipment]) -> float:
     return round(sum(s.cost for s in shipments), 6)
 
 
-def _main_node(problem: SourcingProblem, alloc: Allocation, mine: NDArray[np.bool_]) -> int:
-    """The node shipping the most units of an order's plan (the first such on a tie)."""
-    units = np.bincount(alloc.node[mine], alloc.qty[mine], minlength=problem.n_nodes)
+def _main_node(problem: SourcingProblem, alloc: Allocation) -> int:
+    """The node shipping the most units of a plan (the first such on a tie)."""
+    units = np.bincount(alloc.node, alloc.qty, minlength=problem.n_nodes)
     return int(np.argmax(units))
+
+
+def _concat(parts: Sequence[Allocation]) -> Allocation:
+    return Allocation(
+        *(np.concatenate([getattr(p, f) for p in parts]) for f in ("line", "node", "qty"))
+    )
 
 
 def _short(lines: Sequence[tuple[str, int]], shipments: Sequence[Shipment]) -> tuple[Line, ...]:
