@@ -1,17 +1,26 @@
-"""The `sourcing-engine` command line: solve, validate, scenario generate, compare, serve.
+"""The `sourcing-engine` command line: solve, validate, scenario generate, compare, promise,
+serve.
 
 Exit codes: 0 done (or a valid plan), 1 a plan that fails validation, 2 bad input. Bad input
 of any kind (a file, a field, an option) is reported as one `error: ...` message on stderr
 that names the file and the entry, never as a traceback. `main` only parses, calls and maps
 errors; the work is done by `exchange`, `sourcing`, `solvers`, `plan_check`, `presets` and
-`compare`; `serve` by `api.serve` (which starts the API).
+`compare`; `promise` by the live `service` on a ledger store; `serve` by `api.serve` (which
+starts the API).
 """
 
 import argparse
+import datetime as dt
 import json
 import math
+import os
+import re
+import sqlite3
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
@@ -27,18 +36,26 @@ from sourcing_engine.compare import (
     format_table,
     to_json_data,
 )
-from sourcing_engine.domain import Batch
-from sourcing_engine.errors import InputError
+from sourcing_engine.domain import Batch, Destination, merge_lines
+from sourcing_engine.errors import DomainError, InputError, NoPostalData, UnknownItems
 from sourcing_engine.exchange import (
     PLAN_FORMAT,
+    ZIP_PATTERN,
     PlanSpec,
     plan_from_json,
     problem_from_json,
 )
+from sourcing_engine.geocode import destination
 from sourcing_engine.plan_check import validate_plan
 from sourcing_engine.presets import PRESETS, binding_stats, generate, write_scenario
+from sourcing_engine.promise.calendars import zone_at
+from sourcing_engine.promise.options import METHODS, Method, Option, Promise
+from sourcing_engine.service import Service
 from sourcing_engine.solvers import POLICIES, solve
 from sourcing_engine.sourcing import CompiledBatch, compile_batch
+from sourcing_engine.stores import SQLITE_PREFIX, open_store
+from sourcing_engine.stores.base import StoreNotDurable
+from sourcing_engine.stores.sqlite import SqliteStore
 
 PROG = "sourcing-engine"
 EXIT_INVALID_PLAN = 1
@@ -117,6 +134,134 @@ def _policy_list(text: str) -> list[str]:
         return check_policies(p.strip() for p in text.split(",") if p.strip())
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+MAX_CART_LINES = 100
+MAX_LINE_QTY = 10_000
+"""A cart as the API takes it: up to 100 lines of 1..10,000 units."""
+SKU_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]*")
+"""A SKU as the API takes it: letters, digits and . _ : - (a SKU may hold a colon: the
+quantity is after the last one)."""
+CART_EXAMPLE = "SKU-000021:2,SKU-000094:1"
+
+
+def _cart(text: str) -> dict[str, int]:
+    """SKU:QTY,SKU:QTY,... -> sku -> units (a SKU given twice is one line, summed)."""
+    entries = [e.strip() for e in text.split(",")]
+    if not any(entries):
+        raise argparse.ArgumentTypeError(f"expected SKU:QTY,... such as {CART_EXAMPLE}")
+    if len(entries) > MAX_CART_LINES:
+        raise argparse.ArgumentTypeError(f"{len(entries)} lines: expected at most {MAX_CART_LINES}")
+    lines = []
+    for entry in entries:
+        sku, sep, qty = entry.rpartition(":")
+        if not entry:
+            raise argparse.ArgumentTypeError(f"an empty entry in {text!r} (a comma too many?)")
+        if not sep or not sku.strip():
+            raise argparse.ArgumentTypeError(
+                f"{entry!r}: expected SKU:QTY such as SKU-000021:2 (a SKU, a colon, its units)"
+            )
+        sku, qty = sku.strip(), qty.strip()
+        if not SKU_PATTERN.fullmatch(sku) or len(sku) > 128:
+            raise argparse.ArgumentTypeError(
+                f"SKU {sku!r}: expected letters, digits and . _ : - (at most 128)"
+            )
+        if not qty.isascii() or not qty.isdigit() or not 1 <= int(qty) <= MAX_LINE_QTY:
+            raise argparse.ArgumentTypeError(
+                f"{sku}: quantity {qty!r}: expected a whole number 1..{MAX_LINE_QTY:,}"
+            )
+        lines.append((sku, int(qty)))
+    return merge_lines(lines)
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where --to points: a point, or a postal code with its country (None: the
+    network's)."""
+
+    lat: float | None = None
+    lon: float | None = None
+    postal: str | None = None
+    country: str | None = None
+
+
+TO_FORMS = "LAT,LON such as 40.75,-73.99, or POSTAL:COUNTRY such as 10001:US"
+
+
+def _place(text: str) -> Place:
+    if "," in text:
+        parts = text.split(",")
+        try:
+            lat, lon = (float(p) for p in parts)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {TO_FORMS}, got {text!r}") from None
+        if not (math.isfinite(lat) and -90 <= lat <= 90):
+            raise argparse.ArgumentTypeError(f"latitude {parts[0]!r}: expected -90..90")
+        if not (math.isfinite(lon) and -180 <= lon <= 180):
+            raise argparse.ArgumentTypeError(f"longitude {parts[1]!r}: expected -180..180")
+        return Place(lat=lat, lon=lon)
+    postal, sep, country = (p.strip() for p in text.partition(":"))
+    if not postal or (sep and not re.fullmatch(r"[A-Za-z]{2}", country)):
+        raise argparse.ArgumentTypeError(
+            f"expected {TO_FORMS} (an ISO 3166 country code), got {text!r}"
+        )
+    return Place(postal=postal, country=country.upper() if sep else None)
+
+
+def destination_of(place: Place, network_country: str) -> Destination:
+    """The destination --to names, its postal code placed (CliError naming --to)."""
+    if place.postal is None:
+        assert place.lat is not None
+        assert place.lon is not None
+        return Destination(place.lat, place.lon)
+    country = place.country or network_country
+    try:
+        if country == "US" and not re.fullmatch(ZIP_PATTERN, place.postal):
+            raise CliError(
+                f"argument --to: {place.postal!r}: expected a 5-digit US ZIP code or ZIP+4 "
+                "such as 10001"
+            )
+        found = destination(None, None, place.postal, True, country)
+    except NoPostalData as exc:  # the API's words, without its field name
+        why = str(exc).removeprefix("destination.zip: ")
+        raise CliError(f"argument --to: {why} (--to LAT,LON)") from None
+    if found is None:
+        raise CliError(
+            f"argument --to: unknown US ZIP code {place.postal!r} (expected a known 5-digit "
+            "ZIP or ZIP+4 such as 10001)"
+        )
+    return found
+
+
+def _moment(text: str) -> dt.datetime:
+    try:
+        at = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO 8601 time with its UTC offset such as 2026-12-24T10:00:00+01:00, "
+            f"got {text!r}"
+        ) from None
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no UTC offset: add one (such as +01:00, -05:00 or Z), so that the "
+            "time is not read in this machine's zone"
+        )
+    if not 2000 <= at.year <= 2099:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a moment in the years 2000..2099")
+    return at
+
+
+def _method_list(text: str) -> list[str]:
+    names: list[str] = []
+    for name in (m.strip() for m in text.split(",")):
+        if name not in METHODS:
+            raise argparse.ArgumentTypeError(
+                f"unknown method {name!r}; choose from {', '.join(METHODS)}"
+            )
+        if name in names:
+            raise argparse.ArgumentTypeError(f"method {name!r} is given twice")
+        names.append(name)
+    return names
 
 
 # --- reading and writing files ----------------------------------------------------------
@@ -298,6 +443,177 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scenario(text: str) -> tuple[Batch, str]:
+    """A preset (seed 0, as serve loads it) or a sourcing-problem/1 file, and its name."""
+    if text in PRESETS:
+        return generate(text, seed=0), f"preset {text}"
+    path = Path(text)
+    if not path.exists():
+        raise CliError(
+            f"argument --scenario: {text!r} is neither a preset ({', '.join(PRESETS)}) nor a file"
+        )
+    return read_problem(path), str(path)
+
+
+def _open_ledger(url: str) -> Service:
+    """The service on an existing ledger (one line saying why it cannot be used)."""
+    where = f"argument --store: {url}"
+    if url.startswith(SQLITE_PREFIX):
+        path = Path(url[len(SQLITE_PREFIX) :])
+        if not path.is_file():  # never create an empty ledger to read from
+            raise CliError(
+                f"{where}: no ledger file at {path} (--scenario loads a network into a "
+                "temporary one)"
+            )
+    try:
+        service = Service(open_store(url))
+    except (StoreNotDurable, DomainError) as exc:
+        raise CliError(f"{where}: {exc}") from None
+    except (ValueError, OSError, sqlite3.Error) as exc:
+        raise CliError(f"{where}: cannot be used as the ledger ({exc})") from None
+    try:
+        if not service.list_nodes():
+            raise CliError(f"{where}: the ledger has no network (no nodes) to promise from")
+    except BaseException:
+        service.close()
+        raise
+    return service
+
+
+@contextmanager
+def _promise_service(args: argparse.Namespace) -> Iterator[Service]:
+    """The service on the --store ledger (read only), or on a temporary embedded ledger
+    holding the --scenario's network (removed after)."""
+    if args.store is not None:
+        service = _open_ledger(args.store)
+        try:
+            yield service
+        finally:
+            service.close()
+        return
+    batch, source = _scenario(args.scenario)
+    with tempfile.TemporaryDirectory(prefix="sourcing-engine-promise-") as tmp:
+        service = Service(SqliteStore(Path(tmp) / "ledger.db"))
+        try:
+            service.load_network(batch, reason=source)
+            yield service
+        finally:
+            service.close()
+
+
+def cmd_promise(args: argparse.Namespace) -> int:
+    place: Place = args.to
+    destination = None
+    if place.postal is None or place.country is not None:  # placed before any loading
+        destination = destination_of(place, "US")
+    at = args.at or dt.datetime.now(dt.UTC)
+    methods: list[Method] = args.methods or list(METHODS)
+    with _promise_service(args) as service:
+        try:
+            if destination is None:
+                destination = destination_of(place, service.carrier().country)
+            found = service.promise(args.cart, destination, at, methods)
+        except UnknownItems as exc:
+            raise CliError(f"argument --cart: {exc}") from None
+        except DomainError as exc:
+            raise CliError(str(exc)) from None
+    if args.json:
+        print(json.dumps(found.to_data(), indent=2, ensure_ascii=False))
+    else:
+        print(format_promise(found, args.cart, at))
+    return 0
+
+
+# --- the promise as text ----------------------------------------------------------------
+
+
+def _when(option: Option) -> str:
+    """A delivery window in the customer's local dates, or a ready time at the store."""
+    if option.delivery is not None:
+        w = option.delivery
+        first = f"{w.earliest:%a %Y-%m-%d}"
+        days = first if w.latest == w.earliest else f"{first} - {w.latest:%a %Y-%m-%d}"
+        return f"{days} by {w.by:%H:%M}"
+    assert option.ready_at is not None
+    return f"ready {option.ready_at:%a %Y-%m-%d %H:%M %Z}"
+
+
+def _ships_from(option: Option) -> str:
+    if option.method == "pickup":
+        return f"{option.store} (its shelf)"
+    nodes = ", ".join(
+        s.node if s.inbound is None else f"{s.node} ({s.inbound})" for s in option.shipments
+    )
+    return f"{nodes} -> {option.store}" if option.method == "ship_to_store" else nodes
+
+
+def _marks(option: Option) -> str:
+    found = [m for m, on in (("cheapest", option.cheapest), ("fastest", option.fastest)) if on]
+    if not option.complete:
+        found.append("partial")
+    return ", ".join(found)
+
+
+def _lines_text(lines: Sequence[tuple[str, int]]) -> str:
+    return ", ".join(f"{sku} x{qty}" for sku, qty in lines)
+
+
+PROMISE_COLUMNS = (
+    "#",
+    "option",
+    "cost",
+    "delivery (customer's dates) / ready",
+    "ships from",
+    "mark",
+)
+
+
+def format_promise(found: Promise, cart: dict[str, int], at: dt.datetime) -> str:
+    """The options as a table (ranked, cheapest and fastest marked), each option's reason
+    (with its lines if it carries part of the cart), then the options not offered and the
+    units nothing can promise, with their reasons."""
+    d = found.destination
+    tz = zone_at(d.lat, d.lon)
+    to = f"ZIP {d.zip} ({d.lat:.4f},{d.lon:.4f})" if d.zip else f"{d.lat:.4f},{d.lon:.4f}"
+    units = sum(cart.values())
+    out = [
+        f"promise for {units} unit{'s' * (units != 1)} of {len(cart)} SKU"
+        f"{'s' * (len(cart) != 1)} to {to}, time zone {tz.key}, at "
+        f"{at.astimezone(tz):%a %Y-%m-%d %H:%M %Z}; costs to us in {found.currency}"
+    ]
+    rows = [
+        [str(k), o.id, f"{o.cost:,.2f} {o.currency}", _when(o), _ships_from(o), _marks(o)]
+        for k, o in enumerate(found.options, 1)
+    ]
+    if rows:
+        table = [list(PROMISE_COLUMNS), *rows]
+        widths = [max(len(r[c]) for r in table) for c in range(len(PROMISE_COLUMNS))]
+
+        def render(row: list[str]) -> str:
+            return "  ".join(
+                cell.rjust(w) if c in (0, 2) else cell.ljust(w)
+                for c, (cell, w) in enumerate(zip(row, widths, strict=True))
+            ).rstrip()
+
+        out += ["", render(table[0]), "  ".join("-" * w for w in widths).rstrip()]
+        out += [render(r) for r in rows]
+        out += ["", "why:"]
+        for k, o in enumerate(found.options, 1):
+            part = "" if o.complete else f"{_lines_text([(ln.sku, ln.qty) for ln in o.lines])}: "
+            out.append(f"  {k}. {part}{o.reason}")
+    else:
+        out += ["", "no option can be offered for this cart here"]
+    if found.not_offered:
+        out += ["", "not offered:"]
+        for n in found.not_offered:
+            short = f" (short: {_lines_text([(ln.sku, ln.qty) for ln in n.lines])})"
+            out.append(f"  {n.id}: {n.reason}{short if n.lines else ''}")
+    if found.unpromisable:
+        out += ["", "cannot be promised:"]
+        out += [f"  {u.sku} x{u.qty}: {u.reason} ({u.detail})" for u in found.unpromisable]
+    return "\n".join(out)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     # the command line is the composition root: the one place the domain package reaches up
     # to the HTTP layer, lazily, to start it (the other commands do not need the server)
@@ -386,6 +702,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_compare)
 
     p = commands.add_parser(
+        "promise",
+        help="the delivery options of a cart at a destination, with dates and costs",
+        description="Every delivery option of a cart at a destination (ship per service "
+        "level, pickup, ship-to-store, backorder), ranked, with dates and our cost, on a "
+        "scenario's network or on a ledger's live stock (nothing is held or changed).",
+    )
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--scenario",
+        metavar="PRESET_OR_PROBLEM.json",
+        help=f"a preset ({', '.join(PRESETS)}; seed 0) or a problem file, loaded into a "
+        "temporary embedded ledger",
+    )
+    source.add_argument(
+        "--store", metavar="URL", help="an existing ledger: sqlite:///path or redis://host:port/db"
+    )
+    p.add_argument(
+        "--cart", type=_cart, required=True, metavar="SKU:QTY,...", help=f"e.g. {CART_EXAMPLE}"
+    )
+    p.add_argument(
+        "--to",
+        type=_place,
+        required=True,
+        metavar="LAT,LON|POSTAL:COUNTRY",
+        help="coordinates, or a postal code with its country (only US ZIP codes are placed; "
+        "without :COUNTRY, the network's country)",
+    )
+    p.add_argument(
+        "--at",
+        type=_moment,
+        metavar="ISO-TIME",
+        help="the moment of the request, with its UTC offset, e.g. 2026-12-24T10:00:00+01:00 "
+        "(default now)",
+    )
+    p.add_argument(
+        "--methods",
+        type=_method_list,
+        metavar="M1,M2,...",
+        help=f"which to consider: {','.join(METHODS)} (default all)",
+    )
+    p.add_argument("--json", action="store_true", help="print the promise document instead")
+    p.set_defaults(run=cmd_promise)
+
+    p = commands.add_parser(
         "serve",
         help="run the order-lifecycle API (embedded store and a demo network by default)",
         epilog="Set SOURCING_ENGINE_ADMIN_KEY to choose the admin key; without it a "
@@ -430,6 +790,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader stopped reading (`| head`): nothing is wrong
+        _discard_stdout()
+        return 0
+
+
+def _discard_stdout() -> None:
+    """Send what is left of stdout to /dev/null, so that the flush at exit does not fail
+    on the closed pipe again (the recipe of Python's `signal` documentation)."""
+    with suppress(OSError, ValueError):  # no file descriptor: stdout captured in memory
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":

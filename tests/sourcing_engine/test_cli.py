@@ -1,5 +1,6 @@
 """The command line, run in-process through `main` on the committed small-seed1 scenario."""
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -329,3 +330,257 @@ def test_console_script_and_module_entry_points(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert bad.stderr.startswith("error: ")
     assert "Traceback" not in bad.stderr
+
+
+# --- promise: the delivery options of a cart ----------------------------------------------
+
+CART = "SKU-000021:2,SKU-000094:1"
+AFTER_CUTOFF = "2026-12-24T15:00:00-05:00"  # Christmas Eve, 15:00 in New York
+MILAN = "45.4642,9.1900"
+
+
+def _promise(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
+    return _run(capsys, "promise", *argv)
+
+
+def _rows(out: str) -> dict[str, str]:
+    """The table's rows by option id (the line under the header's rule up to a blank)."""
+    lines = out.splitlines()
+    start = next(k for k, line in enumerate(lines) if line.startswith("-  ---")) + 1
+    rows = {}
+    for line in lines[start:]:
+        if not line.strip():
+            break
+        rows[line.split()[1]] = line
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("at", "ground", "next_day", "ready"),
+    [
+        # before the 14:00 cut-off: released and shipped Thu 24; one transit day on the
+        # carrier's working days skips Christmas (Fri 25) and the weekend: Mon 28; the
+        # ground window ends one working day later (Tue 29); the store puts the parcel out
+        # one open day after it arrives, at its 10:00 opening (Tue 29)
+        ("2026-12-24T13:59:00-05:00", "Mon 2026-12-28 - Tue 2026-12-29", "Mon 2026-12-28",
+         "Tue 2026-12-29 10:00 EST"),
+        # at the cut-off: released on the next open day of the warehouse (Mon-Fri, not on
+        # Christmas), Mon 28; delivered a working day later, Tue 29; window to Wed 30;
+        # ready at the store one open day after delivery, Wed 30 at 10:00
+        ("2026-12-24T14:00:00-05:00", "Tue 2026-12-29 - Wed 2026-12-30", "Tue 2026-12-29",
+         "Wed 2026-12-30 10:00 EST"),
+    ],
+)  # fmt: skip
+def test_promise_prints_the_options_with_hand_computed_dates(
+    at: str, ground: str, next_day: str, ready: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On the small preset (DC-New-York-City, a warehouse 4 miles from ZIP 10001, is the
+    cheapest; ground and next-day both take 1 day in zone 2), the table's dates are those
+    computed by hand from the rules of promise/calendars.py, either side of the cut-off."""
+    code, out, err = _promise(capsys, "--scenario", "small", "--cart", CART, "--to", "10001:US",
+                              "--at", at)  # fmt: skip
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == (
+        "promise for 3 units of 2 SKUs to ZIP 10001 (40.7484,-73.9967), time zone "
+        f"America/New_York, at Thu 2026-12-24 {at[11:16]} EST; costs to us in USD"
+    )
+    rows = _rows(out)
+    assert f"{ground} by 20:00" in rows["ship:ground"]
+    assert "DC-New-York-City" in rows["ship:ground"]
+    assert f"  {next_day} by 20:00" in rows["ship:next_day"]
+    store = rows["ship_to_store:ST-0012-New-York-City"]
+    assert f"ready {ready}" in store
+    assert "DC-New-York-City -> ST-0012-New-York-City" in store
+    assert " USD " in rows["ship:ground"]
+    marks = [r.split("  ")[-1] for r in rows.values()]
+    assert sum("cheapest" in m for m in marks) == sum("fastest" in m for m in marks) == 1
+    assert [line.split()[0] for line in rows.values()] == [str(k) for k in range(1, len(rows) + 1)]
+    why = out.split("\nwhy:\n")[1].split("\n\n")[0].splitlines()
+    assert len(why) == len(rows)
+    assert "the cheapest plan over" in why[list(rows).index("ship:ground")]
+    not_offered = out.split("\nnot offered:\n")[1].splitlines()
+    short = "(short: SKU-000021 x2, SKU-000094 x1)"
+    assert f"  pickup:ST-0014-New-York-City: not the whole cart on its shelf {short}" in not_offered
+
+
+def test_promise_json_is_the_promise_document(capsys: pytest.CaptureFixture[str]) -> None:
+    """--json prints the promise document (as the API answers it), the same options in the
+    same order as the table."""
+    argv = ["--scenario", "small", "--cart", CART, "--to", "40.75,-73.99", "--at", AFTER_CUTOFF]
+    code, out, err = _promise(capsys, *argv, "--json")
+    assert (code, err) == (0, "")
+    data = json.loads(out)
+    assert data["at"] == "2026-12-24T20:00:00+00:00"
+    assert data["currency"] == "USD"
+    assert data["destination"] == {"lat": 40.75, "lon": -73.99, "residential": True}
+    ground = next(o for o in data["options"] if o["id"] == "ship:ground")
+    assert ground["delivery"] == {"earliest": "2026-12-29", "latest": "2026-12-30", "by": "20:00",
+                                  "time_zone": "America/New_York"}  # fmt: skip
+    assert ground["shipments"][0]["ships_on"] == "2026-12-28"
+    code, table, _ = _promise(capsys, *argv)
+    assert code == 0
+    assert list(_rows(table)) == [o["id"] for o in data["options"]]
+
+
+def test_promise_on_the_italy_network_answers_in_eur_with_italian_holidays(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The italy preset answers in EUR: at 15:00 on Christmas Eve in Milan a store nearby
+    hands the cart over at 16:00; the warehouse, past its cut-off, ships on Monday 28
+    (Christmas, St Stephen's Day and Sunday closed) and standard (2 days in zone 3)
+    delivers Wednesday 30, window to Thursday 31."""
+    code, out, err = _promise(capsys, "--scenario", "italy", "--cart", "SKU-000038:1,SKU-000103:1",
+                              "--to", MILAN, "--at", "2026-12-24T15:00:00+01:00")  # fmt: skip
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0].endswith("time zone Europe/Rome, at Thu 2026-12-24 15:00 CET; "
+                                        "costs to us in EUR")  # fmt: skip
+    rows = _rows(out)
+    assert all(" EUR " in row and " USD " not in row for row in rows.values())
+    pickup = rows["pickup:ST-0049-Milan"]
+    assert "ready Thu 2026-12-24 16:00 CET" in pickup
+    assert pickup.endswith("cheapest, fastest")
+    assert "Wed 2026-12-30 - Thu 2026-12-31 by 20:00  DC-Rome" in rows["ship:standard"]
+    assert "ready Thu 2026-12-31 10:00 CET" in rows["ship_to_store:ST-0049-Milan"]
+
+    code, data, _ = _promise(capsys, "--scenario", "italy", "--cart", "SKU-000038:1", "--to",
+                             MILAN, "--at", "2026-12-24T15:00:00+01:00", "--json")  # fmt: skip
+    assert code == 0
+    assert json.loads(data)["currency"] == "EUR"
+
+
+def _ledger(store: str, tmp_path: Path, redis_url: str) -> str:
+    if store == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    return f"{redis_url}?namespace=cli-{tmp_path.name}"
+
+
+@pytest.mark.parametrize("store", ["sqlite", "redis"])
+def test_promise_on_a_ledger_reads_its_live_stock_and_changes_nothing(
+    store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest
+) -> None:
+    """--store promises on the ledger's live stock (a SKU with none on hand backordered from
+    its purchase order, one held in safety stock named as such), answers a cart on stock
+    it did not touch as the same preset loaded by --scenario does, and writes nothing."""
+    from sourcing_engine.domain import Inbound
+    from sourcing_engine.presets import generate
+    from sourcing_engine.service import Service
+    from sourcing_engine.stores import open_store
+
+    url = _ledger(store, tmp_path, request.getfixturevalue("redis_url") if store == "redis" else "")
+    service = Service(open_store(url))
+    try:
+        service.load_network(generate("small", seed=0))
+        for p in service.store.positions(["SKU-000021"]):
+            service.set_stock(p.node, {"SKU-000021": (0, 0)}, "count")
+        for p in service.store.positions(["SKU-000094"]):
+            service.set_stock(p.node, {"SKU-000094": (p.safety_stock, p.safety_stock)}, "count")
+        arrives = dt.datetime.fromisoformat("2027-01-04T09:00:00-05:00").timestamp()
+        service.add_inbound([Inbound("PO-1", "DC-New-York-City", "SKU-000021", 5, arrives)])
+        before = service.events(0, 100_000)
+    finally:
+        service.close()
+
+    cart = "SKU-000021:2,SKU-000094:1,SKU-000001:1"
+    code, out, err = _promise(capsys, "--store", url, "--cart", cart, "--to", "10001",
+                              "--at", AFTER_CUTOFF)  # fmt: skip
+    assert (code, err) == (0, "")
+    rows = _rows(out)
+    # the purchase order arrives Mon Jan 4 at 09:00, before the cut-off: shipped that day,
+    # delivered Tue 5 (ground, zone 2), window to Wed 6
+    backorder = "Tue 2027-01-05 - Wed 2027-01-06 by 20:00  DC-New-York-City (PO-1)  partial"
+    assert backorder in rows["backorder"]
+    assert rows["ship:ground"].endswith("cheapest, partial")
+    assert "  5. SKU-000021 x2: not on hand: on order, the last to arrive is PO-1" in out
+    assert out.endswith(
+        "cannot be promised:\n  SKU-000094 x1: safety_stock (7 on hand, all of it safety stock)\n"
+    )
+
+    untouched = ["--cart", "SKU-000001:1,SKU-000002:1", "--to", "10001", "--at", AFTER_CUTOFF,
+                 "--json"]  # fmt: skip
+    code, on_ledger, _ = _promise(capsys, "--store", url, *untouched)
+    assert code == 0
+    code, on_preset, _ = _promise(capsys, "--scenario", "small", *untouched)
+    assert code == 0
+    assert json.loads(on_ledger) == json.loads(on_preset)
+
+    service = Service(open_store(url))
+    try:
+        assert service.events(0, 100_000) == before
+    finally:
+        service.close()
+
+
+QTY = "argument --cart: SKU-000021: quantity"
+BAD_PROMISES: dict[str, tuple[list[str | None], list[str]]] = {
+    "unknown SKU": (["--cart", "NOPE:1"], ["argument --cart: unknown SKU NOPE: no item record"]),
+    "zero quantity": (["--cart", "SKU-000021:0"],
+                      [f"{QTY} '0': expected a whole number 1..10,000"]),
+    "negative quantity": (["--cart", "SKU-000021:-2"], [f"{QTY} '-2'"]),
+    "fractional quantity": (["--cart", "SKU-000021:1.5"], [f"{QTY} '1.5'"]),
+    "quantity too large": (["--cart", "SKU-000021:10001"], [f"{QTY} '10001'", "1..10,000"]),
+    "no quantity": (["--cart", "SKU-000021"], ["argument --cart: 'SKU-000021': expected SKU:QTY"]),
+    "empty entry": (["--cart", "SKU-000021:1,,SKU-000094:1"], ["argument --cart: an empty entry"]),
+    "bad SKU": (["--cart", "SKU 21:1"], ["argument --cart: SKU 'SKU 21': expected letters"]),
+    "unknown preset": (["--scenario", "huge"],
+                       ["argument --scenario: 'huge' is neither a preset (small, medium, large, "
+                        "italy) nor a file"]),
+    "Italian postal code": (["--scenario", "italy", "--cart", "SKU-000038:1", "--to", "20121:IT"],
+                            ["argument --to: '20121' is a postal code of IT",
+                             "no postal data for IT",
+                             "give the destination's lat and lon instead (--to LAT,LON)"]),
+    "postal code of the network's country": (
+        ["--scenario", "italy", "--cart", "SKU-000038:1", "--to", "20121"],
+        ["argument --to: '20121' is a postal code of IT"]),
+    "unknown ZIP": (["--to", "00000:US"], ["argument --to: unknown US ZIP code '00000'"]),
+    "short ZIP": (["--to", "1234:US"], ["argument --to: '1234': expected a 5-digit US ZIP"]),
+    "latitude out of range": (["--to", "91,0"], ["argument --to: latitude '91': expected -90..90"]),
+    "not coordinates": (["--to", "40.7,east"], ["argument --to: expected LAT,LON", "'40.7,east'"]),
+    "long country code": (["--to", "10001:USA"], ["argument --to: expected", "'10001:USA'"]),
+    "time without offset": (["--at", "2026-12-24T10:00"],
+                            ["argument --at: '2026-12-24T10:00' has no UTC offset"]),
+    "not a time": (["--at", "Christmas"],
+                   ["argument --at: expected an ISO 8601 time", "'Christmas'"]),
+    "unknown method": (["--methods", "ship,drone"],
+                       ["argument --methods: unknown method 'drone'"]),
+    "method twice": (["--methods", "ship,ship"],
+                     ["argument --methods: method 'ship' is given twice"]),
+    "no ledger file": (["--scenario", None, "--store", "sqlite:///{tmp}/none.db"],
+                       ["argument --store: sqlite:///", "no ledger file at"]),
+    "unsupported store": (["--scenario", None, "--store", "postgres://db"],
+                          ["argument --store: postgres://db: cannot be used as the ledger"]),
+    "scenario and store": (["--store", "sqlite:///{tmp}/l.db"], ["argument --store: not allowed"]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(BAD_PROMISES))
+def test_bad_promise_input_is_one_line(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each bad argument gives exit 2 and one `error:` line naming it, never a traceback."""
+    given, expected = BAD_PROMISES[case]
+    options: dict[str, str | None] = {
+        "--scenario": "small", "--cart": CART, "--to": "10001:US", "--at": AFTER_CUTOFF
+    }  # fmt: skip
+    for name, value in zip(given[::2], given[1::2], strict=True):  # None: leave it out
+        assert name is not None
+        options[name] = None if value is None else value.replace("{tmp}", str(tmp_path))
+    argv = [a for k, v in options.items() if v is not None for a in (k, v)]
+    code, out, err = _promise(capsys, *argv)
+    _assert_one_error(code, out, err, expected)
+    assert out == ""
+    assert err.count("\n") == 1
+
+
+def test_promise_stops_quietly_when_its_reader_does(tmp_path: Path) -> None:
+    """The real command, its output piped to a reader that has gone (as `| head` does):
+    exit 0, no traceback."""
+    script = Path(sys.executable).parent / "sourcing-engine"
+    proc = subprocess.Popen(
+        [script, "promise", "--scenario", "small", "--cart", CART, "--to", "10001",
+         "--at", AFTER_CUTOFF],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    proc.stdout.close()  # before the promise is computed (loading the preset takes longer)
+    _, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err.decode()) == (0, "")
