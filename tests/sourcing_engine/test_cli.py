@@ -2,6 +2,8 @@
 
 import datetime as dt
 import json
+import re
+import shlex
 import subprocess
 import sys
 from collections.abc import Callable
@@ -584,3 +586,32 @@ def test_promise_stops_quietly_when_its_reader_does(tmp_path: Path) -> None:
     proc.stdout.close()  # before the promise is computed (loading the preset takes longer)
     _, err = proc.communicate(timeout=60)
     assert (proc.returncode, err.decode()) == (0, "")
+
+
+def _blocks(doc: Path, heading: str, fence: str) -> list[str]:
+    text = doc.read_text()
+    section = text[text.index(heading) :]
+    return re.findall(rf"```{fence}\n(.*?)```", section, re.S)
+
+
+def test_documented_promise_examples_are_what_the_command_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The two promise runs docs/service.md shows (the italy network on Christmas Eve; the
+    calendars and carrier of docs/exchange-format.md's example file) print as documented."""
+    docs = Path(__file__).parents[2] / "docs"
+    problem = tmp_path / "problem.json"
+    problem.write_text(_blocks(docs / "exchange-format.md", "### Calendars and the carrier",
+                               "json")[0])  # fmt: skip
+    runs = [b for b in _blocks(docs / "service.md", "## Promise:", "") if b.startswith("$ ")]
+    assert len(runs) == 2
+    for run in runs:
+        command, *shown = run.rstrip("\n").split("\n")
+        argv = shlex.split(command.removeprefix("$ sourcing-engine "))
+        argv = [str(problem) if a == "problem.json" else a for a in argv]
+        code, out, err = _run(capsys, *argv)
+        assert (code, err) == (0, "")
+        if shown[-1] == "...":  # the first lines only
+            assert out.splitlines()[: len(shown) - 1] == shown[:-1]
+        else:
+            assert out.splitlines() == shown
