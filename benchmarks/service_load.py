@@ -335,18 +335,23 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 @contextmanager
-def api(cwd: Path, store_url: str, workers: int) -> Iterator[Api]:
+def api(
+    cwd: Path, store_url: str, workers: int, scenario: str | None = None, start_s: float = 60
+) -> Iterator[Api]:
+    """`serve` on the store (loading `scenario` into an empty one, the demo network by
+    default), ready to answer."""
     port = free_port()
     env = {**os.environ, "SOURCING_ENGINE_ADMIN_KEY": ADMIN, "PYTHONPATH": str(REPO)}
     log = cwd / f"serve-{port}.log"
+    extra = ["--scenario", scenario] if scenario else []
     with log.open("w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "sourcing_engine", "serve", "--port", str(port),
-             "--store", store_url, "--workers", str(workers)],
+             "--store", store_url, "--workers", str(workers), *extra],
             cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        _wait_for(lambda: _ready(port), f"serve on {port}")
+        _wait_for(lambda: _ready(port), f"serve on {port}", timeout=start_s)
         served = Api(port, proc, log)
         if workers > 1:  # every worker up (each answers /readyz once its app started)
             _wait_for(lambda: len(served.pids()) == workers, f"{workers} workers")

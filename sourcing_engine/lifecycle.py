@@ -462,11 +462,15 @@ class Reservation:
     """The service's own data (destination, plan with costs), stored as given."""
 
 
+PAST = {"commit": "committed", "release": "released"}
+
+
 def check_active(hold: Reservation, action: str) -> None:
     """Conflict (with its state) unless the hold is active: only an active hold can be
     committed or released."""
     if hold.state != HoldState.ACTIVE:
         raise Conflict(
-            f"reservation {hold.id} is {hold.state}: only an active hold can be {action}d",
+            f"reservation {hold.id} is {hold.state}: only an active hold can be "
+            f"{PAST.get(action, action + 'd')}",
             current_state=str(hold.state),
         )

@@ -91,6 +91,7 @@ class ServiceConfig:
     key_cache_s: float = 1.0
     network_cache_s: float = 1.0
     promise: PromiseConfig = field(default_factory=PromiseConfig)
+    promise_stock_cache_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.allocate_attempts < 1:
@@ -266,6 +267,7 @@ class Service:
         self._verified: dict[bytes, tuple[ApiKey, float]] = {}  # token digest -> key, until
         self._reference: tuple[_Reference, float] | None = None  # network, until (monotonic)
         self._items: dict[str, tuple[Item, float]] = {}  # sku -> item, until
+        self._stock: dict[str, tuple[list[Position], float]] = {}  # sku -> positions, until
 
     def close(self) -> None:
         self.store.close()
@@ -796,12 +798,51 @@ class Service:
         methods: Collection[Method] = METHODS,
     ) -> Promise:
         """Every delivery option of a cart at a destination, on live stock (no effect)."""
+        return self._promise(lines, destination, at, methods, self._cached_positions)
+
+    def _promise(
+        self,
+        lines: Mapping[str, int],
+        destination: Destination,
+        at: dt.datetime | None,
+        methods: Collection[Method],
+        positions: Callable[[Sequence[str], Sequence[str] | None], list[Position]],
+    ) -> Promise:
         ref = self._network_reference()
         return promise(
             dict(lines), destination, at or dt.datetime.now(dt.UTC), ref.promise,
-            self._cached_items(list(lines)), self.store.positions, self.store.list_inbound,
+            self._cached_items(list(lines)), positions, self.store.list_inbound,
             ref.sourcing.penalties, self.config.promise, methods,
         )  # fmt: skip
+
+    def _cached_positions(
+        self, skus: Sequence[str], nodes: Sequence[str] | None = None
+    ) -> list[Position]:
+        """Every position of these SKUs (nodes None), those not read within
+        promise_stock_cache_s read from the store in one call."""
+        if nodes is not None or self.config.promise_stock_cache_s <= 0:
+            return self.store.positions(skus, nodes)
+        now = time.monotonic()
+        out: list[Position] = []
+        missing = []
+        for sku in skus:
+            found = self._stock.get(sku)
+            if found is not None and found[1] > now:
+                out += found[0]
+            else:
+                missing.append(sku)
+        if missing:
+            read = self.store.positions(missing)
+            if len(self._stock) + len(missing) > ITEM_CACHE_ENTRIES:
+                self._stock.clear()
+            until = now + self.config.promise_stock_cache_s
+            by_sku: dict[str, list[Position]] = {sku: [] for sku in missing}
+            for p in read:
+                by_sku[p.sku].append(p)
+            for sku, found_now in by_sku.items():
+                self._stock[sku] = (found_now, until)
+            out += read
+        return out
 
     def promise_and_hold(
         self,
@@ -824,7 +865,7 @@ class Service:
 
         def hold(k: IdempotencyKey | None) -> Reservation:
             for attempt in range(self.config.allocate_attempts):
-                found = self.promise(lines, destination, at, methods)
+                found = self._promise(lines, destination, at, methods, self.store.positions)
                 made[:] = [found]
                 option = _chosen(found, option_id)
                 plan = Plan("", tuple(Shipment(s.node, s.lines, s.cost) for s in option.shipments),

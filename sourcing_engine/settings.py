@@ -35,7 +35,9 @@ class Settings(BaseSettings):
     expired either way); idempotency_lease_s: how long a key stays in flight before another
     request may take it over (only an answer-time matter: the store applies at most one
     effect per key whatever the leases; a refused call releases its key at once);
-    batch_time_limit_s: the joint solve of a batch allocation."""
+    batch_time_limit_s: the joint solve of a batch allocation; promise_stock_cache_s: how
+    long a promise's stock read serves the next promises of those SKUs (0: never; a hold
+    always reads live stock)."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
@@ -46,11 +48,13 @@ class Settings(BaseSettings):
     reaper_interval_s: Annotated[float, Field(gt=0)] = 5.0
     idempotency_lease_s: Annotated[float, Field(gt=0)] = 2.0
     batch_time_limit_s: Annotated[float, Field(gt=0)] = 10.0
+    promise_stock_cache_s: Annotated[float, Field(ge=0, le=60)] = 0.0
 
     def service_config(self) -> ServiceConfig:
         return ServiceConfig(
             batch_time_limit_s=self.batch_time_limit_s,
             idempotency_lease_s=self.idempotency_lease_s,
+            promise_stock_cache_s=self.promise_stock_cache_s,
         )
 
 

@@ -518,15 +518,26 @@ class SqliteStore:
         return self._keyed(idem, adjust)
 
     def positions(self, skus: Sequence[str], nodes: Sequence[str] | None = None) -> list[Position]:
-        sql = POSITION_SQL + " WHERE p.sku IN (SELECT value FROM json_each(?))"
+        # The positions and their unexpired holds in two reads of one snapshot: a promise
+        # reads thousands of positions, and a hold sum per row cost half the time.
+        where = " WHERE sku IN (SELECT value FROM json_each(?))"
         params: list[Any] = [_dumps(list(skus))]
         if nodes is not None:
-            sql += " AND p.node IN (SELECT value FROM json_each(?))"
+            where += " AND node IN (SELECT value FROM json_each(?))"
             params.append(_dumps(list(nodes)))
         with self._read() as tx:
-            params.insert(0, tx.now)
-            rows = tx.conn.execute(sql + " ORDER BY p.sku, p.node", params).fetchall()
-        return [_position(r) for r in rows]
+            cursor = tx.conn.execute(
+                "SELECT node, sku, on_hand, safety_stock, allocated FROM positions"
+                + where + " ORDER BY sku, node", params,
+            )  # fmt: skip
+            cursor.row_factory = None  # plain tuples
+            rows = cursor.fetchall()
+            held = tx.conn.execute(
+                "SELECT node, sku, SUM(qty) FROM hold_lines" + where
+                + " AND active = 1 AND expires_at > ? GROUP BY node, sku", [*params, tx.now],
+            ).fetchall()  # fmt: skip
+        reserved = {(h[0], h[1]): h[2] for h in held}
+        return [Position(n, s, oh, ss, reserved.get((n, s), 0), al) for n, s, oh, ss, al in rows]
 
     def add_inbound(self, inbound: Sequence[Inbound]) -> None:
         lifecycle.check_units((Unit(i.node, i.sku, i.qty) for i in inbound), "inbound")
