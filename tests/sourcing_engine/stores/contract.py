@@ -11,6 +11,7 @@ Expiry is tested on the store's own clock: holds (and leases) get `short_ttl_s` 
 sleeps `expiry_wait_s`; a store whose clock is remote may widen both in its subclass.
 """
 
+import datetime as dt
 import itertools
 import time
 from dataclasses import replace
@@ -19,7 +20,7 @@ from typing import Any, ClassVar, Literal
 import pytest
 
 from sourcing_engine import lifecycle
-from sourcing_engine.domain import Inbound, Item, Node, Position, Unit
+from sourcing_engine.domain import Inbound, Item, Node, NodeCalendar, Position, Unit
 from sourcing_engine.errors import (
     Conflict,
     IdempotencyInFlight,
@@ -201,6 +202,121 @@ class StoreContract:
             Inbound("po1", N2, "A", 9, 300.0),
         ]
         assert store.list_inbound(["Z"]) == []
+
+    # --- inbound receipts
+
+    # a moment with every digit a double holds: a store that rounds it (Lua's cjson keeps 14
+    # significant digits) would change the expected arrival on a partial receipt
+    EXPECTED_AT: ClassVar[float] = 1_781_000_000.123_456_7
+
+    def test_receive_inbound_partially_then_in_full(self, store: Store) -> None:
+        """A partial receipt adds to on hand and leaves the rest open with its expected
+        moment exactly; receiving the rest closes the inbound (NotFound after)."""
+        seed(store)
+        store.add_inbound([Inbound("po1", N1, "A", 5, self.EXPECTED_AT)])
+        assert store.receive_inbound("po1", 2) == Position(N1, "A", 12, 2, 0, 0)
+        assert store.list_inbound(["A"]) == [Inbound("po1", N1, "A", 3, self.EXPECTED_AT)]
+        assert store.list_inbound(["A"])[0].expected_at == self.EXPECTED_AT
+        assert store.receive_inbound("po1", 1) == Position(N1, "A", 13, 2, 0, 0)
+        assert store.list_inbound(["A"])[0].expected_at == self.EXPECTED_AT
+        assert store.receive_inbound("po1", 2) == Position(N1, "A", 15, 2, 0, 0)
+        assert store.list_inbound(["A"]) == []
+        with pytest.raises(NotFound, match="po1"):
+            store.receive_inbound("po1", 1)
+        assert pos(store, N1, "A").on_hand == 15
+
+    def test_receive_inbound_creates_the_position(self, store: Store) -> None:
+        """A receipt at a node that never held the SKU creates its position (safety 0)."""
+        seed(store)
+        store.add_inbound([Inbound("po1", N3, "A", 4, 100.0)])
+        assert store.receive_inbound("po1", 4) == Position(N3, "A", 4, 0, 0, 0)
+        assert pos(store, N3, "A") == Position(N3, "A", 4, 0, 0, 0)
+
+    def test_receive_inbound_keeps_holds_allocations_and_safety_stock(self, store: Store) -> None:
+        """A receipt only raises on hand: held and allocated units and safety stock stay."""
+        seed(store)
+        store.create_order("o1", {"A": 3}, [Unit(N1, "A", 3)], {})
+        store.reserve("h1", "c", [Unit(N1, "A", 4)], LONG_TTL_S)
+        store.add_inbound([Inbound("po1", N1, "A", 6, 100.0)])
+        assert store.receive_inbound("po1", 6) == Position(N1, "A", 16, 2, 4, 3)
+        assert pos(store, N1, "A").available == 7
+
+    def test_receive_inbound_refusals_change_nothing(self, store: Store) -> None:
+        """An unknown inbound is NotFound; more than is open, or a quantity below 1, is
+        Invalid; none of them changes stock, the inbound or the event log."""
+        seed(store)
+        store.add_inbound([Inbound("po1", N1, "A", 5, 100.0)])
+        last = store.events(0, 1000)[-1].seq
+        with pytest.raises(NotFound, match="nope"):
+            store.receive_inbound("nope", 1)
+        with pytest.raises(Invalid, match="6 units, but 5 are open"):
+            store.receive_inbound("po1", 6)
+        for qty in (0, -1):
+            with pytest.raises(Invalid):
+                store.receive_inbound("po1", qty)
+        assert pos(store, N1, "A") == Position(N1, "A", 10, 2, 0, 0)
+        assert store.list_inbound(["A"]) == [Inbound("po1", N1, "A", 5, 100.0)]
+        assert store.events(last) == []
+
+    def test_receive_inbound_event(self, store: Store) -> None:
+        """A receipt logs inbound.received on the stock position: qty, open left, on hand."""
+        seed(store)
+        store.add_inbound([Inbound("po1", N2, "B", 5, 100.0)])
+        store.receive_inbound("po1", 2)
+        store.receive_inbound("po1", 3)
+        events = [e for e in store.events(0, 1000) if e.type == "inbound.received"]
+        assert [(e.subject, e.data) for e in events] == [
+            ("stock:N2/B", {"inbound": "po1", "qty": 2, "open": 3, "on_hand": 4}),
+            ("stock:N2/B", {"inbound": "po1", "qty": 3, "open": 0, "on_hand": 7}),
+        ]
+
+    def test_receive_inbound_replays_its_key(self, store: Store) -> None:
+        """A keyed receipt applies once: the same key and request replay the position it
+        returned, another request under the key is refused."""
+        seed(store)
+        store.add_inbound([Inbound("po1", N1, "A", 5, 100.0)])
+        first = store.receive_inbound("po1", 2, idem("k1", "h"))
+        reply = store.idempotent_reply("k1")
+        assert reply is not None
+        assert reply.result == first == Position(N1, "A", 12, 2, 0, 0)
+        with pytest.raises(Replayed) as replayed:
+            store.receive_inbound("po1", 2, idem("k1", "h"))
+        assert replayed.value.result == first
+        with pytest.raises(IdempotencyMismatch):
+            store.receive_inbound("po1", 1, idem("k1", "other"))
+        assert pos(store, N1, "A").on_hand == 12
+        assert store.list_inbound(["A"])[0].qty == 3
+
+    # --- settings and node calendars
+
+    def test_settings_round_trip(self, store: Store) -> None:
+        """A setting reads back as written (nested JSON values); a new value replaces it;
+        an unknown name is None."""
+        assert store.get_setting("carrier") is None
+        value = {"country": "IT", "levels": [{"name": "standard", "days": [1, 2]}], "x": 2.5,
+                 "flag": True, "none": None}  # fmt: skip
+        store.put_setting("carrier", value)
+        assert store.get_setting("carrier") == value
+        store.put_setting("other", {"a": 1})
+        store.put_setting("carrier", {"country": "US"})
+        assert store.get_setting("carrier") == {"country": "US"}
+        assert store.get_setting("other") == {"a": 1}
+
+    def test_node_calendar_round_trip(self, store: Store) -> None:
+        """A node's calendar (every field) is stored with it; an upsert without one goes
+        back to the defaults."""
+        calendar = NodeCalendar(
+            time_zone="Europe/Rome", cutoff=dt.time(13, 30), processing_days=2,
+            opens=dt.time(9), closes=dt.time(19, 30), closed_weekdays=(0, 6), country="IT",
+            subdivision="MI", public_holidays=False,
+            closed_dates=(dt.date(2026, 8, 14), dt.date(2026, 12, 7)), pickup_minutes=45,
+            receiving_days=0,
+        )  # fmt: skip
+        node = Node("ST-MI", "store", 45.46, 9.19, handling_per_shipment=2.0, calendar=calendar)
+        store.upsert_nodes([node, Node("DC", "warehouse", 41.9, 12.5)])
+        assert store.list_nodes() == [Node("DC", "warehouse", 41.9, 12.5), node]
+        store.upsert_nodes([replace(node, calendar=NodeCalendar())])
+        assert store.list_nodes()[1].calendar == NodeCalendar()
 
     # --- stock
 

@@ -1,5 +1,6 @@
 """The embedded SQLite store against the store contract, plus what only it promises."""
 
+import datetime as dt
 import fcntl
 import os
 import sqlite3
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sourcing_engine.domain import Unit
+from sourcing_engine.domain import Node, NodeCalendar, Unit
 from sourcing_engine.stores import open_store
 from sourcing_engine.stores.base import IdempotencyKey, Store
 from sourcing_engine.stores.sqlite import SqliteStore
@@ -137,3 +138,34 @@ def test_old_replies_are_purged_after_retention(tmp_path: Path) -> None:
         assert store.idempotent_reply("new") is not None
     finally:
         store.close()
+
+
+def test_a_ledger_from_before_node_calendars_is_migrated(tmp_path: Path) -> None:
+    """A file whose nodes table has no calendar column (written before calendars existed)
+    opens: its nodes read back with the default calendar, and calendars are stored from then
+    on, also after reopening."""
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as old:
+        old.execute(
+            "CREATE TABLE nodes (id TEXT PRIMARY KEY, kind TEXT NOT NULL, lat REAL NOT NULL,"
+            " lon REAL NOT NULL, ship_capacity INTEGER, unit_capacity INTEGER,"
+            " handling_per_shipment REAL NOT NULL, handling_per_unit REAL NOT NULL,"
+            " ship_enabled INTEGER NOT NULL)"
+        )
+        old.execute("INSERT INTO nodes VALUES ('DC-1', 'warehouse', 40.0, -75.0, 10, NULL, 1.5,"
+                    " 0.25, 1)")  # fmt: skip
+    old.close()
+    store = SqliteStore(path)
+    try:
+        assert store.list_nodes() == [
+            Node("DC-1", "warehouse", 40.0, -75.0, 10, None, 1.5, 0.25, True, NodeCalendar())
+        ]
+        rome = NodeCalendar(time_zone="Europe/Rome", cutoff=dt.time(12), closed_weekdays=(6,))
+        store.upsert_nodes([Node("ST-1", "store", 41.9, 12.5, calendar=rome)])
+    finally:
+        store.close()
+    again = SqliteStore(path)
+    try:
+        assert [n.calendar for n in again.list_nodes()] == [NodeCalendar(), rome]
+    finally:
+        again.close()
