@@ -457,9 +457,14 @@ class _Context:
                 continue
             near = self._nodes_within_zone(stock, level.max_zone)
             served = {k: q for k, q in stock.available.items() if k[0] in near}
-            mine = [Order.of(f"ship:{level.name}", self.destination, ship_lines)]
+            mine = [
+                Order.of(f"ship{suffix}:{level.name}", self.destination, ship_lines)
+                for suffix in ("", "_alt")
+            ]
             problem = self._problem(mine, served)
-            alloc = self._alone(problem, 0, problem.stock_qty)
+            plan = self._alone(problem, 0, problem.stock_qty)
+            others = problem.stock_qty * (problem.stock_node != _main_node(problem, plan))
+            alloc = _concat([plan, self._alone(problem, 1, others)])
             by_level[level.name] |= self._priced(problem, mine, alloc, level)
         if stores:
             to_stores = [
@@ -567,16 +572,15 @@ class _Context:
                     continue
                 shipments = served
             dated = self._dated(shipments, level, self.destination)
-            alt, alt_short = plans.get(level, "ship_alt")
+            if level.max_zone is None:
+                alt, alt_short = plans.get(level, "ship_alt")
+                main, over = plans.main, f"{plans.candidates} stocking nodes"
+            else:  # sourced on the nodes the level serves, and so is its next best
+                alt, alt_short = plans.get(level, f"ship_alt:{level.name}")
+                main = _main_of(shipments)
+                over = f"the nodes {level.name} serves (zones up to {level.max_zone})"
             next_best = None if alt_short else _total(alt)
-            reason = _ship_reason(dated, plans.candidates, plans.main, next_best, self.currency)
-            if {s.node for s in shipments} != {s.node for s in plans.get(level, "ship")[0]}:
-                # sourced on the nodes the level serves: the base plan's alternative is not one
-                next_best = None
-                reason = (
-                    f"{_nodes_text(dated)}: the cheapest plan over the nodes {level.name} "
-                    f"serves (zones up to {level.max_zone})"
-                )
+            reason = _ship_reason(dated, over, main, next_best, self.currency)
             options.append(
                 Option(
                     id=f"ship:{level.name}",
@@ -772,6 +776,11 @@ def _main_node(problem: SourcingProblem, alloc: Allocation) -> int:
     return int(np.argmax(units))
 
 
+def _main_of(shipments: Sequence[Shipment]) -> str:
+    """The node shipping the most units (the first such on a tie, as `_main_node`)."""
+    return max(shipments, key=lambda s: s.units).node
+
+
 def _concat(parts: Sequence[Allocation]) -> Allocation:
     return Allocation(
         *(np.concatenate([getattr(p, f) for p in parts]) for f in ("line", "node", "qty"))
@@ -790,12 +799,12 @@ def _nodes_text(dated: Sequence[PromisedShipment]) -> str:
 
 def _ship_reason(
     dated: Sequence[PromisedShipment],
-    candidates: int,
+    over: str,
     main: str | None,
     next_best: float | None,
     currency: str,
 ) -> str:
-    text = f"{_nodes_text(dated)}: the cheapest plan over {candidates} stocking nodes"
+    text = f"{_nodes_text(dated)}: the cheapest plan over {over}"
     if next_best is None:
         return text + f"; without {main} the cart cannot be covered"
     extra = next_best - _total(dated)
