@@ -165,6 +165,32 @@ def textbook_table(rows: list[dict[str, Any]]) -> None:
         )
 
 
+def promise_table(rows: list[dict[str, Any]]) -> None:
+    header = ["promise, 5-line carts (where, how)", "p50", "p90", "p99", "rate", "errors",
+              "target"]  # fmt: skip
+    print(_row(header))
+    print(_row(["---"] * len(header)))
+    for b in rows:
+        if not b["name"].startswith("test_promise"):
+            continue
+        e = b["extra_info"]
+        if b["name"].startswith("test_promise_http_load"):
+            where = f"HTTP, {e['preset']} ({e['lines']} lines), 2 workers, open loop"
+            rate = f"{e['achieved_per_s']:,.0f}/s of {e['target_rate_per_s']:,.0f}/s"
+            errors, target = str(e["errors"]), f"p99 <= {e['target_p99_ms']:g} ms"
+        else:
+            where = (
+                "engine, stock in memory"
+                if e["store"] == "memory"
+                else f"service, embedded store, stock cache {e['stock_cache_s']:g} s"
+            )
+            rate, errors = "", ""
+            target = f"p50 <= {e['target_p50_ms']:g} ms, p99 <= {e['target_p99_ms']:g} ms"
+        cells = [where, _fmt(e["p50_ms"], ".1f", 1, " ms"), _fmt(e["p90_ms"], ".1f", 1, " ms"),
+                 _fmt(e["p99_ms"], ".1f", 1, " ms"), rate, errors, target]  # fmt: skip
+        print(_row(cells))
+
+
 def main(path: str) -> None:
     with open(path) as f:
         rows = json.load(f)["benchmarks"]
@@ -179,6 +205,8 @@ def main(path: str) -> None:
     service_load_table(rows)
     print()
     mixed_load_table(rows)
+    print()
+    promise_table(rows)
 
 
 if __name__ == "__main__":

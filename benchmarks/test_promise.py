@@ -133,12 +133,19 @@ def test_promise_service_embedded_store(
     record(benchmark, figures, store="sqlite", stock_cache_s=cache_s)
 
 
-def test_promise_http_load(benchmark: BenchmarkFixture, tmp_path: Path) -> None:
-    """serve --scenario large (embedded store, 2 workers), 200 promises/s for 60 s, open loop."""
+@pytest.mark.parametrize(
+    ("preset", "lines"), [("large", 5), ("small", 3)], ids=["large-5-lines", "small-3-lines"]
+)
+def test_promise_http_load(
+    benchmark: BenchmarkFixture, tmp_path: Path, preset: str, lines: int
+) -> None:
+    """serve --scenario PRESET (embedded store, 2 workers), 200 promises/s for 60 s, open
+    loop; `small` is the demo network `serve` starts with."""
     result = benchmark.pedantic(
         measure_promise,
         kwargs={
-            "preset": "large",
+            "preset": preset,
+            "lines": lines,
             "rate": TARGET_HTTP_RATE,
             "seconds": 60.0,
             "workers": 2,
@@ -150,6 +157,8 @@ def test_promise_http_load(benchmark: BenchmarkFixture, tmp_path: Path) -> None:
     figures = result.figures
     benchmark.extra_info.update(
         figures,
+        preset=preset,
+        lines=lines,
         target_rate_per_s=TARGET_HTTP_RATE,
         target_p99_ms=TARGET_HTTP_P99_MS,
         meets_target=figures["errors"] == 0
