@@ -175,7 +175,7 @@ def promise_table(rows: list[dict[str, Any]]) -> None:
             continue
         e = b["extra_info"]
         if b["name"].startswith("test_promise_http_load"):
-            where = f"HTTP, {e['preset']} ({e['lines']} lines), 2 workers, open loop"
+            where = f"HTTP, {e.get('preset', 'large')} ({e.get('lines', 5)} lines), 2 workers"
             rate = f"{e['achieved_per_s']:,.0f}/s of {e['target_rate_per_s']:,.0f}/s"
             errors, target = str(e["errors"]), f"p99 <= {e['target_p99_ms']:g} ms"
         else:
