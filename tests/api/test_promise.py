@@ -226,6 +226,53 @@ def test_a_milan_postal_code_asks_for_coordinates(client: httpx.Client, stock: S
     assert us.json()["destination"]["zip"] == "20121"
 
 
+# --- node calendars ----------------------------------------------------------------------
+
+
+def test_a_node_calendar_through_the_api(client: httpx.Client, stock: Stocker) -> None:
+    """PUT /v1/nodes takes a calendar and GET /v1/nodes shows it; pickup in a Boston store
+    closed on Sundays (08:00-21:00, 15 minutes) asked on Sun 2026-06-14 at noon is ready on
+    Monday at 08:15."""
+    store = {"id": "ST-BOS", "kind": "store", "lat": 42.36, "lon": -71.06,
+             "calendar": {"time_zone": "America/New_York", "opens": "08:00", "closes": "21:00",
+                          "closed_weekdays": ["sun"], "pickup_minutes": 15}}  # fmt: skip
+    r = client.put("/v1/nodes", json={"nodes": [store]})
+    assert r.status_code == 200, r.text
+    listed = {n["id"]: n for n in client.get("/v1/nodes").json()["nodes"]}
+    assert listed["ST-BOS"]["calendar"] == store["calendar"]
+    assert listed["DC-NJ"]["calendar"] == {}
+    sku = stock({"ST-BOS": 2})
+    body = {"lines": [{"sku": sku, "qty": 1}], "destination": {"lat": 42.35, "lon": -71.07},
+            "at": "2026-06-14T12:00:00-04:00", "methods": ["pickup"]}  # fmt: skip
+    r = client.post("/v1/promise", json=body)
+    assert r.status_code == 200, r.text
+    (pickup,) = r.json()["options"]
+    assert (pickup["id"], pickup["ready_at"]) == ("pickup:ST-BOS", "2026-06-15T08:15:00-04:00")
+
+
+@pytest.mark.parametrize(
+    ("calendar", "code", "message"),
+    [
+        ({"time_zone": "Mars/Base"}, "invalid", "node ST-BAD: calendar: time_zone 'Mars/Base'"),
+        ({"opens": "18:00", "closes": "09:00"}, "invalid",
+         "node ST-BAD: calendar: opens must be before closes"),
+        ({"subdivision": "ZZ"}, "invalid", "node ST-BAD: calendar: subdivision 'ZZ'"),
+        ({"cutoff": "25:00"}, "validation_error", "nodes[0].calendar.cutoff"),
+        ({"closed_weekdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]}, "invalid",
+         "node ST-BAD: calendar: closed_weekdays"),
+    ],
+)  # fmt: skip
+def test_a_bad_node_calendar_is_422(
+    client: httpx.Client, calendar: dict[str, Any], code: str, message: str
+) -> None:
+    """A calendar that cannot be used is 422 naming the node and the field; the node is not
+    stored."""
+    node = {"id": "ST-BAD", "kind": "store", "lat": 40.0, "lon": -75.0, "calendar": calendar}
+    error = error_of(client.put("/v1/nodes", json={"nodes": [node]}), 422, code)
+    assert message in error["message"]
+    assert "ST-BAD" not in {n["id"] for n in client.get("/v1/nodes").json()["nodes"]}
+
+
 # --- the italy network ----------------------------------------------------------------------
 
 
