@@ -572,6 +572,24 @@ def test_next_best_of_a_split_plan() -> None:
     assert ground.next_best_cost == pytest.approx(next_best, abs=1e-6)
 
 
+def test_same_day_next_best_stays_within_its_zones() -> None:
+    """Same-day's next best is the best plan without its main node among the nodes it
+    serves: a dear store next door (handling 10.00 + 1.00 a unit), not Los Angeles, which
+    is ground's next best but beyond same-day's zone 2."""
+    pricey = _node("ST-PRICEY", "store", 40.72, -74.00, NEW_YORK, 10.0, 1.0)
+    stock = {("DC-NJ", "A"): 5, ("ST-PRICEY", "A"): 5, ("DC-LA", "A"): 5}
+    found = run({"A": 1}, stock, methods=("ship",), nodes=(*NODES, pricey))
+    ground, same_day = options(found)["ship:ground"], options(found)["ship:same_day"]
+    assert [s.node for s in ground.shipments] == [s.node for s in same_day.shipments] == ["DC-NJ"]
+    to_la = price("DC-LA", {"A": 1})
+    miles = great_circle_miles(pricey.lat, pricey.lon, CUSTOMER.lat, CUSTOMER.lon)
+    next_door = carrier_price(TERMS, miles, 1.0, 0.0, 1, True)
+    assert to_la < next_door + handling(10.0, 1.0, 1)  # ground's alternative is LA
+    assert ground.next_best_cost == pytest.approx(to_la, abs=1e-6)
+    assert same_day.next_best_cost == pytest.approx(next_door * 2.5 + 11.0, abs=1e-6)
+    assert "the nodes same_day serves (zones up to 2)" in same_day.reason
+
+
 def test_no_next_best_when_the_main_node_alone_has_the_cart() -> None:
     """Only New Jersey holds A: no next best, and the reason says why."""
     ground = options(run({"A": 1}, {("DC-NJ", "A"): 1}, methods=("ship",)))["ship:ground"]
