@@ -98,7 +98,9 @@ async def availability(
         try:
             form = DestinationIn.model_validate({k: v for k, v in given.items() if v is not None})
         except ValidationError as exc:
-            raise Invalid(f"query: {exc.errors()[0]['msg']}") from None
+            raise Invalid(
+                f"query: {exc.errors()[0]['msg'].removeprefix('Value error, ')}"
+            ) from None
         near = form.to_destination(service.carrier().country)
     elif radius_miles is not None or country is not None:
         raise Invalid("query: radius_miles and country apply to a place (lat and lon, or zip)")

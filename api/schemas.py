@@ -522,7 +522,7 @@ class PromiseIn(Request):
 class UnpromisableOut(Response):
     sku: str
     qty: int
-    reason: Literal["no_stock", "safety_stock", "held", "ship_disabled", "too_late"]
+    reason: Literal["no_stock", "safety_stock", "held", "ship_disabled", "left_unfilled"]
     detail: str
 
 

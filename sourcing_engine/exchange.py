@@ -50,7 +50,7 @@ from sourcing_engine.domain import (
 from sourcing_engine.errors import InputError, NoPostalData
 from sourcing_engine.geocode import check_form, destination
 from sourcing_engine.promise.calendars import calendar_checks, check_region
-from sourcing_engine.promise.carriers import default_levels
+from sourcing_engine.promise.carriers import default_levels, zones_of
 from sourcing_engine.solvers import Result
 
 PROBLEM_FORMAT = "sourcing-problem/1"
@@ -666,7 +666,7 @@ def _calendar(k: int, node: NodeSpec, country: str, problems: list[str]) -> Node
 
 def carrier_from_spec(spec: CarrierSpec, shipping: ShipmentCostModel) -> Carrier:
     """The carrier of a spec, on the network's rate card (InputError naming the field)."""
-    first_zone = shipping.first_zone if isinstance(shipping, ParcelCost) else 2
+    bands, first_zone = zones_of(spec.country, shipping)
     if spec.service_levels is None:
         transit, levels = default_levels(spec.country)
         transit = TransitTable(transit.days, first_zone=first_zone)
@@ -683,7 +683,7 @@ def carrier_from_spec(spec: CarrierSpec, shipping: ShipmentCostModel) -> Carrier
         levels = tuple(_service_level(lv) for lv in spec.service_levels)
     try:
         return Carrier(
-            spec.country, shipping, transit, levels, spec.subdivision, spec.ship_to_store
+            spec.country, shipping, transit, levels, spec.subdivision, spec.ship_to_store, bands
         )
     except ValueError as exc:
         raise InputError(f"carrier: {exc}") from None

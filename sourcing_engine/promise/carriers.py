@@ -73,12 +73,19 @@ def default_levels(country: str) -> tuple[TransitTable, tuple[ServiceLevel, ...]
     )
 
 
+def zones_of(country: str, shipping: ShipmentCostModel) -> tuple[tuple[float, ...], int]:
+    """The zone bands (miles) and first zone transit is counted by: the rate card's, or for
+    a model without zones (linear) the country's parcel bands."""
+    if isinstance(shipping, ParcelCost):
+        return shipping.zone_bands_miles, shipping.first_zone
+    return (IT_ZONE_BANDS_MILES, 1) if country == "IT" else (US_ZONE_BANDS_MILES, 2)
+
+
 def default_carrier(country: str = "US", shipping: ShipmentCostModel | None = None) -> Carrier:
     """The demo carrier of a country (US or IT), on a given rate card or the country's."""
     if shipping is None:
         shipping = default_it_express() if country == "IT" else default_us_ground()
     transit, levels = default_levels(country)
-    bands = IT_ZONE_BANDS_MILES if country == "IT" else US_ZONE_BANDS_MILES
-    if isinstance(shipping, ParcelCost) and shipping.first_zone != transit.first_zone:
-        transit = TransitTable(transit.days, first_zone=shipping.first_zone)
+    bands, first_zone = zones_of(country, shipping)
+    transit = TransitTable(transit.days, first_zone=first_zone)
     return Carrier(country, shipping, transit, levels, zone_bands_miles=bands)

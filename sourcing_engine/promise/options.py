@@ -54,7 +54,7 @@ from sourcing_engine.sourcing import build_problem, check_items, read_plans
 IntArray = NDArray[np.int64]
 Method = Literal["ship", "pickup", "ship_to_store", "backorder"]
 METHODS: tuple[Method, ...] = ("ship", "pickup", "ship_to_store", "backorder")
-Reason = Literal["no_stock", "safety_stock", "held", "ship_disabled", "too_late"]
+Reason = Literal["no_stock", "safety_stock", "held", "ship_disabled", "left_unfilled"]
 
 
 @dataclass(frozen=True)
@@ -296,7 +296,7 @@ def promise(
     if rest and ("ship" in methods or "backorder" in methods):
         if "backorder" in methods:
             backordered, rest = _from_inbound(rest, read_inbound(sorted(rest)), net)
-        unpromisable = [_why(s, q, stock, net) for s, q in sorted(rest.items())]
+        unpromisable = [_why(s, cart[s], q, stock, net) for s, q in sorted(rest.items())]
 
     ctx = _Context(net, items, skus, at, destination, penalties)
     ship_lines = [(s, now[s]) for s in skus if now[s] > 0] if "ship" in methods else []
@@ -306,10 +306,19 @@ def promise(
     options: list[Option] = []
     not_offered: list[NotOffered] = []
     if ship_lines:
-        complete = all(now[s] == cart[s] for s in skus)
-        found, missing = ctx.ship_options(plans, ship_lines, complete)
-        options += found
-        not_offered += missing
+        # units the cheapest plan leaves unfilled (dearer to ship than their penalty, or
+        # past the cap on shipments) are not promised either
+        left = _short(ship_lines, plans.get(ctx.carrier.levels[0], "ship")[0])
+        unpromisable += [Unpromisable(ln.sku, ln.qty, "left_unfilled", LEFT) for ln in left]
+        gone = {ln.sku: ln.qty for ln in left}
+        shipped = [(s, q - gone.get(s, 0)) for s, q in ship_lines if q > gone.get(s, 0)]
+        complete = not left and all(now[s] == cart[s] for s in skus)
+        if shipped:
+            found, missing = ctx.ship_options(plans, shipped, complete)
+            options += found
+            not_offered += missing
+        else:
+            not_offered.append(NotOffered("ship", LEFT, tuple(left)))
     if backordered:
         options.append(ctx.backorder(plans, backordered))
     if to_store:
@@ -356,24 +365,34 @@ def _from_inbound(
     return taken, {s: q for s, q in left.items() if q > 0}
 
 
-def _why(sku: str, qty: int, stock: _Stock, net: PromiseNetwork) -> Unpromisable:
-    """The reason units of a SKU cannot be promised, from every node's position."""
-    index = net.network.index
+LEFT = (
+    "the cheapest plan leaves them unfilled: shipping them costs more than the unfilled "
+    "penalty, or takes more shipments than an order may have"
+)
+
+
+def _why(sku: str, asked: int, short: int, stock: _Stock, net: PromiseNetwork) -> Unpromisable:
+    """Why `short` of the `asked` units of a SKU cannot be promised: what the network's
+    positions fall short of first (on hand, then safety stock, then holds and allocations,
+    then nodes that do not ship)."""
+    index, ok = net.network.index, net.network.ship_enabled
     mine = [(index[p.node], p) for p in stock.positions if p.sku == sku and p.node in index]
     on_hand = sum(p.on_hand for _, p in mine)
-    above_safety = sum(max(0, p.on_hand - p.safety_stock) for _, p in mine)
+    sellable = sum(max(0, p.on_hand - p.safety_stock) for _, p in mine)
     free = sum(p.available for _, p in mine)
-    ok = net.network.ship_enabled
-    if on_hand <= 0:
-        return Unpromisable(sku, qty, "no_stock", "no node has any on hand, none is on order")
-    if above_safety <= 0:
-        return Unpromisable(sku, qty, "safety_stock", f"{on_hand} on hand, all of it safety stock")
-    if free <= 0:
-        return Unpromisable(sku, qty, "held", f"{above_safety} sellable, all held or allocated")
+    if on_hand < asked:
+        return Unpromisable(
+            sku, short, "no_stock", f"{on_hand} on hand in the network, {asked} asked"
+        )
+    if sellable < asked:
+        detail = f"{on_hand} on hand, {on_hand - sellable} of it safety stock"
+        return Unpromisable(sku, short, "safety_stock", detail)
+    if free < asked:
+        detail = f"{sellable} sellable, {sellable - free} of it held or allocated"
+        return Unpromisable(sku, short, "held", detail)
     only = sorted(net.network.ids[n] for n, p in mine if p.available > 0 and not ok[n])
-    return Unpromisable(
-        sku, qty, "ship_disabled", f"available only at nodes that do not ship: {', '.join(only)}"
-    )
+    detail = f"the rest is available only at nodes that do not ship: {', '.join(only)}"
+    return Unpromisable(sku, short, "ship_disabled", detail)
 
 
 @dataclass(frozen=True)
@@ -557,10 +576,10 @@ class _Context:
         cart_lines = tuple(Line(s, q) for s, q in lines)
         assert plans.main is not None
         for level in self.carrier.levels:
-            shipments, short = plans.get(level, "ship")
+            shipments, _ = plans.get(level, "ship")
             if level.max_zone is not None:
-                served, short = plans.get(level, f"ship:{level.name}")
-                if short:
+                served, _ = plans.get(level, f"ship:{level.name}")
+                if _short(lines, served):
                     missing.append(
                         NotOffered(
                             f"ship:{level.name}",

@@ -494,7 +494,7 @@ def test_promise_on_a_ledger_reads_its_live_stock_and_changes_nothing(
     assert rows["ship:ground"].endswith("cheapest, partial")
     assert "  5. SKU-000021 x2: not on hand: on order, the last to arrive is PO-1" in out
     assert out.endswith(
-        "cannot be promised:\n  SKU-000094 x1: safety_stock (7 on hand, all of it safety stock)\n"
+        "cannot be promised:\n  SKU-000094 x1: safety_stock (7 on hand, 7 of it safety stock)\n"
     )
 
     untouched = ["--cart", "SKU-000001:1,SKU-000002:1", "--to", "10001", "--at", AFTER_CUTOFF,

@@ -5,9 +5,11 @@ carrier as the live service stores it (network_carrier_to_data / _from_data)."""
 import datetime as dt
 from typing import Any
 
+import numpy as np
 import pytest
 
-from sourcing_engine.cost_models.parcel import default_it_express
+from sourcing_engine.cost_models import LinearCost
+from sourcing_engine.cost_models.parcel import IT_ZONE_BANDS_MILES, default_it_express
 from sourcing_engine.domain import NodeCalendar
 from sourcing_engine.errors import InputError
 from sourcing_engine.exchange import (
@@ -173,3 +175,23 @@ def test_a_broken_stored_carrier_is_an_input_error() -> None:
     """A stored carrier that cannot be read says so."""
     with pytest.raises(InputError, match="stored carrier"):
         network_carrier_from_data({"country": "US"})
+
+
+def test_an_italian_carrier_on_the_linear_model_keeps_italian_zones() -> None:
+    """IT over a linear model zones by Italy's bands from zone 1 (100 mi: zone 2, standard
+    2 days), from the demo carrier, a stored carrier and a problem file alike."""
+    lin = LinearCost(per_shipment=5.0, per_unit=1.0, per_unit_mile=0.001, currency="EUR")
+    carrier = default_carrier("IT", lin)
+    assert network_carrier_from_data(network_carrier_to_data(carrier)) == carrier
+    doc = valid_doc()
+    doc["cost_model"] = {"type": "linear", "per_shipment": 5.0, "per_unit": 1.0,
+                         "per_unit_mile": 0.001, "currency": "EUR"}  # fmt: skip
+    doc["carrier"] = {"country": "IT"}
+    for order in doc["orders"]:
+        order["destination"] = {"lat": 45.46, "lon": 9.19}
+    back = read(doc).carrier
+    assert back is not None
+    assert back.zone_bands_miles == IT_ZONE_BANDS_MILES
+    zone = back.zone(np.array([100.0]))
+    assert zone.tolist() == [2]
+    assert back.transit_days(back.level("standard"), zone).tolist() == [2]

@@ -459,9 +459,9 @@ def test_unpromisable_reasons() -> None:
         ("Z", 2, "no_stock"),
     ]  # fmt: skip
     details = {u.sku: u.detail for u in found.unpromisable}
-    assert details["D"] == "available only at nodes that do not ship: ST-OFF"
-    assert details["H"] == "3 sellable, all held or allocated"
-    assert details["S"] == "3 on hand, all of it safety stock"
+    assert details["D"] == "the rest is available only at nodes that do not ship: ST-OFF"
+    assert details["H"] == "3 sellable, 3 of it held or allocated"
+    assert details["S"] == "3 on hand, 3 of it safety stock"
     ground = options(found)["ship:ground"]
     assert (content(ground.lines), ground.complete) == ({"A": 1}, False)
 
@@ -710,3 +710,59 @@ def test_random_carts_on_generated_networks(seed: int) -> None:
             brute += 1
     assert checked >= 100
     assert brute >= 15
+
+
+def test_a_partly_short_line_says_why() -> None:
+    """Units short of a partly available line get the shortfall's reason: on hand short
+    (no_stock), safety stock, held."""
+    items = {**ITEMS, **{s: Item(s, 1.0) for s in "NSH"}}
+    stock = [
+        Position("DC-NJ", "N", 3, 0, 0, 0),
+        Position("DC-NJ", "S", 5, 3, 0, 0),
+        Position("DC-NJ", "H", 5, 0, 3, 0),
+    ]
+    found = run({"N": 5, "S": 5, "H": 5}, stock, items=items, methods=("ship",))
+    reasons = {u.sku: (u.qty, u.reason) for u in found.unpromisable}
+    assert reasons == {"N": (2, "no_stock"), "S": (3, "safety_stock"), "H": (3, "held")}
+
+
+def test_a_ship_option_ships_every_unit_it_lists() -> None:
+    """Under max_shipments=1 the ship option lists (and is complete for) only what it ships:
+    B, left unfilled by the cheapest plan, is unpromisable with its reason."""
+    stock = {("DC-NJ", "A"): 1, ("DC-LA", "B"): 1}
+    capped = OrderPenalties(unfilled_per_unit=1000.0, max_shipments=1)
+    found = run({"A": 1, "B": 1}, stock, methods=("ship",), penalties=capped)
+    ground = options(found)["ship:ground"]
+    assert content(ground.lines) == content(ln for s in ground.shipments for ln in s.lines)
+    assert not ground.complete
+    assert [(u.sku, u.qty, u.reason) for u in found.unpromisable] == [("B", 1, "left_unfilled")]
+
+
+def test_a_unit_dearer_to_ship_than_its_penalty_does_not_crash() -> None:
+    """small seed 1, penalty 250, a SKU billed at 265 lb to northern Virginia: the promise
+    answers (no option without shipments) and says the unit is left unfilled."""
+    batch = generate("small", 1)
+    assert batch.carrier is not None
+    positions, items = _preset_readers(batch)
+    found = run(
+        {"SKU-000055": 1},
+        positions,
+        methods=("ship",),
+        at=dt.datetime(2026, 6, 10, 15, tzinfo=dt.UTC),
+        to=Destination(38.86657, -77.43905),
+        nodes=batch.nodes,
+        carrier=batch.carrier,
+        items=items,
+        penalties=batch.penalties,
+    )
+    for option in found.options:
+        assert option.shipments, option.id
+    assert [u.reason for u in found.unpromisable] == ["left_unfilled"]
+
+
+def test_no_stock_does_not_claim_nothing_is_on_order() -> None:
+    """Ship only, nothing on hand, open purchase orders: the detail does not deny them."""
+    found = run({"A": 1}, {}, inbound=PURCHASE_ORDERS, methods=("ship",))
+    (line,) = found.unpromisable
+    assert line.reason == "no_stock"
+    assert "on order" not in line.detail
