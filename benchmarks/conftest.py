@@ -53,3 +53,14 @@ def batch_problem(n_orders: int, n_nodes: int, n_skus: int, seed: int = 1) -> So
 @pytest.fixture(scope="session")
 def problem_factory() -> object:
     return batch_problem
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave the opt-in `long` benchmarks out of a plain `pytest benchmarks` (deselected, not
+    skipped); `-m long` (or any -m expression naming it) runs them."""
+    if "long" in (config.getoption("-m") or ""):
+        return
+    kept = [item for item in items if item.get_closest_marker("long") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept
