@@ -98,6 +98,9 @@ class ScenarioSpec:
     residential_share of them residential. Penalties: unfilled_penalty (None: the country's,
     250 USD or 200 EUR per unit), split_penalty, max_shipments_per_order (None: no limit).
     warehouse_spacing_miles: least distance between warehouses (None: the country's).
+
+    Items: heavy_share of the SKUs are heavy (about 12 lb, up to 40), the rest about 1.5 lb;
+    bulky_share are bulky and light (they bill by dimensional weight).
     """
 
     name: str
@@ -123,6 +126,8 @@ class ScenarioSpec:
     split_penalty: float = 1.0
     max_shipments_per_order: int | None = None
     warehouse_spacing_miles: float | None = None
+    heavy_share: float = 0.04
+    bulky_share: float = 0.10
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str):
@@ -175,6 +180,8 @@ _NUMBER_FIELDS = (
     ("split_penalty", 0.0, math.inf),
     ("unfilled_penalty", 0.0, math.inf),
     ("warehouse_spacing_miles", 0.0, 5000.0),
+    ("heavy_share", 0.0, 1.0),
+    ("bulky_share", 0.0, 1.0),
 )
 _OPTIONAL_FIELDS = {"unfilled_penalty", "warehouse_spacing_miles"}
 
@@ -410,18 +417,21 @@ def _popularity(rng: np.random.Generator, n_skus: int, skew: float) -> FloatArra
     return _normalize(weights)
 
 
-def _items(rng: np.random.Generator, n_skus: int) -> list[Item]:
+def _items(
+    rng: np.random.Generator, n_skus: int, heavy_share: float, bulky_share: float
+) -> list[Item]:
     """Weights lognormal (median 1.5 lb) with a heavy tail to 40 lb; dims from density.
 
     Density (lb per cubic foot) is around 12, near the dimensional divisor, so about half
-    the items bill by volume; one in ten is bulky and light (pillows, lamp shades).
+    the items bill by volume; bulky_share (one in ten by default) are bulky and light
+    (pillows, lamp shades); heavy_share (4%) weigh about 12 lb.
     """
-    heavy = rng.random(n_skus) < 0.04
+    heavy = rng.random(n_skus) < heavy_share
     weight = np.where(
         heavy, rng.lognormal(math.log(12.0), 0.5, n_skus), rng.lognormal(math.log(1.5), 0.8, n_skus)
     )
     weight = np.round(np.clip(weight, 0.05, 40.0), 2)
-    bulky = rng.random(n_skus) < 0.10
+    bulky = rng.random(n_skus) < bulky_share
     density = np.where(
         bulky, rng.uniform(1.5, 4.0, n_skus), rng.lognormal(math.log(12.0), 0.5, n_skus)
     )
@@ -646,7 +656,7 @@ def generate(spec: ScenarioSpec | str, seed: int = 0) -> Batch:
         )
     )
     popularity = _popularity(rng, spec.n_skus, spec.popularity_skew)
-    items = _items(rng, spec.n_skus)
+    items = _items(rng, spec.n_skus, spec.heavy_share, spec.bulky_share)
     inventory = _inventory(rng, spec, net, popularity, near_share, region_share)
     orders = _orders(rng, spec, cities, popularity, [i.sku for i in items])
     unfilled = country.unfilled_penalty if spec.unfilled_penalty is None else spec.unfilled_penalty
