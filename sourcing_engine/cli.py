@@ -45,6 +45,7 @@ from sourcing_engine.exchange import (
     plan_from_json,
     problem_from_json,
 )
+from sourcing_engine.explain.cli import add_command as add_explain_command
 from sourcing_engine.geocode import destination
 from sourcing_engine.plan_check import validate_plan
 from sourcing_engine.presets import PRESETS, binding_stats, generate, write_scenario
@@ -744,6 +745,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print the promise document instead")
     p.set_defaults(run=cmd_promise)
+
+    add_explain_command(commands)
 
     p = commands.add_parser(
         "serve",
