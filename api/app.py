@@ -17,6 +17,7 @@ from sourcing_engine.api import (
     health,
     keys,
     network,
+    network_settings,
     orders,
     promise,
     reservations,
@@ -96,7 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     # each router carries its /v1 prefix itself, so a route's path is its full template
     # (the label of its metrics)
-    for area in (network, stock, orders, reservations, promise, events, keys):
+    for area in (network, network_settings, stock, orders, reservations, promise, events, keys):
         app.include_router(area.router)
     app.include_router(health.router)
     docs.install(app)

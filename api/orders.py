@@ -59,7 +59,7 @@ async def create_order(
     """Source the order with the engine on live stock, then allocate it whole, atomically.
     409 `insufficient_stock` lists every short line (SKU, nodes tried, requested,
     available); 409 `conflict` if the id exists."""
-    order = order_of(body.id, body.destination, body.lines, service.carrier().country)
+    order = order_of(body.id, body.destination, body.lines, service.postal_country())
     key = idem.key_for(body)
     done = counted(metrics, "order", lambda: service.create_order(order, key))
     return answer(done, render.order, 201)
@@ -76,7 +76,7 @@ def allocate_batch(
     the first call still runs answers 409 `idempotency_key_in_flight`."""
     body.check_distinct()
     by_id = {o.id: o for o in body.orders}
-    country = service.carrier().country
+    country = service.postal_country()
     orders = [order_of(o.id, o.destination, o.lines, country) for o in body.orders]
     outcomes = service.allocate_batch(
         orders,

@@ -48,7 +48,7 @@ async def promise(
     `hold_seconds`, one option's units are held in the same step (201, `hold`); committing
     the hold creates the order with that option's method, nodes and dates."""
     body.check()
-    destination = body.destination.to_destination(service.carrier().country)
+    destination = body.destination.to_destination(service.postal_country())
     methods = body.methods or METHODS
     lines = lines_of(body.lines)
     if body.hold_seconds is None:
@@ -101,7 +101,7 @@ async def availability(
             raise Invalid(
                 f"query: {exc.errors()[0]['msg'].removeprefix('Value error, ')}"
             ) from None
-        near = form.to_destination(service.carrier().country)
+        near = form.to_destination(service.postal_country())
     elif radius_miles is not None or country is not None:
         raise Invalid("query: radius_miles and country apply to a place (lat and lon, or zip)")
     found = service.availability(sku, node, near, radius_miles)

@@ -37,7 +37,7 @@ async def reserve(
 ) -> Response:
     """Source the cart's lines with the engine and hold the units for `ttl_s` seconds.
     Once expired a hold counts for nothing, whether or not the reaper has marked it."""
-    destination = body.destination.to_destination(service.carrier().country)
+    destination = body.destination.to_destination(service.postal_country())
     try:
         done = service.reserve(
             body.cart, destination, lines_of(body.lines), body.ttl_s, idem.key_for(body)
@@ -77,7 +77,7 @@ async def commit(
     destination = (
         None
         if body.destination is None
-        else body.destination.to_destination(service.carrier().country)
+        else body.destination.to_destination(service.postal_country())
     )
     done = service.commit_reservation(
         reservation_id, body.order_id, destination, idem.key_for(body)

@@ -22,7 +22,7 @@ from sourcing_engine.domain import (
     merge_lines,
 )
 from sourcing_engine.errors import Invalid, UnknownZip
-from sourcing_engine.exchange import CalendarSpec, DestinationSpec, Whole
+from sourcing_engine.exchange import CalendarSpec, DestinationSpec, SettingsSpec, Whole
 from sourcing_engine.geocode import destination
 from sourcing_engine.service import StockView
 from sourcing_engine.stores.base import ApiKey
@@ -586,6 +586,30 @@ class ReceiptOut(Response):
     position: PositionOut
 
 
+# --- network settings -------------------------------------------------------------------
+
+
+class SettingsIn(SettingsSpec):
+    """The network settings document; only cost_model is required (the rest default).
+    cost_model and carrier are the problem file's (docs/exchange-format.md): the service
+    checks them, naming each field that cannot be used (rules JSON Schema cannot state)."""
+
+    cost_model: dict[str, Any]  # type: ignore[assignment]
+    carrier: dict[str, Any] = Field(default_factory=dict)  # type: ignore[assignment]
+
+
+class SettingsOut(Response):
+    version: int
+    currency: str
+    cost_model: dict[str, Any]
+    carrier: dict[str, Any]
+    unfilled_penalty_per_unit: float
+    split_penalty: float
+    max_shipments_per_order: int | None
+    default_service_level: str
+    postal_country: str
+
+
 # --- events and keys --------------------------------------------------------------------
 
 
@@ -638,6 +662,7 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         403: "The key lacks the route's scope",
         404: "Unknown id",
         409: "Conflict with the current state, a shortage, or a key in flight",
+        412: "If-Match names a version that is no longer the stored one",
         413: "Request body too large",
         422: "Invalid request (names the field)",
         503: "The store cannot be reached now: retry after Retry-After seconds (with the "

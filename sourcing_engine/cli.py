@@ -512,7 +512,7 @@ def cmd_promise(args: argparse.Namespace) -> int:
     with _promise_service(args) as service:
         try:
             if destination is None:
-                destination = destination_of(place, service.carrier().country)
+                destination = destination_of(place, service.postal_country())
             found = service.promise(args.cart, destination, at, methods)
         except UnknownItems as exc:
             raise CliError(f"argument --cart: {exc}") from None

@@ -18,10 +18,12 @@ from sourcing_engine.cost_models import (
     US_ZONE_BANDS_MILES,
     OrderPenalties,
     ParcelCost,
+    ScaledCost,
     ShipmentCostModel,
     TransitTable,
     zone_for_distance,
 )
+from sourcing_engine.cost_models.objective import UNLIMITED
 
 NodeKind = Literal["warehouse", "store"]
 
@@ -263,6 +265,71 @@ class Carrier:
             return np.ones(np.shape(zone), dtype=bool)
         result: NDArray[np.bool_] = np.asarray(zone) <= level.max_zone
         return result
+
+
+DEFAULT_UNFILLED_PENALTY = 1_000_000.0
+"""Per unfilled unit in the live service: far above any parcel charge, so units go unfilled
+only without stock (and the order is then refused with every short line)."""
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    """How the live service sources and promises on its network: one versioned document.
+
+    carrier: rate card (and so the currency), country, service levels; penalties per unit
+    left unfilled and per shipment beyond an order's first; the cap on shipments per order
+    (None: no cap); default_service_level: the level an order ships by unless a promise
+    chose another (None: the carrier's first), its rate factor scales the rate card the
+    orders are sourced on; postal_country: the country of a postal code given without one
+    (None: the carrier's). version: the store's, +1 per change (0: never stored).
+    """
+
+    carrier: Carrier
+    unfilled_penalty_per_unit: float = DEFAULT_UNFILLED_PENALTY
+    split_penalty: float = 0.0
+    max_shipments_per_order: int | None = None
+    default_service_level: str | None = None
+    postal_country: str | None = None
+    version: int = 0
+
+    def __post_init__(self) -> None:
+        names = [lv.name for lv in self.carrier.levels]
+        if self.default_service_level is not None and self.default_service_level not in names:
+            raise ValueError(
+                f"default_service_level: {self.default_service_level!r} is not a service level "
+                f"of the carrier (expected one of {', '.join(names)})"
+            )
+        if self.max_shipments_per_order is not None and self.max_shipments_per_order < 1:
+            raise ValueError("max_shipments_per_order: expected at least 1 (or none: no cap)")
+        if min(self.unfilled_penalty_per_unit, self.split_penalty) < 0:
+            raise ValueError("penalties: expected amounts >= 0")
+
+    @property
+    def currency(self) -> str:
+        return self.carrier.currency
+
+    @property
+    def service_level(self) -> ServiceLevel:
+        return self.carrier.level(self.default_service_level or self.carrier.levels[0].name)
+
+    @property
+    def postal(self) -> str:
+        """The country of a postal code given without one."""
+        return self.postal_country or self.carrier.country
+
+    @property
+    def shipping(self) -> ShipmentCostModel:
+        """The rate card orders are sourced on: the carrier's, at the default level's price."""
+        factor = self.service_level.rate_factor
+        return self.carrier.shipping if factor == 1.0 else ScaledCost(self.carrier.shipping, factor)
+
+    @property
+    def penalties(self) -> OrderPenalties:
+        return OrderPenalties(
+            unfilled_per_unit=self.unfilled_penalty_per_unit,
+            split=self.split_penalty,
+            max_shipments=self.max_shipments_per_order or UNLIMITED,
+        )
 
 
 @dataclass(frozen=True)

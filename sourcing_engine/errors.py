@@ -75,6 +75,11 @@ class Conflict(DomainError):
         super().__init__(message)
 
 
+class PreconditionFailed(Conflict):
+    """The caller's version of a record (If-Match) is not the stored one: it changed since
+    the caller read it."""
+
+
 class Invalid(DomainError):
     """A request refused as such (e.g. an adjustment below zero on hand)."""
 

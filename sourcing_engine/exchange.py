@@ -41,6 +41,7 @@ from sourcing_engine.domain import (
     Inventory,
     Item,
     Line,
+    NetworkSettings,
     Node,
     NodeCalendar,
     Order,
@@ -296,6 +297,72 @@ class ProblemSpec(_Strict):
     orders: list[OrderSpec]
 
 
+class SettingsSpec(_Strict):
+    """The network settings document (GET/PUT /v1/settings, `sourcing-engine settings
+    export/import`): every field but cost_model may be left out (its default). version:
+    the version the document was read at (a change is refused if the stored one moved on);
+    currency: the cost model's, shown for reading (given, it must agree)."""
+
+    cost_model: CostModelSpec
+    carrier: CarrierSpec = CarrierSpec()
+    unfilled_penalty_per_unit: Annotated[float, Field(ge=0, le=1e9)] = 1_000_000.0
+    split_penalty: Annotated[float, Field(ge=0, le=1e9)] = 0.0
+    max_shipments_per_order: Annotated[int, Field(ge=1, le=1000), Whole] | None = None
+    default_service_level: Id | None = None
+    postal_country: CountryCode | None = None
+    currency: Annotated[str, Field(min_length=3, max_length=3)] | None = None
+    version: Annotated[int, Field(ge=0, le=MAX_COUNT), Whole] | None = None
+
+
+def settings_from_spec(spec: SettingsSpec) -> NetworkSettings:
+    """The settings of a document (InputError naming each field that cannot be used)."""
+    shipping = _cost_model(spec.cost_model)
+    carrier = carrier_from_spec(spec.carrier, shipping)
+    if spec.currency is not None and spec.currency != carrier.currency:
+        raise InputError(
+            f"currency: {spec.currency!r} differs from the cost model's {carrier.currency!r}; "
+            "set cost_model.currency (or leave currency out)"
+        )
+    try:
+        return NetworkSettings(
+            carrier, spec.unfilled_penalty_per_unit, spec.split_penalty,
+            spec.max_shipments_per_order, spec.default_service_level, spec.postal_country,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
+def settings_from_data(data: Any, what: str = "settings") -> tuple[NetworkSettings, int | None]:
+    """The settings of a JSON document and the version it was read at (None: not given)."""
+    try:
+        spec = SettingsSpec.model_validate(data)
+    except ValidationError as exc:
+        problems = _pydantic_problems(exc, data, SettingsSpec)
+        raise InputError([f"{what}: {p}" for p in problems]) from None
+    try:
+        return settings_from_spec(spec), spec.version
+    except InputError as exc:
+        raise InputError([f"{what}: {p}" for p in exc.problems]) from None
+
+
+def settings_to_data(settings: NetworkSettings, resolved: bool = True) -> dict[str, Any]:
+    """The document of the settings, every field written out (with version and currency).
+    resolved=False: the default service level and postal country as set (None: follow the
+    carrier), as the store keeps them."""
+    level, postal = settings.default_service_level, settings.postal_country
+    return {
+        "version": settings.version,
+        "currency": settings.currency,
+        "cost_model": cost_model_to_data(settings.carrier.shipping),
+        "carrier": carrier_to_data(settings.carrier),
+        "unfilled_penalty_per_unit": settings.unfilled_penalty_per_unit,
+        "split_penalty": settings.split_penalty,
+        "max_shipments_per_order": settings.max_shipments_per_order,
+        "default_service_level": settings.service_level.name if resolved else level,
+        "postal_country": settings.postal if resolved else postal,
+    }
+
+
 # --- plan -------------------------------------------------------------------------------
 
 
@@ -377,14 +444,18 @@ def _label(entry: Mapping[str, Any]) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
-def _pydantic_problems(exc: ValidationError, data: Any) -> list[str]:
+def _pydantic_problems(
+    exc: ValidationError, data: Any, root: type[BaseModel] | None = None
+) -> list[str]:
+    """Each problem as 'where: what was expected'; root: the model validated (the problem
+    document's by default), whose fields an unknown field's message lists."""
     problems = []
     for err in exc.errors(include_url=False):
         msg = err["msg"].removeprefix("Value error, ")
         where = _where(err["loc"], data)
         given = err.get("input")
         if err["type"] == "extra_forbidden":
-            msg = _unknown_field(err["loc"])
+            msg = _unknown_field(err["loc"], root or ProblemSpec)
         elif err["type"] in ("model_type", "model_attributes_type"):
             msg = "expected a JSON object"  # not pydantic's "instance of CapacitySpec"
         elif err["type"] in ("union_tag_not_found", "union_tag_invalid"):
@@ -403,9 +474,9 @@ def _pydantic_problems(exc: ValidationError, data: Any) -> list[str]:
     return problems
 
 
-def _unknown_field(loc: Sequence[int | str]) -> str:
+def _unknown_field(loc: Sequence[int | str], root: type[BaseModel]) -> str:
     """'unknown field; expected one of: ... (did you mean "safety_stock"?)'."""
-    model = _model_at(loc[:-1])
+    model = _model_at(loc[:-1], root)
     if model is None:
         return "unknown field"
     known = list(model.model_fields)
@@ -414,9 +485,9 @@ def _unknown_field(loc: Sequence[int | str]) -> str:
     return f"unknown field; expected one of: {', '.join(known)}{hint}"
 
 
-def _model_at(loc: Sequence[int | str]) -> type[BaseModel] | None:
+def _model_at(loc: Sequence[int | str], root: type[BaseModel]) -> type[BaseModel] | None:
     """The spec model that validates the entry at a pydantic location."""
-    tp: Any = ProblemSpec
+    tp: Any = root
     for part in loc:
         tp = _unwrap(tp)
         if isinstance(part, int):

@@ -30,6 +30,7 @@ from sourcing_engine.domain import (
     Destination,
     Inbound,
     Item,
+    NetworkSettings,
     Node,
     Order,
     Plan,
@@ -45,13 +46,19 @@ from sourcing_engine.errors import (
     Conflict,
     DomainError,
     IdempotencyMismatch,
+    InputError,
     InsufficientStock,
     Invalid,
     NotFound,
+    PreconditionFailed,
     UnknownItems,
     UnknownNode,
 )
-from sourcing_engine.exchange import network_carrier_from_data, network_carrier_to_data
+from sourcing_engine.exchange import (
+    network_carrier_from_data,
+    settings_from_data,
+    settings_to_data,
+)
 from sourcing_engine.lifecycle import OrderAction, OrderRecord, Reservation
 from sourcing_engine.promise.calendars import calendar_problems
 from sourcing_engine.promise.carriers import default_carrier
@@ -153,12 +160,16 @@ class Adjustment:
 
 @dataclass(frozen=True)
 class _Reference:
-    """The network as read from the store: its nodes, its carrier and the sourcing
-    configuration on the carrier's rate card (refreshed every network_cache_s)."""
+    """The network as read from the store: its nodes, its settings and the sourcing
+    configuration they make (refreshed every network_cache_s)."""
 
     nodes: Network
-    carrier: Carrier
+    settings: NetworkSettings
     sourcing: SourcingConfig
+
+    @property
+    def carrier(self) -> Carrier:
+        return self.settings.carrier
 
     @cached_property
     def promise(self) -> PromiseNetwork:
@@ -210,7 +221,11 @@ def _held_plan(hold: Reservation, destination: Destination) -> Plan | None:
     return Plan.from_data(doc["plan"])
 
 
-CARRIER_SETTING = "carrier"
+SETTINGS = "network"
+"""The name the network settings are stored under."""
+LEGACY_CARRIER_SETTING = "carrier"
+"""Where a ledger from before the settings document kept its carrier (read if no settings)."""
+SET_ATTEMPTS = 8
 
 
 def _chosen(found: Promise, option_id: str | None) -> Option:
@@ -324,9 +339,80 @@ class Service:
         """The network's carrier: its rate card, service levels and holiday country."""
         return self._network_reference().carrier
 
-    def set_carrier(self, carrier: Carrier) -> None:
-        self.store.put_setting(CARRIER_SETTING, network_carrier_to_data(carrier))
+    def postal_country(self) -> str:
+        """The country of a postal code given without one."""
+        return self._network_reference().settings.postal
+
+    def network_settings(self) -> NetworkSettings:
+        """The settings as stored now (defaults at version 0 if never set)."""
+        stored = self.store.get_setting(SETTINGS)
+        if stored is not None:
+            found, _ = settings_from_data(stored.value, "stored settings")
+            return replace(found, version=stored.version)
+        legacy = self.store.get_setting(LEGACY_CARRIER_SETTING)
+        carrier = (
+            default_carrier("US", self.config.sourcing.shipping)
+            if legacy is None
+            else network_carrier_from_data(legacy.value)
+        )
+        c = self.config.sourcing
+        return NetworkSettings(
+            carrier, c.unfilled_penalty_per_unit, c.split_penalty, c.max_shipments_per_order
+        )
+
+    def put_network_settings(
+        self, settings: NetworkSettings, expected_version: int | None = None
+    ) -> NetworkSettings:
+        """Replace the settings, if still at expected_version (PreconditionFailed if not);
+        Invalid naming a node whose calendar the new country cannot use. Event
+        `settings.changed`. The settings as stored, with their new version."""
+        country = settings.carrier.country
+        for node in self.store.list_nodes():
+            if problems := calendar_problems(node, country):
+                raise Invalid(
+                    f"carrier.country: {country}: node {node.id}'s calendar cannot be used "
+                    f"there ({'; '.join(problems)})"
+                )
+        document = settings_to_data(settings, resolved=False)
+        del document["version"]
+        version = self.store.put_setting(SETTINGS, document, expected_version)
         self._reference = None
+        return replace(settings, version=version)
+
+    def put_network_settings_data(
+        self, data: Mapping[str, Any], expected_version: int | None = None
+    ) -> NetworkSettings:
+        """put_network_settings from a settings document (Invalid naming each field that
+        cannot be used); the document's own version, if any, is the expected one unless
+        expected_version is given (they must agree when both are)."""
+        try:
+            settings, version = settings_from_data(dict(data))
+        except InputError as exc:
+            raise Invalid(str(exc)) from None
+        if version is not None and expected_version is not None and version != expected_version:
+            raise Invalid(
+                f"version: {version} in the body, {expected_version} in If-Match; give one, "
+                "or the same in both"
+            )
+        return self.put_network_settings(
+            settings, expected_version if expected_version is not None else version
+        )
+
+    def set_carrier(self, carrier: Carrier) -> None:
+        """Replace the carrier (rate card, country, service levels), keeping the other
+        settings (a default service level the new carrier lacks goes back to its first)."""
+        for _ in range(SET_ATTEMPTS):
+            now = self.network_settings()
+            level = now.default_service_level
+            keep = level if level in {lv.name for lv in carrier.levels} else None
+            try:
+                self.put_network_settings(
+                    replace(now, carrier=carrier, default_service_level=keep), now.version
+                )
+                return
+            except PreconditionFailed:
+                continue  # changed in between: apply to what is there now
+        raise Conflict("settings: changed by others too often to apply the carrier; retry")
 
     def list_nodes(self) -> list[Node]:
         return self.store.list_nodes()
@@ -389,19 +475,19 @@ class Service:
         return self._network_reference().nodes
 
     def _network_reference(self) -> _Reference:
-        """The nodes (with their arrays) and the carrier, read from the store at most once
-        per network_cache_s. A store without a carrier has the US demo carrier's service
-        levels on the configured rate card."""
+        """The nodes (with their arrays) and the settings, read from the store at most once
+        per network_cache_s. A store without settings has the US demo carrier's service
+        levels on the configured rate card and the configured penalties."""
         now = time.monotonic()
         if self._reference is None or self._reference[1] <= now:
-            stored = self.store.get_setting(CARRIER_SETTING)
-            carrier = (
-                default_carrier("US", self.config.sourcing.shipping)
-                if stored is None
-                else network_carrier_from_data(stored)
+            settings = self.network_settings()
+            sourcing = SourcingConfig(
+                shipping=settings.shipping,
+                unfilled_penalty_per_unit=settings.unfilled_penalty_per_unit,
+                split_penalty=settings.split_penalty,
+                max_shipments_per_order=settings.max_shipments_per_order,
             )
-            sourcing = replace(self.config.sourcing, shipping=carrier.shipping)
-            ref = _Reference(Network(self.store.list_nodes()), carrier, sourcing)
+            ref = _Reference(Network(self.store.list_nodes()), settings, sourcing)
             self._reference = (ref, now + self.config.network_cache_s)
         return self._reference[0]
 

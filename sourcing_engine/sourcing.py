@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from sourcing_engine.cost_models import OrderPenalties, ShipmentCostModel, default_us_ground
 from sourcing_engine.cost_models.objective import UNLIMITED
 from sourcing_engine.domain import (
+    DEFAULT_UNFILLED_PENALTY,
     Batch,
     Destination,
     Item,
@@ -36,10 +37,6 @@ from sourcing_engine.solvers import Allocation, PlanCosts, Result, SourcingProbl
 from sourcing_engine.solvers.evaluate import evaluate
 
 IntArray = NDArray[np.int64]
-
-DEFAULT_UNFILLED_PENALTY = 1_000_000.0
-"""Per unfilled unit in the live service: far above any parcel charge, so units go unfilled
-only without stock (and the order is then refused with every short line)."""
 
 
 def _frozen(values: Sequence[object], dtype: type) -> NDArray[Any]:

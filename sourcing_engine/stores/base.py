@@ -32,7 +32,7 @@ Conventions every store follows (pinned by the contract suite):
 - an InsufficientStock carries one Shortage per short (node, sku) after summing, with
   nodes=(node,), in the order the pairs first appear in the request;
 - events: `stock.snapshot` (subject "node:<id>"), `stock.adjusted` and `inbound.received`
-  ("stock:<node>/<sku>"),
+  ("stock:<node>/<sku>"), `settings.changed` ("settings:<name>"),
   `reservation.*` (the reservation id), `order.*` (the order id; data also carries the
   order's `state` and `version` after the change); units in event data are lists of
   {"node", "sku", "qty"}.
@@ -66,6 +66,14 @@ class Event:
     type: str  # e.g. "order.allocated", "order.shipped", "reservation.expired"
     subject: str  # order or reservation id, or "node:<id>" / "stock:<node>/<sku>"
     data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A stored setting: its JSON document and its version (1 when first written)."""
+
+    value: dict[str, Any]
+    version: int
 
 
 @dataclass(frozen=True)
@@ -152,9 +160,19 @@ class Store(Protocol):
         the position after."""
         ...
 
-    # network settings (the carrier): one JSON document per name
-    def put_setting(self, name: str, value: dict[str, Any]) -> None: ...
-    def get_setting(self, name: str) -> dict[str, Any] | None: ...
+    # network settings: one versioned JSON document per name
+    def put_setting(
+        self, name: str, value: dict[str, Any], expected_version: int | None = None
+    ) -> int:
+        """Replace the setting atomically: PreconditionFailed (nothing written) when
+        expected_version is given and is not the stored version (0: none stored yet);
+        version += 1; event `settings.changed` (subject "settings:<name>", data {"version",
+        "value"}). Returns the new version."""
+        ...
+
+    def get_setting(self, name: str) -> "Setting | None":
+        """The setting's value and version (None if never written)."""
+        ...
 
     # checkout holds
     def reserve(

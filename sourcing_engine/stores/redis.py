@@ -27,7 +27,7 @@ with a ``#!lua`` shebang, so a cluster node refuses any script touching another 
     order:<id>       hash    an order: state, version, lines, alloc, shipped, returned,
                              released, times, doc (the caller's document, stored as given)
     inbound          hash    inbound id -> record JSON;  inb:<sku>  set of inbound ids
-    settings         hash    name -> JSON document (the network's carrier)
+    settings         hash    name -> JSON document (the network settings), v:<name> -> version
     idem:<key>       hash    idempotency key: in flight (hash, lease_until) or done (hash,
                              status, body); the only key with a TTL (24 h after completion)
     apikeys          hash    key id -> JSON (name, secret hash, scopes, created_at, revoked)
@@ -75,6 +75,7 @@ from sourcing_engine.errors import (
     InsufficientStock,
     Invalid,
     NotFound,
+    PreconditionFailed,
     Shortage,
     StoreUnavailable,
 )
@@ -96,6 +97,7 @@ from sourcing_engine.stores.base import (
     IdempotentReply,
     Replayed,
     Result,
+    Setting,
     StoreNotDurable,
 )
 
@@ -111,6 +113,7 @@ SCRIPTS = (
     "upsert",
     "add_inbound",
     "receive_inbound",
+    "put_setting",
     "claim_idempotency",
     "release_idempotency",
     "api_key",
@@ -293,6 +296,8 @@ def _error(kind: str, message: str, extra: str) -> DomainError:
         )
     if kind == "not_found":
         return NotFound(message)
+    if kind == "precondition_failed":
+        return PreconditionFailed(message)
     if kind == "conflict":
         return Conflict(message, current_state=extra or None)
     if kind == "invalid":
@@ -526,13 +531,22 @@ class RedisStore:
         r = self._run("receive_inbound", [inbound_id, qty], idem)
         return _position(r[1:])
 
-    def put_setting(self, name: str, value: dict[str, Any]) -> None:
+    def put_setting(
+        self, name: str, value: dict[str, Any], expected_version: int | None = None
+    ) -> int:
         _check_id(name, "setting")
-        self._run("upsert", ["settings", 1, name, json.dumps(value)])
+        if name.startswith("v:"):
+            raise Invalid(f"setting {name!r}: a name may not start with 'v:'")
+        expected = "" if expected_version is None else str(int(expected_version))
+        return int(self._run("put_setting", [name, _dumps(value), expected])[1])
 
-    def get_setting(self, name: str) -> dict[str, Any] | None:
-        raw = cast(str | None, self._r.hget(self.key("settings"), name))
-        return None if raw is None else dict(json.loads(raw))
+    def get_setting(self, name: str) -> Setting | None:
+        raw, version = cast(
+            list[str | None], self._r.hmget(self.key("settings"), name, f"v:{name}")
+        )
+        if raw is None:
+            return None
+        return Setting(dict(json.loads(raw)), int(version or 1))
 
     def list_inbound(self, skus: Sequence[str]) -> list[Inbound]:
         ids: list[str] = []

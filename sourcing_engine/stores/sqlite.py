@@ -43,6 +43,7 @@ from sourcing_engine.errors import (
     InsufficientStock,
     Invalid,
     NotFound,
+    PreconditionFailed,
     Shortage,
     StoreUnavailable,
 )
@@ -65,6 +66,7 @@ from sourcing_engine.stores.base import (
     IdempotentReply,
     Replayed,
     Result,
+    Setting,
 )
 
 R = TypeVar("R", bound=Result)
@@ -116,7 +118,8 @@ CREATE TABLE IF NOT EXISTS idempotent_results (
     key TEXT PRIMARY KEY, request_hash TEXT NOT NULL, result TEXT, lease_until REAL NOT NULL,
     created_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS idempotent_results_created ON idempotent_results (created_at);
-CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS settings (
+    name TEXT PRIMARY KEY, value TEXT NOT NULL, version INTEGER NOT NULL DEFAULT 1);
 CREATE TABLE IF NOT EXISTS api_keys (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, secret_hash TEXT NOT NULL, scopes TEXT NOT NULL,
     created_at REAL NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);
@@ -328,6 +331,10 @@ class SqliteStore:
                     tx.conn.execute(
                         f"ALTER TABLE {table} ADD COLUMN {column} TEXT NOT NULL DEFAULT '{{}}'"
                     )
+            if "version" not in {r["name"] for r in tx.conn.execute("PRAGMA table_info(settings)")}:
+                tx.conn.execute(
+                    "ALTER TABLE settings ADD COLUMN version INTEGER NOT NULL DEFAULT 1"
+                )
 
     # --- connections and transactions
 
@@ -578,14 +585,31 @@ class SqliteStore:
 
         return self._keyed(idem, receive)
 
-    def put_setting(self, name: str, value: dict[str, Any]) -> None:
+    def put_setting(
+        self, name: str, value: dict[str, Any], expected_version: int | None = None
+    ) -> int:
         with self._write() as tx:
-            tx.conn.execute("REPLACE INTO settings VALUES (?, ?)", (name, _dumps(value)))
+            row = tx.conn.execute(
+                "SELECT version FROM settings WHERE name = ?", (name,)
+            ).fetchone()  # fmt: skip
+            stored = 0 if row is None else int(row["version"])
+            if expected_version is not None and expected_version != stored:
+                raise PreconditionFailed(
+                    f"settings {name}: version is {stored}, not {expected_version}; read them "
+                    "again and apply the change to what is there now"
+                )
+            tx.conn.execute(
+                "REPLACE INTO settings VALUES (?, ?, ?)", (name, _dumps(value), stored + 1)
+            )
+            tx.emit("settings.changed", f"settings:{name}", {"version": stored + 1, "value": value})
+            return stored + 1
 
-    def get_setting(self, name: str) -> dict[str, Any] | None:
+    def get_setting(self, name: str) -> Setting | None:
         with self._read() as tx:
-            row = tx.conn.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
-        return None if row is None else dict(json.loads(row["value"]))
+            row = tx.conn.execute(
+                "SELECT value, version FROM settings WHERE name = ?", (name,)
+            ).fetchone()
+        return None if row is None else Setting(dict(json.loads(row["value"])), row["version"])
 
     def list_inbound(self, skus: Sequence[str]) -> list[Inbound]:
         with self._read() as tx:

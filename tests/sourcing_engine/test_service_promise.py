@@ -239,7 +239,7 @@ def test_the_carrier_is_stored_with_the_network(service: Service) -> None:
     italian = default_carrier("IT")
     service.set_carrier(italian)
     assert service.carrier() == italian
-    assert service.store.get_setting("carrier") is not None
+    assert service.store.get_setting("network") is not None
     assert service.promise({"A": 1}, CUSTOMER, AT).currency == "EUR"
 
 

@@ -27,6 +27,7 @@ import pytest
 
 from sourcing_engine.cost_models import OrderPenalties
 from sourcing_engine.domain import (
+    DEFAULT_UNFILLED_PENALTY,
     Batch,
     Carrier,
     Destination,
@@ -49,7 +50,7 @@ from sourcing_engine.promise.options import (
     PromisedShipment,
     promise,
 )
-from sourcing_engine.sourcing import DEFAULT_UNFILLED_PENALTY, Network
+from sourcing_engine.sourcing import Network
 from tests.independent_pricer import (
     CarrierTerms,
     carrier_price,

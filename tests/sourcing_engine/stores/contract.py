@@ -28,10 +28,11 @@ from sourcing_engine.errors import (
     InsufficientStock,
     Invalid,
     NotFound,
+    PreconditionFailed,
     Shortage,
 )
 from sourcing_engine.lifecycle import HoldState, OrderRecord, OrderState
-from sourcing_engine.stores.base import IdempotencyKey, Replayed, Result, Store
+from sourcing_engine.stores.base import IdempotencyKey, Replayed, Result, Setting, Store
 
 Action = Literal["release", "ship", "cancel", "reject", "return", "reallocate"]
 N1, N2, N3 = "N1", "N2", "N3"
@@ -290,17 +291,37 @@ class StoreContract:
     # --- settings and node calendars
 
     def test_settings_round_trip(self, store: Store) -> None:
-        """A setting reads back as written (nested JSON values); a new value replaces it;
-        an unknown name is None."""
+        """A setting reads back as written (nested JSON values) at version 1; a new value
+        replaces it at version 2; an unknown name is None."""
         assert store.get_setting("carrier") is None
         value = {"country": "IT", "levels": [{"name": "standard", "days": [1, 2]}], "x": 2.5,
                  "flag": True, "none": None}  # fmt: skip
-        store.put_setting("carrier", value)
-        assert store.get_setting("carrier") == value
-        store.put_setting("other", {"a": 1})
-        store.put_setting("carrier", {"country": "US"})
-        assert store.get_setting("carrier") == {"country": "US"}
-        assert store.get_setting("other") == {"a": 1}
+        assert store.put_setting("carrier", value) == 1
+        assert store.get_setting("carrier") == Setting(value, 1)
+        assert store.put_setting("other", {"a": 1}) == 1
+        assert store.put_setting("carrier", {"country": "US"}) == 2
+        assert store.get_setting("carrier") == Setting({"country": "US"}, 2)
+        assert store.get_setting("other") == Setting({"a": 1}, 1)
+
+    def test_settings_versions_and_events(self, store: Store) -> None:
+        """With an expected version a setting changes only from that version (0: none yet):
+        a stale one is PreconditionFailed and writes nothing, no event; each change is one
+        settings.changed event with the new version and value."""
+        with pytest.raises(PreconditionFailed, match="version is 0, not 1"):
+            store.put_setting("network", {"a": 1}, expected_version=1)
+        assert store.get_setting("network") is None
+        assert store.put_setting("network", {"a": 1}, expected_version=0) == 1
+        assert store.put_setting("network", {"a": 2}, expected_version=1) == 2
+        before = store.events(0, 1000)
+        with pytest.raises(PreconditionFailed, match="version is 2, not 1"):
+            store.put_setting("network", {"a": 3}, expected_version=1)
+        assert store.get_setting("network") == Setting({"a": 2}, 2)
+        assert store.events(0, 1000) == before
+        changes = [(e.type, e.subject, e.data) for e in before]
+        assert changes == [
+            ("settings.changed", "settings:network", {"version": 1, "value": {"a": 1}}),
+            ("settings.changed", "settings:network", {"version": 2, "value": {"a": 2}}),
+        ]
 
     def test_node_calendar_round_trip(self, store: Store) -> None:
         """A node's calendar (every field) is stored with it; an upsert without one goes
