@@ -23,6 +23,7 @@ from sourcing_engine.api import (
     reservations,
     stock,
 )
+from sourcing_engine.api.explanations import router as explanations_router
 from sourcing_engine.api.limits import BodyLimit
 from sourcing_engine.api.metrics import Metrics, MetricsMiddleware
 from sourcing_engine.errors import StoreUnavailable
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # (the label of its metrics)
     for area in (network, network_settings, stock, orders, reservations, promise, events, keys):
         app.include_router(area.router)
+    app.include_router(explanations_router)
     app.include_router(health.router)
     docs.install(app)
     # added last = outermost: the body limit acts before anything reads the body

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from sourcing_engine import api_keys, lifecycle
 from sourcing_engine.domain import (
@@ -75,6 +75,9 @@ from sourcing_engine.sourcing import Network, Sourced, SourcingConfig, price, so
 from sourcing_engine.stores.base import ApiKey, Event, IdempotencyKey, Replayed, Store
 
 log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:  # imported when needed by explain_order
+    from sourcing_engine.explain.order import Explanation
 
 T = TypeVar("T")
 
@@ -648,6 +651,25 @@ class Service:
     def get_order(self, order_id: str) -> OrderView:
         order = self.store.get_order(order_id)
         return OrderView(order, tuple(self.store.order_history(order_id)))
+
+    def explain_order(self, order_id: str) -> "Explanation":
+        """Why the order is sourced as it is: its recorded plan itemized, against the
+        available stock now with the order's own units given back (explain.context)."""
+        # imported here: the explanation modules stay off the service's import path
+        from sourcing_engine.explain.context import live_context
+        from sourcing_engine.explain.order import explain
+
+        record = self.store.get_order(order_id)
+        plan = Plan.from_data(record.document["plan"], record.id)
+        order = Order.of(record.id, destination_of(record), sorted(record.lines.items()))
+        skus = sorted(record.lines)
+        network = self._network(skus)
+        ctx = live_context(
+            order, plan, record.allocations, record.shipped, network.nodes,
+            [n.kind for n in network.nodes.nodes], network.items, self.store.positions(skus),
+            network.sourcing, record.document.get("excluded_nodes", []),
+        )  # fmt: skip
+        return explain(ctx)
 
     def _step(
         self,

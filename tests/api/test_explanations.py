@@ -1,0 +1,97 @@
+"""GET /v1/orders/{id}/explanation over a real server: the recorded plan itemized, the
+reasons of the nearer nodes from the ledger (safety stock, units allocated to another
+order, a node that rejected the order), the next best plan, the summary in the language
+of Accept-Language with Content-Language saying which (English for any other)."""
+
+import httpx
+from babel.numbers import format_currency
+
+from sourcing_engine.cost_models import default_us_ground
+from tests.api.conftest import NODES, NYC, Stocker, order_body
+from tests.independent_pricer import carrier_price, carrier_terms, great_circle_miles, handling
+
+CHICAGO = {"lat": 41.88, "lon": -87.63}
+LA = next(n for n in NODES if n["id"] == "ST-LA")
+
+
+def la_to_nyc(units: int) -> float:
+    """The independent price of one 1-lb-a-unit parcel from ST-LA to NYC (a home)."""
+    miles = great_circle_miles(LA["lat"], LA["lon"], NYC["lat"], NYC["lon"])
+    charge = carrier_price(carrier_terms(default_us_ground()), miles, float(units), 0.0, units,
+                           True)  # fmt: skip
+    return charge + handling(LA["handling_per_shipment"], LA["handling_per_unit"], units)
+
+
+def reasons(body: dict[str, object]) -> dict[str, list[dict[str, object]]]:
+    return {u["node"]: u["reasons"] for u in body["unused_nodes"]}  # type: ignore[attr-defined,index]
+
+
+def test_explanation_of_a_live_order(client: httpx.Client, stock: Stocker) -> None:
+    """NYC's order ships from Los Angeles: DC-NJ's one unit is safety stock, ST-CHI's one
+    unit went to a Chicago order; costs are the independent pricer's; the next best is
+    nothing shipped at the unfilled penalty."""
+    sku = stock({"ST-CHI": 1, "ST-LA": 5})
+    r = client.post("/v1/stock/snapshots", json={
+        "node": "DC-NJ", "counts": [{"sku": sku, "on_hand": 1, "safety_stock": 1}]})  # fmt: skip
+    assert r.status_code == 200, r.text
+    chicago = client.post("/v1/orders", json=order_body({sku: 1}, **CHICAGO)).json()
+    assert [s["node"] for s in chicago["plan"]["shipments"]] == ["ST-CHI"]
+    order = client.post("/v1/orders", json=order_body({sku: 1})).json()
+    assert [s["node"] for s in order["plan"]["shipments"]] == ["ST-LA"]
+
+    r = client.get(f"/v1/orders/{order['id']}/explanation")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-language"] == "en"
+    body = r.json()
+    assert body["basis"] == "live"
+    (shipment,) = body["plan"]["shipments"]
+    assert body["plan"]["cost"] == order["plan"]["cost"]
+    assert abs(shipment["cost"] - la_to_nyc(1)) < 1e-6
+    assert abs(sum(shipment["terms"].values()) - shipment["cost"]) < 1e-6
+    why = reasons(body)
+    assert why["DC-NJ"] == [{"code": "safety_stock", "sku": sku, "on_hand": 1,
+                             "safety_stock": 1, "needed": 1}]  # fmt: skip
+    taken = [{"by": "allocated to other orders", "qty": 1}]
+    assert why["ST-CHI"] == [{"code": "taken_by_orders", "sku": sku, "on_hand": 1,
+                              "safety_stock": 0, "needed": 1, "taken": taken}]  # fmt: skip
+    (nothing,) = body["next_best"]
+    assert nothing["without_nodes"] == ["ST-LA"]
+    assert nothing["plan"]["shipments"] == []
+    money = format_currency(order["plan"]["cost"], "USD", locale="en_US")
+    assert body["summary"].startswith(f"Ships from ST-LA in one box for {money}.")
+    assert "DC-NJ was" in body["summary"]
+    assert "kept as safety stock" in body["summary"]
+
+
+def test_language_and_rejected_nodes(client: httpx.Client, stock: Stocker) -> None:
+    """A node that rejected the order is named as such; Accept-Language picks Italian
+    (amounts formatted the Italian way); a language we do not speak gets English with
+    Content-Language: en; an unknown order is 404."""
+    sku = stock({"DC-NJ": 2, "ST-CHI": 2, "ST-LA": 2})
+    oid = client.post("/v1/orders", json=order_body({sku: 1})).json()["id"]
+    r = client.post(f"/v1/orders/{oid}/reject", json={"node": "DC-NJ"})
+    assert r.status_code == 200, r.text
+    cost = r.json()["plan"]["cost"]
+
+    r = client.get(f"/v1/orders/{oid}/explanation", headers={"Accept-Language": "it-IT,it;q=0.9"})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-language"] == "it"
+    body = r.json()
+    assert reasons(body)["DC-NJ"][0] == {"code": "excluded"}
+    assert [s["node"] for s in body["plan"]["shipments"]] == ["ST-CHI"]
+    money = format_currency(cost, "USD", locale="it_IT")
+    assert body["summary"].startswith(f"Spedito da ST-CHI in un solo pacco per {money}.")
+    assert "DC-NJ era" in body["summary"]
+    assert "ha rifiutato questo ordine" in body["summary"]
+    (alt,) = [a for a in body["next_best"] if a["without_nodes"] == ["ST-CHI"]]
+    assert [s["node"] for s in alt["plan"]["shipments"]] == ["ST-LA"]  # DC-NJ stays excluded
+
+    r = client.get(f"/v1/orders/{oid}/explanation", headers={"Accept-Language": "fr-FR, de;q=0.5"})
+    assert r.status_code == 200
+    assert r.headers["content-language"] == "en"
+    assert r.json()["language"] == "en"
+    assert r.json()["summary"].startswith("Ships from ST-CHI")
+
+    r = client.get("/v1/orders/O-does-not-exist/explanation")
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "not_found"
