@@ -37,13 +37,22 @@ from sourcing_engine.compare import (
     to_json_data,
 )
 from sourcing_engine.domain import Batch, Destination, merge_lines
-from sourcing_engine.errors import DomainError, InputError, NoPostalData, UnknownItems
+from sourcing_engine.errors import (
+    DomainError,
+    InputError,
+    NoPostalData,
+    PreconditionFailed,
+    UnknownItems,
+)
 from sourcing_engine.exchange import (
     PLAN_FORMAT,
     ZIP_PATTERN,
     PlanSpec,
+    load_json,
     plan_from_json,
     problem_from_json,
+    settings_from_data,
+    settings_to_data,
 )
 from sourcing_engine.explain.cli import add_command as add_explain_command
 from sourcing_engine.geocode import destination
@@ -456,7 +465,7 @@ def _scenario(text: str) -> tuple[Batch, str]:
     return read_problem(path), str(path)
 
 
-def _open_ledger(url: str) -> Service:
+def _open_ledger(url: str, need_network: bool = True) -> Service:
     """The service on an existing ledger (one line saying why it cannot be used)."""
     where = f"argument --store: {url}"
     if url.startswith(SQLITE_PREFIX):
@@ -473,7 +482,7 @@ def _open_ledger(url: str) -> Service:
     except (ValueError, OSError, sqlite3.Error) as exc:
         raise CliError(f"{where}: cannot be used as the ledger ({exc})") from None
     try:
-        if not service.list_nodes():
+        if need_network and not service.list_nodes():
             raise CliError(f"{where}: the ledger has no network (no nodes) to promise from")
     except BaseException:
         service.close()
@@ -615,6 +624,46 @@ def format_promise(found: Promise, cart: dict[str, int], at: dt.datetime) -> str
     return "\n".join(out)
 
 
+def cmd_settings_export(args: argparse.Namespace) -> int:
+    """The ledger's network settings as a JSON document (the one GET /v1/settings answers)."""
+    service = _open_ledger(args.store, need_network=False)
+    try:
+        text = json.dumps(settings_to_data(service.network_settings()), indent=2) + "\n"
+    except InputError as exc:
+        raise CliError(f"argument --store: {args.store}: {exc}") from None
+    finally:
+        service.close()
+    _write_text(None if args.out is None else Path(args.out), text)
+    return 0
+
+
+def cmd_settings_import(args: argparse.Namespace) -> int:
+    """Replace the ledger's network settings with a document's, if the ledger's are still
+    at the version the document was exported at (any version with --force)."""
+    path = Path(args.file)
+    try:
+        data = load_json(path.read_bytes(), str(path))
+        settings, version = settings_from_data(data, str(path))
+    except OSError as exc:
+        raise CliError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except InputError as exc:
+        raise CliError(str(exc)) from None
+    service = _open_ledger(args.store, need_network=False)
+    try:
+        done = service.put_network_settings(settings, None if args.force else version)
+    except PreconditionFailed as exc:
+        raise CliError(f"{exc} (export them again, or --force to replace them)") from None
+    except DomainError as exc:
+        raise CliError(f"{path}: {exc}") from None
+    finally:
+        service.close()
+    print(
+        f"settings of {args.store}: version {done.version}, {done.currency}, default service "
+        f"level {done.service_level.name}, postal codes of {done.postal}"
+    )
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     # the command line is the composition root: the one place the domain package reaches up
     # to the HTTP layer, lazily, to start it (the other commands do not need the server)
@@ -747,6 +796,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_promise)
 
     add_explain_command(commands)
+
+    settings = commands.add_parser("settings", help="export or import a ledger's network settings")
+    settings.set_defaults(run=lambda _: settings.print_help() or EXIT_BAD_INPUT)
+    sub = settings.add_subparsers(title="commands", metavar="COMMAND")
+    e = sub.add_parser("export", help="print (or --out write) the settings document")
+    e.add_argument("--store", required=True, metavar="URL", help="sqlite:///path or redis://...")
+    e.add_argument("--out", metavar="FILE", help="write the document there instead")
+    e.set_defaults(run=cmd_settings_export)
+    i = sub.add_parser("import", help="replace the settings with a document's")
+    i.add_argument("file", metavar="FILE", help="a settings document (as export writes it)")
+    i.add_argument("--store", required=True, metavar="URL", help="sqlite:///path or redis://...")
+    i.add_argument(
+        "--force", action="store_true",
+        help="replace them whatever their version (default: only if unchanged since the export)",
+    )  # fmt: skip
+    i.set_defaults(run=cmd_settings_import)
 
     p = commands.add_parser(
         "serve",
