@@ -191,6 +191,21 @@ def promise_table(rows: list[dict[str, Any]]) -> None:
         print(_row(cells))
 
 
+def explain_table(rows: list[dict[str, Any]]) -> None:
+    """Explanations on a 1,000-order batch once its plan exists (issue 13)."""
+    print(_row(["explanation, 1,000 orders, 200 nodes", "median", "p99", "max", "target"]))
+    print(_row(["---"] * 5))
+    for b in rows:
+        s, e = b["stats"], b["extra_info"]
+        if b["name"].startswith("test_explain_one_order"):
+            times = [_fmt(x, ".1f", 1e3, " ms") for x in (s["median"], e["p99_ms"] / 1e3, s["max"])]
+            print(_row(["one order (with its summary)", *times, f"{e['target_ms']:g} ms"]))
+        elif b["name"].startswith("test_shadow_price_listing"):
+            what = f"shadow prices (top {e['listed']}, {e['exact']} duals exact)"
+            median, top = _fmt(s["median"], ".2f", 1, " s"), _fmt(s["max"], ".2f", 1, " s")
+            print(_row([what, median, "—", top, f"{e['target_s']:g} s"]))
+
+
 def main(path: str) -> None:
     with open(path) as f:
         rows = json.load(f)["benchmarks"]
@@ -207,6 +222,8 @@ def main(path: str) -> None:
     mixed_load_table(rows)
     print()
     promise_table(rows)
+    print()
+    explain_table(rows)
 
 
 if __name__ == "__main__":
