@@ -66,6 +66,7 @@ from sourcing_engine.sourcing import CompiledBatch, compile_batch
 from sourcing_engine.stores import SQLITE_PREFIX, open_store
 from sourcing_engine.stores.base import StoreNotDurable
 from sourcing_engine.stores.sqlite import SqliteStore
+from sourcing_engine.whatif.command import add_command as add_whatif_command
 
 PROG = "sourcing-engine"
 EXIT_INVALID_PLAN = 1
@@ -796,6 +797,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_promise)
 
     add_explain_command(commands)
+    add_whatif_command(commands)
 
     settings = commands.add_parser("settings", help="export or import a ledger's network settings")
     settings.set_defaults(run=lambda _: settings.print_help() or EXIT_BAD_INPUT)
