@@ -45,7 +45,7 @@ class Relaxation:
     rounds: int
     converged: bool
     duals: Duals | None
-    x: FloatArray | None  # the LP's column values, when it converged
+    x: FloatArray | None  # the LP's column values (the last LP's if not converged)
 
 
 def allocation_columns(columns: Columns, problem: SourcingProblem, alloc: Allocation) -> IntArray:
@@ -112,6 +112,7 @@ class ColumnGeneration:
         """
         bound, lp_value, rounds = -np.inf, float("inf"), 0
         duals: Duals | None = None
+        x: FloatArray | None = None
         while rounds < max_rounds and time.perf_counter() < deadline:
             self.lp.sync(self.columns)
             solution = self.lp.solve(deadline - time.perf_counter())
@@ -119,7 +120,7 @@ class ColumnGeneration:
                 break
             rounds += 1
             self.rounds += 1
-            lp_value, sigma = solution.value, solution.sigma
+            lp_value, sigma, x = solution.value, solution.sigma, solution.x
             prices = prices_of(self.problem, self.rows, solution.price)
             added = self._price(prices, sigma)
             min_rc = np.minimum(self.value - sigma, 0.0)
@@ -128,7 +129,7 @@ class ColumnGeneration:
             bound = max(bound, lagrangian)
             if added == 0 or lp_value - lagrangian <= stop_gap * max(1.0, abs(lp_value)):
                 return Relaxation(bound, lp_value, rounds, True, duals, solution.x)
-        return Relaxation(bound, lp_value, rounds, False, duals, None)
+        return Relaxation(bound, lp_value, rounds, False, duals, x)
 
     def _price(self, prices: Prices, sigma: FloatArray) -> int:
         """Price the orders that may have a new cheapest plan; returns the columns added."""

@@ -162,7 +162,7 @@ def solve_compact(
     cands: Candidates,
     incumbent: Allocation,
     time_limit_s: float,
-    backend: str = "scip",
+    backend: str = "highs",
     gap: float = 1e-4,
     orders: IntArray | None = None,
     capacity: FloatArray | None = None,

@@ -37,7 +37,7 @@ class Neighbourhoods:
         rows: ScarceRows,
         row_price: FloatArray,
         sigma: FloatArray,
-        backend: str = "scip",
+        backend: str = "highs",
     ) -> None:
         self.problem, self.groups, self.rows, self.backend = problem, groups, rows, backend
         self.row_price, self.sigma = row_price, sigma

@@ -63,7 +63,7 @@ class Rule:
 class Optimal:
     """The whole batch as one model, to proven optimality where the time allows."""
 
-    mip_backend: str = "scip"
+    mip_backend: str = "highs"
     name: str = "optimal"
     description: str = (
         "the whole batch as one model, to proven optimality where time allows, with its "
@@ -123,7 +123,7 @@ def solve(
     *,
     time_limit: float = 60.0,
     gap_tolerance: float = 1e-4,
-    mip_backend: str = "scip",
+    mip_backend: str = "highs",
 ) -> Result:
     """Source a batch with the policy of this name (mip_backend: `optimal`'s)."""
     chosen = Optimal(mip_backend) if name == "optimal" else policy(name)

@@ -51,7 +51,7 @@ def test_the_registry_describes_every_policy() -> None:
         assert policy(name) is found
         assert found.name == name
         assert len(found.description) > 20
-    assert POLICIES["optimal"].parameters == {"mip_backend": "scip"}
+    assert POLICIES["optimal"].parameters == {"mip_backend": "highs"}
     with pytest.raises(ValueError, match="time_limit_s"):
         Limits(time_limit_s=0.0)
 

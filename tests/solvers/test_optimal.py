@@ -142,24 +142,25 @@ def test_params_are_validated(kwargs: dict[str, Any], field: str) -> None:
 
 
 def test_valid_params_accepted() -> None:
-    """Both backends and the documented ranges are accepted."""
-    for backend in ("scip", "cp_sat"):
+    """Every backend and the documented ranges are accepted."""
+    for backend in ("scip", "cp_sat", "highs"):
         assert (
             OptimalParams(time_limit=0.5, gap_tolerance=0.0, mip_backend=backend).time_limit == 0.5
         )
 
 
-def test_cp_sat_backend_agrees() -> None:
-    """The CP-SAT backend proves the same optimum as SCIP."""
+def test_backends_agree() -> None:
+    """SCIP and CP-SAT prove the same optimum as HiGHS (the default)."""
     problem = random_problem(4, n_nodes=5, n_orders=12, max_qty=2, scarce=True)
-    scip = solve_optimal(problem, OptimalParams(time_limit=20.0, gap_tolerance=0.0))
-    cp_sat = solve_optimal(
-        problem, OptimalParams(time_limit=20.0, gap_tolerance=0.0, mip_backend="cp_sat")
-    )
-    assert scip.status is Status.OPTIMAL
-    assert cp_sat.status is Status.OPTIMAL
-    assert cp_sat.objective == pytest.approx(scip.objective, rel=1e-6)
-    _check_result(problem, cp_sat, 0.0)
+    highs = solve_optimal(problem, OptimalParams(time_limit=20.0, gap_tolerance=0.0))
+    assert highs.status is Status.OPTIMAL
+    for backend in ("scip", "cp_sat"):
+        other = solve_optimal(
+            problem, OptimalParams(time_limit=20.0, gap_tolerance=0.0, mip_backend=backend)
+        )
+        assert other.status is Status.OPTIMAL
+        assert other.objective == pytest.approx(highs.objective, rel=1e-6)
+        _check_result(problem, other, 0.0)
 
 
 def test_orders_too_large_to_price_exactly_are_sourced_first_by_rule() -> None:
