@@ -46,6 +46,7 @@ def test_explain_one_order(benchmark: BenchmarkFixture, planned: tuple[BatchPlan
 
     text = benchmark.pedantic(one, rounds=ORDERS, iterations=1, warmup_rounds=5)
     assert text
+    assert benchmark.stats is not None
     stats = benchmark.stats.stats
     benchmark.extra_info.update(
         orders=ORDERS, nodes=NODES, skus=SKUS, index_ms=index_s * 1e3,

@@ -169,10 +169,10 @@ def test_every_reason_for_an_unused_node_is_true_in_the_data_and_the_plan(
                     assert takers == ships_at.get(u.node, set()) - {e.order_id}
                     assert f["capacity"] == node.ship_capacity == len(takers)
                 elif r.code == "unit_capacity_taken":
-                    takers = {t["by"]: t["units"] for t in f["taken"]}  # type: ignore[attr-defined]
+                    by_units = {t["by"]: t["units"] for t in f["taken"]}  # type: ignore[attr-defined]
                     mine = {o: q for o, q in units_at.get(u.node, {}).items() if o != e.order_id}
-                    assert takers == mine
-                    assert f["capacity"] == node.unit_capacity == sum(takers.values())
+                    assert by_units == mine
+                    assert f["capacity"] == node.unit_capacity == sum(by_units.values())
                 elif r.code == "dearer":
                     s = used[str(f["instead_of"])]
                     lines = {ln.sku: ln.qty for ln in s.lines}
@@ -191,10 +191,12 @@ def test_every_reason_for_an_unused_node_is_true_in_the_data_and_the_plan(
                         assert any(holds.get(ln.sku, 0) < ln.qty for ln in s.lines)
                 else:
                     pytest.fail(f"reason {r.code} is not checked")
-    # the fixture's batch has every kind of reason but exclusions (live orders only)
+    # the fixture's batch has every kind of reason but exclusions (live orders only); which
+    # node's capacity binds depends on which of the optimal plans the solve returns
     every = {"no_stock", "safety_stock", "taken_by_orders", "shipping_disabled", "dearer",
-             "shipment_capacity_taken", "unit_capacity_taken", "partial"}  # fmt: skip
+             "partial"}  # fmt: skip
     assert seen >= every
+    assert seen & {"shipment_capacity_taken", "unit_capacity_taken"}
     assert any(u.node == NOT_SHIPPING for e in explanations for u in e.unused)
 
 
