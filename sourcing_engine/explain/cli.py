@@ -5,6 +5,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from babel.numbers import format_decimal
+
 from sourcing_engine.explain.batch import BatchExplanation, explain_batch
 from sourcing_engine.explain.context import BatchPlan
 from sourcing_engine.explain.order import Explanation, explain
@@ -70,7 +72,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _money(value: float, currency: str) -> str:
-    return f"{value:,.2f} {currency}"
+    """As the summary rounds it (Babel: the decimal written, half to even)."""
+    return f"{format_decimal(value, '#,##0.00', locale='en_US')} {currency}"
 
 
 def format_order(e: Explanation, text: str) -> str:

@@ -46,7 +46,8 @@ REASONS: dict[str, dict[str, str]] = {
         "excluded": "it rejected this order",
         "shipping_disabled": "it does not ship to customers",
         "no_stock": "it has no {sku}",
-        "safety_stock": "its last {on_hand} unit(s) of {sku} are kept as safety stock",
+        "safety_stock": "its last {on_hand} units of {sku} are kept as safety stock",
+        "safety_stock_one": "its last unit of {sku} is kept as safety stock",
         "taken_by_orders": "its {sku} went to other orders ({who})",
         "short": "it had only {left} of the {needed} {sku} needed",
         "shipment_capacity_taken": "its {capacity} shipments were all taken by other orders",
@@ -60,6 +61,7 @@ REASONS: dict[str, dict[str, str]] = {
         "shipping_disabled": "non spedisce ai clienti",
         "no_stock": "non ha {sku}",
         "safety_stock": "le sue ultime {on_hand} unità di {sku} sono scorta di sicurezza",
+        "safety_stock_one": "la sua ultima unità di {sku} è scorta di sicurezza",
         "taken_by_orders": "il suo {sku} è andato ad altri ordini ({who})",
         "short": "aveva solo {left} delle {needed} unità di {sku} richieste",
         "shipment_capacity_taken": "le sue {capacity} spedizioni erano già prese da altri ordini",
@@ -82,6 +84,8 @@ SENTENCES: dict[str, dict[str, str]] = {
         "more": "more",
         "less": "less",
         "next": "The next best plan, from {nodes}, costs {amount} more.",
+        "next_unfilled": "The next best plan, from {nodes}, costs {amount} more and leaves "
+        "{units} unit(s) unfilled.",
         "next_none": "Without {nodes} the order could not be filled ({amount} more).",
         "and": " and ",
         "one_box": "one box",
@@ -99,6 +103,8 @@ SENTENCES: dict[str, dict[str, str]] = {
         "more": "in più",
         "less": "in meno",
         "next": "Il miglior piano alternativo, da {nodes}, costa {amount} in più.",
+        "next_unfilled": "Il miglior piano alternativo, da {nodes}, costa {amount} in più e "
+        "lascia {units} unità non evase.",
         "next_none": "Senza {nodes} l'ordine non si sarebbe potuto evadere ({amount} in più).",
         "and": " e ",
         "one_box": "un solo pacco",
@@ -150,7 +156,10 @@ class _Words:
         for key in ("cost_from_here", "cost_in_plan"):
             if key in figures:
                 figures[key] = self.money(float(figures[key]))  # type: ignore[arg-type]
-        return REASONS[self.language][r.code].format(**figures)
+        code = (
+            "safety_stock_one" if r.code == "safety_stock" and r.figures["on_hand"] == 1 else r.code
+        )
+        return REASONS[self.language][code].format(**figures)
 
     def unused(self, u: UnusedNode, plan_miles: float) -> str:
         if u.nearer:
@@ -173,7 +182,10 @@ class _Words:
             return self.says["next_none"].format(
                 nodes=self.nodes(a.without), amount=self.money(a.extra)
             )
-        return self.says["next"].format(nodes=self.nodes(a.items.nodes), amount=self.money(a.extra))
+        unfilled = sum(ln.qty for ln in a.items.unfilled)
+        return self.says["next_unfilled" if unfilled else "next"].format(
+            nodes=self.nodes(a.items.nodes), amount=self.money(a.extra), units=unfilled
+        )
 
 
 def _who(figures: dict[str, object]) -> str:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from babel.numbers import format_currency
+from babel.numbers import format_currency, format_decimal
 
 from sourcing_engine.cli import main
 from sourcing_engine.presets import generate, sized, write_scenario
@@ -50,7 +50,7 @@ def test_an_order_explained_in_english_and_italian_in_the_networks_currency(
     italian = format_currency(body["plan"]["cost"], "EUR", locale="it_IT")  # "12,34 €"
     assert lines[0].startswith("Spedito da ")
     assert f"per {italian}." in lines[0]
-    assert lines[2] == f"plan: {body['plan']['cost']:,.2f} EUR"
+    assert lines[2] == f"plan: {format_decimal(body['plan']['cost'], '#,##0.00', locale='en')} EUR"
     assert "next best:" in lines
     assert "rules on the same stock:" in lines
 
