@@ -2,9 +2,11 @@
 service (from the domain, ready on its store) and hold reaper created in the lifespan."""
 
 import logging
+import tempfile
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -26,9 +28,11 @@ from sourcing_engine.api import (
 from sourcing_engine.api.explanations import router as explanations_router
 from sourcing_engine.api.limits import BodyLimit
 from sourcing_engine.api.metrics import Metrics, MetricsMiddleware
+from sourcing_engine.api.whatif import router as whatif_router
 from sourcing_engine.errors import StoreUnavailable
 from sourcing_engine.service import Service
 from sourcing_engine.settings import Settings, open_service
+from sourcing_engine.whatif.jobs import WhatifJobs
 
 log = logging.getLogger("api")
 
@@ -95,12 +99,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.whatif = WhatifJobs(
+        Path(settings.whatif_dir or Path(tempfile.gettempdir()) / "sourcing-engine-whatif")
+    )
     errors.install(app)
     # each router carries its /v1 prefix itself, so a route's path is its full template
     # (the label of its metrics)
     for area in (network, network_settings, stock, orders, reservations, promise, events, keys):
         app.include_router(area.router)
     app.include_router(explanations_router)
+    app.include_router(whatif_router)
     app.include_router(health.router)
     docs.install(app)
     # added last = outermost: the body limit acts before anything reads the body

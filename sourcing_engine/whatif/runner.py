@@ -3,13 +3,13 @@ task, each process building the base once (deterministic by seed, so every proce
 the same one). The CLI and the API both call `run`.
 """
 
+import multiprocessing
 import os
 import queue
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from multiprocessing import Manager
 from typing import Any
 
 from sourcing_engine.whatif.outcomes import Outcome, outcome, with_savings
@@ -70,10 +70,12 @@ def run(
     workers: int | None = None,
     check_plans: bool = False,
     progress: Progress | None = None,
+    spawn: bool = False,
 ) -> Run:
     """Every variant of the scenario, the base first (ScenarioError before any runs when a
     change does not fit the base). workers: processes (default: one per core, at most one
-    per variant; 1 runs in this process)."""
+    per variant; 1 runs in this process); spawn: start them fresh rather than forked (from
+    a threaded server)."""
     t0 = time.perf_counter()
     base = _base(scenario)
     check(base)
@@ -95,7 +97,8 @@ def run(
             outcomes.append(outcome(replay(world, stream, base.period, scenario.variants[i],
                                            check=check_plans, progress=step)))  # fmt: skip
     else:
-        with Manager() as manager, ProcessPoolExecutor(workers) as pool:
+        context = multiprocessing.get_context("spawn" if spawn else None)
+        with context.Manager() as manager, ProcessPoolExecutor(workers, context) as pool:
             updates = manager.Queue()
             futures: list[Future[Outcome]] = [
                 pool.submit(run_variant, scenario, i, check_plans, updates) for i in range(n)
