@@ -72,7 +72,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _money(value: float, currency: str) -> str:
-    """As the summary rounds it (Babel: the decimal written, half to even)."""
+    """As the summary rounds it (Babel: the decimal written, half to even); float noise
+    around zero is 0.00, not -0.00."""
+    value = round(value, 6) + 0.0
     return f"{format_decimal(value, '#,##0.00', locale='en_US')} {currency}"
 
 
