@@ -20,6 +20,7 @@ from sourcing_engine.errors import (
     DomainError,
     IdempotencyInFlight,
     IdempotencyMismatch,
+    InsufficientCapacity,
     InsufficientStock,
     Invalid,
     NotFound,
@@ -69,6 +70,7 @@ def error_response(
 
 _CODES: list[tuple[type[DomainError], int, str]] = [
     (InsufficientStock, 409, "insufficient_stock"),
+    (InsufficientCapacity, 409, "insufficient_capacity"),
     (IdempotencyMismatch, 422, "idempotency_key_reused"),
     (IdempotencyInFlight, 409, "idempotency_key_in_flight"),
     (PreconditionFailed, 412, "precondition_failed"),
@@ -97,6 +99,12 @@ def domain_error(exc: DomainError) -> tuple[int, dict[str, Any]]:
             {"sku": s.sku, "nodes": list(s.nodes), "requested": s.requested,
              "available": s.available}
             for s in exc.shortages
+        ]  # fmt: skip
+    elif isinstance(exc, InsufficientCapacity):
+        details = [
+            {"node": c.node, "day": c.day, "what": c.what, "requested": c.requested,
+             "left": c.left}
+            for c in exc.shorts
         ]  # fmt: skip
     elif isinstance(exc, Conflict) and exc.current_state is not None:
         details = [{"current_state": exc.current_state}]

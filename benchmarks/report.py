@@ -206,6 +206,52 @@ def explain_table(rows: list[dict[str, Any]]) -> None:
             print(_row([what, median, "—", top, f"{e['target_s']:g} s"]))
 
 
+def anytime_tables(rows: list[dict[str, Any]]) -> None:
+    """Issue 15 (benchmarks/test_anytime.py): per family, each limit's plan above the best
+    bound of the family's solves (the proven optimum once one proves it), with the gap the
+    solve certified itself in brackets; then the other targets. Prints nothing without
+    those rows."""
+    solves = [b["extra_info"] for b in rows if b["name"].startswith("test_anytime")]
+    if not solves:
+        return
+    best_bound: dict[tuple[str, int], float] = {}
+    for e in solves:
+        key = (e["family"], e["orders"])
+        best_bound[key] = max(best_bound.get(key, float("-inf")), e["bound"])
+
+    def above(e: dict[str, Any]) -> str:
+        bound = best_bound[(e["family"], e["orders"])]
+        own = _fmt(e["gap"], ".3f", 100, "%")
+        return f"{100 * (e['objective'] - bound) / e['objective']:.3f}% ({own})"
+
+    curve = [
+        (b["extra_info"], b["param"]) for b in rows if b["name"].startswith("test_anytime_curve")
+    ]
+    limits = sorted({e["limit_s"] for e, _ in curve})
+    header = ["family, 1,000 orders (nodes)", *(f"{t:g} s" for t in limits), "proven in",
+              "vs greedy-cost at 30 s"]  # fmt: skip
+    print(_row(header))
+    print(_row(["---"] * len(header)))
+    for family in dict.fromkeys(e["family"] for e, _ in curve):
+        mine = {e["limit_s"]: e for e, _ in curve if e["family"] == family}
+        proven = [e["runtime_s"] for e in mine.values() if e["status"] == "optimal"]
+        any_e = next(iter(mine.values()))
+        cells = [f"{family} ({any_e['nodes']})"]
+        cells += [above(mine[t]) if t in mine else "—" for t in limits]
+        cells.append(f"{min(proven):.1f} s" if proven else "not proven")
+        at30 = mine.get(30.0)
+        cells.append(_fmt(at30["saving_vs_greedy"], ".1f", 100, "% cheaper") if at30 else "—")
+        print(_row(cells))
+    print()
+    print(_row(["target", "measured", "runtime", "status"]))
+    print(_row(["---"] * 4))
+    for b in rows:
+        if b["name"].startswith("test_anytime_target"):
+            e = b["extra_info"]
+            print(_row([e["target"], f"gap {_fmt(e['gap'], '.3f', 100, '%')}",
+                        f"{e['runtime_s']:.1f} s", e["status"]]))  # fmt: skip
+
+
 def main(path: str) -> None:
     with open(path) as f:
         rows = json.load(f)["benchmarks"]
@@ -224,6 +270,9 @@ def main(path: str) -> None:
     promise_table(rows)
     print()
     explain_table(rows)
+    if any(b["name"].startswith("test_anytime") for b in rows):
+        print()
+        anytime_tables(rows)
 
 
 if __name__ == "__main__":

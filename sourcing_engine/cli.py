@@ -665,6 +665,12 @@ def cmd_settings_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _usage(parser: argparse.ArgumentParser) -> int:
+    """A command group run without a command: its help, exit 2."""
+    parser.print_help()
+    return EXIT_BAD_INPUT
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     # the command line is the composition root: the one place the domain package reaches up
     # to the HTTP layer, lazily, to start it (the other commands do not need the server)
@@ -800,7 +806,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_whatif_command(commands)
 
     settings = commands.add_parser("settings", help="export or import a ledger's network settings")
-    settings.set_defaults(run=lambda _: settings.print_help() or EXIT_BAD_INPUT)
+    settings.set_defaults(run=lambda _: _usage(settings))
     sub = settings.add_subparsers(title="commands", metavar="COMMAND")
     e = sub.add_parser("export", help="print (or --out write) the settings document")
     e.add_argument("--store", required=True, metavar="URL", help="sqlite:///path or redis://...")

@@ -55,6 +55,32 @@ class InsufficientStock(DomainError):
         )
 
 
+@dataclass(frozen=True)
+class CapacityShort:
+    """A node that cannot take more on a day: shipments or units asked, and what was left."""
+
+    node: str
+    day: str
+    what: str  # "shipments" or "units"
+    requested: int
+    left: int
+
+
+class InsufficientCapacity(DomainError):
+    """Nodes full for the day (their shipment or unit capacity); carries every short one."""
+
+    def __init__(self, shorts: Sequence[CapacityShort], why: str = "") -> None:
+        self.shorts = tuple(shorts)
+        super().__init__(
+            (why or "node capacity exhausted")
+            + ": "
+            + "; ".join(
+                f"{c.node} on {c.day}: {c.requested} {c.what} asked, {c.left} left"
+                for c in self.shorts
+            )
+        )
+
+
 class NotFound(DomainError):
     """An id that the store does not know."""
 

@@ -147,6 +147,17 @@ def units_data(units: Iterable[Unit]) -> list[dict[str, Any]]:
     return [{"node": u.node, "sku": u.sku, "qty": u.qty} for u in merge_units(units)]
 
 
+def node_units(order: OrderRecord) -> dict[str, int]:
+    """The units an order takes of each node's capacity: allocated and shipped there (a
+    shipment used its day's capacity; a return gives none back), by node. A node holding
+    any counts one shipment. The stores charge each node's day with the change of this
+    from before a step to after it (a node charged keeps the day it was first charged)."""
+    out: dict[str, int] = {}
+    for u in (*order.allocations, *order.shipped):
+        out[u.node] = out.get(u.node, 0) + u.qty
+    return out
+
+
 def check_allowed(order: OrderRecord, action: OrderAction) -> None:
     """Conflict (with the current state) when the action is not allowed now."""
     if action not in ALLOWED_FROM:

@@ -25,6 +25,14 @@ while it runs is told so). A refused operation changes nothing: no effect, event
 or result. Times are UNIX seconds (float); stores use their own clock (the Redis server's
 TIME, the process clock for SQLite) so that every replica agrees on expiry.
 
+Capacity. Every write of an order charges its nodes' capacity of the day, atomically with
+the write: a node holding units of the order (allocated or shipped, `lifecycle.node_units`)
+counts one shipment and those units, on the day it was first charged for the order (`days`:
+node -> its local date YYYY-MM-DD, given by the caller; the store clock's UTC date for a
+node not in it). An increase beyond the node's `ship_capacity` or `unit_capacity` (None: no
+limit) for that day is refused (InsufficientCapacity with every full node) and nothing is
+written; cancelled and rejected units give their day's capacity back, shipped ones do not.
+
 Conventions every store follows (pinned by the contract suite):
 - quantities in units, lines and allocations are whole numbers >= 1 (Invalid otherwise);
 - unit tuples returned (hold units, allocations, shipped, returned) have one entry per
@@ -38,7 +46,8 @@ Conventions every store follows (pinned by the contract suite):
   {"node", "sku", "qty"}.
 """
 
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -51,6 +60,11 @@ LAST_ADMIN = (
     "create another admin key first"
 )
 """How long a completed idempotency key keeps its result (a retry within it replays)."""
+
+
+def utc_day(at: float) -> str:
+    """The UTC date of a store clock reading, YYYY-MM-DD (a node's day when none is given)."""
+    return time.strftime("%Y-%m-%d", time.gmtime(at))
 
 
 class StoreNotDurable(RuntimeError):
@@ -206,6 +220,8 @@ class Store(Protocol):
         order_id: str,
         document: dict[str, Any],
         idem: IdempotencyKey | None = None,
+        *,
+        days: Mapping[str, str] | None = None,
     ) -> OrderRecord:
         """Turn an unexpired hold (as the caller read it: a hold's units never change) into
         an allocated order of its units, atomically; Conflict if the hold expired, was
@@ -227,14 +243,22 @@ class Store(Protocol):
         allocations: Sequence[Unit],
         document: dict[str, Any],
         idem: IdempotencyKey | None = None,
+        *,
+        days: Mapping[str, str] | None = None,
     ) -> OrderRecord:
         """Allocate every unit atomically (InsufficientStock if any is short; Conflict if
-        the order id exists; Invalid unless `lines` are the allocations per SKU, not empty).
-        Appends `order.created` and `order.allocated`."""
+        the order id exists; Invalid unless `lines` are the allocations per SKU, not empty;
+        InsufficientCapacity if a node's day is full, see "Capacity" above). Appends
+        `order.created` and `order.allocated`."""
         ...
 
     def get_order(self, order_id: str) -> OrderRecord:
         """The order (NotFound if unknown)."""
+        ...
+
+    def capacity_used(self, days: Mapping[str, str]) -> dict[str, tuple[int, int]]:
+        """Shipments and units charged to each node (node -> its day) on that day; nodes
+        without any are left out."""
         ...
 
     def order_history(self, order_id: str) -> list[Event]:
@@ -254,6 +278,7 @@ class Store(Protocol):
         document: dict[str, Any] | None = None,
         idem: IdempotencyKey | None = None,
         read: OrderRecord | None = None,
+        days: Mapping[str, str] | None = None,
     ) -> OrderRecord:
         """One step of the order state machine (`lifecycle.apply`), atomically: the
         transition must be allowed (Conflict with the current state otherwise), the version

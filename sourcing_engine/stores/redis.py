@@ -26,6 +26,8 @@ with a ``#!lua`` shebang, so a cluster node refuses any script touching another 
     res:<id>         hash    a hold: cart, units, created_at, expires_at, state, order_id
     order:<id>       hash    an order: state, version, lines, alloc, shipped, returned,
                              released, times, doc (the caller's document, stored as given)
+    ocap:<order id>  hash    node -> "day|shipments|units" the order charged there
+    cap:<day>        hash    s:<node> shipments, u:<node> units charged to the node that day
     inbound          hash    inbound id -> record JSON;  inb:<sku>  set of inbound ids
     settings         hash    name -> JSON document (the network settings), v:<name> -> version
     idem:<key>       hash    idempotency key: in flight (hash, lease_until) or done (hash,
@@ -52,7 +54,7 @@ expired members from the counters of the SKUs they touch, so reads stay O(log n)
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, replace
 from functools import cache, wraps
 from importlib import resources
@@ -68,10 +70,12 @@ from redis.retry import Retry
 from sourcing_engine import lifecycle
 from sourcing_engine.domain import Inbound, Item, Node, Position, Unit, sku_totals
 from sourcing_engine.errors import (
+    CapacityShort,
     Conflict,
     DomainError,
     IdempotencyInFlight,
     IdempotencyMismatch,
+    InsufficientCapacity,
     InsufficientStock,
     Invalid,
     NotFound,
@@ -99,6 +103,7 @@ from sourcing_engine.stores.base import (
     Result,
     Setting,
     StoreNotDurable,
+    utc_day,
 )
 
 SCRIPTS = (
@@ -296,6 +301,13 @@ def _error(kind: str, message: str, extra: str) -> DomainError:
         )
     if kind == "not_found":
         return NotFound(message)
+    if kind == "insufficient_capacity":
+        return InsufficientCapacity(
+            [
+                CapacityShort(c["node"], c["day"], c["what"], int(c["requested"]), int(c["left"]))
+                for c in json.loads(extra)
+            ]
+        )
     if kind == "precondition_failed":
         return PreconditionFailed(message)
     if kind == "conflict":
@@ -597,13 +609,15 @@ class RedisStore:
         order_id: str,
         document: dict[str, Any],
         idem: IdempotencyKey | None = None,
+        *,
+        days: Mapping[str, str] | None = None,
     ) -> OrderRecord:
         _check_id(order_id, "order id")
         lifecycle.check_active(hold, "commit")  # the script checks again, atomically
         order, effects = lifecycle.create(
             order_id, sku_totals(hold.units), hold.units, document, 0.0, hold.id
         )
-        return self._write_order(order, effects, 0, idem, hold=hold.id)
+        return self._write_order(order, effects, 0, idem, hold=hold.id, days=days)
 
     def expire_reservations(self, limit: int = 1000) -> int:
         if limit <= 0:
@@ -619,10 +633,12 @@ class RedisStore:
         allocations: Sequence[Unit],
         document: dict[str, Any],
         idem: IdempotencyKey | None = None,
+        *,
+        days: Mapping[str, str] | None = None,
     ) -> OrderRecord:
         _check_id(order_id, "order id")
         order, effects = lifecycle.create(order_id, lines, allocations, document, 0.0)
-        return self._write_order(order, effects, 0, idem)
+        return self._write_order(order, effects, 0, idem, days=days)
 
     def _write_order(
         self,
@@ -631,6 +647,7 @@ class RedisStore:
         expected_version: int,
         idem: IdempotencyKey | None,
         hold: str = "",
+        days: Mapping[str, str] | None = None,
     ) -> OrderRecord:
         """Write an order as lifecycle computed it, if it is still at expected_version (0:
         if it does not exist yet); the store's clock stamps it."""
@@ -645,6 +662,11 @@ class RedisStore:
         args.append(len(effects.events))
         for type_, data in effects.events:
             args += [type_, _dumps(data)]
+        held = lifecycle.node_units(order)
+        today = utc_day(time.time())  # a node without a day given: its UTC date
+        args.append(len(held))
+        for node in held:
+            args += [node, (days or {}).get(node) or today]
         r = self._run("write_order", args, idem)
         return _order(order.id, _pairs(r[1:]))
 
@@ -653,6 +675,20 @@ class RedisStore:
         if not h:
             raise NotFound(f"order {order_id} not found")
         return _order(order_id, h)
+
+    def capacity_used(self, days: Mapping[str, str]) -> dict[str, tuple[int, int]]:
+        by_day: dict[str, list[str]] = {}
+        for node, day in days.items():
+            by_day.setdefault(day, []).append(node)
+        out: dict[str, tuple[int, int]] = {}
+        for day, nodes in sorted(by_day.items()):
+            fields = [f"{k}:{n}" for n in nodes for k in ("s", "u")]
+            found = cast(list[str | None], self._r.hmget(self.key(f"cap:{day}"), fields))
+            for k, node in enumerate(nodes):
+                used = (int(found[2 * k] or 0), int(found[2 * k + 1] or 0))
+                if any(used):
+                    out[node] = used
+        return out
 
     def order_history(self, order_id: str) -> list[Event]:
         # Orders are never deleted and their first events are written with them, so these
@@ -675,6 +711,7 @@ class RedisStore:
         document: dict[str, Any] | None = None,
         idem: IdempotencyKey | None = None,
         read: OrderRecord | None = None,
+        days: Mapping[str, str] | None = None,
     ) -> OrderRecord:
         step = Step(node, tuple(units), tuple(new_allocations), restock)
         for attempt in range(WRITE_ATTEMPTS):
@@ -686,7 +723,7 @@ class RedisStore:
             if document is not None:
                 after = replace(after, document=document)
             try:
-                return self._write_order(after, effects, order.version, idem)
+                return self._write_order(after, effects, order.version, idem, days=days)
             except Conflict:
                 # changed since read: a caller that named no version gets the step applied
                 # to the order as it is now, if the state machine still allows it
@@ -781,7 +818,7 @@ for _name in (
     "adjust_stock", "positions", "add_inbound", "list_inbound", "receive_inbound",
     "put_setting", "get_setting", "reserve", "get_reservation",
     "release_reservation", "commit_reservation", "expire_reservations", "create_order",
-    "get_order", "order_history", "transition", "events", "idempotent_reply",
+    "get_order", "order_history", "capacity_used", "transition", "events", "idempotent_reply",
     "claim_idempotency_key", "release_idempotency_key", "create_api_key", "find_api_key",
     "list_api_keys", "revoke_api_key",
 ):  # fmt: skip

@@ -19,7 +19,7 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -37,9 +37,11 @@ from sourcing_engine.domain import (
     sku_totals,
 )
 from sourcing_engine.errors import (
+    CapacityShort,
     Conflict,
     IdempotencyInFlight,
     IdempotencyMismatch,
+    InsufficientCapacity,
     InsufficientStock,
     Invalid,
     NotFound,
@@ -67,6 +69,7 @@ from sourcing_engine.stores.base import (
     Replayed,
     Result,
     Setting,
+    utc_day,
 )
 
 R = TypeVar("R", bound=Result)
@@ -120,6 +123,12 @@ CREATE TABLE IF NOT EXISTS idempotent_results (
 CREATE INDEX IF NOT EXISTS idempotent_results_created ON idempotent_results (created_at);
 CREATE TABLE IF NOT EXISTS settings (
     name TEXT PRIMARY KEY, value TEXT NOT NULL, version INTEGER NOT NULL DEFAULT 1);
+CREATE TABLE IF NOT EXISTS capacity_use (
+    node TEXT NOT NULL, day TEXT NOT NULL, shipments INTEGER NOT NULL, units INTEGER NOT NULL,
+    PRIMARY KEY (node, day)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS order_capacity (
+    order_id TEXT NOT NULL, node TEXT NOT NULL, day TEXT NOT NULL, shipments INTEGER NOT NULL,
+    units INTEGER NOT NULL, PRIMARY KEY (order_id, node)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS api_keys (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, secret_hash TEXT NOT NULL, scopes TEXT NOT NULL,
     created_at REAL NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);
@@ -272,6 +281,64 @@ class _Tx:
             " ON CONFLICT (node, sku) DO UPDATE SET on_hand = on_hand + excluded.on_hand",
             [(u.node, u.sku, u.qty) for u in effects.restock],
         )
+
+    def charge_capacity(self, order: OrderRecord, days: Mapping[str, str] | None) -> None:
+        """Charge the order's nodes' capacity of the day with what the step changed
+        (base.py, "Capacity"); InsufficientCapacity, before any write, if a node is full."""
+        target = lifecycle.node_units(order)
+        charged = {
+            r[0]: (r[1], r[2], r[3])
+            for r in self.conn.execute(
+                "SELECT node, day, shipments, units FROM order_capacity WHERE order_id = ?",
+                (order.id,),
+            )
+        }
+        changes, shorts = [], []
+        for node in sorted({*target, *charged}):
+            units = target.get(node, 0)
+            ships = 1 if units else 0
+            day, s0, u0 = charged.get(node, (None, 0, 0))
+            ds, du = ships - s0, units - u0
+            if not ds and not du:
+                continue
+            day = day or (days or {}).get(node) or utc_day(self.now)
+            if ds > 0 or du > 0:
+                shorts += self._capacity_shorts(node, day, ds, du)
+            changes.append((node, day, ds, du, ships, units))
+        if shorts:
+            raise InsufficientCapacity(shorts)
+        for node, day, ds, du, ships, units in changes:
+            self.conn.execute(
+                "INSERT INTO capacity_use VALUES (?, ?, max(0, ?), max(0, ?))"
+                " ON CONFLICT (node, day) DO UPDATE SET shipments = max(0, shipments + ?),"
+                " units = max(0, units + ?)",
+                (node, day, ds, du, ds, du),
+            )
+            if units:
+                self.conn.execute(
+                    "REPLACE INTO order_capacity VALUES (?, ?, ?, ?, ?)",
+                    (order.id, node, day, ships, units),
+                )
+            else:
+                self.conn.execute(
+                    "DELETE FROM order_capacity WHERE order_id = ? AND node = ?", (order.id, node)
+                )
+
+    def _capacity_shorts(self, node: str, day: str, ds: int, du: int) -> list[CapacityShort]:
+        caps = self.conn.execute(
+            "SELECT ship_capacity, unit_capacity FROM nodes WHERE id = ?", (node,)
+        ).fetchone()
+        if caps is None:
+            return []
+        used = self.conn.execute(
+            "SELECT shipments, units FROM capacity_use WHERE node = ? AND day = ?", (node, day)
+        ).fetchone() or (0, 0)
+        out = []
+        for what, delta, cap, had in (("shipments", ds, caps[0], used[0]),
+                                      ("units", du, caps[1], used[1])):  # fmt: skip
+            if delta > 0 and cap is not None and had + delta > cap:
+                out.append(CapacityShort(node, day, what, delta, max(0, cap - had)))
+        return out
 
     def load_order(self, order_id: str) -> OrderRecord:
         row = self.conn.execute(
@@ -679,6 +746,8 @@ class SqliteStore:
         order_id: str,
         document: dict[str, Any],
         idem: IdempotencyKey | None = None,
+        *,
+        days: Mapping[str, str] | None = None,
     ) -> OrderRecord:
         reservation_id = hold.id
 
@@ -689,6 +758,7 @@ class SqliteStore:
             order, effects = lifecycle.create(
                 order_id, sku_totals(units), units, document, tx.now, reservation_id
             )
+            tx.charge_capacity(order, days)
             self._end_hold(tx, active, HoldState.COMMITTED, order_id)
             tx.emit("reservation.committed", reservation_id, {"order_id": order_id})
             tx.apply(effects)  # the held units move from reserved to allocated
@@ -767,11 +837,14 @@ class SqliteStore:
         allocations: Sequence[Unit],
         document: dict[str, Any],
         idem: IdempotencyKey | None = None,
+        *,
+        days: Mapping[str, str] | None = None,
     ) -> OrderRecord:
         def create(tx: _Tx) -> OrderRecord:
             order, effects = lifecycle.create(order_id, lines, allocations, document, tx.now)
             self._check_new_order(tx, order_id)
             tx.check_available(allocations)
+            tx.charge_capacity(order, days)
             tx.apply(effects)
             tx.save_order(order, effects, insert=True)
             return order
@@ -787,6 +860,18 @@ class SqliteStore:
     def get_order(self, order_id: str) -> OrderRecord:
         with self._read() as tx:
             return tx.load_order(order_id)
+
+    def capacity_used(self, days: Mapping[str, str]) -> dict[str, tuple[int, int]]:
+        if not days:
+            return {}
+        with self._read() as tx:
+            rows = tx.conn.execute(
+                "SELECT c.node, c.shipments, c.units FROM capacity_use c JOIN json_each(?) j"
+                " ON c.node = json_extract(j.value, '$[0]')"
+                " AND c.day = json_extract(j.value, '$[1]')",
+                (_dumps(sorted(days.items())),),
+            ).fetchall()
+        return {r[0]: (r[1], r[2]) for r in rows if r[1] or r[2]}
 
     def order_history(self, order_id: str) -> list[Event]:
         with self._read() as tx:
@@ -810,6 +895,7 @@ class SqliteStore:
         document: dict[str, Any] | None = None,
         idem: IdempotencyKey | None = None,
         read: OrderRecord | None = None,
+        days: Mapping[str, str] | None = None,
     ) -> OrderRecord:
         step = Step(node, tuple(units), tuple(new_allocations), restock)
         # `read` is not needed: the transaction reads the order under the write lock
@@ -820,6 +906,7 @@ class SqliteStore:
             lifecycle.check_version(order, expected_version)
             after, effects = lifecycle.apply(order, action, step)
             tx.check_available(effects.allocate, freed=effects.free)
+            tx.charge_capacity(after, days)
             tx.apply(effects)
             after = _with(after, tx.now, document)
             tx.save_order(after, effects, insert=False)

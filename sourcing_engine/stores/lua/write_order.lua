@@ -5,7 +5,8 @@
 -- active); [7] state; [8] lines JSON; [9] allocations, [10] shipped, [11] returned (JSON
 -- [[node, sku, qty], ...]); [12] released nodes JSON; [13] document JSON; [14] created_at
 -- ('' for now); then the step's effects as unit lists (count, then node, sku, qty triples):
--- allocate, free, ship, restock; then the events: count, then (type, data JSON) pairs.
+-- allocate, free, ship, restock; then the events: count, then (type, data JSON) pairs; then
+-- each node's day for capacity: count, then (node, day) pairs (every node the order holds).
 local order_id, expected, hold_id = ARGV[4], tonumber(ARGV[5]), ARGV[6]
 local allocate, i = read_units(15)
 local free
@@ -65,7 +66,71 @@ else
   if #short > 0 then return insufficient(short) end
 end
 
+-- capacity: each node's units of the order (allocated + shipped) against what it was
+-- charged (hash ocap:<order>, node -> "day|shipments|units"), counted in cap:<day>
+local ci = i + 1 + 2 * tonumber(ARGV[i])
+local days = {}
+for j = 0, tonumber(ARGV[ci]) - 1 do days[ARGV[ci + 1 + 2 * j]] = ARGV[ci + 2 + 2 * j] end
+local target = {}
+for _, raw in ipairs({ARGV[9], ARGV[10]}) do
+  for _, u in ipairs(cjson.decode(raw)) do target[u[1]] = (target[u[1]] or 0) + u[3] end
+end
+local k_ocap = P .. 'ocap:' .. order_id
+local charged, nodes = {}, {}
+local flat = redis.call('HGETALL', k_ocap)
+for j = 1, #flat, 2 do
+  local d, s, u = string.match(flat[j + 1], '^(.-)|(%d+)|(%d+)$')
+  charged[flat[j]] = {d, tonumber(s), tonumber(u)}
+  nodes[#nodes + 1] = flat[j]
+end
+for node, _ in pairs(target) do
+  if not charged[node] then nodes[#nodes + 1] = node end
+end
+table.sort(nodes, bytes_lt)
+local changes, cshort = {}, {}
+for _, node in ipairs(nodes) do
+  local units = target[node] or 0
+  local ships = (units > 0) and 1 or 0
+  local c = charged[node] or {nil, 0, 0}
+  local ds, du = ships - c[2], units - c[3]
+  if ds ~= 0 or du ~= 0 then
+    local day = c[1] or days[node]
+    if not day then
+      return fail('invalid', 'order ' .. order_id .. ': no capacity day for node ' .. node)
+    end
+    local rec = (ds > 0 or du > 0) and redis.call('HGET', K_NODES, node)
+    if rec then
+      local n = cjson.decode(rec)
+      local used = redis.call('HMGET', P .. 'cap:' .. day, 's:' .. node, 'u:' .. node)
+      for _, x in ipairs({{'shipments', ds, n.ship_capacity, num(used[1])},
+                          {'units', du, n.unit_capacity, num(used[2])}}) do
+        if x[2] > 0 and type(x[3]) == 'number' and x[4] + x[2] > x[3] then
+          cshort[#cshort + 1] = {node = node, day = day, what = x[1], requested = x[2],
+            left = math.max(0, x[3] - x[4])}
+        end
+      end
+    end
+    changes[#changes + 1] = {node, day, ds, du, ships, units}
+  end
+end
+if #cshort > 0 then
+  return fail('insufficient_capacity', 'node capacity exhausted', cjson.encode(cshort))
+end
+
 -- writes
+for _, c in ipairs(changes) do
+  local key = P .. 'cap:' .. c[2]
+  for _, x in ipairs({{'s:', c[3]}, {'u:', c[4]}}) do
+    if x[2] ~= 0 and redis.call('HINCRBY', key, x[1] .. c[1], x[2]) < 0 then
+      redis.call('HSET', key, x[1] .. c[1], 0)
+    end
+  end
+  if c[6] > 0 then
+    redis.call('HSET', k_ocap, c[1], c[2] .. '|' .. c[5] .. '|' .. c[6])
+  else
+    redis.call('HDEL', k_ocap, c[1])
+  end
+end
 local settled = {}
 for _, list in ipairs({allocate, free, ship}) do
   for _, u in ipairs(list) do

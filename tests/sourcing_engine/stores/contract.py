@@ -22,9 +22,11 @@ import pytest
 from sourcing_engine import lifecycle
 from sourcing_engine.domain import Inbound, Item, Node, NodeCalendar, Position, Unit
 from sourcing_engine.errors import (
+    CapacityShort,
     Conflict,
     IdempotencyInFlight,
     IdempotencyMismatch,
+    InsufficientCapacity,
     InsufficientStock,
     Invalid,
     NotFound,
@@ -287,6 +289,73 @@ class StoreContract:
             store.receive_inbound("po1", 1, idem("k1", "other"))
         assert pos(store, N1, "A").on_hand == 12
         assert store.list_inbound(["A"])[0].qty == 3
+
+    # --- node capacity per day
+
+    def test_capacity_is_charged_per_node_and_day(self, store: Store) -> None:
+        """Each order charges its nodes one shipment and its units on the day given; what
+        would pass a node's shipment or unit capacity that day is InsufficientCapacity
+        naming every full node, with nothing written; cancelled units give capacity back,
+        shipped ones do not; another day has its own capacity."""
+        store.upsert_nodes([Node("C1", "warehouse", 40.0, -75.0, ship_capacity=2,
+                                 unit_capacity=5), Node("C2", "store", 41.0, -75.0)])  # fmt: skip
+        store.upsert_items([Item("A", 1.0)])
+        store.set_stock("C1", {"A": (20, 0)}, "count")
+        store.set_stock("C2", {"A": (20, 0)}, "count")
+        day, next_day = {"C1": "2026-12-03", "C2": "2026-12-03"}, {"C1": "2026-12-04"}
+        store.create_order("o1", {"A": 3}, [Unit("C1", "A", 3)], {}, days=day)
+        assert store.capacity_used(day) == {"C1": (1, 3)}
+        events = store.events(0, 1000)
+        with pytest.raises(InsufficientCapacity) as short:
+            store.create_order("o2", {"A": 3}, [Unit("C1", "A", 3)], {}, days=day)
+        assert short.value.shorts == (CapacityShort("C1", "2026-12-03", "units", 3, 2),)
+        assert (store.events(0, 1000), pos(store, "C1", "A").allocated) == (events, 3)
+        with pytest.raises(NotFound):
+            store.get_order("o2")
+        store.create_order("o2", {"A": 3}, [Unit("C1", "A", 2), Unit("C2", "A", 1)], {},
+                           days=day)  # fmt: skip
+        assert store.capacity_used(day) == {"C1": (2, 5), "C2": (1, 1)}
+        with pytest.raises(InsufficientCapacity) as short:
+            store.create_order("o3", {"A": 1}, [Unit("C1", "A", 1)], {}, days=day)
+        assert short.value.shorts == (
+            CapacityShort("C1", "2026-12-03", "shipments", 1, 0),
+            CapacityShort("C1", "2026-12-03", "units", 1, 0),
+        )
+        store.transition("o2", "ship", node="C1")
+        store.transition("o1", "cancel", units=[Unit("C1", "A", 1)])
+        assert store.capacity_used(day) == {"C1": (2, 4), "C2": (1, 1)}
+        store.transition("o1", "cancel")
+        assert store.capacity_used(day) == {"C1": (1, 2), "C2": (1, 1)}
+        store.create_order("o4", {"A": 5}, [Unit("C1", "A", 5)], {}, days=next_day)
+        assert store.capacity_used(next_day) == {"C1": (1, 5)}
+        assert store.capacity_used(day)["C1"] == (1, 2)
+        # moving units to a node full that day is refused; a reject away from it frees it
+        both = {"C1": "2026-12-04", "C2": "2026-12-04"}
+        store.create_order("o5", {"A": 1}, [Unit("C2", "A", 1)], {}, days=both)
+        with pytest.raises(InsufficientCapacity, match="C1 on 2026-12-04: 1 units asked, 0"):
+            store.transition("o5", "reallocate", units=[Unit("C2", "A", 1)],
+                             new_allocations=[Unit("C1", "A", 1)], days=both)  # fmt: skip
+        store.transition("o4", "reject", node="C1", units=[Unit("C1", "A", 2)],
+                         new_allocations=[Unit("C2", "A", 2)], days=both)  # fmt: skip
+        assert store.capacity_used({"C1": "2026-12-04", "C2": "2026-12-03"}) == {
+            "C1": (1, 3), "C2": (1, 1),
+        }  # fmt: skip
+        assert store.capacity_used({"C2": "2026-12-04"}) == {"C2": (2, 3)}
+
+    def test_a_commit_is_charged_and_refused_when_full(self, store: Store) -> None:
+        """A hold takes no capacity; its commit does, and is refused (the hold stays
+        active, nothing written) when the node's day is full."""
+        store.upsert_nodes([Node("C1", "warehouse", 40.0, -75.0, ship_capacity=1)])
+        store.upsert_items([Item("A", 1.0)])
+        store.set_stock("C1", {"A": (5, 0)}, "count")
+        day = {"C1": "2026-12-03"}
+        h1 = store.reserve("h1", "cart", [Unit("C1", "A", 1)], LONG_TTL_S)
+        h2 = store.reserve("h2", "cart", [Unit("C1", "A", 1)], LONG_TTL_S)
+        store.commit_reservation(h1, "o1", {}, days=day)
+        with pytest.raises(InsufficientCapacity, match="C1 on 2026-12-03: 1 shipments asked"):
+            store.commit_reservation(h2, "o2", {}, days=day)
+        assert store.get_reservation("h2").state == HoldState.ACTIVE
+        assert store.capacity_used(day) == {"C1": (1, 1)}
 
     # --- settings and node calendars
 
