@@ -4,13 +4,14 @@
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Security
+from fastapi import APIRouter, Body, Path, Query, Security
 from fastapi.responses import Response
 
 from sourcing_engine.api import render
 from sourcing_engine.api.auth import require
 from sourcing_engine.api.deps import MetricsDep, ServiceDep, StrictRequest
 from sourcing_engine.api.errors import domain_error
+from sourcing_engine.api.explanations import AcceptLanguage, explanation
 from sourcing_engine.api.idempotency import IdempotencyDep, answer
 from sourcing_engine.api.metrics import Metrics
 from sourcing_engine.api.render import json_response
@@ -30,6 +31,7 @@ from sourcing_engine.api.schemas import (
     order_of,
 )
 from sourcing_engine.errors import InsufficientStock
+from sourcing_engine.explain.summary import negotiate
 from sourcing_engine.lifecycle import OrderRecord
 from sourcing_engine.service import BatchOutcome, Done
 
@@ -67,13 +69,20 @@ async def create_order(
 
 @router.post("/orders/batch", responses=errors(409, 422), response_model=BatchOut)
 def allocate_batch(
-    body: BatchIn, service: ServiceDep, idem: IdempotencyDep, metrics: MetricsDep
+    body: BatchIn,
+    service: ServiceDep,
+    idem: IdempotencyDep,
+    metrics: MetricsDep,
+    explain: Annotated[bool, Query()] = False,
+    accept_language: AcceptLanguage = None,
 ) -> Response:
     """Source many orders jointly with the `optimal` policy, then allocate each whole and
     atomically (an order whose stock was taken meanwhile is sourced again alone). Each
     order answers for itself; with an Idempotency-Key each order is idempotent on its own
     (a retry replays allocated orders and tries the refused ones again), and a retry while
-    the first call still runs answers 409 `idempotency_key_in_flight`."""
+    the first call still runs answers 409 `idempotency_key_in_flight`. With
+    `explain=true` each allocated order also carries its `explanation` (as
+    GET /v1/orders/{id}/explanation answers it, in the language of `Accept-Language`)."""
     body.check_distinct()
     by_id = {o.id: o for o in body.orders}
     country = service.postal_country()
@@ -85,8 +94,15 @@ def allocate_batch(
     )
     results = [_result(outcome, metrics) for outcome in outcomes]
     allocated = sum(r["status"] == "allocated" for r in results)
+    language, _ = negotiate(accept_language)
+    if explain:
+        for r in results:
+            if r["status"] == "allocated":
+                r["explanation"] = explanation(service, r["id"], language)
+    headers = {"Content-Language": language} if explain else None
     return json_response(
-        {"allocated": allocated, "refused": len(results) - allocated, "results": results}
+        {"allocated": allocated, "refused": len(results) - allocated, "results": results},
+        headers=headers,
     )
 
 

@@ -452,6 +452,8 @@ class BatchResultOut(Response):
     status: Literal["allocated", "refused"]
     order: OrderOut | None = None
     error: ErrorBody | None = None
+    explanation: dict[str, Any] | None = None
+    """With explain=true: the allocated order's explanation (GET .../explanation's body)."""
 
 
 class BatchOut(Response):

@@ -107,6 +107,10 @@ class Alternatives:
     def rules(self) -> dict[str, Alternative]:
         """What `closest` and `greedy-cost` would give this order on the same stock."""
         p = self.ctx.problem
+        if p.n_lines == 0:  # every line cancelled: nothing to source (closest needs a line)
+            empty = Allocation.empty()
+            return {"closest": self._make("rule:closest", (), empty),
+                    "greedy-cost": self._make("rule:greedy-cost", (), empty)}  # fmt: skip
         return {
             "closest": self._make("rule:closest", (), closest(p).allocation),
             "greedy-cost": self._make("rule:greedy-cost", (), greedy_cost(p).allocation),

@@ -97,3 +97,56 @@ def test_language_and_rejected_nodes(client: httpx.Client, stock: Stocker) -> No
     r = client.get("/v1/orders/O-does-not-exist/explanation")
     assert r.status_code == 404
     assert r.json()["error"]["code"] == "not_found"
+
+
+def test_batch_allocation_with_explain(client: httpx.Client, stock: Stocker) -> None:
+    """explain=true: each allocated order of a batch carries its explanation (the same as
+    the route's), in the language asked for; a refused order has none; without it, none."""
+    sku = stock({"DC-NJ": 1, "ST-CHI": 1})
+    short = stock({"ST-LA": 1})
+    body = {"orders": [order_body({sku: 1}), order_body({sku: 1}), order_body({short: 2})]}
+    r = client.post("/v1/orders/batch?explain=true", json=body,
+                    headers={"Accept-Language": "it"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert r.headers["content-language"] == "it"
+    results = r.json()["results"]
+    assert [x["status"] for x in results] == ["allocated", "allocated", "refused"]
+    assert results[2].get("explanation") is None
+    nodes = set()
+    for x in results[:2]:
+        e = x["explanation"]
+        assert e["order_id"] == x["id"]
+        assert e["plan"]["cost"] == x["order"]["plan"]["cost"]
+        assert e["summary"].startswith("Spedito da ")
+        again = client.get(f"/v1/orders/{x['id']}/explanation", headers={"Accept-Language": "it"})
+        assert again.json() == e
+        nodes |= {s["node"] for s in e["plan"]["shipments"]}
+    assert nodes == {"DC-NJ", "ST-CHI"}
+    r = client.post("/v1/orders/batch", json={"orders": [order_body({sku: 1})]})
+    assert (
+        "explanation" not in r.json()["results"][0] or r.json()["results"][0]["explanation"] is None
+    )
+
+
+def test_a_cancelled_and_a_shipped_order_are_explained(
+    client: httpx.Client, stock: Stocker
+) -> None:
+    """A cancelled order has nothing left to explain (no shipments, no reasons, cost 0); a
+    shipped order's units count as on hand again, so its own plan is still its best."""
+    sku = stock({"DC-NJ": 1, "ST-LA": 1})
+    gone = client.post("/v1/orders", json=order_body({sku: 1})).json()["id"]
+    assert client.post(f"/v1/orders/{gone}/cancel").status_code == 200
+    r = client.get(f"/v1/orders/{gone}/explanation")
+    assert r.status_code == 200, r.text
+    assert r.json()["plan"] == {"cost": 0.0, "shipments": [], "unfilled": [],
+                                "split_penalty": 0.0, "unfilled_penalty": 0.0}  # fmt: skip
+    assert r.json()["next_best"] == []
+    shipped = client.post("/v1/orders", json=order_body({sku: 1})).json()
+    assert [s["node"] for s in shipped["plan"]["shipments"]] == ["DC-NJ"]
+    assert (
+        client.post(f"/v1/orders/{shipped['id']}/ship", json={"node": "DC-NJ"}).status_code == 200
+    )
+    body = client.get(f"/v1/orders/{shipped['id']}/explanation").json()
+    assert body["is_cheapest_on_same_stock"] is True
+    assert [s["node"] for s in body["plan"]["shipments"]] == ["DC-NJ"]
+    assert body["plan"]["cost"] == shipped["plan"]["cost"]
