@@ -24,9 +24,9 @@ from sourcing_engine.api.schemas import (
     errors,
     lines_of,
 )
-from sourcing_engine.domain import Position
+from sourcing_engine.domain import Destination, Position
 from sourcing_engine.errors import Invalid
-from sourcing_engine.promise.options import METHODS
+from sourcing_engine.promise.options import METHODS, Promise
 from sourcing_engine.service import Service, SkuAvailability
 
 router = APIRouter(
@@ -39,21 +39,29 @@ MAX_NODES = 1000
 
 @router.post("/promise", responses=errors(409, 422), response_model=PromiseOut)
 async def promise(
-    body: PromiseIn, service: ServiceDep, idem: IdempotencyDep, metrics: MetricsDep
+    body: PromiseIn,
+    service: ServiceDep,
+    idem: IdempotencyDep,
+    metrics: MetricsDep,
+    explain: Annotated[bool, Query()] = False,
 ) -> Response:
     """Every delivery option for the cart at the destination: ship per service level (plan,
     cost, delivery window), pickup at stores nearby, ship-to-store, backorder from
     purchase orders, the lines nothing can cover with their reason, and the options not
     offered with theirs; ranked by cost then speed, cheapest and fastest marked. With
     `hold_seconds`, one option's units are held in the same step (201, `hold`); committing
-    the hold creates the order with that option's method, nodes and dates."""
+    the hold creates the order with that option's method, nodes and dates. With
+    `explain=true` each ship option from stock on hand carries `explanation.shipments`: its
+    shipments term by term at its service level's rates (null for other options)."""
     body.check()
     destination = body.destination.to_destination(service.postal_country())
     methods = body.methods or METHODS
     lines = lines_of(body.lines)
     if body.hold_seconds is None:
         found = service.promise(lines, destination, body.at, methods)
-        return json_response(found.to_data())
+        return json_response(
+            _explained(service, found, destination) if explain else found.to_data()
+        )
     found, done = service.promise_and_hold(
         body.cart, lines, destination, body.hold_seconds, body.hold_option, body.at, methods,
         idem.key_for(body),
@@ -62,10 +70,22 @@ async def promise(
         metrics.holds.labels("created").inc()
     held = done.value.document.get("promise", {}).get("id")
     data = {
-        **found.to_data(),
+        **(_explained(service, found, destination) if explain else found.to_data()),
         "hold": {"option": held, "reservation": render.reservation(done.value)},
     }
     return json_response(data, 201, {REPLAYED: "true"} if done.replayed else None)
+
+
+def _explained(service: Service, found: Promise, destination: Destination) -> dict[str, Any]:
+    """The promise with each option's explanation (its shipments itemized, or None)."""
+    itemized = service.itemize_promise(found, destination)
+    data = found.to_data()
+    for option in data["options"]:
+        items = itemized.get(option["id"])
+        option["explanation"] = (
+            None if items is None else {"shipments": [s.to_data() for s in items]}
+        )
+    return data
 
 
 @router.get("/availability", responses=errors(404, 422), response_model=AvailabilityOut)

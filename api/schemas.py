@@ -405,6 +405,8 @@ class OptionOut(Response):
     next_best_cost: float | None
     cheapest: bool
     fastest: bool
+    explanation: dict[str, Any] | None = None
+    """With explain=true: {"shipments": [...]}, each shipment term by term (ship options)."""
 
 
 class OrderOut(Response):

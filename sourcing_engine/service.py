@@ -76,7 +76,8 @@ from sourcing_engine.stores.base import ApiKey, Event, IdempotencyKey, Replayed,
 
 log = logging.getLogger(__name__)
 
-if TYPE_CHECKING:  # imported when needed by explain_order
+if TYPE_CHECKING:  # imported when needed by explain_order and itemize_promise
+    from sourcing_engine.explain.itemize import ShipmentItems
     from sourcing_engine.explain.order import Explanation
 
 T = TypeVar("T")
@@ -670,6 +671,20 @@ class Service:
             network.sourcing, record.document.get("excluded_nodes", []),
         )  # fmt: skip
         return explain(ctx)
+
+    def itemize_promise(
+        self, found: Promise, destination: Destination
+    ) -> "dict[str, tuple[ShipmentItems, ...]]":
+        """Each ship option of a promise, its shipments term by term at its service level's
+        rates (explain.promise)."""
+        from sourcing_engine.explain.promise import itemize_promise
+
+        skus = sorted({ln.sku for o in found.options for s in o.shipments for ln in s.lines})
+        network = self._network(skus)
+        carrier = self._network_reference().carrier
+        return itemize_promise(
+            found, destination, network.nodes, network.items, carrier, network.sourcing
+        )
 
     def _step(
         self,

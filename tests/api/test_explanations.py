@@ -4,6 +4,7 @@ order, a node that rejected the order), the next best plan, the summary in the l
 of Accept-Language with Content-Language saying which (English for any other)."""
 
 import httpx
+import pytest
 from babel.numbers import format_currency
 
 from sourcing_engine.cost_models import default_us_ground
@@ -150,3 +151,37 @@ def test_a_cancelled_and_a_shipped_order_are_explained(
     assert body["is_cheapest_on_same_stock"] is True
     assert [s["node"] for s in body["plan"]["shipments"]] == ["DC-NJ"]
     assert body["plan"]["cost"] == shipped["plan"]["cost"]
+
+
+def test_promise_with_explain(client: httpx.Client, stock: Stocker) -> None:
+    """POST /v1/promise?explain=true: each ship option's shipment term by term (rate,
+    surcharges, the level's rate factor, handling), the terms adding up to the shipment's
+    cost, which is the independent price at the level's factor; other options none."""
+    sku = stock({"DC-NJ": 3})
+    body = {"lines": [{"sku": sku, "qty": 2}], "destination": NYC,
+            "at": "2026-06-10T13:59:00-04:00"}  # fmt: skip
+    r = client.post("/v1/promise?explain=true", json=body)
+    assert r.status_code == 200, r.text
+    options = {o["id"]: o for o in r.json()["options"]}
+    factors = {"ship:ground": 1.0, "ship:two_day": 1.9, "ship:next_day": 3.2,
+               "ship:same_day": 2.5}  # fmt: skip
+    assert set(factors) <= set(options)
+    nj = next(n for n in NODES if n["id"] == "DC-NJ")
+    miles = great_circle_miles(nj["lat"], nj["lon"], NYC["lat"], NYC["lon"])
+    card = carrier_terms(default_us_ground())
+    for option_id, factor in factors.items():
+        option = options[option_id]
+        (shipment,) = option["explanation"]["shipments"]
+        terms = shipment["terms"]
+        base = carrier_price(card, miles, 2.0, 0.0, 2, True)
+        assert terms.get("service_factor", 0.0) == pytest.approx(base * (factor - 1), abs=1e-6)
+        price = base * factor + handling(nj["handling_per_shipment"], nj["handling_per_unit"], 2)
+        assert shipment["cost"] == pytest.approx(price, abs=1e-6)
+        assert sum(terms.values()) == pytest.approx(shipment["cost"], abs=1e-6)
+        assert option["cost"] == pytest.approx(shipment["cost"], abs=1e-6)
+        assert (shipment["zone"], shipment["billable_lb"]) == (2, 2)
+    for option in options.values():
+        if option["method"] != "ship":
+            assert option["explanation"] is None
+    plain = client.post("/v1/promise", json=body).json()
+    assert all("explanation" not in o for o in plain["options"])
