@@ -187,16 +187,16 @@ def map_chart(outcomes: list[Outcome], zones: list[str]) -> go.Figure:
         traces.append(go.Scatter(name="flows", x=fx, y=fy, mode="lines", visible=k == 0,
                                  line={"color": "rgba(228,87,86,0.35)", "width": 1},
                                  hoverinfo="skip"))  # fmt: skip
+        top = max(o.node_shipments, default=1) or 1  # one scale for every node
         for kind, is_store, colour in (("warehouse", False, "#1f3b73"), ("store", True, "#54a24b")):
             idx = [i for i, s in enumerate(o.node_is_store) if s == is_store]
             shipped = [o.node_shipments[i] for i in idx]
-            top = max(shipped, default=1) or 1
             traces.append(go.Scatter(
                 name=f"{kind}s", x=[o.node_lon[i] for i in idx], y=[o.node_lat[i] for i in idx],
                 mode="markers", visible=k == 0,
                 text=[f"{o.node_ids[i]}: {o.node_shipments[i]:,} shipments" for i in idx],
                 hoverinfo="text",
-                marker={"color": colour, "size": [4 + 22 * math.sqrt(s / top) for s in shipped],
+                marker={"color": colour, "size": [4 + 30 * math.sqrt(s / top) for s in shipped],
                         "symbol": "square" if not is_store else "circle",
                         "line": {"width": 0.5, "color": "white"}},
             ))  # fmt: skip

@@ -19,6 +19,7 @@ SCOPE_OF: dict[tuple[str, str], str] = {
     ("POST", "/v1/orders"): "orders",
     ("POST", "/v1/orders/batch"): "orders",
     ("GET", "/v1/orders/{order_id}"): "orders",
+    ("GET", "/v1/orders/{order_id}/explanation"): "orders",
     ("POST", "/v1/orders/{order_id}/release"): "orders",
     ("POST", "/v1/orders/{order_id}/ship"): "orders",
     ("POST", "/v1/orders/{order_id}/cancel"): "orders",
