@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from sourcing_engine import __version__
 from sourcing_engine.api import (
+    capacity,
     docs,
     errors,
     events,
@@ -105,7 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     # each router carries its /v1 prefix itself, so a route's path is its full template
     # (the label of its metrics)
-    for area in (network, network_settings, stock, orders, reservations, promise, events, keys):
+    for area in (network, network_settings, stock, capacity, orders, reservations, promise,
+                 events, keys):  # fmt: skip
         app.include_router(area.router)
     app.include_router(explanations_router)
     app.include_router(whatif_router)

@@ -614,6 +614,25 @@ class SettingsOut(Response):
     postal_country: str
 
 
+# --- node capacity ----------------------------------------------------------------------
+
+
+class NodeCapacityOut(Response):
+    node: str
+    day: str
+    """The node's local date the figures are for."""
+    ship_capacity: int | None
+    unit_capacity: int | None
+    shipments: int
+    units: int
+    shipments_left: int | None
+    units_left: int | None
+
+
+class CapacityOut(Response):
+    nodes: list[NodeCapacityOut]
+
+
 # --- events and keys --------------------------------------------------------------------
 
 

@@ -18,12 +18,13 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from sourcing_engine import api_keys, lifecycle
+from sourcing_engine.cost_models.objective import UNLIMITED
 from sourcing_engine.domain import (
     Batch,
     Carrier,
@@ -43,10 +44,12 @@ from sourcing_engine.domain import (
     subtract_units,
 )
 from sourcing_engine.errors import (
+    CapacityShort,
     Conflict,
     DomainError,
     IdempotencyMismatch,
     InputError,
+    InsufficientCapacity,
     InsufficientStock,
     Invalid,
     NotFound,
@@ -71,7 +74,14 @@ from sourcing_engine.promise.options import (
     PromiseConfig,
     promise,
 )
-from sourcing_engine.sourcing import Network, Sourced, SourcingConfig, price, source
+from sourcing_engine.sourcing import (
+    Capacities,
+    Network,
+    Sourced,
+    SourcingConfig,
+    price,
+    source,
+)
 from sourcing_engine.stores.base import ApiKey, Event, IdempotencyKey, Replayed, Store
 
 log = logging.getLogger(__name__)
@@ -133,6 +143,26 @@ class StockView:
         if what == "available":
             return sum(p.available for p in self.positions)
         return sum(int(getattr(p, what)) for p in self.positions)
+
+
+@dataclass(frozen=True)
+class NodeCapacity:
+    """A node's capacity on a day (None: no limit) and what orders took of it."""
+
+    node: str
+    day: str
+    ship_capacity: int | None
+    unit_capacity: int | None
+    shipments: int
+    units: int
+
+    @property
+    def shipments_left(self) -> int | None:
+        return None if self.ship_capacity is None else max(0, self.ship_capacity - self.shipments)
+
+    @property
+    def units_left(self) -> int | None:
+        return None if self.unit_capacity is None else max(0, self.unit_capacity - self.units)
 
 
 @dataclass(frozen=True)
@@ -523,8 +553,10 @@ class Service:
         exclude: Sequence[str] = (),
         joint: bool = False,
         network: _Network | None = None,
+        capacity: bool = True,
     ) -> list[Sourced]:
-        """Source orders on the live available stock (no effect on the ledger)."""
+        """Source orders on the live available stock and, unless capacity is False, the
+        capacity each node has left today (no effect on the ledger)."""
         skus = sorted({ln.sku for o in orders for ln in o.lines})
         network = network or self._network(skus)
         return source(
@@ -535,6 +567,85 @@ class Service:
             network.sourcing,
             exclude=exclude,
             joint_time_limit=self.config.batch_time_limit_s if joint else None,
+            capacity_left=self._capacity_left() if capacity else None,
+        )
+
+    # --- node capacity per day ----------------------------------------------------------
+
+    def node_days(self, nodes: Iterable[str], at: dt.datetime | None = None) -> dict[str, str]:
+        """Each node's local date (YYYY-MM-DD) at `at` (default now): the day whose capacity
+        an allocation there takes. Unknown nodes are left out."""
+        ref = self._network_reference()
+        at = at or dt.datetime.now(dt.UTC)
+        out = {}
+        for node in nodes:
+            n = ref.nodes.index.get(node)
+            if n is not None:
+                out[node] = at.astimezone(ref.promise.days(n, at.year).tz).date().isoformat()
+        return out
+
+    def _capacity_left(self) -> Capacities:
+        """Shipments and units each node may still take today (by node index)."""
+        ref = self._network_reference()
+        net = ref.nodes
+        capped = [net.ids[n] for n in range(len(net)) if
+                  net.ship_capacity[n] < UNLIMITED or net.unit_capacity[n] < UNLIMITED]  # fmt: skip
+        if not capped:
+            return net.ship_capacity, net.unit_capacity
+        used = self.store.capacity_used(self.node_days(capped))
+        ship, unit = net.ship_capacity.copy(), net.unit_capacity.copy()
+        for node, (shipments, units) in used.items():
+            n = net.index[node]
+            if ship[n] < UNLIMITED:
+                ship[n] = max(0, int(ship[n]) - shipments)
+            if unit[n] < UNLIMITED:
+                unit[n] = max(0, int(unit[n]) - units)
+        return ship, unit
+
+    def capacity(self, nodes: Sequence[str] | None = None, day: dt.date | None = None
+                 ) -> list[NodeCapacity]:  # fmt: skip
+        """Capacity used and left per node on a day (default: each node's today)."""
+        ref = self._network_reference()
+        for node in nodes or ():
+            self._check_node(node)
+        chosen = [n for n in ref.nodes.nodes if nodes is None or n.id in set(nodes)]
+        days = (
+            {n.id: day.isoformat() for n in chosen}
+            if day is not None
+            else self.node_days(n.id for n in chosen)
+        )
+        used = self.store.capacity_used(days)
+        return [
+            NodeCapacity(
+                n.id, days[n.id], n.ship_capacity, n.unit_capacity, *used.get(n.id, (0, 0))
+            )
+            for n in chosen
+        ]
+
+    def _refused_for_capacity(self, order: Order) -> InsufficientCapacity | None:
+        """Whether an order the engine left short is short of capacity: None if it is short
+        of stock (or no node has a capacity); else the error naming the full nodes its plan
+        without capacity limits uses (none if they have room again: a retry may do)."""
+        net = self._network_reference().nodes
+        if not (net.ship_capacity < UNLIMITED).any() and not (net.unit_capacity < UNLIMITED).any():
+            return None
+        free = self.source([order], capacity=False)[0]
+        if free.shortages:
+            return None  # short of stock: the stock shortage is the reason
+        left_ship, left_unit = self._capacity_left()
+        ref = self._network_reference()
+        days = self.node_days(s.node for s in free.plan.shipments)
+        shorts = []
+        for s in free.plan.shipments:
+            n = ref.nodes.index[s.node]
+            if left_ship[n] < 1:
+                shorts.append(CapacityShort(s.node, days[s.node], "shipments", 1, 0))
+            if left_unit[n] < s.units:
+                shorts.append(
+                    CapacityShort(s.node, days[s.node], "units", s.units, int(left_unit[n]))
+                )
+        return InsufficientCapacity(
+            shorts, f"order {order.id}: the nodes with its stock have no capacity left today"
         )
 
     def _price(
@@ -545,15 +656,24 @@ class Service:
 
     def _with_retries(self, attempt: Callable[[Sourced], T], order: Order) -> T:
         """Run attempt(sourced) on fresh sourcing until the store stops answering
-        InsufficientStock (stock taken concurrently), at most allocate_attempts times."""
-        last: InsufficientStock | None = None
+        InsufficientStock or InsufficientCapacity (taken concurrently), at most
+        allocate_attempts times. An order the engine leaves short because the nodes with
+        its stock are full today is refused with InsufficientCapacity naming them."""
+        last: InsufficientStock | InsufficientCapacity | None = None
         for _ in range(self.config.allocate_attempts):
             sourced = self.source([order])[0]
             try:
                 return attempt(sourced)
             except InsufficientStock as exc:
-                if sourced.shortages:  # the engine's own answer: final
-                    raise
+                if sourced.shortages:  # the engine's own answer: final, unless capacity
+                    full = self._refused_for_capacity(order)
+                    if full is None:
+                        raise
+                    if full.shorts:
+                        raise full from None
+                    # stock or capacity came back meanwhile: source again
+                last = exc
+            except InsufficientCapacity as exc:
                 last = exc
         assert last is not None
         raise last
@@ -569,7 +689,10 @@ class Service:
         plan = sourced.require_complete()
         order = sourced.order
         document = _document(order.destination, plan)
-        return self.store.create_order(order.id, order.quantities, sourced.units, document, key)
+        days = self.node_days({u.node for u in sourced.units})
+        return self.store.create_order(
+            order.id, order.quantities, sourced.units, document, key, days=days
+        )
 
     def allocate_batch(
         self,
@@ -643,7 +766,7 @@ class Service:
             if sourced is not None and not sourced.shortages:
                 try:
                     return self._allocate(sourced, key)
-                except InsufficientStock:
+                except (InsufficientStock, InsufficientCapacity):
                     pass
             return self._with_retries(lambda s: self._allocate(s, key), order)
 
@@ -709,8 +832,9 @@ class Service:
                         node=step.step.node, units=step.step.units,
                         new_allocations=step.step.new_allocations, restock=step.step.restock,
                         document=self._redocument(after, step.excluded), idem=k, read=order,
+                        days=self.node_days(lifecycle.node_units(after)),
                     )  # fmt: skip
-                except InsufficientStock:
+                except (InsufficientStock, InsufficientCapacity):
                     # only a reject allocates: its new nodes' stock was taken meanwhile
                     if attempt == self.config.allocate_attempts - 1:
                         raise
@@ -898,7 +1022,8 @@ class Service:
                 k_: hold.document[k_] for k_ in ("promise", "backorder") if k_ in hold.document
             }
             document = _document(to, plan, reservation=reservation_id, **extra)
-            return self.store.commit_reservation(hold, order_id, document, k)
+            days = self.node_days({u.node for u in hold.units})
+            return self.store.commit_reservation(hold, order_id, document, k, days=days)
 
         return self._keyed(key, commit)
 

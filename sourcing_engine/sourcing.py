@@ -37,6 +37,8 @@ from sourcing_engine.solvers import Allocation, PlanCosts, Result, SourcingProbl
 from sourcing_engine.solvers.evaluate import evaluate
 
 IntArray = NDArray[np.int64]
+Capacities = tuple[IntArray, IntArray]
+"""Shipments and units each node may take, by node index."""
 
 
 def _frozen(values: Sequence[object], dtype: type) -> NDArray[Any]:
@@ -78,13 +80,14 @@ def build_problem(
     shipping: ShipmentCostModel,
     penalties: OrderPenalties,
     *,
-    capacities: bool = True,
+    capacities: bool | Capacities = True,
 ) -> SourcingProblem:
     """The solver arrays of orders over a network: nodes and items by index, each order's
     lines by the index of their SKU in `items`.
 
     stock: (SKU index, node index, units) columns, one entry per SKU and node, in any order;
-    entries without units (<= 0) are left out. capacities=False: every node unlimited.
+    entries without units (<= 0) are left out. capacities=False: every node unlimited; or
+    the (shipments, units) each node may still take (the live service's left for the day).
     """
     sku_index = {it.sku: i for i, it in enumerate(items)}
     stock_sku, stock_node, stock_qty = stock
@@ -104,11 +107,17 @@ def build_problem(
     )
 
     net = network
+    if isinstance(capacities, tuple):
+        ship_cap, unit_cap = capacities
+    else:
+        ship_cap, unit_cap = (
+            (net.ship_capacity, net.unit_capacity) if capacities else (net.unlimited,) * 2
+        )
     return SourcingProblem(
         node_lat=net.lat,
         node_lon=net.lon,
-        node_ship_capacity=net.ship_capacity if capacities else net.unlimited,
-        node_unit_capacity=net.unit_capacity if capacities else net.unlimited,
+        node_ship_capacity=ship_cap,
+        node_unit_capacity=unit_cap,
         node_handling_per_shipment=net.handling_per_shipment,
         node_handling_per_unit=net.handling_per_unit,
         node_ship_enabled=net.ship_enabled,
@@ -285,7 +294,7 @@ class _Sourcing:
         stock: dict[tuple[int, int], int],
         config: SourcingConfig,
         *,
-        capacities: bool,
+        capacities: bool | Capacities,
     ) -> SourcingProblem:
         """stock: (sku index, node index) -> units the engine may take (> 0)."""
         keys = list(stock)
@@ -322,12 +331,15 @@ def source(
     *,
     exclude: Collection[str] = (),
     joint_time_limit: float | None = None,
+    capacity_left: Capacities | None = None,
 ) -> list[Sourced]:
     """Source orders on the available stock of `positions`, never from `exclude` nodes.
 
     One order (or joint_time_limit None) is solved with `greedy-cost`: orders in sequence,
     each given its exact cheapest plan against what the ones before it left. With a time
-    limit the orders are solved jointly with `optimal`. (Both take an order too large to
+    limit the orders are solved jointly with `optimal`. capacity_left: what each node may
+    still ship (shipments, units), for single orders too; else a joint solve respects the
+    nodes' capacities and a single order none. (Both take an order too large to
     price exactly with the cheaper of the `fewest-splits` and `closest` rules.)
     """
     skus = sorted({ln.sku for o in orders for ln in o.lines})
@@ -342,7 +354,8 @@ def source(
             continue
         stock[(s, n)] = stock.get((s, n), 0) + p.available
 
-    problem = net.problem(orders, stock, config, capacities=joint_time_limit is not None)
+    capacities = capacity_left if capacity_left is not None else joint_time_limit is not None
+    problem = net.problem(orders, stock, config, capacities=capacities)
     if joint_time_limit is None or len(orders) == 1:
         result = solve(problem, "greedy-cost")
     else:

@@ -38,6 +38,9 @@ SCOPE_OF: dict[tuple[str, str], str] = {
     ("POST", "/v1/keys"): "admin",
     ("GET", "/v1/keys"): "admin",
     ("DELETE", "/v1/keys/{key_id}"): "admin",
+    ("GET", "/v1/settings"): "admin",
+    ("PUT", "/v1/settings"): "admin",
+    ("GET", "/v1/capacity"): "inventory",
 }
 PUBLIC = [("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")]
 SCOPES = ["promise", "orders", "inventory", "planning", "admin"]
