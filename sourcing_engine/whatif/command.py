@@ -11,7 +11,7 @@ from typing import Any
 from tqdm import tqdm
 
 from sourcing_engine.whatif import report
-from sourcing_engine.whatif.runner import run
+from sourcing_engine.whatif.runner import RayUnavailable, run
 from sourcing_engine.whatif.scenario import ScenarioError, load
 from sourcing_engine.whatif.simulate import ReplayCheckError
 
@@ -40,6 +40,10 @@ def add_command(commands: "argparse._SubParsersAction[Any]") -> None:
                    help="variants run in N processes (default: one per core)")  # fmt: skip
     p.add_argument("--check", action="store_true",
                    help="every plan through the independent plan checker (slower)")  # fmt: skip
+    p.add_argument("--ray", metavar="ADDRESS",
+                   help="run the variants on this Ray cluster (host:port, or 'local' for a "
+                   "Ray instance of this run); needs the extra: pip install "
+                   "'sourcing-engine[ray]'")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_whatif)
 
@@ -62,8 +66,9 @@ def cmd_whatif(args: argparse.Namespace) -> int:
         bar.refresh()
 
     try:
-        result = run(scenario, workers=args.workers, check_plans=args.check, progress=progress)
-    except ScenarioError as exc:
+        result = run(scenario, workers=args.workers, check_plans=args.check, progress=progress,
+                     ray_address=args.ray)  # fmt: skip
+    except (ScenarioError, RayUnavailable) as exc:
         raise CliError(str(exc)) from None
     except ReplayCheckError as exc:
         bar.close()

@@ -16,6 +16,11 @@ from sourcing_engine.whatif.outcomes import Outcome, outcome, with_savings
 from sourcing_engine.whatif.scenario import Base, Scenario, build_base, check, variant_inputs
 from sourcing_engine.whatif.simulate import replay
 
+
+class RayUnavailable(RuntimeError):
+    """--ray was asked for but Ray is not installed, or the cluster cannot be reached."""
+
+
 Progress = Callable[[int, int], None]
 """progress(orders done over every variant, orders in total)."""
 
@@ -71,11 +76,13 @@ def run(
     check_plans: bool = False,
     progress: Progress | None = None,
     spawn: bool = False,
+    ray_address: str | None = None,
 ) -> Run:
     """Every variant of the scenario, the base first (ScenarioError before any runs when a
     change does not fit the base). workers: processes (default: one per core, at most one
     per variant; 1 runs in this process); spawn: start them fresh rather than forked (from
-    a threaded server)."""
+    a threaded server); ray_address: run the variants as tasks on that Ray cluster instead
+    ("local": a Ray instance started for this run), each task building the base itself."""
     t0 = time.perf_counter()
     base = _base(scenario)
     check(base)
@@ -84,7 +91,9 @@ def run(
     n = len(scenario.variants)
     workers = min(n, workers or os.cpu_count() or 1)
     done = [0] * n
-    if workers <= 1:
+    if ray_address is not None:
+        outcomes = _on_ray(scenario, ray_address, check_plans, sizes, progress)
+    elif workers <= 1:
         outcomes = []
         for i in range(n):
 
@@ -123,6 +132,41 @@ def run(
         time_zone=base.period.time_zone,
         runtime_s=time.perf_counter() - t0,
     )
+
+
+def _on_ray(
+    scenario: Scenario,
+    address: str,
+    check_plans: bool,
+    sizes: list[int],
+    progress: Progress | None,
+) -> list[Outcome]:
+    """The variants as Ray tasks; progress moves as each variant finishes."""
+    try:
+        import ray
+    except ImportError:
+        raise RayUnavailable(
+            "--ray needs Ray: pip install 'sourcing-engine[ray]' (here and on the cluster)"
+        ) from None
+    try:
+        ray.init(address=address, log_to_driver=False, include_dashboard=False,
+                 configure_logging=False)  # fmt: skip
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        raise RayUnavailable(f"--ray {address}: cannot reach the Ray cluster ({exc})") from None
+    try:
+        task = ray.remote(run_variant)
+        refs = [task.remote(scenario, i, check_plans) for i in range(len(sizes))]
+        index = {ref: i for i, ref in enumerate(refs)}
+        pending, finished = list(refs), 0
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            finished += sum(sizes[index[r]] for r in ready)
+            if progress is not None:
+                progress(finished, sum(sizes))
+        outcomes: list[Outcome] = ray.get(refs)
+        return outcomes
+    finally:
+        ray.shutdown()
 
 
 def _drain(updates: Any, done: list[int]) -> None:
