@@ -152,16 +152,21 @@ def replay(
         return found
 
     # events: (moment, kind, a, b, c); kind 0: zone a's nodes start local day b (their
-    # capacity resets); kind 1: c units of SKU a arrive at node b (c < 0: leave it).
-    # Resets sort before arrivals at the same moment.
+    # capacity resets); kind 1: c units of SKU a arrive at node b (a purchase order);
+    # kind 2 / 3: transfer c leaves its node / arrives with what left (at most what the
+    # node had). Resets sort first at the same moment.
     zone_names = sorted(by_zone)
     events: list[tuple[float, int, int, int, int]] = [
         (moment, 0, zone_names.index(z), d, 0) for moment, z, d in _tz_midnights(zone_names, period)
     ]
+    transfers = [a for a in world.arrivals if a.from_node is not None and a.sent_at is not None]
+    sent = [0] * len(transfers)
     for a in world.arrivals:
-        events.append((a.at, 1, sidx[a.sku], nidx[a.node], a.qty))
-        if a.from_node is not None and a.sent_at is not None:
-            events.append((a.sent_at, 1, sidx[a.sku], nidx[a.from_node], -a.qty))
+        if a.from_node is None or a.sent_at is None:
+            events.append((a.at, 1, sidx[a.sku], nidx[a.node], a.qty))
+    for k, a in enumerate(transfers):
+        events.append((a.sent_at or 0.0, 2, sidx[a.sku], nidx[a.from_node or ""], k))
+        events.append((a.at, 3, sidx[a.sku], nidx[a.node], k))
     events.sort(key=lambda e: (e[0], e[1]))
     node_day = np.zeros(n_nodes, dtype=np.int64)
 
@@ -171,9 +176,15 @@ def replay(
             ships_left[members] = daily_ships[members]
             units_left[members] = daily_units[members]
             node_day[members] = b
+            return
+        p = position(np.array([a]), np.array([b]))[0]
+        if kind == 1:
+            on_hand[p] += c
+        elif kind == 2:
+            sent[c] = min(transfers[c].qty, int(on_hand[p]))
+            on_hand[p] -= sent[c]
         else:
-            p = position(np.array([a]), np.array([b]))[0]
-            on_hand[p] = max(0, on_hand[p] + c)
+            on_hand[p] += sent[c]
 
     placed = stream.placed_at
     groups = _groups(placed, [e[0] for e in events], period, variant)

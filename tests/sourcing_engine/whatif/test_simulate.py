@@ -142,3 +142,30 @@ def test_a_purchase_order_adds_stock_when_it_arrives() -> None:
     r = replay(_tiny((po,), on_hand=0), stream, PERIOD, GREEDY, check=True)
     assert r.order_unfilled.tolist() == [1, 0, 0, 1]
     assert r.used_ships[0].tolist() == [0, 2, 0]
+
+
+def test_a_transfer_leaves_when_sent_and_arrives_on_its_date() -> None:
+    """A transfer of 3 from Philadelphia leaves on Monday 08:00, after one of its 3 units
+    shipped, so it carries the 2 left; they reach New York on Tuesday 08:00, which ships
+    two orders with them; in between neither node has stock."""
+    world = _tiny(on_hand=0)
+    phl = Node("DC-PHL", "warehouse", 39.95, -75.17, ship_capacity=100, unit_capacity=100)
+    world = replace(
+        world,
+        nodes=(*world.nodes, phl),
+        stock_node=np.array([0, 1]), stock_sku=np.array([0, 0]), on_hand=np.array([0, 3]),
+        safety_stock=np.array([0, 0]),
+        arrivals=(Arrival("DC-NYC", "SKU-1", 3,
+                          dt.datetime(2026, 11, 24, 8, 0, tzinfo=NY).timestamp(), "DC-PHL",
+                          dt.datetime(2026, 11, 23, 8, 0, tzinfo=NY).timestamp()),),
+    )  # fmt: skip
+    stream = _stream(
+        dt.datetime(2026, 11, 23, 7, 0, tzinfo=NY),  # before it leaves: Philadelphia ships
+        dt.datetime(2026, 11, 23, 9, 0, tzinfo=NY),  # on the road: unfilled
+        dt.datetime(2026, 11, 24, 9, 0, tzinfo=NY),  # arrived: New York ships
+        dt.datetime(2026, 11, 24, 9, 30, tzinfo=NY),  # and the second unit
+        dt.datetime(2026, 11, 24, 10, 0, tzinfo=NY),  # none left anywhere
+    )
+    r = replay(world, stream, PERIOD, GREEDY, check=True)
+    assert r.order_unfilled.tolist() == [0, 1, 0, 0, 1]
+    assert [r.node_ids[n] for n in r.ship_node] == ["DC-PHL", "DC-NYC", "DC-NYC"]
