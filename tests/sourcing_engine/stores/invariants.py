@@ -2,7 +2,8 @@
 
 Both stores' concurrency tests use these. `hammer` runs reserve, commit, release,
 create_order, cancel and ship on a few hot positions and keeps its own `Tally` of what the
-store acknowledged; after every step it reads the hot positions and checks them. At the end
+store acknowledged; after every step it reads the hot positions and the hot nodes' capacity
+of the day (`cap_hot`) and checks them. At the end
 the caller merges every worker's tally and checks the store against it: nothing oversold,
 nothing negative, and every unit where the acknowledgements say it is.
 
@@ -17,8 +18,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sourcing_engine.domain import Position, Unit
-from sourcing_engine.errors import Conflict, InsufficientStock
+from sourcing_engine.domain import Node, Position, Unit
+from sourcing_engine.errors import Conflict, InsufficientCapacity, InsufficientStock
 from sourcing_engine.lifecycle import OrderRecord
 from sourcing_engine.stores import open_store
 from sourcing_engine.stores.base import Store
@@ -27,6 +28,13 @@ Key = tuple[str, str]  # (node, sku)
 HOT_NODES = ("N1", "N2", "N3")
 HOT_SKUS = ("HOT-A", "HOT-B")
 HOLD_TTL_S = 120.0  # longer than any load: holds here end by commit or release only
+HOT_DAY = "2000-01-01"
+DAYS = dict.fromkeys(HOT_NODES, HOT_DAY)
+"""The day every order of the load charges (its nodes' capacity: `cap_hot`)."""
+HOT_CAPS: dict[str, tuple[int | None, int | None]] = {
+    "N1": (None, None), "N2": (None, 150), "N3": (25, None),
+}  # fmt: skip
+"""(shipments, units) a day per hot node: N3's shipments and N2's units bind in a load."""
 
 
 def check_position(p: Position) -> None:
@@ -81,6 +89,27 @@ def check_against_tally(
         assert taken <= stock - safety, f"{key}: {taken} units given out of {stock - safety}"
 
 
+def cap_hot(store: Store) -> None:
+    """The hot nodes with the capacities of HOT_CAPS."""
+    store.upsert_nodes(
+        [Node(n, "warehouse", 40.0, -75.0, ship_capacity=s, unit_capacity=u)
+         for n, (s, u) in HOT_CAPS.items()]
+    )  # fmt: skip
+
+
+def check_capacity(store: Store, tally: Tally | None = None) -> None:
+    """No hot node took more shipments or units on HOT_DAY than it may; with a tally, the
+    units charged are what the acknowledged orders hold there (allocated and shipped)."""
+    used = store.capacity_used(DAYS)
+    for node, (ships, units) in HOT_CAPS.items():
+        took = used.get(node, (0, 0))
+        assert ships is None or took[0] <= ships, f"{node}: {took[0]} shipments of {ships}"
+        assert units is None or took[1] <= units, f"{node}: {took[1]} units of {units}"
+        if tally is not None:
+            held = sum(tally.allocated[(node, s)] + tally.shipped[(node, s)] for s in HOT_SKUS)
+            assert took[1] == held, (node, took, held)
+
+
 def seed_hot(store: Store, on_hand: Sequence[int], safety: int) -> dict[Key, tuple[int, int]]:
     """Stock every hot position (on_hand per HOT_SKUS, at every node); returns the initial
     (on_hand, safety_stock) per position. A scarce SKU keeps callers at the stock limit
@@ -129,8 +158,11 @@ class _Worker:
                 self.receive()
         except InsufficientStock:
             self.tally.refused["shortage"] += 1
+        except InsufficientCapacity:
+            self.tally.refused["capacity"] += 1
         self.tally.checks += 1
         check_positions(self.store.positions(HOT_SKUS, HOT_NODES))
+        check_capacity(self.store)
 
     def reserve(self) -> None:
         units = self.random_units()
@@ -142,23 +174,24 @@ class _Worker:
 
     def end_hold(self, commit: bool) -> None:
         hold_id = self.rng.choice(list(self.holds))
-        units = self.holds.pop(hold_id)
-        if commit:
+        units = self.holds[hold_id]
+        if commit:  # a commit the nodes' capacity refuses leaves the hold active
             order = self.store.commit_reservation(
-                self.store.get_reservation(hold_id), f"{hold_id}-order", {}
+                self.store.get_reservation(hold_id), f"{hold_id}-order", {}, days=DAYS
             )
             self.orders[order.id] = units
             self.tally.allocated.update(units)
             _expect_allocations(order, units)
         else:
             self.store.release_reservation(hold_id)
+        del self.holds[hold_id]
         self.tally.held.subtract(units)
         self.tally.ops["commit" if commit else "release"] += 1
 
     def create_order(self) -> None:
         units = self.random_units()
         wanted = _counter(units)
-        order = self.store.create_order(self.next_id("o"), _lines(wanted), units, {})
+        order = self.store.create_order(self.next_id("o"), _lines(wanted), units, {}, days=DAYS)
         _expect_allocations(order, wanted)
         self.orders[order.id] = wanted
         self.tally.allocated.update(wanted)

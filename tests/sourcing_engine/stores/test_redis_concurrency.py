@@ -24,7 +24,9 @@ from tests.sourcing_engine.stores.invariants import (
     HOT_NODES,
     HOT_SKUS,
     Tally,
+    cap_hot,
     check_against_tally,
+    check_capacity,
     hammer,
     hammer_url,
     seed_hot,
@@ -57,6 +59,7 @@ def store(url: str) -> Iterator[Store]:
 def test_processes_and_threads_never_oversell(url: str, store: Store) -> None:
     """3 processes and 8 threads on hot SKUs of one Redis: every step checks out, the end
     matches every acknowledgement."""
+    cap_hot(store)
     initial = seed_hot(store, on_hand=(400, 30), safety=3)
     with ProcessPoolExecutor(PROCESSES, mp_context=multiprocessing.get_context("spawn")) as procs:
         # start the processes (spawn imports take a while) before the clock starts
@@ -71,10 +74,12 @@ def test_processes_and_threads_never_oversell(url: str, store: Store) -> None:
     for tally in tallies:
         total.merge(tally)
     check_against_tally(initial, store.positions(HOT_SKUS, HOT_NODES), total)
+    check_capacity(store, total)
     assert all(t.ops.total() > 0 for t in tallies), "a worker got nothing done"
     kinds = ("reserve", "commit", "release", "create_order", "cancel", "ship", "receive")
     assert all(total.ops[k] > 0 for k in kinds), total.ops
     assert total.refused["shortage"] > 0, "the load never reached the stock limit"
+    assert total.refused["capacity"] > 0, "the load never reached a node's capacity"
 
 
 def test_expiry_raced_against_commit_ends_each_hold_once(store: Store) -> None:

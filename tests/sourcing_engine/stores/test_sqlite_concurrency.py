@@ -25,7 +25,9 @@ from tests.sourcing_engine.stores.invariants import (
     HOT_NODES,
     HOT_SKUS,
     Tally,
+    cap_hot,
     check_against_tally,
+    check_capacity,
     check_positions,
     hammer,
     hammer_url,
@@ -70,6 +72,7 @@ def run_together(n: int, task: Callable[[int], T]) -> list[T]:
 @pytest.mark.slow
 def test_threads_and_processes_never_oversell(url: str, store: Store) -> None:
     """16 threads and 3 processes on hot SKUs: every step checks out, the end matches every ack."""
+    cap_hot(store)
     initial = seed_hot(store, on_hand=(400, 30), safety=3)
     with ProcessPoolExecutor(PROCESSES, mp_context=multiprocessing.get_context("spawn")) as procs:
         # start the processes (spawn imports take a while) before the clock starts
@@ -84,10 +87,12 @@ def test_threads_and_processes_never_oversell(url: str, store: Store) -> None:
     for tally in tallies:
         total.merge(tally)
     check_against_tally(initial, store.positions(HOT_SKUS, HOT_NODES), total)
+    check_capacity(store, total)
     assert all(t.ops.total() > 0 for t in tallies), "a worker got nothing done"
     kinds = ("reserve", "commit", "release", "create_order", "cancel", "ship", "receive")
     assert all(total.ops[k] > 0 for k in kinds), total.ops
     assert total.refused["shortage"] > 0, "the load never reached the stock limit"
+    assert total.refused["capacity"] > 0, "the load never reached a node's capacity"
 
 
 def test_expiry_raced_against_commit_ends_each_hold_once(store: Store) -> None:
