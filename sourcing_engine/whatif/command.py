@@ -80,9 +80,10 @@ def cmd_whatif(args: argparse.Namespace) -> int:
     base = result.outcomes[0]
     print(f"{scenario.name}: {result.orders:,} orders over {result.days} days, "
           f"{len(result.outcomes)} variants in {result.runtime_s:.1f} s")  # fmt: skip
+    width = max(len(o.variant) for o in result.outcomes)
     for o in result.outcomes:
         pct = o.saving.get("total_pct", 0.0)
-        print(f"  {o.variant:<32} {o.total_cost:>14,.0f} {o.currency}  "
-              f"{'base' if o is base else f'{pct:+.1f}% saved'}")  # fmt: skip
+        versus = "base" if o is base else f"{abs(pct):.1f}% {'cheaper' if pct >= 0 else 'dearer'}"
+        print(f"  {o.variant:<{width}} {o.total_cost:>14,.0f} {o.currency}  {versus}")
     print(f"report: {paths[report.REPORT_HTML]}")
     return 0
