@@ -76,10 +76,14 @@ def allocate_batch(
     explain: Annotated[bool, Query()] = False,
     accept_language: AcceptLanguage = None,
 ) -> Response:
-    """Source many orders jointly with the `optimal` policy, then allocate each whole and
-    atomically (an order whose stock was taken meanwhile is sourced again alone). Each
-    order answers for itself; with an Idempotency-Key each order is idempotent on its own
-    (a retry replays allocated orders and tries the refused ones again), and a retry while
+    """Source many orders jointly with `policy` (default `optimal`) within `time_limit_s`
+    (default the service's) on the stock and node capacity left today, then allocate each
+    whole and atomically (an order whose stock or capacity was taken meanwhile is sourced
+    again alone). `plan` is the joint plan's status, cost, proven bound and gap (bound and
+    gap null for rule-based policies); `allocated_cost` what the allocated orders cost as
+    allocated. Each order answers for itself; with an Idempotency-Key each order is
+    idempotent on its own (a retry replays allocated orders and tries the refused ones
+    again), and a retry while
     the first call still runs answers 409 `idempotency_key_in_flight`. With
     `explain=true` each allocated order also carries its `explanation` (as
     GET /v1/orders/{id}/explanation answers it, in the language of `Accept-Language`)."""
@@ -87,12 +91,14 @@ def allocate_batch(
     by_id = {o.id: o for o in body.orders}
     country = service.postal_country()
     orders = [order_of(o.id, o.destination, o.lines, country) for o in body.orders]
-    outcomes = service.allocate_batch(
+    done = service.allocate_batch(
         orders,
         key_for=lambda o: idem.key_for(by_id[o.id], part=o.id),
         batch_key=idem.key_for(body),
+        policy=body.policy,
+        time_limit_s=body.time_limit_s,
     )
-    results = [_result(outcome, metrics) for outcome in outcomes]
+    results = [_result(outcome, metrics) for outcome in done.outcomes]
     allocated = sum(r["status"] == "allocated" for r in results)
     language, _ = negotiate(accept_language)
     if explain:
@@ -101,9 +107,11 @@ def allocate_batch(
                 r["explanation"] = explanation(service, r["id"], language)
     headers = {"Content-Language": language} if explain else None
     return json_response(
-        {"allocated": allocated, "refused": len(results) - allocated, "results": results},
+        {"allocated": allocated, "refused": len(results) - allocated,
+         "allocated_cost": done.allocated_cost,
+         "plan": None if done.plan is None else vars(done.plan), "results": results},
         headers=headers,
-    )
+    )  # fmt: skip
 
 
 def _result(outcome: BatchOutcome, metrics: Metrics) -> dict[str, Any]:

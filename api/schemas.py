@@ -301,6 +301,9 @@ class OrderIn(Request):
 
 class BatchIn(Request):
     orders: Annotated[list[OrderIn], Field(min_length=1, max_length=MAX_BATCH_ORDERS)]
+    policy: Literal["closest", "fewest-splits", "greedy-cost", "optimal"] = "optimal"
+    time_limit_s: Annotated[float, Field(gt=0, le=300, strict=True)] | None = None
+    """The joint solve's limit (default the service's batch_time_limit_s)."""
 
     def check_distinct(self) -> None:
         """Invalid naming an order id given more than once (the service's refusal: JSON
@@ -458,9 +461,24 @@ class BatchResultOut(Response):
     """With explain=true: the allocated order's explanation (GET .../explanation's body)."""
 
 
+class BatchPlanOut(Response):
+    """The joint plan: its policy, status, cost, proven lower bound and gap (null for
+    rule-based policies), the solve's seconds and the currency."""
+
+    policy: str
+    status: str
+    cost: float
+    bound: float | None
+    gap: float | None
+    runtime_s: float
+    currency: str
+
+
 class BatchOut(Response):
     allocated: int
     refused: int
+    allocated_cost: float
+    plan: BatchPlanOut | None
     results: list[BatchResultOut]
 
 

@@ -74,6 +74,7 @@ from sourcing_engine.promise.options import (
     PromiseConfig,
     promise,
 )
+from sourcing_engine.solvers import POLICIES
 from sourcing_engine.sourcing import (
     Capacities,
     Network,
@@ -81,6 +82,7 @@ from sourcing_engine.sourcing import (
     SourcingConfig,
     price,
     source,
+    source_batch,
 )
 from sourcing_engine.stores.base import ApiKey, Event, IdempotencyKey, Replayed, Store
 
@@ -180,6 +182,37 @@ class BatchOutcome:
     order_id: str
     done: Done[OrderRecord] | None = None
     error: DomainError | None = None
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """The joint plan of a batch's orders not allocated before (a retry's): the policy,
+    its status, the plan's cost (shipments and penalties), the proven lower bound and
+    gap (None for rule-based policies), the solve's time. Orders whose stock was taken
+    meanwhile are sourced again alone, so the allocations may differ from it."""
+
+    policy: str
+    status: str
+    cost: float
+    bound: float | None
+    gap: float | None
+    runtime_s: float
+    currency: str
+
+
+@dataclass(frozen=True)
+class BatchAllocation:
+    """Each order's outcome, in the batch's order, and the joint plan (None when every
+    order was replayed or a SKU is unknown)."""
+
+    outcomes: list[BatchOutcome]
+    plan: BatchPlan | None
+
+    @property
+    def allocated_cost(self) -> float:
+        """What the allocated orders' plans cost, as allocated."""
+        return round(sum(float(o.done.value.document["plan"]["cost"]) for o in self.outcomes
+                         if o.done is not None), 6)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -294,6 +327,7 @@ class SkuAvailability:
 KEY_CACHE_ENTRIES = 10_000
 ITEM_CACHE_ENTRIES = 100_000
 BATCH_LEASE_MARGIN_S = 60.0
+MAX_BATCH_TIME_LIMIT_S = 300.0
 
 
 def _digest(token: str) -> bytes:
@@ -699,32 +733,45 @@ class Service:
         orders: Sequence[Order],
         key_for: Callable[[Order], IdempotencyKey | None] = lambda _: None,
         batch_key: IdempotencyKey | None = None,
-    ) -> list[BatchOutcome]:
-        """Source many orders jointly with `optimal`, then allocate each atomically; an
-        order whose stock was taken meanwhile (or that the joint plan left short) is
-        sourced again alone. key_for(order) gives each order its own idempotency key;
-        batch_key, if any, is held in flight for the whole call, so that a retry of the
-        batch while it runs is told so (IdempotencyInFlight) instead of racing it."""
+        policy: str = "optimal",
+        time_limit_s: float | None = None,
+    ) -> "BatchAllocation":
+        """Source many orders jointly with `policy` (default `optimal`, within time_limit_s,
+        default batch_time_limit_s) on the stock and capacity left, then allocate each
+        atomically; an order whose stock was taken meanwhile (or that the joint plan left
+        short) is sourced again alone. key_for(order) gives each order its own idempotency
+        key; batch_key, if any, is held in flight for the whole call, so that a retry of
+        the batch while it runs is told so (IdempotencyInFlight) instead of racing it."""
         ids = [o.id for o in orders]
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
             raise Invalid(f"orders: order id {', '.join(dup)} appears more than once")
+        if policy not in POLICIES:
+            raise Invalid(f"policy: {policy!r}; expected one of {', '.join(POLICIES)}")
+        limit = time_limit_s or self.config.batch_time_limit_s
+        if not 0 < limit <= MAX_BATCH_TIME_LIMIT_S:
+            raise Invalid(f"time_limit_s: {limit}; expected more than 0 and at most "
+                          f"{MAX_BATCH_TIME_LIMIT_S:g} s")  # fmt: skip
         if batch_key is None:
-            return self._allocate_batch(orders, key_for)
-        lease = self.config.batch_time_limit_s + BATCH_LEASE_MARGIN_S
+            return self._allocate_batch(orders, key_for, policy, limit)
+        lease = limit + BATCH_LEASE_MARGIN_S
         claimed = self.store.claim_idempotency_key(batch_key.key, batch_key.request_hash, lease)
         if claimed is not None:  # batch keys keep no result: this key is another call's
             raise IdempotencyMismatch(
                 f"idempotency key {batch_key.key!r} was used before with another request"
             )
         try:
-            return self._allocate_batch(orders, key_for)
+            return self._allocate_batch(orders, key_for, policy, limit)
         finally:
             self.release_idempotency(batch_key.key)  # each order keeps its own result
 
     def _allocate_batch(
-        self, orders: Sequence[Order], key_for: Callable[[Order], IdempotencyKey | None]
-    ) -> list[BatchOutcome]:
+        self,
+        orders: Sequence[Order],
+        key_for: Callable[[Order], IdempotencyKey | None],
+        policy: str,
+        time_limit_s: float,
+    ) -> "BatchAllocation":
         out: dict[str, BatchOutcome] = {}
         pending: list[Order] = []
         for order in orders:  # orders a retry of the batch completed already are replayed
@@ -741,11 +788,24 @@ class Service:
             else:
                 done = Done(cast(OrderRecord, stored.result), replayed=True)
                 out[order.id] = BatchOutcome(order.id, done=done)
-        network = self._network([ln.sku for o in pending for ln in o.lines])
-        try:
-            joint = self.source(pending, joint=True, network=network) if pending else []
-        except UnknownItems:
-            joint = []  # an unknown SKU somewhere: every order is sourced alone and named
+        skus = sorted({ln.sku for o in pending for ln in o.lines})
+        network = self._network(skus)
+        joint: list[Sourced] = []
+        plan = None
+        if pending:
+            try:
+                joint, result = source_batch(
+                    pending, network.nodes, network.items, self.store.positions(skus),
+                    network.sourcing, joint_time_limit=time_limit_s,
+                    capacity_left=self._capacity_left(), policy=policy,
+                )  # fmt: skip
+                plan = BatchPlan(
+                    result.policy, str(result.status), round(result.objective, 6),
+                    None if result.bound is None else round(result.bound, 6), result.gap,
+                    round(result.runtime_s, 4), network.sourcing.shipping.currency,
+                )  # fmt: skip
+            except UnknownItems:
+                pass  # an unknown SKU somewhere: every order is sourced alone and named
         by_id = {s.order.id: s for s in joint}
         for order in pending:
             try:
@@ -753,7 +813,7 @@ class Service:
                 out[order.id] = BatchOutcome(order.id, done=done)
             except DomainError as exc:
                 out[order.id] = BatchOutcome(order.id, error=exc)
-        return [out[o.id] for o in orders]
+        return BatchAllocation([out[o.id] for o in orders], plan)
 
     def _batch_allocation(
         self, order: Order, planned: Mapping[str, Sourced]

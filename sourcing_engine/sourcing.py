@@ -333,14 +333,36 @@ def source(
     joint_time_limit: float | None = None,
     capacity_left: Capacities | None = None,
 ) -> list[Sourced]:
-    """Source orders on the available stock of `positions`, never from `exclude` nodes.
+    """Source orders on the available stock of `positions`, never from `exclude` nodes
+    (`source_batch` without the solver's result)."""
+    return source_batch(
+        orders, network, items, positions, config, exclude=exclude,
+        joint_time_limit=joint_time_limit, capacity_left=capacity_left,
+    )[0]  # fmt: skip
+
+
+def source_batch(
+    orders: Sequence[Order],
+    network: Network,
+    items: dict[str, Item],
+    positions: Sequence[Position],
+    config: SourcingConfig,
+    *,
+    exclude: Collection[str] = (),
+    joint_time_limit: float | None = None,
+    capacity_left: Capacities | None = None,
+    policy: str | None = None,
+) -> tuple[list[Sourced], Result]:
+    """Source orders on the available stock of `positions`, never from `exclude` nodes;
+    each order's plan, and the policy's result for the whole (status, cost, bound, gap).
 
     One order (or joint_time_limit None) is solved with `greedy-cost`: orders in sequence,
     each given its exact cheapest plan against what the ones before it left. With a time
     limit the orders are solved jointly with `optimal`. capacity_left: what each node may
     still ship (shipments, units), for single orders too; else a joint solve respects the
     nodes' capacities and a single order none. (Both take an order too large to
-    price exactly with the cheaper of the `fewest-splits` and `closest` rules.)
+    price exactly with the cheaper of the `fewest-splits` and `closest` rules.) policy: the
+    policy to solve with instead (a batch's choice), within joint_time_limit.
     """
     skus = sorted({ln.sku for o in orders for ln in o.lines})
     check_items(skus, items)
@@ -356,7 +378,9 @@ def source(
 
     capacities = capacity_left if capacity_left is not None else joint_time_limit is not None
     problem = net.problem(orders, stock, config, capacities=capacities)
-    if joint_time_limit is None or len(orders) == 1:
+    if policy is not None:
+        result = solve(problem, policy, time_limit=joint_time_limit or 10.0)
+    elif joint_time_limit is None or len(orders) == 1:
         result = solve(problem, "greedy-cost")
     else:
         result = solve(problem, "optimal", time_limit=joint_time_limit)
@@ -364,7 +388,7 @@ def source(
     plans = {p.order_id: p for p in found}
     return [
         Sourced(o, plans[o.id], _shortages(net, o, plans[o.id], stock, excluded)) for o in orders
-    ]
+    ], result
 
 
 def _shortages(

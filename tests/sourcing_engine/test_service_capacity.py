@@ -77,7 +77,7 @@ def test_a_batch_respects_what_is_left(service: Service) -> None:
     """A batch's joint plan and its allocations never pass NJ's capacity left today."""
     service.create_order(Order.of("o0", CUSTOMER, [("A", 1)]))
     orders = [Order.of(f"b{k}", CUSTOMER, [("A", 1)]) for k in range(4)]
-    outcomes = service.allocate_batch(orders)
+    outcomes = service.allocate_batch(orders).outcomes
     placed = [nodes_of(service, o.order_id) for o in outcomes if o.done is not None]
     assert sum(p.get("DC-NJ", 0) for p in placed) == 1  # 2 shipments a day: one was left
     assert sum(p.get("ST-NYC", 0) for p in placed) == 2
