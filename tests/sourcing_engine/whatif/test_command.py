@@ -4,6 +4,7 @@ from the network); bad input is one error line and exit 2, nothing written."""
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,23 @@ def test_bad_input_is_one_line_and_writes_nothing(
     err = capsys.readouterr().err
     assert err.startswith(f"error: {bad}, line 16: variant 'warehouses only': nodes: no node")
     assert not out.exists()
+
+
+def test_the_readme_s_whatif_run_prints_as_shown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's command on scenarios/warehouse-closure.toml prints its block (but the
+    seconds it took)."""
+    root = Path(__file__).parents[3]
+    readme = (root / "README.md").read_text()
+    start = readme.index("Warehouse closure: 20,000 orders")
+    shown = readme[start : readme.index("```", start)].rstrip("\n")
+    out = tmp_path / "closure"
+    scenario = root / "scenarios" / "warehouse-closure.toml"
+    assert main(["whatif", str(scenario), "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out.rstrip("\n").replace(str(out), "/tmp/closure")
+
+    def timeless(text: str) -> str:
+        return re.sub(r"in [0-9.]+ s", "in N s", text)
+
+    assert timeless(printed) == timeless(shown)
