@@ -1,13 +1,32 @@
-"""Print the README's results tables from a pytest-benchmark JSON file.
+"""Print the README's results tables from the recorded benchmark results.
 
-pytest benchmarks --benchmark-json=benchmarks/results.json
-python -m benchmarks.report benchmarks/results.json
+pytest benchmarks --benchmark-json=benchmarks/results.json   # the plain suite
+pytest benchmarks/test_X.py -m long --benchmark-json=benchmarks/results-X.json  # a long one
+python -m benchmarks.report                  # every results file: the README's section
+python -m benchmarks.report --write-readme   # ... written between the README's markers
+python -m benchmarks.report FILE...          # the tables of these files only
+
+The README's section between REPORT_BEGIN and REPORT_END is this module's output on the
+committed results (tests/test_readme_results.py fails when they differ). A table is a
+function of all the results' rows that prints itself (nothing, or a bare header, when it
+finds no row of its own); add it to TABLES. Figures repeated over rounds print as
+"median (min-max)".
 """
 
+import argparse
+import contextlib
+import io
 import json
-import sys
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+BENCHMARKS = Path(__file__).resolve().parent
+README = BENCHMARKS.parent / "README.md"
+REPORT_BEGIN = "<!-- report:begin (python -m benchmarks.report --write-readme) -->"
+REPORT_END = "<!-- report:end -->"
 
 
 def _fmt(value: Any, spec: str = ".2f", scale: float = 1.0, unit: str = "") -> str:
@@ -18,35 +37,83 @@ def _row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def _runs(e: dict[str, Any], key: str) -> list[float]:
+    """A figure's value in every round (extra_info["runs"], benchmarks.conftest.run_rounds),
+    or its one recorded value."""
+    values = [r[key] for r in e.get("runs", []) if r.get(key) is not None]
+    if not values and e.get(key) is not None:
+        values = [e[key]]
+    return [float(v) for v in values]
+
+
+def _spread(values: Sequence[float], spec: str, scale: float = 1.0, unit: str = "") -> str:
+    """The median of several rounds with their range, "1.2 ms (1.1-1.4 ms)"; one value alone."""
+    if not values:
+        return "—"
+    median = _fmt(statistics.median(values), spec, scale, unit)
+    if min(values) == max(values):
+        return median
+    low, high = _fmt(min(values), spec, scale), _fmt(max(values), spec, scale, unit)
+    return f"{median} ({low}-{high})"
+
+
+def _fig(e: dict[str, Any], key: str, spec: str, scale: float = 1.0, unit: str = "") -> str:
+    return _spread(_runs(e, key), spec, scale, unit)
+
+
+def _times(b: dict[str, Any], spec: str, scale: float, unit: str) -> str:
+    """A benchmark's timed rounds: median (min-max) when it ran more than once."""
+    s = b["stats"]
+    if s["rounds"] == 1:
+        return _fmt(s["median"], spec, scale, unit)
+    low, high = _fmt(s["min"], spec, scale), _fmt(s["max"], spec, scale, unit)
+    return f"{_fmt(s['median'], spec, scale, unit)} ({low}-{high})"
+
+
+def _rounds(b: dict[str, Any]) -> str:
+    return str(b["stats"]["rounds"])
+
+
+def _find(rows: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
+    return next((b for b in rows if b["name"] == name), None)
+
+
 def single_order_table(rows: list[dict[str, Any]]) -> None:
-    print(_row(["single order, 1,000 stocked nodes (units per line)", "median", "mean", "max"]))
-    print(_row(["---"] * 4))
-    for b in rows:
-        if b["name"].startswith("test_single_order"):
-            s = b["stats"]
-            times = [_fmt(s[k], ".2f", 1e3, " ms") for k in ("median", "mean", "max")]
-            print(_row([b["param"], *times]))
+    found = [b for b in rows if b["name"].startswith("test_single_order")]
+    if not found:
+        return
+    header = ["single order, 1,000 stocked nodes (units per line)", "median", "IQR", "rounds"]
+    print(_row(header))
+    print(_row(["---"] * len(header)))
+    for b in found:
+        s = b["stats"]
+        iqr = f"{_fmt(s['q1'], '.2f', 1e3)}-{_fmt(s['q3'], '.2f', 1e3, ' ms')}"
+        print(_row([b["param"], _fmt(s["median"], ".2f", 1e3, " ms"), iqr, _rounds(b)]))
 
 
 def batch_table(rows: list[dict[str, Any]]) -> None:
-    print(_row(["batch (orders-nodes-SKUs-limit)", "time", "status", "gap", "vs greedy-cost"]))
-    print(_row(["---"] * 5))
-    for b in rows:
+    found = [b for b in rows if b["name"].startswith(("test_batch", "test_peak_memory"))]
+    if not found:
+        return
+    header = ["batch (orders-nodes-SKUs-limit)", "time", "status", "gap", "below greedy-cost"]
+    header += ["rounds"]
+    print(_row(header))
+    print(_row(["---"] * len(header)))
+    for b in found:
         e = b["extra_info"]
         if b["name"].startswith("test_batch"):
-            print(
-                _row(
-                    [
-                        b["param"],
-                        f"{b['stats']['max']:.1f} s",
-                        e["status"],
-                        _fmt(e["gap"], ".3f", 100, "%"),
-                        _fmt(e["saving_vs_greedy"], ".1f", 100, "% cheaper"),
-                    ]
-                )
-            )
-        elif b["name"].startswith("test_peak_memory"):
-            print(_row(["10,000 orders: peak memory", f"{e['peak_gib']:.2f} GiB", "", "", ""]))
+            cells = [
+                b["param"],
+                _times(b, ".1f", 1, " s"),
+                e["status"],
+                _fig(e, "gap", ".3f", 100, "%"),
+                _fig(e, "saving_vs_greedy", ".1f", 100, "%"),
+                _rounds(b),
+            ]
+            print(_row(cells))
+        else:
+            cells = ["10,000 orders: peak memory", f"{e['peak_gib']:.2f} GiB", "", "", ""]
+            print(_row([*cells, _rounds(b)]))
 
 
 def savings_table(rows: list[dict[str, Any]]) -> None:
@@ -57,11 +124,12 @@ def savings_table(rows: list[dict[str, Any]]) -> None:
     header += ["unfilled pen.", "fill", "ship+hand/unit", "ships/order", "split orders"]
     header += ["miles/ship", "runtime", "gap", "total vs closest", "unit vs closest"]
     header += ["unit vs greedy-cost"]
+    found = [b for b in rows if b["name"].startswith("test_savings")]
+    if not found:
+        return
     print(_row(header))
     print(_row(["---"] * len(header)))
-    for b in rows:
-        if not b["name"].startswith("test_savings"):
-            continue
+    for b in found:
         for policy in ("closest", "fewest-splits", "greedy-cost", "optimal"):
             m = b["extra_info"][policy]
             cells = [
@@ -77,7 +145,9 @@ def savings_table(rows: list[dict[str, Any]]) -> None:
                 _fmt(m["shipments_per_order"], ".3f"),
                 _fmt(m["split_order_share"], ".1f", 100, "%"),
                 _fmt(m["avg_miles_per_shipment"], ".0f"),
-                f"{m['runtime_s']:.1f} s",
+                _fig(b["extra_info"], "optimal_runtime_s", ".1f", 1, " s")
+                if policy == "optimal" and "runs" in b["extra_info"]
+                else f"{m['runtime_s']:.1f} s",
                 _fmt(m["gap"], ".3f", 100, "%"),
                 _fmt(m["savings_vs_closest_pct"], ".1f", 1, "%"),
                 _fmt(m.get("per_unit_savings_vs_closest_pct"), ".1f", 1, "%"),
@@ -89,49 +159,55 @@ def savings_table(rows: list[dict[str, Any]]) -> None:
         "total cost = shipping (carrier charges) + handling (the nodes' pick and pack) + split "
         "and unfilled penalties; fill = units shipped / units ordered; ship+hand/unit = "
         "(shipping + handling) / units shipped; unit vs closest, unit vs greedy-cost: "
-        "ship+hand/unit saved against that policy (negative: dearer)."
+        "ship+hand/unit saved against that policy (negative: dearer). optimal's runtime: "
+        "median (min-max) where the preset was compared several times."
     )
 
 
 def service_load_table(rows: list[dict[str, Any]]) -> None:
     header = ["API load (store, workers)", "reserve+commit/s", "target", "HTTP req/s"]
     header += ["pair p50", "pair p99", "single-order p99", "API CPU/request", "violations"]
+    header += ["rounds"]
+    found = [b for b in rows if b["name"].startswith("test_service_load")]
+    if not found:
+        return
     print(_row(header))
     print(_row(["---"] * len(header)))
-    for b in rows:
-        if not b["name"].startswith("test_service_load"):
-            continue
+    for b in found:
         e = b["extra_info"]
         cells = [
             b["param"],
-            f"{e['reserve_commit_per_s']:,.0f}",
+            _fig(e, "reserve_commit_per_s", ",.0f"),
             f"{e['target_reserve_commit_per_s']:,.0f}",
-            f"{e['http_requests_per_s']:,.0f}",
-            _fmt(e["pair_p50_ms"], ".0f", 1, " ms"),
-            _fmt(e["pair_p99_ms"], ".0f", 1, " ms"),
-            _fmt(e["single_order_p99_ms"], ".0f", 1, " ms") + " (target 50 ms)",
-            _fmt(e["api_cpu_ms_per_request"], ".2f", 1, " ms"),
-            str(e["invariant_violations"]),
+            _fig(e, "http_requests_per_s", ",.0f"),
+            _fig(e, "pair_p50_ms", ".0f", 1, " ms"),
+            _fig(e, "pair_p99_ms", ".0f", 1, " ms"),
+            _fig(e, "single_order_p99_ms", ".0f", 1, " ms") + " (target 50 ms)",
+            _fig(e, "api_cpu_ms_per_request", ".2f", 1, " ms"),
+            f"{sum(_runs(e, 'invariant_violations')):.0f}",
+            _rounds(b),
         ]
         print(_row(cells))
 
 
 def mixed_load_table(rows: list[dict[str, Any]]) -> None:
     header = ["mixed lifecycle load (store, workers, clients)", "requests/s", "p50", "p99",
-              "API CPU/request", "violations"]  # fmt: skip
+              "API CPU/request", "violations", "rounds"]  # fmt: skip
+    found = [b for b in rows if b["name"] == "test_service_mixed_load"]
+    if not found:
+        return
     print(_row(header))
     print(_row(["---"] * len(header)))
-    for b in rows:
-        if b["name"] != "test_service_mixed_load":
-            continue
+    for b in found:
         e = b["extra_info"]
         cells = [
             f"{e['store']}, {e['api_workers']} workers, {e['clients']} clients",
-            f"{e['requests_per_s']:,.0f}",
-            _fmt(e["request_p50_ms"], ".0f", 1, " ms"),
-            _fmt(e["request_p99_ms"], ".0f", 1, " ms") + " (target 250 ms)",
-            _fmt(e["api_cpu_ms_per_request"], ".2f", 1, " ms") + " (target 1.5 ms)",
-            str(e["invariant_violations"]),
+            _fig(e, "requests_per_s", ",.0f"),
+            _fig(e, "request_p50_ms", ".0f", 1, " ms"),
+            _fig(e, "request_p99_ms", ".0f", 1, " ms") + " (target 250 ms)",
+            _fig(e, "api_cpu_ms_per_request", ".2f", 1, " ms") + " (target 1.5 ms)",
+            f"{sum(_runs(e, 'invariant_violations')):.0f}",
+            _rounds(b),
         ]
         print(_row(cells))
 
@@ -145,8 +221,10 @@ def textbook_table(rows: list[dict[str, Any]]) -> None:
     labels = sorted({param for _, param in found})
     if not labels:
         return
-    print(_row(["linear-cost batch, limit", "textbook model (SCIP)", "optimal", ""]))
-    print(_row(["---"] * 4))
+    header = ["linear-cost batch, limit", "textbook model (SCIP)", "optimal", "",
+              "bound: textbook", "bound: optimal"]  # fmt: skip
+    print(_row(header))
+    print(_row(["---"] * len(header)))
     for label in labels:
         text = found.get(("test_textbook_model", label))
         ours = found.get(("test_optimal_on_textbook_batch", label))
@@ -161,19 +239,27 @@ def textbook_table(rows: list[dict[str, Any]]) -> None:
                     f"{text['objective']:,.2f} (gap {text_gap})",
                     f"{ours['objective']:,.2f} (gap {_fmt(ours['gap'], '.3f', 100, '%')})",
                     f"{100 * (1 - ours['objective'] / text['objective']):.1f}% cheaper",
+                    f"{bound:,.2f}" if bound > 0 else "none",
+                    _fmt(ours["bound"], ",.2f"),
                 ]
             )
         )
+    print()
+    print(
+        "Each side solved once per batch, to the limit; a bound is the lowest cost any plan "
+        "could have that its solver proved within the limit."
+    )
 
 
 def promise_table(rows: list[dict[str, Any]]) -> None:
     header = ["promise, 5-line carts (where, how)", "p50", "p90", "p99", "rate", "errors",
               "target"]  # fmt: skip
+    found = [b for b in rows if b["name"].startswith("test_promise")]
+    if not found:
+        return
     print(_row(header))
     print(_row(["---"] * len(header)))
-    for b in rows:
-        if not b["name"].startswith("test_promise"):
-            continue
+    for b in found:
         e = b["extra_info"]
         if b["name"].startswith("test_promise_http_load"):
             where = f"HTTP, {e.get('preset', 'large')} ({e.get('lines', 5)} lines), 2 workers"
@@ -289,30 +375,312 @@ def _met(ok: bool) -> str:
     return "met" if ok else "not met"
 
 
-def main(path: str) -> None:
-    with open(path) as f:
-        rows = json.load(f)["benchmarks"]
-    single_order_table(rows)
+def _median(e: dict[str, Any], key: str) -> float | None:
+    values = _runs(e, key)
+    return statistics.median(values) if values else None
+
+
+def _medium_savings(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The headline's figures: medium's policies side by side (test_savings[medium])."""
+    b = _find(rows, "test_savings[medium]")
+    return None if b is None else dict(b["extra_info"])
+
+
+def headline(rows: list[dict[str, Any]]) -> None:
+    """One sentence on what optimal saves on `medium`: shipping plus handling per shipped
+    unit (savings at equal fill), with the fill rates and the penalties' effect apart."""
+    m = _medium_savings(rows)
+    if m is None:
+        return
+    best, closest, greedy = m["optimal"], m["closest"], m["greedy-cost"]
+    total = (
+        f"its total cost, penalties for unfilled units and split orders included (shown apart "
+        f"in the savings table), is {closest_pct(best, closest):.1f}% below closest's and "
+        f"{closest_pct(best, greedy):.1f}% below greedy-cost's."
+    )
+    if best.get("per_unit_savings_vs_closest_pct") is None:
+        print(
+            "On `medium` (5,000 orders) these results predate the split of costs into "
+            f"shipping, handling and penalties (re-run the benchmarks); {total}"
+        )
+        return
+    print(
+        f"On `medium` (5,000 orders) `optimal` ships for "
+        f"{best['per_unit_savings_vs_closest_pct']:.1f}% less than `closest` and "
+        f"{best['per_unit_savings_vs_greedy_cost_pct']:.1f}% less than `greedy-cost` in "
+        f"shipping plus handling per shipped unit, while filling "
+        f"{_fmt(best['fill_rate'], '.1f', 100, '%')} of the units ordered (closest "
+        f"{_fmt(closest['fill_rate'], '.1f', 100, '%')}, greedy-cost "
+        f"{_fmt(greedy['fill_rate'], '.1f', 100, '%')}); {total}"
+    )
+
+
+def closest_pct(policy: dict[str, Any], base: dict[str, Any]) -> float:
+    """Total cost saved against a base policy, in percent."""
+    return float(100.0 * (1.0 - policy["total_cost"] / base["total_cost"]))
+
+
+def targets_table(rows: list[dict[str, Any]]) -> None:
+    """The issues' targets, each with what the results measured and whether it is met
+    (medians where a benchmark ran several rounds); a target without results says so."""
+    print(_row(["target", "measured", ""]))
+    print(_row(["---"] * 3))
+
+    def row(target: str, measured: str | None, ok: bool | None) -> None:
+        if measured is None:
+            print(_row([target, "not in these results", "—"]))
+        else:
+            print(_row([target, measured, "—" if ok is None else _met(ok)]))
+
+    five, six = (_find(rows, f"test_single_order[{s}]") for s in ("1+1+1+1+1", "2+1+1+1+1"))
+    if five and six:
+        m5, m6 = five["stats"]["median"], six["stats"]["median"]
+        text = f"{m5 * 1e3:.2f} ms (5 lines), {m6 * 1e3:.2f} ms (6 units)"
+        row("single order, up to 5 lines, 1,000 nodes: 2 ms median", text, max(m5, m6) <= 2e-3)
+    else:
+        row("single order, up to 5 lines, 1,000 nodes: 2 ms median", None, None)
+
+    at5, at60 = (_find(rows, f"test_batch[1000o-200n-2000s-{t}s]") for t in (5, 60))
+    target = "1,000 orders over 200 nodes proven optimal (gap <= 0.01%) in 5 s"
+    if at5:
+        gap5 = _median(at5["extra_info"], "gap")
+        text = f"gap {_fig(at5['extra_info'], 'gap', '.3f', 100, '%')} at 5 s "
+        text += f"(time {_times(at5, '.1f', 1, ' s')})"
+        if at60:
+            text += f", {_fig(at60['extra_info'], 'gap', '.3f', 100, '%')} at 60 s"
+        ok = gap5 is not None and gap5 <= 1e-4 and at5["stats"]["median"] <= 5.0
+        row(target, text, ok)
+    else:
+        row(target, None, None)
+
+    big, memory = (
+        _find(rows, "test_batch[10000o-1000n-20000s-30s]"),
+        _find(rows, "test_peak_memory_10k"),
+    )
+    target = "10,000 orders, 1,000 nodes, 20,000 SKUs: gap <= 0.5% in 30 s, < 4 GiB"
+    if big and memory:
+        gap = _median(big["extra_info"], "gap")
+        peak = memory["extra_info"]["peak_gib"]
+        text = f"{_fig(big['extra_info'], 'gap', '.2f', 100, '%')} at 30 s, {peak:.2f} GiB peak"
+        row(target, text, gap is not None and gap <= 5e-3 and peak < 4.0)
+    else:
+        row(target, None, None)
+
+    m = _medium_savings(rows)
+    target = (
+        "`medium`: optimal's shipping + handling per shipped unit >= 5% below closest's, "
+        "fewer shipments per order"
+    )
+    if m:
+        best, closest, greedy = m["optimal"], m["closest"], m["greedy-cost"]
+        fewer = best["shipments_per_order"] < closest["shipments_per_order"]
+        ships = f"{best['shipments_per_order']:.2f} vs {closest['shipments_per_order']:.2f}"
+        penalties = (
+            f"with penalties (total cost) {closest_pct(best, closest):.1f}% below closest, "
+            f"{closest_pct(best, greedy):.1f}% below greedy-cost"
+        )
+        unit = best.get("per_unit_savings_vs_closest_pct")
+        if unit is None:
+            text = f"per shipped unit: not in these results; {ships} shipments/order; {penalties}"
+            row(target, text, None)
+        else:
+            text = (
+                f"per shipped unit {unit:.1f}% below closest, "
+                f"{best['per_unit_savings_vs_greedy_cost_pct']:.1f}% below greedy-cost, "
+                f"fill {_fmt(best['fill_rate'], '.1f', 100, '%')} (closest "
+                f"{_fmt(closest['fill_rate'], '.1f', 100, '%')}, greedy-cost "
+                f"{_fmt(greedy['fill_rate'], '.1f', 100, '%')}); {ships} shipments/order; "
+                f"{penalties}"
+            )
+            row(target, text, unit >= 5.0 and fewer)
+    else:
+        row(target, None, None)
+
+    loads = {
+        p: _find(rows, f"test_service_load[{p}]")
+        for p in ("redis-3-workers", "sqlite-1-worker", "sqlite-3-workers")
+    }
+    redis, sqlite1, sqlite3 = loads.values()
+    target = "API on Redis, 3 processes, 64 clients: 3,000 reserve-and-commit/s"
+    if redis:
+        e = redis["extra_info"]
+        rate = _median(e, "reserve_commit_per_s") or 0.0
+        text = f"{_fig(e, 'reserve_commit_per_s', ',.0f')}/s, "
+        text += f"{sum(_runs(e, 'invariant_violations')):.0f} violations"
+        row(target, text, rate >= 3000)
+    else:
+        row(target, None, None)
+    target = "API on the embedded store: 1,000/s"
+    if sqlite1 and sqlite3:
+        rates = [
+            _median(b["extra_info"], "reserve_commit_per_s") or 0.0 for b in (sqlite1, sqlite3)
+        ]
+        text = f"{_fig(sqlite1['extra_info'], 'reserve_commit_per_s', ',.0f')}/s (1 process), "
+        text += f"{_fig(sqlite3['extra_info'], 'reserve_commit_per_s', ',.0f')}/s (3)"
+        row(target, text, max(rates) >= 1000)
+    else:
+        row(target, None, None)
+    target = "p99 of a single-order allocate under that load: 50 ms"
+    if redis and sqlite1 and sqlite3:
+        p99 = {k: _median(b["extra_info"], "single_order_p99_ms") for k, b in loads.items() if b}
+        text = f"{_fig(redis['extra_info'], 'single_order_p99_ms', '.0f', 1, ' ms')} on Redis, "
+        text += ", ".join(
+            _fig(b["extra_info"], "single_order_p99_ms", ".0f", 1, " ms")
+            for b in (sqlite1, sqlite3)
+        )
+        text += " on the embedded store (1, 3 processes)"
+        met = [k for k, v in p99.items() if v is not None and v <= 50.0]
+        verdict = (
+            "met" if len(met) == 3 else ("met on Redis" if met == ["redis-3-workers"] else None)
+        )
+        print(
+            _row([target, text, verdict or ("not met" if not met else "met on " + ", ".join(met))])
+        )
+    else:
+        row(target, None, None)
+    mixed = _find(rows, "test_service_mixed_load")
+    target = (
+        "mixed lifecycle load (Redis, 3 processes, 32 clients): API CPU <= 1.5 ms a request, "
+        "p99 <= 250 ms"
+    )
+    if mixed:
+        e = mixed["extra_info"]
+        cpu, mixed_p99 = _median(e, "api_cpu_ms_per_request"), _median(e, "request_p99_ms")
+        text = f"{_fig(e, 'api_cpu_ms_per_request', '.2f', 1, ' ms')}, p99 "
+        text += _fig(e, "request_p99_ms", ".0f", 1, " ms")
+        cpu_ok = cpu is not None and cpu <= 1.5
+        p99_ok = mixed_p99 is not None and mixed_p99 <= 250.0
+        verdict = (
+            "met"
+            if cpu_ok and p99_ok
+            else "p99 met"
+            if p99_ok
+            else "CPU met"
+            if cpu_ok
+            else "not met"
+        )
+        print(_row([target, text, verdict]))
+    else:
+        row(target, None, None)
+
+
+@dataclass(frozen=True)
+class Results:
+    """One results file: where it is, the commit it was measured on, its benchmarks."""
+
+    path: Path
+    commit_info: dict[str, Any]
+    datetime: str
+    rows: list[dict[str, Any]]
+
+    @classmethod
+    def read(cls, path: Path) -> "Results":
+        data = json.loads(path.read_text())
+        return cls(path, data.get("commit_info", {}), data.get("datetime", ""), data["benchmarks"])
+
+    def provenance(self) -> str:
+        """`benchmarks/results.json`: commit 1234567 on 2026-12-03, clean tree."""
+        info = self.commit_info
+        commit = str(info.get("id", "unknown"))[:7]
+        when = self.datetime[:10] if self.datetime else "an unknown date"
+        if info.get("dirty"):
+            files = info.get("dirty_files")
+            state = f"dirty tree ({len(files)} uncommitted files)" if files else "dirty tree"
+        else:
+            state = "clean tree"
+        name = (
+            self.path.relative_to(BENCHMARKS.parent)
+            if self.path.is_relative_to(BENCHMARKS.parent)
+            else self.path
+        )
+        return f"`{name}`: commit {commit}, run on {when}, {state}"
+
+
+def default_files() -> list[Path]:
+    """results.json, then every results-*.json (the long suites), by name."""
+    main = BENCHMARKS / "results.json"
+    return [p for p in [main, *sorted(BENCHMARKS.glob("results-*.json"))] if p.exists()]
+
+
+def provenance(files: Sequence[Results]) -> None:
+    print("Recorded by the benchmark suites (medians and, in brackets, min-max over rounds):")
     print()
-    batch_table(rows)
-    print()
-    savings_table(rows)
-    print()
-    textbook_table(rows)
-    print()
-    service_load_table(rows)
-    print()
-    mixed_load_table(rows)
-    print()
-    promise_table(rows)
-    print()
-    explain_table(rows)
-    print()
-    whatif_table(rows, Path(path).parent / "results-whatif.json")
-    if any(b["name"].startswith("test_anytime") for b in rows):
-        print()
-        anytime_tables(rows)
+    for f in files:
+        print(f"- {f.provenance()}")
+
+
+Table = Callable[[list[dict[str, Any]]], None]
+
+# The README's section, in order: each table prints itself from all the results' rows.
+TABLES: list[Table] = [
+    headline,
+    targets_table,
+    single_order_table,
+    batch_table,
+    savings_table,
+    textbook_table,
+    service_load_table,
+    mixed_load_table,
+    promise_table,
+    explain_table,
+    whatif_table,
+    anytime_tables,
+]
+
+
+def render(paths: Sequence[Path]) -> str:
+    """The report on these results files: their provenance, then every table that finds
+    rows of its own, separated by blank lines."""
+    files = [Results.read(p) for p in paths]
+    rows = [b for f in files for b in f.rows]
+    parts = []
+    with io.StringIO() as out, contextlib.redirect_stdout(out):
+        provenance(files)
+        parts.append(out.getvalue().strip())
+    for table in TABLES:
+        with io.StringIO() as out, contextlib.redirect_stdout(out):
+            table(rows)
+            text = out.getvalue().strip()
+        # a table with a header and no row of its own is left out
+        if text and (text.count("\n") > 1 or not text.startswith("|")):
+            parts.append(text)
+    return "\n\n".join(parts) + "\n"
+
+
+def readme_section(readme: str) -> str:
+    """The README's text between the report's markers; ValueError when they are missing."""
+    begin, end = readme.find(REPORT_BEGIN), readme.find(REPORT_END)
+    if begin < 0 or end < begin:
+        raise ValueError(f"README.md has no {REPORT_BEGIN!r} ... {REPORT_END!r} section")
+    return readme[begin + len(REPORT_BEGIN) : end].strip("\n") + "\n"
+
+
+def with_section(readme: str, report: str) -> str:
+    """The README with its report section replaced by this report."""
+    readme_section(readme)  # the markers are there
+    head, rest = readme.split(REPORT_BEGIN, 1)
+    _, tail = rest.split(REPORT_END, 1)
+    return f"{head}{REPORT_BEGIN}\n{report}{REPORT_END}{tail}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Print the README's results tables.")
+    parser.add_argument(
+        "files", nargs="*", type=Path, help="results files (default: results.json, results-*.json)"
+    )
+    parser.add_argument(
+        "--write-readme", action="store_true", help="write the report into README.md's section"
+    )
+    args = parser.parse_args(argv)
+    paths = args.files or default_files()
+    report = render(paths)
+    if args.write_readme:
+        README.write_text(with_section(README.read_text(), report))
+        print(f"wrote {len(report.splitlines())} lines between the report markers of {README}")
+    else:
+        print(report, end="")
+    return 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    raise SystemExit(main())
