@@ -344,9 +344,18 @@ def destination_of(order: OrderRecord) -> Destination:
 class Service:
     """Every use case of the order-lifecycle service, over one `Store`."""
 
-    def __init__(self, store: Store, config: ServiceConfig | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        config: ServiceConfig | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """clock: seconds on a monotonic scale, for how long caches keep what they read (a
+        test passes a clock it moves by hand, instead of sleeping through a cache time)."""
         self.store = store
         self.config = config or ServiceConfig()
+        self._clock = clock
         self._verified: dict[bytes, tuple[ApiKey, float]] = {}  # token digest -> key, until
         self._reference: tuple[_Reference, float] | None = None  # network, until (monotonic)
         self._items: dict[str, tuple[Item, float]] = {}  # sku -> item, until
@@ -546,7 +555,7 @@ class Service:
         """The nodes (with their arrays) and the settings, read from the store at most once
         per network_cache_s. A store without settings has the US demo carrier's service
         levels on the configured rate card and the configured penalties."""
-        now = time.monotonic()
+        now = self._clock()
         if self._reference is None or self._reference[1] <= now:
             settings = self.network_settings()
             sourcing = SourcingConfig(
@@ -562,7 +571,7 @@ class Service:
     def _cached_items(self, skus: Sequence[str]) -> dict[str, Item]:
         """Items of these SKUs; those not read within network_cache_s (or unknown then)
         are read from the store."""
-        now = time.monotonic()
+        now = self._clock()
         out: dict[str, Item] = {}
         missing = []
         for sku in sorted(set(skus)):
@@ -1130,7 +1139,7 @@ class Service:
         promise_stock_cache_s read from the store in one call."""
         if nodes is not None or self.config.promise_stock_cache_s <= 0:
             return self.store.positions(skus, nodes)
-        now = time.monotonic()
+        now = self._clock()
         out: list[Position] = []
         missing = []
         for sku in skus:
@@ -1266,14 +1275,14 @@ class Service:
         if key is not None and self.config.key_cache_s > 0:
             if len(self._verified) >= KEY_CACHE_ENTRIES:
                 self._verified.clear()
-            until = time.monotonic() + self.config.key_cache_s
+            until = self._clock() + self.config.key_cache_s
             self._verified[_digest(token)] = (key, until)
         return key
 
     def cached_key(self, token: str) -> ApiKey | None:
         """The key of a token verified within the last `key_cache_s` (no store call)."""
         found = self._verified.get(_digest(token))
-        if found is None or found[1] <= time.monotonic():
+        if found is None or found[1] <= self._clock():
             return None
         return found[0]
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: a real redis-server for the Redis store, the API and the load tests."""
+"""Shared fixtures: a real redis-server for the Redis store, the API and the load tests;
+the hypothesis profiles."""
 
 import shutil
 import socket
@@ -8,6 +9,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests draw new examples on every run (a fixed set would try the same cases
+# forever); a failure prints its example and the @reproduce_failure blob that replays it,
+# and the local example database replays it on the next run too. `pytest
+# --hypothesis-profile=derandomized` runs the fixed set instead (e.g. to bisect), and
+# `--hypothesis-seed=N` a given seed. The fuzz of the API (tests/api/test_fuzz.py) stays
+# derandomized on its own settings.
+settings.register_profile("random", print_blob=True, derandomize=False)
+settings.register_profile("derandomized", print_blob=True, derandomize=True)
+settings.load_profile("random")
 
 
 def free_port(highest: int = 65535) -> int:

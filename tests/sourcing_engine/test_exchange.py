@@ -543,7 +543,7 @@ def _apply(doc: Doc, path: tuple[Any, ...], action: str, value: Any) -> None:
         parent[f"{key}_x"] = value
 
 
-@settings(derandomize=True, max_examples=300, deadline=None,
+@settings(max_examples=300, deadline=None,
           suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
 @given(st.lists(mutations, min_size=1, max_size=3))
 def test_mutated_documents_give_input_error_or_a_batch(
@@ -567,7 +567,7 @@ def test_mutated_documents_give_input_error_or_a_batch(
         assert isinstance(result, Batch)
 
 
-@settings(derandomize=True, max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.data())
 def test_corrupted_text_gives_input_error_or_a_batch(data: st.DataObject) -> None:
     """Deleting or inserting characters in the JSON text never raises anything but InputError."""

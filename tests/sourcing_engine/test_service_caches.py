@@ -1,7 +1,7 @@
 """What a Service keeps for a moment (API keys, nodes, items), with two Service objects on
-one SQLite file standing for two API processes."""
+one SQLite file standing for two API processes. Time is a clock the tests move by hand
+(Service's clock parameter): a cache time passes exactly when a test says so."""
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,8 +13,28 @@ from sourcing_engine.service import Service, ServiceConfig
 from sourcing_engine.stores.base import Store
 from sourcing_engine.stores.sqlite import SqliteStore
 
-TTL_S = 0.5  # long enough that two calls in a row fall within it, even on a busy machine
+TTL_S = 60.0
 CONFIG = ServiceConfig(key_cache_s=TTL_S, network_cache_s=TTL_S)
+
+
+class Clock:
+    """A monotonic clock that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
 NYC = Destination(40.71, -74.01, True)
 
 
@@ -33,17 +53,19 @@ def stores(tmp_path: Path) -> Iterator[tuple[Store, Store]]:
 
 
 def test_revoked_key_stops_at_once_here_and_within_the_cache_time_elsewhere(
-    stores: tuple[Store, Store],
+    stores: tuple[Store, Store], clock: Clock
 ) -> None:
     """A revocation is immediate in its own process and reaches another within key_cache_s."""
-    here, there = Service(stores[0], CONFIG), Service(stores[1], CONFIG)
+    here, there = Service(stores[0], CONFIG, clock=clock), Service(stores[1], CONFIG, clock=clock)
     issued = here.issue_key("ops", ["orders"])
     assert here.authenticate(issued.token) is not None
     assert there.authenticate(issued.token) is not None
     here.revoke_key(issued.key.id)
     assert here.authenticate(issued.token) is None
     assert there.cached_key(issued.token) is not None  # still remembered over there...
-    time.sleep(TTL_S + 0.05)
+    clock.advance(TTL_S - 0.001)
+    assert there.cached_key(issued.token) is not None  # ...to the end of the cache time...
+    clock.advance(0.001)
     assert there.cached_key(issued.token) is None
     assert there.authenticate(issued.token) is None  # ...until the cache time passed
 
@@ -59,10 +81,10 @@ def test_a_wrong_secret_is_never_taken_from_the_cache(stores: tuple[Store, Store
 
 
 def test_network_changed_elsewhere_reaches_sourcing_within_the_cache_time(
-    stores: tuple[Store, Store],
+    stores: tuple[Store, Store], clock: Clock
 ) -> None:
     """A node or item changed elsewhere reaches sourcing and prices after network_cache_s."""
-    here, there = Service(stores[0], CONFIG), Service(stores[1], CONFIG)
+    here, there = Service(stores[0], CONFIG, clock=clock), Service(stores[1], CONFIG, clock=clock)
     here.upsert_nodes([Node("FAR", "warehouse", 34.05, -118.24)])
     here.upsert_items([Item("A", 1.0)])
     here.set_stock("FAR", {"A": (5, 0)}, "count")
@@ -70,14 +92,15 @@ def test_network_changed_elsewhere_reaches_sourcing_within_the_cache_time(
 
     there.upsert_nodes([Node("NEAR", "warehouse", 40.79, -74.06)])
     there.set_stock("NEAR", {"A": (5, 0)}, "count")
+    clock.advance(TTL_S - 0.001)
     stale = here.create_order(one_a("o2")).value
     assert [u.node for u in stale.allocations] == ["FAR"]  # within the cache time
-    time.sleep(TTL_S + 0.05)
+    clock.advance(0.001)
     near = here.create_order(one_a("o3")).value
     assert [u.node for u in near.allocations] == ["NEAR"]
 
     there.upsert_items([Item("A", 40.0)])  # heavier: the same shipment costs more
-    time.sleep(TTL_S + 0.05)
+    clock.advance(TTL_S)
     heavy = here.create_order(one_a("o4")).value
     assert [u.node for u in heavy.allocations] == ["NEAR"]
     assert heavy.document["plan"]["cost"] > near.document["plan"]["cost"]

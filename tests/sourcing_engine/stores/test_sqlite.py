@@ -105,6 +105,21 @@ def test_claims_skip_the_fsync_and_effects_keep_it(tmp_path: Path) -> None:
         store.close()
 
 
+def wait_for_blocked_flock(path: Path, writer: threading.Thread) -> None:
+    """Until the kernel lists a process waiting for an flock of this file (a "->" line of
+    /proc/locks on its inode): the writer has reached the lock and waits there, not merely
+    not finished yet. Fails if the writer ends first or nothing waits within 10 s."""
+    inode = os.stat(path).st_ino
+    deadline = time.monotonic() + 10
+    while not any(
+        "->" in line and "FLOCK" in line and any(f.endswith(f":{inode}") for f in line.split())
+        for line in Path("/proc/locks").read_text().splitlines()
+    ):
+        assert writer.is_alive(), "the write ran although another process held the lock"
+        assert time.monotonic() < deadline, "no writer is waiting for the lock file"
+        time.sleep(0.01)
+
+
 def test_writers_queue_on_the_lock_file(tmp_path: Path) -> None:
     """A write waits while another process holds <database>.lock, and runs once it is free."""
     store = SqliteStore(tmp_path / "ledger.db")
@@ -114,8 +129,7 @@ def test_writers_queue_on_the_lock_file(tmp_path: Path) -> None:
         fcntl.flock(other, fcntl.LOCK_EX)
         writer = threading.Thread(target=store.adjust_stock, args=(N1, "A", 1, "found"))
         writer.start()
-        time.sleep(0.3)
-        assert writer.is_alive()
+        wait_for_blocked_flock(tmp_path / "ledger.db.lock", writer)
         assert store.positions(["A"], [N1])[0].on_hand == 10  # reads never wait
         fcntl.flock(other, fcntl.LOCK_UN)
         writer.join(timeout=10)
