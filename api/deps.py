@@ -3,14 +3,16 @@
 They are `async def` although they never await: FastAPI runs a plain `def` dependency in
 its thread pool, one hop per dependency per request, which cost more than their work."""
 
+import re
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from sourcing_engine.api.errors import ApiError
 from sourcing_engine.api.metrics import Metrics
+from sourcing_engine.errors import Invalid
 from sourcing_engine.service import Service
 
 
@@ -71,3 +73,33 @@ async def strict_request(request: Request) -> None:
 
 
 StrictRequest = Depends(strict_request)
+
+
+_ETAG = re.compile(r'^(W/)?"?([0-9]{1,15})"?$')
+
+
+def version_of(if_match: str | None) -> int | None:
+    """The version an If-Match header names ("3", 3 or W/"3"); None without one."""
+    if if_match is None:
+        return None
+    found = _ETAG.match(if_match.strip())
+    if found is None:
+        raise Invalid(f'If-Match: {if_match!r}; expected a version such as "3" (the ETag)')
+    return int(found[2])
+
+
+async def if_match(
+    value: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            max_length=40,
+            description='The version read (the ETag, e.g. "3"): 412 if it moved on.',
+        ),
+    ] = None,
+) -> int | None:
+    return version_of(value)
+
+
+IfMatchDep = Annotated[int | None, Depends(if_match)]
+"""The version an If-Match header names (None without one)."""

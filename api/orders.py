@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from sourcing_engine.api import render
 from sourcing_engine.api.auth import require
-from sourcing_engine.api.deps import MetricsDep, ServiceDep, StrictRequest
+from sourcing_engine.api.deps import IfMatchDep, MetricsDep, ServiceDep, StrictRequest
 from sourcing_engine.api.errors import domain_error
 from sourcing_engine.api.explanations import AcceptLanguage, explanation
 from sourcing_engine.api.idempotency import IdempotencyDep, answer
@@ -129,27 +129,37 @@ def _result(outcome: BatchOutcome, metrics: Metrics) -> dict[str, Any]:
 
 @router.get("/orders/{order_id}", responses=errors(404, 422), response_model=OrderDetailOut)
 async def get_order(order_id: OrderId, service: ServiceDep) -> Response:
-    """State, lines, allocations, shipments, the plan with its costs, and the history."""
+    """State, lines, allocations, shipments, the plan with its costs, and the history; the
+    version is the ETag (If-Match on a step: 412 if the order moved on)."""
     view = service.get_order(order_id)
-    return json_response(render.order_detail(view.order, view.history))
+    etag = {"ETag": f'"{view.order.version}"'}
+    return json_response(render.order_detail(view.order, view.history), headers=etag)
 
 
-STEP = errors(404, 409, 422)
+STEP = errors(404, 409, 412, 422)
+"""Each step takes If-Match with the order's version (GET's ETag): 412 if it moved on."""
 
 
 @router.post("/orders/{order_id}/release", responses=STEP, response_model=OrderOut)
-async def release(order_id: OrderId, service: ServiceDep, idem: IdempotencyDep) -> Response:
+async def release(
+    order_id: OrderId, service: ServiceDep, idem: IdempotencyDep, version: IfMatchDep
+) -> Response:
     """Hand the order to its nodes for picking (allocated -> released)."""
-    return answer(service.release(order_id, idem.key_for(None)), render.order, 200)
+    return answer(service.release(order_id, idem.key_for(None), version), render.order, 200)
 
 
 @router.post("/orders/{order_id}/ship", responses=STEP, response_model=OrderOut)
 async def ship(
-    order_id: OrderId, body: ShipIn, service: ServiceDep, idem: IdempotencyDep
+    order_id: OrderId,
+    body: ShipIn,
+    service: ServiceDep,
+    idem: IdempotencyDep,
+    version: IfMatchDep,
 ) -> Response:
     """The node shipped everything it holds for the order: on hand and allocated go down;
     the order is partially_shipped or shipped."""
-    return answer(service.ship(order_id, body.node, idem.key_for(body)), render.order, 200)
+    done = service.ship(order_id, body.node, idem.key_for(body), version)
+    return answer(done, render.order, 200)
 
 
 @router.post("/orders/{order_id}/cancel", responses=STEP, response_model=OrderOut)
@@ -157,32 +167,41 @@ async def cancel(
     order_id: OrderId,
     service: ServiceDep,
     idem: IdempotencyDep,
+    version: IfMatchDep,
     body: Annotated[CancelIn | None, Body()] = None,
 ) -> Response:
     """Cancel the whole order, or some lines' units (never shipped ones: those are
     returned); their stock is available again."""
     lines = None if body is None or body.lines is None else lines_of(body.lines)
-    return answer(service.cancel(order_id, lines, idem.key_for(body)), render.order, 200)
+    return answer(service.cancel(order_id, lines, idem.key_for(body), version), render.order, 200)
 
 
 @router.post("/orders/{order_id}/reject", responses=STEP, response_model=OrderOut)
 async def reject(
-    order_id: OrderId, body: RejectIn, service: ServiceDep, idem: IdempotencyDep
+    order_id: OrderId,
+    body: RejectIn,
+    service: ServiceDep,
+    idem: IdempotencyDep,
+    version: IfMatchDep,
 ) -> Response:
     """The node cannot fulfil these units (say, not found on the shelf): they are sourced
     again with the engine, never from a node that rejected the order, in the same atomic
     step; units that cannot be are cancelled (`order.lines_unfillable`)."""
     lines = None if body.lines is None else lines_of(body.lines)
-    done = service.reject(order_id, body.node, lines, idem.key_for(body))
+    done = service.reject(order_id, body.node, lines, idem.key_for(body), version)
     return answer(done, render.order, 200)
 
 
 @router.post("/orders/{order_id}/return", responses=STEP, response_model=OrderOut)
 async def return_units(
-    order_id: OrderId, body: ReturnIn, service: ServiceDep, idem: IdempotencyDep
+    order_id: OrderId,
+    body: ReturnIn,
+    service: ServiceDep,
+    idem: IdempotencyDep,
+    version: IfMatchDep,
 ) -> Response:
     """Shipped units came back; with restock they are on hand again at the node that
     shipped them."""
     lines = [(ln.sku, ln.qty, ln.node) for ln in body.lines]
-    done = service.return_units(order_id, lines, body.restock, idem.key_for(body))
+    done = service.return_units(order_id, lines, body.restock, idem.key_for(body), version)
     return answer(done, render.order, 200)

@@ -884,13 +884,20 @@ class Service:
         action: OrderAction,
         prepare: Callable[[OrderRecord], _Step],
         key: IdempotencyKey | None,
+        if_version: int | None = None,
     ) -> Done[OrderRecord]:
         """One transition on the order as it is now, guarded by its version: if another
-        caller changed the order in between, it is read and prepared again."""
+        caller changed the order in between, it is read and prepared again. if_version
+        (the caller's If-Match): only from that version, PreconditionFailed otherwise."""
 
         def run(k: IdempotencyKey | None) -> OrderRecord:
             for attempt in range(self.config.allocate_attempts):
                 order = self.store.get_order(order_id)
+                if if_version is not None and order.version != if_version:
+                    raise PreconditionFailed(
+                        f"order {order_id}: version is {order.version}, not {if_version}; "
+                        "read it again (GET /v1/orders/{id}) and decide on what it is now"
+                    )
                 lifecycle.check_allowed(order, action)
                 step = prepare(order)
                 # the document priced for the order as the step leaves it
@@ -925,12 +932,18 @@ class Service:
         keep = {k: v for k, v in old.items() if k not in ("destination", "plan", "currency")}
         return {**keep, **_document(destination, plan, nodes)}
 
-    def release(self, order_id: str, key: IdempotencyKey | None = None) -> Done[OrderRecord]:
+    def release(
+        self, order_id: str, key: IdempotencyKey | None = None, if_version: int | None = None
+    ) -> Done[OrderRecord]:
         """Hand the order to its nodes for picking (allocated -> released)."""
-        return self._step(order_id, "release", lambda _: _Step(), key)
+        return self._step(order_id, "release", lambda _: _Step(), key, if_version)
 
     def ship(
-        self, order_id: str, node: str, key: IdempotencyKey | None = None
+        self,
+        order_id: str,
+        node: str,
+        key: IdempotencyKey | None = None,
+        if_version: int | None = None,
     ) -> Done[OrderRecord]:
         """The node shipped everything it holds for the order."""
 
@@ -943,13 +956,14 @@ class Service:
                 )
             return _Step(lifecycle.Step(node=node))
 
-        return self._step(order_id, "ship", prepare, key)
+        return self._step(order_id, "ship", prepare, key, if_version)
 
     def cancel(
         self,
         order_id: str,
         lines: Mapping[str, int] | None = None,
         key: IdempotencyKey | None = None,
+        if_version: int | None = None,
     ) -> Done[OrderRecord]:
         """Cancel the whole order (its unshipped units) or some lines' units; units at
         nodes not yet released to are cancelled first."""
@@ -964,7 +978,7 @@ class Service:
             )  # fmt: skip
             return _Step(lifecycle.Step(units=units))
 
-        return self._step(order_id, "cancel", prepare, key)
+        return self._step(order_id, "cancel", prepare, key, if_version)
 
     def reject(
         self,
@@ -972,6 +986,7 @@ class Service:
         node: str,
         lines: Mapping[str, int] | None = None,
         key: IdempotencyKey | None = None,
+        if_version: int | None = None,
     ) -> Done[OrderRecord]:
         """The node cannot fulfil these units (all it holds without lines): they are sourced
         again excluding every node that rejected the order; what cannot be is cancelled."""
@@ -994,7 +1009,7 @@ class Service:
             step = lifecycle.Step(node, units, sourced.units)
             return _Step(step, excluded=excluded)
 
-        return self._step(order_id, "reject", prepare, key)
+        return self._step(order_id, "reject", prepare, key, if_version)
 
     def return_units(
         self,
@@ -1002,6 +1017,7 @@ class Service:
         lines: Sequence[tuple[str, int, str | None]],
         restock: bool,
         key: IdempotencyKey | None = None,
+        if_version: int | None = None,
     ) -> Done[OrderRecord]:
         """Shipped units came back: (sku, qty, node or None for any shipping node)."""
 
@@ -1020,7 +1036,7 @@ class Service:
                 picked += lifecycle.pick_units(outstanding, want, order, "shipped and not returned")
             return _Step(lifecycle.Step(units=merge_units(picked), restock=restock))
 
-        return self._step(order_id, "return", prepare, key)
+        return self._step(order_id, "return", prepare, key, if_version)
 
     # --- checkout holds -----------------------------------------------------------------
 

@@ -2,11 +2,13 @@
 are the caller's, the answer carries the joint plan's status, cost, bound and gap next to
 each order's outcome."""
 
+from typing import Any
+
 import pytest
 
 from tests.api.conftest import ApiServer, Stocker, order_body
 
-CITIES = [{"lat": 40.71, "lon": -74.01}, {"lat": 41.85, "lon": -87.65},
+CITIES: list[dict[str, Any]] = [{"lat": 40.71, "lon": -74.01}, {"lat": 41.85, "lon": -87.65},
           {"lat": 34.10, "lon": -118.30}, {"lat": 39.95, "lon": -75.17}]  # fmt: skip
 
 
