@@ -130,6 +130,18 @@ class ApiKey:
     revoked: bool = False
 
 
+@dataclass(frozen=True)
+class Webhook:
+    """A subscription: events whose type matches one of event_types ("order.shipped",
+    "order.*", "*") are posted to url, signed with secret ("whsec_" + base64 key)."""
+
+    id: str
+    url: str
+    event_types: tuple[str, ...]
+    secret: str
+    created_at: float
+
+
 class Store(Protocol):
     """What every ledger store implements. All methods are safe to call concurrently from
     threads and processes; mutating methods are atomic and all-or-nothing. Keyed calls
@@ -313,6 +325,50 @@ class Store(Protocol):
         """Give up a claim whose call was refused (it stored no result), so that a retry
         with the key runs the call again at once instead of waiting for the lease. A no-op
         for a key that completed (its result stays) or that is unknown."""
+        ...
+
+    # webhooks: subscriptions, and the deliverer's progress for each (its JSON document,
+    # written by the deliverer only), its replay requests (appended by the API only) and
+    # the deliveries it gave up on; deleting a webhook deletes them all
+    def create_webhook(self, webhook: Webhook) -> Webhook:
+        """Store a new subscription; created_at is set by the store clock (Conflict if the
+        id exists)."""
+        ...
+
+    def list_webhooks(self) -> list[Webhook]:
+        """Every subscription, by creation time."""
+        ...
+
+    def get_webhook(self, webhook_id: str) -> Webhook:
+        """The subscription (NotFound if unknown)."""
+        ...
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        """Delete it with its progress, replays and failures (NotFound if unknown)."""
+        ...
+
+    def webhook_progress(self, webhook_id: str) -> dict[str, Any] | None:
+        """The deliverer's last saved progress document (None before the first save)."""
+        ...
+
+    def save_webhook_progress(
+        self, webhook_id: str, progress: dict[str, Any], failure: dict[str, Any] | None = None
+    ) -> None:
+        """Replace the progress document and append `failure` (a delivery given up on) in
+        one atomic step; nothing for a webhook deleted meanwhile."""
+        ...
+
+    def add_webhook_replay(self, webhook_id: str, after: int, through: int) -> int:
+        """Append a request to deliver again the events with after < seq <= through;
+        returns how many requests the webhook has had (NotFound if unknown)."""
+        ...
+
+    def webhook_replays(self, webhook_id: str, start: int) -> list[tuple[int, int]]:
+        """The replay requests from index `start` on, (after, through) in request order."""
+        ...
+
+    def webhook_failures(self, webhook_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The last `limit` deliveries given up on, newest first."""
         ...
 
     # API keys (stored hashed)

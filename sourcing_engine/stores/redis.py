@@ -28,6 +28,9 @@ with a ``#!lua`` shebang, so a cluster node refuses any script touching another 
                              released, times, doc (the caller's document, stored as given)
     ocap:<order id>  hash    node -> "day|shipments|units" the order charged there
     cap:<day>        hash    s:<node> shipments, u:<node> units charged to the node that day
+    webhooks         hash    id -> subscription JSON; whprog:<id> (string) the deliverer's
+                             progress, whrep:<id> (list) replay requests, whfail:<id> (list)
+                             deliveries given up on, newest first (lua/webhook.lua)
     inbound          hash    inbound id -> record JSON;  inb:<sku>  set of inbound ids
     settings         hash    name -> JSON document (the network settings), v:<name> -> version
     idem:<key>       hash    idempotency key: in flight (hash, lease_until) or done (hash,
@@ -103,6 +106,7 @@ from sourcing_engine.stores.base import (
     Result,
     Setting,
     StoreNotDurable,
+    Webhook,
     utc_day,
 )
 
@@ -122,6 +126,7 @@ SCRIPTS = (
     "claim_idempotency",
     "release_idempotency",
     "api_key",
+    "webhook",
     "now",
 )
 R = TypeVar("R")
@@ -283,6 +288,12 @@ def _api_key(key_id: str, raw: str) -> tuple[ApiKey, str]:
         revoked=bool(r["revoked"]),
     )
     return key, str(r["secret_hash"])
+
+
+def _webhook(webhook_id: str, raw: str) -> Webhook:
+    r = json.loads(raw)
+    types = tuple(r["event_types"] or ())  # cjson writes an empty list as {}
+    return Webhook(webhook_id, r["url"], types, r["secret"], float(r["created_at"]))
 
 
 def _error(kind: str, message: str, extra: str) -> DomainError:
@@ -782,6 +793,47 @@ class RedisStore:
     def revoke_api_key(self, key_id: str) -> None:
         self._read("api_key", ["revoke", key_id, LAST_ADMIN.format(key_id=key_id)])
 
+    def create_webhook(self, webhook: Webhook) -> Webhook:
+        _check_id(webhook.id, "webhook id")
+        types = json.dumps(list(webhook.event_types))
+        r = self._run("webhook", ["create", webhook.id, webhook.url, types, webhook.secret])
+        return Webhook(webhook.id, webhook.url, webhook.event_types, webhook.secret, float(r[0]))
+
+    def list_webhooks(self) -> list[Webhook]:
+        raw = cast(dict[str, str], self._r.hgetall(self.key("webhooks")))
+        found = [_webhook(k, v) for k, v in raw.items()]
+        return sorted(found, key=lambda w: (w.created_at, w.id))
+
+    def get_webhook(self, webhook_id: str) -> Webhook:
+        raw = cast(str | None, self._r.hget(self.key("webhooks"), webhook_id))
+        if raw is None:
+            raise NotFound(f"webhook {webhook_id} not found")
+        return _webhook(webhook_id, raw)
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self._run("webhook", ["delete", webhook_id])
+
+    def webhook_progress(self, webhook_id: str) -> dict[str, Any] | None:
+        raw = cast(str | None, self._r.get(self.key(f"whprog:{webhook_id}")))
+        return None if raw is None else cast(dict[str, Any], json.loads(raw))
+
+    def save_webhook_progress(
+        self, webhook_id: str, progress: dict[str, Any], failure: dict[str, Any] | None = None
+    ) -> None:
+        failed = "" if failure is None else _dumps(failure)
+        self._run("webhook", ["save", webhook_id, _dumps(progress), failed])
+
+    def add_webhook_replay(self, webhook_id: str, after: int, through: int) -> int:
+        return int(self._run("webhook", ["replay", webhook_id, int(after), int(through)])[1])
+
+    def webhook_replays(self, webhook_id: str, start: int) -> list[tuple[int, int]]:
+        raw = cast(list[str], self._r.lrange(self.key(f"whrep:{webhook_id}"), start, -1))
+        return [(int(a), int(t)) for a, t in (r.split(",") for r in raw)]
+
+    def webhook_failures(self, webhook_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        raw = cast(list[str], self._r.lrange(self.key(f"whfail:{webhook_id}"), 0, limit - 1))
+        return [json.loads(r) for r in raw]
+
     def ping(self) -> bool:
         try:
             return bool(self._r.ping())
@@ -820,6 +872,8 @@ for _name in (
     "release_reservation", "commit_reservation", "expire_reservations", "create_order",
     "get_order", "order_history", "capacity_used", "transition", "events", "idempotent_reply",
     "claim_idempotency_key", "release_idempotency_key", "create_api_key", "find_api_key",
-    "list_api_keys", "revoke_api_key",
+    "list_api_keys", "revoke_api_key", "create_webhook", "list_webhooks", "get_webhook",
+    "delete_webhook", "webhook_progress", "save_webhook_progress", "add_webhook_replay",
+    "webhook_replays", "webhook_failures",
 ):  # fmt: skip
     setattr(RedisStore, _name, _when_unreachable(getattr(RedisStore, _name)))

@@ -69,6 +69,7 @@ from sourcing_engine.stores.base import (
     Replayed,
     Result,
     Setting,
+    Webhook,
     utc_day,
 )
 
@@ -132,6 +133,15 @@ CREATE TABLE IF NOT EXISTS order_capacity (
 CREATE TABLE IF NOT EXISTS api_keys (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, secret_hash TEXT NOT NULL, scopes TEXT NOT NULL,
     created_at REAL NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS webhooks (
+    id TEXT PRIMARY KEY, url TEXT NOT NULL, event_types TEXT NOT NULL, secret TEXT NOT NULL,
+    created_at REAL NOT NULL, progress TEXT);
+CREATE TABLE IF NOT EXISTS webhook_replays (
+    webhook_id TEXT NOT NULL, n INTEGER NOT NULL, after INTEGER NOT NULL,
+    through INTEGER NOT NULL, PRIMARY KEY (webhook_id, n)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS webhook_failures (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, webhook_id TEXT NOT NULL, failure TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS webhook_failures_by ON webhook_failures (webhook_id, id);
 """
 
 # --- rows <-> records -----------------------------------------------------------------------
@@ -220,6 +230,13 @@ SELECT p.node, p.sku, p.on_hand, p.safety_stock, p.allocated,
        (SELECT COALESCE(SUM(h.qty), 0) FROM hold_lines h
          WHERE h.node = p.node AND h.sku = p.sku AND h.active = 1 AND h.expires_at > ?)
 FROM positions p"""
+
+
+def _webhook(row: sqlite3.Row) -> Webhook:
+    return Webhook(
+        row["id"], row["url"], tuple(json.loads(row["event_types"])), row["secret"],
+        row["created_at"],
+    )  # fmt: skip
 
 
 def _position(row: sqlite3.Row) -> Position:
@@ -959,6 +976,88 @@ class SqliteStore:
             tx.conn.execute(
                 "DELETE FROM idempotent_results WHERE key = ? AND result IS NULL", (key,)
             )
+
+    # --- webhooks
+
+    def create_webhook(self, webhook: Webhook) -> Webhook:
+        with self._write() as tx:
+            if tx.conn.execute("SELECT 1 FROM webhooks WHERE id = ?", (webhook.id,)).fetchone():
+                raise Conflict(f"webhook {webhook.id} already exists")
+            tx.conn.execute(
+                "INSERT INTO webhooks VALUES (?, ?, ?, ?, ?, NULL)",
+                (webhook.id, webhook.url, _dumps(list(webhook.event_types)), webhook.secret,
+                 tx.now),
+            )  # fmt: skip
+            return Webhook(webhook.id, webhook.url, webhook.event_types, webhook.secret, tx.now)
+
+    def list_webhooks(self) -> list[Webhook]:
+        with self._read() as tx:
+            rows = tx.conn.execute("SELECT * FROM webhooks ORDER BY created_at, id").fetchall()
+        return [_webhook(r) for r in rows]
+
+    def get_webhook(self, webhook_id: str) -> Webhook:
+        with self._read() as tx:
+            row = tx.conn.execute("SELECT * FROM webhooks WHERE id = ?", (webhook_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"webhook {webhook_id} not found")
+        return _webhook(row)
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        with self._write() as tx:
+            if not tx.conn.execute("DELETE FROM webhooks WHERE id = ?", (webhook_id,)).rowcount:
+                raise NotFound(f"webhook {webhook_id} not found")
+            for table in ("webhook_replays", "webhook_failures"):
+                tx.conn.execute(f"DELETE FROM {table} WHERE webhook_id = ?", (webhook_id,))
+
+    def webhook_progress(self, webhook_id: str) -> dict[str, Any] | None:
+        with self._read() as tx:
+            row = tx.conn.execute(
+                "SELECT progress FROM webhooks WHERE id = ?", (webhook_id,)
+            ).fetchone()
+        return None if row is None or row["progress"] is None else json.loads(row["progress"])
+
+    def save_webhook_progress(
+        self, webhook_id: str, progress: dict[str, Any], failure: dict[str, Any] | None = None
+    ) -> None:
+        with self._write() as tx:
+            updated = tx.conn.execute(
+                "UPDATE webhooks SET progress = ? WHERE id = ?", (_dumps(progress), webhook_id)
+            ).rowcount
+            if updated and failure is not None:
+                tx.conn.execute(
+                    "INSERT INTO webhook_failures (webhook_id, failure) VALUES (?, ?)",
+                    (webhook_id, _dumps(failure)),
+                )
+
+    def add_webhook_replay(self, webhook_id: str, after: int, through: int) -> int:
+        with self._write() as tx:
+            if not tx.conn.execute("SELECT 1 FROM webhooks WHERE id = ?", (webhook_id,)).fetchone():
+                raise NotFound(f"webhook {webhook_id} not found")
+            n = tx.conn.execute(
+                "SELECT COUNT(*) FROM webhook_replays WHERE webhook_id = ?", (webhook_id,)
+            ).fetchone()[0]
+            tx.conn.execute(
+                "INSERT INTO webhook_replays VALUES (?, ?, ?, ?)", (webhook_id, n, after, through)
+            )
+            return int(n) + 1
+
+    def webhook_replays(self, webhook_id: str, start: int) -> list[tuple[int, int]]:
+        with self._read() as tx:
+            rows = tx.conn.execute(
+                "SELECT after, through FROM webhook_replays WHERE webhook_id = ? AND n >= ?"
+                " ORDER BY n",
+                (webhook_id, start),
+            ).fetchall()
+        return [(int(r["after"]), int(r["through"])) for r in rows]
+
+    def webhook_failures(self, webhook_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        with self._read() as tx:
+            rows = tx.conn.execute(
+                "SELECT failure FROM webhook_failures WHERE webhook_id = ? ORDER BY id DESC"
+                " LIMIT ?",
+                (webhook_id, limit),
+            ).fetchall()
+        return [json.loads(r["failure"]) for r in rows]
 
     # --- API keys
 

@@ -34,7 +34,14 @@ from sourcing_engine.errors import (
     Shortage,
 )
 from sourcing_engine.lifecycle import HoldState, OrderRecord, OrderState
-from sourcing_engine.stores.base import IdempotencyKey, Replayed, Result, Setting, Store
+from sourcing_engine.stores.base import (
+    IdempotencyKey,
+    Replayed,
+    Result,
+    Setting,
+    Store,
+    Webhook,
+)
 
 Action = Literal["release", "ship", "cancel", "reject", "return", "reallocate"]
 N1, N2, N3 = "N1", "N2", "N3"
@@ -1287,6 +1294,59 @@ class StoreContract:
         assert store.find_api_key("k1") is not None
 
     # --- health
+
+    def test_webhooks(self, store: Store) -> None:
+        """Subscriptions are created once, listed by creation, read back whole and deleted
+        with their progress, replays and failures."""
+        made = store.create_webhook(Webhook("w1", "http://h/a", ("order.*",), "whsec_x", 0))
+        assert made.created_at == pytest.approx(store.now(), abs=5)
+        store.create_webhook(Webhook("w2", "http://h/b", (), "whsec_y", 0))
+        assert store.get_webhook("w1") == made
+        assert [(w.id, w.event_types) for w in store.list_webhooks()] == [
+            ("w1", ("order.*",)),
+            ("w2", ()),
+        ]
+        with pytest.raises(Conflict, match="webhook w1 already exists"):
+            store.create_webhook(Webhook("w1", "http://other", (), "whsec_z", 0))
+        assert store.get_webhook("w1").url == "http://h/a"
+        store.save_webhook_progress("w1", {"cursor": 1}, {"seq": 1})
+        store.add_webhook_replay("w1", 0, 1)
+        store.delete_webhook("w1")
+        for call in (store.get_webhook, store.delete_webhook):
+            with pytest.raises(NotFound, match="webhook w1 not found"):
+                call("w1")
+        with pytest.raises(NotFound, match="webhook w1 not found"):
+            store.add_webhook_replay("w1", 0, 1)
+        # a new webhook of the same id starts from nothing
+        store.create_webhook(Webhook("w1", "http://h/c", (), "whsec_x", 0))
+        assert store.webhook_progress("w1") is None
+        assert store.webhook_failures("w1") == []
+        assert store.webhook_replays("w1", 0) == []
+
+    def test_webhook_progress_replays_and_failures(self, store: Store) -> None:
+        """Progress is replaced whole with its failure appended in the same step; replays
+        are read from an index on; failures come newest first; a deleted webhook's
+        progress is not written back."""
+        store.create_webhook(Webhook("w1", "http://h/a", ("*",), "whsec_x", 0))
+        assert store.webhook_progress("w1") is None
+        store.save_webhook_progress("w1", {"cursor": 3, "head": None})
+        store.save_webhook_progress("w1", {"cursor": 4}, {"seq": 4, "error": "HTTP 500"})
+        store.save_webhook_progress("w1", {"cursor": 7}, {"seq": 7, "error": "timed out"})
+        assert store.webhook_progress("w1") == {"cursor": 7}
+        assert store.webhook_failures("w1") == [
+            {"seq": 7, "error": "timed out"},
+            {"seq": 4, "error": "HTTP 500"},
+        ]
+        assert store.webhook_failures("w1", limit=1) == [{"seq": 7, "error": "timed out"}]
+        assert store.add_webhook_replay("w1", 0, 5) == 1
+        assert store.add_webhook_replay("w1", 10, 20) == 2
+        assert store.webhook_replays("w1", 0) == [(0, 5), (10, 20)]
+        assert store.webhook_replays("w1", 1) == [(10, 20)]
+        assert store.webhook_replays("w1", 2) == []
+        store.delete_webhook("w1")
+        store.save_webhook_progress("w1", {"cursor": 9}, {"seq": 9})
+        assert store.webhook_progress("w1") is None
+        assert store.webhook_failures("w1") == []
 
     def test_ping_and_clock(self, store: Store) -> None:
         """ping() answers True and the store clock agrees with this machine's."""
