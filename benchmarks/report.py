@@ -609,6 +609,39 @@ def provenance(files: Sequence[Results]) -> None:
         print(f"- {f.provenance()}")
 
 
+def reference_large_table(rows: list[dict[str, Any]]) -> None:
+    """Issue 14 (benchmarks/test_reference_large.py, -m long): optimal against the
+    independent reference MIP on large batches; prints nothing without those rows."""
+    found = [b["extra_info"] for b in rows if b["name"].startswith("test_optimal_vs_reference")]
+    if not found:
+        return
+    header = ["family, orders (nodes)", "optimal: cost, gap, time", "reference MIP: cost, bound",
+              "optimal - reference", "objectives match", "bounds valid"]  # fmt: skip
+    print(_row(header))
+    print(_row(["---"] * len(header)))
+    for e in found:
+        proven = (
+            "proven" if e["reference_proven"] else f"bound {_fmt(e['reference_bound'], ',.2f')}"
+        )
+        match = e["objectives_match"]
+        bounds_ok = e["optimal_bound_valid"] and e["reference_bound_valid"]
+        cells = [
+            f"{e['family']}, {e['orders']:,} ({e['nodes']})",
+            f"{e['optimal_objective']:,.2f}, {_fmt(e['optimal_gap'], '.3f', 100, '%')}, "
+            f"{e['optimal_s']:.0f} s",
+            f"{e['reference_objective']:,.2f}, {proven}, {e['reference_s']:.0f} s",
+            f"{e['difference_pct']:+.4f}%",
+            "—" if match is None else ("yes" if match else "NO"),
+            "yes" if bounds_ok else "NO",
+        ]
+        print(_row(cells))
+    print()
+    print(
+        "objectives match: where both proved optimality; bounds valid: neither side's proven "
+        "bound above the other side's plan (optimal's plan through the plan checker too)."
+    )
+
+
 Table = Callable[[list[dict[str, Any]]], None]
 
 # The README's section, in order: each table prints itself from all the results' rows.
@@ -625,6 +658,7 @@ TABLES: list[Table] = [
     explain_table,
     whatif_table,
     anytime_tables,
+    reference_large_table,
 ]
 
 

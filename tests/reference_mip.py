@@ -52,6 +52,10 @@ class ReferenceSolution:
     objective: float
     shipments: Shipments
     unfilled: dict[str, dict[str, int]]
+    bound: float | None = None
+    """HiGHS's proven lower bound: equal to objective when proven optimal (solve_reference
+    raises otherwise unless require_optimal=False, which returns the plan at the limit)."""
+    proven: bool = True
 
 
 def order_demand(order: Order) -> dict[str, int]:
@@ -82,7 +86,7 @@ class _Candidate:
     cost: float
 
 
-def _candidates(batch: Batch) -> list[_Candidate]:
+def _candidates(batch: Batch, max_variables: int = MAX_VARIABLES) -> list[_Candidate]:
     """Every (order, enabled node, non-empty content) shipment, priced."""
     stock = sourceable_stock(batch)
     raw: list[tuple[int, int, dict[str, int]]] = []
@@ -96,7 +100,7 @@ def _candidates(batch: Batch) -> list[_Candidate]:
             for units in itertools.product(*ranges):
                 if any(units):
                     raw.append((o, n, {s: q for s, q in zip(skus, units, strict=True) if q}))
-    if len(raw) > MAX_VARIABLES:
+    if len(raw) > max_variables:
         raise ValueError(f"{len(raw)} candidate shipments: too many for the reference model")
     prices = shipment_prices(
         batch, [(batch.orders[o], batch.nodes[n], content) for o, n, content in raw]
@@ -107,10 +111,19 @@ def _candidates(batch: Batch) -> list[_Candidate]:
     ]
 
 
-def solve_reference(batch: Batch, *, time_limit: float = 120.0) -> ReferenceSolution:
-    """Solve the batch exactly; raise RuntimeError if HiGHS does not prove optimality."""
+def solve_reference(
+    batch: Batch,
+    *,
+    time_limit: float = 120.0,
+    max_variables: int = MAX_VARIABLES,
+    require_optimal: bool = True,
+) -> ReferenceSolution:
+    """Solve the batch exactly; raise RuntimeError if HiGHS does not prove optimality
+    (require_optimal=False: return its best plan at the time limit, with the bound it
+    proved, proven=False). max_variables: candidate shipments allowed (the large-batch
+    check in benchmarks/test_reference_large.py raises it)."""
     pen = batch.penalties
-    cands = _candidates(batch)
+    cands = _candidates(batch, max_variables)
     demands = [order_demand(order) for order in batch.orders]
     # variables: x (one per candidate), then u (one per order and SKU), then y (per order)
     u_index: dict[tuple[int, str], int] = {}
@@ -194,7 +207,8 @@ def solve_reference(batch: Batch, *, time_limit: float = 120.0) -> ReferenceSolu
         constraints=[LinearConstraint(matrix, lo, hi)] if lo else [],
         options={"mip_rel_gap": 0.0, "time_limit": time_limit},
     )
-    if res.status != 0 or res.x is None:
+    proven = res.status == 0
+    if res.x is None or (require_optimal and not proven):
         raise RuntimeError(f"reference MIP not solved to optimality: {res.message}")
     x = np.rint(res.x).astype(np.int64)
 
@@ -215,7 +229,8 @@ def solve_reference(batch: Batch, *, time_limit: float = 120.0) -> ReferenceSolu
     )
     if abs(objective - res.fun) > 1e-6 * max(1.0, abs(objective)):
         raise RuntimeError(f"reference objective {objective} differs from HiGHS's {res.fun}")
-    return ReferenceSolution(objective=objective, shipments=shipments, unfilled=unfilled)
+    bound = objective if proven else float(getattr(res, "mip_dual_bound", -math.inf))
+    return ReferenceSolution(objective, shipments, unfilled, bound=bound, proven=proven)
 
 
 def reference_plan(batch: Batch, solution: ReferenceSolution) -> PlanSpec:
