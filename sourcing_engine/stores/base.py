@@ -268,6 +268,11 @@ class Store(Protocol):
         """The order (NotFound if unknown)."""
         ...
 
+    def get_orders(self, order_ids: Sequence[str]) -> list[OrderRecord]:
+        """The orders found among order_ids, in that order (unknown ids are left out): one
+        read for a page of orders (the BI export reads a million this way)."""
+        ...
+
     def capacity_used(self, days: Mapping[str, str]) -> dict[str, tuple[int, int]]:
         """Shipments and units charged to each node (node -> its day) on that day; nodes
         without any are left out."""

@@ -687,6 +687,13 @@ class RedisStore:
             raise NotFound(f"order {order_id} not found")
         return _order(order_id, h)
 
+    def get_orders(self, order_ids: Sequence[str]) -> list[OrderRecord]:
+        pipe = self._r.pipeline(transaction=False)
+        for order_id in order_ids:
+            pipe.hgetall(self.key(f"order:{order_id}"))
+        found = cast(list[dict[str, str]], pipe.execute()) if order_ids else []
+        return [_order(i, h) for i, h in zip(order_ids, found, strict=True) if h]
+
     def capacity_used(self, days: Mapping[str, str]) -> dict[str, tuple[int, int]]:
         by_day: dict[str, list[str]] = {}
         for node, day in days.items():
@@ -874,6 +881,6 @@ for _name in (
     "claim_idempotency_key", "release_idempotency_key", "create_api_key", "find_api_key",
     "list_api_keys", "revoke_api_key", "create_webhook", "list_webhooks", "get_webhook",
     "delete_webhook", "webhook_progress", "save_webhook_progress", "add_webhook_replay",
-    "webhook_replays", "webhook_failures",
+    "webhook_replays", "webhook_failures", "get_orders",
 ):  # fmt: skip
     setattr(RedisStore, _name, _when_unreachable(getattr(RedisStore, _name)))

@@ -878,6 +878,16 @@ class SqliteStore:
         with self._read() as tx:
             return tx.load_order(order_id)
 
+    def get_orders(self, order_ids: Sequence[str]) -> list[OrderRecord]:
+        if not order_ids:
+            return []
+        with self._read() as tx:
+            rows = tx.conn.execute(
+                "SELECT o.* FROM json_each(?) j JOIN orders o ON o.id = j.value ORDER BY j.key",
+                (_dumps(list(order_ids)),),
+            ).fetchall()
+        return [_order_from_row(r) for r in rows]
+
     def capacity_used(self, days: Mapping[str, str]) -> dict[str, tuple[int, int]]:
         if not days:
             return {}

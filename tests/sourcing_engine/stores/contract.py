@@ -1082,6 +1082,19 @@ class StoreContract:
         assert store.events(events[-1].seq) == []
         assert store.events(events[1].seq, 2) == events[2:4]
 
+    def test_get_orders(self, store: Store) -> None:
+        """A page of orders in one read: those found, in the order asked, as get_order
+        answers each (unknown ids left out)."""
+        seed(store)
+        store.create_order("o1", {"A": 1}, [Unit(N1, "A", 1)], {"plan": {"cost": 1.5}})
+        store.create_order("o2", {"B": 1}, [Unit(N2, "B", 1)], {})
+        store.transition("o2", "release")
+        assert store.get_orders(["o2", "nope", "o1"]) == [
+            store.get_order("o2"),
+            store.get_order("o1"),
+        ]
+        assert store.get_orders([]) == []
+
     def test_order_history(self, store: Store) -> None:
         """An order's history is its own order.* events, carrying state and version."""
         seed(store)
