@@ -12,6 +12,7 @@ import os
 import secrets
 import socket
 import sqlite3
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,13 +166,21 @@ def serve(
     sys.stdout.flush()
     os.environ[env_name("store")] = store_url
     os.environ[admin_env] = prepared.admin_key
-    uvicorn.run(
-        APP,
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=access_log,
+    # the webhook deliverer, its own process beside the workers (one per store)
+    deliverer = subprocess.Popen(
+        [sys.executable, "-m", "sourcing_engine", "deliver", "--store", store_url]
     )
+    try:
+        uvicorn.run(
+            APP,
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            access_log=access_log,
+        )
+    finally:
+        deliverer.terminate()
+        deliverer.wait(30)
     return 0

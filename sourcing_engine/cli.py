@@ -682,6 +682,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
 
 
+def cmd_deliver(args: argparse.Namespace) -> int:
+    # the store is opened as serve opens it (one error line for a store that cannot be used)
+    from sourcing_engine.api.serve import ServeError, open_checked
+    from sourcing_engine.settings import Settings
+    from sourcing_engine.webhooks.deliverer import run_until_signalled
+
+    try:
+        store = open_checked(args.store)
+    except ServeError as exc:
+        raise CliError(str(exc)) from None
+    print(f"delivering webhooks from {args.store}", flush=True)
+    try:
+        run_until_signalled(store, Settings().delivery_config())
+    finally:
+        store.close()
+    return 0
+
+
 # --- parser -----------------------------------------------------------------------------
 
 
@@ -849,6 +867,20 @@ def build_parser() -> argparse.ArgumentParser:
         "/metrics counts requests by route and status)",
     )
     p.set_defaults(run=cmd_serve)
+
+    p = commands.add_parser(
+        "deliver",
+        help="post the store's events to its webhooks until stopped (serve starts one)",
+        epilog="Retries: SOURCING_ENGINE_WEBHOOK_RETRY_PERIOD_S (default 3 days), "
+        "SOURCING_ENGINE_WEBHOOK_TIMEOUT_S (10), SOURCING_ENGINE_WEBHOOK_FIRST_BACKOFF_S (1).",
+    )
+    p.add_argument(
+        "--store",
+        default="sqlite:///data/ledger.db",
+        metavar="URL",
+        help="the ledger the API writes (default sqlite:///data/ledger.db)",
+    )
+    p.set_defaults(run=cmd_deliver)
     return parser
 
 

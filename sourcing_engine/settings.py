@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sourcing_engine.api_keys import ENVIRONMENT_KEY_NAME
 from sourcing_engine.service import Service, ServiceConfig
 from sourcing_engine.stores import open_store
+from sourcing_engine.webhooks.deliverer import DeliveryConfig
 
 ENV_PREFIX = "SOURCING_ENGINE_"
 DEFAULT_STORE = "sqlite:///data/ledger.db"
@@ -52,12 +53,23 @@ class Settings(BaseSettings):
     # what-if runs (POST /v1/whatif): one directory per run, shared by the workers of one
     # machine (None: sourcing-engine-whatif in the system's temporary directory)
     whatif_dir: str | None = None
+    # webhook deliveries (sourcing_engine.webhooks.deliverer.DeliveryConfig)
+    webhook_retry_period_s: Annotated[float, Field(gt=0)] = 3 * 24 * 3600.0
+    webhook_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+    webhook_first_backoff_s: Annotated[float, Field(gt=0)] = 1.0
 
     def service_config(self) -> ServiceConfig:
         return ServiceConfig(
             batch_time_limit_s=self.batch_time_limit_s,
             idempotency_lease_s=self.idempotency_lease_s,
             promise_stock_cache_s=self.promise_stock_cache_s,
+        )
+
+    def delivery_config(self) -> DeliveryConfig:
+        return DeliveryConfig(
+            retry_period_s=self.webhook_retry_period_s,
+            timeout_s=self.webhook_timeout_s,
+            first_backoff_s=self.webhook_first_backoff_s,
         )
 
 
