@@ -4,6 +4,7 @@ Each app has its own registry (several apps can live in one process, as in tests
 several worker processes each worker reports its own figures.
 """
 
+import os
 import time
 
 from prometheus_client import (
@@ -92,7 +93,8 @@ def _route_template(scope: Scope) -> str:
 
 
 class MetricsMiddleware:
-    """ASGI middleware counting every request, whatever answered it."""
+    """ASGI middleware counting every request, whatever answered it; every reply gets the
+    X-Worker-Pid header."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -109,6 +111,10 @@ class MetricsMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                # the process that served it (read per reply: right in forked workers too), so
+                # a load or an operator can tell which worker answered
+                pid = (b"x-worker-pid", str(os.getpid()).encode())
+                message["headers"] = [*message.get("headers", ()), pid]
             await send(message)
 
         try:

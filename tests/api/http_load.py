@@ -97,6 +97,7 @@ class HttpWorker:
     orders: dict[str, Counter[Key]] = field(default_factory=dict)  # unshipped allocations
     serial: int = 0
     requests: int = 0
+    served_by: Counter[int] = field(default_factory=Counter)  # replies per X-Worker-Pid
 
     def post(self, path: str, body: dict[str, Any] | None, ok: int) -> dict[str, Any] | None:
         """POST with a fresh Idempotency-Key: the reply's body on `ok`, None on a shortage."""
@@ -104,6 +105,7 @@ class HttpWorker:
         headers = {"Idempotency-Key": f"{self.name}-{self.serial}"}
         r = self.client.post(path, json=body, headers=headers)
         self.requests += 1
+        self.served_by[int(r.headers["x-worker-pid"])] += 1
         if r.status_code == ok:
             data: dict[str, Any] = r.json()
             return data
@@ -137,6 +139,7 @@ class HttpWorker:
         for sku in HOT_SKUS:
             r = self.client.get(f"/v1/stock/{sku}")
             self.requests += 1
+            self.served_by[int(r.headers["x-worker-pid"])] += 1
             if r.status_code != 200:
                 raise UnexpectedReply(f"GET /v1/stock/{sku} -> {r.status_code} {r.text}")
             check_stock_reply(sku, r.json())
@@ -230,10 +233,15 @@ class HttpWorker:
             self.tally.ops["receive"] += 1
 
 
-def hammer_http(base_url: str, token: str, name: str, seconds: float, seed: int) -> HttpWorker:
-    """Random steps through the API for `seconds`, every step checked."""
+def hammer_http(
+    base_url: str, token: str, name: str, seconds: float, seed: int, keepalive: bool = True
+) -> HttpWorker:
+    """Random steps through the API for `seconds`, every step checked. keepalive=False opens
+    a connection per request, so that the requests spread over the API's worker processes
+    (a kept connection stays with the worker that accepted it)."""
     headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=base_url, headers=headers, timeout=60) as client:
+    limits = httpx.Limits() if keepalive else httpx.Limits(max_keepalive_connections=0)
+    with httpx.Client(base_url=base_url, headers=headers, timeout=60, limits=limits) as client:
         worker = HttpWorker(client, f"{name}-{uuid.uuid4().hex[:6]}", random.Random(seed))
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:

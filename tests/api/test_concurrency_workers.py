@@ -4,6 +4,7 @@ a read of the hot positions, checked; at the end the store agrees with every ack
 (2xx) reply and never gave out more than it had."""
 
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -26,14 +27,19 @@ KINDS = ("reserve", "commit", "release", "create", "cancel", "ship", "receive")
 
 def _run_load(
     served: Served, store_url: str, initial: dict[Key, tuple[int, int]], clients: int,
-    seconds: float,
-) -> Tally:  # fmt: skip
+    seconds: float, keepalive: bool = True,
+) -> tuple[Tally, Counter[int]]:  # fmt: skip
     """`clients` threads hammer the API for `seconds`; the store is checked against the
-    merged tallies. Returns the merged tally."""
+    merged tallies. Returns the merged tally and the replies per API process."""
+
+    def client(i: int) -> HttpWorker:
+        return hammer_http(served.url, ADMIN, f"c{i}", seconds, i, keepalive=keepalive)
+
     with ThreadPoolExecutor(clients) as pool:
-        workers: list[HttpWorker] = list(
-            pool.map(lambda i: hammer_http(served.url, ADMIN, f"c{i}", seconds, i), range(clients))
-        )
+        workers: list[HttpWorker] = list(pool.map(client, range(clients)))
+    served_by: Counter[int] = Counter()
+    for w in workers:
+        served_by.update(w.served_by)
     total = Tally()
     for w in workers:
         total.merge(w.tally)
@@ -45,7 +51,7 @@ def _run_load(
     assert all(w.tally.ops.total() > 0 for w in workers), "a client got nothing done"
     assert all(total.ops[k] > 0 for k in KINDS), total.ops
     assert total.refused["shortage"] > 0, "the load never reached the stock limit"
-    return total
+    return total, served_by
 
 
 @pytest.mark.slow
@@ -54,9 +60,12 @@ def test_three_api_workers_on_redis_never_oversell(redis_url: str, tmp_path: Pat
     store_url = f"{redis_url}?namespace=api-load-{uuid.uuid4().hex[:8]}"
     initial = seed_network(store_url, on_hand=(300, 20), safety=2)
     with Served(tmp_path, "--store", store_url, "--workers", "3", admin_key=ADMIN) as served:
-        total = _run_load(served, store_url, initial, clients=12, seconds=8.0)
+        total, served_by = _run_load(
+            served, store_url, initial, clients=12, seconds=8.0, keepalive=False
+        )
         pids = served.worker_pids()
     assert len(pids) == 3, f"expected 3 API worker processes, found {pids}"
+    assert set(served_by) == set(pids), f"replies per worker {dict(served_by)}, workers {pids}"
     assert total.checks > 100, total
 
 
@@ -66,5 +75,6 @@ def test_embedded_store_under_many_client_threads(tmp_path: Path) -> None:
     store_url = f"sqlite:///{tmp_path / 'data' / 'ledger.db'}"
     initial = seed_network(store_url, on_hand=(300, 20), safety=2)
     with Served(tmp_path, "--store", store_url, admin_key=ADMIN) as served:
-        total = _run_load(served, store_url, initial, clients=16, seconds=5.0)
+        total, served_by = _run_load(served, store_url, initial, clients=16, seconds=5.0)
+    assert list(served_by) == [served.proc.pid], served_by  # the serve process itself
     assert total.checks > 100, total
