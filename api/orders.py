@@ -30,7 +30,7 @@ from sourcing_engine.api.schemas import (
     lines_of,
     order_of,
 )
-from sourcing_engine.errors import InsufficientStock
+from sourcing_engine.errors import InsufficientStock, Invalid
 from sourcing_engine.explain.summary import negotiate
 from sourcing_engine.lifecycle import OrderRecord
 from sourcing_engine.service import BatchOutcome, Done
@@ -156,9 +156,17 @@ async def ship(
     idem: IdempotencyDep,
     version: IfMatchDep,
 ) -> Response:
-    """The node shipped everything it holds for the order: on hand and allocated go down;
-    the order is partially_shipped or shipped."""
-    done = service.ship(order_id, body.node, idem.key_for(body), version)
+    """The node shipped everything it holds for the order, or the `lines` given (a part),
+    in one parcel (`carrier` and `tracking`, both or neither: kept in the order's `parcels`
+    and the `order.shipped` event): on hand and allocated go down; the order is
+    partially_shipped or shipped."""
+    if (body.carrier is None) != (body.tracking is None):
+        raise Invalid("carrier, tracking: give both (the parcel's carrier and its number)")
+    lines = None if body.lines is None else lines_of(body.lines)
+    parcel = None
+    if body.carrier is not None and body.tracking is not None:
+        parcel = (body.carrier, body.tracking)
+    done = service.ship(order_id, body.node, idem.key_for(body), version, lines, parcel)
     return answer(done, render.order, 200)
 
 

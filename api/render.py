@@ -48,6 +48,7 @@ def order(o: OrderRecord) -> dict[str, Any]:
         "reservation_id": doc.get("reservation"),
         "promise": doc.get("promise"),
         "backorder": doc.get("backorder"),
+        "parcels": doc.get("parcels", []),
     }
 
 

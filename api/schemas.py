@@ -314,7 +314,20 @@ class BatchIn(Request):
 
 
 class ShipIn(Request):
+    """The node shipped everything it holds for the order, or these lines of it (a part);
+    carrier and tracking: the parcel's, recorded with the order and in the event."""
+
     node: Id
+    lines: Lines | None = None
+    carrier: Text | None = None
+    tracking: Text | None = None
+
+
+class ParcelOut(Response):
+    node: str
+    lines: list[UnitOut]
+    carrier: str | None
+    tracking: str | None
 
 
 class CancelIn(Request):
@@ -428,6 +441,8 @@ class OrderOut(Response):
     """The option promised at checkout (POST /v1/promise with a hold), if any."""
     backorder: OptionOut | None = None
     """The cart's units promised from purchase orders, recorded with the order."""
+    parcels: list[ParcelOut] = []
+    """Each shipment as it shipped: node, units, carrier and tracking number."""
 
 
 class EventOut(Response):

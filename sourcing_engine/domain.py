@@ -145,8 +145,8 @@ class Node:
     """A location that can ship: a warehouse (distribution centre) or a store.
 
     ship_capacity / unit_capacity: shipments and units it can ship in one batch, and in the
-    live service per day in its time zone (None: no limit). handling_*: its cost to pick and pack, per shipment and per unit. calendar:
-    when it works (for promise dates).
+    live service per day in its time zone (None: no limit). handling_*: its cost to pick
+    and pack, per shipment and per unit. calendar: when it works (for promise dates).
     """
 
     id: str

@@ -51,7 +51,7 @@ ALLOWED_FROM: dict[OrderAction, frozenset[OrderState]] = {
 
 TAKES: dict[OrderAction, frozenset[str]] = {
     "release": frozenset(),
-    "ship": frozenset({"node"}),
+    "ship": frozenset({"node", "units", "parcel"}),
     "cancel": frozenset({"units"}),
     "reject": frozenset({"node", "units", "new_allocations"}),
     "reallocate": frozenset({"units", "new_allocations"}),
@@ -90,7 +90,8 @@ class OrderRecord:
 class Step:
     """The arguments of one transition (docs/service.md, "Orders"):
     - release: none; released_nodes = the nodes holding allocations;
-    - ship: node: ships every unit allocated there;
+    - ship: node: ships every unit allocated there, or the `units` given (a part of them),
+      in one parcel whose (carrier, tracking number) the event records if given;
     - cancel: units to cancel (empty: every unshipped unit);
     - reject: node, units at that node (empty: all of them), new_allocations at other nodes,
       at most the rejected units per SKU; rejected units not re-allocated leave the order;
@@ -102,6 +103,7 @@ class Step:
     units: tuple[Unit, ...] = ()
     new_allocations: tuple[Unit, ...] = ()
     restock: bool = True
+    parcel: tuple[str, str] | None = None
 
 
 Event = tuple[str, dict[str, Any]]
@@ -230,6 +232,7 @@ def apply(order: OrderRecord, action: OrderAction, step: Step) -> tuple[OrderRec
     check_units(step.units, f"order {order.id} {action}")
     check_units(step.new_allocations, f"order {order.id} {action} new allocations")
     given = {"node"} if step.node is not None else set()
+    given |= {"parcel"} if step.parcel is not None else set()
     given |= {n for n, v in (("units", step.units), ("new_allocations", step.new_allocations))
               if v}  # fmt: skip
     takes = TAKES[action]
@@ -291,13 +294,21 @@ def _ship(order: OrderRecord, step: Step) -> StepResult:
             f"order {order.id}: nothing allocated at {step.node} to ship",
             current_state=str(order.state),
         )
+    if step.units:
+        if any(u.node != step.node for u in step.units):
+            raise Invalid(f"order {order.id} ship at {step.node}: units must be at that node")
+        _take(order, shipping, step.units, "ship")
+        shipping = merge_units(step.units)
     after = replace(
         order,
         allocations=subtract_units(order.allocations, shipping),
         shipped=merge_units([*order.shipped, *shipping]),
     )
     after = replace(after, state=_settled(after))
-    events = [("order.shipped", {"node": step.node, "units": units_data(shipping)})]
+    data: dict[str, Any] = {"node": step.node, "units": units_data(shipping)}
+    if step.parcel is not None:
+        data["carrier"], data["tracking"] = step.parcel
+    events = [("order.shipped", data)]
     return after, Effects(free=shipping, ship=shipping), events
 
 

@@ -258,6 +258,7 @@ class _Step:
 
     step: lifecycle.Step = field(default_factory=lifecycle.Step)
     excluded: tuple[str, ...] | None = None
+    parcel: dict[str, Any] | None = None  # a shipment's record, added to the order's parcels
 
 
 def _document(
@@ -907,8 +908,9 @@ class Service:
                         order_id, action, expected_version=order.version,
                         node=step.step.node, units=step.step.units,
                         new_allocations=step.step.new_allocations, restock=step.step.restock,
-                        document=self._redocument(after, step.excluded), idem=k, read=order,
-                        days=self.node_days(lifecycle.node_units(after)),
+                        document=self._redocument(after, step.excluded, step.parcel),
+                        idem=k, read=order, days=self.node_days(lifecycle.node_units(after)),
+                        parcel=step.step.parcel,
                     )  # fmt: skip
                 except (InsufficientStock, InsufficientCapacity):
                     # only a reject allocates: its new nodes' stock was taken meanwhile
@@ -922,14 +924,22 @@ class Service:
 
         return self._keyed(key, run)
 
-    def _redocument(self, order: OrderRecord, excluded: Sequence[str] | None) -> dict[str, Any]:
+    def _redocument(
+        self,
+        order: OrderRecord,
+        excluded: Sequence[str] | None,
+        parcel: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """The document with the plan priced again for the units the order holds now
-        (allocated and shipped), so costs always describe the current plan."""
+        (allocated and shipped), so costs always describe the current plan; a shipment's
+        parcel record is added to its parcels."""
         destination = destination_of(order)
         plan = self._price(destination, [*order.allocations, *order.shipped])
         old = order.document
         nodes = list(old.get("excluded_nodes", [])) if excluded is None else list(excluded)
         keep = {k: v for k, v in old.items() if k not in ("destination", "plan", "currency")}
+        if parcel is not None:  # each shipment's parcel, in the order they shipped
+            keep["parcels"] = [*old.get("parcels", []), parcel]
         return {**keep, **_document(destination, plan, nodes)}
 
     def release(
@@ -944,17 +954,30 @@ class Service:
         node: str,
         key: IdempotencyKey | None = None,
         if_version: int | None = None,
+        lines: Mapping[str, int] | None = None,
+        parcel: tuple[str, str] | None = None,
     ) -> Done[OrderRecord]:
-        """The node shipped everything it holds for the order."""
+        """The node shipped everything it holds for the order, or these lines of it, in one
+        parcel; parcel: (carrier, tracking number), kept in the order's `parcels` and the
+        `order.shipped` event."""
 
         def prepare(order: OrderRecord) -> _Step:
-            if not any(u.node == node for u in order.allocations):
+            at_node = tuple(u for u in merge_units(order.allocations) if u.node == node)
+            if not at_node:
                 raise Conflict(
                     f"order {order.id} has nothing allocated at node {node} "
                     f"(allocated at: {', '.join(sorted({u.node for u in order.allocations}))})",
                     current_state=str(order.state),
                 )
-            return _Step(lifecycle.Step(node=node))
+            units = () if lines is None else lifecycle.pick_units(
+                at_node, lines, order, f"allocated at {node}"
+            )  # fmt: skip
+            record: dict[str, Any] = {
+                "node": node, "lines": lifecycle.units_data(units or at_node),
+                "carrier": None if parcel is None else parcel[0],
+                "tracking": None if parcel is None else parcel[1],
+            }  # fmt: skip
+            return _Step(lifecycle.Step(node=node, units=units, parcel=parcel), parcel=record)
 
         return self._step(order_id, "ship", prepare, key, if_version)
 

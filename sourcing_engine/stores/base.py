@@ -296,6 +296,7 @@ class Store(Protocol):
         idem: IdempotencyKey | None = None,
         read: OrderRecord | None = None,
         days: Mapping[str, str] | None = None,
+        parcel: tuple[str, str] | None = None,
     ) -> OrderRecord:
         """One step of the order state machine (`lifecycle.apply`), atomically: the
         transition must be allowed (Conflict with the current state otherwise), the version

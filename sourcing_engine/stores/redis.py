@@ -730,8 +730,9 @@ class RedisStore:
         idem: IdempotencyKey | None = None,
         read: OrderRecord | None = None,
         days: Mapping[str, str] | None = None,
+        parcel: tuple[str, str] | None = None,
     ) -> OrderRecord:
-        step = Step(node, tuple(units), tuple(new_allocations), restock)
+        step = Step(node, tuple(units), tuple(new_allocations), restock, parcel)
         for attempt in range(WRITE_ATTEMPTS):
             fresh = read is not None and attempt == 0 and read.id == order_id
             order = read if fresh and read is not None else self.get_order(order_id)

@@ -923,8 +923,9 @@ class SqliteStore:
         idem: IdempotencyKey | None = None,
         read: OrderRecord | None = None,
         days: Mapping[str, str] | None = None,
+        parcel: tuple[str, str] | None = None,
     ) -> OrderRecord:
-        step = Step(node, tuple(units), tuple(new_allocations), restock)
+        step = Step(node, tuple(units), tuple(new_allocations), restock, parcel)
         # `read` is not needed: the transaction reads the order under the write lock
 
         def transition(tx: _Tx) -> OrderRecord:

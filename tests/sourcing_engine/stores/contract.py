@@ -1015,14 +1015,41 @@ class StoreContract:
         assert store.get_order("o1").document == order.document == {"n": 2, "tracking": ["1Z"]}
         assert order.updated_at >= order.created_at
 
+    def test_a_partial_shipment_with_its_parcel(self, store: Store) -> None:
+        """ship with units ships that part of the node's allocation (on hand and allocated
+        go down by it), the event carries the parcel's carrier and tracking number; more
+        than the node holds is a Conflict that changes nothing."""
+        seed(store)
+        order_in(store, OrderState.ALLOCATED)
+        after = store.transition("o1", "ship", node=N1, units=[Unit(N1, "A", 1)],
+                                 parcel=("UPS", "1Z999"))  # fmt: skip
+        assert after.state == OrderState.PARTIALLY_SHIPPED
+        assert after.shipped == (Unit(N1, "A", 1),)
+        assert after.allocations == (Unit(N1, "A", 1), Unit(N2, "A", 1))
+        assert (pos(store, N1, "A").on_hand, pos(store, N1, "A").allocated) == (9, 1)
+        shipped = store.order_history("o1")[-1]
+        assert (shipped.type, shipped.data["carrier"], shipped.data["tracking"]) == (
+            "order.shipped", "UPS", "1Z999",
+        )  # fmt: skip
+        assert shipped.data["units"] == [{"node": N1, "sku": "A", "qty": 1}]
+        with pytest.raises(Conflict, match="ship 2 of A at N1 but the order has 1"):
+            store.transition("o1", "ship", node=N1, units=[Unit(N1, "A", 2)])
+        assert store.get_order("o1").version == after.version
+        done = store.transition("o1", "ship", node=N1)
+        assert "carrier" not in store.order_history("o1")[-1].data
+        assert done.shipped == (Unit(N1, "A", 2),)
+
     def test_arguments_an_action_does_not_take_are_invalid(self, store: Store) -> None:
-        """Units for release or ship, new allocations for cancel or return: Invalid."""
+        """Units for release, units elsewhere or new allocations for ship, a parcel for
+        anything but ship, new allocations for cancel or return: Invalid."""
         seed(store)
         order_in(store, OrderState.ALLOCATED)
         bad: list[tuple[Action, dict[str, Any]]] = [
             ("release", {"units": [Unit(N1, "A", 1)]}),
             ("release", {"node": N1}),
-            ("ship", {"node": N1, "units": [Unit(N1, "A", 1)]}),
+            ("ship", {"node": N1, "units": [Unit(N2, "A", 1)]}),
+            ("ship", {"node": N1, "new_allocations": [Unit(N2, "A", 1)]}),
+            ("release", {"parcel": ("UPS", "1Z")}),
             ("cancel", {"new_allocations": [Unit(N2, "A", 1)]}),
             ("cancel", {"units": [Unit(N1, "A", 0)]}),
         ]
