@@ -4,6 +4,7 @@
 
 Each thread loops: create an order, or hold and commit into an order; after the store
 returns, it prints `ack <order id>` (flushed). Whatever it printed was durable by then.
+Each order charges its node's capacity of invariants.HOT_DAY (no node has a limit here).
 """
 
 import sys
@@ -12,7 +13,7 @@ import threading
 from sourcing_engine.domain import Unit
 from sourcing_engine.stores import open_store
 from sourcing_engine.stores.base import Store
-from tests.sourcing_engine.stores.invariants import HOT_NODES, HOT_SKUS
+from tests.sourcing_engine.stores.invariants import DAYS, HOT_NODES, HOT_SKUS
 
 _print_lock = threading.Lock()
 
@@ -28,11 +29,11 @@ def _loop(store: Store, name: str) -> None:
         unit = Unit(HOT_NODES[i % len(HOT_NODES)], HOT_SKUS[i % len(HOT_SKUS)], 1 + i % 3)
         lines = {unit.sku: unit.qty}
         if i % 2:
-            order = store.create_order(f"{name}-o{i}", lines, [unit], {"i": i})
+            order = store.create_order(f"{name}-o{i}", lines, [unit], {"i": i}, days=DAYS)
         else:
             store.reserve(f"{name}-h{i}", name, [unit], 600.0)
             order = store.commit_reservation(
-                store.get_reservation(f"{name}-h{i}"), f"{name}-o{i}", {"i": i}
+                store.get_reservation(f"{name}-h{i}"), f"{name}-o{i}", {"i": i}, days=DAYS
             )
         _ack(order.id)
 

@@ -110,6 +110,15 @@ def check_capacity(store: Store, tally: Tally | None = None) -> None:
             assert took[1] == held, (node, took, held)
 
 
+def check_capacity_recount(store: Store, allocated: Counter[Key]) -> None:
+    """After a crash: each hot node's units charged on HOT_DAY are exactly the units the
+    orders that survived hold there (capacity is written in the same step as the order)."""
+    used = store.capacity_used(DAYS)
+    for node in HOT_NODES:
+        held = sum(q for (n, _), q in allocated.items() if n == node)
+        assert used.get(node, (0, 0))[1] == held, (node, used.get(node), held)
+
+
 def seed_hot(store: Store, on_hand: Sequence[int], safety: int) -> dict[Key, tuple[int, int]]:
     """Stock every hot position (on_hand per HOT_SKUS, at every node); returns the initial
     (on_hand, safety_stock) per position. A scarce SKU keeps callers at the stock limit

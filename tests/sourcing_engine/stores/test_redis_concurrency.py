@@ -27,6 +27,7 @@ from tests.sourcing_engine.stores.invariants import (
     cap_hot,
     check_against_tally,
     check_capacity,
+    check_capacity_recount,
     hammer,
     hammer_url,
     seed_hot,
@@ -105,8 +106,8 @@ def _acks(lines: str) -> list[str]:
 @pytest.mark.slow
 def test_kill_9_of_redis_server_loses_no_acknowledged_commit(tmp_path: Path) -> None:
     """kill -9 of redis-server mid-load, restart on its append-only file: every acknowledged
-    order is there, holds and allocations recount to the positions, and the store object
-    from before the crash carries on."""
+    order is there, holds and allocations recount to the positions and to the nodes'
+    capacity charged, and the store object from before the crash carries on."""
     server = RedisServer(tmp_path / "redis")
     server.start()
     url = f"{server.url}?namespace=crash"
@@ -149,6 +150,7 @@ def test_kill_9_of_redis_server_loses_no_acknowledged_commit(tmp_path: Path) -> 
                     held.update({(u.node, u.sku): u.qty for u in hold.units})
         positions = store.positions(HOT_SKUS, HOT_NODES)
         check_against_tally(initial, positions, Tally(held=held, allocated=allocated))
+        check_capacity_recount(store, allocated)
     finally:
         store.close()
         server.stop()

@@ -28,6 +28,7 @@ from tests.sourcing_engine.stores.invariants import (
     cap_hot,
     check_against_tally,
     check_capacity,
+    check_capacity_recount,
     check_positions,
     hammer,
     hammer_url,
@@ -204,7 +205,8 @@ def _read_acks(proc: subprocess.Popen[str], want: int, timeout_s: float) -> list
 
 @pytest.mark.slow
 def test_kill_9_loses_no_acknowledged_commit(url: str, store: Store) -> None:
-    """kill -9 mid-load: every acknowledged order is there after reopening, and stock adds up."""
+    """kill -9 mid-load: every acknowledged order is there after reopening, stock adds up,
+    and so does the capacity its nodes were charged."""
     initial = seed_hot(store, on_hand=(100_000, 100_000), safety=0)
     store.close()
     proc = subprocess.Popen(
@@ -243,3 +245,4 @@ def _check_recount(store: Store, initial: dict[tuple[str, str], tuple[int, int]]
                     held[(u.node, u.sku)] += u.qty
     positions = store.positions(HOT_SKUS, HOT_NODES)
     check_against_tally(initial, positions, Tally(held=held, allocated=allocated))
+    check_capacity_recount(store, allocated)
