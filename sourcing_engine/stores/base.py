@@ -304,7 +304,8 @@ class Store(Protocol):
         (InsufficientStock); then every effect is applied, version += 1, and `document`, if
         given, replaces the order's document. `read`: the order as the caller just read it,
         which a store may start from instead of reading it again (it still writes only if
-        the order is at that version)."""
+        the order is at that version). days: each node's date for capacity (see
+        "Capacity"); parcel: a ship's (carrier, tracking number), recorded in its event."""
         ...
 
     # events and idempotency
