@@ -25,6 +25,7 @@ from sourcing_engine.api import (
     promise,
     reservations,
     stock,
+    webhooks,
 )
 from sourcing_engine.api.explanations import router as explanations_router
 from sourcing_engine.api.limits import BodyLimit
@@ -107,7 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # each router carries its /v1 prefix itself, so a route's path is its full template
     # (the label of its metrics)
     for area in (network, network_settings, stock, capacity, orders, reservations, promise,
-                 events, keys):  # fmt: skip
+                 events, keys, webhooks):  # fmt: skip
         app.include_router(area.router)
     app.include_router(explanations_router)
     app.include_router(whatif_router)

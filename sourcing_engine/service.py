@@ -85,6 +85,7 @@ from sourcing_engine.sourcing import (
     source_batch,
 )
 from sourcing_engine.stores.base import ApiKey, Event, IdempotencyKey, Replayed, Store
+from sourcing_engine.webhooks.subscriptions import Webhooks
 
 log = logging.getLogger(__name__)
 
@@ -1292,6 +1293,11 @@ class Service:
 
     def events(self, after: int, limit: int) -> list[Event]:
         return self.store.events(after, limit)
+
+    @property
+    def webhooks(self) -> Webhooks:
+        """The store's webhook subscriptions (the deliverer runs in its own process)."""
+        return Webhooks(self.store)
 
     def issue_key(
         self, name: str, scopes: Sequence[str], key_id: str | None = None

@@ -70,6 +70,7 @@ class Deliverer:
         self.config = config
         self.client = httpx.Client(timeout=config.timeout_s, follow_redirects=False)
         self.random = random.Random(seed)
+        self.retry_due = float("inf")  # the earliest next attempt of a head, after a step
 
     def close(self) -> None:
         self.client.close()
@@ -77,12 +78,13 @@ class Deliverer:
     def run(self, stop: threading.Event) -> None:
         """Deliver until stop is set; sleeps poll_s whenever a pass found nothing to do."""
         while not stop.is_set():
-            if not self.step():
-                stop.wait(self.config.poll_s)
+            if not self.step():  # nothing now: wake for the next new event or retry due
+                stop.wait(max(0.0, min(self.config.poll_s, self.retry_due - time.time())))
 
     def step(self) -> bool:
         """One pass over every webhook; whether anything was sent."""
         worked = False
+        self.retry_due = float("inf")
         for webhook in self.store.list_webhooks():
             try:
                 worked |= self.advance(webhook)
@@ -111,6 +113,7 @@ class Deliverer:
         now = time.time()
         head = progress["head"]
         if head is not None and head["next_at"] > now:
+            self.retry_due = min(self.retry_due, head["next_at"])
             return False
         replaying = progress["replay_cursor"] is not None
         if not replaying:
