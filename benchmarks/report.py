@@ -167,7 +167,7 @@ def savings_table(rows: list[dict[str, Any]]) -> None:
 def service_load_table(rows: list[dict[str, Any]]) -> None:
     header = ["API load (store, workers)", "reserve+commit/s", "target", "HTTP req/s"]
     header += ["pair p50", "pair p99", "single-order p99", "API CPU/request", "violations"]
-    header += ["rounds"]
+    header += ["carts refused (stock)", "workers reached", "rounds"]
     found = [b for b in rows if b["name"].startswith("test_service_load")]
     if not found:
         return
@@ -185,6 +185,8 @@ def service_load_table(rows: list[dict[str, Any]]) -> None:
             _fig(e, "single_order_p99_ms", ".0f", 1, " ms") + " (target 50 ms)",
             _fig(e, "api_cpu_ms_per_request", ".2f", 1, " ms"),
             f"{sum(_runs(e, 'invariant_violations')):.0f}",
+            _fig(e, "refused_for_stock", ",.0f"),
+            _fig(e, "workers_reached", ".0f"),
             _rounds(b),
         ]
         print(_row(cells))

@@ -40,7 +40,11 @@ from sourcing_engine.stores import open_store
 REPO = Path(__file__).resolve().parents[1]
 ADMIN = "sk_00000000000000ad_bench-admin-secret-0123456789"
 HOT_SKU_COUNT = 20  # SKUs of the demo network stocked everywhere for the load
-ON_HAND = 10_000_000  # per node and SKU: the load never runs short
+ON_HAND = 10_000_000  # per node and SKU of most hot SKUs: the throughput's share
+SCARCE_SKU_COUNT = 2  # ... but the first hot SKUs run out within seconds of the load
+SCARCE_ON_HAND = 5  # per node: about a tenth of the carts then must be refused (409), and
+# the store check (nothing negative, the store = what the clients were told) can see an
+# oversell; the single-order probe orders the plentiful SKUs only
 HOLD_TTL_S = 600
 # destinations spread over the US (the demo network's nodes are in US cities)
 DESTINATIONS = [
@@ -60,6 +64,7 @@ class RawHttp:
         self.auth = f"Authorization: Bearer {token}\r\nHost: {host}:{port}\r\n"
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.served_by = 0  # the API process of the last reply (X-Worker-Pid)
 
     async def open(self) -> None:
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
@@ -87,6 +92,8 @@ class RawHttp:
             name, _, value = line.partition(b":")
             if name.lower() == b"content-length":
                 length = int(value)
+            elif name.lower() == b"x-worker-pid":
+                self.served_by = int(value)
             elif name.lower() == b"transfer-encoding":
                 raise RuntimeError(f"{method} {path}: chunked reply not expected")
         data = await self.reader.readexactly(length)
@@ -109,6 +116,8 @@ class LoadResult:
     allocated: Counter[Key] = field(default_factory=Counter)  # every acknowledged commit
     held: Counter[Key] = field(default_factory=Counter)  # holds acknowledged, not committed
     errors: list[str] = field(default_factory=list)
+    refused_for_stock: int = 0  # holds refused 409 insufficient_stock (the scarce SKUs)
+    served_by: Counter[int] = field(default_factory=Counter)  # replies per API process
 
 
 def _units(data: list[dict[str, Any]]) -> Counter[Key]:
@@ -141,6 +150,10 @@ async def _client(
             )  # fmt: skip
             t1 = loop.time()
             out.statuses[status] += 1
+            out.served_by[conn.served_by] += 1
+            if status == 409 and hold["error"]["code"] == "insufficient_stock":
+                out.refused_for_stock += 1
+                continue
             if status != 201:
                 out.errors.append(f"reserve {status} {hold}")
                 continue
@@ -153,6 +166,7 @@ async def _client(
             )  # fmt: skip
             t2 = loop.time()
             out.statuses[status] += 1
+            out.served_by[conn.served_by] += 1
             if status != 201:
                 out.errors.append(f"commit {status} {order}")
                 continue
@@ -207,6 +221,7 @@ def probe(
     latencies: list[float] = []
     allocated: list[list[Any]] = []
     errors: list[str] = []
+    served_by: list[int] = []
     stop = time.perf_counter() + seconds
     n = 0
     while (now := time.perf_counter()) < stop:
@@ -223,13 +238,19 @@ def probe(
         r = conn.getresponse()
         data = r.read()
         latencies.append(time.perf_counter() - t0)
+        served_by.append(int(r.getheader("x-worker-pid", "0")))
         if r.status == 201:
             allocated += [[u["node"], u["sku"], u["qty"]] for u in json.loads(data)["allocations"]]
         else:
             errors.append(f"{r.status} {data[:200]!r}")
         time.sleep(max(0.0, now + interval - time.perf_counter()))
     conn.close()
-    return {"latencies": latencies, "allocated": allocated, "errors": errors}
+    return {
+        "latencies": latencies,
+        "allocated": allocated,
+        "errors": errors,
+        "served_by": served_by,
+    }
 
 
 # --- servers --------------------------------------------------------------------------------
@@ -375,7 +396,10 @@ def stock_hot_skus(port: int) -> list[str]:
     nodes = [n["id"] for n in json.loads(conn.getresponse().read())["nodes"]]
     skus = [f"SKU-{i:06d}" for i in range(1, HOT_SKU_COUNT + 1)]  # the demo network's SKUs
     for node in nodes:
-        counts = [{"sku": s, "on_hand": ON_HAND} for s in skus]
+        counts = [
+            {"sku": s, "on_hand": SCARCE_ON_HAND if i < SCARCE_SKU_COUNT else ON_HAND}
+            for i, s in enumerate(skus)
+        ]
         body = json.dumps({"node": node, "counts": counts, "reason": "load"})
         conn.request("POST", "/v1/stock/snapshots", body, headers)
         r = conn.getresponse()
@@ -444,7 +468,7 @@ def measure(
             ledger.close()
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
             probing: Future[dict[str, Any]] = pool.submit(
-                probe, served.port, warmup, seconds, skus, probe_interval
+                probe, served.port, warmup, seconds, skus[SCARCE_SKU_COUNT:], probe_interval
             )
             cpu0, wall0 = served.cpu_seconds(), time.perf_counter()
             client0, other0 = time.process_time(), cpu_seconds(others)
@@ -461,6 +485,7 @@ def measure(
     )
     violations += [f"load: {e}" for e in load.errors[:20]]
     violations += [f"probe: {e}" for e in probed["errors"][:20]]
+    served_by = load.served_by + Counter(probed["served_by"])
     lat = load.pair_latencies
     req = load.request_latencies
     probe_lat = probed["latencies"]
@@ -480,6 +505,10 @@ def measure(
         "single_order_p50_ms": _ms(percentile(probe_lat, 0.5)),
         "single_order_p99_ms": _ms(percentile(probe_lat, 0.99)),
         "statuses": {str(k): v for k, v in sorted(load.statuses.items())},
+        "refused_for_stock": load.refused_for_stock,
+        "scarce_skus": SCARCE_SKU_COUNT,
+        "workers_reached": len(served_by),
+        "replies_per_worker": sorted(served_by.values(), reverse=True),
         # all run on the same cores: the clients' and redis-server's CPU is taken from the
         # API's (the probe's is small: one request at a time)
         "api_cpu_s_per_s": server_cpu / wall,
@@ -669,7 +698,8 @@ def measure_mixed(
             ledger.close()
         cpu0, wall0 = served.cpu_seconds(), time.perf_counter()
         other0 = cpu_seconds(others)
-        out = run_mixed(served.port, clients, seconds, warmup, skus)
+        # the mixed load's steps assume stock (a refusal is an error there): plentiful SKUs
+        out = run_mixed(served.port, clients, seconds, warmup, skus[SCARCE_SKU_COUNT:])
         server_cpu, wall = served.cpu_seconds() - cpu0, time.perf_counter() - wall0
         other_cpu = cpu_seconds(others) - other0
     # told: the orders' allocations, the open holds, on hand less shipped plus restocked
