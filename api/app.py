@@ -17,6 +17,7 @@ from sourcing_engine.api import (
     docs,
     errors,
     events,
+    exports,
     health,
     keys,
     network,
@@ -108,7 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # each router carries its /v1 prefix itself, so a route's path is its full template
     # (the label of its metrics)
     for area in (network, network_settings, stock, capacity, orders, reservations, promise,
-                 events, keys, webhooks):  # fmt: skip
+                 events, exports, keys, webhooks):  # fmt: skip
         app.include_router(area.router)
     app.include_router(explanations_router)
     app.include_router(whatif_router)

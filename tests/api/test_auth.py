@@ -29,6 +29,7 @@ SCOPE_OF: dict[tuple[str, str], str] = {
     ("POST", "/v1/whatif"): "planning",
     ("GET", "/v1/whatif/{run_id}"): "planning",
     ("GET", "/v1/whatif/{run_id}/report"): "planning",
+    ("GET", "/v1/exports/{kind}"): "planning",
     ("POST", "/v1/reservations"): "promise",
     ("GET", "/v1/reservations/{reservation_id}"): "promise",
     ("POST", "/v1/reservations/{reservation_id}/commit"): "promise",
