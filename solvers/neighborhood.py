@@ -9,6 +9,7 @@ neighbourhood search that never makes the plan worse.
 """
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -109,10 +110,11 @@ class Neighbourhoods:
         size: int = 200,
         patience: int = 12,
         seed: int = 0,
+        stop: Callable[[], bool] | None = None,
     ) -> Allocation:
         """Re-decide neighbourhoods around binding rows until the deadline, keeping every
         improvement; neighbourhoods grow while small ones find nothing, and the search stops
-        after `patience` of them in a row without improvement.
+        after `patience` of them in a row without improvement (or when `stop()` says so).
 
         Neighbourhoods alternate between two seeds: the orders around a binding row, and an
         order drawn by how much its plan loses against the LP (its reduced cost), where an
@@ -125,7 +127,7 @@ class Neighbourhoods:
         best, best_cost = plan, evaluate(self.problem, plan).total
         losing = self._losses(best)
         idle, step = 0, 0
-        while time.perf_counter() < deadline and idle < patience:
+        while time.perf_counter() < deadline and idle < patience and not (stop and stop()):
             grown = min(self.problem.n_orders, size * (1 + idle // 4))
             step += 1
             if step % 2 and losing.sum() > 0:
