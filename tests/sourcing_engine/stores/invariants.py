@@ -184,10 +184,17 @@ class _Worker:
     def end_hold(self, commit: bool) -> None:
         hold_id = self.rng.choice(list(self.holds))
         units = self.holds[hold_id]
-        if commit:  # a commit the nodes' capacity refuses leaves the hold active
-            order = self.store.commit_reservation(
-                self.store.get_reservation(hold_id), f"{hold_id}-order", {}, days=DAYS
-            )
+        if commit:
+            try:
+                order = self.store.commit_reservation(
+                    self.store.get_reservation(hold_id), f"{hold_id}-order", {}, days=DAYS
+                )
+            except InsufficientCapacity:  # the hold stays active: end it by a release
+                self.store.release_reservation(hold_id)
+                del self.holds[hold_id]
+                self.tally.held.subtract(units)
+                self.tally.ops["release"] += 1
+                raise
             self.orders[order.id] = units
             self.tally.allocated.update(units)
             _expect_allocations(order, units)
