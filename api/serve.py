@@ -139,6 +139,7 @@ def serve(
     scenario: str | None = None,
     workers: int = 1,
     access_log: bool = False,
+    deliverer: bool = True,
 ) -> int:
     import uvicorn  # here: the other commands do not need the server
 
@@ -166,10 +167,13 @@ def serve(
     sys.stdout.flush()
     os.environ[env_name("store")] = store_url
     os.environ[admin_env] = prepared.admin_key
-    # the webhook deliverer, its own process beside the workers (one per store)
-    deliverer = subprocess.Popen(
-        [sys.executable, "-m", "sourcing_engine", "deliver", "--store", store_url]
-    )
+    # the webhook deliverer, its own process beside the workers (one per store: the other
+    # machines of a Redis store run serve --no-deliverer)
+    delivering = None
+    if deliverer:
+        delivering = subprocess.Popen(
+            [sys.executable, "-m", "sourcing_engine", "deliver", "--store", store_url]
+        )
     try:
         uvicorn.run(
             APP,
@@ -181,6 +185,7 @@ def serve(
             access_log=access_log,
         )
     finally:
-        deliverer.terminate()
-        deliverer.wait(30)
+        if delivering is not None:
+            delivering.terminate()
+            delivering.wait(30)
     return 0

@@ -700,7 +700,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from sourcing_engine.api.serve import ServeError, serve
 
     try:
-        return serve(args.host, args.port, args.store, args.scenario, args.workers, args.access_log)
+        return serve(
+            args.host,
+            args.port,
+            args.store,
+            args.scenario,
+            args.workers,
+            args.access_log,
+            deliverer=not args.no_deliverer,
+        )
     except ServeError as exc:
         raise CliError(str(exc)) from None
 
@@ -888,6 +896,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="log every request (off by default: it costs a tenth of a small request's CPU; "
         "/metrics counts requests by route and status)",
+    )
+    p.add_argument(
+        "--no-deliverer",
+        action="store_true",
+        help="do not start the webhook deliverer (run one per store: on the other machines "
+        "of a shared Redis store, or with 'sourcing-engine deliver' apart)",
     )
     p.set_defaults(run=cmd_serve)
 

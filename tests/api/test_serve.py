@@ -9,8 +9,11 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
+
 from tests.api.conftest import Served
 from tests.conftest import RedisServer, free_port
+from tests.sourcing_engine.webhooks.receiver import Receiver, running
 
 KEY = re.compile(r"sk_[0-9a-f]{16}_[A-Za-z0-9_-]+")
 
@@ -135,3 +138,44 @@ def test_store_that_cannot_be_used_is_one_line(tmp_path: Path) -> None:
     _one_error_line(_serve(tmp_path, "--store", "sqlite:///adir"), "sqlite:///adir")
     (tmp_path / "notes.txt").write_text("not a database, only some text " * 100)
     _one_error_line(_serve(tmp_path, "--store", "sqlite:///notes.txt"), "not a database")
+
+
+def test_serve_starts_the_webhook_deliverer(tmp_path: Path) -> None:
+    """serve runs a deliverer beside the API: a stock count made through the API reaches a
+    webhook's receiver, signed; --no-deliverer starts none."""
+    key = "a-long-admin-key-for-the-webhook-test"
+    with running(Receiver()) as receiver, Served(tmp_path, admin_key=key) as served:
+        auth = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=served.url, headers=auth, timeout=30) as c:
+            made = c.post("/v1/webhooks", json={"url": receiver.url, "event_types": ["stock.*"]})
+            assert made.status_code == 201, made.text
+            receiver.secret = made.json()["secret"]
+            assert c.put(
+                "/v1/items", json={"items": [{"sku": "HOOK-1", "weight_lb": 1}]}
+            ).is_success
+            node = c.get("/v1/nodes").json()["nodes"][0]["id"]
+            count = {"node": node, "counts": [{"sku": "HOOK-1", "on_hand": 3}]}
+            assert c.post("/v1/stock/snapshots", json=count).status_code == 200
+        deadline = time.monotonic() + 30
+        while not receiver.accepted:
+            assert time.monotonic() < deadline, f"nothing delivered:\n{served.output}"
+            time.sleep(0.1)
+        assert len(deliverers(served.proc.pid)) == 1
+    assert receiver.accepted[0]["type"] == "stock.snapshot"
+    assert receiver.bad_signatures == 0
+    with Served(tmp_path, "--no-deliverer", admin_key=key) as served:
+        assert deliverers(served.proc.pid) == []
+
+
+def deliverers(parent: int) -> list[int]:
+    """The `sourcing-engine deliver` processes started by this process."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == parent and b"deliver" in cmdline:
+            found.append(int(stat.parent.name))
+    return found
