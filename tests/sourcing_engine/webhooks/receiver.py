@@ -53,6 +53,8 @@ class Receiver:
 @contextmanager
 def running(receiver: Receiver) -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as a production receiver would
+
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["content-length"]))
             status = receiver.handle({k.lower(): v for k, v in self.headers.items()}, body)
