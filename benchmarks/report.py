@@ -2,7 +2,7 @@
 
 pytest benchmarks --benchmark-json=benchmarks/results.json   # the plain suite
 pytest benchmarks/test_X.py -m long --benchmark-json=benchmarks/results-X.json  # a long one
-python -m benchmarks.report                  # every results file: the README's section
+python -m benchmarks.report                  # every committed results file: the README section
 python -m benchmarks.report --write-readme   # ... written between the README's markers
 python -m benchmarks.report FILE...          # the tables of these files only
 
@@ -18,6 +18,7 @@ import contextlib
 import io
 import json
 import statistics
+import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -599,9 +600,18 @@ class Results:
 
 
 def default_files() -> list[Path]:
-    """results.json, then every results-*.json (the long suites), by name."""
-    main = BENCHMARKS / "results.json"
-    return [p for p in [main, *sorted(BENCHMARKS.glob("results-*.json"))] if p.exists()]
+    """results.json, then every results-*.json (the long suites) by name: those git tracks
+    (the committed results, not a file a run is still writing), or every one outside git."""
+    found = [BENCHMARKS / "results.json", *sorted(BENCHMARKS.glob("results-*.json"))]
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "--", "results.json", "results-*.json"],
+            cwd=BENCHMARKS, capture_output=True, text=True, check=True,
+        ).stdout.split()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return [p for p in found if p.exists()]
+    tracked = {BENCHMARKS / name for name in listed}
+    return [p for p in found if p in tracked and p.exists()]
 
 
 def provenance(files: Sequence[Results]) -> None:
