@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar, cast
 
-from sourcing_engine import api_keys, lifecycle
+from sourcing_engine import api_keys, events, lifecycle
 from sourcing_engine.cost_models.objective import UNLIMITED
 from sourcing_engine.domain import (
     Batch,
@@ -1294,6 +1294,12 @@ class Service:
 
     def events(self, after: int, limit: int) -> list[Event]:
         return self.store.events(after, limit)
+
+    def feed(
+        self, after: int, limit: int, types: Sequence[str] = (), subject: str | None = None
+    ) -> tuple[list[Event], int]:
+        """The event feed filtered by type patterns and subject, with the next cursor."""
+        return events.feed(self.store, after, limit, types, subject)
 
     @property
     def webhooks(self) -> Webhooks:

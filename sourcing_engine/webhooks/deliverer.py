@@ -24,9 +24,10 @@ import httpx
 import orjson
 
 from sourcing_engine.errors import NotFound
+from sourcing_engine.events import matches
 from sourcing_engine.stores.base import Event, Store, Webhook
 from sourcing_engine.webhooks import signing
-from sourcing_engine.webhooks.subscriptions import matches, new_progress
+from sourcing_engine.webhooks.subscriptions import new_progress
 
 
 @dataclass(frozen=True)

@@ -12,30 +12,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sourcing_engine.errors import Invalid
+from sourcing_engine.events import check_event_type
 from sourcing_engine.stores.base import Store, Webhook
 from sourcing_engine.webhooks.signing import new_secret
 
-EVENT_FAMILIES = ("order", "reservation", "stock", "inbound", "settings")
 MAX_EVENT_TYPES = 50
-
-
-def check_event_type(pattern: str, where: str) -> None:
-    family, _, rest = pattern.partition(".")
-    if pattern == "*" or (
-        family in EVENT_FAMILIES and rest and all(c.isalnum() or c in "_*" for c in rest)
-    ):
-        return
-    raise Invalid(
-        f"{where}: {pattern!r} is not an event type; expected '*', '<family>.*' or "
-        f"'<family>.<event>' with family one of {', '.join(EVENT_FAMILIES)}"
-    )
-
-
-def matches(patterns: tuple[str, ...], event_type: str) -> bool:
-    for p in patterns:
-        if p == "*" or p == event_type or (p.endswith(".*") and event_type.startswith(p[:-1])):
-            return True
-    return False
 
 
 def check_url(url: str) -> None:
