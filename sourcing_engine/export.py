@@ -10,6 +10,7 @@ first event of the range is found by bisecting the feed and the scan stops at `e
 """
 
 import datetime as dt
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
@@ -68,7 +69,10 @@ class ExportRequest:
 
 
 def _us(at: float) -> int:
-    return round(at * 1e6)
+    """Microseconds since the epoch, rounded as datetime.fromtimestamp rounds (half to even
+    on the fraction; at * 1e6 would lose the last microsecond to float precision)."""
+    seconds = math.floor(at)
+    return seconds * 1_000_000 + round((at - seconds) * 1e6)
 
 
 def _units(units: Sequence[Any]) -> int:

