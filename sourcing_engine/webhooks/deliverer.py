@@ -27,7 +27,6 @@ from sourcing_engine.errors import NotFound
 from sourcing_engine.events import matches
 from sourcing_engine.stores.base import Event, Store, Webhook
 from sourcing_engine.webhooks import signing
-from sourcing_engine.webhooks.subscriptions import new_progress
 
 
 @dataclass(frozen=True)
@@ -110,7 +109,9 @@ class Deliverer:
     def advance(self, webhook: Webhook) -> bool:
         """Send this webhook's next events (its pending replay first) until one fails or
         the batch is done; whether anything was attempted."""
-        progress = self.store.webhook_progress(webhook.id) or new_progress(0)
+        progress = self.store.webhook_progress(webhook.id)
+        if progress is None:  # created this instant: its starting cursor is not saved yet
+            return False
         now = time.time()
         head = progress["head"]
         if head is not None and head["next_at"] > now:
