@@ -79,11 +79,12 @@ SHRINKABLE = 3
 too many for the exact model (a better plan prunes more, not tenfold more)."""
 
 CG_SHARE = 0.5
-"""Column generation ends by this share of the time limit, converged or not: the plan needs
-the rest (a short limit shortens every phase instead of leaving none to the plan)."""
+"""Column generation ends by this share of the time the baselines left, converged or not:
+the plan needs the rest (a short limit shortens every phase instead of leaving none to the
+plan)."""
 
-RESTRICTED_SHARE = 0.15
-"""The restricted master in integers gets at most this share of the time limit."""
+RESTRICTED_SHARE = 0.3
+"""The restricted master in integers gets at most this share of the time left."""
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,8 @@ def solve_optimal(problem: SourcingProblem, params: OptimalParams | None = None)
 
     cg = ColumnGeneration(problem, groups, rows, columns)
     # the LP need not be closer to its bound than a tenth of the gap the caller accepts
-    cg_deadline = min(deadline, t0 + CG_SHARE * params.time_limit)
+    # a share of what the baselines left (under load they may take most of a short limit)
+    cg_deadline = min(deadline, time.perf_counter() + CG_SHARE * left())
     relaxation = cg.run(
         cg_deadline, params.max_rounds, stop_gap=max(1e-7, params.gap_tolerance / 10)
     )
@@ -194,14 +196,16 @@ def solve_optimal(problem: SourcingProblem, params: OptimalParams | None = None)
     message = ""
 
     restricted = False
-    if duals is not None and relative_gap(best.objective, bound) > params.gap_tolerance:
-        # price and branch: one generated plan per order, all orders at once, in integers
+    if relative_gap(best.objective, bound) > params.gap_tolerance:
+        # price and branch (it needs only the columns: even with no LP solved in time, it
+        # chooses among each order's own best plan and the baselines'); one generated plan
+        # per order, all orders at once, in integers
         t_restricted = time.perf_counter()
         outcome = solve_restricted(
             columns,
             np.arange(columns.size),
             allocation_columns(columns, problem, best.allocation),
-            min(left(), RESTRICTED_SHARE * params.time_limit),
+            RESTRICTED_SHARE * left(),
             params.gap_tolerance,
         )
         if outcome is not None:
