@@ -11,6 +11,7 @@ starts the API).
 
 import argparse
 import datetime as dt
+import gc
 import json
 import math
 import os
@@ -676,6 +677,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     written a batch at a time to FILE.part and renamed to FILE when complete."""
     out = Path(args.out)
     fmt = args.format or ("parquet" if out.suffix == ".parquet" else "csv")
+    # an export makes millions of short-lived objects: without this, every full collection
+    # walks all the modules' objects too (a third of the CPU of a million-order export)
+    gc.freeze()
     service = _open_ledger(args.store, need_network=False)
     part = out.with_name(out.name + ".part")
     try:
