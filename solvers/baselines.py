@@ -11,6 +11,7 @@ per order, taking orders in the batch's sequence (first come, first served).
 """
 
 import time
+from dataclasses import replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -18,12 +19,13 @@ from numpy.typing import NDArray
 from sourcing_engine.cost_models.objective import UNLIMITED
 from sourcing_engine.solvers.candidates import ShapeGroup, build_group, order_shapes
 from sourcing_engine.solvers.evaluate import evaluate
-from sourcing_engine.solvers.pricing import Availability, OrderPlans, price_orders
+from sourcing_engine.solvers.pricing import Availability, OrderPlans, Prices, price_orders
 from sourcing_engine.solvers.problem import SourcingProblem
 from sourcing_engine.solvers.result import Allocation, Result, Status, Termination
 from sourcing_engine.solvers.shapes import supported
 
 IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
 
 CHUNK = 256
 """Orders priced together in greedy-cost before being committed one by one."""
@@ -131,13 +133,38 @@ def greedy_cost(problem: SourcingProblem, groups: list[ShapeGroup] | None = None
     return heuristic_result("greedy-cost", problem, alloc, t0)
 
 
+def lookahead(problem: SourcingProblem, stock_price: FloatArray) -> Result:
+    """greedy-cost with each unit taken from stock entry e charged stock_price[e] on top
+    (the opportunity cost of that unit for later demand): each order in sequence gets the
+    plan of least cost plus opportunity cost. The result's costs are the true costs.
+    Orders too large to price exactly get the rule plan, as in greedy-cost.
+
+    A unit is never left unfilled for its price: a sale now is certain, the later demand
+    the price stands for is a forecast. So while choosing, an unfilled unit costs the
+    penalty plus the highest price, and every plan that ships what greedy-cost would
+    ships it."""
+    t0 = time.perf_counter()
+    zeros = np.zeros(problem.n_nodes)
+    price = np.asarray(stock_price, dtype=np.float64)
+    prices = Prices(entry=price, node_ship=zeros, node_unit=zeros)
+    pen = problem.penalties
+    top = float(price.max()) if len(price) else 0.0
+    choosing = replace(
+        problem, penalties=replace(pen, unfilled_per_unit=pen.unfilled_per_unit + top)
+    )
+    alloc = greedy_allocation(choosing, None, np.arange(problem.n_orders), prices=prices)
+    return heuristic_result("lookahead", problem, alloc, t0)
+
+
 def greedy_allocation(
     problem: SourcingProblem,
     groups: list[ShapeGroup] | None,
     orders: IntArray,
     taken: Allocation | None = None,
+    prices: Prices | None = None,
 ) -> Allocation:
-    """The order-by-order greedy plan of `orders` (in that sequence), on what `taken` leaves.
+    """The order-by-order greedy plan of `orders` (in that sequence), on what `taken` leaves
+    (prices: charged on top of each plan's cost when choosing it, see `lookahead`).
 
     Orders are priced in chunks against what is left before the chunk; a plan that still
     fits when its turn comes is still the order's cheapest (what is left only shrinks), so
@@ -152,7 +179,7 @@ def greedy_allocation(
     for start in range(0, len(orders), CHUNK):
         chunk = orders[start : start + CHUNK]
         avail = ledger.availability()
-        priced = _price_subset(problem, plans_by_order, chunk[exact[chunk]], avail)
+        priced = _price_subset(problem, plans_by_order, chunk[exact[chunk]], avail, prices)
         for o in chunk.tolist():
             if not exact[o]:
                 ledger.commit(rule_shipments(ledger, o))
@@ -160,7 +187,7 @@ def greedy_allocation(
             shipments = priced[o]
             if not ledger.fits(shipments):
                 shipments = _price_subset(
-                    problem, plans_by_order, np.array([o]), ledger.availability()
+                    problem, plans_by_order, np.array([o]), ledger.availability(), prices
                 )[o]
             ledger.commit(shipments)
     return ledger.allocation()
@@ -234,7 +261,11 @@ def _group_index(problem: SourcingProblem, groups: list[ShapeGroup] | None) -> G
 
 
 def _price_subset(
-    problem: SourcingProblem, index: GroupIndex, orders: IntArray, avail: Availability
+    problem: SourcingProblem,
+    index: GroupIndex,
+    orders: IntArray,
+    avail: Availability,
+    prices: Prices | None = None,
 ) -> dict[int, list[tuple[int, list[tuple[int, int]]]]]:
     groups, group_of, row_of = index
     subsets = []
@@ -242,7 +273,7 @@ def _price_subset(
         mine = orders[group_of[orders] == k]
         subsets.append(groups[k].subset(row_of[mine]))
     out: dict[int, list[tuple[int, list[tuple[int, int]]]]] = {}
-    for plans in price_orders(problem, subsets, avail=avail):
+    for plans in price_orders(problem, subsets, prices=prices, avail=avail):
         for row, o in enumerate(plans.group.orders.tolist()):
             out[o] = _plan_shipments(plans, row)
     return out

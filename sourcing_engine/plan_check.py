@@ -22,6 +22,7 @@ from sourcing_engine.cost_models import handling_cost, haversine_miles
 from sourcing_engine.cost_models.objective import UNLIMITED
 from sourcing_engine.domain import Batch, Node, Order
 from sourcing_engine.exchange import PlanLine, PlanSpec
+from sourcing_engine.lookahead.planner import LOOKAHEAD
 from sourcing_engine.solvers import POLICIES as SOLVER_POLICIES
 
 POLICIES = tuple(SOLVER_POLICIES)
@@ -171,8 +172,9 @@ def validate_plan(
 
     if plan.currency != batch.currency:
         errors.append(f'plan currency "{plan.currency}", the batch\'s is "{batch.currency}"')
-    if plan.policy not in POLICIES:
-        errors.append(f'policy "{plan.policy}" is not one of {", ".join(POLICIES)}')
+    known = [*POLICIES, LOOKAHEAD]  # lookahead: the replay's, not in the registry
+    if plan.policy not in known:
+        errors.append(f'policy "{plan.policy}" is not one of {", ".join(known)}')
     if plan.status not in STATUSES:
         errors.append(f'status "{plan.status}" is not one of {", ".join(STATUSES)}')
 

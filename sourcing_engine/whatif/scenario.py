@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from sourcing_engine.lookahead.planner import LOOKAHEAD
 from sourcing_engine.presets import PRESETS
 from sourcing_engine.solvers import POLICIES
 from sourcing_engine.whatif import changes as ch
@@ -277,8 +278,9 @@ class _Reader:
         if not isinstance(name, str) or not name:
             raise self.fail(f"expected a name, got {name!r}", *at, "name")
         policy = v.get("policy", "greedy-cost")
-        if policy not in POLICIES:
-            raise self.fail(f"expected one of {', '.join(POLICIES)}, got {policy!r}", *at, "policy")
+        allowed = [*POLICIES, LOOKAHEAD]  # lookahead needs the period's history: replay only
+        if policy not in allowed:
+            raise self.fail(f"expected one of {', '.join(allowed)}, got {policy!r}", *at, "policy")
         waves = self.whole(v, "waves_minutes", 1, *at) if "waves_minutes" in v else None
         if policy == "optimal" and waves is None:
             raise self.fail(

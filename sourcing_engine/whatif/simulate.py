@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 from sourcing_engine.cost_models import handling_cost
 from sourcing_engine.cost_models.objective import UNLIMITED
 from sourcing_engine.domain import Batch, Inventory
+from sourcing_engine.lookahead.planner import LOOKAHEAD, Lines, Lookahead
 from sourcing_engine.plan_check import validate_plan
 from sourcing_engine.promise.calendars import node_days, zone
 from sourcing_engine.promise.carriers import level_days
@@ -187,7 +188,9 @@ def replay(
             on_hand[p] += sent[c]
 
     placed = stream.placed_at
-    groups = _groups(placed, [e[0] for e in events], period, variant)
+    look = _lookahead(world, stream, period) if variant.policy == LOOKAHEAD else None
+    refreshes = look.refresh_moments() if look is not None else []
+    groups = _groups(placed, [e[0] for e in events] + refreshes, period, variant)
     used_ships = np.zeros((n_nodes, days), dtype=np.int64)
     used_units = np.zeros((n_nodes, days), dtype=np.int64)
     parts = _Parts([], [], [], [], [], [])
@@ -219,7 +222,10 @@ def replay(
             node_ship_capacity=np.maximum(ships_left, 0),
             node_unit_capacity=np.maximum(units_left, 0),
         )
-        result = solve(problem, variant.policy, time_limit=variant.time_limit_s)
+        if look is not None:
+            result = look.source(problem, moment, units_left, daily_units)
+        else:
+            result = solve(problem, variant.policy, time_limit=variant.time_limit_s)
         runs += 1
         if check:
             _check(world, problem, orders, sourceable, sku_of, node_of, result)
@@ -294,6 +300,25 @@ def replay(
         runs=runs,
         checked=check,
     )
+
+
+def _lookahead(world: World, stream: OrderStream, period: Period) -> Lookahead:
+    """The lookahead policy's state for the period, with every line of the stream (it
+    only reads the lines placed before each refresh)."""
+    sidx = world.sku_index()
+    rows = [
+        (at, o.destination.lat, o.destination.lon, sidx[ln.sku], ln.qty)
+        for o, at in zip(stream.orders, stream.placed_at.tolist(), strict=True)
+        for ln in o.lines
+        if ln.sku in sidx
+    ]
+    cols: list[tuple[float | int, ...]] = list(zip(*rows, strict=True)) if rows else [()] * 5
+    lines = Lines(
+        np.array(cols[0], np.float64), np.array(cols[1], np.float64),
+        np.array(cols[2], np.float64), np.array(cols[3], np.int64), np.array(cols[4], np.int64),
+        len(world.items),
+    )  # fmt: skip
+    return Lookahead(lines, period.begin, period.end)
 
 
 def _ints(parts: list[IntArray]) -> IntArray:
