@@ -58,8 +58,15 @@ def compare(preset: str, orders: int) -> dict[str, Any]:
         out["policies"][v.name] = _figures(replay(world, stream, base.period, v, check=True))
     world, stream = variant_inputs(base, sc.variants[1])
     best = hindsight(world, stream, base.period, HINDSIGHT_LIMIT_S)
-    out["hindsight"] = {"total": best.objective, "bound": best.bound, "gap": best.gap,
-                        "runtime_s": best.runtime_s, "status": str(best.status)}  # fmt: skip
+    c, pen = best.costs, world.penalties
+    split = pen.split * float((c.order_shipments - 1).clip(min=0).sum())
+    unfilled = int(c.order_unfilled_units.sum())
+    out["hindsight"] = {
+        "total": best.objective, "bound": best.bound, "gap": best.gap,
+        "runtime_s": best.runtime_s, "status": str(best.status),
+        "penalties": split + pen.unfilled_per_unit * unfilled, "unfilled_units": unfilled,
+        "split_share": float((c.order_shipments > 1).sum()) / max(len(c.order_shipments), 1),
+    }  # fmt: skip
     greedy = out["policies"]["greedy-cost"]["total"]
     for fig in out["policies"].values():
         for ref, key in ((best.objective, "gap_closed"), (best.bound, "gap_closed_to_bound")):
