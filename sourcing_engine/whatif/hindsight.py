@@ -3,7 +3,7 @@ sourced as one batch with `optimal` on the same stock.
 
 Each node ships over the period at most its daily capacity times the period's days (it
 may use in one day what another leaves unused), and supply arriving during the period
-counts from the start (none may be on the way when an order needs it): both only relax
+counts from the start (a transfer's units at both its ends): these only relax
 the replay's constraints, so the result's bound is a lower bound on what any policy can
 achieve on the stream, and the plan's cost the best the solver found within its time.
 """
@@ -22,18 +22,22 @@ def hindsight(world: World, stream: OrderStream, period: Period, time_limit_s: f
     """The whole period's orders sourced jointly with `optimal` (see the module's doc)."""
     network = Network(world.nodes)
     days = period.days
-    on_hand = world.on_hand.copy()
-    sku_of, node_of = world.stock_sku, world.stock_node
+    n = len(world.nodes)
     nidx, sidx = world.node_index(), world.sku_index()
-    key = sku_of * len(world.nodes) + node_of
+    units = dict(
+        zip((world.stock_sku * n + world.stock_node).tolist(),
+            np.maximum(world.on_hand - world.safety_stock, 0).tolist(), strict=True)
+    )  # fmt: skip
     for a in world.arrivals:
-        if a.from_node is not None:
-            continue  # a transfer moves stock already counted
-        k = sidx[a.sku] * len(world.nodes) + nidx[a.node]
-        at = np.nonzero(key == k)[0]
-        if len(at):
-            on_hand[at[0]] += a.qty
-    sourceable = np.maximum(on_hand - world.safety_stock, 0)
+        k = sidx[a.sku] * n + nidx[a.node]
+        if a.from_node is None:
+            units[k] = units.get(k, 0) + a.qty
+        else:  # a transfer may go either way: its units at both ends
+            units.setdefault(k, 0)
+            units[k] += units.get(sidx[a.sku] * n + nidx[a.from_node], 0)
+    key = np.array(sorted(units), dtype=np.int64)
+    sku_of, node_of = key // n, key % n
+    sourceable = np.array([units[k] for k in key.tolist()], dtype=np.int64)
     problem = build_problem(
         network, world.items, (sku_of, node_of, sourceable), stream.orders, world.shipping,
         world.penalties,
