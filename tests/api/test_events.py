@@ -49,7 +49,7 @@ def test_events_filtered_by_type_and_subject(client: httpx.Client, stock: Stocke
     assert [e["type"] for e in mine["events"]] == [
         "order.created", "order.allocated", "order.released", "order.shipped",
     ]  # fmt: skip
-    params = {"type": ["order.shipped", "stock.*"], "limit": 1000}
+    params: dict[str, str | int | list[str]] = {"type": ["order.shipped", "stock.*"], "limit": 1000}
     typed = client.get("/v1/events", params=params).json()["events"]
     assert typed == [
         e for e in everything if e["type"] == "order.shipped" or e["type"].startswith("stock.")
