@@ -79,15 +79,12 @@ def disagreements(documented: Any, real: Any, where: str = "") -> list[str]:
     return []
 
 
-def test_curl_session_works_as_written(tmp_path: Path) -> None:
-    """Every command of the docs' curl session runs and replies as the text says, down to
-    the figures its samples show (stock, nodes, plans and their costs)."""
-    with Served(tmp_path) as served:
+def run_session(tmp_path: Path, script: str, *serve_args: str) -> str:
+    """Run a documented curl script against a real `sourcing-engine serve` (with the
+    documented key and address replaced by the server's own); its standard output."""
+    with Served(tmp_path, *serve_args) as served:
         key = re.search(r"sk_[0-9a-f]{16}_[A-Za-z0-9_-]+", served.output)
         assert key is not None
-        script = session_script()
-        assert "KEY=sk_..." in script
-        assert "http://127.0.0.1:8000" in script
         script = script.replace("KEY=sk_...", f"KEY={key[0]}")
         script = script.replace("http://127.0.0.1:8000", served.url)
         run = subprocess.run(
@@ -95,8 +92,17 @@ def test_curl_session_works_as_written(tmp_path: Path) -> None:
             cwd=tmp_path, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
     assert run.returncode == 0, run.stderr
+    return run.stdout
+
+
+def test_curl_session_works_as_written(tmp_path: Path) -> None:
+    """Every command of the docs' curl session runs and replies as the text says, down to
+    the figures its samples show (stock, nodes, plans and their costs)."""
+    script = session_script()
+    assert "KEY=sk_..." in script
+    assert "http://127.0.0.1:8000" in script
     (snapshot, stock, created, stored, released, shipped, refused, hold, committed, events) = (
-        replies(run.stdout)
+        replies(run_session(tmp_path, script))
     )
     assert snapshot == {"node": "DC-New-York-City", "counted": 2}
     assert set(stock) == {"sku", "nodes", "totals"}
