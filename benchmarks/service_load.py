@@ -389,11 +389,20 @@ def api(
 
 def stock_hot_skus(port: int) -> list[str]:
     """Count ON_HAND units of the first HOT_SKU_COUNT SKUs at every node of the demo
-    network (through the API, as a WMS would); returns the SKUs."""
+    network (through the API, as a WMS would) and lift the nodes' daily capacities;
+    returns the SKUs. The load measures throughput and that stock is never oversold: the
+    demo network's capacities per day would refuse most of a minute's commits (capacity
+    under concurrency is what tests/sourcing_engine/stores/*concurrency* check)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     headers = {"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"}
     conn.request("GET", "/v1/nodes", headers=headers)
-    nodes = [n["id"] for n in json.loads(conn.getresponse().read())["nodes"]]
+    listed = json.loads(conn.getresponse().read())["nodes"]
+    unlimited = [{**n, "ship_capacity": None, "unit_capacity": None} for n in listed]
+    conn.request("PUT", "/v1/nodes", json.dumps({"nodes": unlimited}), headers)
+    r = conn.getresponse()
+    assert r.status == 200, r.read()
+    r.read()
+    nodes = [n["id"] for n in listed]
     skus = [f"SKU-{i:06d}" for i in range(1, HOT_SKU_COUNT + 1)]  # the demo network's SKUs
     for node in nodes:
         counts = [
