@@ -105,5 +105,5 @@ def solve_textbook(
     )  # fmt: skip
     return solve_mip(
         cost, upper, matrix, np.concatenate(lower), np.concatenate(upper_rows), {},
-        time_limit_s=time_limit_s, gap=gap,
+        time_limit_s=time_limit_s, gap=gap, backend="scip",  # as published: SCIP
     )  # fmt: skip
