@@ -8,13 +8,13 @@ by other orders" names them. A live order is explained on the ledger's available
 with the order's own units given back (see `live_context`).
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
 
-from sourcing_engine.domain import Order, Plan, Position, Unit
+from sourcing_engine.domain import Item, Order, Plan, Position, Unit
 from sourcing_engine.errors import Invalid
 from sourcing_engine.exchange import PlanSpec
 from sourcing_engine.solvers import Allocation, SourcingProblem
@@ -227,7 +227,7 @@ class _LazyCapacity(Mapping[int, CapacityFact]):
         left = None if cap is None else cap - sum(q for _, q in taken)
         return CapacityFact(cap, taken, left)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[int]:
         return iter(range(self.plan.compiled.problem.n_nodes))
 
     def __len__(self) -> int:
@@ -244,7 +244,7 @@ def live_context(
     shipped: Sequence[Unit],
     network: Network,
     node_kinds: Sequence[str],
-    items: Mapping[str, object],
+    items: Mapping[str, Item],
     positions: Sequence[Position],
     config: SourcingConfig,
     excluded: Sequence[str],
@@ -277,9 +277,9 @@ def live_context(
         stock_cols[1].append(n)
         stock_cols[2].append(left)
     items_list = [items[s] for s in skus]
+    sku_col, node_col, qty_col = (np.array(c, dtype=np.int64) for c in stock_cols)
     problem = build_problem(
-        network, items_list,  # type: ignore[arg-type]
-        tuple(np.array(c, dtype=np.int64) for c in stock_cols),  # type: ignore[arg-type]
+        network, items_list, (sku_col, node_col, qty_col),
         [order], config.shipping, config.penalties, capacities=False,
     )  # fmt: skip
     excluded_idx = frozenset(network.index[n] for n in excluded if n in network.index)
