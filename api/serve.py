@@ -172,7 +172,8 @@ def serve(
     delivering = None
     if deliverer:
         delivering = subprocess.Popen(
-            [sys.executable, "-m", "sourcing_engine", "deliver", "--store", store_url]
+            [sys.executable, "-m", "sourcing_engine", "deliver", "--store", store_url,
+             "--parent", str(os.getpid())]  # fmt: skip
         )
     try:
         uvicorn.run(

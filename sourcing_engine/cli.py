@@ -730,7 +730,7 @@ def cmd_deliver(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     print(f"delivering webhooks from {args.store}", flush=True)
     try:
-        run_until_signalled(store, Settings().delivery_config())
+        run_until_signalled(store, Settings().delivery_config(), args.parent)
     finally:
         store.close()
     return 0
@@ -940,6 +940,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="sqlite:///data/ledger.db",
         metavar="URL",
         help="the ledger the API writes (default sqlite:///data/ledger.db)",
+    )
+    p.add_argument(
+        "--parent",
+        type=int,
+        metavar="PID",
+        help="stop when process PID exits (serve passes its own)",
     )
     p.set_defaults(run=cmd_deliver)
     return parser

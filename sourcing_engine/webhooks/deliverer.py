@@ -13,6 +13,7 @@ from its last save and sends again at most what it had sent since (at-least-once
 One deliverer per store: two would each send every event (still at-least-once, but twice).
 """
 
+import os
 import random
 import signal
 import threading
@@ -185,13 +186,25 @@ class Deliverer:
         return progress, None
 
 
-def run_until_signalled(store: Store, config: DeliveryConfig) -> None:
-    """`sourcing-engine deliver`: deliver until SIGTERM or SIGINT."""
+def run_until_signalled(store: Store, config: DeliveryConfig, parent: int | None = None) -> None:
+    """`sourcing-engine deliver`: deliver until SIGTERM or SIGINT, or until the process
+    `parent` is gone (serve passes its own pid: a serve killed with SIGKILL cannot stop its
+    deliverer, which would otherwise poll the store forever as an orphan)."""
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    if parent is not None:
+        threading.Thread(target=_stop_with, args=(parent, stop), daemon=True).start()
     deliverer = Deliverer(store, config)
     try:
         deliverer.run(stop)
     finally:
         deliverer.close()
+
+
+def _stop_with(parent: int, stop: threading.Event) -> None:
+    """Set stop once this process's parent is no longer `parent` (it exited: the orphan was
+    re-parented), checked every second."""
+    while not stop.wait(1.0):
+        if os.getppid() != parent:
+            stop.set()

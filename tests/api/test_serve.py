@@ -167,6 +167,27 @@ def test_serve_starts_the_webhook_deliverer(tmp_path: Path) -> None:
         assert deliverers(served.proc.pid) == []
 
 
+def test_the_deliverer_stops_when_serve_is_killed(tmp_path: Path) -> None:
+    """serve killed with SIGKILL cannot stop its deliverer: the deliverer notices it was
+    orphaned and exits, instead of polling the store for ever."""
+    with Served(tmp_path, admin_key="a-long-admin-key-for-the-orphan-test") as served:
+        (deliverer,) = deliverers(served.proc.pid)
+        served.proc.kill()
+        served.proc.wait()
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{deliverer}").exists() and _state(deliverer) != "Z":
+            assert time.monotonic() < deadline, "the orphaned deliverer is still running"
+            time.sleep(0.1)
+
+
+def _state(pid: int) -> str:
+    """A process's state letter from /proc (Z: exited, not yet reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "Z"
+
+
 def deliverers(parent: int) -> list[int]:
     """The `sourcing-engine deliver` processes started by this process."""
     found = []
