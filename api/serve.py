@@ -171,10 +171,8 @@ def serve(
     # machines of a Redis store run serve --no-deliverer)
     delivering = None
     if deliverer:
-        delivering = subprocess.Popen(
-            [sys.executable, "-m", "sourcing_engine", "deliver", "--store", store_url,
-             "--parent", str(os.getpid())]  # fmt: skip
-        )
+        command = ["deliver", "--store", store_url, "--parent", str(os.getpid())]
+        delivering = subprocess.Popen([sys.executable, "-m", "sourcing_engine", *command])
     try:
         uvicorn.run(
             APP,
