@@ -392,6 +392,39 @@ def export_table(rows: list[dict[str, Any]]) -> None:
                     _met(e["peak_rss_mb"] <= e["target_mb"])]))  # fmt: skip
 
 
+def peak_day_table(rows: list[dict[str, Any]]) -> None:
+    """A peak day through the API (issue 9): the online plan against the batch optimum."""
+    b = _find(rows, "test_peak_day_through_the_api")
+    if b is None:
+        return
+    e = b["extra_info"]
+    on, best = e["online"], e["optimal"]
+    print(_row(["peak day, medium network (SQLite ledger)", "orders one at a time through the API",
+                "the same orders, one optimal batch plan"]))  # fmt: skip
+    print(_row(["---"] * 3))
+    refused = ", ".join(f"{n:,} {code}" for code, n in sorted(e["refused"].items())) or "none"
+    gap = _fmt(best["gap"], ".2f", 100, "%")
+    print(_row(["orders", f"{e['orders']:,}: {e['allocated']:,} allocated ({refused}), "
+                f"{e['orders_per_s']:g} a second",
+                f"{best['status']}, gap {gap} after {best['runtime_s']:.0f} s"]))  # fmt: skip
+    for label, key in (("shipping", "shipping_cost"), ("handling", "handling_cost"),
+                       ("split penalty", "split_penalty"), ("unfilled penalty", "unfilled_penalty"),
+                       ("total", "total_cost")):  # fmt: skip
+        print(_row([label, f"{on[key]:,.0f}", f"{best[key]:,.0f}"]))
+    print(_row(["fill rate, shipments per order", f"{100 * on['fill_rate']:.2f}%, "
+                f"{on['shipments_per_order']:.3f}", f"{100 * best['fill_rate']:.2f}%, "
+                f"{best['shipments_per_order']:.3f}"]))  # fmt: skip
+    print()
+    ratio, target = e["cost_ratio"], e["target_cost_ratio"]
+    print(
+        f"Capacity overruns {e['capacity_overruns']}, units oversold {e['oversold_units']} "
+        f"({e['nodes_full_at_close']} nodes full at the close). Target: the online cost within "
+        f"{100 * (target - 1):.0f}% of the optimal plan's: {100 * (ratio - 1):+.1f}%, "
+        f"{_met(ratio <= target)} (shipping and handling alone "
+        f"{100 * (e['shipping_handling_ratio'] - 1):+.1f}%)."
+    )
+
+
 def _met(ok: bool) -> str:
     return "met" if ok else "not met"
 
@@ -731,6 +764,7 @@ TABLES: list[Table] = [
     whatif_table,
     lookahead_table,
     export_table,
+    peak_day_table,
     anytime_tables,
     reference_large_table,
 ]
