@@ -8,10 +8,18 @@ checks, state by state and action by action, that both stores follow this table)
 
     allocated --release--> released
     allocated | released | partially_shipped --ship, cancel, reject, reallocate--> ...
-    partially_shipped | shipped --return--> ...
+    partially_shipped | shipped | picked_up --return--> ...
 After ship, cancel or reject: no allocations left -> shipped if anything shipped, else
-cancelled; some shipped -> partially_shipped; otherwise the state stays. A shipped order is
-returned once every shipped unit came back.
+cancelled; some shipped -> partially_shipped; otherwise the state stays. A shipped (or
+picked up) order is returned once every shipped unit came back.
+
+Pickup orders (click and collect, ship-to-store): units allocated at the pickup store stay
+there; units allocated elsewhere are shipped to it first (a leg: `ship` at their node).
+    allocated | released | partially_shipped | shipped --ready(store)--> ready_for_pickup
+(only once every unit still allocated is at that store), then
+    ready_for_pickup --pick_up(store)--> picked_up: the store's units leave with the customer;
+    ready_for_pickup --not_collected(store)--> not_collected: the store's units are free again
+        and the legs' units are restocked on hand at the store (returned), sellable there.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,10 +41,19 @@ class OrderState(StrEnum):
     SHIPPED = "shipped"
     CANCELLED = "cancelled"
     RETURNED = "returned"
+    READY_FOR_PICKUP = "ready_for_pickup"
+    PICKED_UP = "picked_up"
+    NOT_COLLECTED = "not_collected"
 
 
-OrderAction = Literal["release", "ship", "cancel", "reject", "reallocate", "return"]
-ACTIONS: tuple[OrderAction, ...] = ("release", "ship", "cancel", "reject", "reallocate", "return")
+OrderAction = Literal[
+    "release", "ship", "cancel", "reject", "reallocate", "return", "ready", "pick_up",
+    "not_collected",
+]  # fmt: skip
+ACTIONS: tuple[OrderAction, ...] = (
+    "release", "ship", "cancel", "reject", "reallocate", "return", "ready", "pick_up",
+    "not_collected",
+)  # fmt: skip
 
 _OPEN = frozenset({OrderState.ALLOCATED, OrderState.RELEASED, OrderState.PARTIALLY_SHIPPED})
 ALLOWED_FROM: dict[OrderAction, frozenset[OrderState]] = {
@@ -45,7 +62,10 @@ ALLOWED_FROM: dict[OrderAction, frozenset[OrderState]] = {
     "cancel": _OPEN,
     "reject": _OPEN,
     "reallocate": _OPEN,
-    "return": frozenset({OrderState.PARTIALLY_SHIPPED, OrderState.SHIPPED}),
+    "return": frozenset({OrderState.PARTIALLY_SHIPPED, OrderState.SHIPPED, OrderState.PICKED_UP}),
+    "ready": _OPEN | {OrderState.SHIPPED},
+    "pick_up": frozenset({OrderState.READY_FOR_PICKUP}),
+    "not_collected": frozenset({OrderState.READY_FOR_PICKUP}),
 }
 """Each action and the states it is allowed from."""
 
@@ -56,6 +76,9 @@ TAKES: dict[OrderAction, frozenset[str]] = {
     "reject": frozenset({"node", "units", "new_allocations"}),
     "reallocate": frozenset({"units", "new_allocations"}),
     "return": frozenset({"units"}),
+    "ready": frozenset({"node"}),
+    "pick_up": frozenset({"node"}),
+    "not_collected": frozenset({"node"}),
 }
 """The arguments each action takes (an action that takes a node requires it)."""
 
@@ -96,7 +119,8 @@ class Step:
     - reject: node, units at that node (empty: all of them), new_allocations at other nodes,
       at most the rejected units per SKU; rejected units not re-allocated leave the order;
     - reallocate: units to give back and new_allocations, equal per SKU (lines stay);
-    - return: units shipped and not yet returned (empty: all of them), restock or not.
+    - return: units shipped and not yet returned (empty: all of them), restock or not;
+    - ready, pick_up, not_collected: node, the pickup store.
     """
 
     node: str | None = None
@@ -397,10 +421,57 @@ def _return(order: OrderRecord, step: Step) -> StepResult:
         )
     _take(order, outstanding, returning, "return")
     after = replace(order, returned=merge_units([*order.returned, *returning]))
-    if order.state == OrderState.SHIPPED and not subtract_units(outstanding, returning):
+    done = order.state in (OrderState.SHIPPED, OrderState.PICKED_UP)
+    if done and not subtract_units(outstanding, returning):
         after = replace(after, state=OrderState.RETURNED)
     events = [("order.returned", {"units": units_data(returning), "restock": step.restock})]
     return after, Effects(restock=returning if step.restock else ()), events
+
+
+def _ready(order: OrderRecord, step: Step) -> StepResult:
+    elsewhere = sorted({u.node for u in order.allocations if u.node != step.node})
+    if elsewhere:
+        raise Conflict(
+            f"order {order.id}: not ready for pickup at {step.node}: units are still allocated "
+            f"at {', '.join(elsewhere)} (ship them to {step.node} first)",
+            current_state=str(order.state),
+        )
+    after = replace(order, state=OrderState.READY_FOR_PICKUP)
+    return after, Effects(), [("order.ready_for_pickup", {"node": step.node})]
+
+
+def _pick_up(order: OrderRecord, step: Step) -> StepResult:
+    """The customer collected everything: the store's units leave (as a shipment does)."""
+    leaving = merge_units(order.allocations)
+    after = replace(
+        order,
+        state=OrderState.PICKED_UP,
+        allocations=(),
+        shipped=merge_units([*order.shipped, *leaving]),
+    )
+    handed = sku_totals([*subtract_units(order.shipped, order.returned), *leaving])
+    data = {"node": step.node, "lines": dict(sorted(handed.items()))}
+    return after, Effects(free=leaving, ship=leaving), [("order.picked_up", data)]
+
+
+def _not_collected(order: OrderRecord, step: Step) -> StepResult:
+    """Nobody came: the store's allocated units are free again (they leave the order's
+    lines, as a cancel's do), and the units shipped to the store by legs are restocked on
+    hand there (recorded as returned)."""
+    freed = merge_units(order.allocations)
+    legs = subtract_units(order.shipped, order.returned)
+    after = replace(
+        order,
+        state=OrderState.NOT_COLLECTED,
+        allocations=(),
+        lines=_less_lines(order.lines, sku_totals(freed)),
+        returned=merge_units([*order.returned, *legs]),
+    )
+    assert step.node is not None  # apply requires it
+    restock = tuple(Unit(step.node, u.sku, u.qty) for u in legs)
+    restocked = merge_units(restock)
+    data = {"node": step.node, "freed": units_data(freed), "restocked": units_data(restocked)}
+    return after, Effects(free=freed, restock=restocked), [("order.not_collected", data)]
 
 
 _STEPS = {
@@ -410,6 +481,9 @@ _STEPS = {
     "reject": _reject,
     "reallocate": _reallocate,
     "return": _return,
+    "ready": _ready,
+    "pick_up": _pick_up,
+    "not_collected": _not_collected,
 }
 
 

@@ -325,6 +325,12 @@ class Store(Protocol):
         without any are left out."""
         ...
 
+    def pickups_waiting(self, before: float, limit: int = 1000) -> list[str]:
+        """Ids of the orders ready for pickup since a moment earlier than `before` (their
+        last step, `ready`, at < before), the longest waiting first, at most limit: what
+        the not-collected sweep reads."""
+        ...
+
     def order_history(self, order_id: str) -> list[Event]:
         """The order's `order.*` events in seq order (NotFound if the order is unknown)."""
         ...

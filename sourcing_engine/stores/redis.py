@@ -27,6 +27,7 @@ with a ``#!lua`` shebang, so a cluster node refuses any script touching another 
     order:<id>       hash    an order: state, version, lines, alloc, shipped, returned,
                              released, times, doc (the caller's document, stored as given)
     ocap:<order id>  hash    node -> "day|shipments|units" the order charged there
+    ready            zset    orders ready for pickup, score = when they became ready
     cap:<day>        hash    s:<node> shipments, u:<node> units charged to the node that day
     webhooks         hash    id -> subscription JSON; whprog:<id> (string) the deliverer's
                              progress, whrep:<id> (list) replay requests, whfail:<id> (list)
@@ -776,6 +777,12 @@ class RedisStore:
                     raise
         raise AssertionError("unreachable")
 
+    def pickups_waiting(self, before: float, limit: int = 1000) -> list[str]:
+        if limit <= 0:
+            return []
+        found = self._r.zrangebyscore(self.key("ready"), "-inf", f"({before!r}", 0, limit)
+        return list(cast(list[str], found))
+
     # transfers between nodes
 
     def create_transfer(
@@ -989,6 +996,6 @@ for _name in (
     "list_api_keys", "revoke_api_key", "create_webhook", "list_webhooks", "get_webhook",
     "delete_webhook", "webhook_progress", "save_webhook_progress", "add_webhook_replay",
     "webhook_replays", "webhook_failures", "get_orders",
-    "create_transfer", "get_transfer", "transfer_step",
+    "create_transfer", "get_transfer", "transfer_step", "pickups_waiting",
 ):  # fmt: skip
     setattr(RedisStore, _name, _when_unreachable(getattr(RedisStore, _name)))

@@ -149,6 +149,7 @@ CREATE TABLE IF NOT EXISTS webhook_replays (
 CREATE TABLE IF NOT EXISTS webhook_failures (
     id INTEGER PRIMARY KEY AUTOINCREMENT, webhook_id TEXT NOT NULL, failure TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS webhook_failures_by ON webhook_failures (webhook_id, id);
+CREATE INDEX IF NOT EXISTS orders_ready ON orders (updated_at) WHERE state = 'ready_for_pickup';
 CREATE TABLE IF NOT EXISTS transfers (
     id TEXT PRIMARY KEY, source TEXT NOT NULL, destination TEXT NOT NULL, lines TEXT NOT NULL,
     received TEXT NOT NULL, state TEXT NOT NULL, expected_at REAL, version INTEGER NOT NULL,
@@ -744,6 +745,15 @@ class SqliteStore:
                 (_dumps(list(skus)),),
             ).fetchall()
         return [Inbound(r["id"], r["node"], r["sku"], r["qty"], r["expected_at"]) for r in rows]
+
+    def pickups_waiting(self, before: float, limit: int = 1000) -> list[str]:
+        with self._read() as tx:
+            rows = tx.conn.execute(
+                "SELECT id FROM orders WHERE state = 'ready_for_pickup' AND updated_at < ?"
+                " ORDER BY updated_at, id LIMIT ?",
+                (before, limit),
+            ).fetchall()
+        return [r["id"] for r in rows]
 
     # --- transfers between nodes
 
