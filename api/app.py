@@ -26,6 +26,7 @@ from sourcing_engine.api import (
     promise,
     reservations,
     stock,
+    transfers,
     webhooks,
 )
 from sourcing_engine.api.explanations import router as explanations_router
@@ -109,7 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # each router carries its /v1 prefix itself, so a route's path is its full template
     # (the label of its metrics)
     for area in (network, network_settings, stock, capacity, orders, reservations, promise,
-                 events, exports, keys, webhooks):  # fmt: skip
+                 events, exports, keys, webhooks, transfers):  # fmt: skip
         app.include_router(area.router)
     app.include_router(explanations_router)
     app.include_router(whatif_router)

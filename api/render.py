@@ -13,7 +13,7 @@ import orjson
 from fastapi.responses import Response
 
 from sourcing_engine.domain import Position, Unit
-from sourcing_engine.lifecycle import OrderRecord, Reservation
+from sourcing_engine.lifecycle import OrderRecord, Reservation, TransferRecord
 from sourcing_engine.stores.base import Event
 
 
@@ -89,4 +89,24 @@ def position(p: Position) -> dict[str, Any]:
         "allocated": p.allocated,
         "available": p.available,
         "oversold": p.oversold,
+    }
+
+
+def _lines(lines: dict[str, int]) -> list[dict[str, Any]]:
+    return [{"sku": s, "qty": q} for s, q in sorted(lines.items())]
+
+
+def transfer(t: TransferRecord) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "state": str(t.state),
+        "source": t.source,
+        "destination": t.destination,
+        "lines": _lines(t.lines),
+        "received": _lines(t.received),
+        "in_transit": _lines(t.in_transit),
+        "expected_at": t.expected_at,
+        "version": t.version,
+        "created_at": t.created_at,
+        "updated_at": t.updated_at,
     }

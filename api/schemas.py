@@ -623,6 +623,51 @@ class ReceiptOut(Response):
     position: PositionOut
 
 
+# --- transfers between nodes -----------------------------------------------------------
+
+Moment = Annotated[float, Field(ge=0, le=1e11, strict=True)]
+"""UNIX seconds."""
+
+
+class TransferIn(Request):
+    """Move stock from one node to another: the lines are reserved at the source now."""
+
+    id: Id
+    source: Id
+    destination: Id
+    lines: Lines
+    expected_at: Moment | None = None
+    """The planned arrival at the destination, if known (ship may give or compute it)."""
+
+
+class TransferShipIn(Request):
+    """expected_at: arrival at the destination; default the one given at creation, else
+    computed as a ship-to-store leg is dated (the source's calendar, the carrier's store
+    level over the distance, the destination's receiving days)."""
+
+    expected_at: Moment | None = None
+
+
+class TransferReceiveIn(Request):
+    """The lines that arrived (without lines: everything still in transit)."""
+
+    lines: Lines | None = None
+
+
+class TransferOut(Response):
+    id: str
+    state: str
+    source: str
+    destination: str
+    lines: list[LineOut]
+    received: list[LineOut]
+    in_transit: list[LineOut]
+    expected_at: float | None
+    version: int
+    created_at: float
+    updated_at: float
+
+
 # --- network settings -------------------------------------------------------------------
 
 

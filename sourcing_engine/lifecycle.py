@@ -8,10 +8,18 @@ checks, state by state and action by action, that both stores follow this table)
 
     allocated --release--> released
     allocated | released | partially_shipped --ship, cancel, reject, reallocate--> ...
-    partially_shipped | shipped --return--> ...
+    partially_shipped | shipped | picked_up --return--> ...
 After ship, cancel or reject: no allocations left -> shipped if anything shipped, else
-cancelled; some shipped -> partially_shipped; otherwise the state stays. A shipped order is
-returned once every shipped unit came back.
+cancelled; some shipped -> partially_shipped; otherwise the state stays. A shipped (or
+picked up) order is returned once every shipped unit came back.
+
+Pickup orders (click and collect, ship-to-store): units allocated at the pickup store stay
+there; units allocated elsewhere are shipped to it first (a leg: `ship` at their node).
+    allocated | released | partially_shipped | shipped --ready(store)--> ready_for_pickup
+(only once every unit still allocated is at that store), then
+    ready_for_pickup --pick_up(store)--> picked_up: the store's units leave with the customer;
+    ready_for_pickup --not_collected(store)--> not_collected: the store's units are free again
+        and the legs' units are restocked on hand at the store (returned), sellable there.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,10 +41,19 @@ class OrderState(StrEnum):
     SHIPPED = "shipped"
     CANCELLED = "cancelled"
     RETURNED = "returned"
+    READY_FOR_PICKUP = "ready_for_pickup"
+    PICKED_UP = "picked_up"
+    NOT_COLLECTED = "not_collected"
 
 
-OrderAction = Literal["release", "ship", "cancel", "reject", "reallocate", "return"]
-ACTIONS: tuple[OrderAction, ...] = ("release", "ship", "cancel", "reject", "reallocate", "return")
+OrderAction = Literal[
+    "release", "ship", "cancel", "reject", "reallocate", "return", "ready", "pick_up",
+    "not_collected",
+]  # fmt: skip
+ACTIONS: tuple[OrderAction, ...] = (
+    "release", "ship", "cancel", "reject", "reallocate", "return", "ready", "pick_up",
+    "not_collected",
+)  # fmt: skip
 
 _OPEN = frozenset({OrderState.ALLOCATED, OrderState.RELEASED, OrderState.PARTIALLY_SHIPPED})
 ALLOWED_FROM: dict[OrderAction, frozenset[OrderState]] = {
@@ -45,7 +62,10 @@ ALLOWED_FROM: dict[OrderAction, frozenset[OrderState]] = {
     "cancel": _OPEN,
     "reject": _OPEN,
     "reallocate": _OPEN,
-    "return": frozenset({OrderState.PARTIALLY_SHIPPED, OrderState.SHIPPED}),
+    "return": frozenset({OrderState.PARTIALLY_SHIPPED, OrderState.SHIPPED, OrderState.PICKED_UP}),
+    "ready": _OPEN | {OrderState.SHIPPED},
+    "pick_up": frozenset({OrderState.READY_FOR_PICKUP}),
+    "not_collected": frozenset({OrderState.READY_FOR_PICKUP}),
 }
 """Each action and the states it is allowed from."""
 
@@ -56,6 +76,9 @@ TAKES: dict[OrderAction, frozenset[str]] = {
     "reject": frozenset({"node", "units", "new_allocations"}),
     "reallocate": frozenset({"units", "new_allocations"}),
     "return": frozenset({"units"}),
+    "ready": frozenset({"node"}),
+    "pick_up": frozenset({"node"}),
+    "not_collected": frozenset({"node"}),
 }
 """The arguments each action takes (an action that takes a node requires it)."""
 
@@ -96,7 +119,8 @@ class Step:
     - reject: node, units at that node (empty: all of them), new_allocations at other nodes,
       at most the rejected units per SKU; rejected units not re-allocated leave the order;
     - reallocate: units to give back and new_allocations, equal per SKU (lines stay);
-    - return: units shipped and not yet returned (empty: all of them), restock or not.
+    - return: units shipped and not yet returned (empty: all of them), restock or not;
+    - ready, pick_up, not_collected: node, the pickup store.
     """
 
     node: str | None = None
@@ -397,10 +421,57 @@ def _return(order: OrderRecord, step: Step) -> StepResult:
         )
     _take(order, outstanding, returning, "return")
     after = replace(order, returned=merge_units([*order.returned, *returning]))
-    if order.state == OrderState.SHIPPED and not subtract_units(outstanding, returning):
+    done = order.state in (OrderState.SHIPPED, OrderState.PICKED_UP)
+    if done and not subtract_units(outstanding, returning):
         after = replace(after, state=OrderState.RETURNED)
     events = [("order.returned", {"units": units_data(returning), "restock": step.restock})]
     return after, Effects(restock=returning if step.restock else ()), events
+
+
+def _ready(order: OrderRecord, step: Step) -> StepResult:
+    elsewhere = sorted({u.node for u in order.allocations if u.node != step.node})
+    if elsewhere:
+        raise Conflict(
+            f"order {order.id}: not ready for pickup at {step.node}: units are still allocated "
+            f"at {', '.join(elsewhere)} (ship them to {step.node} first)",
+            current_state=str(order.state),
+        )
+    after = replace(order, state=OrderState.READY_FOR_PICKUP)
+    return after, Effects(), [("order.ready_for_pickup", {"node": step.node})]
+
+
+def _pick_up(order: OrderRecord, step: Step) -> StepResult:
+    """The customer collected everything: the store's units leave (as a shipment does)."""
+    leaving = merge_units(order.allocations)
+    after = replace(
+        order,
+        state=OrderState.PICKED_UP,
+        allocations=(),
+        shipped=merge_units([*order.shipped, *leaving]),
+    )
+    handed = sku_totals([*subtract_units(order.shipped, order.returned), *leaving])
+    data = {"node": step.node, "lines": dict(sorted(handed.items()))}
+    return after, Effects(free=leaving, ship=leaving), [("order.picked_up", data)]
+
+
+def _not_collected(order: OrderRecord, step: Step) -> StepResult:
+    """Nobody came: the store's allocated units are free again (they leave the order's
+    lines, as a cancel's do), and the units shipped to the store by legs are restocked on
+    hand there (recorded as returned)."""
+    freed = merge_units(order.allocations)
+    legs = subtract_units(order.shipped, order.returned)
+    after = replace(
+        order,
+        state=OrderState.NOT_COLLECTED,
+        allocations=(),
+        lines=_less_lines(order.lines, sku_totals(freed)),
+        returned=merge_units([*order.returned, *legs]),
+    )
+    assert step.node is not None  # apply requires it
+    restock = tuple(Unit(step.node, u.sku, u.qty) for u in legs)
+    restocked = merge_units(restock)
+    data = {"node": step.node, "freed": units_data(freed), "restocked": units_data(restocked)}
+    return after, Effects(free=freed, restock=restocked), [("order.not_collected", data)]
 
 
 _STEPS = {
@@ -410,6 +481,9 @@ _STEPS = {
     "reject": _reject,
     "reallocate": _reallocate,
     "return": _return,
+    "ready": _ready,
+    "pick_up": _pick_up,
+    "not_collected": _not_collected,
 }
 
 
@@ -495,4 +569,214 @@ def check_active(hold: Reservation, action: str) -> None:
             f"reservation {hold.id} is {hold.state}: only an active hold can be "
             f"{PAST.get(action, action + 'd')}",
             current_state=str(hold.state),
+        )
+
+
+# --- transfer orders ---------------------------------------------------------------------
+#
+#    requested --ship--> in_transit --receive--> partially_received --receive--> received
+#    requested --cancel--> cancelled
+# Units are conserved: created, the lines are allocated at the source (reserved for the
+# transfer: no order or hold can take them); shipped, they leave the source's on hand and
+# become open inbound supply at the destination (one inbound per SKU, id
+# `transfer_inbound_id`), which the promise reads as incoming from `expected_at`; received,
+# they move from that inbound to the destination's on hand.
+
+
+class TransferState(StrEnum):
+    REQUESTED = "requested"
+    IN_TRANSIT = "in_transit"
+    PARTIALLY_RECEIVED = "partially_received"
+    RECEIVED = "received"
+    CANCELLED = "cancelled"
+
+
+TransferAction = Literal["ship", "receive", "cancel"]
+TRANSFER_ACTIONS: tuple[TransferAction, ...] = ("ship", "receive", "cancel")
+TRANSFER_ALLOWED_FROM: dict[TransferAction, frozenset[TransferState]] = {
+    "ship": frozenset({TransferState.REQUESTED}),
+    "receive": frozenset({TransferState.IN_TRANSIT, TransferState.PARTIALLY_RECEIVED}),
+    "cancel": frozenset({TransferState.REQUESTED}),
+}
+"""Each transfer action and the states it is allowed from (units in transit cannot be
+cancelled: they are received, in part or in full)."""
+
+TRANSFER_INBOUND = "transfer:"
+"""Prefix of the inbound ids a shipped transfer opens (no other inbound may use it)."""
+
+
+def transfer_inbound_id(transfer_id: str, sku: str) -> str:
+    """The id of the inbound supply a shipped transfer opens at its destination for a SKU."""
+    return f"{TRANSFER_INBOUND}{transfer_id}:{sku}"
+
+
+@dataclass(frozen=True)
+class TransferRecord:
+    """A transfer order as the ledger knows it.
+
+    lines: units sent, per SKU; received: units received so far, per SKU (only SKUs with
+    some); expected_at: arrival at the destination, UNIX seconds (set by ship at the
+    latest); version: 1 at creation, +1 per step; document: the caller's, stored as given.
+    """
+
+    id: str
+    source: str
+    destination: str
+    lines: dict[str, int]
+    received: dict[str, int]
+    state: TransferState
+    expected_at: float | None
+    version: int
+    created_at: float
+    updated_at: float
+    document: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def in_transit(self) -> dict[str, int]:
+        """Units shipped and not yet received, per SKU."""
+        if self.state not in (TransferState.IN_TRANSIT, TransferState.PARTIALLY_RECEIVED):
+            return {}
+        out = {s: q - self.received.get(s, 0) for s, q in self.lines.items()}
+        return {s: q for s, q in out.items() if q > 0}
+
+    def units(self, node: str, lines: Mapping[str, int]) -> tuple[Unit, ...]:
+        return tuple(Unit(node, s, q) for s, q in sorted(lines.items()))
+
+
+@dataclass(frozen=True)
+class TransferEffects:
+    """What a transfer step does to stock, and its events.
+
+    reserve: allocated up at the source (checked against available); free: allocated down
+    at the source; ship: on hand down at the source; in_transit: open inbound up at the
+    destination (inbound `transfer_inbound_id`, arriving at the record's expected_at);
+    receive: that inbound down and on hand up at the destination."""
+
+    reserve: tuple[Unit, ...] = ()
+    free: tuple[Unit, ...] = ()
+    ship: tuple[Unit, ...] = ()
+    in_transit: tuple[Unit, ...] = ()
+    receive: tuple[Unit, ...] = ()
+    events: tuple[Event, ...] = ()
+
+
+def _transfer_stamped(t: TransferRecord, events: Sequence[Event]) -> tuple[Event, ...]:
+    """transfer.* events carry the transfer's state and version after the step."""
+    return tuple((e, {**d, "state": str(t.state), "version": t.version}) for e, d in events)
+
+
+def _check_lines(lines: Mapping[str, int], what: str) -> None:
+    for sku, qty in lines.items():
+        if not (isinstance(sku, str) and sku):
+            raise Invalid(f"{what}: SKU {sku!r}; expected a non-empty SKU")
+        check_qty(qty, f"{what}, SKU {sku}")
+
+
+def create_transfer(
+    transfer_id: str,
+    source: str,
+    destination: str,
+    lines: Mapping[str, int],
+    expected_at: float | None,
+    document: dict[str, Any],
+    now: float,
+) -> tuple[TransferRecord, TransferEffects]:
+    """A new transfer, its lines reserved at the source. Invalid without lines, with a bad
+    quantity, or from a node to itself."""
+    what = f"transfer {transfer_id}"
+    if not lines:
+        raise Invalid(f"{what}: expected at least one line")
+    _check_lines(lines, what)
+    if not (source and destination) or source == destination:
+        raise Invalid(f"{what}: source {source!r} and destination {destination!r} must differ")
+    t = TransferRecord(
+        id=transfer_id, source=source, destination=destination,
+        lines=dict(sorted(lines.items())), received={}, state=TransferState.REQUESTED,
+        expected_at=expected_at, version=1, created_at=now, updated_at=now, document=document,
+    )  # fmt: skip
+    units = t.units(source, t.lines)
+    data = {"source": source, "destination": destination, "lines": t.lines,
+            "expected_at": expected_at}  # fmt: skip
+    return t, TransferEffects(
+        reserve=units, events=_transfer_stamped(t, [("transfer.created", data)])
+    )
+
+
+@dataclass(frozen=True)
+class TransferStep:
+    """ship: expected_at (arrival, UNIX seconds; the record's if None, required then);
+    receive: lines arrived, SKU -> qty (empty: everything in transit)."""
+
+    lines: Mapping[str, int] = field(default_factory=dict)
+    expected_at: float | None = None
+
+
+def check_transfer_allowed(t: TransferRecord, action: TransferAction) -> None:
+    """Conflict (with the current state) when the action is not allowed now."""
+    if action not in TRANSFER_ALLOWED_FROM:
+        raise Invalid(f"transfer {t.id}: unknown action {action!r}")
+    if t.state not in TRANSFER_ALLOWED_FROM[action]:
+        allowed = ", ".join(sorted(TRANSFER_ALLOWED_FROM[action]))
+        raise Conflict(
+            f"transfer {t.id} is {t.state}: {action} is allowed only when {allowed}",
+            current_state=str(t.state),
+        )
+
+
+def apply_transfer(
+    t: TransferRecord, action: TransferAction, step: TransferStep
+) -> tuple[TransferRecord, TransferEffects]:
+    """The transfer after one step, version + 1 (times are the store's to set), and the
+    step's effects on stock. Conflict if the state does not allow the action; Invalid for a
+    receipt of more than is in transit or a ship without an arrival time."""
+    check_transfer_allowed(t, action)
+    events: list[Event]
+    if action == "cancel":
+        after = replace(t, state=TransferState.CANCELLED)
+        effects = TransferEffects(free=t.units(t.source, t.lines))
+        events = [("transfer.cancelled", {"lines": t.lines})]
+    elif action == "ship":
+        arrives = t.expected_at if step.expected_at is None else step.expected_at
+        if arrives is None:
+            raise Invalid(f"transfer {t.id} ship: expected_at (arrival time) is required")
+        after = replace(t, state=TransferState.IN_TRANSIT, expected_at=arrives)
+        leaving = t.units(t.source, t.lines)
+        effects = TransferEffects(
+            free=leaving, ship=leaving, in_transit=t.units(t.destination, t.lines)
+        )
+        events = [("transfer.shipped", {"lines": t.lines, "expected_at": arrives})]
+    else:
+        open_ = t.in_transit
+        arrived = dict(step.lines) or open_
+        _check_lines(arrived, f"transfer {t.id} receipt")
+        for sku, qty in sorted(arrived.items()):
+            if qty > open_.get(sku, 0):
+                raise Invalid(
+                    f"transfer {t.id} receipt of {sku}: {qty} units, but "
+                    f"{open_.get(sku, 0)} are in transit"
+                )
+        received = {s: t.received.get(s, 0) + arrived.get(s, 0) for s in t.lines}
+        received = {s: q for s, q in received.items() if q}
+        done = received == t.lines
+        state = TransferState.RECEIVED if done else TransferState.PARTIALLY_RECEIVED
+        after = replace(t, state=state, received=received)
+        effects = TransferEffects(receive=t.units(t.destination, arrived))
+        events = [("transfer.received", {"lines": dict(sorted(arrived.items()))})]
+    after = replace(after, version=t.version + 1)
+    return after, replace(effects, events=_transfer_stamped(after, events))
+
+
+def check_inbound_not_transfer(inbound_id: str, action: str) -> None:
+    """A transfer's inbound is received and written through its transfer only: Conflict
+    for a receipt, Invalid for an upsert, naming the transfer's route."""
+    if inbound_id.startswith(TRANSFER_INBOUND):
+        transfer_id = inbound_id[len(TRANSFER_INBOUND) :].rsplit(":", 1)[0]
+        message = (
+            f"inbound {inbound_id} is transfer {transfer_id} in transit: {action} it through "
+            f"the transfer (POST /v1/transfers/{transfer_id}/receive)"
+        )
+        if action == "receive":
+            raise Conflict(message, current_state="in_transit")
+        raise Invalid(
+            f"inbound {inbound_id}: ids starting with {TRANSFER_INBOUND!r} are the transfers' own"
         )

@@ -62,9 +62,10 @@ from sourcing_engine.exchange import (
     settings_from_data,
     settings_to_data,
 )
-from sourcing_engine.lifecycle import OrderAction, OrderRecord, Reservation
+from sourcing_engine.lifecycle import OrderAction, OrderRecord, Reservation, TransferRecord
 from sourcing_engine.promise.calendars import calendar_problems
 from sourcing_engine.promise.carriers import default_carrier
+from sourcing_engine.promise.legs import leg_arrival
 from sourcing_engine.promise.network import PromiseNetwork
 from sourcing_engine.promise.options import (
     METHODS,
@@ -1289,6 +1290,105 @@ class Service:
         """qty units of a purchase order or transfer arrived at its node: on hand rises, the
         inbound's open quantity falls (partial receipts allowed)."""
         return self._keyed(key, lambda k: self.store.receive_inbound(inbound_id, qty, k))
+
+    # --- transfers between nodes (lifecycle.py, "transfer orders") ----------------------
+
+    def create_transfer(
+        self,
+        transfer_id: str,
+        source: str,
+        destination: str,
+        lines: Mapping[str, int],
+        expected_at: float | None = None,
+        key: IdempotencyKey | None = None,
+    ) -> Done[TransferRecord]:
+        """Reserve the lines at the source for a transfer to the destination (both known
+        nodes): all or nothing, InsufficientStock naming every short line. expected_at:
+        the planned arrival (UNIX seconds), if known now."""
+        self._check_node(source)
+        self._check_node(destination)
+        return self._keyed(
+            key,
+            lambda k: self.store.create_transfer(
+                transfer_id, source, destination, dict(lines), k, expected_at=expected_at
+            ),
+        )
+
+    def get_transfer(self, transfer_id: str) -> TransferRecord:
+        return self.store.get_transfer(transfer_id)
+
+    def ship_transfer(
+        self,
+        transfer_id: str,
+        expected_at: float | None = None,
+        key: IdempotencyKey | None = None,
+        if_version: int | None = None,
+    ) -> Done[TransferRecord]:
+        """The source shipped the transfer: its units are in transit, incoming at the
+        destination from expected_at (given now, or at creation, or else computed as a
+        ship-to-store leg is: promise/legs.py)."""
+
+        def prepare(t: TransferRecord) -> lifecycle.TransferStep:
+            if expected_at is not None or t.expected_at is not None:
+                return lifecycle.TransferStep(expected_at=expected_at)
+            return lifecycle.TransferStep(expected_at=self.leg_arrival(t.source, t.destination))
+
+        return self._transfer_step(transfer_id, "ship", prepare, key, if_version)
+
+    def receive_transfer(
+        self,
+        transfer_id: str,
+        lines: Mapping[str, int] | None = None,
+        key: IdempotencyKey | None = None,
+        if_version: int | None = None,
+    ) -> Done[TransferRecord]:
+        """Units of the transfer arrived (these lines, or everything still in transit): on
+        hand at the destination rises (partial receipts allowed)."""
+        step = lifecycle.TransferStep(lines=dict(lines or {}))
+        return self._transfer_step(transfer_id, "receive", lambda _: step, key, if_version)
+
+    def cancel_transfer(
+        self, transfer_id: str, key: IdempotencyKey | None = None, if_version: int | None = None
+    ) -> Done[TransferRecord]:
+        """Cancel a transfer not shipped yet: its units are available at the source again."""
+        step = lifecycle.TransferStep()
+        return self._transfer_step(transfer_id, "cancel", lambda _: step, key, if_version)
+
+    def _transfer_step(
+        self,
+        transfer_id: str,
+        action: lifecycle.TransferAction,
+        prepare: Callable[[TransferRecord], lifecycle.TransferStep],
+        key: IdempotencyKey | None,
+        if_version: int | None,
+    ) -> Done[TransferRecord]:
+        """One step of the transfer as it is now; if_version (If-Match): only from that
+        version, PreconditionFailed otherwise."""
+
+        def run(k: IdempotencyKey | None) -> TransferRecord:
+            t = self.store.get_transfer(transfer_id)
+            if if_version is not None and t.version != if_version:
+                raise PreconditionFailed(
+                    f"transfer {transfer_id}: version is {t.version}, not {if_version}; read "
+                    "it again (GET /v1/transfers/{id}) and decide on what it is now"
+                )
+            lifecycle.check_transfer_allowed(t, action)
+            return self.store.transfer_step(
+                transfer_id, action, prepare(t), k, expected_version=if_version
+            )
+
+        return self._keyed(key, run)
+
+    def leg_arrival(self, source: str, destination: str, at: dt.datetime | None = None) -> float:
+        """When units handed to `source` now (or at `at`) are received at `destination`,
+        as UNIX seconds (promise/legs.py)."""
+        ref = self._network_reference()
+        index = ref.nodes.index
+        for node in (source, destination):
+            if node not in index:
+                raise UnknownNode(node)
+        when = at or dt.datetime.now(dt.UTC)
+        return leg_arrival(ref.promise, index[source], index[destination], when).timestamp()
 
     # --- events, keys, health -----------------------------------------------------------
 

@@ -42,7 +42,8 @@ Conventions every store follows (pinned by the contract suite):
 - events: `stock.snapshot` (subject "node:<id>"), `stock.adjusted` and `inbound.received`
   ("stock:<node>/<sku>"), `settings.changed` ("settings:<name>"),
   `reservation.*` (the reservation id), `order.*` (the order id; data also carries the
-  order's `state` and `version` after the change); units in event data are lists of
+  order's `state` and `version` after the change), `transfer.*` (the transfer id; data
+  also carries its `state` and `version`); units in event data are lists of
   {"node", "sku", "qty"}.
 """
 
@@ -52,7 +53,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sourcing_engine.domain import Inbound, Item, Node, Position, Unit
-from sourcing_engine.lifecycle import OrderAction, OrderRecord, Reservation
+from sourcing_engine.lifecycle import (
+    OrderAction,
+    OrderRecord,
+    Reservation,
+    TransferAction,
+    TransferRecord,
+    TransferStep,
+)
 
 IDEMPOTENCY_RETENTION_S = 24 * 3600.0
 LAST_ADMIN = (
@@ -100,7 +108,7 @@ class IdempotencyKey:
     request_hash: str
 
 
-Result = OrderRecord | Reservation | Position
+Result = OrderRecord | Reservation | Position | TransferRecord
 """What a keyed operation returns, and what its key keeps."""
 
 
@@ -184,6 +192,45 @@ class Store(Protocol):
         quantity falls by qty (the record goes once nothing is open); NotFound for an
         unknown inbound, Invalid for more than is open. Event `inbound.received`. Returns
         the position after."""
+        ...
+
+    # transfers between nodes (lifecycle.py, "transfer orders"): a requested transfer's
+    # lines count as allocated at the source; shipped, they are open inbound at the
+    # destination (ids `lifecycle.transfer_inbound_id`, received only through the transfer)
+    def create_transfer(
+        self,
+        transfer_id: str,
+        source: str,
+        destination: str,
+        lines: Mapping[str, int],
+        idem: IdempotencyKey | None = None,
+        *,
+        expected_at: float | None = None,
+        document: dict[str, Any] | None = None,
+    ) -> TransferRecord:
+        """Reserve the lines at the source atomically (InsufficientStock with every short
+        line; Conflict if the id exists; Invalid for bad lines or source == destination).
+        Event `transfer.created`."""
+        ...
+
+    def get_transfer(self, transfer_id: str) -> TransferRecord:
+        """The transfer (NotFound if unknown)."""
+        ...
+
+    def transfer_step(
+        self,
+        transfer_id: str,
+        action: TransferAction,
+        step: TransferStep | None = None,
+        idem: IdempotencyKey | None = None,
+        *,
+        expected_version: int | None = None,
+    ) -> TransferRecord:
+        """One step of `lifecycle.apply_transfer`, atomically: ship (the reservation leaves
+        the source's on hand and opens inbound at the destination), receive (that inbound
+        to the destination's on hand, with `inbound.received` per SKU), cancel (the
+        reservation is released). Conflict if the state does not allow it or the version
+        is not the expected one. Event `transfer.shipped`, `.received` or `.cancelled`."""
         ...
 
     # network settings: one versioned JSON document per name
@@ -276,6 +323,12 @@ class Store(Protocol):
     def capacity_used(self, days: Mapping[str, str]) -> dict[str, tuple[int, int]]:
         """Shipments and units charged to each node (node -> its day) on that day; nodes
         without any are left out."""
+        ...
+
+    def pickups_waiting(self, before: float, limit: int = 1000) -> list[str]:
+        """Ids of the orders ready for pickup since a moment earlier than `before` (their
+        last step, `ready`, at < before), the longest waiting first, at most limit: what
+        the not-collected sweep reads."""
         ...
 
     def order_history(self, order_id: str) -> list[Event]:

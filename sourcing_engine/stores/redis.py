@@ -27,6 +27,7 @@ with a ``#!lua`` shebang, so a cluster node refuses any script touching another 
     order:<id>       hash    an order: state, version, lines, alloc, shipped, returned,
                              released, times, doc (the caller's document, stored as given)
     ocap:<order id>  hash    node -> "day|shipments|units" the order charged there
+    ready            zset    orders ready for pickup, score = when they became ready
     cap:<day>        hash    s:<node> shipments, u:<node> units charged to the node that day
     webhooks         hash    id -> subscription JSON; whprog:<id> (string) the deliverer's
                              progress, whrep:<id> (list) replay requests, whfail:<id> (list)
@@ -36,6 +37,9 @@ with a ``#!lua`` shebang, so a cluster node refuses any script touching another 
     idem:<key>       hash    idempotency key: in flight (hash, lease_until) or done (hash,
                              status, body); the only key with a TTL (24 h after completion)
     apikeys          hash    key id -> JSON (name, secret hash, scopes, created_at, revoked)
+    transfer:<id>    hash    a transfer: rec (JSON of lifecycle.TransferRecord's fields but
+                             times and version), version, created_at, updated_at; shipped,
+                             its units are inbound "transfer:<id>:<sku>" (lua/write_transfer)
 
 Durability. A reply means the write is on disk: the server must run with ``appendonly yes``
 and ``appendfsync always`` (Redis fsyncs the append-only file before it sends any reply of
@@ -93,6 +97,11 @@ from sourcing_engine.lifecycle import (
     OrderState,
     Reservation,
     Step,
+    TransferAction,
+    TransferEffects,
+    TransferRecord,
+    TransferState,
+    TransferStep,
     hold_state_at,
 )
 from sourcing_engine.stores.base import (
@@ -128,6 +137,7 @@ SCRIPTS = (
     "api_key",
     "webhook",
     "now",
+    "write_transfer",
 )
 R = TypeVar("R")
 MAX_QTY = lifecycle.MAX_QTY
@@ -247,6 +257,19 @@ def _order(order_id: str, h: dict[str, str]) -> OrderRecord:
     )
 
 
+def _transfer(h: dict[str, str]) -> TransferRecord:
+    r = json.loads(h["rec"])
+    return TransferRecord(
+        id=r["id"], source=r["source"], destination=r["destination"],
+        lines={str(k): int(v) for k, v in sorted((r["lines"] or {}).items())},
+        received={str(k): int(v) for k, v in sorted((r["received"] or {}).items())},
+        state=TransferState(r["state"]),
+        expected_at=None if r["expected_at"] is None else float(r["expected_at"]),
+        version=int(h["version"]), created_at=float(h["created_at"]),
+        updated_at=float(h["updated_at"]), document=r["document"],
+    )  # fmt: skip
+
+
 def _position(r: Sequence[str]) -> Position:
     """(node, sku, on hand, safety stock, allocated, reserved) as the scripts list them."""
     return Position(r[0], r[1], int(r[2]), int(r[3]), int(r[5]), int(r[4]))
@@ -257,6 +280,8 @@ def _result(raw: str) -> Result:
     kind, now, *rest = json.loads(raw)
     if kind == "order":
         return _order(rest[0], _pairs(rest[1:]))
+    if kind == "transfer":
+        return _transfer(_pairs(rest[1:]))
     if kind == "reservation":
         return _reservation(float(now), {"id": rest[0], **_pairs(rest[1:])})
     return _position(rest)
@@ -540,6 +565,7 @@ class RedisStore:
         args: list[Arg] = [len(inbound)]
         for b in inbound:
             _check_id(b.id, "inbound id")
+            lifecycle.check_inbound_not_transfer(b.id, "add")
             _check_qty(b.qty, f"inbound {b.id}")
             # expected_at as text: Lua's cjson would round it when a receipt rewrites qty
             args += [b.id, b.sku, json.dumps({**asdict(b), "expected_at": repr(b.expected_at)})]
@@ -551,6 +577,7 @@ class RedisStore:
     ) -> Position:
         _check_id(inbound_id, "inbound id")
         lifecycle.check_qty(qty, f"receipt of inbound {inbound_id}")
+        lifecycle.check_inbound_not_transfer(inbound_id, "receive")
         r = self._run("receive_inbound", [inbound_id, qty], idem)
         return _position(r[1:])
 
@@ -750,6 +777,92 @@ class RedisStore:
                     raise
         raise AssertionError("unreachable")
 
+    def pickups_waiting(self, before: float, limit: int = 1000) -> list[str]:
+        if limit <= 0:
+            return []
+        found = self._r.zrangebyscore(self.key("ready"), "-inf", f"({before!r}", 0, limit)
+        return list(cast(list[str], found))
+
+    # transfers between nodes
+
+    def create_transfer(
+        self,
+        transfer_id: str,
+        source: str,
+        destination: str,
+        lines: Mapping[str, int],
+        idem: IdempotencyKey | None = None,
+        *,
+        expected_at: float | None = None,
+        document: dict[str, Any] | None = None,
+    ) -> TransferRecord:
+        _check_id(transfer_id, "transfer id")
+        t, effects = lifecycle.create_transfer(
+            transfer_id, source, destination, lines, expected_at, document or {}, 0.0
+        )
+        return self._write_transfer(t, effects, 0, idem)
+
+    def get_transfer(self, transfer_id: str) -> TransferRecord:
+        h = cast(dict[str, str], self._r.hgetall(self.key(f"transfer:{transfer_id}")))
+        if not h:
+            raise NotFound(f"transfer {transfer_id} not found")
+        return _transfer(h)
+
+    def transfer_step(
+        self,
+        transfer_id: str,
+        action: TransferAction,
+        step: TransferStep | None = None,
+        idem: IdempotencyKey | None = None,
+        *,
+        expected_version: int | None = None,
+    ) -> TransferRecord:
+        if idem is not None and (done := self.idempotent_reply(idem.key)) is not None:
+            # a completed step replays before the transfer it moved on is judged again
+            if done.request_hash != idem.request_hash:
+                raise IdempotencyMismatch(
+                    f"idempotency key {idem.key} was used before with another request"
+                )
+            raise Replayed(done.result)
+        for attempt in range(WRITE_ATTEMPTS):
+            t = self.get_transfer(transfer_id)
+            if expected_version is not None and expected_version != t.version:
+                raise Conflict(
+                    f"transfer {transfer_id}: version is {t.version}, not {expected_version}",
+                    current_state=str(t.state),
+                )
+            after, effects = lifecycle.apply_transfer(t, action, step or TransferStep())
+            try:
+                return self._write_transfer(after, effects, t.version, idem)
+            except Conflict:  # changed since read: computed again on what it is now
+                if expected_version is not None or attempt == WRITE_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _write_transfer(
+        self,
+        t: TransferRecord,
+        effects: TransferEffects,
+        expected_version: int,
+        idem: IdempotencyKey | None,
+    ) -> TransferRecord:
+        """Write a transfer as lifecycle computed it, if still at expected_version (0: if it
+        does not exist yet); the store's clock stamps it."""
+        # expected_at as text: Lua's cjson would round it (as for add_inbound)
+        at = None if t.expected_at is None else repr(t.expected_at)
+        rec = {"id": t.id, "source": t.source, "destination": t.destination, "lines": t.lines,
+               "received": t.received, "state": t.state.value, "expected_at": at,
+               "document": t.document}  # fmt: skip
+        args: list[Arg] = [t.id, expected_version, _dumps(rec), at or ""]
+        for units in (effects.reserve, effects.free, effects.ship, effects.in_transit,
+                      effects.receive):  # fmt: skip
+            args += _units_args(units)
+        args.append(len(effects.events))
+        for type_, data in effects.events:
+            args += [type_, _dumps(data)]
+        r = self._run("write_transfer", args, idem)
+        return _transfer(_pairs(r[1:]))
+
     # events and idempotency
 
     def events(self, after: int, limit: int = 100) -> list[Event]:
@@ -883,5 +996,6 @@ for _name in (
     "list_api_keys", "revoke_api_key", "create_webhook", "list_webhooks", "get_webhook",
     "delete_webhook", "webhook_progress", "save_webhook_progress", "add_webhook_replay",
     "webhook_replays", "webhook_failures", "get_orders",
+    "create_transfer", "get_transfer", "transfer_step", "pickups_waiting",
 ):  # fmt: skip
     setattr(RedisStore, _name, _when_unreachable(getattr(RedisStore, _name)))

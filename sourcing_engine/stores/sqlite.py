@@ -59,6 +59,11 @@ from sourcing_engine.lifecycle import (
     OrderState,
     Reservation,
     Step,
+    TransferAction,
+    TransferEffects,
+    TransferRecord,
+    TransferState,
+    TransferStep,
     hold_state_at,
 )
 from sourcing_engine.stores.base import (
@@ -144,6 +149,11 @@ CREATE TABLE IF NOT EXISTS webhook_replays (
 CREATE TABLE IF NOT EXISTS webhook_failures (
     id INTEGER PRIMARY KEY AUTOINCREMENT, webhook_id TEXT NOT NULL, failure TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS webhook_failures_by ON webhook_failures (webhook_id, id);
+CREATE INDEX IF NOT EXISTS orders_ready ON orders (updated_at) WHERE state = 'ready_for_pickup';
+CREATE TABLE IF NOT EXISTS transfers (
+    id TEXT PRIMARY KEY, source TEXT NOT NULL, destination TEXT NOT NULL, lines TEXT NOT NULL,
+    received TEXT NOT NULL, state TEXT NOT NULL, expected_at REAL, version INTEGER NOT NULL,
+    created_at REAL NOT NULL, updated_at REAL NOT NULL, document TEXT NOT NULL);
 """
 
 # --- rows <-> records -----------------------------------------------------------------------
@@ -187,10 +197,30 @@ def _order_from_row(row: sqlite3.Row | tuple[Any, ...]) -> OrderRecord:
     )  # orjson: reading rows is most of a bulk read's time (the BI export), 3x json's speed
 
 
+def _transfer_row(t: TransferRecord) -> tuple[Any, ...]:
+    return (
+        t.id, t.source, t.destination, _dumps(t.lines), _dumps(t.received), t.state.value,
+        t.expected_at, t.version, t.created_at, t.updated_at, _dumps(t.document),
+    )  # fmt: skip
+
+
+def _transfer_from_row(row: sqlite3.Row | tuple[Any, ...]) -> TransferRecord:
+    (id_, source, destination, lines, received, state, expected_at, version, created_at,
+     updated_at, document) = tuple(row)  # fmt: skip
+    return TransferRecord(
+        id=id_, source=source, destination=destination, lines=json.loads(lines),
+        received=json.loads(received), state=TransferState(state), expected_at=expected_at,
+        version=version, created_at=created_at, updated_at=updated_at,
+        document=json.loads(document),
+    )  # fmt: skip
+
+
 def _result_to_json(result: Result) -> str:
     """A keyed call's result as its key keeps it."""
     if isinstance(result, OrderRecord):
         return _dumps({"order": list(_order_row(result))})
+    if isinstance(result, TransferRecord):
+        return _dumps({"transfer": list(_transfer_row(result))})
     if isinstance(result, Reservation):
         r = result
         hold = [r.id, r.cart, _units_to_json(r.units), r.created_at, r.expires_at, r.state.value,
@@ -205,6 +235,8 @@ def _result_from_json(text: str) -> Result:
     ((kind, values),) = json.loads(text).items()
     if kind == "order":
         return _order_from_row(tuple(values))
+    if kind == "transfer":
+        return _transfer_from_row(tuple(values))
     if kind == "reservation":
         id_, cart, units, created_at, expires_at, state, order_id, document = values
         units_ = _units_from_json(units)
@@ -372,6 +404,32 @@ class _Tx:
         self.conn.execute(f"{verb} INTO orders VALUES ({', '.join('?' * 11)})", _order_row(order))
         for type_, data in effects.events:
             self.emit(type_, order.id, data)
+
+    def receive_inbound(self, inbound_id: str, qty: int) -> Position:
+        """qty units of an open inbound arrive: its open quantity falls (the record goes once
+        none is open), its node's on hand rises; event `inbound.received`."""
+        row = self.conn.execute("SELECT * FROM inbound WHERE id = ?", (inbound_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"inbound {inbound_id}: unknown, or received in full already")
+        if qty > row["qty"]:
+            raise Invalid(
+                f"receipt of inbound {inbound_id}: {qty} units, but {row['qty']} are open"
+            )
+        if qty == row["qty"]:
+            self.conn.execute("DELETE FROM inbound WHERE id = ?", (inbound_id,))
+        else:
+            self.conn.execute("UPDATE inbound SET qty = qty - ? WHERE id = ?", (qty, inbound_id))
+        node, sku = row["node"], row["sku"]
+        self.conn.execute(
+            "INSERT INTO positions (node, sku, on_hand, safety_stock) VALUES (?, ?, ?, 0)"
+            " ON CONFLICT (node, sku) DO UPDATE SET on_hand = on_hand + ?",
+            (node, sku, qty, qty),
+        )
+        after = self.position(node, sku)
+        data = {"inbound": inbound_id, "qty": qty, "open": row["qty"] - qty,
+                "on_hand": after.on_hand}  # fmt: skip
+        self.emit("inbound.received", f"stock:{node}/{sku}", data)
+        return after
 
 
 def _summed(units: Sequence[Unit]) -> dict[tuple[str, str], int]:
@@ -634,6 +692,8 @@ class SqliteStore:
 
     def add_inbound(self, inbound: Sequence[Inbound]) -> None:
         lifecycle.check_units((Unit(i.node, i.sku, i.qty) for i in inbound), "inbound")
+        for i in inbound:
+            lifecycle.check_inbound_not_transfer(i.id, "add")
         with self._write() as tx:
             tx.conn.executemany(
                 "REPLACE INTO inbound VALUES (?, ?, ?, ?, ?)",
@@ -646,28 +706,8 @@ class SqliteStore:
         lifecycle.check_qty(qty, f"receipt of inbound {inbound_id}")
 
         def receive(tx: _Tx) -> Position:
-            row = tx.conn.execute("SELECT * FROM inbound WHERE id = ?", (inbound_id,)).fetchone()
-            if row is None:
-                raise NotFound(f"inbound {inbound_id}: unknown, or received in full already")
-            if qty > row["qty"]:
-                raise Invalid(
-                    f"receipt of inbound {inbound_id}: {qty} units, but {row['qty']} are open"
-                )
-            if qty == row["qty"]:
-                tx.conn.execute("DELETE FROM inbound WHERE id = ?", (inbound_id,))
-            else:
-                tx.conn.execute("UPDATE inbound SET qty = qty - ? WHERE id = ?", (qty, inbound_id))
-            node, sku = row["node"], row["sku"]
-            tx.conn.execute(
-                "INSERT INTO positions (node, sku, on_hand, safety_stock) VALUES (?, ?, ?, 0)"
-                " ON CONFLICT (node, sku) DO UPDATE SET on_hand = on_hand + ?",
-                (node, sku, qty, qty),
-            )
-            after = tx.position(node, sku)
-            data = {"inbound": inbound_id, "qty": qty, "open": row["qty"] - qty,
-                    "on_hand": after.on_hand}  # fmt: skip
-            tx.emit("inbound.received", f"stock:{node}/{sku}", data)
-            return after
+            lifecycle.check_inbound_not_transfer(inbound_id, "receive")
+            return tx.receive_inbound(inbound_id, qty)
 
         return self._keyed(idem, receive)
 
@@ -705,6 +745,98 @@ class SqliteStore:
                 (_dumps(list(skus)),),
             ).fetchall()
         return [Inbound(r["id"], r["node"], r["sku"], r["qty"], r["expected_at"]) for r in rows]
+
+    def pickups_waiting(self, before: float, limit: int = 1000) -> list[str]:
+        with self._read() as tx:
+            rows = tx.conn.execute(
+                "SELECT id FROM orders WHERE state = 'ready_for_pickup' AND updated_at < ?"
+                " ORDER BY updated_at, id LIMIT ?",
+                (before, limit),
+            ).fetchall()
+        return [r["id"] for r in rows]
+
+    # --- transfers between nodes
+
+    def create_transfer(
+        self,
+        transfer_id: str,
+        source: str,
+        destination: str,
+        lines: Mapping[str, int],
+        idem: IdempotencyKey | None = None,
+        *,
+        expected_at: float | None = None,
+        document: dict[str, Any] | None = None,
+    ) -> TransferRecord:
+        def create(tx: _Tx) -> TransferRecord:
+            t, effects = lifecycle.create_transfer(
+                transfer_id, source, destination, lines, expected_at, document or {}, tx.now
+            )
+            found = tx.conn.execute(
+                "SELECT state FROM transfers WHERE id = ?", (transfer_id,)
+            ).fetchone()
+            if found is not None:
+                raise Conflict(
+                    f"transfer {transfer_id} already exists", current_state=found["state"]
+                )
+            tx.check_available(effects.reserve)
+            return self._write_transfer(tx, t, effects, insert=True)
+
+        return self._keyed(idem, create)
+
+    def get_transfer(self, transfer_id: str) -> TransferRecord:
+        with self._read() as tx:
+            return self._load_transfer(tx, transfer_id)
+
+    def transfer_step(
+        self,
+        transfer_id: str,
+        action: TransferAction,
+        step: TransferStep | None = None,
+        idem: IdempotencyKey | None = None,
+        *,
+        expected_version: int | None = None,
+    ) -> TransferRecord:
+        def run(tx: _Tx) -> TransferRecord:
+            t = self._load_transfer(tx, transfer_id)
+            if expected_version is not None and expected_version != t.version:
+                raise Conflict(
+                    f"transfer {transfer_id}: version is {t.version}, not {expected_version}",
+                    current_state=str(t.state),
+                )
+            after, effects = lifecycle.apply_transfer(t, action, step or TransferStep())
+            return self._write_transfer(tx, replace(after, updated_at=tx.now), effects)
+
+        return self._keyed(idem, run)
+
+    @staticmethod
+    def _load_transfer(tx: _Tx, transfer_id: str) -> TransferRecord:
+        row = tx.conn.execute("SELECT * FROM transfers WHERE id = ?", (transfer_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"transfer {transfer_id} not found")
+        return _transfer_from_row(row)
+
+    @staticmethod
+    def _write_transfer(
+        tx: _Tx, t: TransferRecord, effects: TransferEffects, insert: bool = False
+    ) -> TransferRecord:
+        """Apply a transfer step's effects (its reservation already checked) and save it."""
+        tx.add_allocated(effects.free, -1)
+        tx.add_allocated(effects.reserve, +1)
+        tx.apply(Effects(ship=effects.ship))
+        assert t.expected_at is not None or not effects.in_transit
+        tx.conn.executemany(
+            "INSERT INTO inbound VALUES (?, ?, ?, ?, ?)",
+            [(lifecycle.transfer_inbound_id(t.id, u.sku), u.node, u.sku, u.qty, t.expected_at)
+             for u in effects.in_transit],
+        )  # fmt: skip
+        for u in effects.receive:
+            tx.receive_inbound(lifecycle.transfer_inbound_id(t.id, u.sku), u.qty)
+        verb = "INSERT" if insert else "REPLACE"
+        tx.conn.execute(f"{verb} INTO transfers VALUES ({', '.join('?' * 11)})", _transfer_row(t))
+        for type_, data in effects.events:
+            tx.emit(type_, t.id, data)
+        return t
 
     # --- checkout holds
 

@@ -198,3 +198,38 @@ local function stored_reply(kind, id, key)
   end
   return r
 end
+
+-- Inbound receipts, checked before any write (inbound_open) then written (inbound_arrive):
+-- the open quantity falls by qty (the record goes once none is open), the node's on hand
+-- rises by qty; event inbound.received. inbound_open returns the record, or a failure.
+local function inbound_open(id, qty)
+  local raw = redis.call('HGET', K_INBOUND, id)
+  if not raw then
+    return nil, fail('not_found', 'inbound ' .. id .. ': unknown, or received in full already')
+  end
+  local rec = cjson.decode(raw)
+  if qty > tonumber(rec.qty) then
+    return nil, fail('invalid', 'receipt of inbound ' .. id .. ': ' .. qty .. ' units, but ' ..
+      rec.qty .. ' are open')
+  end
+  return rec, nil
+end
+
+-- Returns the position after: on hand, safety stock, allocated, reserved.
+local function inbound_arrive(id, rec, qty)
+  local open = tonumber(rec.qty)
+  local node, sku = rec.node, rec.sku
+  local oh, ss, al, rs = position(node, sku, {})
+  if qty == open then
+    redis.call('HDEL', K_INBOUND, id)
+    redis.call('SREM', k_inb(sku), id)
+  else
+    rec.qty = open - qty
+    redis.call('HSET', K_INBOUND, id, cjson.encode(rec))
+  end
+  settle(sku)
+  redis.call('HSET', k_pos(sku), 'oh:' .. node, oh + qty, 'ss:' .. node, ss)
+  emit('inbound.received', 'stock:' .. node .. '/' .. sku, '{"inbound":' .. cjson.encode(id) ..
+    ',"qty":' .. qty .. ',"open":' .. (open - qty) .. ',"on_hand":' .. (oh + qty) .. '}', false)
+  return oh + qty, ss, al, rs
+end

@@ -159,6 +159,12 @@ for _, u in ipairs(restock) do
   end
   redis.call('HINCRBY', k_pos(u[2]), 'oh:' .. u[1], u[3])
 end
+-- the orders waiting at a pickup counter, for the not-collected sweep
+if ARGV[7] == 'ready_for_pickup' then
+  redis.call('ZADD', P .. 'ready', NOW_SCORE, order_id)
+elseif found[1] == 'ready_for_pickup' then
+  redis.call('ZREM', P .. 'ready', order_id)
+end
 local created_at = ARGV[14] ~= '' and ARGV[14] or NOW_T
 redis.call('HSET', key, 'state', ARGV[7], 'version', expected + 1, 'created_at', created_at,
   'updated_at', NOW_T, 'lines', ARGV[8], 'alloc', ARGV[9], 'shipped', ARGV[10],

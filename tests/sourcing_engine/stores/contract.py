@@ -42,8 +42,13 @@ from sourcing_engine.stores.base import (
     Store,
     Webhook,
 )
+from tests.sourcing_engine.stores.contract_pickups import PickupContract
+from tests.sourcing_engine.stores.contract_transfers import TransferContract
 
-Action = Literal["release", "ship", "cancel", "reject", "return", "reallocate"]
+Action = Literal[
+    "release", "ship", "cancel", "reject", "return", "reallocate", "ready", "pick_up",
+    "not_collected",
+]  # fmt: skip
 N1, N2, N3 = "N1", "N2", "N3"
 LONG_TTL_S = 600.0
 # N1: A 10 on hand, 2 safety (8 available); B 5. N2: A 4; B 2.
@@ -64,6 +69,9 @@ ACTION_ARGS: dict[Action, dict[str, Any]] = {
     "reject": {"node": N1, "units": [Unit(N1, "A", 1)]},
     "reallocate": {"units": [Unit(N1, "A", 1)], "new_allocations": [Unit(N2, "A", 1)]},
     "return": {},
+    "ready": {"node": N1},
+    "pick_up": {"node": N1},
+    "not_collected": {"node": N1},
 }
 # (state, action) -> state after; every pair not listed must be refused with a Conflict.
 ALLOWED: dict[tuple[OrderState, Action], OrderState] = {
@@ -82,7 +90,19 @@ ALLOWED: dict[tuple[OrderState, Action], OrderState] = {
     (OrderState.PARTIALLY_SHIPPED, "reallocate"): OrderState.PARTIALLY_SHIPPED,
     (OrderState.PARTIALLY_SHIPPED, "return"): OrderState.PARTIALLY_SHIPPED,
     (OrderState.SHIPPED, "return"): OrderState.RETURNED,
+    # pickup: ready at N1 once everything still allocated is there (ONE_NODE: the order
+    # is then made at N1 only)
+    (OrderState.ALLOCATED, "ready"): OrderState.READY_FOR_PICKUP,
+    (OrderState.RELEASED, "ready"): OrderState.READY_FOR_PICKUP,
+    (OrderState.PARTIALLY_SHIPPED, "ready"): OrderState.READY_FOR_PICKUP,
+    (OrderState.SHIPPED, "ready"): OrderState.READY_FOR_PICKUP,
+    (OrderState.READY_FOR_PICKUP, "pick_up"): OrderState.PICKED_UP,
+    (OrderState.READY_FOR_PICKUP, "not_collected"): OrderState.NOT_COLLECTED,
+    (OrderState.PICKED_UP, "return"): OrderState.RETURNED,
 }
+ONE_NODE = {(OrderState.ALLOCATED, "ready"), (OrderState.RELEASED, "ready")}
+"""Pairs the matrix drives on an order allocated at N1 only."""
+N1_UNITS = (Unit(N1, "A", 3),)
 MATRIX = [(s, a) for s in OrderState for a in ACTION_ARGS]
 
 
@@ -114,9 +134,11 @@ def idem(key: str, request_hash: str = "h1") -> IdempotencyKey:
     return IdempotencyKey(key, request_hash)
 
 
-def order_in(store: Store, state: OrderState, order_id: str = "o1") -> OrderRecord:
-    """The order ORDER_UNITS brought to `state` by allowed transitions."""
-    order = store.create_order(order_id, ORDER_LINES, ORDER_UNITS, {"n": 1})
+def order_in(
+    store: Store, state: OrderState, order_id: str = "o1", units: tuple[Unit, ...] = ORDER_UNITS
+) -> OrderRecord:
+    """The order of `units` (A x3) brought to `state` by allowed transitions."""
+    order = store.create_order(order_id, ORDER_LINES, units, {"n": 1})
     steps: dict[OrderState, list[tuple[Action, dict[str, Any]]]] = {
         OrderState.ALLOCATED: [],
         OrderState.RELEASED: [("release", {})],
@@ -124,7 +146,12 @@ def order_in(store: Store, state: OrderState, order_id: str = "o1") -> OrderReco
         OrderState.SHIPPED: [("ship", {"node": N2}), ("ship", {"node": N1})],
         OrderState.CANCELLED: [("cancel", {})],
         OrderState.RETURNED: [("ship", {"node": N2}), ("ship", {"node": N1}), ("return", {})],
-    }
+        OrderState.READY_FOR_PICKUP: [("ship", {"node": N2}), ("ready", {"node": N1})],
+        OrderState.PICKED_UP: [("ship", {"node": N2}), ("ready", {"node": N1}),
+                               ("pick_up", {"node": N1})],
+        OrderState.NOT_COLLECTED: [("ship", {"node": N2}), ("ready", {"node": N1}),
+                                   ("not_collected", {"node": N1})],
+    }  # fmt: skip
     for action, args in steps[state]:
         order = store.transition(order_id, action, **args)
     assert order.state == state
@@ -166,7 +193,7 @@ def assert_lines_consistent(order: OrderRecord) -> None:
     assert order.lines == per_sku
 
 
-class StoreContract:
+class StoreContract(TransferContract, PickupContract):
     """Every method and rule of `ledger.Store`; subclasses provide the `store` fixture."""
 
     short_ttl_s: ClassVar[float] = 0.2
@@ -769,7 +796,9 @@ class StoreContract:
         stock after it are exactly what lifecycle.apply computes; any other transition is
         a Conflict naming the state, and changes nothing."""
         seed(store)
-        before = order_in(store, state)
+        before = order_in(
+            store, state, units=N1_UNITS if (state, action) in ONE_NODE else ORDER_UNITS
+        )
         args = ACTION_ARGS[action]
         if (state, action) in ALLOWED:
             positions, last = all_positions(store), store.events(0, 1000)[-1].seq

@@ -1,14 +1,15 @@
 """An independent checker of the ledger's invariants, and a load that exercises them.
 
 Both stores' concurrency tests use these. `hammer` runs reserve, commit, release,
-create_order, cancel and ship on a few hot positions and keeps its own `Tally` of what the
+create_order, cancel and ship, and transfers between the hot nodes (create, ship, receive in
+part, cancel), on a few hot positions and keeps its own `Tally` of what the
 store acknowledged; after every step it reads the hot positions and the hot nodes' capacity
 of the day (`cap_hot`) and checks them. At the end
 the caller merges every worker's tally and checks the store against it: nothing oversold,
 nothing negative, and every unit where the acknowledgements say it is.
 
-No stock snapshots happen during the load, so `on_hand` only changes by shipments and
-receipts (adjustments), and every position must satisfy
+No stock snapshots happen during the load, so `on_hand` only changes by shipments,
+receipts (adjustments) and transfers, and every position must satisfy
 on_hand = available + reserved + allocated + safety stock.
 """
 
@@ -20,7 +21,13 @@ from dataclasses import dataclass, field
 
 from sourcing_engine.domain import Node, Position, Unit
 from sourcing_engine.errors import Conflict, InsufficientCapacity, InsufficientStock
-from sourcing_engine.lifecycle import OrderRecord
+from sourcing_engine.lifecycle import (
+    TRANSFER_INBOUND,
+    OrderRecord,
+    TransferRecord,
+    TransferState,
+    TransferStep,
+)
 from sourcing_engine.stores import open_store
 from sourcing_engine.stores.base import Store
 
@@ -58,6 +65,12 @@ class Tally:
     allocated: Counter[Key] = field(default_factory=Counter)
     shipped: Counter[Key] = field(default_factory=Counter)
     received: Counter[Key] = field(default_factory=Counter)  # adjustments added
+    # transfers: reserved at the source (allocated there), shipped from the source, open
+    # inbound at the destination, received there
+    transfer_reserved: Counter[Key] = field(default_factory=Counter)
+    transfer_out: Counter[Key] = field(default_factory=Counter)
+    in_transit: Counter[Key] = field(default_factory=Counter)
+    transfer_in: Counter[Key] = field(default_factory=Counter)
     ops: Counter[str] = field(default_factory=Counter)  # successful operations by kind
     refused: Counter[str] = field(default_factory=Counter)  # shortages and conflicts
     checks: int = 0  # position checks made during the load
@@ -67,6 +80,10 @@ class Tally:
         self.allocated.update(other.allocated)
         self.shipped.update(other.shipped)
         self.received.update(other.received)
+        self.transfer_reserved.update(other.transfer_reserved)
+        self.transfer_out.update(other.transfer_out)
+        self.in_transit.update(other.in_transit)
+        self.transfer_in.update(other.transfer_in)
         self.ops.update(other.ops)
         self.refused.update(other.refused)
         self.checks += other.checks
@@ -81,12 +98,33 @@ def check_against_tally(
     assert set(by_key) == set(initial)
     for key, (on_hand, safety) in initial.items():
         p = by_key[key]
-        stock = on_hand + tally.received[key]
-        assert p.on_hand == stock - tally.shipped[key], (key, p, tally)
-        assert p.allocated == tally.allocated[key], (key, p, tally.allocated[key])
+        stock = on_hand + tally.received[key] + tally.transfer_in[key]
+        gone = tally.shipped[key] + tally.transfer_out[key]
+        assert p.on_hand == stock - gone, (key, p, tally)
+        allocated = tally.allocated[key] + tally.transfer_reserved[key]
+        assert p.allocated == allocated, (key, p, allocated)
         assert p.reserved == tally.held[key], (key, p, tally.held[key])
-        taken = tally.shipped[key] + tally.allocated[key] + tally.held[key]
+        taken = gone + allocated + tally.held[key]
         assert taken <= stock - safety, f"{key}: {taken} units given out of {stock - safety}"
+
+
+def check_transfers(
+    store: Store, initial: dict[Key, tuple[int, int]], tally: Tally, positions: Sequence[Position]
+) -> None:
+    """Units in transit are the open inbound of transfers, where the acknowledgements say;
+    per SKU, on hand everywhere plus in transit is what was there, plus adjustments, minus
+    what orders shipped: transfers create and lose no unit."""
+    open_ = Counter[Key]()
+    for b in store.list_inbound(HOT_SKUS):
+        if b.id.startswith(TRANSFER_INBOUND):
+            open_[(b.node, b.sku)] += b.qty
+    assert +open_ == +tally.in_transit, (open_, tally.in_transit)
+    for sku in HOT_SKUS:
+        now = sum(p.on_hand for p in positions if p.sku == sku)
+        now += sum(q for (_, s), q in open_.items() if s == sku)
+        was = sum(oh for (_, s), (oh, _) in initial.items() if s == sku)
+        was += sum(tally.received[(n, sku)] - tally.shipped[(n, sku)] for n in HOT_NODES)
+        assert now == was, f"{sku}: {now} units on hand and in transit, {was} expected"
 
 
 def cap_hot(store: Store) -> None:
@@ -139,6 +177,7 @@ class _Worker:
     tally: Tally = field(default_factory=Tally)
     holds: dict[str, Counter[Key]] = field(default_factory=dict)
     orders: dict[str, Counter[Key]] = field(default_factory=dict)  # unshipped allocations
+    transfers: dict[str, TransferRecord] = field(default_factory=dict)  # not yet done
     serial: int = 0
 
     def next_id(self, kind: str) -> str:
@@ -161,10 +200,14 @@ class _Worker:
                 self.create_order()
             elif roll < 0.8 and self.orders:
                 self.cancel()
-            elif roll < 0.93 and self.orders:
+            elif roll < 0.88 and self.orders:
                 self.ship()
-            else:
+            elif roll < 0.92:
                 self.receive()
+            elif roll < 0.96:
+                self.create_transfer()
+            elif self.transfers:
+                self.step_transfer()
         except InsufficientStock:
             self.tally.refused["shortage"] += 1
         except InsufficientCapacity:
@@ -249,6 +292,46 @@ class _Worker:
         self.store.adjust_stock(node, sku, qty, "receipt")
         self.tally.received[(node, sku)] += qty
         self.tally.ops["receive"] += 1
+
+    def create_transfer(self) -> None:
+        source, destination = self.rng.sample(HOT_NODES, 2)
+        lines = {
+            s: self.rng.randint(1, 4) for s in self.rng.sample(HOT_SKUS, self.rng.randint(1, 2))
+        }
+        t = self.store.create_transfer(self.next_id("t"), source, destination, lines)
+        assert (t.state, t.lines) == (TransferState.REQUESTED, lines), t
+        self.transfers[t.id] = t
+        self.tally.transfer_reserved.update({(source, s): q for s, q in lines.items()})
+        self.tally.ops["transfer"] += 1
+
+    def step_transfer(self) -> None:
+        """Ship (or now and then cancel) a requested transfer, or receive part or all of
+        one in transit."""
+        t = self.transfers[self.rng.choice(list(self.transfers))]
+        if t.state == TransferState.REQUESTED:
+            at_source = {(t.source, s): q for s, q in t.lines.items()}
+            if self.rng.random() < 0.25:
+                after = self.store.transfer_step(t.id, "cancel")
+                self.tally.ops["transfer_cancel"] += 1
+            else:
+                after = self.store.transfer_step(t.id, "ship", TransferStep(expected_at=1e9))
+                self.tally.transfer_out.update(at_source)
+                self.tally.in_transit.update({(t.destination, s): q for s, q in t.lines.items()})
+                self.tally.ops["transfer_ship"] += 1
+            self.tally.transfer_reserved.subtract(at_source)
+        else:
+            sku = self.rng.choice(sorted(t.in_transit))
+            lines = {sku: self.rng.randint(1, t.in_transit[sku])}
+            after = self.store.transfer_step(t.id, "receive", TransferStep(lines=lines))
+            arrived = {(t.destination, sku): lines[sku]}
+            self.tally.in_transit.subtract(arrived)
+            self.tally.transfer_in.update(arrived)
+            self.tally.ops["transfer_receive"] += 1
+        assert after.version == t.version + 1, (t, after)
+        if after.state in (TransferState.RECEIVED, TransferState.CANCELLED):
+            del self.transfers[t.id]
+        else:
+            self.transfers[t.id] = after
 
     def _forget_if_done(self, order_id: str, left: Counter[Key]) -> None:
         for key in [k for k, q in left.items() if q == 0]:

@@ -30,6 +30,7 @@ from tests.sourcing_engine.stores.invariants import (
     check_capacity,
     check_capacity_recount,
     check_positions,
+    check_transfers,
     hammer,
     hammer_url,
     seed_hot,
@@ -87,10 +88,13 @@ def test_threads_and_processes_never_oversell(url: str, store: Store) -> None:
     total = Tally()
     for tally in tallies:
         total.merge(tally)
-    check_against_tally(initial, store.positions(HOT_SKUS, HOT_NODES), total)
+    positions = store.positions(HOT_SKUS, HOT_NODES)
+    check_against_tally(initial, positions, total)
+    check_transfers(store, initial, total, positions)
     check_capacity(store, total)
     assert all(t.ops.total() > 0 for t in tallies), "a worker got nothing done"
-    kinds = ("reserve", "commit", "release", "create_order", "cancel", "ship", "receive")
+    kinds = ("reserve", "commit", "release", "create_order", "cancel", "ship", "receive",
+             "transfer", "transfer_ship", "transfer_receive", "transfer_cancel")  # fmt: skip
     assert all(total.ops[k] > 0 for k in kinds), total.ops
     assert total.refused["shortage"] > 0, "the load never reached the stock limit"
     assert total.refused["capacity"] > 0, "the load never reached a node's capacity"
