@@ -392,6 +392,22 @@ def export_table(rows: list[dict[str, Any]]) -> None:
                     _met(e["peak_rss_mb"] <= e["target_mb"])]))  # fmt: skip
 
 
+def concurrency_table(rows: list[dict[str, Any]]) -> None:
+    """The ledger's invariants under a minute of concurrent load (issue 9), per store."""
+    print(_row(["concurrent load on the ledger (16 threads, 3 processes)", "operations",
+                "refused (stock, capacity)", "target"]))  # fmt: skip
+    print(_row(["---"] * 4))
+    for b in rows:
+        if not b["name"].startswith("test_hot_load_a_minute"):
+            continue
+        e = b["extra_info"]
+        refused = f"{e['refused'].get('shortage', 0):,}, {e['refused'].get('capacity', 0):,}"
+        print(_row([f"{e['store']}, {e['seconds']:.0f} s, every step checked",
+                    f"{e['operations']:,}, zero violations", refused,
+                    f">= {e['target_operations']:,}: "
+                    f"{_met(e['operations'] >= e['target_operations'])}"]))  # fmt: skip
+
+
 def peak_day_table(rows: list[dict[str, Any]]) -> None:
     """A peak day through the API (issue 9): the online plan against the batch optimum."""
     b = _find(rows, "test_peak_day_through_the_api")
@@ -765,6 +781,7 @@ TABLES: list[Table] = [
     lookahead_table,
     export_table,
     peak_day_table,
+    concurrency_table,
     anytime_tables,
     reference_large_table,
 ]

@@ -13,10 +13,13 @@ receipts (adjustments) and transfers, and every position must satisfy
 on_hand = available + reserved + allocated + safety stock.
 """
 
+import multiprocessing
+import os
 import random
 import time
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sourcing_engine.domain import Node, Position, Unit
@@ -380,3 +383,45 @@ def hammer_url(url: str, name: str, seconds: float, seed: int) -> Tally:
         return hammer(store, name, seconds, seed)
     finally:
         store.close()
+
+
+def _pid_after(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+KINDS = ("reserve", "commit", "release", "create_order", "cancel", "ship", "receive",
+         "transfer", "transfer_ship", "transfer_receive", "transfer_cancel")  # fmt: skip
+"""The steps a hot load must have taken (each at least once)."""
+
+
+def hot_load(url: str, store: Store, seconds: float, threads: int, processes: int) -> Tally:
+    """`threads` threads on `store` and `processes` processes each on its own store at
+    `url`, hammering the hot positions for `seconds`; then every check of the store against
+    the merged tally (nothing oversold or negative, every unit where the acknowledgements
+    say, transfers conserved, capacity never exceeded), and that the load did everything:
+    every worker and every kind of step, shortages and full nodes reached. The merged tally."""
+    cap_hot(store)
+    initial = seed_hot(store, on_hand=(400, 30), safety=3)
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(processes, mp_context=spawn) as procs:
+        # start the processes (spawn imports take a while) before the clock starts
+        pids = {f.result() for f in [procs.submit(_pid_after, 0.5) for _ in range(processes)]}
+        assert len(pids) == processes
+        in_procs = [procs.submit(hammer_url, url, f"p{i}", seconds, i) for i in range(processes)]
+        with ThreadPoolExecutor(threads) as pool:
+            tallies = list(pool.map(lambda i: hammer(store, f"t{i}", seconds, 100 + i),
+                                    range(threads)))  # fmt: skip
+        tallies += [f.result() for f in in_procs]
+    total = Tally()
+    for tally in tallies:
+        total.merge(tally)
+    positions = store.positions(HOT_SKUS, HOT_NODES)
+    check_against_tally(initial, positions, total)
+    check_transfers(store, initial, total, positions)
+    check_capacity(store, total)
+    assert all(t.ops.total() > 0 for t in tallies), "a worker got nothing done"
+    assert all(total.ops[k] > 0 for k in KINDS), total.ops
+    assert total.refused["shortage"] > 0, "the load never reached the stock limit"
+    assert total.refused["capacity"] > 0, "the load never reached a node's capacity"
+    return total

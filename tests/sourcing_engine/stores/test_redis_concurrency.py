@@ -1,8 +1,6 @@
 """The Redis store under concurrent processes, racing expiry, duplicate requests, and kill -9 of
 redis-server itself (tests/sourcing_engine/stores/invariants.py checks every step)."""
 
-import multiprocessing
-import os
 import random
 import subprocess
 import sys
@@ -10,7 +8,6 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -24,24 +21,15 @@ from tests.sourcing_engine.stores.invariants import (
     HOT_NODES,
     HOT_SKUS,
     Tally,
-    cap_hot,
     check_against_tally,
-    check_capacity,
     check_capacity_recount,
-    check_transfers,
-    hammer,
-    hammer_url,
+    hot_load,
     seed_hot,
 )
 
 REPO = Path(__file__).resolve().parents[3]
 LOAD_S = 3.0
 PROCESSES, THREADS = 3, 8
-
-
-def _pid_after(seconds: float) -> int:
-    time.sleep(seconds)
-    return os.getpid()
 
 
 @pytest.fixture
@@ -61,30 +49,7 @@ def store(url: str) -> Iterator[Store]:
 def test_processes_and_threads_never_oversell(url: str, store: Store) -> None:
     """3 processes and 8 threads on hot SKUs of one Redis: every step checks out, the end
     matches every acknowledgement."""
-    cap_hot(store)
-    initial = seed_hot(store, on_hand=(400, 30), safety=3)
-    with ProcessPoolExecutor(PROCESSES, mp_context=multiprocessing.get_context("spawn")) as procs:
-        # start the processes (spawn imports take a while) before the clock starts
-        pids = {f.result() for f in [procs.submit(_pid_after, 0.5) for _ in range(PROCESSES)]}
-        assert len(pids) == PROCESSES
-        in_procs = [procs.submit(hammer_url, url, f"p{i}", LOAD_S, i) for i in range(PROCESSES)]
-        with ThreadPoolExecutor(THREADS) as threads:
-            tallies = list(threads.map(lambda i: hammer(store, f"t{i}", LOAD_S, 100 + i),
-                                       range(THREADS)))  # fmt: skip
-        tallies += [f.result() for f in in_procs]
-    total = Tally()
-    for tally in tallies:
-        total.merge(tally)
-    positions = store.positions(HOT_SKUS, HOT_NODES)
-    check_against_tally(initial, positions, total)
-    check_transfers(store, initial, total, positions)
-    check_capacity(store, total)
-    assert all(t.ops.total() > 0 for t in tallies), "a worker got nothing done"
-    kinds = ("reserve", "commit", "release", "create_order", "cancel", "ship", "receive",
-             "transfer", "transfer_ship", "transfer_receive", "transfer_cancel")  # fmt: skip
-    assert all(total.ops[k] > 0 for k in kinds), total.ops
-    assert total.refused["shortage"] > 0, "the load never reached the stock limit"
-    assert total.refused["capacity"] > 0, "the load never reached a node's capacity"
+    hot_load(url, store, LOAD_S, THREADS, PROCESSES)
 
 
 def test_expiry_raced_against_commit_ends_each_hold_once(store: Store) -> None:

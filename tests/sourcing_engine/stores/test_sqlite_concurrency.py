@@ -1,6 +1,5 @@
 """The embedded store under concurrent callers, racing expiry, duplicate requests and kill -9."""
 
-import multiprocessing
 import os
 import random
 import signal
@@ -10,7 +9,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
@@ -25,14 +24,10 @@ from tests.sourcing_engine.stores.invariants import (
     HOT_NODES,
     HOT_SKUS,
     Tally,
-    cap_hot,
     check_against_tally,
-    check_capacity,
     check_capacity_recount,
     check_positions,
-    check_transfers,
-    hammer,
-    hammer_url,
+    hot_load,
     seed_hot,
 )
 
@@ -54,11 +49,6 @@ def store(url: str) -> Iterator[Store]:
     store.close()
 
 
-def _pid_after(seconds: float) -> int:
-    time.sleep(seconds)
-    return os.getpid()
-
-
 def run_together(n: int, task: Callable[[int], T]) -> list[T]:
     """task(0..n-1) on n threads released at once by a barrier."""
     barrier = threading.Barrier(n)
@@ -74,30 +64,7 @@ def run_together(n: int, task: Callable[[int], T]) -> list[T]:
 @pytest.mark.slow
 def test_threads_and_processes_never_oversell(url: str, store: Store) -> None:
     """16 threads and 3 processes on hot SKUs: every step checks out, the end matches every ack."""
-    cap_hot(store)
-    initial = seed_hot(store, on_hand=(400, 30), safety=3)
-    with ProcessPoolExecutor(PROCESSES, mp_context=multiprocessing.get_context("spawn")) as procs:
-        # start the processes (spawn imports take a while) before the clock starts
-        pids = {f.result() for f in [procs.submit(_pid_after, 0.5) for _ in range(PROCESSES)]}
-        assert len(pids) == PROCESSES
-        in_procs = [procs.submit(hammer_url, url, f"p{i}", LOAD_S, i) for i in range(PROCESSES)]
-        with ThreadPoolExecutor(THREADS) as threads:
-            tallies = list(threads.map(lambda i: hammer(store, f"t{i}", LOAD_S, 100 + i),
-                                       range(THREADS)))  # fmt: skip
-        tallies += [f.result() for f in in_procs]
-    total = Tally()
-    for tally in tallies:
-        total.merge(tally)
-    positions = store.positions(HOT_SKUS, HOT_NODES)
-    check_against_tally(initial, positions, total)
-    check_transfers(store, initial, total, positions)
-    check_capacity(store, total)
-    assert all(t.ops.total() > 0 for t in tallies), "a worker got nothing done"
-    kinds = ("reserve", "commit", "release", "create_order", "cancel", "ship", "receive",
-             "transfer", "transfer_ship", "transfer_receive", "transfer_cancel")  # fmt: skip
-    assert all(total.ops[k] > 0 for k in kinds), total.ops
-    assert total.refused["shortage"] > 0, "the load never reached the stock limit"
-    assert total.refused["capacity"] > 0, "the load never reached a node's capacity"
+    hot_load(url, store, LOAD_S, THREADS, PROCESSES)
 
 
 def test_expiry_raced_against_commit_ends_each_hold_once(store: Store) -> None:
