@@ -33,6 +33,7 @@ from sourcing_engine.api.explanations import router as explanations_router
 from sourcing_engine.api.limits import BodyLimit
 from sourcing_engine.api.metrics import Metrics, MetricsMiddleware
 from sourcing_engine.api.whatif import router as whatif_router
+from sourcing_engine.batch_jobs import BatchJobs
 from sourcing_engine.errors import StoreUnavailable
 from sourcing_engine.service import Service
 from sourcing_engine.settings import Settings, open_service
@@ -80,12 +81,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         service = open_service(settings)
         app.state.service = service
+        app.state.batch_jobs = BatchJobs(service.store)
         reaper = Reaper(service, settings.reaper_interval_s, metrics)
         reaper.start()
         try:
             yield
         finally:
             reaper.stop()
+            app.state.batch_jobs.close()
             service.close()
 
     app = FastAPI(

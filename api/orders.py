@@ -4,7 +4,7 @@
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Security
+from fastapi import APIRouter, Body, Path, Query, Request, Security
 from fastapi.responses import Response
 
 from sourcing_engine.api import render
@@ -20,6 +20,7 @@ from sourcing_engine.api.schemas import (
     BatchIn,
     BatchOut,
     CancelIn,
+    JobOut,
     OrderDetailOut,
     OrderIn,
     OrderOut,
@@ -30,16 +31,19 @@ from sourcing_engine.api.schemas import (
     lines_of,
     order_of,
 )
-from sourcing_engine.errors import InsufficientStock, Invalid
+from sourcing_engine.batch_jobs import BatchJobs, JobFailed, Progress, job_id
+from sourcing_engine.errors import DomainError, InsufficientStock, Invalid
 from sourcing_engine.explain.summary import negotiate
 from sourcing_engine.lifecycle import OrderRecord
 from sourcing_engine.service import BatchOutcome, Done
+from sourcing_engine.stores.base import IdempotencyKey
 
 router = APIRouter(
     prefix="/v1", tags=["orders"], dependencies=[Security(require("orders")), StrictRequest]
 )
 
 OrderId = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN)]
+JobId = Annotated[str, Path(pattern=r"^bj_[0-9a-f]{32}$")]
 
 
 def counted(metrics: Metrics, via: str, run: Callable[[], Done[OrderRecord]]) -> Done[OrderRecord]:
@@ -67,13 +71,19 @@ async def create_order(
     return answer(done, render.order, 201)
 
 
-@router.post("/orders/batch", responses=errors(409, 422), response_model=BatchOut)
+@router.post(
+    "/orders/batch",
+    responses={**errors(409, 422), 202: {"model": JobOut, "description": "a background job"}},
+    response_model=BatchOut,
+)
 def allocate_batch(
     body: BatchIn,
+    request: Request,
     service: ServiceDep,
     idem: IdempotencyDep,
     metrics: MetricsDep,
     explain: Annotated[bool, Query()] = False,
+    background: Annotated[bool, Query()] = False,
     accept_language: AcceptLanguage = None,
 ) -> Response:
     """Source many orders jointly with `policy` (default `optimal`) within `time_limit_s`
@@ -86,32 +96,63 @@ def allocate_batch(
     again), and a retry while
     the first call still runs answers 409 `idempotency_key_in_flight`. With
     `explain=true` each allocated order also carries its `explanation` (as
-    GET /v1/orders/{id}/explanation answers it, in the language of `Accept-Language`)."""
+    GET /v1/orders/{id}/explanation answers it, in the language of `Accept-Language`).
+    A batch of more orders than the service's `batch_job_orders` (or any batch, with
+    `background=true`) runs as a background job: 202 with the job and its `Location`
+    (GET /v1/jobs/{id}: progress, then this call's answer as `result`); with an
+    Idempotency-Key a retry answers the same job."""
     body.check_distinct()
     by_id = {o.id: o for o in body.orders}
     country = service.postal_country()
     orders = [order_of(o.id, o.destination, o.lines, country) for o in body.orders]
-    done = service.allocate_batch(
-        orders,
-        key_for=lambda o: idem.key_for(by_id[o.id], part=o.id),
-        batch_key=idem.key_for(body),
-        policy=body.policy,
-        time_limit_s=body.time_limit_s,
-    )
-    results = [_result(outcome, metrics) for outcome in done.outcomes]
-    allocated = sum(r["status"] == "allocated" for r in results)
     language, _ = negotiate(accept_language)
-    if explain:
-        for r in results:
-            if r["status"] == "allocated":
-                r["explanation"] = explanation(service, r["id"], language)
     headers = {"Content-Language": language} if explain else None
-    return json_response(
-        {"allocated": allocated, "refused": len(results) - allocated,
-         "allocated_cost": done.allocated_cost,
-         "plan": None if done.plan is None else vars(done.plan), "results": results},
-        headers=headers,
-    )  # fmt: skip
+
+    def allocate(progress: Progress | None, batch_key: IdempotencyKey | None) -> dict[str, Any]:
+        done = service.allocate_batch(
+            orders,
+            key_for=lambda o: idem.key_for(by_id[o.id], part=o.id),
+            batch_key=batch_key,
+            policy=body.policy,
+            time_limit_s=body.time_limit_s,
+            progress=progress,
+        )
+        results = [_result(outcome, metrics) for outcome in done.outcomes]
+        allocated = sum(r["status"] == "allocated" for r in results)
+        if explain:
+            for r in results:
+                if r["status"] == "allocated":
+                    r["explanation"] = explanation(service, r["id"], language)
+        plan = None if done.plan is None else vars(done.plan)
+        return {
+            "allocated": allocated,
+            "refused": len(results) - allocated,
+            "allocated_cost": done.allocated_cost,
+            "plan": plan,
+            "results": results,
+        }
+
+    key = idem.key_for(body)
+    if not background and len(orders) <= request.app.state.settings.batch_job_orders:
+        return json_response(allocate(None, key), headers=headers)
+
+    def run(progress: Progress) -> dict[str, Any]:
+        try:  # the job itself is the batch's guard: a retry finds it by the same key
+            return allocate(progress, None)
+        except DomainError as exc:
+            raise JobFailed(domain_error(exc)[1]["error"]) from None
+
+    jobs: BatchJobs = request.app.state.batch_jobs
+    request_hash = key.request_hash if key is not None else idem.request_hash(body)
+    job = jobs.start(job_id(None if key is None else key.key), request_hash, len(orders), run)
+    return json_response(job.to_data(), 202, {"Location": f"/v1/jobs/{job.id}"})
+
+
+@router.get("/jobs/{job_id}", responses=errors(404, 422), response_model=JobOut)
+def get_job(job_id: JobId, request: Request) -> Response:
+    """A background job: its progress, then its result or error (see POST /v1/orders/batch)."""
+    jobs: BatchJobs = request.app.state.batch_jobs
+    return json_response(jobs.get(job_id).to_data())
 
 
 def _result(outcome: BatchOutcome, metrics: Metrics) -> dict[str, Any]:

@@ -497,6 +497,25 @@ class BatchOut(Response):
     results: list[BatchResultOut]
 
 
+class JobOut(Response):
+    """A background job (a batch allocation larger than the service's batch_job_orders, or
+    asked for with `background=true`): `state` queued, running, succeeded or failed;
+    `phase` sourcing (the joint solve) or allocating; `done` of `total` orders allocated or
+    refused so far; `result` once succeeded (what the synchronous call answers), `error`
+    once failed (`interrupted`: the process running it stopped; post the same batch with
+    the same Idempotency-Key to finish it)."""
+
+    id: str
+    state: Literal["queued", "running", "succeeded", "failed"]
+    phase: str
+    done: int
+    total: int
+    created_at: float
+    updated_at: float
+    result: BatchOut | None
+    error: ErrorBody | None
+
+
 # --- reservations -----------------------------------------------------------------------
 
 

@@ -748,13 +748,15 @@ class Service:
         batch_key: IdempotencyKey | None = None,
         policy: str = "optimal",
         time_limit_s: float | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> "BatchAllocation":
         """Source many orders jointly with `policy` (default `optimal`, within time_limit_s,
         default batch_time_limit_s) on the stock and capacity left, then allocate each
         atomically; an order whose stock was taken meanwhile (or that the joint plan left
         short) is sourced again alone. key_for(order) gives each order its own idempotency
         key; batch_key, if any, is held in flight for the whole call, so that a retry of
-        the batch while it runs is told so (IdempotencyInFlight) instead of racing it."""
+        the batch while it runs is told so (IdempotencyInFlight) instead of racing it.
+        progress(done, total), if given, is called as the orders are allocated."""
         ids = [o.id for o in orders]
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
@@ -766,7 +768,7 @@ class Service:
             raise Invalid(f"time_limit_s: {limit}; expected more than 0 and at most "
                           f"{MAX_BATCH_TIME_LIMIT_S:g} s")  # fmt: skip
         if batch_key is None:
-            return self._allocate_batch(orders, key_for, policy, limit)
+            return self._allocate_batch(orders, key_for, policy, limit, progress)
         lease = limit + BATCH_LEASE_MARGIN_S
         claimed = self.store.claim_idempotency_key(batch_key.key, batch_key.request_hash, lease)
         if claimed is not None:  # batch keys keep no result: this key is another call's
@@ -774,7 +776,7 @@ class Service:
                 f"idempotency key {batch_key.key!r} was used before with another request"
             )
         try:
-            return self._allocate_batch(orders, key_for, policy, limit)
+            return self._allocate_batch(orders, key_for, policy, limit, progress)
         finally:
             self.release_idempotency(batch_key.key)  # each order keeps its own result
 
@@ -784,6 +786,7 @@ class Service:
         key_for: Callable[[Order], IdempotencyKey | None],
         policy: str,
         time_limit_s: float,
+        progress: Callable[[int, int], None] | None = None,
     ) -> "BatchAllocation":
         out: dict[str, BatchOutcome] = {}
         pending: list[Order] = []
@@ -820,12 +823,15 @@ class Service:
             except UnknownItems:
                 pass  # an unknown SKU somewhere: every order is sourced alone and named
         by_id = {s.order.id: s for s in joint}
-        for order in pending:
+        replayed = len(orders) - len(pending)
+        for k, order in enumerate(pending):
             try:
                 done = self._keyed(key_for(order), self._batch_allocation(order, by_id))
                 out[order.id] = BatchOutcome(order.id, done=done)
             except DomainError as exc:
                 out[order.id] = BatchOutcome(order.id, error=exc)
+            if progress is not None:
+                progress(replayed + k + 1, len(orders))
         return BatchAllocation([out[o.id] for o in orders], plan)
 
     def _batch_allocation(

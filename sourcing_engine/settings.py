@@ -36,7 +36,8 @@ class Settings(BaseSettings):
     expired either way); idempotency_lease_s: how long a key stays in flight before another
     request may take it over (only an answer-time matter: the store applies at most one
     effect per key whatever the leases; a refused call releases its key at once);
-    batch_time_limit_s: the joint solve of a batch allocation; promise_stock_cache_s: how
+    batch_time_limit_s: the joint solve of a batch allocation; batch_job_orders: a batch of
+    more orders runs as a background job (202, then GET /v1/jobs/{id}); promise_stock_cache_s: how
     long a promise's stock read serves the next promises of those SKUs (0: never; a hold
     always reads live stock)."""
 
@@ -49,6 +50,7 @@ class Settings(BaseSettings):
     reaper_interval_s: Annotated[float, Field(gt=0)] = 5.0
     idempotency_lease_s: Annotated[float, Field(gt=0)] = 2.0
     batch_time_limit_s: Annotated[float, Field(gt=0)] = 10.0
+    batch_job_orders: Annotated[int, Field(ge=1)] = 500
     promise_stock_cache_s: Annotated[float, Field(ge=0, le=60)] = 0.0
     # what-if runs (POST /v1/whatif): one directory per run, shared by the workers of one
     # machine (None: sourcing-engine-whatif in the system's temporary directory)

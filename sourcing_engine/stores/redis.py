@@ -955,6 +955,15 @@ class RedisStore:
         raw = cast(list[str], self._r.lrange(self.key(f"whfail:{webhook_id}"), 0, limit - 1))
         return [json.loads(r) for r in raw]
 
+    # --- background jobs (one string per job: its document, written whole)
+
+    def save_job(self, job_id: str, document: dict[str, Any]) -> None:
+        self._r.set(self.key(f"job:{job_id}"), _dumps(document))
+
+    def get_job(self, job_id: str) -> dict[str, Any] | None:
+        raw = cast(str | None, self._r.get(self.key(f"job:{job_id}")))
+        return None if raw is None else cast(dict[str, Any], json.loads(raw))
+
     def ping(self) -> bool:
         try:
             return bool(self._r.ping())

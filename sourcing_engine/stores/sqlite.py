@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import orjson
 
@@ -154,6 +154,7 @@ CREATE TABLE IF NOT EXISTS transfers (
     id TEXT PRIMARY KEY, source TEXT NOT NULL, destination TEXT NOT NULL, lines TEXT NOT NULL,
     received TEXT NOT NULL, state TEXT NOT NULL, expected_at REAL, version INTEGER NOT NULL,
     created_at REAL NOT NULL, updated_at REAL NOT NULL, document TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, document TEXT NOT NULL);
 """
 
 # --- rows <-> records -----------------------------------------------------------------------
@@ -1243,6 +1244,17 @@ class SqliteStore:
             ):
                 raise Conflict(LAST_ADMIN.format(key_id=key_id))
             tx.conn.execute("UPDATE api_keys SET revoked = 1 WHERE id = ?", (key_id,))
+
+    # --- background jobs
+
+    def save_job(self, job_id: str, document: dict[str, Any]) -> None:
+        with self._write() as tx:
+            tx.conn.execute("REPLACE INTO jobs VALUES (?, ?)", (job_id, _dumps(document)))
+
+    def get_job(self, job_id: str) -> dict[str, Any] | None:
+        with self._read() as tx:
+            row = tx.conn.execute("SELECT document FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return None if row is None else cast(dict[str, Any], json.loads(row["document"]))
 
     # --- lifecycle
 

@@ -193,6 +193,9 @@ def assert_lines_consistent(order: OrderRecord) -> None:
     assert order.lines == per_sku
 
 
+ARRIVES_EXACT = 1_781_000_000.123_456_7  # every digit of the double kept through the store
+
+
 class StoreContract(TransferContract, PickupContract):
     """Every method and rule of `ledger.Store`; subclasses provide the `store` fixture."""
 
@@ -1416,6 +1419,16 @@ class StoreContract(TransferContract, PickupContract):
         store.save_webhook_progress("w1", {"cursor": 9}, {"seq": 9})
         assert store.webhook_progress("w1") is None
         assert store.webhook_failures("w1") == []
+
+    def test_job_documents_are_replaced_whole(self, store: Store) -> None:
+        """A background job's document reads back as last saved (floats exact); unknown:
+        None."""
+        assert store.get_job("bj_1") is None
+        store.save_job("bj_1", {"state": "running", "done": 3, "updated_at": ARRIVES_EXACT})
+        store.save_job("bj_1", {"state": "succeeded", "result": {"allocated": 2, "n": [1]}})
+        assert store.get_job("bj_1") == {"state": "succeeded", "result": {"allocated": 2, "n": [1]}}
+        store.save_job("bj_2", {"updated_at": ARRIVES_EXACT})
+        assert store.get_job("bj_2") == {"updated_at": ARRIVES_EXACT}
 
     def test_ping_and_clock(self, store: Store) -> None:
         """ping() answers True and the store clock agrees with this machine's."""
