@@ -16,7 +16,7 @@ from tests.api.conftest import ApiServer, Stocker, order_body, redis_namespace_u
 from tests.api.conftest import start_server as start
 
 JOB_ORDERS = 5
-CITIES = [{"lat": 40.71, "lon": -74.01}, {"lat": 41.85, "lon": -87.65},
+CITIES: list[dict[str, Any]] = [{"lat": 40.71, "lon": -74.01}, {"lat": 41.85, "lon": -87.65},
           {"lat": 34.10, "lon": -118.30}]  # fmt: skip
 
 
@@ -54,7 +54,7 @@ def finished(c: httpx.Client, location: str) -> dict[str, Any]:
     while True:
         r = c.get(location)
         assert r.status_code == 200, r.text
-        job = r.json()
+        job: dict[str, Any] = r.json()
         assert 0 <= job["done"] <= job["total"]
         if job["state"] in ("succeeded", "failed"):
             return job
@@ -66,7 +66,7 @@ def test_a_large_batch_is_a_job_with_progress_then_the_answer(
     client: httpx.Client, stock: Stocker
 ) -> None:
     sku = stock({"DC-NJ": 4, "ST-CHI": 2, "ST-LA": 2})
-    body = {"orders": orders(sku, 9), "policy": "greedy-cost"}
+    body: dict[str, Any] = {"orders": orders(sku, 9), "policy": "greedy-cost"}
     r = client.post("/v1/orders/batch", json=body, headers={"Idempotency-Key": "big-1"})
     assert r.status_code == 202, r.text
     queued = r.json()
