@@ -83,7 +83,7 @@ def allocate_batch(
     idem: IdempotencyDep,
     metrics: MetricsDep,
     explain: Annotated[bool, Query()] = False,
-    background: Annotated[bool, Query()] = False,
+    background: Annotated[bool | None, Query()] = None,
     accept_language: AcceptLanguage = None,
 ) -> Response:
     """Source many orders jointly with `policy` (default `optimal`) within `time_limit_s`
@@ -98,7 +98,8 @@ def allocate_batch(
     `explain=true` each allocated order also carries its `explanation` (as
     GET /v1/orders/{id}/explanation answers it, in the language of `Accept-Language`).
     A batch of more orders than the service's `batch_job_orders` (or any batch, with
-    `background=true`) runs as a background job: 202 with the job and its `Location`
+    `background=true`; none, with `background=false`) runs as a background job: 202 with
+    the job and its `Location`
     (GET /v1/jobs/{id}: progress, then this call's answer as `result`); with an
     Idempotency-Key a retry answers the same job."""
     body.check_distinct()
@@ -133,7 +134,8 @@ def allocate_batch(
         }
 
     key = idem.key_for(body)
-    if not background and len(orders) <= request.app.state.settings.batch_job_orders:
+    large = len(orders) > request.app.state.settings.batch_job_orders
+    if not (large if background is None else background):
         return json_response(allocate(None, key), headers=headers)
 
     def run(progress: Progress) -> dict[str, Any]:
