@@ -157,6 +157,11 @@ class Store(Protocol):
     completed with this one."""
 
     def now(self) -> float: ...
+    def shift_clock(self, seconds: float) -> None:
+        """Move this store's clock by `seconds` (expiry, leases and timestamps follow): tests
+        and simulations step time instead of sleeping. Redis: for every client of the
+        namespace; SQLite: for this process."""
+        ...
 
     # network and stock
     def upsert_nodes(self, nodes: Sequence[Node]) -> None: ...

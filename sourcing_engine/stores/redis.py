@@ -498,6 +498,10 @@ class RedisStore:
         # TIME of the server that runs this store's scripts (in a cluster: its slot's primary)
         return float(self._read("now", [])[0])
 
+    def shift_clock(self, seconds: float) -> None:
+        # kept in the namespace, so every client of this store sees the same clock
+        self._r.incrbyfloat(self.key("clock_shift"), seconds)
+
     def _upsert(self, table: str, what: str, records: Sequence[tuple[str, Node | Item]]) -> None:
         """Replace (id, record) entries of a reference hash ("nodes" or "items")."""
         args: list[Arg] = [table, len(records)]

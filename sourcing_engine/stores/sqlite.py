@@ -466,6 +466,7 @@ class SqliteStore:
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
         self._closed = False
+        self._clock_shift = 0.0
         with self._write() as tx:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
@@ -532,7 +533,7 @@ class SqliteStore:
                 conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("BEGIN IMMEDIATE")
             try:
-                yield _Tx(conn, time.time())  # read after the lock: expiry is judged now
+                yield _Tx(conn, self.now())  # read after the lock: expiry is judged now
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:  # also after a failed COMMIT (I/O error, disk full)
@@ -576,12 +577,16 @@ class SqliteStore:
             conn = self._conn()
             conn.execute("BEGIN")
             try:
-                yield _Tx(conn, time.time())
+                yield _Tx(conn, self.now())
             finally:
                 conn.execute("COMMIT")
 
     def now(self) -> float:
-        return time.time()
+        return time.time() + self._clock_shift
+
+    def shift_clock(self, seconds: float) -> None:
+        # this process's clock only: the embedded store has no shared clock to move
+        self._clock_shift += seconds
 
     # --- network and stock
 

@@ -23,14 +23,17 @@ local function k_hist(id) return P .. 'hist:' .. id end
 local function k_idem(key) return P .. 'idem:' .. key end
 local function k_inb(sku) return P .. 'inb:' .. sku end
 
--- One clock reading per script: the server's, so every replica agrees on expiry. Times are
--- kept to the microsecond as "%.6f" strings (cjson would round them to 14 digits), and NOW is
--- that same rounded value, so every expiry decision matches the times callers are shown.
+-- One clock reading per script: the server's, so every replica agrees on expiry, plus the
+-- store's clock shift (seconds, absent: none; set by Store.shift_clock, which tests use
+-- instead of sleeping). Times are kept to the microsecond as "%.6f" strings (cjson would
+-- round them to 14 digits), and NOW is that same rounded value, so every expiry decision
+-- matches the times callers are shown.
 local function fmt_t(t) return string.format('%.6f', t) end
 local NOW_T
 do
   local t = redis.call('TIME')
-  NOW_T = fmt_t(tonumber(t[1]) + tonumber(t[2]) / 1000000)
+  local shift = tonumber(redis.call('GET', P .. 'clock_shift')) or 0
+  NOW_T = fmt_t(tonumber(t[1]) + tonumber(t[2]) / 1000000 + shift)
 end
 local NOW = tonumber(NOW_T)
 local NOW_SCORE = string.format('%.17g', NOW)

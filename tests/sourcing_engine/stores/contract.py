@@ -8,7 +8,7 @@ fresh, empty store per test:
         def store(self, tmp_path: Path) -> Iterator[Store]: ...
 
 Expiry is tested on the store's own clock: holds (and leases) get `short_ttl_s` and the test
-sleeps `expiry_wait_s`; a store whose clock is remote may widen both in its subclass.
+moves the store's clock past it (`Store.shift_clock`) instead of sleeping.
 """
 
 import datetime as dt
@@ -199,13 +199,13 @@ ARRIVES_EXACT = 1_781_000_000.123_456_7  # every digit of the double kept throug
 class StoreContract(TransferContract, PickupContract):
     """Every method and rule of `ledger.Store`; subclasses provide the `store` fixture."""
 
-    short_ttl_s: ClassVar[float] = 0.2
-    expiry_wait_s: ClassVar[float] = 0.35
+    short_ttl_s: ClassVar[float] = 60.0
+    """Holds and leases that expire within a test: once the store's clock moves past."""
 
     def expire_soon(self, store: Store, hold_id: str, units: list[Unit]) -> None:
-        """A hold that expires within the test, then wait until it has."""
+        """A hold that expires within the test, then the store's clock past its expiry."""
         store.reserve(hold_id, "cart", units, self.short_ttl_s)
-        time.sleep(self.expiry_wait_s)
+        store.shift_clock(self.short_ttl_s + 1)
 
     # --- network and reference data
 
@@ -718,7 +718,7 @@ class StoreContract(TransferContract, PickupContract):
         store.release_reservation("done")
         for hold_id in ("x1", "x2", "x3"):
             store.reserve(hold_id, "c", [Unit(N1, "A", 1)], self.short_ttl_s)
-        time.sleep(self.expiry_wait_s)
+        store.shift_clock(self.short_ttl_s + 1)
         assert store.expire_reservations(limit=2) == 2
         assert store.expire_reservations() == 1
         assert store.expire_reservations() == 0
@@ -1255,7 +1255,7 @@ class StoreContract(TransferContract, PickupContract):
         with pytest.raises(IdempotencyMismatch):
             store.claim_idempotency_key("k1", "other", lease_s=60.0)
         assert store.idempotent_reply("k1") is None
-        time.sleep(self.expiry_wait_s)
+        store.shift_clock(self.short_ttl_s + 1)
         assert store.claim_idempotency_key("k1", "other", lease_s=60.0) is None
         with pytest.raises(IdempotencyInFlight):
             store.claim_idempotency_key("k1", "other", lease_s=60.0)
@@ -1429,6 +1429,17 @@ class StoreContract(TransferContract, PickupContract):
         assert store.get_job("bj_1") == {"state": "succeeded", "result": {"allocated": 2, "n": [1]}}
         store.save_job("bj_2", {"updated_at": ARRIVES_EXACT})
         assert store.get_job("bj_2") == {"updated_at": ARRIVES_EXACT}
+
+    def test_the_clock_moves_when_shifted(self, store: Store) -> None:
+        """shift_clock moves now() and what the store stamps (a hold's expiry), at once."""
+        seed(store)
+        before = store.now()
+        store.shift_clock(3600)
+        assert 3600 <= store.now() - before < 3600 + 60
+        hold = store.reserve("h", "c", [Unit(N1, "A", 1)], 10)
+        assert 3600 <= hold.expires_at - 10 - before < 3600 + 60
+        store.shift_clock(11)
+        assert store.expire_reservations() == 1
 
     def test_ping_and_clock(self, store: Store) -> None:
         """ping() answers True and the store clock agrees with this machine's."""

@@ -1,7 +1,6 @@
 """What only the Redis store promises: durable configuration, one cluster slot per store,
 expiry without key TTLs, and refusals that leave the keyspace untouched."""
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -111,9 +110,9 @@ def test_expired_hold_counts_for_nothing_before_any_reaper(
     """An expired hold still in its sorted set is not reserved; the next write there drops
     it from the counter, and the reaper then still marks the hold once."""
     store.set_stock("N1", {"A": (5, 0)}, "count")
-    store.reserve("h1", "cart", [Unit("N1", "A", 5)], 0.05)
+    store.reserve("h1", "cart", [Unit("N1", "A", 5)], 60.0)
     assert raw.zcard(store.key("hz:A")) == 1
-    time.sleep(0.2)
+    store.shift_clock(61)
     assert store.positions(["A"])[0].reserved == 0  # no reaper has run
     store.reserve("h2", "cart", [Unit("N1", "A", 5)], 60.0)
     assert raw.hget(store.key("pos:A"), "rs:N1") == "5"  # h1 dropped from the counter
