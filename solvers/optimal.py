@@ -211,7 +211,7 @@ def solve_optimal(problem: SourcingProblem, params: OptimalParams | None = None)
         stats["lp_rounding_objective"] = best.objective
         stats["lp_rounding_s"] = time.perf_counter() - t_round
 
-    if relative_gap(best.objective, bound) > params.gap_tolerance:
+    if relative_gap(best.objective, bound) > params.gap_tolerance and left() > 0:
         # price and branch (it needs only the columns: even with no LP solved in time, it
         # chooses among each order's own best plan and the baselines'); one generated plan
         # per order, all orders at once, in integers

@@ -79,8 +79,9 @@ def round_lp(
     # where capacity binds, rounding in sequence leaves orders with nothing near (unfilled
     # or far); the LP's support columns, all orders at once, in integers, usually fix that
     # in a fraction of a second (the repaired plan as the start, so never worse)
-    outcome = solve_restricted(
-        columns, support, chosen, SUPPORT_SHARE * (deadline - time.perf_counter()), gap
+    left = deadline - time.perf_counter()
+    outcome = (
+        solve_restricted(columns, support, chosen, SUPPORT_SHARE * left, gap) if left > 0 else None
     )
     if (
         outcome is not None
