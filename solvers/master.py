@@ -119,7 +119,11 @@ class Columns:
         keep: list[int] = []
         for j in range(len(order)):
             lo, hi = ptr[j], ptr[j + 1]
-            key = np.concatenate(([order[j]], line[lo:hi], node[lo:hi], qty[lo:hi])).tobytes()
+            # the same plan with its units listed in another order is the same column: HiGHS
+            # 1.16 merges identical columns in presolve and then misreads a start that uses
+            # the second of two (it reported 31,988 for a plan costing 32,768, and stopped)
+            units = lo + np.lexsort((qty[lo:hi], node[lo:hi], line[lo:hi]))
+            key = np.concatenate(([order[j]], line[units], node[units], qty[units])).tobytes()
             known = self.seen.get(key)
             if known is None:
                 known = self.seen[key] = self.size + len(keep)
