@@ -20,7 +20,7 @@ A scenario is a TOML file (read with the standard library's tomllib; examples in
     policy = "greedy-cost"        # or closest, fewest-splits, optimal, lookahead
     waves_minutes = 15            # omit: order by order; else waves, time_limit s each
     hold_minutes = 60             # re-optimization: orders held this long before release
-    move_threshold = 1.0          # are re-sourced jointly every 15 min (optimal, time_limit
+    move_threshold = 1.0          # are re-sourced jointly every 30 min (optimal, time_limit
                                   # s) when that saves more than this per order moved
     [[variants.changes]]
     change = "close"              # see changes.py for every change and its fields

@@ -41,7 +41,7 @@ FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 
 
-REOPTIMIZE_MINUTES = 15
+REOPTIMIZE_MINUTES = 30
 """How often the held orders are re-sourced jointly (re-optimization)."""
 
 
