@@ -393,12 +393,12 @@ def export_table(rows: list[dict[str, Any]]) -> None:
 
 
 def concurrency_table(rows: list[dict[str, Any]]) -> None:
-    """The ledger's invariants under five minutes of concurrent load (issue 9), per store."""
+    """The ledger's invariants under ten minutes of concurrent load (issue 9), per store."""
     print(_row(["concurrent load on the ledger (16 threads, 3 processes)", "operations",
                 "refused (stock, capacity)", "target"]))  # fmt: skip
     print(_row(["---"] * 4))
     for b in rows:
-        if not b["name"].startswith("test_hot_load_five_minutes"):
+        if not b["name"].startswith("test_hot_load_ten_minutes"):
             continue
         e = b["extra_info"]
         refused = f"{e['refused'].get('shortage', 0):,}, {e['refused'].get('capacity', 0):,}"

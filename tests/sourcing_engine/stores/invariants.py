@@ -37,7 +37,7 @@ from sourcing_engine.stores.base import Store
 Key = tuple[str, str]  # (node, sku)
 HOT_NODES = ("N1", "N2", "N3")
 HOT_SKUS = ("HOT-A", "HOT-B")
-HOLD_TTL_S = 3600.0  # longer than any load (the long suite: 300 s); holds end by commit or release
+HOLD_TTL_S = 3600.0  # longer than any load (the long suite: 600 s); holds end by commit or release
 HOT_DAY = "2000-01-01"
 DAYS = dict.fromkeys(HOT_NODES, HOT_DAY)
 """The day every order of the load charges (its nodes' capacity: `cap_hot`)."""
