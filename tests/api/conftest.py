@@ -102,16 +102,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     srv.stop()
 
 
+def store_url_for(request: pytest.FixtureRequest, factory: pytest.TempPathFactory) -> str:
+    """A fresh store for a fixture parametrized by store kind ("sqlite" or "redis")."""
+    if request.param == "sqlite":
+        return sqlite_url(factory.mktemp("api"))
+    return redis_namespace_url(request.getfixturevalue("redis_url"))
+
+
 @pytest.fixture(scope="module", params=["sqlite", "redis"])
 def any_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ApiServer]:
     """The API server on each store: embedded SQLite, and Redis (a real redis-server)."""
-    if request.param == "sqlite":
-        url = sqlite_url(tmp_path_factory.mktemp("api"))
-    else:
-        url = redis_namespace_url(request.getfixturevalue("redis_url"))
-    srv = start_server(url, reaper_interval_s=0.2)
+    srv = start_server(store_url_for(request, tmp_path_factory), reaper_interval_s=0.2)
     yield srv
     srv.stop()
 

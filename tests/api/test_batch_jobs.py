@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from sourcing_engine.stores import open_store
-from tests.api.conftest import ApiServer, Stocker, order_body, redis_namespace_url, sqlite_url
+from tests.api.conftest import ApiServer, Stocker, order_body, store_url_for
 from tests.api.conftest import start_server as start
 
 JOB_ORDERS = 5
@@ -24,11 +24,7 @@ CITIES: list[dict[str, Any]] = [{"lat": 40.71, "lon": -74.01}, {"lat": 41.85, "l
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ApiServer]:
-    if request.param == "sqlite":
-        url = sqlite_url(tmp_path_factory.mktemp("jobs"))
-    else:
-        url = redis_namespace_url(request.getfixturevalue("redis_url"))
-    srv = start(url, batch_job_orders=JOB_ORDERS)
+    srv = start(store_url_for(request, tmp_path_factory), batch_job_orders=JOB_ORDERS)
     yield srv
     srv.stop()
 
