@@ -36,6 +36,9 @@ with a ``#!lua`` shebang, so a cluster node refuses any script touching another 
     idem:<key>       hash    idempotency key: in flight (hash, lease_until) or done (hash,
                              status, body); the only key with a TTL (24 h after completion)
     apikeys          hash    key id -> JSON (name, secret hash, scopes, created_at, revoked)
+    mv:<node>/<sku>  zset    movements of on hand, score = when, member "<id>|<delta>" (ids
+                             from string mvseq); cnt:<node>/<sku> (hash) source -> its last
+                             count's "as_of|sequence" (stock sync, lua/common.lua)
 
 Durability. A reply means the write is on disk: the server must run with ``appendonly yes``
 and ``appendfsync always`` (Redis fsyncs the append-only file before it sends any reply of
@@ -76,6 +79,7 @@ from sourcing_engine.errors import (
     CapacityShort,
     Conflict,
     DomainError,
+    EntriesRefused,
     IdempotencyInFlight,
     IdempotencyMismatch,
     InsufficientCapacity,
@@ -94,6 +98,16 @@ from sourcing_engine.lifecycle import (
     Reservation,
     Step,
     hold_state_at,
+)
+from sourcing_engine.stock_sync import (
+    MAX_AHEAD_S,
+    LastCount,
+    StockAdjustment,
+    StockCount,
+    below_zero,
+    check_adjustments,
+    check_counts,
+    count_problem,
 )
 from sourcing_engine.stores.base import (
     IDEMPOTENCY_RETENTION_S,
@@ -128,6 +142,8 @@ SCRIPTS = (
     "api_key",
     "webhook",
     "now",
+    "count_stock",
+    "adjust_stock_many",
 )
 R = TypeVar("R")
 MAX_QTY = lifecycle.MAX_QTY
@@ -189,6 +205,11 @@ def _check_qty(qty: object, where: str, allow_zero: bool = False) -> None:
         raise Invalid(
             f"{where}: quantity must be a whole number from {least} to {MAX_QTY}, got {qty!r}"
         )
+
+
+def _blank(value: float | int | None) -> Arg:
+    """An optional script argument: '' for None (floats as repr: exact to the bit)."""
+    return "" if value is None else repr(value) if isinstance(value, float) else value
 
 
 def _check_id(value: object, what: str) -> None:
@@ -259,7 +280,22 @@ def _result(raw: str) -> Result:
         return _order(rest[0], _pairs(rest[1:]))
     if kind == "reservation":
         return _reservation(float(now), {"id": rest[0], **_pairs(rest[1:])})
+    if kind == "positions":
+        return _positions(rest)
     return _position(rest)
+
+
+def _positions(flat: Sequence[str]) -> tuple[Position, ...]:
+    return tuple(_position(flat[i : i + 6]) for i in range(0, len(flat), 6))
+
+
+class _EntriesReply(DomainError):
+    """A script refused entries of a bulk stock call: [index, ...] per entry (turned into
+    EntriesRefused, with the entries' words, by the method that sent them)."""
+
+    def __init__(self, rows: list[list[Any]]) -> None:
+        self.rows = rows
+        super().__init__("entries refused")
 
 
 def _inbound(d: dict[str, Any]) -> Inbound:
@@ -325,6 +361,8 @@ def _error(kind: str, message: str, extra: str) -> DomainError:
         return Conflict(message, current_state=extra or None)
     if kind == "invalid":
         return Invalid(message)
+    if kind == "entries":
+        return _EntriesReply(json.loads(extra))
     if kind == "idempotency_mismatch":
         return IdempotencyMismatch(message)
     if kind == "idempotency_in_flight":
@@ -505,14 +543,17 @@ class RedisStore:
                 out[sku] = Item(d["sku"], float(d["weight_lb"]), tuple(d["dims_in"]))
         return out
 
-    def set_stock(self, node: str, counts: dict[str, tuple[int, int]], reason: str) -> None:
+    def set_stock(
+        self, node: str, counts: Mapping[str, tuple[int, int | None]], reason: str
+    ) -> None:
         _check_id(node, "node")
         args: list[Arg] = [node, reason, len(counts)]
         for sku, (on_hand, safety) in counts.items():
             _check_id(sku, "sku")
             _check_qty(on_hand, f"on hand of {sku} at {node}", allow_zero=True)
-            _check_qty(safety, f"safety stock of {sku} at {node}", allow_zero=True)
-            args += [sku, on_hand, safety]
+            if safety is not None:
+                _check_qty(safety, f"safety stock of {sku} at {node}", allow_zero=True)
+            args += [sku, on_hand, "" if safety is None else safety]
         self._run("set_stock", args)
 
     def adjust_stock(
@@ -553,6 +594,51 @@ class RedisStore:
         lifecycle.check_qty(qty, f"receipt of inbound {inbound_id}")
         r = self._run("receive_inbound", [inbound_id, qty], idem)
         return _position(r[1:])
+
+    # --- stock sync (stock_sync.py; lua/count_stock.lua, lua/adjust_stock_many.lua)
+
+    def count_stock(
+        self, counts: Sequence[StockCount], reason: str, idem: IdempotencyKey | None = None
+    ) -> tuple[Position, ...]:
+        check_counts(counts, MAX_QTY)
+        args: list[Arg] = [reason, MAX_AHEAD_S, len(counts)]
+        for c in counts:
+            _check_id(c.node, "node")
+            _check_id(c.sku, "sku")
+            if c.source:
+                _check_id(c.source, "source")
+            args += [c.node, c.sku, c.on_hand, _blank(c.safety_stock), _blank(c.as_of),
+                     c.source or "", _blank(c.sequence)]  # fmt: skip
+        try:
+            r = self._run("count_stock", args, idem)
+        except _EntriesReply as refused:
+            now = self.now()
+            problems = []
+            for i, kind, last_t, last_seq in refused.rows:
+                last = (
+                    LastCount(float(last_t), int(last_seq) if last_seq else None)
+                    if last_t
+                    else None
+                )
+                problems.append(count_problem(i, counts[i], kind, last, now))
+            raise EntriesRefused("counts", problems) from None
+        return _positions(r[1:])
+
+    def adjust_stock_many(
+        self, adjustments: Sequence[StockAdjustment], idem: IdempotencyKey | None = None
+    ) -> tuple[Position, ...]:
+        check_adjustments(adjustments, MAX_QTY)
+        args: list[Arg] = [len(adjustments)]
+        for a in adjustments:
+            _check_id(a.node, "node")
+            _check_id(a.sku, "sku")
+            args += [a.node, a.sku, a.delta, a.reason]
+        try:
+            r = self._run("adjust_stock_many", args, idem)
+        except _EntriesReply as refused:
+            problems = [below_zero(i, adjustments[i], oh) for i, oh in refused.rows]
+            raise EntriesRefused("adjustments", problems) from None
+        return _positions(r[1:])
 
     def put_setting(
         self, name: str, value: dict[str, Any], expected_version: int | None = None
@@ -882,6 +968,6 @@ for _name in (
     "claim_idempotency_key", "release_idempotency_key", "create_api_key", "find_api_key",
     "list_api_keys", "revoke_api_key", "create_webhook", "list_webhooks", "get_webhook",
     "delete_webhook", "webhook_progress", "save_webhook_progress", "add_webhook_replay",
-    "webhook_replays", "webhook_failures", "get_orders",
+    "webhook_replays", "webhook_failures", "get_orders", "count_stock", "adjust_stock_many",
 ):  # fmt: skip
     setattr(RedisStore, _name, _when_unreachable(getattr(RedisStore, _name)))

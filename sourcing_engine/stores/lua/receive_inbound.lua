@@ -27,6 +27,7 @@ else
 end
 settle(sku)
 redis.call('HSET', k_pos(sku), 'oh:' .. node, oh + qty, 'ss:' .. node, ss)
+record_move(node, sku, qty)
 emit('inbound.received', 'stock:' .. node .. '/' .. sku, '{"inbound":' .. cjson.encode(id) ..
   ',"qty":' .. qty .. ',"open":' .. (open - qty) .. ',"on_hand":' .. (oh + qty) .. '}', false)
 local r = {'ok', NOW_T, node, sku, tostring(oh + qty), tostring(ss), tostring(al), tostring(rs)}
