@@ -19,12 +19,14 @@ from sourcing_engine.domain import (
     Node,
     NodeCalendar,
     Order,
+    Position,
     merge_lines,
 )
 from sourcing_engine.errors import Invalid, UnknownZip
 from sourcing_engine.exchange import CalendarSpec, DestinationSpec, SettingsSpec, Whole
 from sourcing_engine.geocode import destination
 from sourcing_engine.service import StockView
+from sourcing_engine.stock_sync import MAX_SEQUENCE, StockAdjustment, StockCount
 from sourcing_engine.stores.base import ApiKey
 
 MAX_LINE_QTY = 10_000
@@ -195,7 +197,9 @@ class Upserted(Response):
 class CountIn(Request):
     sku: Id
     on_hand: Count
-    safety_stock: Count = 0
+    safety_stock: Count | None = Field(
+        None, description="Units never promised; left out, the stored value stays (0 if new)"
+    )
 
 
 class SnapshotIn(Request):
@@ -205,9 +209,10 @@ class SnapshotIn(Request):
     counts: Annotated[list[CountIn], Field(min_length=1, max_length=MAX_COUNTS_PER_SNAPSHOT)]
     reason: Text = "snapshot"
 
-    def counts_by_sku(self) -> dict[str, tuple[int, int]]:
-        """sku -> (on hand, safety stock); Invalid naming a SKU counted more than once (a
-        rule JSON Schema cannot state, so it is the service's refusal, not the schema's)."""
+    def counts_by_sku(self) -> dict[str, tuple[int, int | None]]:
+        """sku -> (on hand, safety stock or None to keep it); Invalid naming a SKU counted
+        more than once (a rule JSON Schema cannot state, so it is the service's refusal, not
+        the schema's)."""
         dup = sorted(s for s, n in Counter(c.sku for c in self.counts).items() if n > 1)
         if dup:
             raise Invalid(f"counts: SKU {', '.join(dup)} counted more than once")
@@ -234,6 +239,62 @@ class AdjustmentIn(Request):
         if self.delta == 0:
             raise ValueError("delta: expected a non-zero number of units")
         return self
+
+
+# --- stock sync: counts as of a time or a source's sequence, bulk adjustments (stock_sync.py)
+
+MAX_SYNC_ENTRIES = 10_000
+
+
+class SyncCountIn(Request):
+    node: Id
+    sku: Id
+    on_hand: Count
+    safety_stock: Count | None = Field(
+        None, description="Units never promised; left out, the stored value stays (0 if new)"
+    )
+    as_of: AwareDatetime | None = Field(
+        None, description="When this position was counted, if not the call's as_of"
+    )
+
+
+class CountsIn(Request):
+    """Counts of many positions from one system, applied all or nothing. Each is applied
+    relative to the movements the engine recorded since its as_of; a count not after the
+    last one applied from the same source at that position is refused as stale."""
+
+    source: Id | None = Field(
+        None, description="The counting system (a POS, a WMS): staleness is judged per source"
+    )
+    sequence: Annotated[int, Field(ge=0, le=MAX_SEQUENCE, strict=True), Whole] | None = Field(
+        None,
+        description="The source's own increasing number of this message (needs `source`)",
+    )
+    as_of: AwareDatetime | None = Field(
+        None, description="When the counts were taken (ISO 8601 with offset); default: now"
+    )
+    reason: Text = "count"
+    counts: Annotated[list[SyncCountIn], Field(min_length=1, max_length=MAX_SYNC_ENTRIES)]
+
+    def stock_counts(self) -> list[StockCount]:
+        """The counts as the store takes them (a sequence without a source is refused
+        there, per entry)."""
+        out = []
+        for c in self.counts:
+            as_of = c.as_of or self.as_of
+            out.append(StockCount(c.node, c.sku, c.on_hand, c.safety_stock,
+                                  as_of.timestamp() if as_of else None,
+                                  self.source, self.sequence))  # fmt: skip
+        return out
+
+
+class AdjustmentsIn(Request):
+    """Adjustments applied in order, all or nothing."""
+
+    adjustments: Annotated[list[AdjustmentIn], Field(min_length=1, max_length=MAX_SYNC_ENTRIES)]
+
+    def stock_adjustments(self) -> list[StockAdjustment]:
+        return [StockAdjustment(a.node, a.sku, a.delta, a.reason) for a in self.adjustments]
 
 
 class PositionOut(Response):
@@ -288,6 +349,16 @@ class StockOut(Response):
                 }
             ),
         )
+
+
+class PositionsOut(Response):
+    """The positions after a bulk call, one per entry, in entry order."""
+
+    positions: list[PositionOut]
+
+    @staticmethod
+    def of(positions: tuple[Position, ...]) -> dict[str, Any]:
+        return {"positions": [render.position(p) for p in positions]}
 
 
 # --- orders -----------------------------------------------------------------------------

@@ -47,6 +47,8 @@ from sourcing_engine.errors import (
     CapacityShort,
     Conflict,
     DomainError,
+    EntriesRefused,
+    EntryProblem,
     IdempotencyMismatch,
     InputError,
     InsufficientCapacity,
@@ -85,6 +87,7 @@ from sourcing_engine.sourcing import (
     source,
     source_batch,
 )
+from sourcing_engine.stock_sync import StockAdjustment, StockCount
 from sourcing_engine.stores.base import ApiKey, Event, IdempotencyKey, Replayed, Store
 from sourcing_engine.webhooks.subscriptions import Webhooks
 
@@ -510,16 +513,63 @@ class Service:
         if node not in self._cached_nodes().index:
             raise UnknownNode(node)
 
-    def set_stock(self, node: str, counts: Mapping[str, tuple[int, int]], reason: str) -> None:
-        """A WMS or POS count: sku -> (on hand, safety stock) at one node."""
+    def set_stock(
+        self, node: str, counts: Mapping[str, tuple[int, int | None]], reason: str
+    ) -> None:
+        """A WMS or POS count as of now: sku -> (on hand, safety stock, None keeps it) at one
+        node (UnknownNode, UnknownItems for SKUs without an item)."""
         self._check_node(node)
-        self.store.set_stock(node, dict(counts), reason)
+        self._check_skus(counts)
+        self.store.set_stock(node, counts, reason)
 
     def adjust_stock(self, a: Adjustment, key: IdempotencyKey | None = None) -> Done[Position]:
         """on_hand += delta with a reason (Invalid below zero on hand); the position after."""
         self._check_node(a.node)
+        self._check_skus([a.sku])
         return self._keyed(key, lambda k: self.store.adjust_stock(a.node, a.sku, a.delta,
                                                                    a.reason, k))  # fmt: skip
+
+    def _check_skus(self, skus: Iterable[str]) -> None:
+        unknown = sorted(set(skus) - set(self._cached_items(list(skus))))
+        if unknown:
+            raise UnknownItems(unknown)
+
+    # stock sync (stock_sync.py): counts as of a time or a sequence, bulk adjustments
+
+    def count_stock(
+        self, counts: Sequence[StockCount], reason: str, key: IdempotencyKey | None = None
+    ) -> Done[tuple[Position, ...]]:
+        """Counts of many positions, all or nothing (EntriesRefused naming every entry at an
+        unknown node or of an unknown SKU, malformed, stale or out of the clock's range);
+        the positions after, in entry order."""
+        self._check_entries("counts", counts)
+        return self._keyed(key, lambda k: self.store.count_stock(counts, reason, k))
+
+    def adjust_stock_many(
+        self, adjustments: Sequence[StockAdjustment], key: IdempotencyKey | None = None
+    ) -> Done[tuple[Position, ...]]:
+        """Adjustments in order, all or nothing (EntriesRefused naming every entry at an
+        unknown node or of an unknown SKU, or below zero on hand); the positions after."""
+        self._check_entries("adjustments", adjustments)
+        return self._keyed(key, lambda k: self.store.adjust_stock_many(adjustments, k))
+
+    def _check_entries(self, what: str, entries: Sequence[StockCount | StockAdjustment]) -> None:
+        """EntriesRefused naming each entry whose node or SKU the network does not have."""
+        nodes = self._cached_nodes().index
+        if any(e.node not in nodes for e in entries):
+            self._reference = None  # perhaps added through another process a moment ago
+            nodes = self._cached_nodes().index
+        items = self._cached_items([e.sku for e in entries])
+        problems = [
+            EntryProblem(i, e.node, e.sku, "unknown_node", f"unknown node {e.node} (PUT /v1/nodes)")
+            if e.node not in nodes
+            else EntryProblem(i, e.node, e.sku, "unknown_sku",
+                              f"unknown SKU {e.sku}: no item record (PUT /v1/items)")
+            for i, e in enumerate(entries)
+            if e.node not in nodes or e.sku not in items
+        ]  # fmt: skip
+        if problems:
+            raise EntriesRefused(what, problems)
 
     def add_inbound(self, inbound: Sequence[Inbound]) -> None:
         for node in sorted({i.node for i in inbound}):

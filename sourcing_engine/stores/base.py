@@ -61,6 +61,7 @@ from sourcing_engine.lifecycle import (
     TransferRecord,
     TransferStep,
 )
+from sourcing_engine.stock_sync import StockAdjustment, StockCount
 
 IDEMPOTENCY_RETENTION_S = 24 * 3600.0
 LAST_ADMIN = (
@@ -108,8 +109,8 @@ class IdempotencyKey:
     request_hash: str
 
 
-Result = OrderRecord | Reservation | Position | TransferRecord
-"""What a keyed operation returns, and what its key keeps."""
+Result = OrderRecord | Reservation | Position | TransferRecord | tuple[Position, ...]
+"""What a keyed operation returns, and what its key keeps (positions: a bulk stock call's)."""
 
 
 @dataclass(frozen=True)
@@ -163,9 +164,13 @@ class Store(Protocol):
     def list_nodes(self) -> list[Node]: ...
     def upsert_items(self, items: Sequence[Item]) -> None: ...
     def get_items(self, skus: Sequence[str]) -> dict[str, Item]: ...
-    def set_stock(self, node: str, counts: dict[str, tuple[int, int]], reason: str) -> None:
+    def set_stock(
+        self, node: str, counts: Mapping[str, tuple[int, int | None]], reason: str
+    ) -> None:
         """Snapshot from a WMS or POS: sku -> (on_hand, safety_stock) at one node, creating
-        positions as needed (Invalid if a count is negative). Allocations and holds stay."""
+        positions as needed (Invalid if a count is negative; safety stock None keeps the
+        stored value, 0 for a new position). Allocations and holds stay. A count as of now:
+        its correction of on hand is recorded as a movement (see "Stock sync")."""
         ...
 
     def adjust_stock(
@@ -231,6 +236,30 @@ class Store(Protocol):
         to the destination's on hand, with `inbound.received` per SKU), cancel (the
         reservation is released). Conflict if the state does not allow it or the version
         is not the expected one. Event `transfer.shipped`, `.received` or `.cancelled`."""
+        ...
+
+    # stock sync (sourcing_engine/stock_sync.py): every change of on hand (shipments,
+    # restocks, adjustments, receipts, count corrections) is recorded as a movement at the
+    # time it happened, kept MOVEMENT_RETENTION_S; counts apply relative to them
+    def count_stock(
+        self, counts: Sequence[StockCount], reason: str, idem: IdempotencyKey | None = None
+    ) -> tuple[Position, ...]:
+        """Apply counts of many positions, all or nothing (EntriesRefused naming every entry
+        that cannot apply: malformed, as_of ahead of the store clock or older than the
+        movements kept, stale for its source). Each sets on hand to counted + the movements
+        recorded after its as_of (not below zero), records its correction as a movement at
+        its as_of and, with a source, the source's last count there; safety stock None
+        keeps the stored value. Event `stock.counted` per entry ("stock:<node>/<sku>", data
+        counted, as_of, source, sequence, moved_since, correction, on_hand, safety_stock,
+        reason). Returns the positions after, in entry order."""
+        ...
+
+    def adjust_stock_many(
+        self, adjustments: Sequence[StockAdjustment], idem: IdempotencyKey | None = None
+    ) -> tuple[Position, ...]:
+        """Apply adjustments in order, all or nothing (EntriesRefused naming every entry that
+        would take on hand below zero, counting earlier entries of the call). Event
+        `stock.adjusted` per entry, as adjust_stock. Returns the positions after each."""
         ...
 
     # network settings: one versioned JSON document per name

@@ -40,6 +40,9 @@ with a ``#!lua`` shebang, so a cluster node refuses any script touching another 
     transfer:<id>    hash    a transfer: rec (JSON of lifecycle.TransferRecord's fields but
                              times and version), version, created_at, updated_at; shipped,
                              its units are inbound "transfer:<id>:<sku>" (lua/write_transfer)
+    mv:<node>/<sku>  zset    movements of on hand, score = when, member "<id>|<delta>" (ids
+                             from string mvseq); cnt:<node>/<sku> (hash) source -> its last
+                             count's "as_of|sequence" (stock sync, lua/common.lua)
 
 Durability. A reply means the write is on disk: the server must run with ``appendonly yes``
 and ``appendfsync always`` (Redis fsyncs the append-only file before it sends any reply of
@@ -80,6 +83,7 @@ from sourcing_engine.errors import (
     CapacityShort,
     Conflict,
     DomainError,
+    EntriesRefused,
     IdempotencyInFlight,
     IdempotencyMismatch,
     InsufficientCapacity,
@@ -103,6 +107,16 @@ from sourcing_engine.lifecycle import (
     TransferState,
     TransferStep,
     hold_state_at,
+)
+from sourcing_engine.stock_sync import (
+    MAX_AHEAD_S,
+    LastCount,
+    StockAdjustment,
+    StockCount,
+    below_zero,
+    check_adjustments,
+    check_counts,
+    count_problem,
 )
 from sourcing_engine.stores.base import (
     IDEMPOTENCY_RETENTION_S,
@@ -138,6 +152,8 @@ SCRIPTS = (
     "webhook",
     "now",
     "write_transfer",
+    "count_stock",
+    "adjust_stock_many",
 )
 R = TypeVar("R")
 MAX_QTY = lifecycle.MAX_QTY
@@ -199,6 +215,11 @@ def _check_qty(qty: object, where: str, allow_zero: bool = False) -> None:
         raise Invalid(
             f"{where}: quantity must be a whole number from {least} to {MAX_QTY}, got {qty!r}"
         )
+
+
+def _blank(value: float | int | None) -> Arg:
+    """An optional script argument: '' for None (floats as repr: exact to the bit)."""
+    return "" if value is None else repr(value) if isinstance(value, float) else value
 
 
 def _check_id(value: object, what: str) -> None:
@@ -284,7 +305,22 @@ def _result(raw: str) -> Result:
         return _transfer(_pairs(rest[1:]))
     if kind == "reservation":
         return _reservation(float(now), {"id": rest[0], **_pairs(rest[1:])})
+    if kind == "positions":
+        return _positions(rest)
     return _position(rest)
+
+
+def _positions(flat: Sequence[str]) -> tuple[Position, ...]:
+    return tuple(_position(flat[i : i + 6]) for i in range(0, len(flat), 6))
+
+
+class _EntriesReply(DomainError):
+    """A script refused entries of a bulk stock call: [index, ...] per entry (turned into
+    EntriesRefused, with the entries' words, by the method that sent them)."""
+
+    def __init__(self, rows: list[list[Any]]) -> None:
+        self.rows = rows
+        super().__init__("entries refused")
 
 
 def _inbound(d: dict[str, Any]) -> Inbound:
@@ -350,6 +386,8 @@ def _error(kind: str, message: str, extra: str) -> DomainError:
         return Conflict(message, current_state=extra or None)
     if kind == "invalid":
         return Invalid(message)
+    if kind == "entries":
+        return _EntriesReply(json.loads(extra))
     if kind == "idempotency_mismatch":
         return IdempotencyMismatch(message)
     if kind == "idempotency_in_flight":
@@ -530,14 +568,17 @@ class RedisStore:
                 out[sku] = Item(d["sku"], float(d["weight_lb"]), tuple(d["dims_in"]))
         return out
 
-    def set_stock(self, node: str, counts: dict[str, tuple[int, int]], reason: str) -> None:
+    def set_stock(
+        self, node: str, counts: Mapping[str, tuple[int, int | None]], reason: str
+    ) -> None:
         _check_id(node, "node")
         args: list[Arg] = [node, reason, len(counts)]
         for sku, (on_hand, safety) in counts.items():
             _check_id(sku, "sku")
             _check_qty(on_hand, f"on hand of {sku} at {node}", allow_zero=True)
-            _check_qty(safety, f"safety stock of {sku} at {node}", allow_zero=True)
-            args += [sku, on_hand, safety]
+            if safety is not None:
+                _check_qty(safety, f"safety stock of {sku} at {node}", allow_zero=True)
+            args += [sku, on_hand, "" if safety is None else safety]
         self._run("set_stock", args)
 
     def adjust_stock(
@@ -580,6 +621,51 @@ class RedisStore:
         lifecycle.check_inbound_not_transfer(inbound_id, "receive")
         r = self._run("receive_inbound", [inbound_id, qty], idem)
         return _position(r[1:])
+
+    # --- stock sync (stock_sync.py; lua/count_stock.lua, lua/adjust_stock_many.lua)
+
+    def count_stock(
+        self, counts: Sequence[StockCount], reason: str, idem: IdempotencyKey | None = None
+    ) -> tuple[Position, ...]:
+        check_counts(counts, MAX_QTY)
+        args: list[Arg] = [reason, MAX_AHEAD_S, len(counts)]
+        for c in counts:
+            _check_id(c.node, "node")
+            _check_id(c.sku, "sku")
+            if c.source:
+                _check_id(c.source, "source")
+            args += [c.node, c.sku, c.on_hand, _blank(c.safety_stock), _blank(c.as_of),
+                     c.source or "", _blank(c.sequence)]  # fmt: skip
+        try:
+            r = self._run("count_stock", args, idem)
+        except _EntriesReply as refused:
+            now = self.now()
+            problems = []
+            for i, kind, last_t, last_seq in refused.rows:
+                last = (
+                    LastCount(float(last_t), int(last_seq) if last_seq else None)
+                    if last_t
+                    else None
+                )
+                problems.append(count_problem(i, counts[i], kind, last, now))
+            raise EntriesRefused("counts", problems) from None
+        return _positions(r[1:])
+
+    def adjust_stock_many(
+        self, adjustments: Sequence[StockAdjustment], idem: IdempotencyKey | None = None
+    ) -> tuple[Position, ...]:
+        check_adjustments(adjustments, MAX_QTY)
+        args: list[Arg] = [len(adjustments)]
+        for a in adjustments:
+            _check_id(a.node, "node")
+            _check_id(a.sku, "sku")
+            args += [a.node, a.sku, a.delta, a.reason]
+        try:
+            r = self._run("adjust_stock_many", args, idem)
+        except _EntriesReply as refused:
+            problems = [below_zero(i, adjustments[i], oh) for i, oh in refused.rows]
+            raise EntriesRefused("adjustments", problems) from None
+        return _positions(r[1:])
 
     def put_setting(
         self, name: str, value: dict[str, Any], expected_version: int | None = None
@@ -996,6 +1082,7 @@ for _name in (
     "list_api_keys", "revoke_api_key", "create_webhook", "list_webhooks", "get_webhook",
     "delete_webhook", "webhook_progress", "save_webhook_progress", "add_webhook_replay",
     "webhook_replays", "webhook_failures", "get_orders",
-    "create_transfer", "get_transfer", "transfer_step", "pickups_waiting",
+    "create_transfer", "get_transfer", "transfer_step", "pickups_waiting", "count_stock",
+    "adjust_stock_many",
 ):  # fmt: skip
     setattr(RedisStore, _name, _when_unreachable(getattr(RedisStore, _name)))

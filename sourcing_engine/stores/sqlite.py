@@ -41,6 +41,7 @@ from sourcing_engine.domain import (
 from sourcing_engine.errors import (
     CapacityShort,
     Conflict,
+    EntriesRefused,
     IdempotencyInFlight,
     IdempotencyMismatch,
     InsufficientCapacity,
@@ -65,6 +66,18 @@ from sourcing_engine.lifecycle import (
     TransferState,
     TransferStep,
     hold_state_at,
+)
+from sourcing_engine.stock_sync import (
+    MOVEMENT_RETENTION_S,
+    LastCount,
+    StockAdjustment,
+    StockCount,
+    below_zero,
+    check_adjustments,
+    check_counts,
+    count_problem,
+    counted_on_hand,
+    judge_count,
 )
 from sourcing_engine.stores.base import (
     IDEMPOTENCY_RETENTION_S,
@@ -154,6 +167,12 @@ CREATE TABLE IF NOT EXISTS transfers (
     id TEXT PRIMARY KEY, source TEXT NOT NULL, destination TEXT NOT NULL, lines TEXT NOT NULL,
     received TEXT NOT NULL, state TEXT NOT NULL, expected_at REAL, version INTEGER NOT NULL,
     created_at REAL NOT NULL, updated_at REAL NOT NULL, document TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS stock_movements (
+    node TEXT NOT NULL, sku TEXT NOT NULL, at REAL NOT NULL, delta INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS stock_movements_at ON stock_movements (node, sku, at);
+CREATE TABLE IF NOT EXISTS stock_sources (
+    node TEXT NOT NULL, sku TEXT NOT NULL, source TEXT NOT NULL, as_of REAL NOT NULL,
+    sequence INTEGER, PRIMARY KEY (node, sku, source)) WITHOUT ROWID;
 """
 
 # --- rows <-> records -----------------------------------------------------------------------
@@ -226,9 +245,13 @@ def _result_to_json(result: Result) -> str:
         hold = [r.id, r.cart, _units_to_json(r.units), r.created_at, r.expires_at, r.state.value,
                 r.order_id, r.document]  # fmt: skip
         return _dumps({"reservation": hold})
-    p = result
-    return _dumps({"position": [p.node, p.sku, p.on_hand, p.safety_stock, p.reserved,
-                                p.allocated]})  # fmt: skip
+    if isinstance(result, tuple):
+        return _dumps({"positions": [_position_values(p) for p in result]})
+    return _dumps({"position": _position_values(result)})
+
+
+def _position_values(p: Position) -> list[Any]:
+    return [p.node, p.sku, p.on_hand, p.safety_stock, p.reserved, p.allocated]
 
 
 def _result_from_json(text: str) -> Result:
@@ -242,6 +265,8 @@ def _result_from_json(text: str) -> Result:
         units_ = _units_from_json(units)
         state_ = HoldState(state)
         return Reservation(id_, cart, units_, created_at, expires_at, state_, order_id, document)
+    if kind == "positions":
+        return tuple(Position(*v) for v in values)
     return Position(*values)
 
 
@@ -318,8 +343,24 @@ class _Tx:
             [(sign * u.qty, u.node, u.sku) for u in units],
         )
 
+    def moved(self, node: str, sku: str, delta: int, at: float | None = None) -> None:
+        """Record a movement of on hand (stock sync counts apply relative to them) and drop
+        the position's movements older than the retention."""
+        if delta:
+            self.conn.execute(
+                "INSERT INTO stock_movements VALUES (?, ?, ?, ?)",
+                (node, sku, self.now if at is None else at, delta),
+            )
+            self.conn.execute(
+                "DELETE FROM stock_movements WHERE node = ? AND sku = ? AND at < ?",
+                (node, sku, self.now - MOVEMENT_RETENTION_S),
+            )
+
     def apply(self, effects: Effects) -> None:
         """A step's effects on stock (its allocations already checked)."""
+        for units, sign in ((effects.ship, -1), (effects.restock, +1)):
+            for u in units:
+                self.moved(u.node, u.sku, sign * u.qty)
         self.add_allocated(effects.free, -1)
         self.add_allocated(effects.allocate, +1)
         # max(0, ...): a shipment from a position a count left oversold never goes negative
@@ -425,6 +466,7 @@ class _Tx:
             " ON CONFLICT (node, sku) DO UPDATE SET on_hand = on_hand + ?",
             (node, sku, qty, qty),
         )
+        self.moved(node, sku, qty)
         after = self.position(node, sku)
         data = {"inbound": inbound_id, "qty": qty, "open": row["qty"] - qty,
                 "on_hand": after.on_hand}  # fmt: skip
@@ -623,22 +665,27 @@ class SqliteStore:
             r["sku"]: Item(r["sku"], r["weight_lb"], tuple(json.loads(r["dims"]))) for r in rows
         }
 
-    def set_stock(self, node: str, counts: dict[str, tuple[int, int]], reason: str) -> None:
+    def set_stock(
+        self, node: str, counts: Mapping[str, tuple[int, int | None]], reason: str
+    ) -> None:
         for sku, (on_hand, safety) in counts.items():
             if (
-                not (isinstance(on_hand, int) and isinstance(safety, int))
-                or min(on_hand, safety) < 0
+                not (isinstance(on_hand, int) and isinstance(safety, int | None))
+                or min(on_hand, safety or 0) < 0
             ):
                 raise Invalid(
                     f"stock of {sku} at {node}: on hand {on_hand}, safety stock "
                     f"{safety}; expected whole numbers >= 0"
                 )
         with self._write() as tx:
+            for sku, (on_hand, _) in counts.items():
+                tx.moved(node, sku, on_hand - tx.position(node, sku).on_hand)
             tx.conn.executemany(
-                "INSERT INTO positions (node, sku, on_hand, safety_stock) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (node, sku) DO UPDATE"
-                " SET on_hand = excluded.on_hand, safety_stock = excluded.safety_stock",
-                [(node, sku, oh, ss) for sku, (oh, ss) in counts.items()],
+                "INSERT INTO positions (node, sku, on_hand, safety_stock)"
+                " VALUES (?, ?, ?, coalesce(?, 0)) ON CONFLICT (node, sku) DO UPDATE"
+                " SET on_hand = excluded.on_hand,"
+                " safety_stock = coalesce(?, safety_stock)",
+                [(node, sku, oh, ss, ss) for sku, (oh, ss) in counts.items()],
             )
             data = {"reason": reason, "counts": {s: list(c) for s, c in counts.items()}}
             tx.emit("stock.snapshot", f"node:{node}", data)
@@ -658,6 +705,7 @@ class SqliteStore:
                 " ON CONFLICT (node, sku) DO UPDATE SET on_hand = on_hand + ?",
                 (node, sku, max(delta, 0), delta),
             )
+            tx.moved(node, sku, delta)
             after = tx.position(node, sku)
             tx.emit(
                 "stock.adjusted",
@@ -710,6 +758,98 @@ class SqliteStore:
             return tx.receive_inbound(inbound_id, qty)
 
         return self._keyed(idem, receive)
+
+    # --- stock sync (stock_sync.py): counts relative to the movements since, bulk adjustments
+
+    def count_stock(
+        self, counts: Sequence[StockCount], reason: str, idem: IdempotencyKey | None = None
+    ) -> tuple[Position, ...]:
+        check_counts(counts, lifecycle.MAX_QTY)
+
+        def count(tx: _Tx) -> tuple[Position, ...]:
+            problems, plans = [], []
+            for i, c in enumerate(counts):
+                last = None
+                if c.source:
+                    row = tx.conn.execute(
+                        "SELECT as_of, sequence FROM stock_sources"
+                        " WHERE node = ? AND sku = ? AND source = ?",
+                        (c.node, c.sku, c.source),
+                    ).fetchone()
+                    last = LastCount(row[0], row[1]) if row else None
+                kind = judge_count(c, last, tx.now)
+                if kind:
+                    problems.append(count_problem(i, c, kind, last, tx.now))
+                    continue
+                as_of = tx.now if c.as_of is None else c.as_of
+                (moved,) = tx.conn.execute(
+                    "SELECT coalesce(sum(delta), 0) FROM stock_movements"
+                    " WHERE node = ? AND sku = ? AND at > ?",
+                    (c.node, c.sku, as_of),
+                ).fetchone()
+                plans.append((c, as_of, moved, tx.position(c.node, c.sku)))
+            if problems:
+                raise EntriesRefused("counts", problems)
+            out = []
+            for c, as_of, moved, before in plans:
+                on_hand = counted_on_hand(c.on_hand, moved)
+                safety = before.safety_stock if c.safety_stock is None else c.safety_stock
+                tx.conn.execute(
+                    "INSERT INTO positions (node, sku, on_hand, safety_stock) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (node, sku) DO UPDATE"
+                    " SET on_hand = excluded.on_hand, safety_stock = excluded.safety_stock",
+                    (c.node, c.sku, on_hand, safety),
+                )
+                # at the moment the count describes: a later count from before then sees it
+                tx.moved(c.node, c.sku, on_hand - before.on_hand, at=as_of)
+                if c.source:
+                    tx.conn.execute(
+                        "REPLACE INTO stock_sources VALUES (?, ?, ?, ?, ?)",
+                        (c.node, c.sku, c.source, as_of, c.sequence),
+                    )
+                data = {"counted": c.on_hand, "as_of": as_of, "source": c.source,
+                        "sequence": c.sequence, "moved_since": moved,
+                        "correction": on_hand - before.on_hand, "on_hand": on_hand,
+                        "safety_stock": safety, "reason": reason}  # fmt: skip
+                tx.emit("stock.counted", f"stock:{c.node}/{c.sku}", data)
+                out.append(tx.position(c.node, c.sku))
+            return tuple(out)
+
+        return self._keyed(idem, count)
+
+    def adjust_stock_many(
+        self, adjustments: Sequence[StockAdjustment], idem: IdempotencyKey | None = None
+    ) -> tuple[Position, ...]:
+        check_adjustments(adjustments, lifecycle.MAX_QTY)
+
+        def adjust(tx: _Tx) -> tuple[Position, ...]:
+            on_hand: dict[tuple[str, str], int] = {}
+            problems = []
+            for i, a in enumerate(adjustments):
+                key = (a.node, a.sku)
+                if key not in on_hand:
+                    on_hand[key] = tx.position(a.node, a.sku).on_hand
+                if on_hand[key] + a.delta < 0:
+                    problems.append(below_zero(i, a, on_hand[key]))
+                else:
+                    on_hand[key] += a.delta
+            if problems:
+                raise EntriesRefused("adjustments", problems)
+            out = []
+            for a in adjustments:
+                tx.conn.execute(
+                    "INSERT INTO positions (node, sku, on_hand, safety_stock) VALUES (?, ?, ?, 0)"
+                    " ON CONFLICT (node, sku) DO UPDATE SET on_hand = on_hand + ?",
+                    (a.node, a.sku, max(a.delta, 0), a.delta),
+                )
+                tx.moved(a.node, a.sku, a.delta)
+                after = tx.position(a.node, a.sku)
+                data = {"delta": a.delta, "reason": a.reason, "on_hand": after.on_hand}
+                tx.emit("stock.adjusted", f"stock:{a.node}/{a.sku}", data)
+                out.append(after)
+            return tuple(out)
+
+        return self._keyed(idem, adjust)
 
     def put_setting(
         self, name: str, value: dict[str, Any], expected_version: int | None = None

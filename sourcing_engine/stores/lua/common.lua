@@ -199,6 +199,29 @@ local function stored_reply(kind, id, key)
   return r
 end
 
+-- Stock sync (stock_sync.py): every change of on hand is a movement, in zset
+-- "mv:<node>/<sku>" scored by when it happened, member "<id>|<delta>" (id from "mvseq"),
+-- kept MOVE_RETENTION_S (stock_sync.MOVEMENT_RETENTION_S); counts apply relative to them.
+-- "cnt:<node>/<sku>": source -> "<as_of>|<sequence>" of its last count applied there.
+local MOVE_RETENTION_S = 7 * 24 * 3600
+local function k_mv(node, sku) return P .. 'mv:' .. node .. '/' .. sku end
+local function k_cnt(node, sku) return P .. 'cnt:' .. node .. '/' .. sku end
+local function record_move(node, sku, delta, at)
+  if delta == 0 then return end
+  local key = k_mv(node, sku)
+  local id = redis.call('INCR', P .. 'mvseq')
+  redis.call('ZADD', key, string.format('%.17g', at or NOW), id .. '|' .. delta)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. string.format('%.17g', NOW - MOVE_RETENTION_S))
+end
+local function moved_since(node, sku, at)
+  local total = 0
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', k_mv(node, sku), '(' .. string.format('%.17g', at),
+      '+inf')) do
+    total = total + tonumber(string.match(m, '|(-?%d+)$'))
+  end
+  return total
+end
+
 -- Inbound receipts, checked before any write (inbound_open) then written (inbound_arrive):
 -- the open quantity falls by qty (the record goes once none is open), the node's on hand
 -- rises by qty; event inbound.received. inbound_open returns the record, or a failure.
@@ -229,6 +252,7 @@ local function inbound_arrive(id, rec, qty)
   end
   settle(sku)
   redis.call('HSET', k_pos(sku), 'oh:' .. node, oh + qty, 'ss:' .. node, ss)
+  record_move(node, sku, qty)
   emit('inbound.received', 'stock:' .. node .. '/' .. sku, '{"inbound":' .. cjson.encode(id) ..
     ',"qty":' .. qty .. ',"open":' .. (open - qty) .. ',"on_hand":' .. (oh + qty) .. '}', false)
   return oh + qty, ss, al, rs

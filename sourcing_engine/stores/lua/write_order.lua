@@ -152,12 +152,14 @@ for _, u in ipairs(ship) do
   -- a count may have come in below the units allocated: on hand never goes below zero
   local oh = num(redis.call('HGET', k_pos(u[2]), 'oh:' .. u[1]))
   redis.call('HSET', k_pos(u[2]), 'oh:' .. u[1], math.max(0, oh - u[3]))
+  record_move(u[1], u[2], -u[3])
 end
 for _, u in ipairs(restock) do
   if redis.call('HEXISTS', k_pos(u[2]), 'ss:' .. u[1]) == 0 then
     redis.call('HSET', k_pos(u[2]), 'ss:' .. u[1], 0)
   end
   redis.call('HINCRBY', k_pos(u[2]), 'oh:' .. u[1], u[3])
+  record_move(u[1], u[2], u[3])
 end
 -- the orders waiting at a pickup counter, for the not-collected sweep
 if ARGV[7] == 'ready_for_pickup' then

@@ -52,6 +52,7 @@ for _, u in ipairs(reserve) do redis.call('HINCRBY', k_pos(u[2]), 'al:' .. u[1],
 for _, u in ipairs(ship) do
   local oh = num(redis.call('HGET', k_pos(u[2]), 'oh:' .. u[1]))
   redis.call('HSET', k_pos(u[2]), 'oh:' .. u[1], math.max(0, oh - u[3]))
+  record_move(u[1], u[2], -u[3])
 end
 for _, u in ipairs(in_transit) do
   local id = inbound_id(u[2])

@@ -42,8 +42,10 @@ from sourcing_engine.stores.base import (
     Store,
     Webhook,
 )
+from tests.sourcing_engine.stores.contract_movements import MovementContract
 from tests.sourcing_engine.stores.contract_pickups import PickupContract
 from tests.sourcing_engine.stores.contract_transfers import TransferContract
+from tests.sourcing_engine.stores.stock_sync_contract import StockSyncContract
 
 Action = Literal[
     "release", "ship", "cancel", "reject", "return", "reallocate", "ready", "pick_up",
@@ -193,7 +195,7 @@ def assert_lines_consistent(order: OrderRecord) -> None:
     assert order.lines == per_sku
 
 
-class StoreContract(TransferContract, PickupContract):
+class StoreContract(TransferContract, PickupContract, StockSyncContract, MovementContract):
     """Every method and rule of `ledger.Store`; subclasses provide the `store` fixture."""
 
     short_ttl_s: ClassVar[float] = 0.2
