@@ -53,6 +53,7 @@ from typing import Any, Protocol
 
 from sourcing_engine.domain import Inbound, Item, Node, Position, Unit
 from sourcing_engine.lifecycle import OrderAction, OrderRecord, Reservation
+from sourcing_engine.order_search import OrderPage, OrderQuery
 
 IDEMPOTENCY_RETENTION_S = 24 * 3600.0
 LAST_ADMIN = (
@@ -271,6 +272,14 @@ class Store(Protocol):
     def get_orders(self, order_ids: Sequence[str]) -> list[OrderRecord]:
         """The orders found among order_ids, in that order (unknown ids are left out): one
         read for a page of orders (the BI export reads a million this way)."""
+        ...
+
+    def search_orders(self, query: OrderQuery) -> OrderPage:
+        """The orders the query names, newest first by (created_at, id), read from an
+        index the store keeps with every order write (sourcing_engine/order_search.py):
+        each order's terms are those of its last write. The next cursor is None once no
+        order is left; a store that filters by scanning may answer fewer than `limit`
+        with a cursor, after looking through MAX_SCAN index entries."""
         ...
 
     def capacity_used(self, days: Mapping[str, str]) -> dict[str, tuple[int, int]]:

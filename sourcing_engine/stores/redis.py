@@ -26,6 +26,8 @@ with a ``#!lua`` shebang, so a cluster node refuses any script touching another 
     res:<id>         hash    a hold: cart, units, created_at, expires_at, state, order_id
     order:<id>       hash    an order: state, version, lines, alloc, shipped, returned,
                              released, times, doc (the caller's document, stored as given)
+    ocreated         zset    order ids by created_at; oidx:<term> (zset) the same for the
+                             orders with that search term (lua/write_order.lua)
     ocap:<order id>  hash    node -> "day|shipments|units" the order charged there
     cap:<day>        hash    s:<node> shipments, u:<node> units charged to the node that day
     webhooks         hash    id -> subscription JSON; whprog:<id> (string) the deliverer's
@@ -95,6 +97,7 @@ from sourcing_engine.lifecycle import (
     Step,
     hold_state_at,
 )
+from sourcing_engine.order_search import MAX_SCAN, OrderPage, OrderQuery, index_terms
 from sourcing_engine.stores.base import (
     IDEMPOTENCY_RETENTION_S,
     LAST_ADMIN,
@@ -128,6 +131,7 @@ SCRIPTS = (
     "api_key",
     "webhook",
     "now",
+    "search_orders",
 )
 R = TypeVar("R")
 MAX_QTY = lifecycle.MAX_QTY
@@ -144,7 +148,7 @@ WRITE_ATTEMPTS = 8
 changed between its read and its write."""
 
 
-READ_ONLY_SCRIPTS = frozenset({"positions", "get_reservation", "now"})
+READ_ONLY_SCRIPTS = frozenset({"positions", "get_reservation", "now", "search_orders"})
 
 
 @cache
@@ -678,6 +682,8 @@ class RedisStore:
         args.append(len(held))
         for node in held:
             args += [node, (days or {}).get(node) or today]
+        terms = index_terms(order)
+        args += [len(terms), *terms]
         r = self._run("write_order", args, idem)
         return _order(order.id, _pairs(r[1:]))
 
@@ -693,6 +699,24 @@ class RedisStore:
             pipe.hgetall(self.key(f"order:{order_id}"))
         found = cast(list[dict[str, str]], pipe.execute()) if order_ids else []
         return [_order(i, h) for i, h in zip(order_ids, found, strict=True) if h]
+
+    def search_orders(self, query: OrderQuery) -> OrderPage:
+        upper = query.upper()
+        terms = query.ordered_terms()
+        args: list[Arg] = [
+            query.limit, MAX_SCAN,
+            "-inf" if query.created_from is None else repr(query.created_from),
+            "" if upper is None else repr(upper[0]), "" if upper is None else upper[1],
+            len(terms), *terms,
+        ]  # fmt: skip
+        r = self._read("search_orders", args)
+        more, n = r[1] == "1", int(r[4])
+        orders, k = [], 5
+        for _ in range(n):
+            order_id, size = r[k], int(r[k + 1])
+            orders.append(_order(order_id, _pairs(r[k + 2 : k + 2 + size])))
+            k += 2 + size
+        return OrderPage(orders, (float(r[2]), r[3]) if more else None)
 
     def capacity_used(self, days: Mapping[str, str]) -> dict[str, tuple[int, int]]:
         by_day: dict[str, list[str]] = {}

@@ -61,6 +61,7 @@ from sourcing_engine.lifecycle import (
     Step,
     hold_state_at,
 )
+from sourcing_engine.order_search import OrderPage, OrderQuery, index_terms
 from sourcing_engine.stores.base import (
     IDEMPOTENCY_RETENTION_S,
     LAST_ADMIN,
@@ -144,6 +145,11 @@ CREATE TABLE IF NOT EXISTS webhook_replays (
 CREATE TABLE IF NOT EXISTS webhook_failures (
     id INTEGER PRIMARY KEY AUTOINCREMENT, webhook_id TEXT NOT NULL, failure TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS webhook_failures_by ON webhook_failures (webhook_id, id);
+CREATE INDEX IF NOT EXISTS orders_created ON orders (created_at, id);
+CREATE TABLE IF NOT EXISTS order_terms (
+    term TEXT NOT NULL, created_at REAL NOT NULL, order_id TEXT NOT NULL,
+    PRIMARY KEY (term, created_at, order_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS order_terms_order ON order_terms (order_id);
 """
 
 # --- rows <-> records -----------------------------------------------------------------------
@@ -370,8 +376,49 @@ class _Tx:
     def save_order(self, order: OrderRecord, effects: Effects, insert: bool) -> None:
         verb = "INSERT" if insert else "REPLACE"
         self.conn.execute(f"{verb} INTO orders VALUES ({', '.join('?' * 11)})", _order_row(order))
+        self.index_order(order, insert)
         for type_, data in effects.events:
             self.emit(type_, order.id, data)
+
+
+    # --- the order search index (sourcing_engine/order_search.py)
+
+    def index_order(self, order: OrderRecord, insert: bool) -> None:
+        """The order's search terms, as the order now is, in the same transaction."""
+        if not insert:
+            self.conn.execute("DELETE FROM order_terms WHERE order_id = ?", (order.id,))
+        self.conn.executemany(
+            "INSERT INTO order_terms VALUES (?, ?, ?)",
+            [(t, order.created_at, order.id) for t in index_terms(order)],
+        )
+
+
+def _search_sql(query: OrderQuery) -> tuple[str, list[Any]]:
+    """Newest first from the most selective term's index entries (or the orders' creation
+    index without terms); every other term is one primary-key probe per candidate."""
+    terms = query.ordered_terms()
+    params: list[Any] = []
+    if terms:
+        sql = "SELECT o.* FROM order_terms d JOIN orders o ON o.id = d.order_id WHERE d.term = ?"
+        params.append(terms[0])
+        at, oid = "d.created_at", "d.order_id"
+    else:
+        sql, at, oid = "SELECT o.* FROM orders o WHERE 1", "o.created_at", "o.id"
+    for t in terms[1:]:
+        sql += (
+            " AND EXISTS (SELECT 1 FROM order_terms x WHERE x.term = ?"
+            f" AND x.created_at = {at} AND x.order_id = {oid})"
+        )
+        params.append(t)
+    if query.created_from is not None:
+        sql += f" AND {at} >= ?"
+        params.append(query.created_from)
+    upper = query.upper()
+    if upper is not None:
+        sql += f" AND ({at} < ? OR ({at} = ? AND {oid} < ?))"
+        params += [upper[0], upper[0], upper[1]]
+    sql += f" ORDER BY {at} DESC, {oid} DESC LIMIT ?"
+    return sql, [*params, query.limit]
 
 
 def _summed(units: Sequence[Unit]) -> dict[tuple[str, str], int]:
@@ -421,6 +468,7 @@ class SqliteStore:
                 tx.conn.execute(
                     "ALTER TABLE settings ADD COLUMN version INTEGER NOT NULL DEFAULT 1"
                 )
+            _index_unindexed_orders(tx)
 
     # --- connections and transactions
 
@@ -890,6 +938,13 @@ class SqliteStore:
             ).fetchall()
         return [_order_from_row(r) for r in rows]
 
+    def search_orders(self, query: OrderQuery) -> OrderPage:
+        sql, params = _search_sql(query)
+        with self._read() as tx:
+            found = [_order_from_row(r) for r in tx.conn.execute(sql, params).fetchall()]
+        full = len(found) == query.limit
+        return OrderPage(found, (found[-1].created_at, found[-1].id) if full else None)
+
     def capacity_used(self, days: Mapping[str, str]) -> dict[str, tuple[int, int]]:
         if not days:
             return {}
@@ -1130,6 +1185,15 @@ class SqliteStore:
             conn.close()
         self._local = threading.local()
         self._process_lock.close()
+
+
+def _index_unindexed_orders(tx: _Tx) -> None:
+    """Index the orders of a ledger made before the search index (every order has a status
+    term, so a ledger with orders and no terms is one)."""
+    if tx.conn.execute("SELECT 1 FROM order_terms LIMIT 1").fetchone() is not None:
+        return
+    for row in tx.conn.execute("SELECT * FROM orders").fetchall():
+        tx.index_order(_order_from_row(row), insert=True)
 
 
 def _with(order: OrderRecord, now: float, document: dict[str, Any] | None) -> OrderRecord:

@@ -6,7 +6,8 @@
 -- [[node, sku, qty], ...]); [12] released nodes JSON; [13] document JSON; [14] created_at
 -- ('' for now); then the step's effects as unit lists (count, then node, sku, qty triples):
 -- allocate, free, ship, restock; then the events: count, then (type, data JSON) pairs; then
--- each node's day for capacity: count, then (node, day) pairs (every node the order holds).
+-- each node's day for capacity: count, then (node, day) pairs (every node the order holds);
+-- then the order's search terms after the step: count, then the terms.
 local order_id, expected, hold_id = ARGV[4], tonumber(ARGV[5]), ARGV[6]
 local allocate, i = read_units(15)
 local free
@@ -166,4 +167,20 @@ redis.call('HSET', key, 'state', ARGV[7], 'version', expected + 1, 'created_at',
 for j = 0, tonumber(ARGV[i]) - 1 do
   emit(ARGV[i + 1 + 2 * j], order_id, ARGV[i + 2 + 2 * j], true)
 end
+
+-- the search index (sourcing_engine/order_search.py): zset "oidx:<term>" per term and
+-- "ocreated" for every order, each scored by created_at; the terms of the order's last write
+-- kept in its hash (field "terms"), so that a step drops the terms it ends
+local ti = ci + 1 + 2 * tonumber(ARGV[ci])
+local terms, now_terms = {}, {}
+for j = 1, tonumber(ARGV[ti]) do
+  terms[j] = ARGV[ti + j]
+  now_terms[ARGV[ti + j]] = true
+end
+for _, t in ipairs(cjson.decode(redis.call('HGET', key, 'terms') or '[]')) do
+  if not now_terms[t] then redis.call('ZREM', P .. 'oidx:' .. t, order_id) end
+end
+for _, t in ipairs(terms) do redis.call('ZADD', P .. 'oidx:' .. t, created_at, order_id) end
+redis.call('ZADD', P .. 'ocreated', created_at, order_id)
+redis.call('HSET', key, 'terms', enc_list(terms))
 return stored_reply('order', order_id, key)

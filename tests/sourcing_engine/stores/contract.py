@@ -42,6 +42,7 @@ from sourcing_engine.stores.base import (
     Store,
     Webhook,
 )
+from tests.sourcing_engine.stores.contract_reads import ReadsContract
 
 Action = Literal["release", "ship", "cancel", "reject", "return", "reallocate"]
 N1, N2, N3 = "N1", "N2", "N3"
@@ -166,7 +167,7 @@ def assert_lines_consistent(order: OrderRecord) -> None:
     assert order.lines == per_sku
 
 
-class StoreContract:
+class StoreContract(ReadsContract):
     """Every method and rule of `ledger.Store`; subclasses provide the `store` fixture."""
 
     short_ttl_s: ClassVar[float] = 0.2
