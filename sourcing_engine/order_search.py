@@ -13,7 +13,7 @@ again when opened, see SqliteStore).
 
 import base64
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,7 +111,7 @@ class OrderQuery:
     limit: int = 50
 
     @staticmethod
-    def of(filters: dict[str, str | None], **rest: Any) -> "OrderQuery":
+    def of(filters: Mapping[str, str | None], **rest: Any) -> "OrderQuery":
         """The query of field -> value filters (None: not filtered), fields checked."""
         terms = []
         for field, value in filters.items():
@@ -135,7 +135,9 @@ class OrderQuery:
 
     def upper(self) -> Cursor | None:
         """Where the newest-first scan starts: the cursor, or created_to (exclusive)."""
-        if self.cursor is not None and (self.created_to is None or self.cursor[0] < self.created_to):
+        if self.cursor is not None and (
+            self.created_to is None or self.cursor[0] < self.created_to
+        ):
             return self.cursor
         return None if self.created_to is None else (self.created_to, "")
 

@@ -380,7 +380,6 @@ class _Tx:
         for type_, data in effects.events:
             self.emit(type_, order.id, data)
 
-
     # --- the order search index (sourcing_engine/order_search.py)
 
     def index_order(self, order: OrderRecord, insert: bool) -> None:

@@ -5,6 +5,7 @@ Mixed into `StoreContract`, so every store (SQLite, Redis, the one-node Redis Cl
 
 import random
 import threading
+from typing import Any
 
 import pytest
 
@@ -24,8 +25,8 @@ def stocked(store: Store, units: int = 10_000) -> None:
         store.set_stock(node, {"A": (units, 0)}, "count")
 
 
-def make(store: Store, order_id: str, node: str = "N1", **doc: str) -> OrderRecord:
-    return store.create_order(order_id, {"A": 1}, [Unit(node, "A", 1)], dict(doc))
+def make(store: Store, order_id: str, node: str = "N1", **doc: Any) -> OrderRecord:
+    return store.create_order(order_id, {"A": 1}, [Unit(node, "A", 1)], doc)
 
 
 def all_pages(store: Store, query: OrderQuery) -> list[str]:
@@ -49,17 +50,24 @@ class ReadsContract:
         want = [o.id for o in sorted(made, key=lambda o: (o.created_at, o.id), reverse=True)]
         assert all_pages(store, OrderQuery(limit=3)) == want
         page = store.search_orders(OrderQuery(limit=100))
-        assert [o.id for o in page.orders] == want and page.next_cursor is None
+        assert [o.id for o in page.orders] == want
+        assert page.next_cursor is None
         assert page.orders[0] == store.get_order(want[0])  # whole records, as get_order reads
 
     def test_search_filters_by_every_field_and_follows_steps(self, store: Store) -> None:
         """Each field finds exactly its orders, several filters must all hold, and a step
         moves the order between status terms (and node terms) atomically with its write."""
         stocked(store)
-        make(store, "a", "N1", external_reference="EXT-1", customer_reference="C-7",
-             destination={"zip": "sw1a 1aa", "lat": 1, "lon": 2})  # type: ignore[arg-type]
+        make(
+            store,
+            "a",
+            "N1",
+            external_reference="EXT-1",
+            customer_reference="C-7",
+            destination={"zip": "sw1a 1aa", "lat": 1, "lon": 2},
+        )
         make(store, "b", "N2", customer_reference="C-7")
-        make(store, "c", "N2", promise={"method": "pickup"})  # type: ignore[arg-type]
+        make(store, "c", "N2", promise={"method": "pickup"})
 
         def ids(**filters: str) -> list[str]:
             return sorted(o.id for o in store.search_orders(OrderQuery.of(filters)).orders)
@@ -68,14 +76,17 @@ class ReadsContract:
         assert ids(customer_reference="C-7") == ["a", "b"]
         assert ids(postal_code="SW1A1AA") == ids(postal_code="Sw1a 1aa") == ["a"]
         assert ids(node="N2") == ["b", "c"]
-        assert ids(method="pickup") == ["c"] and ids(method="ship") == ["a", "b"]
+        assert ids(method="pickup") == ["c"]
+        assert ids(method="ship") == ["a", "b"]
         assert ids(status="allocated") == ["a", "b", "c"]
         assert ids(customer_reference="C-7", node="N2") == ["b"]
         assert ids(customer_reference="nobody") == []
         store.transition("b", "release")
-        assert ids(status="allocated") == ["a", "c"] and ids(status="released") == ["b"]
+        assert ids(status="allocated") == ["a", "c"]
+        assert ids(status="released") == ["b"]
         store.transition("c", "cancel")
-        assert ids(node="N2") == ["b"] and ids(status="cancelled") == ["c"]
+        assert ids(node="N2") == ["b"]
+        assert ids(status="cancelled") == ["c"]
         assert ids(status="cancelled", method="pickup") == ["c"]
 
     def test_search_by_creation_time(self, store: Store) -> None:
@@ -86,7 +97,8 @@ class ReadsContract:
         q = OrderQuery(created_from=times[1], created_to=times[4], limit=1)
         want = [o.id for o in sorted(made, key=lambda o: (o.created_at, o.id), reverse=True)
                 if times[1] <= o.created_at < times[4]]  # fmt: skip
-        assert all_pages(store, q) == want and len(want) >= 3
+        assert all_pages(store, q) == want
+        assert len(want) >= 3
 
     def test_search_pages_are_stable_under_concurrent_inserts(self, store: Store) -> None:
         """Orders created while a client pages through never make it skip or repeat one of
