@@ -443,6 +443,10 @@ class OrderOut(Response):
     """The cart's units promised from purchase orders, recorded with the order."""
     parcels: list[ParcelOut] = []
     """Each shipment as it shipped: node, units, carrier and tracking number."""
+    external_reference: str | None = None
+    """The order's id in the system that sent it (a web shop, a marketplace)."""
+    customer_reference: str | None = None
+    """The customer's id or account number, for customer care lookups."""
 
 
 class EventOut(Response):
@@ -450,7 +454,16 @@ class EventOut(Response):
     at: float
     type: str
     subject: str
+    payload_version: int
+    """2: `resource` is the changed record after the change (1: recorded before events
+    carried it; `resource` is null)."""
     data: dict[str, Any]
+    """What changed (units moved, the reason, a receipt's quantity)."""
+    resource: dict[str, Any] | None
+    """The record after the change, as its GET answers it: an order (type order.*), a hold
+    (reservation.*, without its promise), a stock position (stock.adjusted,
+    inbound.received), a node's counted positions (stock.snapshot), a node, an item, a
+    purchase order or transfer (inbound.created / updated) or a setting."""
 
 
 class OrderDetailOut(OrderOut):

@@ -81,6 +81,9 @@ class Event:
     type: str  # e.g. "order.allocated", "order.shipped", "reservation.expired"
     subject: str  # order or reservation id, or "node:<id>" / "stock:<node>/<sku>"
     data: dict[str, Any]
+    resource: dict[str, Any] | None = None
+    """The changed record after the change (sourcing_engine/resources.py); None for events
+    recorded before events carried it."""
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,11 @@ class Store(Protocol):
         ...
 
     def add_inbound(self, inbound: Sequence[Inbound]) -> None: ...
+    def get_inbound(self, inbound_id: str) -> Inbound:
+        """One open purchase order or transfer, with its open quantity (NotFound if unknown
+        or received in full)."""
+        ...
+
     def list_inbound(self, skus: Sequence[str]) -> list[Inbound]:
         """Open purchase orders and transfers of these SKUs, by expected arrival."""
         ...

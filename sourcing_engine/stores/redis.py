@@ -57,12 +57,12 @@ is after the script's clock reading (reserved = rs - units of members of hz:<sku
 expired members from the counters of the SKUs they touch, so reads stay O(log n).
 """
 
+import importlib.resources
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, replace
 from functools import cache, wraps
-from importlib import resources
 from typing import Any, TypeVar, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -72,7 +72,7 @@ from redis.cluster import RedisCluster
 from redis.commands.core import Script
 from redis.retry import Retry
 
-from sourcing_engine import lifecycle
+from sourcing_engine import lifecycle, resources
 from sourcing_engine.domain import Inbound, Item, Node, Position, Unit, sku_totals
 from sourcing_engine.errors import (
     CapacityShort,
@@ -159,7 +159,7 @@ def script_source(name: str) -> str:
     only (scripts without one may cross slots, for compatibility); read-only scripts say
     so, so they may run on replicas and never write.
     """
-    lua = resources.files("sourcing_engine.stores") / "lua"
+    lua = importlib.resources.files("sourcing_engine.stores") / "lua"
     shebang = "#!lua flags=no-writes" if name in READ_ONLY_SCRIPTS else "#!lua"
     common = (lua / "common.lua").read_text()
     return f"{shebang}\n{common}\n{(lua / f'{name}.lua').read_text()}"
@@ -279,6 +279,7 @@ def _event(raw: str) -> Event:
         type=e["type"],
         subject=e["subject"],
         data=data if isinstance(data, dict) else {"value": data},
+        resource=e.get("resource"),
     )
 
 
@@ -482,7 +483,7 @@ class RedisStore:
         args: list[Arg] = [table, len(records)]
         for record_id, record in records:
             _check_id(record_id, what)
-            data = record.to_data() if isinstance(record, Node) else asdict(record)
+            data = resources.node(record) if isinstance(record, Node) else resources.item(record)
             args += [record_id, json.dumps(data)]
         if records:
             self._run("upsert", args)
@@ -546,7 +547,8 @@ class RedisStore:
             _check_id(b.id, "inbound id")
             _check_qty(b.qty, f"inbound {b.id}")
             # expected_at as text: Lua's cjson would round it when a receipt rewrites qty
-            args += [b.id, b.sku, json.dumps({**asdict(b), "expected_at": repr(b.expected_at)})]
+            record = {**asdict(b), "expected_at": repr(b.expected_at)}
+            args += [b.id, b.sku, json.dumps(record), json.dumps(resources.inbound(b))]
         if inbound:
             self._run("add_inbound", args)
 
@@ -574,6 +576,12 @@ class RedisStore:
         if raw is None:
             return None
         return Setting(dict(json.loads(raw)), int(version or 1))
+
+    def get_inbound(self, inbound_id: str) -> Inbound:
+        raw = cast(str | None, self._r.hget(self.key("inbound"), inbound_id))
+        if raw is None:
+            raise NotFound(f"inbound {inbound_id}: unknown, or received in full already")
+        return _inbound(json.loads(raw))
 
     def list_inbound(self, skus: Sequence[str]) -> list[Inbound]:
         ids: list[str] = []
@@ -683,7 +691,7 @@ class RedisStore:
         for node in held:
             args += [node, (days or {}).get(node) or today]
         terms = index_terms(order)
-        args += [len(terms), *terms]
+        args += [len(terms), *terms, _dumps(resources.order(order))]
         r = self._run("write_order", args, idem)
         return _order(order.id, _pairs(r[1:]))
 

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from sourcing_engine import lifecycle
+from sourcing_engine import lifecycle, resources
 from sourcing_engine.domain import (
     Inbound,
     Item,
@@ -77,6 +77,7 @@ from sourcing_engine.stores.base import (
 )
 
 R = TypeVar("R", bound=Result)
+T = TypeVar("T", Node, Item, Inbound)
 
 _UNAVAILABLE = ("database is locked", "disk I/O error", "database or disk is full",
                 "unable to open database file")  # fmt: skip
@@ -119,7 +120,7 @@ CREATE TABLE IF NOT EXISTS orders (
     document TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, type TEXT NOT NULL,
-    subject TEXT NOT NULL, data TEXT NOT NULL);
+    subject TEXT NOT NULL, data TEXT NOT NULL, resource TEXT);
 CREATE INDEX IF NOT EXISTS events_subject ON events (subject, seq);
 CREATE TABLE IF NOT EXISTS idempotent_results (
     key TEXT PRIMARY KEY, request_hash TEXT NOT NULL, result TEXT, lease_until REAL NOT NULL,
@@ -220,7 +221,11 @@ def _result_from_json(text: str) -> Result:
 
 
 def _event(row: sqlite3.Row) -> Event:
-    return Event(row["seq"], row["at"], row["type"], row["subject"], orjson.loads(row["data"]))
+    resource = row["resource"]
+    return Event(
+        row["seq"], row["at"], row["type"], row["subject"], orjson.loads(row["data"]),
+        None if resource is None else orjson.loads(resource),
+    )  # fmt: skip
 
 
 def _api_key(row: sqlite3.Row) -> ApiKey:
@@ -262,10 +267,13 @@ class _Tx:
     conn: sqlite3.Connection
     now: float
 
-    def emit(self, type_: str, subject: str, data: dict[str, Any]) -> None:
+    def emit(
+        self, type_: str, subject: str, data: dict[str, Any], resource: dict[str, Any]
+    ) -> None:
+        """Append an event with the changed record after the change (resources.py)."""
         self.conn.execute(
-            "INSERT INTO events (at, type, subject, data) VALUES (?, ?, ?, ?)",
-            (self.now, type_, subject, _dumps(data)),
+            "INSERT INTO events (at, type, subject, data, resource) VALUES (?, ?, ?, ?, ?)",
+            (self.now, type_, subject, _dumps(data), _dumps(resource)),
         )
 
     def position(self, node: str, sku: str) -> Position:
@@ -377,10 +385,25 @@ class _Tx:
         verb = "INSERT" if insert else "REPLACE"
         self.conn.execute(f"{verb} INTO orders VALUES ({', '.join('?' * 11)})", _order_row(order))
         self.index_order(order, insert)
+        resource = resources.order(order)
         for type_, data in effects.events:
-            self.emit(type_, order.id, data)
+            self.emit(type_, order.id, data, resource)
 
     # --- the order search index (sourcing_engine/order_search.py)
+
+    def emit_upserts(
+        self,
+        family: str,
+        records: Sequence[tuple[str, T | None, T]],
+        resource: Callable[[T], dict[str, Any]],
+    ) -> None:
+        """`<family>.created` or `.updated` (subject "<family>:<id>") per (id, record as
+        stored or None, record written) that changes anything; the last of one id counts."""
+        last = {record_id: (old, new) for record_id, old, new in records}
+        for record_id, (old, new) in last.items():
+            if old != new:
+                what = "created" if old is None else "updated"
+                self.emit(f"{family}.{what}", f"{family}:{record_id}", {}, resource(new))
 
     def index_order(self, order: OrderRecord, insert: bool) -> None:
         """The order's search terms, as the order now is, in the same transaction."""
@@ -418,6 +441,21 @@ def _search_sql(query: OrderQuery) -> tuple[str, list[Any]]:
         params += [upper[0], upper[0], upper[1]]
     sql += f" ORDER BY {at} DESC, {oid} DESC LIMIT ?"
     return sql, [*params, query.limit]
+
+
+def _items(tx: _Tx, skus: Sequence[str]) -> dict[str, Item]:
+    rows = tx.conn.execute(
+        "SELECT * FROM items WHERE sku IN (SELECT value FROM json_each(?))", (_dumps(list(skus)),)
+    ).fetchall()
+    return {r["sku"]: Item(r["sku"], r["weight_lb"], tuple(json.loads(r["dims"]))) for r in rows}
+
+
+def _inbound(tx: _Tx, ids: Sequence[str]) -> list[Inbound]:
+    rows = tx.conn.execute(
+        "SELECT * FROM inbound WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
+        (_dumps(list(ids)),),
+    ).fetchall()
+    return [Inbound(r["id"], r["node"], r["sku"], r["qty"], r["expected_at"]) for r in rows]
 
 
 def _summed(units: Sequence[Unit]) -> dict[tuple[str, str], int]:
@@ -463,6 +501,8 @@ class SqliteStore:
                     tx.conn.execute(
                         f"ALTER TABLE {table} ADD COLUMN {column} TEXT NOT NULL DEFAULT '{{}}'"
                     )
+            if "resource" not in {r["name"] for r in tx.conn.execute("PRAGMA table_info(events)")}:
+                tx.conn.execute("ALTER TABLE events ADD COLUMN resource TEXT")
             if "version" not in {r["name"] for r in tx.conn.execute("PRAGMA table_info(settings)")}:
                 tx.conn.execute(
                     "ALTER TABLE settings ADD COLUMN version INTEGER NOT NULL DEFAULT 1"
@@ -575,6 +615,8 @@ class SqliteStore:
 
     def upsert_nodes(self, nodes: Sequence[Node]) -> None:
         with self._write() as tx:
+            before = {n.id: n for n in self._nodes(tx, [n.id for n in nodes])}
+            tx.emit_upserts("node", [(n.id, before.get(n.id), n) for n in nodes], resources.node)
             tx.conn.executemany(
                 "REPLACE INTO nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -587,7 +629,18 @@ class SqliteStore:
 
     def list_nodes(self) -> list[Node]:
         with self._read() as tx:
+            return self._nodes(tx)
+
+    @staticmethod
+    def _nodes(tx: _Tx, ids: Sequence[str] | None = None) -> list[Node]:
+        """These nodes (every node without ids), by id."""
+        if ids is None:
             rows = tx.conn.execute("SELECT * FROM nodes ORDER BY id").fetchall()
+        else:
+            rows = tx.conn.execute(
+                "SELECT * FROM nodes WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
+                (_dumps(list(ids)),),
+            ).fetchall()
         return [
             Node(r["id"], r["kind"], r["lat"], r["lon"], r["ship_capacity"], r["unit_capacity"],
                  r["handling_per_shipment"], r["handling_per_unit"], bool(r["ship_enabled"]),
@@ -597,6 +650,8 @@ class SqliteStore:
 
     def upsert_items(self, items: Sequence[Item]) -> None:
         with self._write() as tx:
+            before = _items(tx, [i.sku for i in items])
+            tx.emit_upserts("item", [(i.sku, before.get(i.sku), i) for i in items], resources.item)
             tx.conn.executemany(
                 "REPLACE INTO items VALUES (?, ?, ?)",
                 [(i.sku, i.weight_lb, _dumps(list(i.dims_in))) for i in items],
@@ -604,13 +659,7 @@ class SqliteStore:
 
     def get_items(self, skus: Sequence[str]) -> dict[str, Item]:
         with self._read() as tx:
-            rows = tx.conn.execute(
-                "SELECT * FROM items WHERE sku IN (SELECT value FROM json_each(?))",
-                (_dumps(list(skus)),),
-            ).fetchall()
-        return {
-            r["sku"]: Item(r["sku"], r["weight_lb"], tuple(json.loads(r["dims"]))) for r in rows
-        }
+            return _items(tx, skus)
 
     def set_stock(self, node: str, counts: dict[str, tuple[int, int]], reason: str) -> None:
         for sku, (on_hand, safety) in counts.items():
@@ -630,7 +679,8 @@ class SqliteStore:
                 [(node, sku, oh, ss) for sku, (oh, ss) in counts.items()],
             )
             data = {"reason": reason, "counts": {s: list(c) for s, c in counts.items()}}
-            tx.emit("stock.snapshot", f"node:{node}", data)
+            counted = [tx.position(node, sku) for sku in sorted(counts)]
+            tx.emit("stock.snapshot", f"node:{node}", data, resources.stock_count(node, counted))
 
     def adjust_stock(
         self, node: str, sku: str, delta: int, reason: str, idem: IdempotencyKey | None = None
@@ -652,6 +702,7 @@ class SqliteStore:
                 "stock.adjusted",
                 f"stock:{node}/{sku}",
                 {"delta": delta, "reason": reason, "on_hand": after.on_hand},
+                resources.position(after),
             )
             return after
 
@@ -682,6 +733,9 @@ class SqliteStore:
     def add_inbound(self, inbound: Sequence[Inbound]) -> None:
         lifecycle.check_units((Unit(i.node, i.sku, i.qty) for i in inbound), "inbound")
         with self._write() as tx:
+            before = {b.id: b for b in _inbound(tx, [b.id for b in inbound])}
+            upserts = [(b.id, before.get(b.id), b) for b in inbound]
+            tx.emit_upserts("inbound", upserts, resources.inbound)
             tx.conn.executemany(
                 "REPLACE INTO inbound VALUES (?, ?, ?, ?, ?)",
                 [(i.id, i.node, i.sku, i.qty, i.expected_at) for i in inbound],
@@ -713,7 +767,7 @@ class SqliteStore:
             after = tx.position(node, sku)
             data = {"inbound": inbound_id, "qty": qty, "open": row["qty"] - qty,
                     "on_hand": after.on_hand}  # fmt: skip
-            tx.emit("inbound.received", f"stock:{node}/{sku}", data)
+            tx.emit("inbound.received", f"stock:{node}/{sku}", data, resources.position(after))
             return after
 
         return self._keyed(idem, receive)
@@ -734,7 +788,12 @@ class SqliteStore:
             tx.conn.execute(
                 "REPLACE INTO settings VALUES (?, ?, ?)", (name, _dumps(value), stored + 1)
             )
-            tx.emit("settings.changed", f"settings:{name}", {"version": stored + 1, "value": value})
+            tx.emit(
+                "settings.changed",
+                f"settings:{name}",
+                {"version": stored + 1, "value": value},
+                resources.setting(name, value, stored + 1),
+            )
             return stored + 1
 
     def get_setting(self, name: str) -> Setting | None:
@@ -743,6 +802,13 @@ class SqliteStore:
                 "SELECT value, version FROM settings WHERE name = ?", (name,)
             ).fetchone()
         return None if row is None else Setting(dict(json.loads(row["value"])), row["version"])
+
+    def get_inbound(self, inbound_id: str) -> Inbound:
+        with self._read() as tx:
+            found = _inbound(tx, [inbound_id])
+        if not found:
+            raise NotFound(f"inbound {inbound_id}: unknown, or received in full already")
+        return found[0]
 
     def list_inbound(self, skus: Sequence[str]) -> list[Inbound]:
         with self._read() as tx:
@@ -787,8 +853,9 @@ class SqliteStore:
                 [(reservation_id, u.node, u.sku, u.qty, expires_at) for u in need],
             )
             data = {"cart": cart, "units": lifecycle.units_data(need), "expires_at": expires_at}
-            tx.emit("reservation.created", reservation_id, data)
-            return self._reservation(tx, reservation_id)
+            hold = self._reservation(tx, reservation_id)
+            tx.emit("reservation.created", reservation_id, data, resources.hold(hold))
+            return hold
 
         return self._keyed(idem, reserve)
 
@@ -801,8 +868,9 @@ class SqliteStore:
     ) -> Reservation:
         def release(tx: _Tx) -> Reservation:
             self._end_hold(tx, self._active_hold(tx, reservation_id), HoldState.RELEASED)
-            tx.emit("reservation.released", reservation_id, {})
-            return self._reservation(tx, reservation_id)
+            hold = self._reservation(tx, reservation_id)
+            tx.emit("reservation.released", reservation_id, {}, resources.hold(hold))
+            return hold
 
         return self._keyed(idem, release)
 
@@ -826,7 +894,8 @@ class SqliteStore:
             )
             tx.charge_capacity(order, days)
             self._end_hold(tx, active, HoldState.COMMITTED, order_id)
-            tx.emit("reservation.committed", reservation_id, {"order_id": order_id})
+            committed = resources.hold(self._reservation(tx, reservation_id))
+            tx.emit("reservation.committed", reservation_id, {"order_id": order_id}, committed)
             tx.apply(effects)  # the held units move from reserved to allocated
             tx.save_order(order, effects, insert=True)
             return order
@@ -852,7 +921,8 @@ class SqliteStore:
             for hold_id in ids:
                 tx.conn.execute("UPDATE holds SET state = 'expired' WHERE id = ?", (hold_id,))
                 tx.conn.execute("UPDATE hold_lines SET active = 0 WHERE hold_id = ?", (hold_id,))
-                tx.emit("reservation.expired", hold_id, {})
+                expired = resources.hold(self._reservation(tx, hold_id))
+                tx.emit("reservation.expired", hold_id, {}, expired)
             return len(ids)
 
     def _reservation(self, tx: _Tx, reservation_id: str) -> Reservation:

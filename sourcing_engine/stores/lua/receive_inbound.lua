@@ -28,7 +28,8 @@ end
 settle(sku)
 redis.call('HSET', k_pos(sku), 'oh:' .. node, oh + qty, 'ss:' .. node, ss)
 emit('inbound.received', 'stock:' .. node .. '/' .. sku, '{"inbound":' .. cjson.encode(id) ..
-  ',"qty":' .. qty .. ',"open":' .. (open - qty) .. ',"on_hand":' .. (oh + qty) .. '}', false)
+  ',"qty":' .. qty .. ',"open":' .. (open - qty) .. ',"on_hand":' .. (oh + qty) .. '}', false,
+  position_json(node, sku))
 local r = {'ok', NOW_T, node, sku, tostring(oh + qty), tostring(ss), tostring(al), tostring(rs)}
 if IDEM_KEY ~= '' then
   idem_store(cjson.encode({'position', NOW_T, node, sku, r[5], r[6], r[7], r[8]}))

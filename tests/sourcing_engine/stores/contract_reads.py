@@ -5,21 +5,23 @@ Mixed into `StoreContract`, so every store (SQLite, Redis, the one-node Redis Cl
 
 import random
 import threading
+import time
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from sourcing_engine.domain import Unit
+from sourcing_engine import resources
+from sourcing_engine.domain import Inbound, Item, Node, Unit
+from sourcing_engine.errors import NotFound
 from sourcing_engine.lifecycle import OrderAction, OrderRecord
 from sourcing_engine.order_search import OrderQuery, index_terms
-from sourcing_engine.stores.base import Store
+from sourcing_engine.stores.base import Event, Store
 
 NODES = ("N1", "N2")
 
 
 def stocked(store: Store, units: int = 10_000) -> None:
-    from sourcing_engine.domain import Node
-
     store.upsert_nodes([Node(n, "store", 40.0, -75.0) for n in NODES])
     for node in NODES:
         store.set_stock(node, {"A": (units, 0)}, "count")
@@ -40,6 +42,12 @@ def all_pages(store: Store, query: OrderQuery) -> list[str]:
         query = OrderQuery(query.terms, query.created_from, query.created_to,
                            page.next_cursor, query.limit)  # fmt: skip
     raise AssertionError("the pages never ended")
+
+
+def res(event: Event) -> dict[str, Any]:
+    """The event's resource (every event this contract makes has one)."""
+    assert event.resource is not None, f"{event.type} carries no resource"
+    return event.resource
 
 
 class ReadsContract:
@@ -148,3 +156,93 @@ class ReadsContract:
             OrderQuery.of({"colour": "red"})
         with pytest.raises(Invalid, match="cursor"):
             decode_cursor("not-a-cursor")
+
+    # --- every event carries its resource after the change (sourcing_engine/resources.py)
+
+    def test_every_event_carries_its_resource_after_the_change(self, store: Store) -> None:
+        """Stock, holds, orders and settings: each event's resource is the record as a read
+        right after the change gives it."""
+        stocked(store)
+
+        def last() -> Event:
+            return store.events(0, 10_000)[-1]
+
+        store.set_stock("N1", {"B": (5, 1), "A": (20, 2)}, "count")
+        counted = store.positions(["A", "B"], ["N1"])
+        assert last().resource == resources.stock_count("N1", counted)
+        after = store.adjust_stock("N1", "A", -3, "damaged")
+        assert last().resource == resources.position(after)
+        hold = store.reserve("h1", "cart", [Unit("N1", "A", 2)], 600.0)
+        assert last().resource == resources.hold(hold)
+        assert res(last())["units"] == [{"node": "N1", "sku": "A", "qty": 2}]
+        assert res(last())["state"] == "active"
+        store.release_reservation("h1")
+        assert last().resource == resources.hold(store.get_reservation("h1"))
+        assert res(last())["state"] == "released"
+        store.reserve("h2", "cart", [Unit("N2", "A", 1)], 600.0)
+        order = store.commit_reservation(store.get_reservation("h2"), "o2", {"n": 2})
+        committed = [e for e in store.events(0, 10_000) if e.type == "reservation.committed"]
+        assert committed[-1].resource == resources.hold(store.get_reservation("h2"))
+        assert res(committed[-1])["order_id"] == "o2"
+        assert last().resource == resources.order(order)
+        shipped = store.transition("o2", "ship", node="N2")
+        assert last().type == "order.shipped"
+        assert last().resource == resources.order(shipped)
+        assert res(last())["shipped"] == [{"node": "N2", "sku": "A", "qty": 1}]
+        store.put_setting("network", {"currency": "EUR"})
+        assert last().resource == {"name": "network", "version": 1, "value": {"currency": "EUR"}}
+
+    def test_expired_hold_event_carries_the_hold(self, store: Store) -> None:
+        stocked(store)
+        store.reserve("h1", "cart", [Unit("N1", "A", 1)], 0.05)
+        time.sleep(0.3)
+        assert store.expire_reservations() == 1
+        event = store.events(0, 10_000)[-1]
+        assert event.type == "reservation.expired"
+        assert event.resource == resources.hold(store.get_reservation("h1"))
+        assert res(event)["state"] == "expired"
+
+    def test_receipt_carries_the_position(self, store: Store) -> None:
+        stocked(store)
+        store.add_inbound([Inbound("po1", "N1", "A", 5, 1e9)])
+        after = store.receive_inbound("po1", 2)
+        event = store.events(0, 10_000)[-1]
+        assert (event.type, event.resource) == ("inbound.received", resources.position(after))
+        assert store.get_inbound("po1") == Inbound("po1", "N1", "A", 3, 1e9)
+
+    def test_reference_data_changes_are_events(self, store: Store) -> None:
+        """Nodes, items and purchase orders: created, then updated only when a field changes,
+        each with the record as its resource."""
+        node = Node("X1", "store", 45.5, 9.2, ship_capacity=4)
+        item = Item("S1", 1.5, (3.0, 2.0, 1.0))
+        po = Inbound("po9", "X1", "S1", 12, 1_800_000_000.25)
+
+        def changes() -> list[tuple[str, str, dict[str, Any] | None]]:
+            return [(e.type, e.subject, e.resource) for e in store.events(0, 10_000)]
+
+        store.upsert_nodes([node])
+        store.upsert_items([item])
+        store.add_inbound([po])
+        assert changes() == [
+            ("node.created", "node:X1", resources.node(node)),
+            ("item.created", "item:S1", resources.item(item)),
+            ("inbound.created", "inbound:po9", resources.inbound(po)),
+        ]
+        seen = len(changes())
+        store.upsert_nodes([node])  # the same records again: nothing changed, no event
+        store.upsert_items([item])
+        store.add_inbound([po])
+        assert len(changes()) == seen
+        moved = replace(node, ship_capacity=9)
+        later = replace(po, qty=10, expected_at=1_800_086_400.5)
+        store.upsert_nodes([moved])
+        store.upsert_items([replace(item, weight_lb=2.0)])
+        store.add_inbound([later])
+        assert changes()[seen:] == [
+            ("node.updated", "node:X1", resources.node(moved)),
+            ("item.updated", "item:S1", resources.item(replace(item, weight_lb=2.0))),
+            ("inbound.updated", "inbound:po9", resources.inbound(later)),
+        ]
+        assert store.get_inbound("po9") == later
+        with pytest.raises(NotFound, match="inbound nope"):
+            store.get_inbound("nope")
