@@ -36,14 +36,17 @@ position = resources.position
 event = events.envelope
 
 
-def order_detail(o: OrderRecord, history: Iterable[Event]) -> dict[str, Any]:
+def order_summary(o: OrderRecord) -> dict[str, Any]:
     return {
         **order(o),
         "version": o.version,
         "created_at": o.created_at,
         "updated_at": o.updated_at,
-        "history": [event(e) for e in history],
     }
+
+
+def order_detail(o: OrderRecord, history: Iterable[Event]) -> dict[str, Any]:
+    return {**order_summary(o), "history": [event(e) for e in history]}
 
 
 def reservation(r: Reservation) -> dict[str, Any]:

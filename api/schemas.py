@@ -6,6 +6,7 @@ quantity is bounded so that no request can ask for unbounded work.
 """
 
 from collections import Counter
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -41,6 +42,8 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$"
 
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=ID_PATTERN, strict=True)]
 Text = Annotated[str, Field(min_length=1, max_length=500, strict=True)]
+Reference = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^\S(.*\S)?$", strict=True)]
+"""An id in another system: any text without leading or trailing blanks."""
 Qty = Annotated[int, Field(ge=1, le=MAX_LINE_QTY, strict=True), Whole]
 Count = Annotated[int, Field(ge=0, le=MAX_STOCK, strict=True), Whole]
 Number = Annotated[float, Field(strict=True)]
@@ -88,10 +91,21 @@ def lines_of(lines: list[Line]) -> dict[str, int]:
 
 
 def order_of(
-    order_id: str, destination: "DestinationIn", lines: list[Line], country: str = "US"
+    order_id: str,
+    destination: "DestinationIn",
+    lines: list[Line],
+    country: str = "US",
+    references: "References | None" = None,
 ) -> Order:
-    return Order.of(
+    order = Order.of(
         order_id, destination.to_destination(country), [(ln.sku, ln.qty) for ln in lines]
+    )
+    if references is None:
+        return order
+    return replace(
+        order,
+        external_reference=references.external_reference,
+        customer_reference=references.customer_reference,
     )
 
 
@@ -293,7 +307,20 @@ class StockOut(Response):
 # --- orders -----------------------------------------------------------------------------
 
 
-class OrderIn(Request):
+class References(Request):
+    external_reference: Reference | None = None
+    """The order's id in the system that sent it (a web shop, a marketplace): customer
+    care finds the order by it (GET /v1/orders?external_reference=...)."""
+    customer_reference: Reference | None = None
+    """The customer's id or account number there (GET /v1/orders?customer_reference=...)."""
+
+    def references(self) -> dict[str, str]:
+        found = {"external_reference": self.external_reference,
+                 "customer_reference": self.customer_reference}  # fmt: skip
+        return {k: v for k, v in found.items() if v is not None}
+
+
+class OrderIn(References):
     id: Id
     destination: DestinationIn
     lines: Lines
@@ -466,11 +493,48 @@ class EventOut(Response):
     purchase order or transfer (inbound.created / updated) or a setting."""
 
 
-class OrderDetailOut(OrderOut):
+class OrderSummaryOut(OrderOut):
     version: int
     created_at: float
     updated_at: float
+
+
+class OrderDetailOut(OrderSummaryOut):
     history: list[EventOut]
+
+
+class OrdersOut(Response):
+    orders: list[OrderSummaryOut]
+    """Newest first (by creation time, then id)."""
+    next_cursor: str | None
+    """Pass as `cursor` for the next page; null on the last page."""
+
+
+class HistoryEventOut(EventOut):
+    code: str
+    """The decision: placed, sourced, released, shipped, cancelled, rejected, resourced,
+    unfillable, returned (or the event's own name for a type added later)."""
+    reason: str
+    """The decision in one line, from the event's data."""
+    explained: bool
+    """The engine chose nodes here: `explanation` says why those nodes."""
+
+
+class HistoryOut(Response):
+    order_id: str
+    explanation: str
+    """Where the explanation of the order's sourcing is (GET, scope orders)."""
+    events: list[HistoryEventOut]
+
+
+class InboundOut(Response):
+    """A purchase order or transfer still open: `qty` not yet received."""
+
+    id: str
+    node: str
+    sku: str
+    qty: int
+    expected_at: float
 
 
 class ShortLineOut(Response):
@@ -520,9 +584,9 @@ class ReservationIn(Request):
     ttl_s: Annotated[int, Field(ge=MIN_TTL_S, le=MAX_TTL_S, strict=True), Whole] = 900
 
 
-class CommitIn(Request):
+class CommitIn(References):
     """The order the hold becomes, and where it ships (left out: where the hold was
-    sourced for)."""
+    sourced for), with its references."""
 
     order_id: Id
     destination: DestinationIn | None = None

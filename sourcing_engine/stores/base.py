@@ -285,9 +285,9 @@ class Store(Protocol):
     def search_orders(self, query: OrderQuery) -> OrderPage:
         """The orders the query names, newest first by (created_at, id), read from an
         index the store keeps with every order write (sourcing_engine/order_search.py):
-        each order's terms are those of its last write. The next cursor is None once no
-        order is left; a store that filters by scanning may answer fewer than `limit`
-        with a cursor, after looking through MAX_SCAN index entries."""
+        each order's terms are those of its last write. The next cursor is None exactly
+        when no order is left; a store that filters by scanning may answer fewer than
+        `limit` with a cursor, after looking through MAX_SCAN index entries."""
         ...
 
     def capacity_used(self, days: Mapping[str, str]) -> dict[str, tuple[int, int]]:

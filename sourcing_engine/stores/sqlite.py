@@ -440,7 +440,7 @@ def _search_sql(query: OrderQuery) -> tuple[str, list[Any]]:
         sql += f" AND ({at} < ? OR ({at} = ? AND {oid} < ?))"
         params += [upper[0], upper[0], upper[1]]
     sql += f" ORDER BY {at} DESC, {oid} DESC LIMIT ?"
-    return sql, [*params, query.limit]
+    return sql, [*params, query.limit + 1]  # one more: whether this page is the last
 
 
 def _items(tx: _Tx, skus: Sequence[str]) -> dict[str, Item]:
@@ -1011,8 +1011,10 @@ class SqliteStore:
         sql, params = _search_sql(query)
         with self._read() as tx:
             found = [_order_from_row(r) for r in tx.conn.execute(sql, params).fetchall()]
-        full = len(found) == query.limit
-        return OrderPage(found, (found[-1].created_at, found[-1].id) if full else None)
+        if len(found) <= query.limit:
+            return OrderPage(found, None)
+        last = found[query.limit - 1]
+        return OrderPage(found[: query.limit], (last.created_at, last.id))
 
     def capacity_used(self, days: Mapping[str, str]) -> dict[str, tuple[int, int]]:
         if not days:

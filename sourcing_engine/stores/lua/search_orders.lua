@@ -17,9 +17,11 @@ end
 local top = top_s == '' and '+inf' or top_s
 local top_n = tonumber(top_s)
 
-local found, scanned, offset, last_s, last_id, more = {}, 0, 0, '', '', '0'
+-- one more than the limit is looked for, so that the last page says it is the last
+local found, found_s, scanned, offset, last_s, last_id = {}, {}, 0, 0, '', ''
 local PAGE = 200
-while #found < limit do
+local want = limit + 1
+while #found < want and scanned < budget do
   local page = redis.call('ZREVRANGEBYSCORE', driver, top, lo, 'WITHSCORES', 'LIMIT', offset,
     PAGE)
   offset = offset + #page / 2
@@ -33,12 +35,21 @@ while #found < limit do
       for j, key in ipairs(sets) do
         if j ~= at and not redis.call('ZSCORE', key, id) then all = false; break end
       end
-      if all then found[#found + 1] = id end
-      if #found == limit or scanned >= budget then break end
+      if all then
+        found[#found + 1] = id
+        found_s[#found] = s
+      end
+      if #found == want or scanned >= budget then break end
     end
   end
-  if #found == limit or scanned >= budget then more = '1'; break end
   if #page < 2 * PAGE then break end
+end
+local more = '0'
+if #found == want then
+  found[want] = nil
+  more, last_s, last_id = '1', found_s[limit], found[limit]
+elseif scanned >= budget then
+  more = '1'
 end
 
 local out = {'ok', NOW_T, more, last_s, last_id, tostring(#found)}

@@ -61,6 +61,8 @@ class ReadsContract:
         assert [o.id for o in page.orders] == want
         assert page.next_cursor is None
         assert page.orders[0] == store.get_order(want[0])  # whole records, as get_order reads
+        assert store.search_orders(OrderQuery(limit=7)).next_cursor is None  # exactly the last
+        assert store.search_orders(OrderQuery(limit=6)).next_cursor is not None
 
     def test_search_filters_by_every_field_and_follows_steps(self, store: Store) -> None:
         """Each field finds exactly its orders, several filters must all hold, and a step
