@@ -17,8 +17,8 @@ Quantities per node and SKU (a *position*):
 
 Every mutating operation is atomic and all-or-nothing over all its lines (lines for the same
 node and SKU are summed before the check), appends one or more events to the global event
-log (operations on stock, holds and orders; reference data -- nodes, items, inbound, API
-keys -- is not logged), and, when given an idempotency key, stores the key with the
+log (operations on stock, holds, orders and settings, and every change of a node, an item
+or an inbound; API keys and webhooks are not logged), and, when given an idempotency key, stores the key with the
 operation's result in the same atomic step: a later call with the key applies nothing and
 raises `Replayed` with that result (callers claim a key before the call, so that a retry
 while it runs is told so). A refused operation changes nothing: no effect, event
@@ -42,8 +42,14 @@ Conventions every store follows (pinned by the contract suite):
 - events: `stock.snapshot` (subject "node:<id>"), `stock.adjusted` and `inbound.received`
   ("stock:<node>/<sku>"), `settings.changed` ("settings:<name>"),
   `reservation.*` (the reservation id), `order.*` (the order id; data also carries the
-  order's `state` and `version` after the change); units in event data are lists of
-  {"node", "sku", "qty"}.
+  order's `state` and `version` after the change), `node.created` / `node.updated`
+  ("node:<id>"), `item.*` ("item:<sku>") and `inbound.created` / `inbound.updated`
+  ("inbound:<id>"), only for a record that changes; units in event data are lists of
+  {"node", "sku", "qty"};
+- every event carries `resource`, the changed record after the change, read in the same
+  atomic step (sourcing_engine/resources.py: an order, a hold, a position, a count's
+  positions, a setting, a node, an item, an inbound);
+- the order search index (`search_orders`) is written with the order, atomically.
 """
 
 import time
