@@ -19,10 +19,10 @@ Every mutating operation is atomic and all-or-nothing over all its lines (lines 
 node and SKU are summed before the check), appends one or more events to the global event
 log (operations on stock, holds, orders and settings, and every change of a node, an item
 or an inbound; API keys and webhooks are not logged), and, when given an idempotency key,
-stores the key with the operation's result in the same atomic step: a later call with the key applies nothing and
-raises `Replayed` with that result (callers claim a key before the call, so that a retry
-while it runs is told so). A refused operation changes nothing: no effect, event
-or result. Times are UNIX seconds (float); stores use their own clock (the Redis server's
+stores the key with the operation's result in the same atomic step: a later call with the
+key applies nothing and raises `Replayed` with that result (callers claim a key before the
+call, so that a retry while it runs is told so). A refused operation changes nothing: no
+effect, event or result. Times are UNIX seconds (float); stores use their own clock (the Redis server's
 TIME, the process clock for SQLite) so that every replica agrees on expiry.
 
 Capacity. Every write of an order charges its nodes' capacity of the day, atomically with
