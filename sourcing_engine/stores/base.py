@@ -22,8 +22,8 @@ or an inbound; API keys and webhooks are not logged), and, when given an idempot
 stores the key with the operation's result in the same atomic step: a later call with the
 key applies nothing and raises `Replayed` with that result (callers claim a key before the
 call, so that a retry while it runs is told so). A refused operation changes nothing: no
-effect, event or result. Times are UNIX seconds (float); stores use their own clock (the Redis server's
-TIME, the process clock for SQLite) so that every replica agrees on expiry.
+effect, event or result. Times are UNIX seconds (float); stores use their own clock (the
+Redis server's TIME, the process clock for SQLite) so that every replica agrees on expiry.
 
 Capacity. Every write of an order charges its nodes' capacity of the day, atomically with
 the write: a node holding units of the order (allocated or shipped, `lifecycle.node_units`)
