@@ -248,3 +248,41 @@ class ReadsContract:
         assert store.get_inbound("po9") == later
         with pytest.raises(NotFound, match="inbound nope"):
             store.get_inbound("nope")
+
+    def test_search_index_holds_under_concurrent_steps(self, store: Store) -> None:
+        """Threads creating, releasing, shipping and cancelling orders at once: afterwards
+        each term finds exactly the orders that have it (the index is written with each
+        order, atomically; no step leaves a stale or missing entry)."""
+        stocked(store)
+        errors: list[BaseException] = []
+
+        def work(worker: int) -> None:
+            rng = random.Random(worker)
+            try:
+                for k in range(15):
+                    oid = f"w{worker}-{k}"
+                    make(store, oid, rng.choice(NODES), customer_reference=f"c{worker % 2}")
+                    node = store.get_order(oid).allocations[0].node
+                    steps: list[tuple[OrderAction, str | None]] = rng.choice(
+                        [[], [("release", None)], [("cancel", None)], [("ship", node)],
+                         [("release", None), ("ship", node)]]
+                    )  # fmt: skip
+                    for action, at in steps:
+                        store.transition(oid, action, node=at)
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(w,)) for w in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == [], errors
+        orders = store.get_orders([f"w{w}-{k}" for w in range(4) for k in range(15)])
+        assert len(orders) == 60
+        for term in {t for o in orders for t in index_terms(o)}:
+            query = OrderQuery(terms=(term,), limit=100)
+            found = {o.id for o in store.search_orders(query).orders}
+            assert found == {o.id for o in orders if term in index_terms(o)}, term
+        every = store.search_orders(OrderQuery(limit=1000)).orders
+        assert sorted(o.id for o in every) == sorted(o.id for o in orders)
