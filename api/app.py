@@ -22,6 +22,7 @@ from sourcing_engine.api import (
     keys,
     network,
     network_settings,
+    order_reads,
     orders,
     promise,
     reservations,
@@ -109,8 +110,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     # each router carries its /v1 prefix itself, so a route's path is its full template
     # (the label of its metrics)
-    for area in (network, network_settings, stock, capacity, orders, reservations, promise,
-                 events, exports, keys, webhooks, transfers):  # fmt: skip
+    for area in (network, network_settings, stock, capacity, order_reads, orders, reservations,
+                 promise, events, exports, keys, webhooks, transfers):  # fmt: skip
         app.include_router(area.router)
     app.include_router(explanations_router)
     app.include_router(whatif_router)

@@ -80,7 +80,7 @@ async def commit(
         else body.destination.to_destination(service.postal_country())
     )
     done = service.commit_reservation(
-        reservation_id, body.order_id, destination, idem.key_for(body)
+        reservation_id, body.order_id, destination, idem.key_for(body), body.references()
     )
     if not done.replayed:
         metrics.holds.labels("committed").inc()

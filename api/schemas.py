@@ -6,6 +6,7 @@ quantity is bounded so that no request can ask for unbounded work.
 """
 
 from collections import Counter
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -43,6 +44,8 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$"
 
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=ID_PATTERN, strict=True)]
 Text = Annotated[str, Field(min_length=1, max_length=500, strict=True)]
+Reference = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^\S(.*\S)?$", strict=True)]
+"""An id in another system: any text without leading or trailing blanks."""
 Qty = Annotated[int, Field(ge=1, le=MAX_LINE_QTY, strict=True), Whole]
 Count = Annotated[int, Field(ge=0, le=MAX_STOCK, strict=True), Whole]
 Number = Annotated[float, Field(strict=True)]
@@ -90,10 +93,21 @@ def lines_of(lines: list[Line]) -> dict[str, int]:
 
 
 def order_of(
-    order_id: str, destination: "DestinationIn", lines: list[Line], country: str = "US"
+    order_id: str,
+    destination: "DestinationIn",
+    lines: list[Line],
+    country: str = "US",
+    references: "References | None" = None,
 ) -> Order:
-    return Order.of(
+    order = Order.of(
         order_id, destination.to_destination(country), [(ln.sku, ln.qty) for ln in lines]
+    )
+    if references is None:
+        return order
+    return replace(
+        order,
+        external_reference=references.external_reference,
+        customer_reference=references.customer_reference,
     )
 
 
@@ -364,7 +378,20 @@ class PositionsOut(Response):
 # --- orders -----------------------------------------------------------------------------
 
 
-class OrderIn(Request):
+class References(Request):
+    external_reference: Reference | None = None
+    """The order's id in the system that sent it (a web shop, a marketplace): customer
+    care finds the order by it (GET /v1/orders?external_reference=...)."""
+    customer_reference: Reference | None = None
+    """The customer's id or account number there (GET /v1/orders?customer_reference=...)."""
+
+    def references(self) -> dict[str, str]:
+        found = {"external_reference": self.external_reference,
+                 "customer_reference": self.customer_reference}  # fmt: skip
+        return {k: v for k, v in found.items() if v is not None}
+
+
+class OrderIn(References):
     id: Id
     destination: DestinationIn
     lines: Lines
@@ -514,6 +541,10 @@ class OrderOut(Response):
     """The cart's units promised from purchase orders, recorded with the order."""
     parcels: list[ParcelOut] = []
     """Each shipment as it shipped: node, units, carrier and tracking number."""
+    external_reference: str | None = None
+    """The order's id in the system that sent it (a web shop, a marketplace)."""
+    customer_reference: str | None = None
+    """The customer's id or account number, for customer care lookups."""
 
 
 class EventOut(Response):
@@ -521,14 +552,60 @@ class EventOut(Response):
     at: float
     type: str
     subject: str
+    payload_version: int
+    """2: `resource` is the changed record after the change (1: recorded before events
+    carried it; `resource` is null)."""
     data: dict[str, Any]
+    """What changed (units moved, the reason, a receipt's quantity)."""
+    resource: dict[str, Any] | None
+    """The record after the change, as its GET answers it: an order (type order.*), a hold
+    (reservation.*, without its promise), a stock position (stock.adjusted,
+    inbound.received), a node's counted positions (stock.snapshot), a node, an item, a
+    purchase order or transfer (inbound.created / updated) or a setting."""
 
 
-class OrderDetailOut(OrderOut):
+class OrderSummaryOut(OrderOut):
     version: int
     created_at: float
     updated_at: float
+
+
+class OrderDetailOut(OrderSummaryOut):
     history: list[EventOut]
+
+
+class OrdersOut(Response):
+    orders: list[OrderSummaryOut]
+    """Newest first (by creation time, then id)."""
+    next_cursor: str | None
+    """Pass as `cursor` for the next page; null on the last page."""
+
+
+class HistoryEventOut(EventOut):
+    code: str
+    """The decision: placed, sourced, released, shipped, cancelled, rejected, resourced,
+    unfillable, returned (or the event's own name for a type added later)."""
+    reason: str
+    """The decision in one line, from the event's data."""
+    explained: bool
+    """The engine chose nodes here: `explanation` says why those nodes."""
+
+
+class HistoryOut(Response):
+    order_id: str
+    explanation: str
+    """Where the explanation of the order's sourcing is (GET, scope orders)."""
+    events: list[HistoryEventOut]
+
+
+class InboundOut(Response):
+    """A purchase order or transfer still open: `qty` not yet received."""
+
+    id: str
+    node: str
+    sku: str
+    qty: int
+    expected_at: float
 
 
 class ShortLineOut(Response):
@@ -578,9 +655,9 @@ class ReservationIn(Request):
     ttl_s: Annotated[int, Field(ge=MIN_TTL_S, le=MAX_TTL_S, strict=True), Whole] = 900
 
 
-class CommitIn(Request):
+class CommitIn(References):
     """The order the hold becomes, and where it ships (left out: where the hold was
-    sourced for)."""
+    sourced for), with its references."""
 
     order_id: Id
     destination: DestinationIn | None = None

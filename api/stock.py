@@ -7,15 +7,18 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Security
 from fastapi.responses import Response
 
+from sourcing_engine import resources
 from sourcing_engine.api import render
 from sourcing_engine.api.auth import require
 from sourcing_engine.api.deps import ServiceDep, StrictRequest
 from sourcing_engine.api.idempotency import IdempotencyDep, answer
+from sourcing_engine.api.render import json_response
 from sourcing_engine.api.schemas import (
     ID_PATTERN,
     AdjustmentIn,
     AdjustmentsIn,
     CountsIn,
+    InboundOut,
     InboundsIn,
     PositionsOut,
     ReceiptIn,
@@ -98,6 +101,14 @@ def receive(
         lambda p: {"inbound": inbound_id, "received": body.qty, "position": render.position(p)},
         200,
     )
+
+
+@router.get("/inbound/{inbound_id}", responses=errors(404, 422), response_model=InboundOut)
+def get_inbound(inbound_id: InboundPath, service: ServiceDep) -> Response:
+    """A purchase order or transfer still open: node, SKU, the quantity not yet received
+    and the expected arrival (404 once received in full; its receipts are
+    `inbound.received` events, its changes `inbound.created` / `inbound.updated`)."""
+    return json_response(resources.inbound(service.get_inbound(inbound_id)))
 
 
 @router.get("/stock/{sku}", responses=errors(422), response_model=StockOut)

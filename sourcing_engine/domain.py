@@ -396,6 +396,17 @@ class Order:
     id: str
     destination: Destination
     lines: tuple[Line, ...]
+    external_reference: str | None = None
+    """The order's id in the system that sent it (a web shop, a marketplace)."""
+    customer_reference: str | None = None
+    """The customer's id or account there (customer care finds orders by either)."""
+
+    @property
+    def references(self) -> dict[str, str]:
+        """The references given, by name (as the order's document keeps them)."""
+        found = {"external_reference": self.external_reference,
+                 "customer_reference": self.customer_reference}  # fmt: skip
+        return {k: v for k, v in found.items() if v is not None}
 
     @staticmethod
     def of(id: str, destination: Destination, lines: Iterable[tuple[str, int]]) -> "Order":

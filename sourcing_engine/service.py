@@ -65,6 +65,7 @@ from sourcing_engine.exchange import (
     settings_to_data,
 )
 from sourcing_engine.lifecycle import OrderAction, OrderRecord, Reservation, TransferRecord
+from sourcing_engine.order_search import OrderPage, OrderQuery
 from sourcing_engine.promise.calendars import calendar_problems
 from sourcing_engine.promise.carriers import default_carrier
 from sourcing_engine.promise.legs import leg_arrival
@@ -785,7 +786,7 @@ class Service:
     def _allocate(self, sourced: Sourced, key: IdempotencyKey | None) -> OrderRecord:
         plan = sourced.require_complete()
         order = sourced.order
-        document = _document(order.destination, plan)
+        document = _document(order.destination, plan, **order.references)
         days = self.node_days({u.node for u in sourced.units})
         return self.store.create_order(
             order.id, order.quantities, sourced.units, document, key, days=days
@@ -1158,11 +1159,13 @@ class Service:
         order_id: str,
         destination: Destination | None = None,
         key: IdempotencyKey | None = None,
+        references: Mapping[str, str] | None = None,
     ) -> Done[OrderRecord]:
         """Turn an unexpired hold into an allocated order with its units (the store refuses,
         atomically, a hold that expired, was released or committed). Without a destination
         the order goes where the hold was sourced for; a hold made by a promise keeps its
-        option (method, nodes, dates) and may only go there."""
+        option (method, nodes, dates) and may only go there. references: the order's
+        external and customer references (Order.references), kept with it."""
 
         def commit(k: IdempotencyKey | None) -> OrderRecord:
             hold = self.store.get_reservation(reservation_id)
@@ -1182,7 +1185,9 @@ class Service:
             extra = {
                 k_: hold.document[k_] for k_ in ("promise", "backorder") if k_ in hold.document
             }
-            document = _document(to, plan, reservation=reservation_id, **extra)
+            document = _document(
+                to, plan, reservation=reservation_id, **extra, **(references or {})
+            )
             days = self.node_days({u.node for u in hold.units})
             return self.store.commit_reservation(hold, order_id, document, k, days=days)
 
@@ -1444,6 +1449,17 @@ class Service:
 
     def events(self, after: int, limit: int) -> list[Event]:
         return self.store.events(after, limit)
+
+    # --- reads an integrator and customer care need ---------------------------------------
+
+    def search_orders(self, query: OrderQuery) -> OrderPage:
+        """Orders by status, node, method, references, postal code and creation time, newest
+        first, a page at a time (sourcing_engine/order_search.py)."""
+        return self.store.search_orders(query)
+
+    def get_inbound(self, inbound_id: str) -> Inbound:
+        """An open purchase order or transfer (NotFound once received in full)."""
+        return self.store.get_inbound(inbound_id)
 
     def feed(
         self, after: int, limit: int, types: Sequence[str] = (), subject: str | None = None

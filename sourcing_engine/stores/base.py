@@ -17,13 +17,13 @@ Quantities per node and SKU (a *position*):
 
 Every mutating operation is atomic and all-or-nothing over all its lines (lines for the same
 node and SKU are summed before the check), appends one or more events to the global event
-log (operations on stock, holds and orders; reference data -- nodes, items, inbound, API
-keys -- is not logged), and, when given an idempotency key, stores the key with the
-operation's result in the same atomic step: a later call with the key applies nothing and
-raises `Replayed` with that result (callers claim a key before the call, so that a retry
-while it runs is told so). A refused operation changes nothing: no effect, event
-or result. Times are UNIX seconds (float); stores use their own clock (the Redis server's
-TIME, the process clock for SQLite) so that every replica agrees on expiry.
+log (operations on stock, holds, orders and settings, and every change of a node, an item
+or an inbound; API keys and webhooks are not logged), and, when given an idempotency key,
+stores the key with the operation's result in the same atomic step: a later call with the
+key applies nothing and raises `Replayed` with that result (callers claim a key before the
+call, so that a retry while it runs is told so). A refused operation changes nothing: no
+effect, event or result. Times are UNIX seconds (float); stores use their own clock (the
+Redis server's TIME, the process clock for SQLite) so that every replica agrees on expiry.
 
 Capacity. Every write of an order charges its nodes' capacity of the day, atomically with
 the write: a node holding units of the order (allocated or shipped, `lifecycle.node_units`)
@@ -43,8 +43,14 @@ Conventions every store follows (pinned by the contract suite):
   ("stock:<node>/<sku>"), `settings.changed` ("settings:<name>"),
   `reservation.*` (the reservation id), `order.*` (the order id; data also carries the
   order's `state` and `version` after the change), `transfer.*` (the transfer id; data
-  also carries its `state` and `version`); units in event data are lists of
-  {"node", "sku", "qty"}.
+  also carries its `state` and `version`), `node.created` / `node.updated`
+  ("node:<id>"), `item.*` ("item:<sku>") and `inbound.created` / `inbound.updated`
+  ("inbound:<id>"), only for a record that changes; units in event data are lists of
+  {"node", "sku", "qty"};
+- every event carries `resource`, the changed record after the change, read in the same
+  atomic step (sourcing_engine/resources.py: an order, a hold, a position, a count's
+  positions, a setting, a node, an item, an inbound, a transfer);
+- the order search index (`search_orders`) is written with the order, atomically.
 """
 
 import time
@@ -61,6 +67,7 @@ from sourcing_engine.lifecycle import (
     TransferRecord,
     TransferStep,
 )
+from sourcing_engine.order_search import OrderPage, OrderQuery
 from sourcing_engine.stock_sync import StockAdjustment, StockCount
 
 IDEMPOTENCY_RETENTION_S = 24 * 3600.0
@@ -89,6 +96,9 @@ class Event:
     type: str  # e.g. "order.allocated", "order.shipped", "reservation.expired"
     subject: str  # order or reservation id, or "node:<id>" / "stock:<node>/<sku>"
     data: dict[str, Any]
+    resource: dict[str, Any] | None = None
+    """The changed record after the change (sourcing_engine/resources.py); None for events
+    recorded before events carried it."""
 
 
 @dataclass(frozen=True)
@@ -186,6 +196,11 @@ class Store(Protocol):
         ...
 
     def add_inbound(self, inbound: Sequence[Inbound]) -> None: ...
+    def get_inbound(self, inbound_id: str) -> Inbound:
+        """One open purchase order or transfer, with its open quantity (NotFound if unknown
+        or received in full)."""
+        ...
+
     def list_inbound(self, skus: Sequence[str]) -> list[Inbound]:
         """Open purchase orders and transfers of these SKUs, by expected arrival."""
         ...
@@ -347,6 +362,14 @@ class Store(Protocol):
     def get_orders(self, order_ids: Sequence[str]) -> list[OrderRecord]:
         """The orders found among order_ids, in that order (unknown ids are left out): one
         read for a page of orders (the BI export reads a million this way)."""
+        ...
+
+    def search_orders(self, query: OrderQuery) -> OrderPage:
+        """The orders the query names, newest first by (created_at, id), read from an
+        index the store keeps with every order write (sourcing_engine/order_search.py):
+        each order's terms are those of its last write. The next cursor is None exactly
+        when no order is left; a store that filters by scanning may answer fewer than
+        `limit` with a cursor, after looking through MAX_SCAN index entries."""
         ...
 
     def capacity_used(self, days: Mapping[str, str]) -> dict[str, tuple[int, int]]:

@@ -26,6 +26,8 @@ with a ``#!lua`` shebang, so a cluster node refuses any script touching another 
     res:<id>         hash    a hold: cart, units, created_at, expires_at, state, order_id
     order:<id>       hash    an order: state, version, lines, alloc, shipped, returned,
                              released, times, doc (the caller's document, stored as given)
+    ocreated         zset    order ids by created_at; oidx:<term> (zset) the same for the
+                             orders with that search term (lua/write_order.lua)
     ocap:<order id>  hash    node -> "day|shipments|units" the order charged there
     ready            zset    orders ready for pickup, score = when they became ready
     cap:<day>        hash    s:<node> shipments, u:<node> units charged to the node that day
@@ -62,12 +64,12 @@ is after the script's clock reading (reserved = rs - units of members of hz:<sku
 expired members from the counters of the SKUs they touch, so reads stay O(log n).
 """
 
+import importlib.resources
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, replace
 from functools import cache, wraps
-from importlib import resources
 from typing import Any, TypeVar, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -77,7 +79,7 @@ from redis.cluster import RedisCluster
 from redis.commands.core import Script
 from redis.retry import Retry
 
-from sourcing_engine import lifecycle
+from sourcing_engine import lifecycle, resources
 from sourcing_engine.domain import Inbound, Item, Node, Position, Unit, sku_totals
 from sourcing_engine.errors import (
     CapacityShort,
@@ -108,6 +110,7 @@ from sourcing_engine.lifecycle import (
     TransferStep,
     hold_state_at,
 )
+from sourcing_engine.order_search import MAX_SCAN, OrderPage, OrderQuery, index_terms
 from sourcing_engine.stock_sync import (
     MAX_AHEAD_S,
     LastCount,
@@ -154,6 +157,7 @@ SCRIPTS = (
     "write_transfer",
     "count_stock",
     "adjust_stock_many",
+    "search_orders",
 )
 R = TypeVar("R")
 MAX_QTY = lifecycle.MAX_QTY
@@ -170,7 +174,7 @@ WRITE_ATTEMPTS = 8
 changed between its read and its write."""
 
 
-READ_ONLY_SCRIPTS = frozenset({"positions", "get_reservation", "now"})
+READ_ONLY_SCRIPTS = frozenset({"positions", "get_reservation", "now", "search_orders"})
 
 
 @cache
@@ -181,7 +185,7 @@ def script_source(name: str) -> str:
     only (scripts without one may cross slots, for compatibility); read-only scripts say
     so, so they may run on replicas and never write.
     """
-    lua = resources.files("sourcing_engine.stores") / "lua"
+    lua = importlib.resources.files("sourcing_engine.stores") / "lua"
     shebang = "#!lua flags=no-writes" if name in READ_ONLY_SCRIPTS else "#!lua"
     common = (lua / "common.lua").read_text()
     return f"{shebang}\n{common}\n{(lua / f'{name}.lua').read_text()}"
@@ -336,6 +340,7 @@ def _event(raw: str) -> Event:
         type=e["type"],
         subject=e["subject"],
         data=data if isinstance(data, dict) else {"value": data},
+        resource=e.get("resource"),
     )
 
 
@@ -541,7 +546,7 @@ class RedisStore:
         args: list[Arg] = [table, len(records)]
         for record_id, record in records:
             _check_id(record_id, what)
-            data = record.to_data() if isinstance(record, Node) else asdict(record)
+            data = resources.node(record) if isinstance(record, Node) else resources.item(record)
             args += [record_id, json.dumps(data)]
         if records:
             self._run("upsert", args)
@@ -609,7 +614,8 @@ class RedisStore:
             lifecycle.check_inbound_not_transfer(b.id, "add")
             _check_qty(b.qty, f"inbound {b.id}")
             # expected_at as text: Lua's cjson would round it when a receipt rewrites qty
-            args += [b.id, b.sku, json.dumps({**asdict(b), "expected_at": repr(b.expected_at)})]
+            record = {**asdict(b), "expected_at": repr(b.expected_at)}
+            args += [b.id, b.sku, json.dumps(record), json.dumps(resources.inbound(b))]
         if inbound:
             self._run("add_inbound", args)
 
@@ -683,6 +689,12 @@ class RedisStore:
         if raw is None:
             return None
         return Setting(dict(json.loads(raw)), int(version or 1))
+
+    def get_inbound(self, inbound_id: str) -> Inbound:
+        raw = cast(str | None, self._r.hget(self.key("inbound"), inbound_id))
+        if raw is None:
+            raise NotFound(f"inbound {inbound_id}: unknown, or received in full already")
+        return _inbound(json.loads(raw))
 
     def list_inbound(self, skus: Sequence[str]) -> list[Inbound]:
         ids: list[str] = []
@@ -791,6 +803,8 @@ class RedisStore:
         args.append(len(held))
         for node in held:
             args += [node, (days or {}).get(node) or today]
+        terms = index_terms(order)
+        args += [len(terms), *terms, _dumps(resources.order(order))]
         r = self._run("write_order", args, idem)
         return _order(order.id, _pairs(r[1:]))
 
@@ -806,6 +820,24 @@ class RedisStore:
             pipe.hgetall(self.key(f"order:{order_id}"))
         found = cast(list[dict[str, str]], pipe.execute()) if order_ids else []
         return [_order(i, h) for i, h in zip(order_ids, found, strict=True) if h]
+
+    def search_orders(self, query: OrderQuery) -> OrderPage:
+        upper = query.upper()
+        terms = query.ordered_terms()
+        args: list[Arg] = [
+            query.limit, MAX_SCAN,
+            "-inf" if query.created_from is None else repr(query.created_from),
+            "" if upper is None else repr(upper[0]), "" if upper is None else upper[1],
+            len(terms), *terms,
+        ]  # fmt: skip
+        r = self._read("search_orders", args)
+        more, n = r[1] == "1", int(r[4])
+        orders, k = [], 5
+        for _ in range(n):
+            order_id, size = r[k], int(r[k + 1])
+            orders.append(_order(order_id, _pairs(r[k + 2 : k + 2 + size])))
+            k += 2 + size
+        return OrderPage(orders, (float(r[2]), r[3]) if more else None)
 
     def capacity_used(self, days: Mapping[str, str]) -> dict[str, tuple[int, int]]:
         by_day: dict[str, list[str]] = {}
@@ -946,6 +978,7 @@ class RedisStore:
         args.append(len(effects.events))
         for type_, data in effects.events:
             args += [type_, _dumps(data)]
+        args.append(_dumps(resources.transfer(t)))
         r = self._run("write_transfer", args, idem)
         return _transfer(_pairs(r[1:]))
 

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from sourcing_engine import lifecycle
+from sourcing_engine import lifecycle, resources
 from sourcing_engine.domain import (
     Inbound,
     Item,
@@ -67,6 +67,7 @@ from sourcing_engine.lifecycle import (
     TransferStep,
     hold_state_at,
 )
+from sourcing_engine.order_search import OrderPage, OrderQuery, index_terms
 from sourcing_engine.stock_sync import (
     MOVEMENT_RETENTION_S,
     LastCount,
@@ -94,6 +95,7 @@ from sourcing_engine.stores.base import (
 )
 
 R = TypeVar("R", bound=Result)
+T = TypeVar("T", Node, Item, Inbound)
 
 _UNAVAILABLE = ("database is locked", "disk I/O error", "database or disk is full",
                 "unable to open database file")  # fmt: skip
@@ -136,7 +138,7 @@ CREATE TABLE IF NOT EXISTS orders (
     document TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, type TEXT NOT NULL,
-    subject TEXT NOT NULL, data TEXT NOT NULL);
+    subject TEXT NOT NULL, data TEXT NOT NULL, resource TEXT);
 CREATE INDEX IF NOT EXISTS events_subject ON events (subject, seq);
 CREATE TABLE IF NOT EXISTS idempotent_results (
     key TEXT PRIMARY KEY, request_hash TEXT NOT NULL, result TEXT, lease_until REAL NOT NULL,
@@ -173,6 +175,11 @@ CREATE INDEX IF NOT EXISTS stock_movements_at ON stock_movements (node, sku, at)
 CREATE TABLE IF NOT EXISTS stock_sources (
     node TEXT NOT NULL, sku TEXT NOT NULL, source TEXT NOT NULL, as_of REAL NOT NULL,
     sequence INTEGER, PRIMARY KEY (node, sku, source)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS orders_created ON orders (created_at, id);
+CREATE TABLE IF NOT EXISTS order_terms (
+    term TEXT NOT NULL, created_at REAL NOT NULL, order_id TEXT NOT NULL,
+    PRIMARY KEY (term, created_at, order_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS order_terms_order ON order_terms (order_id);
 """
 
 # --- rows <-> records -----------------------------------------------------------------------
@@ -271,7 +278,11 @@ def _result_from_json(text: str) -> Result:
 
 
 def _event(row: sqlite3.Row) -> Event:
-    return Event(row["seq"], row["at"], row["type"], row["subject"], orjson.loads(row["data"]))
+    resource = row["resource"]
+    return Event(
+        row["seq"], row["at"], row["type"], row["subject"], orjson.loads(row["data"]),
+        None if resource is None else orjson.loads(resource),
+    )  # fmt: skip
 
 
 def _api_key(row: sqlite3.Row) -> ApiKey:
@@ -313,10 +324,13 @@ class _Tx:
     conn: sqlite3.Connection
     now: float
 
-    def emit(self, type_: str, subject: str, data: dict[str, Any]) -> None:
+    def emit(
+        self, type_: str, subject: str, data: dict[str, Any], resource: dict[str, Any]
+    ) -> None:
+        """Append an event with the changed record after the change (resources.py)."""
         self.conn.execute(
-            "INSERT INTO events (at, type, subject, data) VALUES (?, ?, ?, ?)",
-            (self.now, type_, subject, _dumps(data)),
+            "INSERT INTO events (at, type, subject, data, resource) VALUES (?, ?, ?, ?, ?)",
+            (self.now, type_, subject, _dumps(data), _dumps(resource)),
         )
 
     def position(self, node: str, sku: str) -> Position:
@@ -443,8 +457,35 @@ class _Tx:
     def save_order(self, order: OrderRecord, effects: Effects, insert: bool) -> None:
         verb = "INSERT" if insert else "REPLACE"
         self.conn.execute(f"{verb} INTO orders VALUES ({', '.join('?' * 11)})", _order_row(order))
+        self.index_order(order, insert)
+        resource = resources.order(order)
         for type_, data in effects.events:
-            self.emit(type_, order.id, data)
+            self.emit(type_, order.id, data, resource)
+
+    # --- the order search index (sourcing_engine/order_search.py)
+
+    def emit_upserts(
+        self,
+        family: str,
+        records: Sequence[tuple[str, T | None, T]],
+        resource: Callable[[T], dict[str, Any]],
+    ) -> None:
+        """`<family>.created` or `.updated` (subject "<family>:<id>") per (id, record as
+        stored or None, record written) that changes anything; the last of one id counts."""
+        last = {record_id: (old, new) for record_id, old, new in records}
+        for record_id, (old, new) in last.items():
+            if old != new:
+                what = "created" if old is None else "updated"
+                self.emit(f"{family}.{what}", f"{family}:{record_id}", {}, resource(new))
+
+    def index_order(self, order: OrderRecord, insert: bool) -> None:
+        """The order's search terms, as the order now is, in the same transaction."""
+        if not insert:
+            self.conn.execute("DELETE FROM order_terms WHERE order_id = ?", (order.id,))
+        self.conn.executemany(
+            "INSERT INTO order_terms VALUES (?, ?, ?)",
+            [(t, order.created_at, order.id) for t in index_terms(order)],
+        )
 
     def receive_inbound(self, inbound_id: str, qty: int) -> Position:
         """qty units of an open inbound arrive: its open quantity falls (the record goes once
@@ -470,8 +511,51 @@ class _Tx:
         after = self.position(node, sku)
         data = {"inbound": inbound_id, "qty": qty, "open": row["qty"] - qty,
                 "on_hand": after.on_hand}  # fmt: skip
-        self.emit("inbound.received", f"stock:{node}/{sku}", data)
+        self.emit("inbound.received", f"stock:{node}/{sku}", data, resources.position(after))
         return after
+
+
+def _search_sql(query: OrderQuery) -> tuple[str, list[Any]]:
+    """Newest first from the most selective term's index entries (or the orders' creation
+    index without terms); every other term is one primary-key probe per candidate."""
+    terms = query.ordered_terms()
+    params: list[Any] = []
+    if terms:
+        sql = "SELECT o.* FROM order_terms d JOIN orders o ON o.id = d.order_id WHERE d.term = ?"
+        params.append(terms[0])
+        at, oid = "d.created_at", "d.order_id"
+    else:
+        sql, at, oid = "SELECT o.* FROM orders o WHERE 1", "o.created_at", "o.id"
+    for t in terms[1:]:
+        sql += (
+            " AND EXISTS (SELECT 1 FROM order_terms x WHERE x.term = ?"
+            f" AND x.created_at = {at} AND x.order_id = {oid})"
+        )
+        params.append(t)
+    if query.created_from is not None:
+        sql += f" AND {at} >= ?"
+        params.append(query.created_from)
+    upper = query.upper()
+    if upper is not None:
+        sql += f" AND ({at} < ? OR ({at} = ? AND {oid} < ?))"
+        params += [upper[0], upper[0], upper[1]]
+    sql += f" ORDER BY {at} DESC, {oid} DESC LIMIT ?"
+    return sql, [*params, query.limit + 1]  # one more: whether this page is the last
+
+
+def _items(tx: _Tx, skus: Sequence[str]) -> dict[str, Item]:
+    rows = tx.conn.execute(
+        "SELECT * FROM items WHERE sku IN (SELECT value FROM json_each(?))", (_dumps(list(skus)),)
+    ).fetchall()
+    return {r["sku"]: Item(r["sku"], r["weight_lb"], tuple(json.loads(r["dims"]))) for r in rows}
+
+
+def _inbound(tx: _Tx, ids: Sequence[str]) -> list[Inbound]:
+    rows = tx.conn.execute(
+        "SELECT * FROM inbound WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
+        (_dumps(list(ids)),),
+    ).fetchall()
+    return [Inbound(r["id"], r["node"], r["sku"], r["qty"], r["expected_at"]) for r in rows]
 
 
 def _summed(units: Sequence[Unit]) -> dict[tuple[str, str], int]:
@@ -517,10 +601,13 @@ class SqliteStore:
                     tx.conn.execute(
                         f"ALTER TABLE {table} ADD COLUMN {column} TEXT NOT NULL DEFAULT '{{}}'"
                     )
+            if "resource" not in {r["name"] for r in tx.conn.execute("PRAGMA table_info(events)")}:
+                tx.conn.execute("ALTER TABLE events ADD COLUMN resource TEXT")
             if "version" not in {r["name"] for r in tx.conn.execute("PRAGMA table_info(settings)")}:
                 tx.conn.execute(
                     "ALTER TABLE settings ADD COLUMN version INTEGER NOT NULL DEFAULT 1"
                 )
+            _index_unindexed_orders(tx)
 
     # --- connections and transactions
 
@@ -628,6 +715,8 @@ class SqliteStore:
 
     def upsert_nodes(self, nodes: Sequence[Node]) -> None:
         with self._write() as tx:
+            before = {n.id: n for n in self._nodes(tx, [n.id for n in nodes])}
+            tx.emit_upserts("node", [(n.id, before.get(n.id), n) for n in nodes], resources.node)
             tx.conn.executemany(
                 "REPLACE INTO nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -640,7 +729,18 @@ class SqliteStore:
 
     def list_nodes(self) -> list[Node]:
         with self._read() as tx:
+            return self._nodes(tx)
+
+    @staticmethod
+    def _nodes(tx: _Tx, ids: Sequence[str] | None = None) -> list[Node]:
+        """These nodes (every node without ids), by id."""
+        if ids is None:
             rows = tx.conn.execute("SELECT * FROM nodes ORDER BY id").fetchall()
+        else:
+            rows = tx.conn.execute(
+                "SELECT * FROM nodes WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
+                (_dumps(list(ids)),),
+            ).fetchall()
         return [
             Node(r["id"], r["kind"], r["lat"], r["lon"], r["ship_capacity"], r["unit_capacity"],
                  r["handling_per_shipment"], r["handling_per_unit"], bool(r["ship_enabled"]),
@@ -650,6 +750,8 @@ class SqliteStore:
 
     def upsert_items(self, items: Sequence[Item]) -> None:
         with self._write() as tx:
+            before = _items(tx, [i.sku for i in items])
+            tx.emit_upserts("item", [(i.sku, before.get(i.sku), i) for i in items], resources.item)
             tx.conn.executemany(
                 "REPLACE INTO items VALUES (?, ?, ?)",
                 [(i.sku, i.weight_lb, _dumps(list(i.dims_in))) for i in items],
@@ -657,13 +759,7 @@ class SqliteStore:
 
     def get_items(self, skus: Sequence[str]) -> dict[str, Item]:
         with self._read() as tx:
-            rows = tx.conn.execute(
-                "SELECT * FROM items WHERE sku IN (SELECT value FROM json_each(?))",
-                (_dumps(list(skus)),),
-            ).fetchall()
-        return {
-            r["sku"]: Item(r["sku"], r["weight_lb"], tuple(json.loads(r["dims"]))) for r in rows
-        }
+            return _items(tx, skus)
 
     def set_stock(
         self, node: str, counts: Mapping[str, tuple[int, int | None]], reason: str
@@ -688,7 +784,8 @@ class SqliteStore:
                 [(node, sku, oh, ss, ss) for sku, (oh, ss) in counts.items()],
             )
             data = {"reason": reason, "counts": {s: list(c) for s, c in counts.items()}}
-            tx.emit("stock.snapshot", f"node:{node}", data)
+            counted = [tx.position(node, sku) for sku in sorted(counts)]
+            tx.emit("stock.snapshot", f"node:{node}", data, resources.stock_count(node, counted))
 
     def adjust_stock(
         self, node: str, sku: str, delta: int, reason: str, idem: IdempotencyKey | None = None
@@ -711,6 +808,7 @@ class SqliteStore:
                 "stock.adjusted",
                 f"stock:{node}/{sku}",
                 {"delta": delta, "reason": reason, "on_hand": after.on_hand},
+                resources.position(after),
             )
             return after
 
@@ -743,6 +841,9 @@ class SqliteStore:
         for i in inbound:
             lifecycle.check_inbound_not_transfer(i.id, "add")
         with self._write() as tx:
+            before = {b.id: b for b in _inbound(tx, [b.id for b in inbound])}
+            upserts = [(b.id, before.get(b.id), b) for b in inbound]
+            tx.emit_upserts("inbound", upserts, resources.inbound)
             tx.conn.executemany(
                 "REPLACE INTO inbound VALUES (?, ?, ?, ?, ?)",
                 [(i.id, i.node, i.sku, i.qty, i.expected_at) for i in inbound],
@@ -811,8 +912,9 @@ class SqliteStore:
                         "sequence": c.sequence, "moved_since": moved,
                         "correction": on_hand - before.on_hand, "on_hand": on_hand,
                         "safety_stock": safety, "reason": reason}  # fmt: skip
-                tx.emit("stock.counted", f"stock:{c.node}/{c.sku}", data)
-                out.append(tx.position(c.node, c.sku))
+                after = tx.position(c.node, c.sku)
+                tx.emit("stock.counted", f"stock:{c.node}/{c.sku}", data, resources.position(after))
+                out.append(after)
             return tuple(out)
 
         return self._keyed(idem, count)
@@ -845,7 +947,9 @@ class SqliteStore:
                 tx.moved(a.node, a.sku, a.delta)
                 after = tx.position(a.node, a.sku)
                 data = {"delta": a.delta, "reason": a.reason, "on_hand": after.on_hand}
-                tx.emit("stock.adjusted", f"stock:{a.node}/{a.sku}", data)
+                tx.emit(
+                    "stock.adjusted", f"stock:{a.node}/{a.sku}", data, resources.position(after)
+                )
                 out.append(after)
             return tuple(out)
 
@@ -867,7 +971,12 @@ class SqliteStore:
             tx.conn.execute(
                 "REPLACE INTO settings VALUES (?, ?, ?)", (name, _dumps(value), stored + 1)
             )
-            tx.emit("settings.changed", f"settings:{name}", {"version": stored + 1, "value": value})
+            tx.emit(
+                "settings.changed",
+                f"settings:{name}",
+                {"version": stored + 1, "value": value},
+                resources.setting(name, value, stored + 1),
+            )
             return stored + 1
 
     def get_setting(self, name: str) -> Setting | None:
@@ -876,6 +985,13 @@ class SqliteStore:
                 "SELECT value, version FROM settings WHERE name = ?", (name,)
             ).fetchone()
         return None if row is None else Setting(dict(json.loads(row["value"])), row["version"])
+
+    def get_inbound(self, inbound_id: str) -> Inbound:
+        with self._read() as tx:
+            found = _inbound(tx, [inbound_id])
+        if not found:
+            raise NotFound(f"inbound {inbound_id}: unknown, or received in full already")
+        return found[0]
 
     def list_inbound(self, skus: Sequence[str]) -> list[Inbound]:
         with self._read() as tx:
@@ -975,7 +1091,7 @@ class SqliteStore:
         verb = "INSERT" if insert else "REPLACE"
         tx.conn.execute(f"{verb} INTO transfers VALUES ({', '.join('?' * 11)})", _transfer_row(t))
         for type_, data in effects.events:
-            tx.emit(type_, t.id, data)
+            tx.emit(type_, t.id, data, resources.transfer(t))
         return t
 
     # --- checkout holds
@@ -1012,8 +1128,9 @@ class SqliteStore:
                 [(reservation_id, u.node, u.sku, u.qty, expires_at) for u in need],
             )
             data = {"cart": cart, "units": lifecycle.units_data(need), "expires_at": expires_at}
-            tx.emit("reservation.created", reservation_id, data)
-            return self._reservation(tx, reservation_id)
+            hold = self._reservation(tx, reservation_id)
+            tx.emit("reservation.created", reservation_id, data, resources.hold(hold))
+            return hold
 
         return self._keyed(idem, reserve)
 
@@ -1026,8 +1143,9 @@ class SqliteStore:
     ) -> Reservation:
         def release(tx: _Tx) -> Reservation:
             self._end_hold(tx, self._active_hold(tx, reservation_id), HoldState.RELEASED)
-            tx.emit("reservation.released", reservation_id, {})
-            return self._reservation(tx, reservation_id)
+            hold = self._reservation(tx, reservation_id)
+            tx.emit("reservation.released", reservation_id, {}, resources.hold(hold))
+            return hold
 
         return self._keyed(idem, release)
 
@@ -1051,7 +1169,8 @@ class SqliteStore:
             )
             tx.charge_capacity(order, days)
             self._end_hold(tx, active, HoldState.COMMITTED, order_id)
-            tx.emit("reservation.committed", reservation_id, {"order_id": order_id})
+            committed = resources.hold(self._reservation(tx, reservation_id))
+            tx.emit("reservation.committed", reservation_id, {"order_id": order_id}, committed)
             tx.apply(effects)  # the held units move from reserved to allocated
             tx.save_order(order, effects, insert=True)
             return order
@@ -1077,7 +1196,8 @@ class SqliteStore:
             for hold_id in ids:
                 tx.conn.execute("UPDATE holds SET state = 'expired' WHERE id = ?", (hold_id,))
                 tx.conn.execute("UPDATE hold_lines SET active = 0 WHERE hold_id = ?", (hold_id,))
-                tx.emit("reservation.expired", hold_id, {})
+                expired = resources.hold(self._reservation(tx, hold_id))
+                tx.emit("reservation.expired", hold_id, {}, expired)
             return len(ids)
 
     def _reservation(self, tx: _Tx, reservation_id: str) -> Reservation:
@@ -1161,6 +1281,15 @@ class SqliteStore:
                 (_dumps(list(order_ids)),),
             ).fetchall()
         return [_order_from_row(r) for r in rows]
+
+    def search_orders(self, query: OrderQuery) -> OrderPage:
+        sql, params = _search_sql(query)
+        with self._read() as tx:
+            found = [_order_from_row(r) for r in tx.conn.execute(sql, params).fetchall()]
+        if len(found) <= query.limit:
+            return OrderPage(found, None)
+        last = found[query.limit - 1]
+        return OrderPage(found[: query.limit], (last.created_at, last.id))
 
     def capacity_used(self, days: Mapping[str, str]) -> dict[str, tuple[int, int]]:
         if not days:
@@ -1402,6 +1531,15 @@ class SqliteStore:
             conn.close()
         self._local = threading.local()
         self._process_lock.close()
+
+
+def _index_unindexed_orders(tx: _Tx) -> None:
+    """Index the orders of a ledger made before the search index (every order has a status
+    term, so a ledger with orders and no terms is one)."""
+    if tx.conn.execute("SELECT 1 FROM order_terms LIMIT 1").fetchone() is not None:
+        return
+    for row in tx.conn.execute("SELECT * FROM orders").fetchall():
+        tx.index_order(_order_from_row(row), insert=True)
 
 
 def _with(order: OrderRecord, now: float, document: dict[str, Any] | None) -> OrderRecord:

@@ -29,7 +29,8 @@ for j = 0, n - 1 do
   redis.call('HSET', k_pos(sku), 'oh:' .. node, oh + delta, 'ss:' .. node, ss)
   record_move(node, sku, delta)
   emit('stock.adjusted', 'stock:' .. node .. '/' .. sku, '{"delta":' .. delta .. ',"reason":' ..
-    cjson.encode(reason) .. ',"on_hand":' .. (oh + delta) .. '}', false)
+    cjson.encode(reason) .. ',"on_hand":' .. (oh + delta) .. '}', false,
+    position_json(node, sku))
   for _, v in ipairs({node, sku, tostring(oh + delta), tostring(ss), tostring(al), tostring(rs)}) do
     r[#r + 1] = v
   end

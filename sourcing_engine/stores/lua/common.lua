@@ -149,14 +149,34 @@ local function units_json(list)
 end
 
 -- Events: global seq by INCR, the event JSON in sorted set "events" scored by seq; order
--- events also in list "hist:<order id>". `data` is a JSON object string.
-local function emit(etype, subject, data, with_history)
+-- events also in list "hist:<order id>". `data` is a JSON object string, `resource` the
+-- changed record after the change as JSON (sourcing_engine/resources.py).
+local function emit(etype, subject, data, with_history, resource)
   local seq = redis.call('INCR', K_SEQ)
-  local ev = string.format('{"seq":%d,"at":%s,"type":%s,"subject":%s,"data":%s}', seq, NOW_T,
-    cjson.encode(etype), cjson.encode(subject), data)
+  local ev = string.format('{"seq":%d,"at":%s,"type":%s,"subject":%s,"data":%s,"resource":%s}',
+    seq, NOW_T, cjson.encode(etype), cjson.encode(subject), data, resource)
   redis.call('ZADD', K_EVENTS, seq, ev)
   if with_history then redis.call('RPUSH', k_hist(subject), ev) end
   return seq
+end
+
+-- Resources in events, the fields of sourcing_engine/resources.py: a position now, and a hold.
+local function position_json(node, sku)
+  local oh, ss, al, rs = position(node, sku, {})
+  return string.format('{"node":%s,"sku":%s,"on_hand":%d,"safety_stock":%d,"reserved":%d,' ..
+    '"allocated":%d,"available":%d,"oversold":%s}', cjson.encode(node), cjson.encode(sku), oh,
+    ss, rs, al, math.max(0, oh - ss - al - rs), tostring(oh - ss < al + rs))
+end
+
+local function hold_json(id)
+  local h = redis.call('HMGET', k_res(id), 'cart', 'units', 'created_at', 'expires_at', 'state',
+    'order_id')
+  local state = h[5]
+  if state == 'active' and tonumber(h[4]) <= NOW then state = 'expired' end
+  local order = (h[6] and h[6] ~= '') and cjson.encode(h[6]) or 'null'
+  return string.format('{"id":%s,"cart":%s,"state":%s,"units":%s,"created_at":%s,' ..
+    '"expires_at":%s,"order_id":%s}', cjson.encode(id), cjson.encode(h[1]), cjson.encode(state),
+    units_json(cjson.decode(h[2])), h[3], h[4], order)
 end
 
 -- Idempotency: check before any write; store the operation's result with its effect. A key
@@ -254,6 +274,7 @@ local function inbound_arrive(id, rec, qty)
   redis.call('HSET', k_pos(sku), 'oh:' .. node, oh + qty, 'ss:' .. node, ss)
   record_move(node, sku, qty)
   emit('inbound.received', 'stock:' .. node .. '/' .. sku, '{"inbound":' .. cjson.encode(id) ..
-    ',"qty":' .. qty .. ',"open":' .. (open - qty) .. ',"on_hand":' .. (oh + qty) .. '}', false)
+    ',"qty":' .. qty .. ',"open":' .. (open - qty) .. ',"on_hand":' .. (oh + qty) .. '}', false,
+    position_json(node, sku))
   return oh + qty, ss, al, rs
 end

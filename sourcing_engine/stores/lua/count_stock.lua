@@ -56,7 +56,7 @@ for _, p in ipairs(plans) do
     '{"counted":%d,"as_of":%s,"source":%s,"sequence":%s,"moved_since":%d,"correction":%d,' ..
     '"on_hand":%d,"safety_stock":%d,"reason":%s}', counted, as_of_t,
     source == '' and 'null' or cjson.encode(source), seq_t == '' and 'null' or seq_t, moved,
-    oh - oh0, oh, ss_n, cjson.encode(reason)), false)
+    oh - oh0, oh, ss_n, cjson.encode(reason)), false, position_json(node, sku))
   for _, v in ipairs({node, sku, tostring(oh), tostring(ss_n), tostring(al), tostring(rs)}) do
     r[#r + 1] = v
   end

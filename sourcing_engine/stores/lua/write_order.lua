@@ -6,7 +6,9 @@
 -- [[node, sku, qty], ...]); [12] released nodes JSON; [13] document JSON; [14] created_at
 -- ('' for now); then the step's effects as unit lists (count, then node, sku, qty triples):
 -- allocate, free, ship, restock; then the events: count, then (type, data JSON) pairs; then
--- each node's day for capacity: count, then (node, day) pairs (every node the order holds).
+-- each node's day for capacity: count, then (node, day) pairs (every node the order holds);
+-- then the order's search terms after the step: count, then the terms; then the order's
+-- resource JSON (its events carry it).
 local order_id, expected, hold_id = ARGV[4], tonumber(ARGV[5]), ARGV[6]
 local allocate, i = read_units(15)
 local free
@@ -69,6 +71,7 @@ end
 -- capacity: each node's units of the order (allocated + shipped) against what it was
 -- charged (hash ocap:<order>, node -> "day|shipments|units"), counted in cap:<day>
 local ci = i + 1 + 2 * tonumber(ARGV[i])
+local ti = ci + 1 + 2 * tonumber(ARGV[ci])  -- the search terms
 local days = {}
 for j = 0, tonumber(ARGV[ci]) - 1 do days[ARGV[ci + 1 + 2 * j]] = ARGV[ci + 2 + 2 * j] end
 local target = {}
@@ -144,7 +147,8 @@ if held then
   end
   redis.call('ZREM', K_HOLD_EXP, hold_id)
   redis.call('HSET', k_res(hold_id), 'state', 'committed', 'order_id', order_id)
-  emit('reservation.committed', hold_id, '{"order_id":' .. cjson.encode(order_id) .. '}', false)
+  emit('reservation.committed', hold_id, '{"order_id":' .. cjson.encode(order_id) .. '}', false,
+    hold_json(hold_id))
 end
 for _, u in ipairs(free) do redis.call('HINCRBY', k_pos(u[2]), 'al:' .. u[1], -u[3]) end
 for _, u in ipairs(allocate) do redis.call('HINCRBY', k_pos(u[2]), 'al:' .. u[1], u[3]) end
@@ -171,7 +175,23 @@ local created_at = ARGV[14] ~= '' and ARGV[14] or NOW_T
 redis.call('HSET', key, 'state', ARGV[7], 'version', expected + 1, 'created_at', created_at,
   'updated_at', NOW_T, 'lines', ARGV[8], 'alloc', ARGV[9], 'shipped', ARGV[10],
   'returned', ARGV[11], 'released', ARGV[12], 'doc', ARGV[13])
+local resource = ARGV[ti + 1 + tonumber(ARGV[ti])]
 for j = 0, tonumber(ARGV[i]) - 1 do
-  emit(ARGV[i + 1 + 2 * j], order_id, ARGV[i + 2 + 2 * j], true)
+  emit(ARGV[i + 1 + 2 * j], order_id, ARGV[i + 2 + 2 * j], true, resource)
 end
+
+-- the search index (sourcing_engine/order_search.py): zset "oidx:<term>" per term and
+-- "ocreated" for every order, each scored by created_at; the terms of the order's last write
+-- kept in its hash (field "terms"), so that a step drops the terms it ends
+local terms, now_terms = {}, {}
+for j = 1, tonumber(ARGV[ti]) do
+  terms[j] = ARGV[ti + j]
+  now_terms[ARGV[ti + j]] = true
+end
+for _, t in ipairs(cjson.decode(redis.call('HGET', key, 'terms') or '[]')) do
+  if not now_terms[t] then redis.call('ZREM', P .. 'oidx:' .. t, order_id) end
+end
+for _, t in ipairs(terms) do redis.call('ZADD', P .. 'oidx:' .. t, created_at, order_id) end
+redis.call('ZADD', P .. 'ocreated', created_at, order_id)
+redis.call('HSET', key, 'terms', enc_list(terms))
 return stored_reply('order', order_id, key)

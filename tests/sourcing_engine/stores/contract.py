@@ -42,8 +42,10 @@ from sourcing_engine.stores.base import (
     Store,
     Webhook,
 )
+from tests.sourcing_engine.stores.contract_cross import CrossContract
 from tests.sourcing_engine.stores.contract_movements import MovementContract
 from tests.sourcing_engine.stores.contract_pickups import PickupContract
+from tests.sourcing_engine.stores.contract_reads import ReadsContract
 from tests.sourcing_engine.stores.contract_transfers import TransferContract
 from tests.sourcing_engine.stores.stock_sync_contract import StockSyncContract
 
@@ -122,6 +124,16 @@ def seed(store: Store) -> None:
         store.set_stock(node, counts, "initial count")
 
 
+SEED_EVENTS = [
+    ("node.created", "node:N1"),
+    ("node.created", "node:N2"),
+    ("node.created", "node:N3"),
+    ("item.created", "item:A"),
+    ("item.created", "item:B"),
+]
+"""The events of seed's nodes and items (reference data changes are events too)."""
+
+
 def pos(store: Store, node: str, sku: str) -> Position:
     found = store.positions([sku], [node])
     assert len(found) == 1, f"no position {node}/{sku}"
@@ -195,7 +207,14 @@ def assert_lines_consistent(order: OrderRecord) -> None:
     assert order.lines == per_sku
 
 
-class StoreContract(TransferContract, PickupContract, StockSyncContract, MovementContract):
+class StoreContract(
+    TransferContract,
+    PickupContract,
+    StockSyncContract,
+    MovementContract,
+    ReadsContract,
+    CrossContract,
+):
     """Every method and rule of `ledger.Store`; subclasses provide the `store` fixture."""
 
     short_ttl_s: ClassVar[float] = 0.2
@@ -535,6 +554,7 @@ class StoreContract(TransferContract, PickupContract, StockSyncContract, Movemen
         store.adjust_stock(N1, "B", 2, "found")
         events = store.events(0)
         assert [(e.type, e.subject) for e in events] == [
+            *SEED_EVENTS,
             ("stock.snapshot", "node:N1"),
             ("stock.snapshot", "node:N2"),
             ("stock.adjusted", "stock:N1/B"),
@@ -1106,6 +1126,7 @@ class StoreContract(TransferContract, PickupContract, StockSyncContract, Movemen
         store.release_reservation("h2")
         events = store.events(0, 1000)
         assert [(e.type, e.subject) for e in events] == [
+            *SEED_EVENTS,
             ("stock.snapshot", "node:N1"),
             ("stock.snapshot", "node:N2"),
             ("stock.adjusted", "stock:N1/B"),
@@ -1123,7 +1144,7 @@ class StoreContract(TransferContract, PickupContract, StockSyncContract, Movemen
         seqs = [e.seq for e in events]
         assert all(a < b for a, b in itertools.pairwise(seqs))
         assert all(events[i].at <= events[i + 1].at for i in range(len(events) - 1))
-        assert events[4].data["order_id"] == "o1"
+        assert events[len(SEED_EVENTS) + 4].data["order_id"] == "o1"
 
     def test_events_page_by_cursor(self, store: Store) -> None:
         """events(after, limit) continues exactly after the cursor, limit at a time."""

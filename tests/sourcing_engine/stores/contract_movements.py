@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from sourcing_engine.domain import Unit
-from sourcing_engine.lifecycle import TransferStep
+from sourcing_engine.lifecycle import OrderAction, TransferStep
 from sourcing_engine.stock_sync import StockCount
 from sourcing_engine.stores.base import Store
 
@@ -68,7 +68,10 @@ class MovementContract:
             store.create_order(order_id, {"A": 2}, [Unit(N1, "A", 1), Unit(N2, "A", 1)], {})
 
         def collect_one_not_the_other() -> None:
-            for order_id, last in (("p1", "pick_up"), ("p2", "not_collected")):
+            last_steps: tuple[tuple[str, OrderAction], ...] = (
+                ("p1", "pick_up"), ("p2", "not_collected"),
+            )  # fmt: skip
+            for order_id, last in last_steps:
                 store.transition(order_id, "ship", node=N2)
                 store.transition(order_id, "ready", node=N1)
                 store.transition(order_id, last, node=N1)
