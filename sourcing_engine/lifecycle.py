@@ -12,6 +12,11 @@ checks, state by state and action by action, that both stores follow this table)
 After ship, cancel or reject: no allocations left -> shipped if anything shipped, else
 cancelled; some shipped -> partially_shipped; otherwise the state stays. A shipped order is
 returned once every shipped unit came back.
+
+Backorders: an order may also hold units promised against open purchase orders
+(`backordered`); they stay promised while the order is open and become allocated at the
+purchase order's node when it is received (`fill_backorders`, one step per order and
+receipt, in the receipt's atomic step); a cancel gives them back to the purchase order.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -52,7 +57,7 @@ ALLOWED_FROM: dict[OrderAction, frozenset[OrderState]] = {
 TAKES: dict[OrderAction, frozenset[str]] = {
     "release": frozenset(),
     "ship": frozenset({"node", "units", "parcel"}),
-    "cancel": frozenset({"units"}),
+    "cancel": frozenset({"units", "backorders"}),
     "reject": frozenset({"node", "units", "new_allocations"}),
     "reallocate": frozenset({"units", "new_allocations"}),
     "return": frozenset({"units"}),
@@ -61,16 +66,63 @@ TAKES: dict[OrderAction, frozenset[str]] = {
 
 
 @dataclass(frozen=True)
+class Backorder:
+    """qty units of sku promised to an order from open inbound supply (a purchase order)
+    arriving at node at expected_at; they become allocated there when it is received."""
+
+    inbound: str
+    node: str
+    sku: str
+    qty: int
+    expected_at: float
+
+
+def merge_backorders(backorders: Iterable[Backorder]) -> tuple[Backorder, ...]:
+    """One backorder per (inbound, sku), sorted by (expected_at, inbound)."""
+    out: dict[str, Backorder] = {}
+    for b in backorders:
+        had = out.get(b.inbound)
+        out[b.inbound] = b if had is None else replace(had, qty=had.qty + b.qty)
+    return tuple(sorted(out.values(), key=lambda b: (b.expected_at, b.inbound)))
+
+
+def subtract_backorders(have: Iterable[Backorder], take: Iterable[Backorder]
+                        ) -> tuple[Backorder, ...]:  # fmt: skip
+    """have minus take, per inbound (nothing below zero: callers check first)."""
+    taking = {b.inbound: b.qty for b in merge_backorders(take)}
+    left = (replace(b, qty=b.qty - taking.get(b.inbound, 0)) for b in merge_backorders(have))
+    return tuple(b for b in left if b.qty > 0)
+
+
+def backorders_data(backorders: Iterable[Backorder]) -> list[dict[str, Any]]:
+    """Backorders as event, reply and stored data."""
+    return [
+        {"inbound": b.inbound, "node": b.node, "sku": b.sku, "qty": b.qty,
+         "expected_at": b.expected_at}
+        for b in merge_backorders(backorders)
+    ]  # fmt: skip
+
+
+def backorders_of(data: Iterable[Mapping[str, Any]]) -> tuple[Backorder, ...]:
+    return merge_backorders(
+        Backorder(str(d["inbound"]), str(d["node"]), str(d["sku"]), int(d["qty"]),
+                  float(d["expected_at"]))
+        for d in data
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
 class OrderRecord:
     """An order as the ledger knows it.
 
     lines: what the customer ordered (sku -> qty, after cancellations); always allocated +
-        shipped per SKU (returned units stay in shipped and in lines);
+        shipped + backordered per SKU (returned units stay in shipped and in lines);
     allocations: units still allocated (not yet shipped), per node and SKU;
     shipped / returned: units shipped and returned, per node and SKU;
     released_nodes: the nodes the order was released to (sorted);
     version: 1 at creation, +1 per transition;
-    document: the service's own data (destination, plan with costs), stored as given.
+    document: the service's own data (destination, plan with costs), stored as given;
+    backordered: units promised from open purchase orders, by arrival.
     """
 
     id: str
@@ -84,6 +136,7 @@ class OrderRecord:
     created_at: float
     updated_at: float
     document: dict[str, Any] = field(default_factory=dict)
+    backordered: tuple[Backorder, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,7 +145,8 @@ class Step:
     - release: none; released_nodes = the nodes holding allocations;
     - ship: node: ships every unit allocated there, or the `units` given (a part of them),
       in one parcel whose (carrier, tracking number) the event records if given;
-    - cancel: units to cancel (empty: every unshipped unit);
+    - cancel: units and backorders to cancel (both empty: every unshipped unit and every
+      backorder);
     - reject: node, units at that node (empty: all of them), new_allocations at other nodes,
       at most the rejected units per SKU; rejected units not re-allocated leave the order;
     - reallocate: units to give back and new_allocations, equal per SKU (lines stay);
@@ -104,6 +158,7 @@ class Step:
     new_allocations: tuple[Unit, ...] = ()
     restock: bool = True
     parcel: tuple[str, str] | None = None
+    backorders: tuple[Backorder, ...] = ()
 
 
 Event = tuple[str, dict[str, Any]]
@@ -117,7 +172,11 @@ class Effects:
     allocate: new allocations (the store checks them against available stock, counting the
         units `free` gives back at the same nodes); free: allocations given back;
     ship: units that leave (allocated and on hand go down; on hand never below zero, in
-        case a count came in below them); restock: returned units back on hand.
+        case a count came in below them); restock: returned units back on hand;
+    backorder: units newly promised from purchase orders (the store checks each one's open
+        quantity against what is promised from it already); unbackorder: promises given
+        back; fill: backordered units received, allocated unchecked (they arrived for the
+        order in the same step).
     """
 
     allocate: tuple[Unit, ...] = ()
@@ -125,6 +184,9 @@ class Effects:
     ship: tuple[Unit, ...] = ()
     restock: tuple[Unit, ...] = ()
     events: tuple[Event, ...] = ()
+    backorder: tuple[Backorder, ...] = ()
+    unbackorder: tuple[Backorder, ...] = ()
+    fill: tuple[Unit, ...] = ()
 
 
 def check_qty(qty: object, what: str) -> None:
@@ -188,16 +250,20 @@ def create(
     document: dict[str, Any],
     now: float,
     reservation_id: str | None = None,
+    backorders: Iterable[Backorder] = (),
 ) -> tuple[OrderRecord, Effects]:
-    """A new order, allocated whole: its lines must be its allocations per SKU (Invalid
-    otherwise), so that no order is ever allocated in part."""
+    """A new order, allocated whole: its lines must be its allocations (and backorders)
+    per SKU (Invalid otherwise), so that no order is ever allocated in part."""
     allocations = tuple(allocations)  # read twice below: an iterator would be spent once
     check_units(allocations, f"order {order_id}")
+    backordered = merge_backorders(backorders)
+    check_units((Unit(b.node, b.sku, b.qty) for b in backordered), f"order {order_id} backorders")
     units = merge_units(allocations)
-    if not units or dict(sorted(lines.items())) != dict(sorted(sku_totals(units).items())):
+    covered = sku_totals([*units, *(Unit(b.node, b.sku, b.qty) for b in backordered)])
+    if not covered or dict(sorted(lines.items())) != dict(sorted(covered.items())):
         raise Invalid(
-            f"order {order_id}: lines {dict(lines)} must be the allocated units per SKU "
-            f"{sku_totals(units)}, and not empty"
+            f"order {order_id}: lines {dict(lines)} must be the allocated and backordered "
+            f"units per SKU {covered}, and not empty"
         )
     order = OrderRecord(
         id=order_id,
@@ -211,16 +277,16 @@ def create(
         created_at=now,
         updated_at=now,
         document=document,
+        backordered=backordered,
     )
-    events = _stamped(
-        order,
-        [
-            ("order.created", {"lines": dict(lines), "reservation_id": reservation_id}),
-            ("order.allocated", {"units": units_data(units)}),
-        ],
-    )
+    made: list[Event] = [
+        ("order.created", {"lines": dict(lines), "reservation_id": reservation_id}),
+        ("order.allocated", {"units": units_data(units)}),
+    ]
+    if backordered:
+        made.append(("order.backordered", {"backorders": backorders_data(backordered)}))
     # a hold's units are held already: they move from reserved to allocated unchecked
-    return order, Effects(allocate=units, events=events)
+    return order, Effects(allocate=units, events=_stamped(order, made), backorder=backordered)
 
 
 def apply(order: OrderRecord, action: OrderAction, step: Step) -> tuple[OrderRecord, Effects]:
@@ -233,8 +299,8 @@ def apply(order: OrderRecord, action: OrderAction, step: Step) -> tuple[OrderRec
     check_units(step.new_allocations, f"order {order.id} {action} new allocations")
     given = {"node"} if step.node is not None else set()
     given |= {"parcel"} if step.parcel is not None else set()
-    given |= {n for n, v in (("units", step.units), ("new_allocations", step.new_allocations))
-              if v}  # fmt: skip
+    given |= {n for n, v in (("units", step.units), ("new_allocations", step.new_allocations),
+                             ("backorders", step.backorders)) if v}  # fmt: skip
     takes = TAKES[action]
     if extra := given - takes:
         raise Invalid(f"order {order.id} {action}: takes no {', '.join(sorted(extra))}")
@@ -266,7 +332,7 @@ def _take(order: OrderRecord, have: Sequence[Unit], take: Sequence[Unit], what: 
 
 def _settled(order: OrderRecord) -> OrderState:
     """The state once units left the order or shipped."""
-    if not order.allocations:
+    if not order.allocations and not order.backordered:
         return OrderState.SHIPPED if order.shipped else OrderState.CANCELLED
     if order.shipped:
         return OrderState.PARTIALLY_SHIPPED
@@ -313,15 +379,31 @@ def _ship(order: OrderRecord, step: Step) -> StepResult:
 
 
 def _cancel(order: OrderRecord, step: Step) -> StepResult:
-    cancelling = merge_units(step.units or order.allocations)
+    whole = not step.units and not step.backorders
+    cancelling = merge_units(order.allocations if whole else step.units)
+    dropping = merge_backorders(order.backordered if whole else step.backorders)
     _take(order, order.allocations, cancelling, "cancel")
+    promised = {b.inbound: b.qty for b in order.backordered}
+    for b in dropping:
+        if promised.get(b.inbound, 0) < b.qty:
+            raise Conflict(
+                f"order {order.id}: cancel {b.qty} backordered on {b.inbound} but the order "
+                f"has {promised.get(b.inbound, 0)}",
+                current_state=str(order.state),
+            )
+    leaving = sku_totals([*cancelling, *(Unit(b.node, b.sku, b.qty) for b in dropping)])
     after = replace(
         order,
         allocations=subtract_units(order.allocations, cancelling),
-        lines=_less_lines(order.lines, sku_totals(cancelling)),
+        backordered=subtract_backorders(order.backordered, dropping),
+        lines=_less_lines(order.lines, leaving),
     )
     after = replace(after, state=_settled(after))
-    return after, Effects(free=cancelling), [("order.cancelled", {"units": units_data(cancelling)})]
+    data: dict[str, Any] = {"units": units_data(cancelling)}
+    if dropping:
+        data["backorders"] = backorders_data(dropping)
+    effects = Effects(free=cancelling, unbackorder=dropping)
+    return after, effects, [("order.cancelled", data)]
 
 
 def _reject(order: OrderRecord, step: Step) -> StepResult:
@@ -401,6 +483,31 @@ def _return(order: OrderRecord, step: Step) -> StepResult:
         after = replace(after, state=OrderState.RETURNED)
     events = [("order.returned", {"units": units_data(returning), "restock": step.restock})]
     return after, Effects(restock=returning if step.restock else ()), events
+
+
+def fill_backorders(order: OrderRecord, inbound: str, qty: int) -> tuple[OrderRecord, Effects, int]:
+    """Up to qty units received on `inbound` go to the order's backorders on it: they are
+    allocated at the inbound's node (version + 1, event `order.backorder_received`; a
+    released order is released there too). Returns the order after, the effects and how
+    many units it took (0: nothing backordered there, the order unchanged)."""
+    mine = [b for b in order.backordered if b.inbound == inbound]
+    if not mine or qty < 1 or order.state not in _OPEN:
+        return order, Effects(), 0
+    b = mine[0]
+    n = min(qty, b.qty)
+    took = replace(b, qty=n)
+    unit = Unit(b.node, b.sku, n)
+    after = replace(
+        order,
+        allocations=merge_units([*order.allocations, unit]),
+        backordered=subtract_backorders(order.backordered, [took]),
+        released_nodes=_released_with(order, [unit]),
+        version=order.version + 1,
+    )
+    data = {"inbound": inbound, "units": units_data([unit]),
+            "backordered": backorders_data(after.backordered)}  # fmt: skip
+    events = _stamped(after, [("order.backorder_received", data)])
+    return after, Effects(fill=(unit,), unbackorder=(took,), events=events), n
 
 
 _STEPS = {

@@ -24,6 +24,7 @@ from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from sourcing_engine import api_keys, events, lifecycle
+from sourcing_engine.backorders import backorders_for, promised_date
 from sourcing_engine.cost_models.objective import UNLIMITED
 from sourcing_engine.domain import (
     Batch,
@@ -335,6 +336,26 @@ MAX_BATCH_TIME_LIMIT_S = 300.0
 
 def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
+
+
+def _units_of(backorders: Iterable[lifecycle.Backorder]) -> list[Unit]:
+    """Backordered units as units at their purchase orders' nodes (where they will ship)."""
+    return [Unit(b.node, b.sku, b.qty) for b in backorders]
+
+
+def _backorders_first(
+    backordered: Sequence[lifecycle.Backorder], lines: Mapping[str, int]
+) -> tuple[tuple[lifecycle.Backorder, ...], dict[str, int]]:
+    """The backorders a cancel of `lines` takes (latest arrival first), and what of the
+    lines is left to take from allocated units."""
+    rest = dict(lines)
+    taken = []
+    for b in sorted(backordered, key=lambda b: (b.expected_at, b.inbound), reverse=True):
+        n = min(b.qty, rest.get(b.sku, 0))
+        if n:
+            taken.append(replace(b, qty=n))
+            rest[b.sku] -= n
+    return lifecycle.merge_backorders(taken), {s: q for s, q in rest.items() if q > 0}
 
 
 def destination_of(order: OrderRecord) -> Destination:
@@ -704,14 +725,15 @@ class Service:
         """Run attempt(sourced) on fresh sourcing until the store stops answering
         InsufficientStock or InsufficientCapacity (taken concurrently), at most
         allocate_attempts times. An order the engine leaves short because the nodes with
-        its stock are full today is refused with InsufficientCapacity naming them."""
+        its stock are full today is refused with InsufficientCapacity naming them (an
+        order that accepts waiting is backordered instead, see `_allocate`)."""
         last: InsufficientStock | InsufficientCapacity | None = None
         for _ in range(self.config.allocate_attempts):
             sourced = self.source([order])[0]
             try:
                 return attempt(sourced)
             except InsufficientStock as exc:
-                if sourced.shortages:  # the engine's own answer: final, unless capacity
+                if sourced.shortages and not order.backorder:  # final, unless capacity
                     full = self._refused_for_capacity(order)
                     if full is None:
                         raise
@@ -732,13 +754,29 @@ class Service:
         return self._keyed(key, lambda k: self._with_retries(lambda s: self._allocate(s, k), order))
 
     def _allocate(self, sourced: Sourced, key: IdempotencyKey | None) -> OrderRecord:
-        plan = sourced.require_complete()
+        """Allocate the order as sourced; what an order that accepts waiting has short is
+        backordered on open purchase orders (InsufficientStock if they cannot cover it)."""
         order = sourced.order
-        document = _document(order.destination, plan)
+        if not (order.backorder and sourced.shortages):
+            plan = sourced.require_complete()
+            document = _document(order.destination, plan)
+            days = self.node_days({u.node for u in sourced.units})
+            return self.store.create_order(
+                order.id, order.quantities, sourced.units, document, key, days=days
+            )
+        ref = self._network_reference()
+        inbound = self.store.list_inbound([s.sku for s in sourced.shortages])
+        backordered = backorders_for(sourced, inbound, ref.promise)
+        # priced as it will ship: the backordered units from their purchase orders' nodes
+        plan = self._price(order.destination, [*sourced.units, *_units_of(backordered)])
+        document = _document(
+            order.destination, plan, promised_date=promised_date(backordered, self._local_date)
+        )
         days = self.node_days({u.node for u in sourced.units})
         return self.store.create_order(
-            order.id, order.quantities, sourced.units, document, key, days=days
-        )
+            order.id, order.quantities, sourced.units, document, key, days=days,
+            backorders=backordered,
+        )  # fmt: skip
 
     def allocate_batch(
         self,
@@ -912,7 +950,7 @@ class Service:
                         new_allocations=step.step.new_allocations, restock=step.step.restock,
                         document=self._redocument(after, step.excluded, step.parcel),
                         idem=k, read=order, days=self.node_days(lifecycle.node_units(after)),
-                        parcel=step.step.parcel,
+                        parcel=step.step.parcel, backorders=step.step.backorders,
                     )  # fmt: skip
                 except (InsufficientStock, InsufficientCapacity):
                     # only a reject allocates: its new nodes' stock was taken meanwhile
@@ -933,10 +971,12 @@ class Service:
         parcel: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """The document with the plan priced again for the units the order holds now
-        (allocated and shipped), so costs always describe the current plan; a shipment's
-        parcel record is added to its parcels."""
+        (allocated, shipped and backordered), so costs always describe the current plan; a
+        shipment's parcel record is added to its parcels."""
         destination = destination_of(order)
-        plan = self._price(destination, [*order.allocations, *order.shipped])
+        plan = self._price(
+            destination, [*order.allocations, *order.shipped, *_units_of(order.backordered)]
+        )
         old = order.document
         nodes = list(old.get("excluded_nodes", [])) if excluded is None else list(excluded)
         keep = {k: v for k, v in old.items() if k not in ("destination", "plan", "currency")}
@@ -990,18 +1030,20 @@ class Service:
         key: IdempotencyKey | None = None,
         if_version: int | None = None,
     ) -> Done[OrderRecord]:
-        """Cancel the whole order (its unshipped units) or some lines' units; units at
-        nodes not yet released to are cancelled first."""
+        """Cancel the whole order (its unshipped and backordered units) or some lines'
+        units; backordered units are cancelled first (the latest to arrive first), then
+        units at nodes not yet released to."""
 
         def prepare(order: OrderRecord) -> _Step:
             allocated = merge_units(order.allocations)
             if lines is None:
-                return _Step(lifecycle.Step(units=allocated))
-            units = lifecycle.pick_units(
-                allocated, lines, order, "unshipped (shipped units are returned, not cancelled)",
+                return _Step(lifecycle.Step(units=allocated, backorders=order.backordered))
+            waiting, rest = _backorders_first(order.backordered, lines)
+            units = () if not rest else lifecycle.pick_units(
+                allocated, rest, order, "unshipped (shipped units are returned, not cancelled)",
                 prefer=order.released_nodes,
             )  # fmt: skip
-            return _Step(lifecycle.Step(units=units))
+            return _Step(lifecycle.Step(units=units, backorders=waiting))
 
         return self._step(order_id, "cancel", prepare, key, if_version)
 
@@ -1276,9 +1318,13 @@ class Service:
 
     def inbound_date(self, inbound: Inbound) -> dt.date:
         """The local date an inbound is expected at its node."""
+        return self._local_date(inbound.node, inbound.expected_at)
+
+    def _local_date(self, node: str, at_s: float) -> dt.date:
+        """The node's local date at a UNIX time (the UTC date for an unknown node)."""
         ref = self._network_reference()
-        at = dt.datetime.fromtimestamp(inbound.expected_at, dt.UTC)
-        n = ref.nodes.index.get(inbound.node)
+        at = dt.datetime.fromtimestamp(at_s, dt.UTC)
+        n = ref.nodes.index.get(node)
         if n is None:
             return at.date()
         return at.astimezone(ref.promise.days(n, at.year).tz).date()
@@ -1287,8 +1333,11 @@ class Service:
         self, inbound_id: str, qty: int, key: IdempotencyKey | None = None
     ) -> Done[Position]:
         """qty units of a purchase order or transfer arrived at its node: on hand rises, the
-        inbound's open quantity falls (partial receipts allowed)."""
-        return self._keyed(key, lambda k: self.store.receive_inbound(inbound_id, qty, k))
+        inbound's open quantity falls (partial receipts allowed), and, in the same atomic
+        step, the orders backordered on it get the units, oldest backorder first (each its
+        event `order.backorder_received`), charged to the node's capacity of today."""
+        days = self.node_days(self._network_reference().nodes.ids)
+        return self._keyed(key, lambda k: self.store.receive_inbound(inbound_id, qty, k, days=days))
 
     # --- events, keys, health -----------------------------------------------------------
 

@@ -32,6 +32,8 @@ with a ``#!lua`` shebang, so a cluster node refuses any script touching another 
                              progress, whrep:<id> (list) replay requests, whfail:<id> (list)
                              deliveries given up on, newest first (lua/webhook.lua)
     inbound          hash    inbound id -> record JSON;  inb:<sku>  set of inbound ids
+    bosum            hash    inbound id -> units orders wait for (backordered on it)
+    bo:<inbound id>  zset    the orders backordered on it, oldest first (score: boseq INCR)
     settings         hash    name -> JSON document (the network settings), v:<name> -> version
     idem:<key>       hash    idempotency key: in flight (hash, lease_until) or done (hash,
                              status, body); the only key with a TTL (24 h after completion)
@@ -87,6 +89,7 @@ from sourcing_engine.errors import (
     StoreUnavailable,
 )
 from sourcing_engine.lifecycle import (
+    Backorder,
     Effects,
     OrderAction,
     OrderRecord,
@@ -244,6 +247,7 @@ def _order(order_id: str, h: dict[str, str]) -> OrderRecord:
         created_at=float(h["created_at"]),
         updated_at=float(h["updated_at"]),
         document=json.loads(h["doc"]),
+        backordered=lifecycle.backorders_of(json.loads(h.get("backordered") or "[]") or []),
     )
 
 
@@ -262,8 +266,26 @@ def _result(raw: str) -> Result:
     return _position(rest)
 
 
-def _inbound(d: dict[str, Any]) -> Inbound:
-    return Inbound(d["id"], d["node"], d["sku"], int(d["qty"]), float(d["expected_at"]))
+def _inbound(d: dict[str, Any], backordered: int = 0) -> Inbound:
+    return Inbound(
+        d["id"], d["node"], d["sku"], int(d["qty"]), float(d["expected_at"]), backordered
+    )
+
+
+def _promise_args(order: OrderRecord, effects: Effects) -> list[Arg]:
+    """An order's changes to its promises on inbound supply, as write_order.lua takes them:
+    count, then (inbound, sku, node, delta, what the order still waits for there)."""
+    delta: dict[str, int] = {}
+    at: dict[str, Backorder] = {}
+    for sign, backorders in ((1, effects.backorder), (-1, effects.unbackorder)):
+        for b in backorders:
+            delta[b.inbound] = delta.get(b.inbound, 0) + sign * b.qty
+            at[b.inbound] = b
+    left = {b.inbound: b.qty for b in order.backordered}
+    out: list[Arg] = [len(delta)]
+    for inbound, d in sorted(delta.items()):
+        out += [inbound, at[inbound].sku, at[inbound].node, d, left.get(inbound, 0)]
+    return out
 
 
 def _event(raw: str) -> Event:
@@ -547,12 +569,70 @@ class RedisStore:
             self._run("add_inbound", args)
 
     def receive_inbound(
-        self, inbound_id: str, qty: int, idem: IdempotencyKey | None = None
+        self,
+        inbound_id: str,
+        qty: int,
+        idem: IdempotencyKey | None = None,
+        *,
+        days: Mapping[str, str] | None = None,
     ) -> Position:
         _check_id(inbound_id, "inbound id")
         lifecycle.check_qty(qty, f"receipt of inbound {inbound_id}")
-        r = self._run("receive_inbound", [inbound_id, qty], idem)
-        return _position(r[1:])
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                args = [inbound_id, qty, *self._fill_args(inbound_id, qty, days)]
+                r = self._run("receive_inbound", args, idem)
+                return _position(r[1:])
+            except Conflict:  # a waiting order changed since read: read them again
+                if attempt == WRITE_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _fill_args(self, inbound_id: str, qty: int, days: Mapping[str, str] | None) -> list[Arg]:
+        """The backorders a receipt of qty fills, oldest first, as receive_inbound.lua
+        takes them (computed by lifecycle.fill_backorders on the orders as read)."""
+        waiting = cast(list[str], self._r.zrange(self.key(f"bo:{inbound_id}"), 0, -1))
+        out: list[Arg] = []
+        left, n = qty, 0
+        for order_id in waiting:
+            if left == 0:
+                break
+            order = self.get_order(order_id)
+            after, effects, took = lifecycle.fill_backorders(order, inbound_id, left)
+            if not took:
+                continue
+            left -= took
+            n += 1
+            filled = effects.fill[0]
+            still = sum(b.qty for b in after.backordered if b.inbound == inbound_id)
+            out += [order_id, order.version, after.state.value, _units_json(after.allocations),
+                    _dumps(list(after.released_nodes)),
+                    _dumps(lifecycle.backorders_data(after.backordered)),
+                    filled.node, filled.sku, filled.qty, still, len(effects.events)]  # fmt: skip
+            for type_, data in effects.events:
+                out += [type_, _dumps(data)]
+            caps = self._fill_charges(order, after, days)
+            out.append(len(caps))
+            for c in caps:
+                out += list(c)
+        return [n, *out]
+
+    def _fill_charges(
+        self, before: OrderRecord, after: OrderRecord, days: Mapping[str, str] | None
+    ) -> list[tuple[str, str, int, int, int, int]]:
+        """Capacity charges of a filled backorder: (node, day, shipments delta, units delta,
+        shipments, units) per node whose charge changes (the script checks the order's
+        version, so the charges read here are the ones it has)."""
+        charged = cast(dict[str, str], self._r.hgetall(self.key(f"ocap:{before.id}")))
+        today = utc_day(time.time())
+        out = []
+        for node, units in lifecycle.node_units(after).items():
+            day, s0, u0 = charged[node].split("|") if node in charged else ("", "0", "0")
+            ships = 1 if units else 0
+            ds, du = ships - int(s0), units - int(u0)
+            if ds or du:
+                out.append((node, day or (days or {}).get(node) or today, ds, du, ships, units))
+        return out
 
     def put_setting(
         self, name: str, value: dict[str, Any], expected_version: int | None = None
@@ -578,7 +658,12 @@ class RedisStore:
         if not ids:
             return []
         raw = cast(list[str | None], self._r.hmget(self.key("inbound"), ids))
-        found = [_inbound(json.loads(r)) for r in raw if r is not None]
+        promised = cast(list[str | None], self._r.hmget(self.key("bosum"), ids))
+        found = [
+            _inbound(json.loads(r), int(p or 0))
+            for r, p in zip(raw, promised, strict=True)
+            if r is not None
+        ]
         return sorted(found, key=lambda b: (b.expected_at, b.id))
 
     # checkout holds
@@ -646,9 +731,12 @@ class RedisStore:
         idem: IdempotencyKey | None = None,
         *,
         days: Mapping[str, str] | None = None,
+        backorders: Sequence[Backorder] = (),
     ) -> OrderRecord:
         _check_id(order_id, "order id")
-        order, effects = lifecycle.create(order_id, lines, allocations, document, 0.0)
+        order, effects = lifecycle.create(
+            order_id, lines, allocations, document, 0.0, backorders=backorders
+        )
         return self._write_order(order, effects, 0, idem, days=days)
 
     def _write_order(
@@ -678,6 +766,8 @@ class RedisStore:
         args.append(len(held))
         for node in held:
             args += [node, (days or {}).get(node) or today]
+        args.append(_dumps(lifecycle.backorders_data(order.backordered)))
+        args += _promise_args(order, effects)
         r = self._run("write_order", args, idem)
         return _order(order.id, _pairs(r[1:]))
 
@@ -731,8 +821,9 @@ class RedisStore:
         read: OrderRecord | None = None,
         days: Mapping[str, str] | None = None,
         parcel: tuple[str, str] | None = None,
+        backorders: Sequence[Backorder] = (),
     ) -> OrderRecord:
-        step = Step(node, tuple(units), tuple(new_allocations), restock, parcel)
+        step = Step(node, tuple(units), tuple(new_allocations), restock, parcel, tuple(backorders))
         for attempt in range(WRITE_ATTEMPTS):
             fresh = read is not None and attempt == 0 and read.id == order_id
             order = read if fresh and read is not None else self.get_order(order_id)

@@ -52,6 +52,7 @@ from sourcing_engine.errors import (
     StoreUnavailable,
 )
 from sourcing_engine.lifecycle import (
+    Backorder,
     Effects,
     HoldState,
     OrderAction,
@@ -115,7 +116,10 @@ CREATE TABLE IF NOT EXISTS orders (
     id TEXT PRIMARY KEY, state TEXT NOT NULL, lines TEXT NOT NULL, allocations TEXT NOT NULL,
     shipped TEXT NOT NULL, returned TEXT NOT NULL, released_nodes TEXT NOT NULL,
     version INTEGER NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL,
-    document TEXT NOT NULL);
+    document TEXT NOT NULL, backordered TEXT NOT NULL DEFAULT '[]');
+CREATE TABLE IF NOT EXISTS backorders (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, inbound_id TEXT NOT NULL, order_id TEXT NOT NULL,
+    qty INTEGER NOT NULL CHECK (qty > 0), UNIQUE (inbound_id, order_id));
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, type TEXT NOT NULL,
     subject TEXT NOT NULL, data TEXT NOT NULL);
@@ -166,12 +170,14 @@ def _order_row(o: OrderRecord) -> tuple[Any, ...]:
         o.id, o.state.value, _dumps(o.lines), _units_to_json(o.allocations),
         _units_to_json(o.shipped), _units_to_json(o.returned), _dumps(list(o.released_nodes)),
         o.version, o.created_at, o.updated_at, _dumps(o.document),
+        _dumps(lifecycle.backorders_data(o.backordered)),
     )  # fmt: skip
 
 
 def _order_from_row(row: sqlite3.Row | tuple[Any, ...]) -> OrderRecord:
+    # a result stored before backorders existed has 11 columns
     (id_, state, lines, allocations, shipped, returned, released, version, created_at,
-     updated_at, document) = tuple(row)  # fmt: skip
+     updated_at, document, *backordered) = tuple(row)  # fmt: skip
     return OrderRecord(
         id=id_,
         state=OrderState(state),
@@ -184,6 +190,7 @@ def _order_from_row(row: sqlite3.Row | tuple[Any, ...]) -> OrderRecord:
         created_at=created_at,
         updated_at=updated_at,
         document=orjson.loads(document),
+        backordered=lifecycle.backorders_of(orjson.loads(backordered[0]) if backordered else []),
     )  # orjson: reading rows is most of a bulk read's time (the BI export), 3x json's speed
 
 
@@ -290,6 +297,7 @@ class _Tx:
         """A step's effects on stock (its allocations already checked)."""
         self.add_allocated(effects.free, -1)
         self.add_allocated(effects.allocate, +1)
+        self.add_allocated(effects.fill, +1)
         # max(0, ...): a shipment from a position a count left oversold never goes negative
         self.conn.executemany(
             "UPDATE positions SET on_hand = max(0, on_hand - ?) WHERE node = ? AND sku = ?",
@@ -301,9 +309,12 @@ class _Tx:
             [(u.node, u.sku, u.qty) for u in effects.restock],
         )
 
-    def charge_capacity(self, order: OrderRecord, days: Mapping[str, str] | None) -> None:
+    def charge_capacity(
+        self, order: OrderRecord, days: Mapping[str, str] | None, check: bool = True
+    ) -> None:
         """Charge the order's nodes' capacity of the day with what the step changed
-        (base.py, "Capacity"); InsufficientCapacity, before any write, if a node is full."""
+        (base.py, "Capacity"); InsufficientCapacity, before any write, if a node is full
+        (unless check is False: a receipt filling backorders is never refused)."""
         target = lifecycle.node_units(order)
         charged = {
             r[0]: (r[1], r[2], r[3])
@@ -321,7 +332,7 @@ class _Tx:
             if not ds and not du:
                 continue
             day = day or (days or {}).get(node) or utc_day(self.now)
-            if ds > 0 or du > 0:
+            if check and (ds > 0 or du > 0):
                 shorts += self._capacity_shorts(node, day, ds, du)
             changes.append((node, day, ds, du, ships, units))
         if shorts:
@@ -359,6 +370,61 @@ class _Tx:
                 out.append(CapacityShort(node, day, what, delta, max(0, cap - had)))
         return out
 
+    # --- backorders: promises against open inbound supply
+
+    def check_backorders(self, backorders: Sequence[Backorder]) -> None:
+        """InsufficientStock naming each inbound that has fewer open units no order waits
+        for than these backorders take (closed or unknown inbound: none)."""
+        shortages = []
+        for b in backorders:
+            row = self.conn.execute(
+                "SELECT i.qty - coalesce((SELECT sum(qty) FROM backorders WHERE inbound_id = i.id),"
+                " 0) FROM inbound i WHERE i.id = ?",
+                (b.inbound,),
+            ).fetchone()
+            free = 0 if row is None else max(0, int(row[0]))
+            if b.qty > free:
+                shortages.append(Shortage(b.sku, (b.node,), b.qty, free))
+        if shortages:
+            raise InsufficientStock(shortages)
+
+    def apply_backorders(self, order_id: str, effects: Effects) -> None:
+        """Record an order's new promises on inbound supply, and drop those it gave back."""
+        self.conn.executemany(
+            "INSERT INTO backorders (inbound_id, order_id, qty) VALUES (?, ?, ?)"
+            " ON CONFLICT (inbound_id, order_id) DO UPDATE SET qty = qty + excluded.qty",
+            [(b.inbound, order_id, b.qty) for b in effects.backorder],
+        )
+        for b in effects.unbackorder:  # the row goes when nothing is left (qty > 0 always)
+            where = (b.inbound, order_id, b.qty)
+            self.conn.execute(
+                "DELETE FROM backorders WHERE inbound_id = ? AND order_id = ? AND qty <= ?", where
+            )
+            self.conn.execute(
+                "UPDATE backorders SET qty = qty - ? WHERE inbound_id = ? AND order_id = ?",
+                (b.qty, b.inbound, order_id),
+            )
+
+    def fill_backorders(self, inbound_id: str, qty: int, days: Mapping[str, str] | None) -> None:
+        """qty units just received on the inbound go to the orders waiting for it, oldest
+        backorder first (lifecycle.fill_backorders, one step per order)."""
+        waiting = self.conn.execute(
+            "SELECT order_id FROM backorders WHERE inbound_id = ? ORDER BY seq", (inbound_id,)
+        ).fetchall()
+        left = qty
+        for (order_id,) in waiting:
+            if left == 0:
+                break
+            order = self.load_order(order_id)
+            after, effects, took = lifecycle.fill_backorders(order, inbound_id, left)
+            if not took:
+                continue
+            left -= took
+            self.charge_capacity(after, days, check=False)
+            self.apply(effects)
+            self.apply_backorders(order_id, effects)
+            self.save_order(replace(after, updated_at=self.now), effects, insert=False)
+
     def load_order(self, order_id: str) -> OrderRecord:
         row = self.conn.execute(
             "SELECT * FROM orders WHERE id = ?", (order_id,)
@@ -369,7 +435,7 @@ class _Tx:
 
     def save_order(self, order: OrderRecord, effects: Effects, insert: bool) -> None:
         verb = "INSERT" if insert else "REPLACE"
-        self.conn.execute(f"{verb} INTO orders VALUES ({', '.join('?' * 11)})", _order_row(order))
+        self.conn.execute(f"{verb} INTO orders VALUES ({', '.join('?' * 12)})", _order_row(order))
         for type_, data in effects.events:
             self.emit(type_, order.id, data)
 
@@ -417,6 +483,11 @@ class SqliteStore:
                     tx.conn.execute(
                         f"ALTER TABLE {table} ADD COLUMN {column} TEXT NOT NULL DEFAULT '{{}}'"
                     )
+            order_columns = {r["name"] for r in tx.conn.execute("PRAGMA table_info(orders)")}
+            if "backordered" not in order_columns:
+                tx.conn.execute(
+                    "ALTER TABLE orders ADD COLUMN backordered TEXT NOT NULL DEFAULT '[]'"
+                )
             if "version" not in {r["name"] for r in tx.conn.execute("PRAGMA table_info(settings)")}:
                 tx.conn.execute(
                     "ALTER TABLE settings ADD COLUMN version INTEGER NOT NULL DEFAULT 1"
@@ -641,7 +712,12 @@ class SqliteStore:
             )
 
     def receive_inbound(
-        self, inbound_id: str, qty: int, idem: IdempotencyKey | None = None
+        self,
+        inbound_id: str,
+        qty: int,
+        idem: IdempotencyKey | None = None,
+        *,
+        days: Mapping[str, str] | None = None,
     ) -> Position:
         lifecycle.check_qty(qty, f"receipt of inbound {inbound_id}")
 
@@ -667,7 +743,8 @@ class SqliteStore:
             data = {"inbound": inbound_id, "qty": qty, "open": row["qty"] - qty,
                     "on_hand": after.on_hand}  # fmt: skip
             tx.emit("inbound.received", f"stock:{node}/{sku}", data)
-            return after
+            tx.fill_backorders(inbound_id, qty, days)
+            return tx.position(node, sku)
 
         return self._keyed(idem, receive)
 
@@ -700,11 +777,16 @@ class SqliteStore:
     def list_inbound(self, skus: Sequence[str]) -> list[Inbound]:
         with self._read() as tx:
             rows = tx.conn.execute(
-                "SELECT * FROM inbound WHERE sku IN (SELECT value FROM json_each(?))"
+                "SELECT i.*, (SELECT coalesce(sum(b.qty), 0) FROM backorders b"
+                " WHERE b.inbound_id = i.id) AS backordered"
+                " FROM inbound i WHERE sku IN (SELECT value FROM json_each(?))"
                 " ORDER BY expected_at, id",
                 (_dumps(list(skus)),),
             ).fetchall()
-        return [Inbound(r["id"], r["node"], r["sku"], r["qty"], r["expected_at"]) for r in rows]
+        return [
+            Inbound(r["id"], r["node"], r["sku"], r["qty"], r["expected_at"], r["backordered"])
+            for r in rows
+        ]
 
     # --- checkout holds
 
@@ -858,13 +940,18 @@ class SqliteStore:
         idem: IdempotencyKey | None = None,
         *,
         days: Mapping[str, str] | None = None,
+        backorders: Sequence[Backorder] = (),
     ) -> OrderRecord:
         def create(tx: _Tx) -> OrderRecord:
-            order, effects = lifecycle.create(order_id, lines, allocations, document, tx.now)
+            order, effects = lifecycle.create(
+                order_id, lines, allocations, document, tx.now, backorders=backorders
+            )
             self._check_new_order(tx, order_id)
             tx.check_available(allocations)
+            tx.check_backorders(effects.backorder)
             tx.charge_capacity(order, days)
             tx.apply(effects)
+            tx.apply_backorders(order_id, effects)
             tx.save_order(order, effects, insert=True)
             return order
 
@@ -926,8 +1013,9 @@ class SqliteStore:
         read: OrderRecord | None = None,
         days: Mapping[str, str] | None = None,
         parcel: tuple[str, str] | None = None,
+        backorders: Sequence[Backorder] = (),
     ) -> OrderRecord:
-        step = Step(node, tuple(units), tuple(new_allocations), restock, parcel)
+        step = Step(node, tuple(units), tuple(new_allocations), restock, parcel, tuple(backorders))
         # `read` is not needed: the transaction reads the order under the write lock
 
         def transition(tx: _Tx) -> OrderRecord:
@@ -938,6 +1026,7 @@ class SqliteStore:
             tx.check_available(effects.allocate, freed=effects.free)
             tx.charge_capacity(after, days)
             tx.apply(effects)
+            tx.apply_backorders(order_id, effects)
             after = _with(after, tx.now, document)
             tx.save_order(after, effects, insert=False)
             return after

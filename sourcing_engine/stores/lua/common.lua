@@ -22,6 +22,9 @@ local function k_order(id) return P .. 'order:' .. id end
 local function k_hist(id) return P .. 'hist:' .. id end
 local function k_idem(key) return P .. 'idem:' .. key end
 local function k_inb(sku) return P .. 'inb:' .. sku end
+-- backorders: units promised per inbound, and per inbound the orders waiting, oldest first
+local K_BOSUM = P .. 'bosum'
+local function k_bo(inbound) return P .. 'bo:' .. inbound end
 
 -- One clock reading per script: the server's, so every replica agrees on expiry. Times are
 -- kept to the microsecond as "%.6f" strings (cjson would round them to 14 digits), and NOW is

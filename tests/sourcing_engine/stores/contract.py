@@ -42,6 +42,7 @@ from sourcing_engine.stores.base import (
     Store,
     Webhook,
 )
+from tests.sourcing_engine.stores.contract_backorders import BackorderContract
 
 Action = Literal["release", "ship", "cancel", "reject", "return", "reallocate"]
 N1, N2, N3 = "N1", "N2", "N3"
@@ -159,15 +160,18 @@ def effect_changes(effects: lifecycle.Effects) -> dict[tuple[str, str, str], int
 
 
 def assert_lines_consistent(order: OrderRecord) -> None:
-    """lines == allocated + shipped per SKU."""
+    """lines == allocated + shipped + backordered per SKU."""
     per_sku: dict[str, int] = {}
     for u in (*order.allocations, *order.shipped):
         per_sku[u.sku] = per_sku.get(u.sku, 0) + u.qty
+    for b in order.backordered:
+        per_sku[b.sku] = per_sku.get(b.sku, 0) + b.qty
     assert order.lines == per_sku
 
 
-class StoreContract:
-    """Every method and rule of `ledger.Store`; subclasses provide the `store` fixture."""
+class StoreContract(BackorderContract):
+    """Every method and rule of `ledger.Store`; subclasses provide the `store` fixture
+    (backorders: contract_backorders.py)."""
 
     short_ttl_s: ClassVar[float] = 0.2
     expiry_wait_s: ClassVar[float] = 0.35
