@@ -59,9 +59,13 @@ async def create_order(
     body: OrderIn, service: ServiceDep, idem: IdempotencyDep, metrics: MetricsDep
 ) -> Response:
     """Source the order with the engine on live stock, then allocate it whole, atomically.
-    409 `insufficient_stock` lists every short line (SKU, nodes tried, requested,
-    available); 409 `conflict` if the id exists."""
-    order = order_of(body.id, body.destination, body.lines, service.postal_country())
+    With `backorder: true` what stock cannot cover is promised from open purchase orders
+    (`backordered`, `promised_date`) in the same step. 409 `insufficient_stock` lists
+    every short line (SKU, nodes tried, requested, available); 409 `conflict` if the id
+    exists."""
+    order = order_of(
+        body.id, body.destination, body.lines, service.postal_country(), body.backorder
+    )
     key = idem.key_for(body)
     done = counted(metrics, "order", lambda: service.create_order(order, key))
     return answer(done, render.order, 201)
@@ -90,7 +94,7 @@ def allocate_batch(
     body.check_distinct()
     by_id = {o.id: o for o in body.orders}
     country = service.postal_country()
-    orders = [order_of(o.id, o.destination, o.lines, country) for o in body.orders]
+    orders = [order_of(o.id, o.destination, o.lines, country, o.backorder) for o in body.orders]
     done = service.allocate_batch(
         orders,
         key_for=lambda o: idem.key_for(by_id[o.id], part=o.id),

@@ -13,7 +13,7 @@ import orjson
 from fastapi.responses import Response
 
 from sourcing_engine.domain import Position, Unit
-from sourcing_engine.lifecycle import OrderRecord, Reservation
+from sourcing_engine.lifecycle import OrderRecord, Reservation, backorders_data
 from sourcing_engine.stores.base import Event
 
 
@@ -49,6 +49,8 @@ def order(o: OrderRecord) -> dict[str, Any]:
         "promise": doc.get("promise"),
         "backorder": doc.get("backorder"),
         "parcels": doc.get("parcels", []),
+        "backordered": backorders_data(o.backordered),
+        "promised_date": doc.get("promised_date"),
     }
 
 

@@ -88,10 +88,17 @@ def lines_of(lines: list[Line]) -> dict[str, int]:
 
 
 def order_of(
-    order_id: str, destination: "DestinationIn", lines: list[Line], country: str = "US"
+    order_id: str,
+    destination: "DestinationIn",
+    lines: list[Line],
+    country: str = "US",
+    backorder: bool = False,
 ) -> Order:
     return Order.of(
-        order_id, destination.to_destination(country), [(ln.sku, ln.qty) for ln in lines]
+        order_id,
+        destination.to_destination(country),
+        [(ln.sku, ln.qty) for ln in lines],
+        backorder,
     )
 
 
@@ -297,6 +304,10 @@ class OrderIn(Request):
     id: Id
     destination: DestinationIn
     lines: Lines
+    backorder: Flag = False
+    """Accept waiting: what stock on hand cannot cover is promised from open purchase
+    orders, earliest arrival first (refused as insufficient_stock only if they cannot
+    cover it either)."""
 
 
 class BatchIn(Request):
@@ -425,6 +436,16 @@ class OptionOut(Response):
     """With explain=true: {"shipments": [...]}, each shipment term by term (ship options)."""
 
 
+class BackorderOut(Response):
+    """qty units of sku promised from purchase order `inbound`, expected at node."""
+
+    inbound: str
+    node: str
+    sku: str
+    qty: int
+    expected_at: float
+
+
 class OrderOut(Response):
     id: str
     state: str
@@ -443,6 +464,11 @@ class OrderOut(Response):
     """The cart's units promised from purchase orders, recorded with the order."""
     parcels: list[ParcelOut] = []
     """Each shipment as it shipped: node, units, carrier and tracking number."""
+    backordered: list[BackorderOut] = []
+    """Units still waiting for purchase orders (allocated at their node on receipt)."""
+    promised_date: str | None = None
+    """For a backordered order: the local date its last backordered unit was expected at
+    its node when the order was placed (YYYY-MM-DD)."""
 
 
 class EventOut(Response):
@@ -594,11 +620,22 @@ class AvailableAtOut(Response):
     allocated: int
 
 
+class InboundOut(Response):
+    id: str
+    node: str
+    sku: str
+    qty: int
+    """Units still open (not received)."""
+    expected_at: float
+    backordered: int
+    """Of the open units, how many orders are waiting for (promised on backorder)."""
+
+
 class IncomingOut(Response):
     date: str
     """The local date at the receiving node."""
     qty: int
-    inbound: list[InboundIn]
+    inbound: list[InboundOut]
 
 
 class SkuAvailabilityOut(Response):
