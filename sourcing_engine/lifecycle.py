@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Literal
 
-from sourcing_engine.domain import Unit, merge_units, sku_totals, subtract_units
+from sourcing_engine.domain import Inbound, Unit, merge_units, sku_totals, subtract_units
 from sourcing_engine.errors import Conflict, Invalid
 
 MAX_QTY = 10**12
@@ -109,6 +109,17 @@ def backorders_of(data: Iterable[Mapping[str, Any]]) -> tuple[Backorder, ...]:
                   float(d["expected_at"]))
         for d in data
     )  # fmt: skip
+
+
+def check_inbound_upsert(inbound: Inbound, node: str, sku: str, promised: int) -> None:
+    """Invalid if an upsert of an inbound that orders wait for (`promised` units of sku at
+    node) would leave them fewer open units, or move them to another node or SKU."""
+    if (inbound.node, inbound.sku) != (node, sku) or inbound.qty < promised:
+        raise Invalid(
+            f"inbound {inbound.id}: orders are backordered on {promised} of {sku} at {node}; "
+            f"expected the same node and SKU and at least {promised} open units (cancel "
+            "their backorders first)"
+        )
 
 
 @dataclass(frozen=True)

@@ -388,6 +388,17 @@ class _Tx:
         if shortages:
             raise InsufficientStock(shortages)
 
+    def check_promised(self, inbound: Inbound) -> None:
+        """Invalid if orders wait for more of the inbound than the upsert leaves open, or
+        for its units at another node or of another SKU."""
+        row = self.conn.execute(
+            "SELECT i.node, i.sku, coalesce(sum(b.qty), 0) FROM inbound i"
+            " JOIN backorders b ON b.inbound_id = i.id WHERE i.id = ?",
+            (inbound.id,),
+        ).fetchone()
+        if row is not None and row[2]:
+            lifecycle.check_inbound_upsert(inbound, row[0], row[1], row[2])
+
     def apply_backorders(self, order_id: str, effects: Effects) -> None:
         """Record an order's new promises on inbound supply, and drop those it gave back."""
         self.conn.executemany(
@@ -706,6 +717,8 @@ class SqliteStore:
     def add_inbound(self, inbound: Sequence[Inbound]) -> None:
         lifecycle.check_units((Unit(i.node, i.sku, i.qty) for i in inbound), "inbound")
         with self._write() as tx:
+            for i in inbound:
+                tx.check_promised(i)
             tx.conn.executemany(
                 "REPLACE INTO inbound VALUES (?, ?, ?, ?, ?)",
                 [(i.id, i.node, i.sku, i.qty, i.expected_at) for i in inbound],

@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 
 from sourcing_engine.domain import Inbound, Item, Node, Unit
-from sourcing_engine.errors import InsufficientStock, Shortage
+from sourcing_engine.errors import InsufficientStock, Invalid, Shortage
 from sourcing_engine.lifecycle import Backorder, OrderRecord, OrderState
 from sourcing_engine.stores.base import IdempotencyKey, Replayed, Store
 
@@ -167,3 +167,16 @@ class BackorderContract:
         order = store.get_order("b1")
         assert order.backordered == (bo("po1", 1),)
         assert order.version == 2
+
+    def test_an_upsert_never_leaves_backorders_uncovered(self, store: Store) -> None:
+        """A purchase order orders wait for cannot shrink below what they wait for, nor
+        move to another node or SKU (Invalid, nothing written); growing it is fine."""
+        seed_supply(store)
+        store.create_order("b1", {"A": 3}, [], {}, backorders=[bo("po1", 3)])
+        for changed in (Inbound("po1", W, "A", 2, AT1), Inbound("po1", "W2", "A", 5, AT1),
+                        Inbound("po1", W, "B", 5, AT1)):  # fmt: skip
+            with pytest.raises(Invalid, match="po1"):
+                store.add_inbound([Inbound("po2", W, "A", 1, AT2), changed])
+            assert waiting(store) == {"po1": (5, 3), "po2": (4, 0)}
+        store.add_inbound([Inbound("po1", W, "A", 8, AT2)])
+        assert waiting(store) == {"po2": (4, 0), "po1": (8, 3)}
