@@ -212,8 +212,13 @@ async def return_units(
     idem: IdempotencyDep,
     version: IfMatchDep,
 ) -> Response:
-    """Shipped units came back; with restock they are on hand again at the node that
-    shipped them."""
+    """Shipped units came back, at `receiving_node` (any node; default: the node that
+    shipped them), each line with its `disposition`: restocked units are sellable there
+    again; quarantined and written-off units add no stock. Event `order.returned` with the
+    lines, their dispositions and the receiving node."""
     lines = [(ln.sku, ln.qty, ln.node) for ln in body.lines]
-    done = service.return_units(order_id, lines, body.restock, idem.key_for(body), version)
+    done = service.return_units(
+        order_id, lines, body.restock, idem.key_for(body), version,
+        at=body.receiving_node, dispositions=[ln.disposition for ln in body.lines],
+    )  # fmt: skip
     return answer(done, render.order, 200)

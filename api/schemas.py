@@ -359,11 +359,17 @@ class ReturnLine(Request):
     qty: Qty
     node: Id | None = None
     """The node that shipped them (default: any that did)."""
+    disposition: Literal["restock", "quarantine", "write_off"] | None = None
+    """restock: sellable again at the receiving node; quarantine (held apart for
+    inspection) and write_off add no sellable stock. Default: `restock` of the body."""
 
 
 class ReturnIn(Request):
     lines: Annotated[list[ReturnLine], Field(min_length=1, max_length=MAX_LINES)]
     restock: Flag = True
+    """The disposition of lines that give none: restock (true) or write_off (false)."""
+    receiving_node: Id | None = None
+    """Where the units came back (any node; default: each at the node that shipped it)."""
 
 
 class DestinationOut(Response):

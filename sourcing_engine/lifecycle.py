@@ -60,7 +60,7 @@ TAKES: dict[OrderAction, frozenset[str]] = {
     "cancel": frozenset({"units", "backorders"}),
     "reject": frozenset({"node", "units", "new_allocations"}),
     "reallocate": frozenset({"units", "new_allocations"}),
-    "return": frozenset({"units"}),
+    "return": frozenset({"units", "returns", "at"}),
 }
 """The arguments each action takes (an action that takes a node requires it)."""
 
@@ -150,6 +150,22 @@ class OrderRecord:
     backordered: tuple[Backorder, ...] = ()
 
 
+Disposition = Literal["restock", "quarantine", "write_off"]
+DISPOSITIONS: tuple[Disposition, ...] = ("restock", "quarantine", "write_off")
+"""What becomes of a returned unit: back to sellable stock at the node receiving it, held
+apart for inspection (not sellable), or written off (not sellable)."""
+
+
+@dataclass(frozen=True)
+class ReturnLine:
+    """qty units of sku shipped from node came back, with their disposition."""
+
+    node: str
+    sku: str
+    qty: int
+    disposition: Disposition = "restock"
+
+
 @dataclass(frozen=True)
 class Step:
     """The arguments of one transition (docs/service.md, "Orders"):
@@ -161,7 +177,9 @@ class Step:
     - reject: node, units at that node (empty: all of them), new_allocations at other nodes,
       at most the rejected units per SKU; rejected units not re-allocated leave the order;
     - reallocate: units to give back and new_allocations, equal per SKU (lines stay);
-    - return: units shipped and not yet returned (empty: all of them), restock or not.
+    - return: units shipped and not yet returned (empty: all of them), restock or not; or
+      `returns`, each line with its disposition, received at node `at` (None: each at the
+      node that shipped it): only restocked lines add stock there.
     """
 
     node: str | None = None
@@ -170,6 +188,8 @@ class Step:
     restock: bool = True
     parcel: tuple[str, str] | None = None
     backorders: tuple[Backorder, ...] = ()
+    returns: tuple[ReturnLine, ...] = ()
+    at: str | None = None
 
 
 Event = tuple[str, dict[str, Any]]
@@ -311,7 +331,8 @@ def apply(order: OrderRecord, action: OrderAction, step: Step) -> tuple[OrderRec
     given = {"node"} if step.node is not None else set()
     given |= {"parcel"} if step.parcel is not None else set()
     given |= {n for n, v in (("units", step.units), ("new_allocations", step.new_allocations),
-                             ("backorders", step.backorders)) if v}  # fmt: skip
+                             ("backorders", step.backorders), ("returns", step.returns),
+                             ("at", step.at)) if v}  # fmt: skip
     takes = TAKES[action]
     if extra := given - takes:
         raise Invalid(f"order {order.id} {action}: takes no {', '.join(sorted(extra))}")
@@ -483,7 +504,20 @@ def _released_with(order: OrderRecord, new: Sequence[Unit]) -> tuple[str, ...]:
 
 def _return(order: OrderRecord, step: Step) -> StepResult:
     outstanding = subtract_units(order.shipped, order.returned)
-    returning = merge_units(step.units or outstanding)
+    if step.units and step.returns:
+        raise Invalid(f"order {order.id} return: give units or returns, not both")
+    for r in step.returns:
+        if r.disposition not in DISPOSITIONS:
+            raise Invalid(
+                f"order {order.id} return: disposition {r.disposition!r} of {r.sku}; expected "
+                f"one of {', '.join(DISPOSITIONS)}"
+            )
+    lines = step.returns or tuple(
+        ReturnLine(u.node, u.sku, u.qty, "restock" if step.restock else "write_off")
+        for u in (step.units or outstanding)
+    )
+    check_units((Unit(r.node, r.sku, r.qty) for r in lines), f"order {order.id} return")
+    returning = merge_units(Unit(r.node, r.sku, r.qty) for r in lines)
     if not returning:
         raise Conflict(
             f"order {order.id}: nothing shipped is left to return", current_state=str(order.state)
@@ -492,8 +526,17 @@ def _return(order: OrderRecord, step: Step) -> StepResult:
     after = replace(order, returned=merge_units([*order.returned, *returning]))
     if order.state == OrderState.SHIPPED and not subtract_units(outstanding, returning):
         after = replace(after, state=OrderState.RETURNED)
-    events = [("order.returned", {"units": units_data(returning), "restock": step.restock})]
-    return after, Effects(restock=returning if step.restock else ()), events
+    restocked = merge_units(
+        Unit(step.at or r.node, r.sku, r.qty) for r in lines if r.disposition == "restock"
+    )
+    data: dict[str, Any] = {"units": units_data(returning), "restock": bool(restocked)}
+    if step.returns or step.at:
+        data["received_at"] = step.at
+        data["lines"] = [
+            {"node": r.node, "sku": r.sku, "qty": r.qty, "disposition": r.disposition}
+            for r in lines
+        ]
+    return after, Effects(restock=restocked), [("order.returned", data)]
 
 
 def fill_backorders(order: OrderRecord, inbound: str, qty: int) -> tuple[OrderRecord, Effects, int]:

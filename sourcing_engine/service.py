@@ -39,7 +39,6 @@ from sourcing_engine.domain import (
     Position,
     Shipment,
     Unit,
-    merge_lines,
     merge_units,
     sku_totals,
     subtract_units,
@@ -951,6 +950,7 @@ class Service:
                         document=self._redocument(after, step.excluded, step.parcel),
                         idem=k, read=order, days=self.node_days(lifecycle.node_units(after)),
                         parcel=step.step.parcel, backorders=step.step.backorders,
+                        returns=step.step.returns, at=step.step.at,
                     )  # fmt: skip
                 except (InsufficientStock, InsufficientCapacity):
                     # only a reject allocates: its new nodes' stock was taken meanwhile
@@ -1085,23 +1085,37 @@ class Service:
         restock: bool,
         key: IdempotencyKey | None = None,
         if_version: int | None = None,
+        *,
+        at: str | None = None,
+        dispositions: Sequence[lifecycle.Disposition | None] = (),
     ) -> Done[OrderRecord]:
-        """Shipped units came back: (sku, qty, node or None for any shipping node)."""
+        """Shipped units came back: (sku, qty, node that shipped them or None for any).
+        at: the node receiving them (default: each at the node that shipped it; any node
+        may take a return). dispositions, one per line (None: `restock` decides): restock
+        adds sellable stock at the receiving node, quarantine and write_off do not."""
+        if at is not None:
+            self._check_node(at)
+        if len(dispositions) not in (0, len(lines)):
+            raise ValueError("dispositions: one per line")
+        default: lifecycle.Disposition = "restock" if restock else "write_off"
+        chosen = [d or default for d in dispositions] or [default] * len(lines)
 
         def prepare(order: OrderRecord) -> _Step:
             outstanding = subtract_units(order.shipped, order.returned)
-            picked: list[Unit] = []
-            for node in sorted({n for _, _, n in lines if n is not None}):
-                want = merge_lines([(s, q) for s, q, n in lines if n == node])
-                pool = tuple(u for u in outstanding if u.node == node)
-                picked += lifecycle.pick_units(
-                    pool, want, order, f"shipped from {node} and not returned"
-                )
-            outstanding = subtract_units(outstanding, picked)
-            want = merge_lines([(s, q) for s, q, n in lines if n is None])
-            if want:
-                picked += lifecycle.pick_units(outstanding, want, order, "shipped and not returned")
-            return _Step(lifecycle.Step(units=merge_units(picked), restock=restock))
+            returns: list[lifecycle.ReturnLine] = []
+            # lines naming their shipping node first, then the others from what is left
+            for named in (True, False):
+                for (sku, qty, node), disposition in zip(lines, chosen, strict=True):
+                    if (node is not None) != named:
+                        continue
+                    pool = tuple(u for u in outstanding if node is None or u.node == node)
+                    what = "shipped and not returned" + (f" from {node}" if node else "")
+                    picked = lifecycle.pick_units(pool, {sku: qty}, order, what)
+                    outstanding = subtract_units(outstanding, picked)
+                    returns += [lifecycle.ReturnLine(u.node, u.sku, u.qty, disposition)
+                                for u in picked]  # fmt: skip
+            step = lifecycle.Step(returns=tuple(returns), at=at, restock=restock)
+            return _Step(step)
 
         return self._step(order_id, "return", prepare, key, if_version)
 

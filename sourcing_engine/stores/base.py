@@ -52,7 +52,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sourcing_engine.domain import Inbound, Item, Node, Position, Unit
-from sourcing_engine.lifecycle import Backorder, OrderAction, OrderRecord, Reservation
+from sourcing_engine.lifecycle import (
+    Backorder,
+    OrderAction,
+    OrderRecord,
+    Reservation,
+    ReturnLine,
+)
 
 IDEMPOTENCY_RETENTION_S = 24 * 3600.0
 LAST_ADMIN = (
@@ -310,6 +316,8 @@ class Store(Protocol):
         days: Mapping[str, str] | None = None,
         parcel: tuple[str, str] | None = None,
         backorders: Sequence[Backorder] = (),
+        returns: Sequence[ReturnLine] = (),
+        at: str | None = None,
     ) -> OrderRecord:
         """One step of the order state machine (`lifecycle.apply`), atomically: the
         transition must be allowed (Conflict with the current state otherwise), the version
@@ -319,7 +327,8 @@ class Store(Protocol):
         which a store may start from instead of reading it again (it still writes only if
         the order is at that version). days: each node's date for capacity (see
         "Capacity"); parcel: a ship's (carrier, tracking number), recorded in its event;
-        backorders: a cancel's backorders (given back to their inbound)."""
+        backorders: a cancel's backorders (given back to their inbound); returns, at: a
+        return's lines with their dispositions and the node receiving them."""
         ...
 
     # events and idempotency

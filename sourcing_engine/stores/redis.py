@@ -95,6 +95,7 @@ from sourcing_engine.lifecycle import (
     OrderRecord,
     OrderState,
     Reservation,
+    ReturnLine,
     Step,
     hold_state_at,
 )
@@ -822,8 +823,13 @@ class RedisStore:
         days: Mapping[str, str] | None = None,
         parcel: tuple[str, str] | None = None,
         backorders: Sequence[Backorder] = (),
+        returns: Sequence[ReturnLine] = (),
+        at: str | None = None,
     ) -> OrderRecord:
-        step = Step(node, tuple(units), tuple(new_allocations), restock, parcel, tuple(backorders))
+        step = Step(
+            node, tuple(units), tuple(new_allocations), restock, parcel, tuple(backorders),
+            tuple(returns), at,
+        )  # fmt: skip
         for attempt in range(WRITE_ATTEMPTS):
             fresh = read is not None and attempt == 0 and read.id == order_id
             order = read if fresh and read is not None else self.get_order(order_id)

@@ -59,6 +59,7 @@ from sourcing_engine.lifecycle import (
     OrderRecord,
     OrderState,
     Reservation,
+    ReturnLine,
     Step,
     hold_state_at,
 )
@@ -1027,8 +1028,13 @@ class SqliteStore:
         days: Mapping[str, str] | None = None,
         parcel: tuple[str, str] | None = None,
         backorders: Sequence[Backorder] = (),
+        returns: Sequence[ReturnLine] = (),
+        at: str | None = None,
     ) -> OrderRecord:
-        step = Step(node, tuple(units), tuple(new_allocations), restock, parcel, tuple(backorders))
+        step = Step(
+            node, tuple(units), tuple(new_allocations), restock, parcel, tuple(backorders),
+            tuple(returns), at,
+        )  # fmt: skip
         # `read` is not needed: the transaction reads the order under the write lock
 
         def transition(tx: _Tx) -> OrderRecord:

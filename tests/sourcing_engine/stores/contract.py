@@ -43,6 +43,7 @@ from sourcing_engine.stores.base import (
     Webhook,
 )
 from tests.sourcing_engine.stores.contract_backorders import BackorderContract
+from tests.sourcing_engine.stores.contract_returns import ReturnContract
 
 Action = Literal["release", "ship", "cancel", "reject", "return", "reallocate"]
 N1, N2, N3 = "N1", "N2", "N3"
@@ -169,9 +170,9 @@ def assert_lines_consistent(order: OrderRecord) -> None:
     assert order.lines == per_sku
 
 
-class StoreContract(BackorderContract):
+class StoreContract(BackorderContract, ReturnContract):
     """Every method and rule of `ledger.Store`; subclasses provide the `store` fixture
-    (backorders: contract_backorders.py)."""
+    (backorders: contract_backorders.py; returns anywhere: contract_returns.py)."""
 
     short_ttl_s: ClassVar[float] = 0.2
     expiry_wait_s: ClassVar[float] = 0.35
