@@ -23,6 +23,7 @@ from sourcing_engine.api.schemas import (
     OrderDetailOut,
     OrderIn,
     OrderOut,
+    ReallocateIn,
     RejectIn,
     ReturnIn,
     ShipIn,
@@ -201,6 +202,24 @@ async def reject(
     step; units that cannot be are cancelled (`order.lines_unfillable`)."""
     lines = None if body.lines is None else lines_of(body.lines)
     done = service.reject(order_id, body.node, lines, idem.key_for(body), version)
+    return answer(done, render.order, 200)
+
+
+@router.post("/orders/{order_id}/reallocate", responses=STEP, response_model=OrderOut)
+async def reallocate(
+    order_id: OrderId,
+    service: ServiceDep,
+    idem: IdempotencyDep,
+    version: IfMatchDep,
+    body: Annotated[ReallocateIn | None, Body()] = None,
+) -> Response:
+    """Source the order's units at nodes it is not released to again on the stock
+    available now (never from a node that rejected their SKU), and move them to the new
+    plan in one atomic step if the order then costs more than `min_saving` less (event
+    `order.reallocated`, version + 1); otherwise the order is answered as it is, unchanged.
+    409 if every unit is at a node it is released to."""
+    min_saving = 0.0 if body is None else body.min_saving
+    done = service.reallocate(order_id, min_saving, idem.key_for(body), version)
     return answer(done, render.order, 200)
 
 

@@ -354,6 +354,11 @@ class RejectIn(Request):
     lines: Lines | None = None
 
 
+class ReallocateIn(Request):
+    min_saving: Annotated[float, Field(ge=0, le=1e9, strict=True)] = 0.0
+    """Move the order only if its plan then costs more than this less (its currency)."""
+
+
 class ReturnLine(Request):
     sku: Id
     qty: Qty

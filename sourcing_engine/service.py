@@ -256,11 +256,15 @@ class _Network:
 
 @dataclass(frozen=True)
 class _Step:
-    """One transition's arguments, and the rejecting nodes to remember."""
+    """One transition's arguments, and the rejecting nodes to remember (every node that
+    rejected some of the order, and per SKU the nodes that rejected it). unchanged: the
+    step is not worth taking (a reallocation that saves too little): nothing is written."""
 
     step: lifecycle.Step = field(default_factory=lifecycle.Step)
     excluded: tuple[str, ...] | None = None
     parcel: dict[str, Any] | None = None  # a shipment's record, added to the order's parcels
+    excluded_lines: dict[str, list[str]] | None = None
+    unchanged: bool = False
 
 
 def _document(
@@ -355,6 +359,15 @@ def _backorders_first(
             taken.append(replace(b, qty=n))
             rest[b.sku] -= n
     return lifecycle.merge_backorders(taken), {s: q for s, q in rest.items() if q > 0}
+
+
+def _excluded_lines(order: OrderRecord) -> dict[str, list[str]]:
+    """Per SKU, the nodes that rejected it for this order (an order recorded before
+    exclusions were kept per SKU: every rejecting node, for every SKU)."""
+    doc = order.document
+    if "excluded_lines" in doc:
+        return {s: list(n) for s, n in doc["excluded_lines"].items()}
+    return {s: list(doc.get("excluded_nodes", [])) for s in order.lines}
 
 
 def destination_of(order: OrderRecord) -> Destination:
@@ -620,16 +633,23 @@ class Service:
         joint: bool = False,
         network: _Network | None = None,
         capacity: bool = True,
+        give_back: Sequence[Unit] = (),
     ) -> list[Sourced]:
-        """Source orders on the live available stock and, unless capacity is False, the
-        capacity each node has left today (no effect on the ledger)."""
+        """Source orders on the live available stock (with the allocated units `give_back`
+        counted free: an order sourced again may keep its own) and, unless capacity is
+        False, the capacity each node has left today (no effect on the ledger)."""
         skus = sorted({ln.sku for o in orders for ln in o.lines})
         network = network or self._network(skus)
+        own = {(u.node, u.sku): u.qty for u in merge_units(give_back)}
+        positions = [
+            replace(p, allocated=max(0, p.allocated - own.get((p.node, p.sku), 0)))
+            for p in self.store.positions(skus)
+        ]
         return source(
             orders,
             network.nodes,
             network.items,
-            self.store.positions(skus),
+            positions,
             network.sourcing,
             exclude=exclude,
             joint_time_limit=self.config.batch_time_limit_s if joint else None,
@@ -940,6 +960,10 @@ class Service:
                     )
                 lifecycle.check_allowed(order, action)
                 step = prepare(order)
+                if step.unchanged:
+                    if k is not None:  # nothing stored under it: a retry may run again
+                        self.release_idempotency(k.key)
+                    return order
                 # the document priced for the order as the step leaves it
                 after, _ = lifecycle.apply(order, action, step.step)
                 try:
@@ -947,7 +971,9 @@ class Service:
                         order_id, action, expected_version=order.version,
                         node=step.step.node, units=step.step.units,
                         new_allocations=step.step.new_allocations, restock=step.step.restock,
-                        document=self._redocument(after, step.excluded, step.parcel),
+                        document=self._redocument(
+                            after, step.excluded, step.parcel, step.excluded_lines
+                        ),
                         idem=k, read=order, days=self.node_days(lifecycle.node_units(after)),
                         parcel=step.step.parcel, backorders=step.step.backorders,
                         returns=step.step.returns, at=step.step.at,
@@ -969,6 +995,7 @@ class Service:
         order: OrderRecord,
         excluded: Sequence[str] | None,
         parcel: dict[str, Any] | None = None,
+        excluded_lines: dict[str, list[str]] | None = None,
     ) -> dict[str, Any]:
         """The document with the plan priced again for the units the order holds now
         (allocated, shipped and backordered), so costs always describe the current plan; a
@@ -982,6 +1009,8 @@ class Service:
         keep = {k: v for k, v in old.items() if k not in ("destination", "plan", "currency")}
         if parcel is not None:  # each shipment's parcel, in the order they shipped
             keep["parcels"] = [*old.get("parcels", []), parcel]
+        if excluded_lines is not None:
+            keep["excluded_lines"] = excluded_lines
         return {**keep, **_document(destination, plan, nodes)}
 
     def release(
@@ -1056,7 +1085,8 @@ class Service:
         if_version: int | None = None,
     ) -> Done[OrderRecord]:
         """The node cannot fulfil these units (all it holds without lines): they are sourced
-        again excluding every node that rejected the order; what cannot be is cancelled."""
+        again, never from a node that rejected their SKU for this order (the node may still
+        ship the order's other lines); what cannot be is cancelled."""
 
         def prepare(order: OrderRecord) -> _Step:
             at_node = tuple(u for u in merge_units(order.allocations) if u.node == node)
@@ -1070,13 +1100,76 @@ class Service:
                 if lines is None
                 else lifecycle.pick_units(at_node, lines, order, f"at {node}")
             )
+            by_sku = _excluded_lines(order)
+            for sku in sku_totals(units):
+                by_sku[sku] = sorted({*by_sku.get(sku, []), node})
+            new = self._source_lines(order, sku_totals(units), by_sku)
             excluded = tuple(sorted({*order.document.get("excluded_nodes", []), node}))
-            again = Order.of(order.id, destination_of(order), sku_totals(units).items())
-            sourced = self.source([again], exclude=excluded)[0]
-            step = lifecycle.Step(node, units, sourced.units)
-            return _Step(step, excluded=excluded)
+            return _Step(lifecycle.Step(node, units, new), excluded=excluded,
+                         excluded_lines=by_sku)  # fmt: skip
 
         return self._step(order_id, "reject", prepare, key, if_version)
+
+    def reallocate(
+        self,
+        order_id: str,
+        min_saving: float = 0.0,
+        key: IdempotencyKey | None = None,
+        if_version: int | None = None,
+    ) -> Done[OrderRecord]:
+        """Source the order's units at nodes it is not released to again, on the stock
+        available now (its own units counted free) and never from a node that rejected
+        their SKU; move them to the new plan in one atomic step if the order then costs
+        more than min_saving less, else change nothing (the order as it is)."""
+        if not min_saving >= 0:
+            raise Invalid(f"min_saving: {min_saving!r}; expected 0 or more")
+
+        def prepare(order: OrderRecord) -> _Step:
+            movable = tuple(
+                u for u in merge_units(order.allocations) if u.node not in order.released_nodes
+            )
+            if not movable:
+                raise Conflict(
+                    f"order {order.id} has no units at nodes it is not released to "
+                    f"(released to: {', '.join(order.released_nodes)})",
+                    current_state=str(order.state),
+                )
+            new = self._source_lines(
+                order, sku_totals(movable), _excluded_lines(order), give_back=movable
+            )
+            if sku_totals(new) != sku_totals(movable) or new == movable:
+                return _Step(unchanged=True)  # cannot cover it all now, or the same plan
+            dest, rest = destination_of(order), [*order.shipped, *_units_of(order.backordered)]
+            kept = subtract_units(order.allocations, movable)
+            now = self._price(dest, [*order.allocations, *rest]).cost
+            then = self._price(dest, [*kept, *new, *rest]).cost
+            if now - then <= min_saving:
+                return _Step(unchanged=True)
+            moved = subtract_units(new, movable)  # + where units go, - where they leave
+            give = tuple(replace(u, qty=-u.qty) for u in moved if u.qty < 0)
+            take = tuple(u for u in moved if u.qty > 0)
+            return _Step(lifecycle.Step(units=give, new_allocations=take))
+
+        return self._step(order_id, "reallocate", prepare, key, if_version)
+
+    def _source_lines(
+        self,
+        order: OrderRecord,
+        lines: Mapping[str, int],
+        excluded: Mapping[str, Sequence[str]],
+        give_back: Sequence[Unit] = (),
+    ) -> tuple[Unit, ...]:
+        """Units for some lines of an order, sourced to its destination with each SKU's
+        excluded nodes left out (SKUs excluded alike are sourced together); lines the
+        engine leaves short get fewer units."""
+        groups: dict[tuple[str, ...], list[tuple[str, int]]] = {}
+        for sku, qty in lines.items():
+            groups.setdefault(tuple(excluded.get(sku, ())), []).append((sku, qty))
+        units: list[Unit] = []
+        for nodes, group in sorted(groups.items()):
+            again = Order.of(order.id, destination_of(order), group)
+            units += self.source([again], exclude=nodes, give_back=give_back)[0].units
+        return merge_units(units)
 
     def return_units(
         self,
