@@ -19,7 +19,7 @@ purchase order's node when it is received (`fill_backorders`, one step per order
 receipt, in the receipt's atomic step); a cancel gives them back to the purchase order.
 """
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Literal
@@ -562,6 +562,25 @@ def fill_backorders(order: OrderRecord, inbound: str, qty: int) -> tuple[OrderRe
             "backordered": backorders_data(after.backordered)}  # fmt: skip
     events = _stamped(after, [("order.backorder_received", data)])
     return after, Effects(fill=(unit,), unbackorder=(took,), events=events), n
+
+
+def fill_in_turn(
+    waiting: Iterable[str], load: Callable[[str], OrderRecord], inbound: str, qty: int
+) -> list[tuple[OrderRecord, OrderRecord, Effects]]:
+    """A receipt of qty units on `inbound` given to the orders waiting for it, in turn
+    (`waiting`: their ids, oldest backorder first; `load` reads one): (before, after,
+    effects) per order that took units, until the receipt is used up."""
+    out = []
+    left = qty
+    for order_id in waiting:
+        if left == 0:
+            break
+        before = load(order_id)
+        after, effects, took = fill_backorders(before, inbound, left)
+        if took:
+            left -= took
+            out.append((before, after, effects))
+    return out
 
 
 _STEPS = {

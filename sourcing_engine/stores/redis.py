@@ -593,20 +593,12 @@ class RedisStore:
         """The backorders a receipt of qty fills, oldest first, as receive_inbound.lua
         takes them (computed by lifecycle.fill_backorders on the orders as read)."""
         waiting = cast(list[str], self._r.zrange(self.key(f"bo:{inbound_id}"), 0, -1))
-        out: list[Arg] = []
-        left, n = qty, 0
-        for order_id in waiting:
-            if left == 0:
-                break
-            order = self.get_order(order_id)
-            after, effects, took = lifecycle.fill_backorders(order, inbound_id, left)
-            if not took:
-                continue
-            left -= took
-            n += 1
+        fills = lifecycle.fill_in_turn(waiting, self.get_order, inbound_id, qty)
+        out: list[Arg] = [len(fills)]
+        for order, after, effects in fills:
             filled = effects.fill[0]
             still = sum(b.qty for b in after.backordered if b.inbound == inbound_id)
-            out += [order_id, order.version, after.state.value, _units_json(after.allocations),
+            out += [order.id, order.version, after.state.value, _units_json(after.allocations),
                     _dumps(list(after.released_nodes)),
                     _dumps(lifecycle.backorders_data(after.backordered)),
                     filled.node, filled.sku, filled.qty, still, len(effects.events)]  # fmt: skip
@@ -616,7 +608,7 @@ class RedisStore:
             out.append(len(caps))
             for c in caps:
                 out += list(c)
-        return [n, *out]
+        return out
 
     def _fill_charges(
         self, before: OrderRecord, after: OrderRecord, days: Mapping[str, str] | None

@@ -423,18 +423,11 @@ class _Tx:
         waiting = self.conn.execute(
             "SELECT order_id FROM backorders WHERE inbound_id = ? ORDER BY seq", (inbound_id,)
         ).fetchall()
-        left = qty
-        for (order_id,) in waiting:
-            if left == 0:
-                break
-            order = self.load_order(order_id)
-            after, effects, took = lifecycle.fill_backorders(order, inbound_id, left)
-            if not took:
-                continue
-            left -= took
+        ids = (r[0] for r in waiting)
+        for _, after, effects in lifecycle.fill_in_turn(ids, self.load_order, inbound_id, qty):
             self.charge_capacity(after, days, check=False)
             self.apply(effects)
-            self.apply_backorders(order_id, effects)
+            self.apply_backorders(after.id, effects)
             self.save_order(replace(after, updated_at=self.now), effects, insert=False)
 
     def load_order(self, order_id: str) -> OrderRecord:
