@@ -143,3 +143,12 @@ def test_the_promised_date_is_the_purchase_orders_local_date(
     purchase_order(client, sku, 1, at)
     r = client.post("/v1/orders", json={**order_body({sku: 1}), "backorder": True})
     assert r.json()["promised_date"] == "2030-05-01"
+
+
+def test_a_backordered_order_is_explained(client: httpx.Client, stock: Stocker) -> None:
+    """The explanation of an order partly waiting for a purchase order answers (no 500)."""
+    sku = stock({"DC-NJ": 1})
+    purchase_order(client, sku, 5)
+    r = client.post("/v1/orders", json={**order_body({sku: 3}), "backorder": True})
+    explained = client.get(f"/v1/orders/{r.json()['id']}/explanation")
+    assert explained.status_code == 200, explained.text

@@ -93,7 +93,8 @@ def work(url: str, name: str, seed_: int) -> Tally:
     return tally
 
 
-def race(url: str) -> None:
+def race(url: str) -> Tally:
+    """The load on a fresh store at url, checked; the merged tally."""
     store = open_store(url)
     try:
         seed(store)
@@ -135,6 +136,7 @@ def race(url: str) -> None:
         (position,) = store.positions([SKU])
         assert position.on_hand == ON_HAND + sum(total.received.values())
         assert position.allocated == allocated
+        return total
     finally:
         store.close()
 
