@@ -590,11 +590,14 @@ class RedisStore:
         raise AssertionError("unreachable")
 
     def _fill_args(self, inbound_id: str, qty: int, days: Mapping[str, str] | None) -> list[Arg]:
-        """The backorders a receipt of qty fills, oldest first, as receive_inbound.lua
-        takes them (computed by lifecycle.fill_backorders on the orders as read)."""
+        """The units waiting on the inbound as read, and the backorders a receipt of qty
+        fills, oldest first, as receive_inbound.lua takes them (computed by
+        lifecycle.fill_in_turn on the orders as read; the script writes them only if
+        neither changed)."""
+        seen = int(cast(str | None, self._r.hget(self.key("bosum"), inbound_id)) or 0)
         waiting = cast(list[str], self._r.zrange(self.key(f"bo:{inbound_id}"), 0, -1))
         fills = lifecycle.fill_in_turn(waiting, self.get_order, inbound_id, qty)
-        out: list[Arg] = [len(fills)]
+        out: list[Arg] = [seen, len(fills)]
         for order, after, effects in fills:
             filled = effects.fill[0]
             still = sum(b.qty for b in after.backordered if b.inbound == inbound_id)

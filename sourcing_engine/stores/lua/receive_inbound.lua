@@ -6,10 +6,12 @@
 -- still waits for on this inbound, its events (count, then (type, data) pairs) and its
 -- capacity charges (count, then (node, day, shipments delta, units delta, shipments,
 -- units) sextuples, applied unchecked: a receipt is never refused for capacity). Written
--- only if every order is still at the version read (else 'conflict': read them again).
-local id, qty = ARGV[4], tonumber(ARGV[5])
-local fills, at = {}, 7
-for j = 1, tonumber(ARGV[6]) do
+-- only if every order is still at the version read and the units waiting on the inbound
+-- are still ARGV[6] (else 'conflict': read them again; an order backordered meanwhile
+-- would otherwise be left waiting for units this receipt brings).
+local id, qty, seen = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+local fills, at = {}, 8
+for j = 1, tonumber(ARGV[7]) do
   local f = {id = ARGV[at], version = tonumber(ARGV[at + 1]), state = ARGV[at + 2],
     alloc = ARGV[at + 3], released = ARGV[at + 4], backordered = ARGV[at + 5],
     node = ARGV[at + 6], sku = ARGV[at + 7], qty = tonumber(ARGV[at + 8]),
@@ -42,6 +44,10 @@ if qty > open then
     ' are open')
 end
 local node, sku = rec.node, rec.sku
+local promised = num(redis.call('HGET', K_BOSUM, id))
+if promised ~= seen then
+  return fail('conflict', 'inbound ' .. id .. ': orders were backordered on it meanwhile')
+end
 local filled = 0
 for _, f in ipairs(fills) do
   local v = redis.call('HGET', k_order(f.id), 'version')
@@ -50,9 +56,9 @@ for _, f in ipairs(fills) do
   end
   filled = filled + f.qty
 end
-if filled > qty then
-  return fail('invalid', 'receipt of inbound ' .. id .. ': ' .. filled .. ' units filled, ' ..
-    qty .. ' received')
+if filled > qty or promised - filled > open - qty then
+  return fail('conflict', 'receipt of inbound ' .. id .. ': ' .. filled .. ' units filled, ' ..
+    qty .. ' received, ' .. promised .. ' waiting')
 end
 local oh, ss, al, rs = position(node, sku, {})
 

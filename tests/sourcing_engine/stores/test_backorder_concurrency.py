@@ -23,7 +23,7 @@ from sourcing_engine.stores.base import Store
 from tests.sourcing_engine.stores.invariants import check_positions
 
 NODE, SKU = "W1", "HOT"
-POS = {f"po{i}": (30, 1_800_000_000.0 + i * 86_400) for i in range(6)}  # id -> (qty, arrival)
+POS = {f"po{i}": (120, 1_800_000_000.0 + i * 86_400) for i in range(6)}  # id -> (qty, arrival)
 ON_HAND = 10
 WORKERS, STEPS = 4, 250
 
