@@ -46,6 +46,10 @@ async def list_orders(
         str | None,
         Query(min_length=1, max_length=128, description="The store a pickup is collected at"),
     ] = None,
+    backordered_on: Annotated[
+        str | None,
+        Query(min_length=1, max_length=128, description="A purchase order the order waits for"),
+    ] = None,
     external_reference: Term = None,
     customer_reference: Term = None,
     postal_code: Annotated[
@@ -63,7 +67,8 @@ async def list_orders(
     you page through never shift the pages to come: none is skipped or listed twice. A node
     matches orders with units allocated or shipped there; `method` is the promised
     option's (`ship` for an order placed without a promise), `pickup_node` the store a
-    pickup or ship-to-store order is collected at. Customer care: by
+    pickup or ship-to-store order is collected at, `backordered_on` a purchase order the
+    order still waits for. Customer care: by
     `external_reference`, `customer_reference` or `postal_code`."""
     for name, at in (("created_from", created_from), ("created_to", created_to)):
         if at is not None and at.tzinfo is None:
@@ -73,6 +78,7 @@ async def list_orders(
         "node": node,
         "method": method,
         "pickup_node": pickup_node,
+        "backordered_on": backordered_on,
         "external_reference": external_reference,
         "customer_reference": customer_reference,
         "postal_code": postal_code,

@@ -23,6 +23,7 @@ from sourcing_engine.api.schemas import (
     OrderDetailOut,
     OrderIn,
     OrderOut,
+    ReallocateIn,
     RejectIn,
     ReturnIn,
     ShipIn,
@@ -59,9 +60,13 @@ async def create_order(
     body: OrderIn, service: ServiceDep, idem: IdempotencyDep, metrics: MetricsDep
 ) -> Response:
     """Source the order with the engine on live stock, then allocate it whole, atomically.
-    409 `insufficient_stock` lists every short line (SKU, nodes tried, requested,
-    available); 409 `conflict` if the id exists."""
-    order = order_of(body.id, body.destination, body.lines, service.postal_country(), body)
+    With `backorder: true` what stock cannot cover is promised from open purchase orders
+    (`backordered`, `promised_date`) in the same step. 409 `insufficient_stock` lists
+    every short line (SKU, nodes tried, requested, available); 409 `conflict` if the id
+    exists."""
+    order = order_of(
+        body.id, body.destination, body.lines, service.postal_country(), body, body.backorder
+    )
     key = idem.key_for(body)
     done = counted(metrics, "order", lambda: service.create_order(order, key))
     return answer(done, render.order, 201)
@@ -90,7 +95,7 @@ def allocate_batch(
     body.check_distinct()
     by_id = {o.id: o for o in body.orders}
     country = service.postal_country()
-    orders = [order_of(o.id, o.destination, o.lines, country, o) for o in body.orders]
+    orders = [order_of(o.id, o.destination, o.lines, country, o, o.backorder) for o in body.orders]
     done = service.allocate_batch(
         orders,
         key_for=lambda o: idem.key_for(by_id[o.id], part=o.id),
@@ -200,6 +205,24 @@ async def reject(
     return answer(done, render.order, 200)
 
 
+@router.post("/orders/{order_id}/reallocate", responses=STEP, response_model=OrderOut)
+async def reallocate(
+    order_id: OrderId,
+    service: ServiceDep,
+    idem: IdempotencyDep,
+    version: IfMatchDep,
+    body: Annotated[ReallocateIn | None, Body()] = None,
+) -> Response:
+    """Source the order's units at nodes it is not released to again on the stock
+    available now (never from a node that rejected their SKU), and move them to the new
+    plan in one atomic step if the order then costs more than `min_saving` less (event
+    `order.reallocated`, version + 1); otherwise the order is answered as it is, unchanged.
+    409 if every unit is at a node it is released to."""
+    min_saving = 0.0 if body is None else body.min_saving
+    done = service.reallocate(order_id, min_saving, idem.key_for(body), version)
+    return answer(done, render.order, 200)
+
+
 @router.post("/orders/{order_id}/return", responses=STEP, response_model=OrderOut)
 async def return_units(
     order_id: OrderId,
@@ -208,8 +231,13 @@ async def return_units(
     idem: IdempotencyDep,
     version: IfMatchDep,
 ) -> Response:
-    """Shipped units came back; with restock they are on hand again at the node that
-    shipped them."""
+    """Shipped units came back, at `receiving_node` (any node; default: the node that
+    shipped them), each line with its `disposition`: restocked units are sellable there
+    again; quarantined and written-off units add no stock. Event `order.returned` with the
+    lines, their dispositions and the receiving node."""
     lines = [(ln.sku, ln.qty, ln.node) for ln in body.lines]
-    done = service.return_units(order_id, lines, body.restock, idem.key_for(body), version)
+    done = service.return_units(
+        order_id, lines, body.restock, idem.key_for(body), version,
+        at=body.receiving_node, dispositions=[ln.disposition for ln in body.lines],
+    )  # fmt: skip
     return answer(done, render.order, 200)

@@ -98,9 +98,13 @@ def order_of(
     lines: list[Line],
     country: str = "US",
     references: "References | None" = None,
+    backorder: bool = False,
 ) -> Order:
     order = Order.of(
-        order_id, destination.to_destination(country), [(ln.sku, ln.qty) for ln in lines]
+        order_id,
+        destination.to_destination(country),
+        [(ln.sku, ln.qty) for ln in lines],
+        backorder,
     )
     if references is None:
         return order
@@ -395,6 +399,10 @@ class OrderIn(References):
     id: Id
     destination: DestinationIn
     lines: Lines
+    backorder: Flag = False
+    """Accept waiting: what stock on hand cannot cover is promised from open purchase
+    orders, earliest arrival first (refused as insufficient_stock only if they cannot
+    cover it either)."""
 
 
 class BatchIn(Request):
@@ -441,16 +449,27 @@ class RejectIn(Request):
     lines: Lines | None = None
 
 
+class ReallocateIn(Request):
+    min_saving: Annotated[float, Field(ge=0, le=1e9, strict=True)] = 0.0
+    """Move the order only if its plan then costs more than this less (its currency)."""
+
+
 class ReturnLine(Request):
     sku: Id
     qty: Qty
     node: Id | None = None
     """The node that shipped them (default: any that did)."""
+    disposition: Literal["restock", "quarantine", "write_off"] | None = None
+    """restock: sellable again at the receiving node; quarantine (held apart for
+    inspection) and write_off add no sellable stock. Default: `restock` of the body."""
 
 
 class ReturnIn(Request):
     lines: Annotated[list[ReturnLine], Field(min_length=1, max_length=MAX_LINES)]
     restock: Flag = True
+    """The disposition of lines that give none: restock (true) or write_off (false)."""
+    receiving_node: Id | None = None
+    """Where the units came back (any node; default: each at the node that shipped it)."""
 
 
 class DestinationOut(Response):
@@ -523,6 +542,16 @@ class OptionOut(Response):
     """With explain=true: {"shipments": [...]}, each shipment term by term (ship options)."""
 
 
+class BackorderOut(Response):
+    """qty units of sku promised from purchase order `inbound`, expected at node."""
+
+    inbound: str
+    node: str
+    sku: str
+    qty: int
+    expected_at: float
+
+
 class OrderOut(Response):
     id: str
     state: str
@@ -545,6 +574,11 @@ class OrderOut(Response):
     """The order's id in the system that sent it (a web shop, a marketplace)."""
     customer_reference: str | None = None
     """The customer's id or account number, for customer care lookups."""
+    backordered: list[BackorderOut] = []
+    """Units still waiting for purchase orders (allocated at their node on receipt)."""
+    promised_date: str | None = None
+    """For a backordered order: the local date its last backordered unit was expected at
+    its node when the order was placed (YYYY-MM-DD)."""
 
 
 class EventOut(Response):
@@ -596,16 +630,6 @@ class HistoryOut(Response):
     explanation: str
     """Where the explanation of the order's sourcing is (GET, scope orders)."""
     events: list[HistoryEventOut]
-
-
-class InboundOut(Response):
-    """A purchase order or transfer still open: `qty` not yet received."""
-
-    id: str
-    node: str
-    sku: str
-    qty: int
-    expected_at: float
 
 
 class ShortLineOut(Response):
@@ -742,11 +766,24 @@ class AvailableAtOut(Response):
     allocated: int
 
 
+class InboundOut(Response):
+    """A purchase order or transfer still open: `qty` not yet received."""
+
+    id: str
+    node: str
+    sku: str
+    qty: int
+    """Units still open (not received)."""
+    expected_at: float
+    backordered: int
+    """Of the open units, how many orders are waiting for (promised on backorder)."""
+
+
 class IncomingOut(Response):
     date: str
     """The local date at the receiving node."""
     qty: int
-    inbound: list[InboundIn]
+    inbound: list[InboundOut]
 
 
 class SkuAvailabilityOut(Response):

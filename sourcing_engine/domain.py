@@ -391,7 +391,9 @@ def merge_lines(lines: Iterable[tuple[str, int]]) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class Order:
-    """A customer order (or a cart): where it goes and what it holds, one line per SKU."""
+    """A customer order (or a cart): where it goes and what it holds, one line per SKU;
+    backorder: whether the customer accepts waiting for open purchase orders for what
+    stock on hand cannot cover."""
 
     id: str
     destination: Destination
@@ -400,6 +402,7 @@ class Order:
     """The order's id in the system that sent it (a web shop, a marketplace)."""
     customer_reference: str | None = None
     """The customer's id or account there (customer care finds orders by either)."""
+    backorder: bool = False
 
     @property
     def references(self) -> dict[str, str]:
@@ -409,10 +412,13 @@ class Order:
         return {k: v for k, v in found.items() if v is not None}
 
     @staticmethod
-    def of(id: str, destination: Destination, lines: Iterable[tuple[str, int]]) -> "Order":
+    def of(
+        id: str, destination: Destination, lines: Iterable[tuple[str, int]], backorder: bool = False
+    ) -> "Order":
         """The order of (sku, qty) lines, two lines of one SKU merged into one."""
         merged = merge_lines(lines)
-        return Order(id, destination, tuple(Line(s, q) for s, q in merged.items()))
+        lines_ = tuple(Line(s, q) for s, q in merged.items())
+        return Order(id, destination, lines_, backorder=backorder)
 
     @property
     def quantities(self) -> dict[str, int]:
@@ -476,13 +482,20 @@ class Position:
 
 @dataclass(frozen=True)
 class Inbound:
-    """Expected supply: a purchase order or transfer arriving at a node."""
+    """Expected supply: a purchase order or transfer arriving at a node. qty: units still
+    open (not received); backordered: how many of them orders are waiting for."""
 
     id: str
     node: str
     sku: str
     qty: int
     expected_at: float
+    backordered: int = 0
+
+    @property
+    def free(self) -> int:
+        """Open units no order waits for yet."""
+        return max(0, self.qty - self.backordered)
 
 
 @dataclass(frozen=True, eq=False)

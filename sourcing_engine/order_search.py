@@ -62,6 +62,7 @@ SEARCH_FIELDS: dict[str, Callable[[OrderRecord], Iterable[str]]] = {
     "node": lambda o: lifecycle.node_units(o),  # nodes holding units (allocated or shipped)
     "method": _method,  # the promised option's method; "ship" for an order without one
     "pickup_node": _pickup_node,  # the store a pickup or ship-to-store order is collected at
+    "backordered_on": lambda o: sorted({b.inbound for b in o.backordered}),  # POs it waits for
     "external_reference": _document_text("external_reference"),
     "customer_reference": _document_text("customer_reference"),
     "postal_code": _postal_code,
@@ -69,7 +70,8 @@ SEARCH_FIELDS: dict[str, Callable[[OrderRecord], Iterable[str]]] = {
 """Field -> its values on an order. The search terms of an order are "<field>=<value>"."""
 
 SELECTIVITY = (
-    "external_reference", "customer_reference", "postal_code", "pickup_node", "node", "method",
+    "external_reference", "customer_reference", "backordered_on", "postal_code", "pickup_node",
+    "node", "method",
 )  # fmt: skip
 """Fields from the fewest orders per value to the most: a store scans the first one given."""
 

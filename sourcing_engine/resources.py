@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sourcing_engine.domain import Inbound, Item, Node, Position, Unit
-from sourcing_engine.lifecycle import OrderRecord, Reservation, TransferRecord
+from sourcing_engine.lifecycle import OrderRecord, Reservation, TransferRecord, backorders_data
 
 PAYLOAD_VERSION = 2
 """The events' payload version: 2 carries `resource` (1: events recorded before, data only)."""
@@ -46,6 +46,8 @@ def order(o: OrderRecord) -> dict[str, Any]:
         "promise": doc.get("promise"),
         "backorder": doc.get("backorder"),
         "parcels": doc.get("parcels", []),
+        "backordered": backorders_data(o.backordered),
+        "promised_date": doc.get("promised_date"),
         "external_reference": doc.get("external_reference"),
         "customer_reference": doc.get("customer_reference"),
     }
@@ -91,8 +93,10 @@ def item(i: Item) -> dict[str, Any]:
 
 
 def inbound(b: Inbound) -> dict[str, Any]:
-    """A purchase order or transfer: `qty` still open (0 once received in full)."""
-    return {"id": b.id, "node": b.node, "sku": b.sku, "qty": b.qty, "expected_at": b.expected_at}
+    """A purchase order or transfer: `qty` still open (0 once received in full), of which
+    `backordered` units orders wait for."""
+    return {"id": b.id, "node": b.node, "sku": b.sku, "qty": b.qty, "expected_at": b.expected_at,
+            "backordered": b.backordered}  # fmt: skip
 
 
 def transfer(t: TransferRecord) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from sourcing_engine import api_keys, events, lifecycle
+from sourcing_engine.backorders import backorders_for, promised_date
 from sourcing_engine.cost_models.objective import UNLIMITED
 from sourcing_engine.domain import (
     Batch,
@@ -38,7 +39,6 @@ from sourcing_engine.domain import (
     Position,
     Shipment,
     Unit,
-    merge_lines,
     merge_units,
     sku_totals,
     subtract_units,
@@ -261,11 +261,15 @@ class _Network:
 
 @dataclass(frozen=True)
 class _Step:
-    """One transition's arguments, and the rejecting nodes to remember."""
+    """One transition's arguments, and the rejecting nodes to remember (every node that
+    rejected some of the order, and per SKU the nodes that rejected it). unchanged: the
+    step is not worth taking (a reallocation that saves too little): nothing is written."""
 
     step: lifecycle.Step = field(default_factory=lifecycle.Step)
     excluded: tuple[str, ...] | None = None
     parcel: dict[str, Any] | None = None  # a shipment's record, added to the order's parcels
+    excluded_lines: dict[str, list[str]] | None = None
+    unchanged: bool = False
 
 
 def _document(
@@ -340,6 +344,35 @@ MAX_BATCH_TIME_LIMIT_S = 300.0
 
 def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
+
+
+def _units_of(backorders: Iterable[lifecycle.Backorder]) -> list[Unit]:
+    """Backordered units as units at their purchase orders' nodes (where they will ship)."""
+    return [Unit(b.node, b.sku, b.qty) for b in backorders]
+
+
+def _backorders_first(
+    backordered: Sequence[lifecycle.Backorder], lines: Mapping[str, int]
+) -> tuple[tuple[lifecycle.Backorder, ...], dict[str, int]]:
+    """The backorders a cancel of `lines` takes (latest arrival first), and what of the
+    lines is left to take from allocated units."""
+    rest = dict(lines)
+    taken = []
+    for b in sorted(backordered, key=lambda b: (b.expected_at, b.inbound), reverse=True):
+        n = min(b.qty, rest.get(b.sku, 0))
+        if n:
+            taken.append(replace(b, qty=n))
+            rest[b.sku] -= n
+    return lifecycle.merge_backorders(taken), {s: q for s, q in rest.items() if q > 0}
+
+
+def _excluded_lines(order: OrderRecord) -> dict[str, list[str]]:
+    """Per SKU, the nodes that rejected it for this order (an order recorded before
+    exclusions were kept per SKU: every rejecting node, for every SKU)."""
+    doc = order.document
+    if "excluded_lines" in doc:
+        return {s: list(n) for s, n in doc["excluded_lines"].items()}
+    return {s: list(doc.get("excluded_nodes", [])) for s in order.lines}
 
 
 def destination_of(order: OrderRecord) -> Destination:
@@ -652,16 +685,23 @@ class Service:
         joint: bool = False,
         network: _Network | None = None,
         capacity: bool = True,
+        give_back: Sequence[Unit] = (),
     ) -> list[Sourced]:
-        """Source orders on the live available stock and, unless capacity is False, the
-        capacity each node has left today (no effect on the ledger)."""
+        """Source orders on the live available stock (with the allocated units `give_back`
+        counted free: an order sourced again may keep its own) and, unless capacity is
+        False, the capacity each node has left today (no effect on the ledger)."""
         skus = sorted({ln.sku for o in orders for ln in o.lines})
         network = network or self._network(skus)
+        own = {(u.node, u.sku): u.qty for u in merge_units(give_back)}
+        positions = [
+            replace(p, allocated=max(0, p.allocated - own.get((p.node, p.sku), 0)))
+            for p in self.store.positions(skus)
+        ]
         return source(
             orders,
             network.nodes,
             network.items,
-            self.store.positions(skus),
+            positions,
             network.sourcing,
             exclude=exclude,
             joint_time_limit=self.config.batch_time_limit_s if joint else None,
@@ -756,14 +796,15 @@ class Service:
         """Run attempt(sourced) on fresh sourcing until the store stops answering
         InsufficientStock or InsufficientCapacity (taken concurrently), at most
         allocate_attempts times. An order the engine leaves short because the nodes with
-        its stock are full today is refused with InsufficientCapacity naming them."""
+        its stock are full today is refused with InsufficientCapacity naming them (an
+        order that accepts waiting is backordered instead, see `_allocate`)."""
         last: InsufficientStock | InsufficientCapacity | None = None
         for _ in range(self.config.allocate_attempts):
             sourced = self.source([order])[0]
             try:
                 return attempt(sourced)
             except InsufficientStock as exc:
-                if sourced.shortages:  # the engine's own answer: final, unless capacity
+                if sourced.shortages and not order.backorder:  # final, unless capacity
                     full = self._refused_for_capacity(order)
                     if full is None:
                         raise
@@ -784,13 +825,32 @@ class Service:
         return self._keyed(key, lambda k: self._with_retries(lambda s: self._allocate(s, k), order))
 
     def _allocate(self, sourced: Sourced, key: IdempotencyKey | None) -> OrderRecord:
-        plan = sourced.require_complete()
+        """Allocate the order as sourced; what an order that accepts waiting has short is
+        backordered on open purchase orders (InsufficientStock if they cannot cover it)."""
         order = sourced.order
-        document = _document(order.destination, plan, **order.references)
+        if not (order.backorder and sourced.shortages):
+            plan = sourced.require_complete()
+            document = _document(order.destination, plan, **order.references)
+            days = self.node_days({u.node for u in sourced.units})
+            return self.store.create_order(
+                order.id, order.quantities, sourced.units, document, key, days=days
+            )
+        ref = self._network_reference()
+        inbound = self.store.list_inbound([s.sku for s in sourced.shortages])
+        backordered = backorders_for(sourced, inbound, ref.promise)
+        # priced as it will ship: the backordered units from their purchase orders' nodes
+        plan = self._price(order.destination, [*sourced.units, *_units_of(backordered)])
+        document = _document(
+            order.destination,
+            plan,
+            promised_date=promised_date(backordered, self._local_date),
+            **order.references,
+        )
         days = self.node_days({u.node for u in sourced.units})
         return self.store.create_order(
-            order.id, order.quantities, sourced.units, document, key, days=days
-        )
+            order.id, order.quantities, sourced.units, document, key, days=days,
+            backorders=backordered,
+        )  # fmt: skip
 
     def allocate_batch(
         self,
@@ -955,6 +1015,10 @@ class Service:
                     )
                 lifecycle.check_allowed(order, action)
                 step = prepare(order)
+                if step.unchanged:
+                    if k is not None:  # nothing stored under it: a retry may run again
+                        self.release_idempotency(k.key)
+                    return order
                 # the document priced for the order as the step leaves it
                 after, _ = lifecycle.apply(order, action, step.step)
                 try:
@@ -962,9 +1026,12 @@ class Service:
                         order_id, action, expected_version=order.version,
                         node=step.step.node, units=step.step.units,
                         new_allocations=step.step.new_allocations, restock=step.step.restock,
-                        document=self._redocument(after, step.excluded, step.parcel),
+                        document=self._redocument(
+                            after, step.excluded, step.parcel, step.excluded_lines
+                        ),
                         idem=k, read=order, days=self.node_days(lifecycle.node_units(after)),
-                        parcel=step.step.parcel,
+                        parcel=step.step.parcel, backorders=step.step.backorders,
+                        returns=step.step.returns, at=step.step.at,
                     )  # fmt: skip
                 except (InsufficientStock, InsufficientCapacity):
                     # only a reject allocates: its new nodes' stock was taken meanwhile
@@ -983,17 +1050,22 @@ class Service:
         order: OrderRecord,
         excluded: Sequence[str] | None,
         parcel: dict[str, Any] | None = None,
+        excluded_lines: dict[str, list[str]] | None = None,
     ) -> dict[str, Any]:
         """The document with the plan priced again for the units the order holds now
-        (allocated and shipped), so costs always describe the current plan; a shipment's
-        parcel record is added to its parcels."""
+        (allocated, shipped and backordered), so costs always describe the current plan; a
+        shipment's parcel record is added to its parcels."""
         destination = destination_of(order)
-        plan = self._price(destination, [*order.allocations, *order.shipped])
+        plan = self._price(
+            destination, [*order.allocations, *order.shipped, *_units_of(order.backordered)]
+        )
         old = order.document
         nodes = list(old.get("excluded_nodes", [])) if excluded is None else list(excluded)
         keep = {k: v for k, v in old.items() if k not in ("destination", "plan", "currency")}
         if parcel is not None:  # each shipment's parcel, in the order they shipped
             keep["parcels"] = [*old.get("parcels", []), parcel]
+        if excluded_lines is not None:
+            keep["excluded_lines"] = excluded_lines
         return {**keep, **_document(destination, plan, nodes)}
 
     def release(
@@ -1042,18 +1114,20 @@ class Service:
         key: IdempotencyKey | None = None,
         if_version: int | None = None,
     ) -> Done[OrderRecord]:
-        """Cancel the whole order (its unshipped units) or some lines' units; units at
-        nodes not yet released to are cancelled first."""
+        """Cancel the whole order (its unshipped and backordered units) or some lines'
+        units; backordered units are cancelled first (the latest to arrive first), then
+        units at nodes not yet released to."""
 
         def prepare(order: OrderRecord) -> _Step:
             allocated = merge_units(order.allocations)
             if lines is None:
-                return _Step(lifecycle.Step(units=allocated))
-            units = lifecycle.pick_units(
-                allocated, lines, order, "unshipped (shipped units are returned, not cancelled)",
+                return _Step(lifecycle.Step(units=allocated, backorders=order.backordered))
+            waiting, rest = _backorders_first(order.backordered, lines)
+            units = () if not rest else lifecycle.pick_units(
+                allocated, rest, order, "unshipped (shipped units are returned, not cancelled)",
                 prefer=order.released_nodes,
             )  # fmt: skip
-            return _Step(lifecycle.Step(units=units))
+            return _Step(lifecycle.Step(units=units, backorders=waiting))
 
         return self._step(order_id, "cancel", prepare, key, if_version)
 
@@ -1066,7 +1140,8 @@ class Service:
         if_version: int | None = None,
     ) -> Done[OrderRecord]:
         """The node cannot fulfil these units (all it holds without lines): they are sourced
-        again excluding every node that rejected the order; what cannot be is cancelled."""
+        again, never from a node that rejected their SKU for this order (the node may still
+        ship the order's other lines); what cannot be is cancelled."""
 
         def prepare(order: OrderRecord) -> _Step:
             at_node = tuple(u for u in merge_units(order.allocations) if u.node == node)
@@ -1080,13 +1155,76 @@ class Service:
                 if lines is None
                 else lifecycle.pick_units(at_node, lines, order, f"at {node}")
             )
+            by_sku = _excluded_lines(order)
+            for sku in sku_totals(units):
+                by_sku[sku] = sorted({*by_sku.get(sku, []), node})
+            new = self._source_lines(order, sku_totals(units), by_sku)
             excluded = tuple(sorted({*order.document.get("excluded_nodes", []), node}))
-            again = Order.of(order.id, destination_of(order), sku_totals(units).items())
-            sourced = self.source([again], exclude=excluded)[0]
-            step = lifecycle.Step(node, units, sourced.units)
-            return _Step(step, excluded=excluded)
+            return _Step(lifecycle.Step(node, units, new), excluded=excluded,
+                         excluded_lines=by_sku)  # fmt: skip
 
         return self._step(order_id, "reject", prepare, key, if_version)
+
+    def reallocate(
+        self,
+        order_id: str,
+        min_saving: float = 0.0,
+        key: IdempotencyKey | None = None,
+        if_version: int | None = None,
+    ) -> Done[OrderRecord]:
+        """Source the order's units at nodes it is not released to again, on the stock
+        available now (its own units counted free) and never from a node that rejected
+        their SKU; move them to the new plan in one atomic step if the order then costs
+        more than min_saving less, else change nothing (the order as it is)."""
+        if not min_saving >= 0:
+            raise Invalid(f"min_saving: {min_saving!r}; expected 0 or more")
+
+        def prepare(order: OrderRecord) -> _Step:
+            movable = tuple(
+                u for u in merge_units(order.allocations) if u.node not in order.released_nodes
+            )
+            if not movable:
+                raise Conflict(
+                    f"order {order.id} has no units at nodes it is not released to "
+                    f"(released to: {', '.join(order.released_nodes)})",
+                    current_state=str(order.state),
+                )
+            new = self._source_lines(
+                order, sku_totals(movable), _excluded_lines(order), give_back=movable
+            )
+            if sku_totals(new) != sku_totals(movable) or new == movable:
+                return _Step(unchanged=True)  # cannot cover it all now, or the same plan
+            dest, rest = destination_of(order), [*order.shipped, *_units_of(order.backordered)]
+            kept = subtract_units(order.allocations, movable)
+            now = self._price(dest, [*order.allocations, *rest]).cost
+            then = self._price(dest, [*kept, *new, *rest]).cost
+            if now - then <= min_saving:
+                return _Step(unchanged=True)
+            moved = subtract_units(new, movable)  # + where units go, - where they leave
+            give = tuple(replace(u, qty=-u.qty) for u in moved if u.qty < 0)
+            take = tuple(u for u in moved if u.qty > 0)
+            return _Step(lifecycle.Step(units=give, new_allocations=take))
+
+        return self._step(order_id, "reallocate", prepare, key, if_version)
+
+    def _source_lines(
+        self,
+        order: OrderRecord,
+        lines: Mapping[str, int],
+        excluded: Mapping[str, Sequence[str]],
+        give_back: Sequence[Unit] = (),
+    ) -> tuple[Unit, ...]:
+        """Units for some lines of an order, sourced to its destination with each SKU's
+        excluded nodes left out (SKUs excluded alike are sourced together); lines the
+        engine leaves short get fewer units."""
+        groups: dict[tuple[str, ...], list[tuple[str, int]]] = {}
+        for sku, qty in lines.items():
+            groups.setdefault(tuple(excluded.get(sku, ())), []).append((sku, qty))
+        units: list[Unit] = []
+        for nodes, group in sorted(groups.items()):
+            again = Order.of(order.id, destination_of(order), group)
+            units += self.source([again], exclude=nodes, give_back=give_back)[0].units
+        return merge_units(units)
 
     def return_units(
         self,
@@ -1095,23 +1233,37 @@ class Service:
         restock: bool,
         key: IdempotencyKey | None = None,
         if_version: int | None = None,
+        *,
+        at: str | None = None,
+        dispositions: Sequence[lifecycle.Disposition | None] = (),
     ) -> Done[OrderRecord]:
-        """Shipped units came back: (sku, qty, node or None for any shipping node)."""
+        """Shipped units came back: (sku, qty, node that shipped them or None for any).
+        at: the node receiving them (default: each at the node that shipped it; any node
+        may take a return). dispositions, one per line (None: `restock` decides): restock
+        adds sellable stock at the receiving node, quarantine and write_off do not."""
+        if at is not None:
+            self._check_node(at)
+        if len(dispositions) not in (0, len(lines)):
+            raise ValueError("dispositions: one per line")
+        default: lifecycle.Disposition = "restock" if restock else "write_off"
+        chosen = [d or default for d in dispositions] or [default] * len(lines)
 
         def prepare(order: OrderRecord) -> _Step:
             outstanding = subtract_units(order.shipped, order.returned)
-            picked: list[Unit] = []
-            for node in sorted({n for _, _, n in lines if n is not None}):
-                want = merge_lines([(s, q) for s, q, n in lines if n == node])
-                pool = tuple(u for u in outstanding if u.node == node)
-                picked += lifecycle.pick_units(
-                    pool, want, order, f"shipped from {node} and not returned"
-                )
-            outstanding = subtract_units(outstanding, picked)
-            want = merge_lines([(s, q) for s, q, n in lines if n is None])
-            if want:
-                picked += lifecycle.pick_units(outstanding, want, order, "shipped and not returned")
-            return _Step(lifecycle.Step(units=merge_units(picked), restock=restock))
+            returns: list[lifecycle.ReturnLine] = []
+            # lines naming their shipping node first, then the others from what is left
+            for named in (True, False):
+                for (sku, qty, node), disposition in zip(lines, chosen, strict=True):
+                    if (node is not None) != named:
+                        continue
+                    pool = tuple(u for u in outstanding if node is None or u.node == node)
+                    what = "shipped and not returned" + (f" from {node}" if node else "")
+                    picked = lifecycle.pick_units(pool, {sku: qty}, order, what)
+                    outstanding = subtract_units(outstanding, picked)
+                    returns += [lifecycle.ReturnLine(u.node, u.sku, u.qty, disposition)
+                                for u in picked]  # fmt: skip
+            step = lifecycle.Step(returns=tuple(returns), at=at, restock=restock)
+            return _Step(step)
 
         return self._step(order_id, "return", prepare, key, if_version)
 
@@ -1332,9 +1484,13 @@ class Service:
 
     def inbound_date(self, inbound: Inbound) -> dt.date:
         """The local date an inbound is expected at its node."""
+        return self._local_date(inbound.node, inbound.expected_at)
+
+    def _local_date(self, node: str, at_s: float) -> dt.date:
+        """The node's local date at a UNIX time (the UTC date for an unknown node)."""
         ref = self._network_reference()
-        at = dt.datetime.fromtimestamp(inbound.expected_at, dt.UTC)
-        n = ref.nodes.index.get(inbound.node)
+        at = dt.datetime.fromtimestamp(at_s, dt.UTC)
+        n = ref.nodes.index.get(node)
         if n is None:
             return at.date()
         return at.astimezone(ref.promise.days(n, at.year).tz).date()
@@ -1343,8 +1499,11 @@ class Service:
         self, inbound_id: str, qty: int, key: IdempotencyKey | None = None
     ) -> Done[Position]:
         """qty units of a purchase order or transfer arrived at its node: on hand rises, the
-        inbound's open quantity falls (partial receipts allowed)."""
-        return self._keyed(key, lambda k: self.store.receive_inbound(inbound_id, qty, k))
+        inbound's open quantity falls (partial receipts allowed), and, in the same atomic
+        step, the orders backordered on it get the units, oldest backorder first (each its
+        event `order.backorder_received`), charged to the node's capacity of today."""
+        days = self.node_days(self._network_reference().nodes.ids)
+        return self._keyed(key, lambda k: self.store.receive_inbound(inbound_id, qty, k, days=days))
 
     # --- transfers between nodes (lifecycle.py, "transfer orders") ----------------------
 

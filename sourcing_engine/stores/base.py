@@ -60,9 +60,11 @@ from typing import Any, Protocol
 
 from sourcing_engine.domain import Inbound, Item, Node, Position, Unit
 from sourcing_engine.lifecycle import (
+    Backorder,
     OrderAction,
     OrderRecord,
     Reservation,
+    ReturnLine,
     TransferAction,
     TransferRecord,
     TransferStep,
@@ -206,11 +208,19 @@ class Store(Protocol):
         ...
 
     def receive_inbound(
-        self, inbound_id: str, qty: int, idem: IdempotencyKey | None = None
+        self,
+        inbound_id: str,
+        qty: int,
+        idem: IdempotencyKey | None = None,
+        *,
+        days: Mapping[str, str] | None = None,
     ) -> Position:
         """qty units of an open inbound arrived: its node's on hand rises by qty, its open
         quantity falls by qty (the record goes once nothing is open); NotFound for an
-        unknown inbound, Invalid for more than is open. Event `inbound.received`. Returns
+        unknown inbound, Invalid for more than is open. Event `inbound.received`. In the
+        same atomic step the units go to the orders backordered on it, oldest backorder
+        first (`lifecycle.fill_backorders`: allocated at its node, charged to the node's
+        day in `days` without a capacity check, event `order.backorder_received`). Returns
         the position after."""
         ...
 
@@ -348,11 +358,15 @@ class Store(Protocol):
         idem: IdempotencyKey | None = None,
         *,
         days: Mapping[str, str] | None = None,
+        backorders: Sequence[Backorder] = (),
     ) -> OrderRecord:
         """Allocate every unit atomically (InsufficientStock if any is short; Conflict if
-        the order id exists; Invalid unless `lines` are the allocations per SKU, not empty;
-        InsufficientCapacity if a node's day is full, see "Capacity" above). Appends
-        `order.created` and `order.allocated`."""
+        the order id exists; Invalid unless `lines` are the allocations and backorders per
+        SKU, not empty; InsufficientCapacity if a node's day is full, see "Capacity"
+        above). Appends `order.created` and `order.allocated`. backorders: units promised
+        from open inbound supply, each checked in the same step against the inbound's open
+        units not promised yet (InsufficientStock naming the SKU and the inbound's node
+        otherwise); event `order.backordered`."""
         ...
 
     def get_order(self, order_id: str) -> OrderRecord:
@@ -402,6 +416,9 @@ class Store(Protocol):
         read: OrderRecord | None = None,
         days: Mapping[str, str] | None = None,
         parcel: tuple[str, str] | None = None,
+        backorders: Sequence[Backorder] = (),
+        returns: Sequence[ReturnLine] = (),
+        at: str | None = None,
     ) -> OrderRecord:
         """One step of the order state machine (`lifecycle.apply`), atomically: the
         transition must be allowed (Conflict with the current state otherwise), the version
@@ -410,7 +427,9 @@ class Store(Protocol):
         given, replaces the order's document. `read`: the order as the caller just read it,
         which a store may start from instead of reading it again (it still writes only if
         the order is at that version). days: each node's date for capacity (see
-        "Capacity"); parcel: a ship's (carrier, tracking number), recorded in its event."""
+        "Capacity"); parcel: a ship's (carrier, tracking number), recorded in its event;
+        backorders: a cancel's backorders (given back to their inbound); returns, at: a
+        return's lines with their dispositions and the node receiving them."""
         ...
 
     # events and idempotency

@@ -35,6 +35,8 @@ with a ``#!lua`` shebang, so a cluster node refuses any script touching another 
                              progress, whrep:<id> (list) replay requests, whfail:<id> (list)
                              deliveries given up on, newest first (lua/webhook.lua)
     inbound          hash    inbound id -> record JSON;  inb:<sku>  set of inbound ids
+    bosum            hash    inbound id -> units orders wait for (backordered on it)
+    bo:<inbound id>  zset    the orders backordered on it, oldest first (score: boseq INCR)
     settings         hash    name -> JSON document (the network settings), v:<name> -> version
     idem:<key>       hash    idempotency key: in flight (hash, lease_until) or done (hash,
                              status, body); the only key with a TTL (24 h after completion)
@@ -97,11 +99,13 @@ from sourcing_engine.errors import (
     StoreUnavailable,
 )
 from sourcing_engine.lifecycle import (
+    Backorder,
     Effects,
     OrderAction,
     OrderRecord,
     OrderState,
     Reservation,
+    ReturnLine,
     Step,
     TransferAction,
     TransferEffects,
@@ -279,6 +283,7 @@ def _order(order_id: str, h: dict[str, str]) -> OrderRecord:
         created_at=float(h["created_at"]),
         updated_at=float(h["updated_at"]),
         document=json.loads(h["doc"]),
+        backordered=lifecycle.backorders_of(json.loads(h.get("backordered") or "[]") or []),
     )
 
 
@@ -327,8 +332,26 @@ class _EntriesReply(DomainError):
         super().__init__("entries refused")
 
 
-def _inbound(d: dict[str, Any]) -> Inbound:
-    return Inbound(d["id"], d["node"], d["sku"], int(d["qty"]), float(d["expected_at"]))
+def _inbound(d: dict[str, Any], backordered: int = 0) -> Inbound:
+    return Inbound(
+        d["id"], d["node"], d["sku"], int(d["qty"]), float(d["expected_at"]), backordered
+    )
+
+
+def _promise_args(order: OrderRecord, effects: Effects) -> list[Arg]:
+    """An order's changes to its promises on inbound supply, as write_order.lua takes them:
+    count, then (inbound, sku, node, delta, what the order still waits for there)."""
+    delta: dict[str, int] = {}
+    at: dict[str, Backorder] = {}
+    for sign, backorders in ((1, effects.backorder), (-1, effects.unbackorder)):
+        for b in backorders:
+            delta[b.inbound] = delta.get(b.inbound, 0) + sign * b.qty
+            at[b.inbound] = b
+    left = {b.inbound: b.qty for b in order.backordered}
+    out: list[Arg] = [len(delta)]
+    for inbound, d in sorted(delta.items()):
+        out += [inbound, at[inbound].sku, at[inbound].node, d, left.get(inbound, 0)]
+    return out
 
 
 def _event(raw: str) -> Event:
@@ -615,18 +638,75 @@ class RedisStore:
             _check_qty(b.qty, f"inbound {b.id}")
             # expected_at as text: Lua's cjson would round it when a receipt rewrites qty
             record = {**asdict(b), "expected_at": repr(b.expected_at)}
-            args += [b.id, b.sku, json.dumps(record), json.dumps(resources.inbound(b))]
+            # the resource without `backordered`: the script adds the units waiting on it
+            resource = {k: v for k, v in resources.inbound(b).items() if k != "backordered"}
+            args += [b.id, b.sku, json.dumps(record), json.dumps(resource)]
         if inbound:
             self._run("add_inbound", args)
 
     def receive_inbound(
-        self, inbound_id: str, qty: int, idem: IdempotencyKey | None = None
+        self,
+        inbound_id: str,
+        qty: int,
+        idem: IdempotencyKey | None = None,
+        *,
+        days: Mapping[str, str] | None = None,
     ) -> Position:
         _check_id(inbound_id, "inbound id")
         lifecycle.check_qty(qty, f"receipt of inbound {inbound_id}")
         lifecycle.check_inbound_not_transfer(inbound_id, "receive")
-        r = self._run("receive_inbound", [inbound_id, qty], idem)
-        return _position(r[1:])
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                args = [inbound_id, qty, *self._fill_args(inbound_id, qty, days)]
+                r = self._run("receive_inbound", args, idem)
+                return _position(r[1:])
+            except Conflict:  # a waiting order changed since read: read them again
+                if attempt == WRITE_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _fill_args(self, inbound_id: str, qty: int, days: Mapping[str, str] | None) -> list[Arg]:
+        """The units waiting on the inbound as read, and the backorders a receipt of qty
+        fills, oldest first, as receive_inbound.lua takes them (computed by
+        lifecycle.fill_in_turn on the orders as read; the script writes them only if
+        neither changed)."""
+        seen = int(cast(str | None, self._r.hget(self.key("bosum"), inbound_id)) or 0)
+        waiting = cast(list[str], self._r.zrange(self.key(f"bo:{inbound_id}"), 0, -1))
+        fills = lifecycle.fill_in_turn(waiting, self.get_order, inbound_id, qty)
+        out: list[Arg] = [seen, len(fills)]
+        for order, after, effects in fills:
+            filled = effects.fill[0]
+            still = sum(b.qty for b in after.backordered if b.inbound == inbound_id)
+            out += [order.id, order.version, after.state.value, _units_json(after.allocations),
+                    _dumps(list(after.released_nodes)),
+                    _dumps(lifecycle.backorders_data(after.backordered)),
+                    filled.node, filled.sku, filled.qty, still, len(effects.events)]  # fmt: skip
+            for type_, data in effects.events:
+                out += [type_, _dumps(data)]
+            caps = self._fill_charges(order, after, days)
+            out.append(len(caps))
+            for c in caps:
+                out += list(c)
+            terms = index_terms(after)
+            out += [len(terms), *terms, _dumps(resources.order(after))]
+        return out
+
+    def _fill_charges(
+        self, before: OrderRecord, after: OrderRecord, days: Mapping[str, str] | None
+    ) -> list[tuple[str, str, int, int, int, int]]:
+        """Capacity charges of a filled backorder: (node, day, shipments delta, units delta,
+        shipments, units) per node whose charge changes (the script checks the order's
+        version, so the charges read here are the ones it has)."""
+        charged = cast(dict[str, str], self._r.hgetall(self.key(f"ocap:{before.id}")))
+        today = utc_day(time.time())
+        out = []
+        for node, units in lifecycle.node_units(after).items():
+            day, s0, u0 = charged[node].split("|") if node in charged else ("", "0", "0")
+            ships = 1 if units else 0
+            ds, du = ships - int(s0), units - int(u0)
+            if ds or du:
+                out.append((node, day or (days or {}).get(node) or today, ds, du, ships, units))
+        return out
 
     # --- stock sync (stock_sync.py; lua/count_stock.lua, lua/adjust_stock_many.lua)
 
@@ -694,7 +774,8 @@ class RedisStore:
         raw = cast(str | None, self._r.hget(self.key("inbound"), inbound_id))
         if raw is None:
             raise NotFound(f"inbound {inbound_id}: unknown, or received in full already")
-        return _inbound(json.loads(raw))
+        promised = cast(str | None, self._r.hget(self.key("bosum"), inbound_id))
+        return _inbound(json.loads(raw), int(promised or 0))
 
     def list_inbound(self, skus: Sequence[str]) -> list[Inbound]:
         ids: list[str] = []
@@ -703,7 +784,12 @@ class RedisStore:
         if not ids:
             return []
         raw = cast(list[str | None], self._r.hmget(self.key("inbound"), ids))
-        found = [_inbound(json.loads(r)) for r in raw if r is not None]
+        promised = cast(list[str | None], self._r.hmget(self.key("bosum"), ids))
+        found = [
+            _inbound(json.loads(r), int(p or 0))
+            for r, p in zip(raw, promised, strict=True)
+            if r is not None
+        ]
         return sorted(found, key=lambda b: (b.expected_at, b.id))
 
     # checkout holds
@@ -771,9 +857,12 @@ class RedisStore:
         idem: IdempotencyKey | None = None,
         *,
         days: Mapping[str, str] | None = None,
+        backorders: Sequence[Backorder] = (),
     ) -> OrderRecord:
         _check_id(order_id, "order id")
-        order, effects = lifecycle.create(order_id, lines, allocations, document, 0.0)
+        order, effects = lifecycle.create(
+            order_id, lines, allocations, document, 0.0, backorders=backorders
+        )
         return self._write_order(order, effects, 0, idem, days=days)
 
     def _write_order(
@@ -803,6 +892,8 @@ class RedisStore:
         args.append(len(held))
         for node in held:
             args += [node, (days or {}).get(node) or today]
+        args.append(_dumps(lifecycle.backorders_data(order.backordered)))
+        args += _promise_args(order, effects)
         terms = index_terms(order)
         args += [len(terms), *terms, _dumps(resources.order(order))]
         r = self._run("write_order", args, idem)
@@ -876,8 +967,14 @@ class RedisStore:
         read: OrderRecord | None = None,
         days: Mapping[str, str] | None = None,
         parcel: tuple[str, str] | None = None,
+        backorders: Sequence[Backorder] = (),
+        returns: Sequence[ReturnLine] = (),
+        at: str | None = None,
     ) -> OrderRecord:
-        step = Step(node, tuple(units), tuple(new_allocations), restock, parcel)
+        step = Step(
+            node, tuple(units), tuple(new_allocations), restock, parcel, tuple(backorders),
+            tuple(returns), at,
+        )  # fmt: skip
         for attempt in range(WRITE_ATTEMPTS):
             fresh = read is not None and attempt == 0 and read.id == order_id
             order = read if fresh and read is not None else self.get_order(order_id)

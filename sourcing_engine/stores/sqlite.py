@@ -53,12 +53,14 @@ from sourcing_engine.errors import (
     StoreUnavailable,
 )
 from sourcing_engine.lifecycle import (
+    Backorder,
     Effects,
     HoldState,
     OrderAction,
     OrderRecord,
     OrderState,
     Reservation,
+    ReturnLine,
     Step,
     TransferAction,
     TransferEffects,
@@ -135,7 +137,10 @@ CREATE TABLE IF NOT EXISTS orders (
     id TEXT PRIMARY KEY, state TEXT NOT NULL, lines TEXT NOT NULL, allocations TEXT NOT NULL,
     shipped TEXT NOT NULL, returned TEXT NOT NULL, released_nodes TEXT NOT NULL,
     version INTEGER NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL,
-    document TEXT NOT NULL);
+    document TEXT NOT NULL, backordered TEXT NOT NULL DEFAULT '[]');
+CREATE TABLE IF NOT EXISTS backorders (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, inbound_id TEXT NOT NULL, order_id TEXT NOT NULL,
+    qty INTEGER NOT NULL CHECK (qty > 0), UNIQUE (inbound_id, order_id));
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, type TEXT NOT NULL,
     subject TEXT NOT NULL, data TEXT NOT NULL, resource TEXT);
@@ -202,12 +207,14 @@ def _order_row(o: OrderRecord) -> tuple[Any, ...]:
         o.id, o.state.value, _dumps(o.lines), _units_to_json(o.allocations),
         _units_to_json(o.shipped), _units_to_json(o.returned), _dumps(list(o.released_nodes)),
         o.version, o.created_at, o.updated_at, _dumps(o.document),
+        _dumps(lifecycle.backorders_data(o.backordered)),
     )  # fmt: skip
 
 
 def _order_from_row(row: sqlite3.Row | tuple[Any, ...]) -> OrderRecord:
+    # a result stored before backorders existed has 11 columns
     (id_, state, lines, allocations, shipped, returned, released, version, created_at,
-     updated_at, document) = tuple(row)  # fmt: skip
+     updated_at, document, *backordered) = tuple(row)  # fmt: skip
     return OrderRecord(
         id=id_,
         state=OrderState(state),
@@ -220,6 +227,7 @@ def _order_from_row(row: sqlite3.Row | tuple[Any, ...]) -> OrderRecord:
         created_at=created_at,
         updated_at=updated_at,
         document=orjson.loads(document),
+        backordered=lifecycle.backorders_of(orjson.loads(backordered[0]) if backordered else []),
     )  # orjson: reading rows is most of a bulk read's time (the BI export), 3x json's speed
 
 
@@ -377,6 +385,7 @@ class _Tx:
                 self.moved(u.node, u.sku, sign * u.qty)
         self.add_allocated(effects.free, -1)
         self.add_allocated(effects.allocate, +1)
+        self.add_allocated(effects.fill, +1)
         # max(0, ...): a shipment from a position a count left oversold never goes negative
         self.conn.executemany(
             "UPDATE positions SET on_hand = max(0, on_hand - ?) WHERE node = ? AND sku = ?",
@@ -388,9 +397,12 @@ class _Tx:
             [(u.node, u.sku, u.qty) for u in effects.restock],
         )
 
-    def charge_capacity(self, order: OrderRecord, days: Mapping[str, str] | None) -> None:
+    def charge_capacity(
+        self, order: OrderRecord, days: Mapping[str, str] | None, check: bool = True
+    ) -> None:
         """Charge the order's nodes' capacity of the day with what the step changed
-        (base.py, "Capacity"); InsufficientCapacity, before any write, if a node is full."""
+        (base.py, "Capacity"); InsufficientCapacity, before any write, if a node is full
+        (unless check is False: a receipt filling backorders is never refused)."""
         target = lifecycle.node_units(order)
         charged = {
             r[0]: (r[1], r[2], r[3])
@@ -408,7 +420,7 @@ class _Tx:
             if not ds and not du:
                 continue
             day = day or (days or {}).get(node) or utc_day(self.now)
-            if ds > 0 or du > 0:
+            if check and (ds > 0 or du > 0):
                 shorts += self._capacity_shorts(node, day, ds, du)
             changes.append((node, day, ds, du, ships, units))
         if shorts:
@@ -446,6 +458,65 @@ class _Tx:
                 out.append(CapacityShort(node, day, what, delta, max(0, cap - had)))
         return out
 
+    # --- backorders: promises against open inbound supply
+
+    def check_backorders(self, backorders: Sequence[Backorder]) -> None:
+        """InsufficientStock naming each inbound that has fewer open units no order waits
+        for than these backorders take (closed or unknown inbound: none)."""
+        shortages = []
+        for b in backorders:
+            row = self.conn.execute(
+                "SELECT i.qty - coalesce((SELECT sum(qty) FROM backorders WHERE inbound_id = i.id),"
+                " 0) FROM inbound i WHERE i.id = ?",
+                (b.inbound,),
+            ).fetchone()
+            free = 0 if row is None else max(0, int(row[0]))
+            if b.qty > free:
+                shortages.append(Shortage(b.sku, (b.node,), b.qty, free))
+        if shortages:
+            raise InsufficientStock(shortages)
+
+    def check_promised(self, inbound: Inbound) -> None:
+        """Invalid if orders wait for more of the inbound than the upsert leaves open, or
+        for its units at another node or of another SKU."""
+        row = self.conn.execute(
+            "SELECT i.node, i.sku, coalesce(sum(b.qty), 0) FROM inbound i"
+            " JOIN backorders b ON b.inbound_id = i.id WHERE i.id = ?",
+            (inbound.id,),
+        ).fetchone()
+        if row is not None and row[2]:
+            lifecycle.check_inbound_upsert(inbound, row[0], row[1], row[2])
+
+    def apply_backorders(self, order_id: str, effects: Effects) -> None:
+        """Record an order's new promises on inbound supply, and drop those it gave back."""
+        self.conn.executemany(
+            "INSERT INTO backorders (inbound_id, order_id, qty) VALUES (?, ?, ?)"
+            " ON CONFLICT (inbound_id, order_id) DO UPDATE SET qty = qty + excluded.qty",
+            [(b.inbound, order_id, b.qty) for b in effects.backorder],
+        )
+        for b in effects.unbackorder:  # the row goes when nothing is left (qty > 0 always)
+            where = (b.inbound, order_id, b.qty)
+            self.conn.execute(
+                "DELETE FROM backorders WHERE inbound_id = ? AND order_id = ? AND qty <= ?", where
+            )
+            self.conn.execute(
+                "UPDATE backorders SET qty = qty - ? WHERE inbound_id = ? AND order_id = ?",
+                (b.qty, b.inbound, order_id),
+            )
+
+    def fill_backorders(self, inbound_id: str, qty: int, days: Mapping[str, str] | None) -> None:
+        """qty units just received on the inbound go to the orders waiting for it, oldest
+        backorder first (lifecycle.fill_backorders, one step per order)."""
+        waiting = self.conn.execute(
+            "SELECT order_id FROM backorders WHERE inbound_id = ? ORDER BY seq", (inbound_id,)
+        ).fetchall()
+        ids = (r[0] for r in waiting)
+        for _, after, effects in lifecycle.fill_in_turn(ids, self.load_order, inbound_id, qty):
+            self.charge_capacity(after, days, check=False)
+            self.apply(effects)
+            self.apply_backorders(after.id, effects)
+            self.save_order(replace(after, updated_at=self.now), effects, insert=False)
+
     def load_order(self, order_id: str) -> OrderRecord:
         row = self.conn.execute(
             "SELECT * FROM orders WHERE id = ?", (order_id,)
@@ -456,7 +527,7 @@ class _Tx:
 
     def save_order(self, order: OrderRecord, effects: Effects, insert: bool) -> None:
         verb = "INSERT" if insert else "REPLACE"
-        self.conn.execute(f"{verb} INTO orders VALUES ({', '.join('?' * 11)})", _order_row(order))
+        self.conn.execute(f"{verb} INTO orders VALUES ({', '.join('?' * 12)})", _order_row(order))
         self.index_order(order, insert)
         resource = resources.order(order)
         for type_, data in effects.events:
@@ -550,12 +621,23 @@ def _items(tx: _Tx, skus: Sequence[str]) -> dict[str, Item]:
     return {r["sku"]: Item(r["sku"], r["weight_lb"], tuple(json.loads(r["dims"]))) for r in rows}
 
 
+INBOUND_SQL = (
+    "SELECT i.*, (SELECT coalesce(sum(b.qty), 0) FROM backorders b"
+    " WHERE b.inbound_id = i.id) AS backordered FROM inbound i"
+)
+"""Inbound rows with the units orders are backordered on each."""
+
+
+def _inbound_row(r: sqlite3.Row) -> Inbound:
+    return Inbound(r["id"], r["node"], r["sku"], r["qty"], r["expected_at"], r["backordered"])
+
+
 def _inbound(tx: _Tx, ids: Sequence[str]) -> list[Inbound]:
     rows = tx.conn.execute(
-        "SELECT * FROM inbound WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
+        INBOUND_SQL + " WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
         (_dumps(list(ids)),),
     ).fetchall()
-    return [Inbound(r["id"], r["node"], r["sku"], r["qty"], r["expected_at"]) for r in rows]
+    return [_inbound_row(r) for r in rows]
 
 
 def _summed(units: Sequence[Unit]) -> dict[tuple[str, str], int]:
@@ -603,6 +685,11 @@ class SqliteStore:
                     )
             if "resource" not in {r["name"] for r in tx.conn.execute("PRAGMA table_info(events)")}:
                 tx.conn.execute("ALTER TABLE events ADD COLUMN resource TEXT")
+            order_columns = {r["name"] for r in tx.conn.execute("PRAGMA table_info(orders)")}
+            if "backordered" not in order_columns:
+                tx.conn.execute(
+                    "ALTER TABLE orders ADD COLUMN backordered TEXT NOT NULL DEFAULT '[]'"
+                )
             if "version" not in {r["name"] for r in tx.conn.execute("PRAGMA table_info(settings)")}:
                 tx.conn.execute(
                     "ALTER TABLE settings ADD COLUMN version INTEGER NOT NULL DEFAULT 1"
@@ -842,21 +929,32 @@ class SqliteStore:
             lifecycle.check_inbound_not_transfer(i.id, "add")
         with self._write() as tx:
             before = {b.id: b for b in _inbound(tx, [b.id for b in inbound])}
-            upserts = [(b.id, before.get(b.id), b) for b in inbound]
+            # an upsert keeps the orders waiting on it (check_promised below)
+            upserts = [(b.id, before.get(b.id), replace(b, backordered=before[b.id].backordered)
+                        if b.id in before else b) for b in inbound]  # fmt: skip
             tx.emit_upserts("inbound", upserts, resources.inbound)
+            for i in inbound:
+                tx.check_promised(i)
             tx.conn.executemany(
                 "REPLACE INTO inbound VALUES (?, ?, ?, ?, ?)",
                 [(i.id, i.node, i.sku, i.qty, i.expected_at) for i in inbound],
             )
 
     def receive_inbound(
-        self, inbound_id: str, qty: int, idem: IdempotencyKey | None = None
+        self,
+        inbound_id: str,
+        qty: int,
+        idem: IdempotencyKey | None = None,
+        *,
+        days: Mapping[str, str] | None = None,
     ) -> Position:
         lifecycle.check_qty(qty, f"receipt of inbound {inbound_id}")
 
         def receive(tx: _Tx) -> Position:
             lifecycle.check_inbound_not_transfer(inbound_id, "receive")
-            return tx.receive_inbound(inbound_id, qty)
+            after = tx.receive_inbound(inbound_id, qty)
+            tx.fill_backorders(inbound_id, qty, days)
+            return tx.position(after.node, after.sku)
 
         return self._keyed(idem, receive)
 
@@ -996,11 +1094,11 @@ class SqliteStore:
     def list_inbound(self, skus: Sequence[str]) -> list[Inbound]:
         with self._read() as tx:
             rows = tx.conn.execute(
-                "SELECT * FROM inbound WHERE sku IN (SELECT value FROM json_each(?))"
+                INBOUND_SQL + " WHERE sku IN (SELECT value FROM json_each(?))"
                 " ORDER BY expected_at, id",
                 (_dumps(list(skus)),),
             ).fetchall()
-        return [Inbound(r["id"], r["node"], r["sku"], r["qty"], r["expected_at"]) for r in rows]
+        return [_inbound_row(r) for r in rows]
 
     def pickups_waiting(self, before: float, limit: int = 1000) -> list[str]:
         with self._read() as tx:
@@ -1250,13 +1348,18 @@ class SqliteStore:
         idem: IdempotencyKey | None = None,
         *,
         days: Mapping[str, str] | None = None,
+        backorders: Sequence[Backorder] = (),
     ) -> OrderRecord:
         def create(tx: _Tx) -> OrderRecord:
-            order, effects = lifecycle.create(order_id, lines, allocations, document, tx.now)
+            order, effects = lifecycle.create(
+                order_id, lines, allocations, document, tx.now, backorders=backorders
+            )
             self._check_new_order(tx, order_id)
             tx.check_available(allocations)
+            tx.check_backorders(effects.backorder)
             tx.charge_capacity(order, days)
             tx.apply(effects)
+            tx.apply_backorders(order_id, effects)
             tx.save_order(order, effects, insert=True)
             return order
 
@@ -1327,8 +1430,14 @@ class SqliteStore:
         read: OrderRecord | None = None,
         days: Mapping[str, str] | None = None,
         parcel: tuple[str, str] | None = None,
+        backorders: Sequence[Backorder] = (),
+        returns: Sequence[ReturnLine] = (),
+        at: str | None = None,
     ) -> OrderRecord:
-        step = Step(node, tuple(units), tuple(new_allocations), restock, parcel)
+        step = Step(
+            node, tuple(units), tuple(new_allocations), restock, parcel, tuple(backorders),
+            tuple(returns), at,
+        )  # fmt: skip
         # `read` is not needed: the transaction reads the order under the write lock
 
         def transition(tx: _Tx) -> OrderRecord:
@@ -1339,6 +1448,7 @@ class SqliteStore:
             tx.check_available(effects.allocate, freed=effects.free)
             tx.charge_capacity(after, days)
             tx.apply(effects)
+            tx.apply_backorders(order_id, effects)
             after = _with(after, tx.now, document)
             tx.save_order(after, effects, insert=False)
             return after

@@ -34,6 +34,7 @@ SCOPE_OF: dict[tuple[str, str], str] = {
     ("POST", "/v1/orders/{order_id}/ship"): "orders",
     ("POST", "/v1/orders/{order_id}/cancel"): "orders",
     ("POST", "/v1/orders/{order_id}/reject"): "orders",
+    ("POST", "/v1/orders/{order_id}/reallocate"): "orders",
     ("POST", "/v1/orders/{order_id}/return"): "orders",
     ("GET", "/v1/events"): "orders",
     ("POST", "/v1/whatif"): "planning",

@@ -22,6 +22,9 @@ local function k_order(id) return P .. 'order:' .. id end
 local function k_hist(id) return P .. 'hist:' .. id end
 local function k_idem(key) return P .. 'idem:' .. key end
 local function k_inb(sku) return P .. 'inb:' .. sku end
+-- backorders: units promised per inbound, and per inbound the orders waiting, oldest first
+local K_BOSUM = P .. 'bosum'
+local function k_bo(inbound) return P .. 'bo:' .. inbound end
 
 -- One clock reading per script: the server's, so every replica agrees on expiry. Times are
 -- kept to the microsecond as "%.6f" strings (cjson would round them to 14 digits), and NOW is
@@ -277,4 +280,20 @@ local function inbound_arrive(id, rec, qty)
     ',"qty":' .. qty .. ',"open":' .. (open - qty) .. ',"on_hand":' .. (oh + qty) .. '}', false,
     position_json(node, sku))
   return oh + qty, ss, al, rs
+end
+
+-- The order search index (sourcing_engine/order_search.py): zset "oidx:<term>" per term and
+-- "ocreated" for every order, each scored by created_at; the terms of the order's last write
+-- kept in its hash (field "terms"), so that a step drops the terms it ends. Called by every
+-- script that writes an order (write_order, and receive_inbound's backorder fills).
+local function index_order(order_id, created_at, terms)
+  local key = k_order(order_id)
+  local now_terms = {}
+  for _, t in ipairs(terms) do now_terms[t] = true end
+  for _, t in ipairs(cjson.decode(redis.call('HGET', key, 'terms') or '[]')) do
+    if not now_terms[t] then redis.call('ZREM', P .. 'oidx:' .. t, order_id) end
+  end
+  for _, t in ipairs(terms) do redis.call('ZADD', P .. 'oidx:' .. t, created_at, order_id) end
+  redis.call('ZADD', P .. 'ocreated', created_at, order_id)
+  redis.call('HSET', key, 'terms', enc_list(terms))
 end

@@ -7,8 +7,11 @@
 -- ('' for now); then the step's effects as unit lists (count, then node, sku, qty triples):
 -- allocate, free, ship, restock; then the events: count, then (type, data JSON) pairs; then
 -- each node's day for capacity: count, then (node, day) pairs (every node the order holds);
--- then the order's search terms after the step: count, then the terms; then the order's
--- resource JSON (its events carry it).
+-- then the backorders: the order's backordered JSON, and the changes to its promises on
+-- inbound supply: count, then (inbound, sku, node, delta, left) quintuples (left: what the
+-- order still waits for on that inbound after the step); then the order's search terms
+-- after the step: count, then the terms; then the order's resource JSON (its events carry
+-- it).
 local order_id, expected, hold_id = ARGV[4], tonumber(ARGV[5]), ARGV[6]
 local allocate, i = read_units(15)
 local free
@@ -71,7 +74,8 @@ end
 -- capacity: each node's units of the order (allocated + shipped) against what it was
 -- charged (hash ocap:<order>, node -> "day|shipments|units"), counted in cap:<day>
 local ci = i + 1 + 2 * tonumber(ARGV[i])
-local ti = ci + 1 + 2 * tonumber(ARGV[ci])  -- the search terms
+local bi = ci + 1 + 2 * tonumber(ARGV[ci])  -- the backorders
+local ti = bi + 2 + 5 * tonumber(ARGV[bi + 1])  -- the search terms
 local days = {}
 for j = 0, tonumber(ARGV[ci]) - 1 do days[ARGV[ci + 1 + 2 * j]] = ARGV[ci + 2 + 2 * j] end
 local target = {}
@@ -119,6 +123,28 @@ end
 if #cshort > 0 then
   return fail('insufficient_capacity', 'node capacity exhausted', cjson.encode(cshort))
 end
+
+-- backorders: a new promise may take only the inbound's open units no order waits for
+-- (hash bosum: inbound -> units promised; zset bo:<inbound>: the orders waiting, oldest first)
+local backordered = ARGV[bi]
+local promises = {}
+for j = 0, tonumber(ARGV[bi + 1]) - 1 do
+  local at = bi + 2 + 5 * j
+  promises[#promises + 1] = {ARGV[at], ARGV[at + 1], ARGV[at + 2], tonumber(ARGV[at + 3]),
+    tonumber(ARGV[at + 4])}
+end
+local bshort = {}
+for _, b in ipairs(promises) do
+  if b[4] > 0 then
+    local rec = redis.call('HGET', K_INBOUND, b[1])
+    local open = rec and tonumber(cjson.decode(rec).qty) or 0
+    local free = math.max(0, open - num(redis.call('HGET', K_BOSUM, b[1])))
+    if b[4] > free then
+      bshort[#bshort + 1] = {sku = b[2], nodes = {b[3]}, requested = b[4], available = free}
+    end
+  end
+end
+if #bshort > 0 then return insufficient(bshort) end
 
 -- writes
 for _, c in ipairs(changes) do
@@ -171,27 +197,24 @@ if ARGV[7] == 'ready_for_pickup' then
 elseif found[1] == 'ready_for_pickup' then
   redis.call('ZREM', P .. 'ready', order_id)
 end
+for _, b in ipairs(promises) do
+  if redis.call('HINCRBY', K_BOSUM, b[1], b[4]) <= 0 then redis.call('HDEL', K_BOSUM, b[1]) end
+  if b[5] <= 0 then
+    redis.call('ZREM', k_bo(b[1]), order_id)
+  elseif b[4] > 0 then
+    redis.call('ZADD', k_bo(b[1]), 'NX', redis.call('INCR', P .. 'boseq'), order_id)
+  end
+end
 local created_at = ARGV[14] ~= '' and ARGV[14] or NOW_T
 redis.call('HSET', key, 'state', ARGV[7], 'version', expected + 1, 'created_at', created_at,
   'updated_at', NOW_T, 'lines', ARGV[8], 'alloc', ARGV[9], 'shipped', ARGV[10],
-  'returned', ARGV[11], 'released', ARGV[12], 'doc', ARGV[13])
+  'returned', ARGV[11], 'released', ARGV[12], 'doc', ARGV[13], 'backordered', backordered)
 local resource = ARGV[ti + 1 + tonumber(ARGV[ti])]
 for j = 0, tonumber(ARGV[i]) - 1 do
   emit(ARGV[i + 1 + 2 * j], order_id, ARGV[i + 2 + 2 * j], true, resource)
 end
 
--- the search index (sourcing_engine/order_search.py): zset "oidx:<term>" per term and
--- "ocreated" for every order, each scored by created_at; the terms of the order's last write
--- kept in its hash (field "terms"), so that a step drops the terms it ends
-local terms, now_terms = {}, {}
-for j = 1, tonumber(ARGV[ti]) do
-  terms[j] = ARGV[ti + j]
-  now_terms[ARGV[ti + j]] = true
-end
-for _, t in ipairs(cjson.decode(redis.call('HGET', key, 'terms') or '[]')) do
-  if not now_terms[t] then redis.call('ZREM', P .. 'oidx:' .. t, order_id) end
-end
-for _, t in ipairs(terms) do redis.call('ZADD', P .. 'oidx:' .. t, created_at, order_id) end
-redis.call('ZADD', P .. 'ocreated', created_at, order_id)
-redis.call('HSET', key, 'terms', enc_list(terms))
+local terms = {}
+for j = 1, tonumber(ARGV[ti]) do terms[j] = ARGV[ti + j] end
+index_order(order_id, created_at, terms)
 return stored_reply('order', order_id, key)

@@ -42,10 +42,12 @@ from sourcing_engine.stores.base import (
     Store,
     Webhook,
 )
+from tests.sourcing_engine.stores.contract_backorders import BackorderContract
 from tests.sourcing_engine.stores.contract_cross import CrossContract
 from tests.sourcing_engine.stores.contract_movements import MovementContract
 from tests.sourcing_engine.stores.contract_pickups import PickupContract
 from tests.sourcing_engine.stores.contract_reads import ReadsContract
+from tests.sourcing_engine.stores.contract_returns import ReturnContract
 from tests.sourcing_engine.stores.contract_transfers import TransferContract
 from tests.sourcing_engine.stores.stock_sync_contract import StockSyncContract
 
@@ -200,10 +202,12 @@ def effect_changes(effects: lifecycle.Effects) -> dict[tuple[str, str, str], int
 
 
 def assert_lines_consistent(order: OrderRecord) -> None:
-    """lines == allocated + shipped per SKU."""
+    """lines == allocated + shipped + backordered per SKU."""
     per_sku: dict[str, int] = {}
     for u in (*order.allocations, *order.shipped):
         per_sku[u.sku] = per_sku.get(u.sku, 0) + u.qty
+    for b in order.backordered:
+        per_sku[b.sku] = per_sku.get(b.sku, 0) + b.qty
     assert order.lines == per_sku
 
 
@@ -214,8 +218,11 @@ class StoreContract(
     MovementContract,
     ReadsContract,
     CrossContract,
+    BackorderContract,
+    ReturnContract,
 ):
-    """Every method and rule of `ledger.Store`; subclasses provide the `store` fixture."""
+    """Every method and rule of `ledger.Store`; subclasses provide the `store` fixture
+    (backorders: contract_backorders.py; returns anywhere: contract_returns.py)."""
 
     short_ttl_s: ClassVar[float] = 0.2
     expiry_wait_s: ClassVar[float] = 0.35

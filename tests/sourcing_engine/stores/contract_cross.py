@@ -2,9 +2,12 @@
 resource (resources.py), and the order search knows the pickup fields. A mixin of
 `StoreContract`, so every store (SQLite, Redis, the one-node Redis Cluster) runs it."""
 
+import pytest
+
 from sourcing_engine import resources
-from sourcing_engine.domain import Unit
-from sourcing_engine.lifecycle import TransferStep
+from sourcing_engine.domain import Inbound, Unit
+from sourcing_engine.errors import Conflict, Invalid
+from sourcing_engine.lifecycle import Backorder, TransferStep, transfer_inbound_id
 from sourcing_engine.order_search import OrderQuery
 from sourcing_engine.stock_sync import StockAdjustment, StockCount
 from sourcing_engine.stores.base import Event, Store
@@ -87,3 +90,43 @@ class CrossContract:
         store.transition("p1", "pick_up", node=N1)
         assert ids(status="picked_up") == ["p1"]
         assert ids(status="ready_for_pickup") == []
+
+    def test_a_filled_backorder_carries_the_order_and_moves_its_search_terms(
+        self, store: Store
+    ) -> None:
+        """The receipt's order.backorder_received carries the order after the fill, and the
+        order leaves backordered_on=<po> and gains the PO node's node term atomically."""
+        _seed(store)
+        store.add_inbound([Inbound("po1", N3, "A", 5, ARRIVES)])
+        store.create_order("b1", {"A": 3}, [Unit(N1, "A", 1)], {},
+                           backorders=[Backorder("po1", N3, "A", 2, ARRIVES)])  # fmt: skip
+
+        def ids(**filters: str) -> list[str]:
+            return sorted(o.id for o in store.search_orders(OrderQuery.of(filters)).orders)
+
+        assert ids(backordered_on="po1") == ["b1"]
+        assert ids(node=N3) == []
+        assert store.get_inbound("po1").backordered == 2
+        store.receive_inbound("po1", 2)
+        filled = store.get_order("b1")
+        (event,) = [e for e in store.order_history("b1") if e.type == "order.backorder_received"]
+        assert event.resource == resources.order(filled)
+        assert event.resource["backordered"] == []
+        assert ids(backordered_on="po1") == []
+        assert ids(node=N3) == ["b1"]
+        assert store.get_inbound("po1").backordered == 0
+
+    def test_backorders_wait_on_purchase_orders_not_transfers(self, store: Store) -> None:
+        """A transfer's receipt fills no backorder, so none may be made on its inbound; and
+        a pickup with units still backordered is not ready."""
+        _seed(store)
+        store.create_transfer("t1", N1, N3, {"A": 3})
+        store.transfer_step("t1", "ship", TransferStep(expected_at=ARRIVES))
+        on_transfer = Backorder(transfer_inbound_id("t1", "A"), N3, "A", 1, ARRIVES)
+        with pytest.raises(Invalid, match="purchase orders only"):
+            store.create_order("b1", {"A": 1}, [], {}, backorders=[on_transfer])
+        store.add_inbound([Inbound("po1", N1, "A", 5, ARRIVES)])
+        store.create_order("p1", {"A": 2}, [Unit(N1, "A", 1)], {},
+                           backorders=[Backorder("po1", N1, "A", 1, ARRIVES)])  # fmt: skip
+        with pytest.raises(Conflict, match="backordered on po1"):
+            store.transition("p1", "ready", node=N1)

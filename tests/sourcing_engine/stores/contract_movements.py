@@ -6,8 +6,8 @@ after it must land on the shelf as it is now, correcting nothing. A mixin of
 import time
 from collections.abc import Callable, Sequence
 
-from sourcing_engine.domain import Unit
-from sourcing_engine.lifecycle import OrderAction, TransferStep
+from sourcing_engine.domain import Inbound, Unit
+from sourcing_engine.lifecycle import Backorder, OrderAction, ReturnLine, TransferStep
 from sourcing_engine.stock_sync import StockCount
 from sourcing_engine.stores.base import Store
 
@@ -92,3 +92,21 @@ class MovementContract:
             store.transition("o1", "return", units=[Unit(N1, "A", 1)])
 
         assert_late_counts_see(store, [(N1, "A"), (N2, "A"), (N1, "B")], ship_and_return)
+
+    def test_a_receipt_filling_backorders_and_a_return_elsewhere_are_movements(
+        self, store: Store
+    ) -> None:
+        """A purchase order received while an order waits for it (the units land on hand,
+        then go to the order), and a return received and restocked at another node."""
+        _seed(store)
+        store.add_inbound([Inbound("po1", N3, "A", 5, ARRIVES)])
+        store.create_order("b1", {"A": 3}, [Unit(N1, "A", 1)], {},
+                           backorders=[Backorder("po1", N3, "A", 2, ARRIVES)])  # fmt: skip
+        store.create_order("r1", {"B": 2}, [Unit(N1, "B", 2)], {})
+        store.transition("r1", "ship", node=N1)
+
+        def receive_and_return() -> None:
+            store.receive_inbound("po1", 4)
+            store.transition("r1", "return", returns=[ReturnLine(N1, "B", 2)], at=N2)
+
+        assert_late_counts_see(store, [(N3, "A"), (N2, "B")], receive_and_return)
