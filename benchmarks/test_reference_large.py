@@ -12,7 +12,13 @@ side's feasible plan). Run alone into its own file:
     pytest benchmarks/test_reference_large.py -m long \
         --benchmark-json=benchmarks/results-reference.json
 
-Which cases a run took is in its results (a subset may be run with -k).
+Which cases a run took is in its results (a subset may be run with -k). The larger sizes
+take long (the reference may use its whole limit) and are recorded by size, each run at
+one commit into its own file, so a run cut short loses only its own size:
+
+    pytest benchmarks/test_reference_large.py -m long -k 1000o \
+        --benchmark-json=benchmarks/results-reference-1000.json
+    (and -k 2000o into results-reference-2000.json)
 """
 
 import time

@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sourcing_engine.cost_models.objective import UNLIMITED
+from sourcing_engine.solvers.arrays import unique
 from sourcing_engine.solvers.candidates import ShapeGroup, build_group, order_shapes
 from sourcing_engine.solvers.evaluate import evaluate
 from sourcing_engine.solvers.pricing import Availability, OrderPlans, Prices, price_orders
@@ -74,7 +75,7 @@ class Remaining:
         """Count units already decided elsewhere as gone (they are not in this plan)."""
         p = self.problem
         np.subtract.at(self.stock, p.stock_entry(taken.node, p.line_sku[taken.line]), taken.qty)
-        ship_key = np.unique(p.line_order[taken.line] * p.n_nodes + taken.node)
+        ship_key = unique(p.line_order[taken.line] * p.n_nodes + taken.node)
         np.subtract.at(self.ships, ship_key % p.n_nodes, 1)
         np.subtract.at(self.units, taken.node, taken.qty)
 
@@ -269,7 +270,7 @@ def _price_subset(
 ) -> dict[int, list[tuple[int, list[tuple[int, int]]]]]:
     groups, group_of, row_of = index
     subsets = []
-    for k in np.unique(group_of[orders]).tolist():
+    for k in unique(group_of[orders]).tolist():
         mine = orders[group_of[orders] == k]
         subsets.append(groups[k].subset(row_of[mine]))
     out: dict[int, list[tuple[int, list[tuple[int, int]]]]] = {}
@@ -301,7 +302,7 @@ class _OrderDraft:
             entry[p.stock_node[lo:hi]] = np.arange(lo, hi)
             self.entry[ln] = entry
         # miles to the nodes that stock any line (others are never used)
-        stocking = np.unique(np.concatenate([np.nonzero(e >= 0)[0] for e in self.entry.values()]))
+        stocking = unique(np.concatenate([np.nonzero(e >= 0)[0] for e in self.entry.values()]))
         self.distance = np.full(p.n_nodes, np.inf)
         self.distance[stocking] = p.distance_miles(np.full(len(stocking), order), stocking)
 
@@ -418,7 +419,7 @@ def fewest_splits(problem: SourcingProblem) -> Result:
 def _draft_fewest_splits(ledger: Remaining, o: int) -> _OrderDraft:
     draft = _OrderDraft(ledger, o)
     total = sum(draft.left.values())
-    nodes = np.unique(np.concatenate([np.nonzero(e >= 0)[0] for e in draft.entry.values()]))
+    nodes = unique(np.concatenate([np.nonzero(e >= 0)[0] for e in draft.entry.values()]))
     nodes = nodes[np.argsort(draft.distance[nodes], kind="stable")]  # nearest first
     covers = draft.coverage(nodes)
     whole = np.nonzero(covers == total)[0]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from sourcing_engine.solvers.arrays import unique
 from sourcing_engine.solvers.evaluate import shipment_costs
 from sourcing_engine.solvers.problem import SourcingProblem
 from sourcing_engine.solvers.shapes import Shape, shape_of
@@ -157,7 +158,7 @@ def build_group(
     # orders in buckets of similar candidate counts, padded to a dense (orders, slots,
     # contents) block and sorted along the slots in one call per bucket
     bucket = np.ceil(np.log2(np.maximum(per_order, 1))).astype(np.int64)
-    for b in np.unique(bucket[per_order > 0]).tolist():
+    for b in unique(bucket[per_order > 0]).tolist():
         gs = np.nonzero((bucket == b) & (per_order > 0))[0]
         slots = int(per_order[gs].max())
         slot = np.arange(slots)

@@ -6,6 +6,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sourcing_engine.cost_models import ShipmentCostModel, handling_cost
+from sourcing_engine.solvers.arrays import unique
 from sourcing_engine.solvers.problem import SourcingProblem
 from sourcing_engine.solvers.result import Allocation, PlanCosts
 
@@ -84,7 +85,7 @@ def feasibility_errors(problem: SourcingProblem, allocation: Allocation) -> list
     if allocation.node.min() < 0 or allocation.node.max() >= problem.n_nodes:
         return ["allocation refers to a node that does not exist"]
     pair = allocation.line * problem.n_nodes + allocation.node
-    if len(np.unique(pair)) != len(pair):
+    if len(unique(pair)) != len(pair):
         errors.append("a (line, node) pair appears twice")
     per_line = np.bincount(allocation.line, allocation.qty, minlength=problem.n_lines)
     if np.any(per_line > problem.line_qty):

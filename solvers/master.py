@@ -16,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from sourcing_engine.solvers.arrays import unique
 from sourcing_engine.solvers.pricing import Prices
 from sourcing_engine.solvers.problem import UNLIMITED, SourcingProblem
 from sourcing_engine.solvers.result import Allocation
@@ -48,7 +49,7 @@ def scarce_rows(problem: SourcingProblem) -> ScarceRows:
     line_entries = _line_entry_pairs(problem)
     line, entry = line_entries
     node = problem.stock_node[entry]
-    order_node = np.unique(problem.line_order[line] * problem.n_nodes + node)
+    order_node = unique(problem.line_order[line] * problem.n_nodes + node)
     orders_per_node = np.bincount(order_node % problem.n_nodes, minlength=problem.n_nodes)
     units_per_node = np.bincount(node, problem.line_qty[line], minlength=problem.n_nodes)
     scarce_ship = (problem.node_ship_capacity < orders_per_node) & (
@@ -118,7 +119,11 @@ class Columns:
         keep: list[int] = []
         for j in range(len(order)):
             lo, hi = ptr[j], ptr[j + 1]
-            key = np.concatenate(([order[j]], line[lo:hi], node[lo:hi], qty[lo:hi])).tobytes()
+            # the same plan with its units listed in another order is the same column: HiGHS
+            # 1.16 merges identical columns in presolve and then misreads a start that uses
+            # the second of two (it reported 31,988 for a plan costing 32,768, and stopped)
+            units = lo + np.lexsort((qty[lo:hi], node[lo:hi], line[lo:hi]))
+            key = np.concatenate(([order[j]], line[units], node[units], qty[units])).tobytes()
             known = self.seen.get(key)
             if known is None:
                 known = self.seen[key] = self.size + len(keep)
@@ -170,7 +175,7 @@ def resource_matrix(
     entry = problem.stock_entry(node, problem.line_sku[line])
     e_row = rows.entry_row[entry]
     # one shipment per (plan, node)
-    ship_key = np.unique(col * problem.n_nodes + node)
+    ship_key = unique(col * problem.n_nodes + node)
     s_col, s_node = ship_key // problem.n_nodes, ship_key % problem.n_nodes
     s_row = rows.ship_row[s_node]
     u_row = rows.unit_row[node]

@@ -122,12 +122,23 @@ def _solve_highs(
             highspy.HighsModelStatus.kUnboundedOrInfeasible: "INFEASIBLE_OR_UNBOUNDED",
         }.get(status, "NOT_SOLVED")
         raise NoSolution("highs", name)
+    values = np.asarray(highs.getSolution().col_value, dtype=np.float64)
+    reported = float(info.objective_function_value)
+    if not consistent(reported, float(np.asarray(objective, dtype=np.float64) @ values)):
+        # its incumbent's value is wrong, so what it pruned against it (and its bound) is
+        # too: the plan and bound so far stand (see Columns.add for the case met)
+        raise NoSolution("highs", "INCONSISTENT")
     return MipSolution(
-        values=np.asarray(highs.getSolution().col_value, dtype=np.float64),
-        objective=float(info.objective_function_value),
+        values=values,
+        objective=reported,
         bound=float(info.mip_dual_bound),
         proven=status == highspy.HighsModelStatus.kOptimal,
     )
+
+
+def consistent(reported: float, recomputed: float) -> bool:
+    """Whether a solver's objective agrees with its solution's cost, recomputed."""
+    return abs(reported - recomputed) <= 1e-6 * max(1.0, abs(recomputed))
 
 
 FEASIBLE_SOLUTION = 2

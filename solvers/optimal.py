@@ -51,6 +51,7 @@ from sourcing_engine.solvers.pricing import price_orders
 from sourcing_engine.solvers.problem import SourcingProblem
 from sourcing_engine.solvers.restricted import solve_restricted
 from sourcing_engine.solvers.result import Allocation, Result, Status, Termination, relative_gap
+from sourcing_engine.solvers.rounding import round_lp
 
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
@@ -83,7 +84,12 @@ CG_SHARE = 0.5
 the plan needs the rest (a short limit shortens every phase instead of leaving none to the
 plan)."""
 
-RESTRICTED_SHARE = 0.3
+ROUND_SHARE = 0.15
+"""Rounding the LP (solvers.rounding: its MIP over the LP's support columns, and improving
+over the column pool) gets at most this share of the time left (it usually ends in well
+under a second)."""
+
+RESTRICTED_SHARE = 0.5
 """The restricted master in integers gets at most this share of the time left."""
 
 
@@ -195,8 +201,17 @@ def solve_optimal(problem: SourcingProblem, params: OptimalParams | None = None)
     consider = best.consider
     message = ""
 
-    restricted = False
-    if relative_gap(best.objective, bound) > params.gap_tolerance:
+    if relaxation.x is not None and relative_gap(best.objective, bound) > params.gap_tolerance:
+        # a plan close to the LP at once, so that no later step's time decides the quality
+        t_round = time.perf_counter()
+        consider(
+            round_lp(problem, groups, columns, relaxation.x, t_round + ROUND_SHARE * left(),
+                     params.gap_tolerance)
+        )  # fmt: skip
+        stats["lp_rounding_objective"] = best.objective
+        stats["lp_rounding_s"] = time.perf_counter() - t_round
+
+    if relative_gap(best.objective, bound) > params.gap_tolerance and left() > 0:
         # price and branch (it needs only the columns: even with no LP solved in time, it
         # chooses among each order's own best plan and the baselines'); one generated plan
         # per order, all orders at once, in integers
@@ -209,7 +224,7 @@ def solve_optimal(problem: SourcingProblem, params: OptimalParams | None = None)
             params.gap_tolerance,
         )
         if outcome is not None:
-            restricted = consider(columns_allocation(columns, outcome.chosen))
+            consider(columns_allocation(columns, outcome.chosen))
         stats["restricted_objective"] = best.objective
         stats["restricted_s"] = time.perf_counter() - t_restricted
 
@@ -224,8 +239,9 @@ def solve_optimal(problem: SourcingProblem, params: OptimalParams | None = None)
         chosen = _most_chosen_columns(columns, relaxation.x)
         split = np.nonzero(relaxation.x[chosen] < 1.0 - 1e-6)[0]
         stats["lp_split_orders"] = len(split)
-        # a hint for the split orders: the restricted master's plan, else the LP's
-        start = best.allocation if restricted else columns_allocation(columns, chosen)
+        # the best plan so far (the LP's rounded plan or the restricted master's) keeps
+        # every order outside the neighbourhood, and hints the rest
+        start = best.allocation
         if len(split):
             free = hoods.around(split, int(FREE_PER_SPLIT * len(split)))
             consider(hoods.redecide(start, free, 0.4 * left(), params.gap_tolerance))

@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
+from sourcing_engine.solvers.arrays import unique
 from sourcing_engine.solvers.candidates import DEFAULT_DEPTH, ShapeGroup, build_group
 from sourcing_engine.solvers.problem import SourcingProblem
 from sourcing_engine.solvers.shapes import content_pairs, shape_of
@@ -377,7 +378,7 @@ def _price_group_dp(
     cost = np.zeros(g_count)
     unfilled = pen.unfilled_per_unit * (sum(shape.qty) - shape.content_units)
     for g in range(g_count):
-        nodes = np.unique(group.node[g][group.node[g] >= 0])
+        nodes = unique(group.node[g][group.node[g] >= 0])
         local = np.full((len(nodes), n_cont), np.inf)
         true = np.full((len(nodes), n_cont), np.inf)
         c_idx, m_idx = np.nonzero(group.node[g] >= 0)
@@ -424,7 +425,7 @@ def _price_group_dp(
 def _assign_distinct(val: FloatArray, node: IntArray, blocks: IntArray) -> tuple[float, IntArray]:
     """Cheapest assignment of distinct nodes to the shipments `blocks` (one order)."""
     k = len(blocks)
-    cols = np.unique(node[blocks, :k].ravel())
+    cols = unique(node[blocks, :k].ravel())
     cols = cols[cols >= 0]
     if len(cols) < k:
         return float("inf"), np.zeros(k, dtype=np.int64)

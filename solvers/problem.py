@@ -8,6 +8,7 @@ from numpy.typing import NDArray
 
 from sourcing_engine.cost_models import OrderPenalties, ShipmentCostModel, haversine_miles
 from sourcing_engine.cost_models.objective import UNLIMITED
+from sourcing_engine.solvers.arrays import unique
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -129,7 +130,7 @@ class SourcingProblem:
                 raise ValueError(f"{name} must be >= 0")
         line_order = np.repeat(np.arange(o), np.diff(self.order_line_ptr))
         pair = line_order * max(s, 1) + self.line_sku
-        if len(np.unique(pair)) != len(pair):
+        if len(unique(pair)) != len(pair):
             raise ValueError("an order lists the same SKU twice; merge its lines first")
 
     # sizes -------------------------------------------------------------------------------

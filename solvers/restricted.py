@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from sourcing_engine.solvers.master import Columns
+from sourcing_engine.solvers.mip import consistent
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -83,8 +84,9 @@ def solve_restricted(
         return None
     x = np.asarray(highs.getSolution().col_value)
     picked = keep[x > 0.5]
+    objective = float(info.objective_function_value)
+    if not consistent(objective, float(cost_all[picked].sum())):
+        return None  # HiGHS's answer does not price its own plan: trust neither
     chosen = np.full(n_orders, -1, dtype=np.int64)
     chosen[order_all[picked]] = picked
-    return RestrictedOutcome(
-        chosen, float(info.objective_function_value), float(info.mip_dual_bound)
-    )
+    return RestrictedOutcome(chosen, objective, float(info.mip_dual_bound))

@@ -147,6 +147,23 @@ def test_columns_deduplicate_plans() -> None:
     assert line.tolist() == [0, 1]
 
 
+def test_columns_deduplicate_a_plan_listed_in_another_order() -> None:
+    """The same plan with its units listed in another order is the same column (HiGHS
+    1.16 misread a start using the second of two identical columns)."""
+    problem = _scarce_case()  # order 0: lines 0 (SKU0 x2) and 1 (SKU1 x1)
+    columns = Columns(problem, scarce_rows(problem))
+    first = columns.add(
+        np.array([0]), np.array([7.0]), np.array([0, 0]), np.array([0, 1]), np.array([1, 1]),
+        np.array([2, 1]),
+    )  # fmt: skip
+    again = columns.add(
+        np.array([0]), np.array([7.0]), np.array([0, 0]), np.array([1, 0]), np.array([1, 1]),
+        np.array([1, 2]),
+    )  # fmt: skip
+    assert again.tolist() == first.tolist() == [0]
+    assert columns.size == 1
+
+
 def test_resource_use_and_prices_of() -> None:
     """resource_use counts each scarce row's use; prices_of gives rowless resources price 0."""
     problem = _scarce_case()
