@@ -134,22 +134,21 @@ def greedy_cost(problem: SourcingProblem, groups: list[ShapeGroup] | None = None
     return heuristic_result("greedy-cost", problem, alloc, t0)
 
 
-def lookahead(problem: SourcingProblem, stock_price: FloatArray) -> Result:
-    """greedy-cost with each unit taken from stock entry e charged stock_price[e] on top
-    (the opportunity cost of that unit for later demand): each order in sequence gets the
-    plan of least cost plus opportunity cost. The result's costs are the true costs.
-    Orders too large to price exactly get the rule plan, as in greedy-cost.
+def lookahead(problem: SourcingProblem, prices: Prices) -> Result:
+    """greedy-cost with each plan charged the prices of the resources it uses on top (the
+    opportunity cost of a unit of stock, of a shipment or a unit of a node's capacity, for
+    later demand): each order in sequence gets the plan of least cost plus opportunity
+    cost. The result's costs are the true costs. Orders too large to price exactly get the
+    rule plan, as in greedy-cost.
 
     A unit is never left unfilled for its price: a sale now is certain, the later demand
     the price stands for is a forecast. So while choosing, an unfilled unit costs the
-    penalty plus the highest price, and every plan that ships what greedy-cost would
-    ships it."""
+    penalty plus the highest price a unit can be charged, and every plan that ships what
+    greedy-cost would ships it."""
     t0 = time.perf_counter()
-    zeros = np.zeros(problem.n_nodes)
-    price = np.asarray(stock_price, dtype=np.float64)
-    prices = Prices(entry=price, node_ship=zeros, node_unit=zeros)
     pen = problem.penalties
-    top = float(price.max()) if len(price) else 0.0
+    top = sum(float(a.max()) if len(a) else 0.0 for a in (prices.entry, prices.node_unit))
+    top += float(prices.node_ship.max()) if len(prices.node_ship) else 0.0
     choosing = replace(
         problem, penalties=replace(pen, unfilled_per_unit=pen.unfilled_per_unit + top)
     )

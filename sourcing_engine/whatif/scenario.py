@@ -17,8 +17,11 @@ A scenario is a TOML file (read with the standard library's tomllib; examples in
     node = "DC-..."; sku = "SKU-00001"; qty = 40; at = 2026-11-25T08:00:00-05:00
     [[variants]]                  # the first variant is the base the others are compared to
     name = "today"
-    policy = "greedy-cost"        # or closest, fewest-splits, optimal
+    policy = "greedy-cost"        # or closest, fewest-splits, optimal, lookahead
     waves_minutes = 15            # omit: order by order; else waves, time_limit s each
+    hold_minutes = 60             # re-optimization: orders held this long before release
+    move_threshold = 1.0          # are re-sourced jointly every 30 min (optimal, time_limit
+                                  # s) when that saves more than this per order moved
     [[variants.changes]]
     change = "close"              # see changes.py for every change and its fields
     nodes = ["DC-..."]
@@ -55,6 +58,9 @@ from sourcing_engine.whatif.world import (
 
 MAX_DAYS = 366
 DEFAULT_TIME_LIMIT_S = 2.0
+DEFAULT_MOVE_THRESHOLD = 1.0
+"""Re-optimization moves orders only when it saves more than this (currency) per order
+moved: a move costs a new pick list and an audit entry, and tiny savings are noise."""
 
 
 class ScenarioError(ValueError):
@@ -75,10 +81,16 @@ class Variant:
     line: int = 0
     field_lines: tuple[tuple[tuple[str, int], ...], ...] = ()
     """Per change, the line of each of its fields (errors found when applied name it)."""
+    hold_minutes: int | None = None
+    """Re-optimization: orders stay allocated but unreleased this long, re-sourced jointly
+    (see simulate.py); None: released at once, never moved."""
+    move_threshold: float = DEFAULT_MOVE_THRESHOLD
+    """Least saving (currency) per order moved for a re-optimization to be applied."""
 
     @property
     def batching(self) -> str:
-        return "order by order" if self.waves_minutes is None else f"{self.waves_minutes}-min waves"
+        how = "order by order" if self.waves_minutes is None else f"{self.waves_minutes}-min waves"
+        return how if self.hold_minutes is None else f"{how}, {self.hold_minutes}-min hold"
 
 
 @dataclass(frozen=True)
@@ -273,7 +285,8 @@ class _Reader:
         at = ("variants", i)
         if not isinstance(v, dict):
             raise self.fail("expected a table", *at)
-        self.known(v, {"name", "policy", "waves_minutes", "time_limit", "changes"}, *at)
+        self.known(v, {"name", "policy", "waves_minutes", "time_limit", "changes",
+                       "hold_minutes", "move_threshold"}, *at)  # fmt: skip
         name = v.get("name")
         if not isinstance(name, str) or not name:
             raise self.fail(f"expected a name, got {name!r}", *at, "name")
@@ -287,6 +300,13 @@ class _Reader:
                 "optimal sources orders jointly: give waves_minutes (order by order, "
                 "greedy-cost is each order's optimum)", *at, "policy",
             )  # fmt: skip
+        hold = self.whole(v, "hold_minutes", 1, *at) if "hold_minutes" in v else None
+        threshold = v.get("move_threshold", DEFAULT_MOVE_THRESHOLD)
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float) or threshold < 0:
+            raise self.fail(f"expected an amount >= 0, got {threshold!r}", *at, "move_threshold")
+        if "move_threshold" in v and hold is None:
+            raise self.fail("move_threshold needs hold_minutes (re-optimization)", *at,
+                            "move_threshold")  # fmt: skip
         limit = v.get("time_limit", DEFAULT_TIME_LIMIT_S)
         if isinstance(limit, bool) or not isinstance(limit, int | float) or not limit > 0:
             raise self.fail(f"expected seconds > 0, got {limit!r}", *at, "time_limit")
@@ -306,7 +326,7 @@ class _Reader:
             lines.append(self.lines.of(*here))
             fields.append(tuple((k, self.lines.of(*here, k)) for k in c))
         return Variant(name, tuple(changes), policy, waves, float(limit), tuple(lines),
-                       self.lines.of(*at), tuple(fields))  # fmt: skip
+                       self.lines.of(*at), tuple(fields), hold, float(threshold))  # fmt: skip
 
 
 # --- from a scenario to what the replay runs --------------------------------------------

@@ -17,7 +17,7 @@ and variant give the same plans.
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -25,8 +25,8 @@ from numpy.typing import NDArray
 
 from sourcing_engine.cost_models import handling_cost
 from sourcing_engine.cost_models.objective import UNLIMITED
-from sourcing_engine.domain import Batch, Inventory
-from sourcing_engine.lookahead.planner import LOOKAHEAD, Lines, Lookahead
+from sourcing_engine.domain import Batch, Inventory, Order
+from sourcing_engine.lookahead.planner import LOOKAHEAD, Lookahead
 from sourcing_engine.plan_check import validate_plan
 from sourcing_engine.promise.calendars import node_days, zone
 from sourcing_engine.promise.carriers import level_days
@@ -39,6 +39,10 @@ from sourcing_engine.whatif.world import OrderStream, Period, World
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
+
+
+REOPTIMIZE_MINUTES = 30
+"""How often the held orders are re-sourced jointly (re-optimization)."""
 
 
 class ReplayCheckError(RuntimeError):
@@ -87,6 +91,8 @@ class Replay:
     runtime_s: float
     runs: int
     checked: bool
+    moves: int = 0
+    """Orders whose allocation re-optimization moved (counted once per move)."""
 
 
 @dataclass
@@ -97,6 +103,8 @@ class _Parts:
     cost: list[FloatArray]
     handling: list[FloatArray]
     miles: list[FloatArray]
+    run: list[IntArray]  # the run each shipment was planned in
+    day: list[IntArray]  # its node's local day then
 
 
 def _tz_midnights(zones: list[str], period: Period) -> list[tuple[float, str, int]]:
@@ -188,54 +196,51 @@ def replay(
             on_hand[p] += sent[c]
 
     placed = stream.placed_at
-    look = _lookahead(world, stream, period) if variant.policy == LOOKAHEAD else None
+    look = Lookahead(placed, period.begin, period.end) if variant.policy == LOOKAHEAD else None
     refreshes = look.refresh_moments() if look is not None else []
-    groups = _groups(placed, [e[0] for e in events] + refreshes, period, variant)
+    hold_s = 60.0 * variant.hold_minutes if variant.hold_minutes is not None else None
+    ticks = _reoptimize_moments(placed, period, hold_s) if hold_s is not None else []
+    groups = _groups(placed, [e[0] for e in events] + refreshes + ticks, period, variant)
+    # re-optimization ticks run before the orders placed at the same moment are sourced
+    schedule = sorted(
+        [(m, 0, np.zeros(0, np.int64)) for m in ticks] + [(m, 1, g) for m, g in groups],
+        key=lambda x: (x[0], x[1]),
+    )
     used_ships = np.zeros((n_nodes, days), dtype=np.int64)
     used_units = np.zeros((n_nodes, days), dtype=np.int64)
-    parts = _Parts([], [], [], [], [], [])
+    parts = _Parts([], [], [], [], [], [], [], [])
     n_orders = len(stream)
     order_shipments = np.zeros(n_orders, dtype=np.int64)
     order_unfilled = np.zeros(n_orders, dtype=np.int64)
     order_cost = np.zeros(n_orders, dtype=np.float64)
-    release = placed.copy()
-    split_total = unfilled_total = 0.0
+    order_run = np.full(n_orders, -1, dtype=np.int64)  # the run whose plan is the order's
+    taken: list[tuple[IntArray, IntArray, IntArray, IntArray]] = []  # per run: order, pos..
+    release = placed.copy() if hold_s is None else placed + hold_s
     e = 0
     done = 0
+    moves = 0
     runs = 0
-    for moment, members in groups:
-        while e < len(events) and events[e][0] <= moment:
-            apply_event(*events[e][1:])
-            e += 1
-        if len(members) == 0:
-            continue
-        if variant.waves_minutes is not None:
-            release[members] = moment
-        orders = [stream.orders[i] for i in members.tolist()]
-        sourceable = np.maximum(on_hand - safety, 0)
+    limited_s, limited_u = daily_ships < UNLIMITED, daily_units < UNLIMITED
+
+    def problem_of(orders: list[Order], sourceable: IntArray, ships: IntArray,
+                   units: IntArray) -> SourcingProblem:  # fmt: skip
         problem = build_problem(
             network, world.items, (sku_of, node_of, sourceable), orders, world.shipping,
             world.penalties,
         )  # fmt: skip
-        problem = replace(
-            problem,
-            node_ship_capacity=np.maximum(ships_left, 0),
-            node_unit_capacity=np.maximum(units_left, 0),
-        )
-        if look is not None:
-            result = look.source(problem, moment, units_left, daily_units)
-        else:
-            result = solve(problem, variant.policy, time_limit=variant.time_limit_s)
-        runs += 1
-        if check:
-            _check(world, problem, orders, sourceable, sku_of, node_of, result)
+        return replace(problem, node_ship_capacity=np.maximum(ships, 0),
+                       node_unit_capacity=np.maximum(units, 0))  # fmt: skip
+
+    def record(members: IntArray, problem: SourcingProblem, result: Result) -> None:
+        """What a run took (stock, the day's capacity of each node) and its plan."""
         alloc, costs = result.allocation, result.costs
-        # what the run took: stock, and the day's capacity of each node
-        np.subtract.at(on_hand, position(problem.line_sku[alloc.line], alloc.node), alloc.qty)
+        pos = position(problem.line_sku[alloc.line], alloc.node)
+        np.subtract.at(on_hand, pos, alloc.qty)
+        run = len(taken)
+        taken.append((members[problem.line_order[alloc.line]], pos, alloc.node, alloc.qty))
         node = costs.shipment_node
         ships = np.bincount(node, minlength=n_nodes)
         units = np.bincount(node, weights=costs.shipment_units, minlength=n_nodes).astype(np.int64)
-        limited_s, limited_u = daily_ships < UNLIMITED, daily_units < UNLIMITED
         ships_left[limited_s] -= ships[limited_s]
         units_left[limited_u] -= units[limited_u]
         # use on a node's local day before or after the period is not counted
@@ -252,16 +257,101 @@ def replay(
         parts.cost.append(costs.shipment_cost - handling)
         parts.handling.append(handling)
         parts.miles.append(problem.distance_miles(costs.shipment_order, node))
+        parts.run.append(np.full(len(node), run, dtype=np.int64))
+        parts.day.append(node_day[node])
         order_shipments[members] = costs.order_shipments
         order_unfilled[members] = costs.order_unfilled_units
         order_cost[members] = costs.order_cost
-        pen = problem.penalties
-        split_total += pen.split * float(np.maximum(costs.order_shipments - 1, 0).sum())
-        unfilled_total += pen.unfilled_per_unit * float(costs.order_unfilled_units.sum())
+        order_run[members] = run
+
+    def reoptimize(moment: float) -> None:
+        """The orders still held at `moment` sourced again jointly; their new plans replace
+        the old ones when that saves more than the threshold per order moved."""
+        nonlocal moves, runs
+        assert hold_s is not None
+        held = np.nonzero((placed > moment - hold_s) & (placed < moment) & (order_run >= 0))[0]
+        if len(held) < 2:  # one order's plan was already its cheapest on what it had
+            return
+        back_stock = np.zeros(len(on_hand), np.int64)
+        back_ships, back_units = np.zeros(n_nodes, np.int64), np.zeros(n_nodes, np.int64)
+        day_ships, day_units = np.zeros_like(used_ships), np.zeros_like(used_units)
+        old_plan = {}
+        for r in np.unique(order_run[held]).tolist():
+            order, pos, _, qty = taken[r]
+            mine = np.isin(order, held)
+            np.add.at(back_stock, pos[mine], qty[mine])
+            old_plan.update(_plans(order[mine], pos[mine], qty[mine]))
+            ship = np.isin(parts.order[r], held)
+            n, d, u = parts.node[r][ship], parts.day[r][ship], parts.units[r][ship]
+            today = node_day[n] == d  # a past day's capacity is not this day's
+            np.add.at(back_ships, n[today], 1)
+            np.add.at(back_units, n[today], u[today])
+            ok = (d >= 0) & (d < days)
+            np.add.at(day_ships, (n[ok], d[ok]), 1)
+            np.add.at(day_units, (n[ok], d[ok]), u[ok])
+        orders = [stream.orders[i] for i in held.tolist()]
+        sourceable = np.maximum(on_hand + back_stock - safety, 0)
+        ships = np.where(limited_s, ships_left + back_ships, ships_left)
+        units = np.where(limited_u, units_left + back_units, units_left)
+        problem = problem_of(orders, sourceable, ships, units)
+        result = solve(problem, "optimal", time_limit=variant.time_limit_s)
+        runs += 1
+        alloc = result.allocation
+        pos = position(problem.line_sku[alloc.line], alloc.node)
+        new_plan = _plans(held[problem.line_order[alloc.line]], pos, alloc.qty)
+        moved = sum(old_plan.get(o) != new_plan.get(o) for o in held.tolist())
+        saving = float(order_cost[held].sum()) - result.costs.total
+        if moved == 0 or saving <= variant.move_threshold * moved:
+            return
+        if check:
+            _check(world, problem, orders, sourceable, sku_of, node_of, result)
+        on_hand[:] += back_stock
+        ships_left[:] = ships
+        units_left[:] = units
+        used_ships[:] -= day_ships
+        used_units[:] -= day_units
+        record(held, problem, result)
+        moves += moved
+
+    for moment, kind, members in schedule:
+        while e < len(events) and events[e][0] <= moment:
+            apply_event(*events[e][1:])
+            e += 1
+        if kind == 0:
+            reoptimize(moment)
+            continue
+        if len(members) == 0:
+            continue
+        if variant.waves_minutes is not None:
+            release[members] = moment + (hold_s or 0.0)
+        orders = [stream.orders[i] for i in members.tolist()]
+        sourceable = np.maximum(on_hand - safety, 0)
+        problem = problem_of(orders, sourceable, ships_left, units_left)
+        if look is not None:
+
+            def scenario(
+                idx: IntArray, base: SourcingProblem = problem, stock: IntArray = sourceable
+            ) -> SourcingProblem:
+                return problem_of([stream.orders[i] for i in idx.tolist()], stock,
+                                  base.node_ship_capacity, base.node_unit_capacity)  # fmt: skip
+
+            result = look.source(problem, moment, scenario)
+        else:
+            result = solve(problem, variant.policy, time_limit=variant.time_limit_s)
+        runs += 1
+        if check:
+            _check(world, problem, orders, sourceable, sku_of, node_of, result)
+        record(members, problem, result)
         done += len(members)
         if progress is not None:
             progress(done)
 
+    current = [parts.run[r] == order_run[parts.order[r]] for r in range(len(parts.run))]
+    for name in ("order", "node", "units", "cost", "handling", "miles"):
+        setattr(parts, name, [a[k] for a, k in zip(getattr(parts, name), current, strict=True)])
+    pen = world.penalties
+    split_total = pen.split * float(np.maximum(order_shipments - 1, 0).sum())
+    unfilled_total = pen.unfilled_per_unit * float(order_unfilled.sum())
     ship_order = _ints(parts.order)
     ship_node = _ints(parts.node)
     miles = _floats(parts.miles)
@@ -299,26 +389,23 @@ def replay(
         runtime_s=time.perf_counter() - t0,
         runs=runs,
         checked=check,
+        moves=moves,
     )
 
 
-def _lookahead(world: World, stream: OrderStream, period: Period) -> Lookahead:
-    """The lookahead policy's state for the period, with every line of the stream (it
-    only reads the lines placed before each refresh)."""
-    sidx = world.sku_index()
-    rows = [
-        (at, o.destination.lat, o.destination.lon, sidx[ln.sku], ln.qty)
-        for o, at in zip(stream.orders, stream.placed_at.tolist(), strict=True)
-        for ln in o.lines
-        if ln.sku in sidx
-    ]
-    cols: list[tuple[float | int, ...]] = list(zip(*rows, strict=True)) if rows else [()] * 5
-    lines = Lines(
-        np.array(cols[0], np.float64), np.array(cols[1], np.float64),
-        np.array(cols[2], np.float64), np.array(cols[3], np.int64), np.array(cols[4], np.int64),
-        len(world.items),
-    )  # fmt: skip
-    return Lookahead(lines, period.begin, period.end)
+def _plans(order: IntArray, pos: IntArray, qty: IntArray) -> dict[int, list[tuple[int, int]]]:
+    """Each order's plan as sorted (stock position, units) pairs, to tell a move."""
+    out: dict[int, list[tuple[int, int]]] = {}
+    for o, p, q in zip(order.tolist(), pos.tolist(), qty.tolist(), strict=True):
+        out.setdefault(o, []).append((p, q))
+    return {o: sorted(v) for o, v in out.items()}
+
+
+def _reoptimize_moments(placed: FloatArray, period: Period, hold_s: float) -> list[float]:
+    """Every REOPTIMIZE_MINUTES from the period's start until the last order's hold ends."""
+    last = max(period.end, float(placed[-1]) + hold_s if len(placed) else period.end)
+    step = REOPTIMIZE_MINUTES * 60.0
+    return [float(t) for t in np.arange(period.begin + step, last + step, step)]
 
 
 def _ints(parts: list[IntArray]) -> IntArray:
@@ -365,7 +452,7 @@ def _groups(
 def _check(
     world: World,
     problem: SourcingProblem,
-    orders: list[object],
+    orders: Sequence[Order],
     sourceable: IntArray,
     sku_of: IntArray,
     node_of: IntArray,
@@ -384,7 +471,7 @@ def _check(
         inventory=Inventory(node_of, sku_of, sourceable, np.zeros(len(sourceable), np.int64)),
         shipping=world.shipping,
         penalties=world.penalties,
-        orders=tuple(orders),  # type: ignore[arg-type]
+        orders=tuple(orders),
     )
     report = validate_plan(batch, CompiledBatch(batch, problem).plan_document(result))
     if not report.ok:

@@ -14,6 +14,7 @@ from sourcing_engine.lookahead.prices import stock_prices
 from sourcing_engine.presets import PRESETS, generate
 from sourcing_engine.solvers import SourcingProblem
 from sourcing_engine.solvers.baselines import greedy_cost, lookahead
+from sourcing_engine.solvers.pricing import Prices
 from sourcing_engine.sourcing import Network, build_problem
 from sourcing_engine.whatif.hindsight import hindsight
 from sourcing_engine.whatif.scenario import Variant, loads
@@ -99,20 +100,25 @@ def test_lookahead_without_prices_is_greedy_cost_and_a_price_moves_the_plan() ->
                       (w.stock_sku, w.stock_node, np.maximum(w.on_hand - w.safety_stock, 0)),
                       batch.orders, w.shipping, w.penalties)  # fmt: skip
     g = greedy_cost(p)
-    free = lookahead(p, np.zeros(len(p.stock_qty)))
+    no_node = np.zeros(p.n_nodes)
+
+    def on_stock(price: np.ndarray) -> Prices:
+        return Prices(price, no_node, no_node)
+
+    free = lookahead(p, on_stock(np.zeros(len(p.stock_qty))))
     assert free.objective == pytest.approx(g.objective)
     assert np.array_equal(free.allocation.qty, g.allocation.qty)
     # price the entries greedy used most dearly: lookahead moves off them, fills as much
     used = p.stock_entry(g.allocation.node, p.line_sku[g.allocation.line])
     price = np.zeros(len(p.stock_qty))
     price[used] = 40.0
-    dear = lookahead(p, price)
+    dear = lookahead(p, on_stock(price))
     moved = p.stock_entry(dear.allocation.node, p.line_sku[dear.allocation.line])
     assert np.isin(moved, used).mean() < np.isin(used, used).mean()
     assert dear.objective >= g.objective - 1e-6  # greedy is cheapest now; the price buys later
     # a price never makes an order leave a unit unfilled: the same price on every unit,
     # ten times the unfilled penalty, changes nothing
-    flat = lookahead(p, np.full(len(p.stock_qty), 10 * p.penalties.unfilled_per_unit))
+    flat = lookahead(p, on_stock(np.full(len(p.stock_qty), 10 * p.penalties.unfilled_per_unit)))
     assert np.array_equal(flat.costs.order_unfilled_units, g.costs.order_unfilled_units)
     assert flat.objective == pytest.approx(g.objective)
 
