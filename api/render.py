@@ -14,6 +14,7 @@ from fastapi.responses import Response
 
 from sourcing_engine.domain import Position, Unit
 from sourcing_engine.lifecycle import OrderRecord, Reservation, TransferRecord
+from sourcing_engine.service import pickup_of
 from sourcing_engine.stores.base import Event
 
 
@@ -49,6 +50,8 @@ def order(o: OrderRecord) -> dict[str, Any]:
         "promise": doc.get("promise"),
         "backorder": doc.get("backorder"),
         "parcels": doc.get("parcels", []),
+        "fulfillment": "ship" if (pickup := pickup_of(o)) is None else "pickup",
+        "pickup": pickup,
     }
 
 
@@ -76,6 +79,7 @@ def reservation(r: Reservation) -> dict[str, Any]:
         "expires_at": r.expires_at,
         "order_id": r.order_id,
         "promise": r.document.get("promise"),
+        "pickup": r.document.get("pickup"),
     }
 
 

@@ -19,6 +19,7 @@ from sourcing_engine.domain import (
     Node,
     NodeCalendar,
     Order,
+    Pickup,
     merge_lines,
 )
 from sourcing_engine.errors import Invalid, UnknownZip
@@ -293,9 +294,42 @@ class StockOut(Response):
 # --- orders -----------------------------------------------------------------------------
 
 
-class OrderIn(Request):
+class FulfillmentIn(Request):
+    """How an order (or a hold) reaches its customer: shipped to `destination`, or
+    collected at the store `pickup_node` (click and collect). allow_transfer: when the
+    store's shelf lacks units, other nodes may send them there (a leg), then pickup."""
+
+    destination: DestinationIn | None = None
+    fulfillment: Literal["ship", "pickup"] = "ship"
+    pickup_node: Id | None = None
+    allow_transfer: Flag = False
+
+    def pickup(self) -> Pickup | None:
+        """The pickup (None: shipped); Invalid naming the field of a combination that
+        cannot be (a field JSON Schema cannot tie to another)."""
+        if self.fulfillment == "ship":
+            if self.pickup_node is not None or self.allow_transfer:
+                raise Invalid('pickup_node, allow_transfer: only for fulfillment "pickup"')
+            if self.destination is None:
+                raise Invalid('destination: required to ship (or give fulfillment "pickup")')
+            return None
+        if self.pickup_node is None:
+            raise Invalid('pickup_node: required for fulfillment "pickup" (the store)')
+        if self.destination is not None:
+            raise Invalid("destination: a pickup order is collected at its pickup_node; leave "
+                          "destination out")  # fmt: skip
+        return Pickup(self.pickup_node, self.allow_transfer)
+
+    def shipped_to(self, where: str = "") -> "DestinationIn":
+        """The destination of an order shipped; Invalid for a pickup (`where` names the
+        entry of a list that cannot take one)."""
+        if self.pickup() is not None or self.destination is None:
+            raise Invalid(f'{where}fulfillment: "pickup" is not taken here; ship it')
+        return self.destination
+
+
+class OrderIn(FulfillmentIn):
     id: Id
-    destination: DestinationIn
     lines: Lines
 
 
@@ -425,6 +459,13 @@ class OptionOut(Response):
     """With explain=true: {"shipments": [...]}, each shipment term by term (ship options)."""
 
 
+class PickupOut(Response):
+    node: str
+    legs: list[str]
+    allow_transfer: bool
+    ready_at: str | None
+
+
 class OrderOut(Response):
     id: str
     state: str
@@ -443,6 +484,10 @@ class OrderOut(Response):
     """The cart's units promised from purchase orders, recorded with the order."""
     parcels: list[ParcelOut] = []
     """Each shipment as it shipped: node, units, carrier and tracking number."""
+    fulfillment: Literal["ship", "pickup"] = "ship"
+    pickup: PickupOut | None = None
+    """Where a pickup order is collected, the nodes sending it units (legs), whether it
+    allowed them, and when it is ready (ISO time at the store)."""
 
 
 class EventOut(Response):
@@ -500,9 +545,8 @@ class BatchOut(Response):
 # --- reservations -----------------------------------------------------------------------
 
 
-class ReservationIn(Request):
+class ReservationIn(FulfillmentIn):
     cart: Id
-    destination: DestinationIn
     lines: Lines
     ttl_s: Annotated[int, Field(ge=MIN_TTL_S, le=MAX_TTL_S, strict=True), Whole] = 900
 
@@ -525,6 +569,8 @@ class ReservationOut(Response):
     order_id: str | None
     promise: OptionOut | None = None
     """The option held, for a hold made by POST /v1/promise."""
+    pickup: PickupOut | None = None
+    """The pickup store, legs and readiness of a click-and-collect hold."""
 
 
 # --- promise ----------------------------------------------------------------------------
@@ -690,6 +736,7 @@ class SettingsOut(Response):
     max_shipments_per_order: int | None
     default_service_level: str
     postal_country: str
+    pickup_days: int
 
 
 # --- node capacity ----------------------------------------------------------------------
