@@ -44,7 +44,9 @@ log = logging.getLogger("api")
 
 class Reaper:
     """Marks expired holds every `interval_s` in a background thread. Expired holds count
-    for nothing even before they are marked; this only records their end (and events)."""
+    for nothing even before they are marked; this only records their end (and events).
+    The same pass marks pickup orders waiting longer than the network's pickup_days as
+    not collected (their units sellable at the store again)."""
 
     def __init__(self, service: Service, interval_s: float, metrics: Metrics) -> None:
         self.service = service
@@ -64,6 +66,7 @@ class Reaper:
         while not self._stop.wait(self.interval_s):
             try:
                 self.metrics.holds.labels("expired").inc(self.service.expire_reservations())
+                self.service.expire_pickups()
             except StoreUnavailable as exc:  # the next pass tries again
                 log.warning("hold reaper: %s", exc)
             except Exception:  # the next pass tries again; a crash would stop reaping

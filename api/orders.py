@@ -61,13 +61,24 @@ async def create_order(
 ) -> Response:
     """Source the order with the engine on live stock, then allocate it whole, atomically.
     With `backorder: true` what stock cannot cover is promised from open purchase orders
-    (`backordered`, `promised_date`) in the same step. 409 `insufficient_stock` lists
-    every short line (SKU, nodes tried, requested, available); 409 `conflict` if the id
-    exists."""
-    order = order_of(
-        body.id, body.destination, body.lines, service.postal_country(), body, body.backorder
-    )
+    (`backordered`, `promised_date`) in the same step (shipped orders only). 409
+    `insufficient_stock` lists every short line (SKU, nodes tried, requested, available);
+    409 `conflict` if the id exists."""
     key = idem.key_for(body)
+    if (pickup := body.pickup()) is not None:
+        if body.backorder:
+            raise Invalid('backorder: only for shipped orders, not with fulfillment "pickup"')
+        lines = lines_of(body.lines)
+        refs = body.references()
+        done = counted(
+            metrics,
+            "order",
+            lambda: service.create_pickup_order(body.id, lines, pickup, key, refs),
+        )
+        return answer(done, render.order, 201)
+    order = order_of(
+        body.id, body.shipped_to(), body.lines, service.postal_country(), body, body.backorder
+    )
     done = counted(metrics, "order", lambda: service.create_order(order, key))
     return answer(done, render.order, 201)
 
@@ -95,7 +106,8 @@ def allocate_batch(
     body.check_distinct()
     by_id = {o.id: o for o in body.orders}
     country = service.postal_country()
-    orders = [order_of(o.id, o.destination, o.lines, country, o, o.backorder) for o in body.orders]
+    orders = [order_of(o.id, o.shipped_to(f"orders[{i}]."), o.lines, country, o, o.backorder)
+              for i, o in enumerate(body.orders)]  # fmt: skip
     done = service.allocate_batch(
         orders,
         key_for=lambda o: idem.key_for(by_id[o.id], part=o.id),
@@ -151,6 +163,36 @@ async def release(
 ) -> Response:
     """Hand the order to its nodes for picking (allocated -> released)."""
     return answer(service.release(order_id, idem.key_for(None), version), render.order, 200)
+
+
+@router.post("/orders/{order_id}/ready", responses=STEP, response_model=OrderOut)
+async def ready(
+    order_id: OrderId, service: ServiceDep, idem: IdempotencyDep, version: IfMatchDep
+) -> Response:
+    """A pickup order's store has every unit (its shelf's, and the legs' shipped there):
+    ready_for_pickup (409 while another node still holds units, or for an order shipped
+    to its customer). It is not collected after the network's `pickup_days`."""
+    done = service.ready_for_pickup(order_id, idem.key_for(None), version)
+    return answer(done, render.order, 200)
+
+
+@router.post("/orders/{order_id}/pick-up", responses=STEP, response_model=OrderOut)
+async def pick_up(
+    order_id: OrderId, service: ServiceDep, idem: IdempotencyDep, version: IfMatchDep
+) -> Response:
+    """The customer collected a ready order: the store's units leave its on hand."""
+    return answer(service.pick_up(order_id, idem.key_for(None), version), render.order, 200)
+
+
+@router.post("/orders/{order_id}/not-collected", responses=STEP, response_model=OrderOut)
+async def not_collected(
+    order_id: OrderId, service: ServiceDep, idem: IdempotencyDep, version: IfMatchDep
+) -> Response:
+    """Nobody collected a ready order (the service does it by itself after
+    `pickup_days`): its units are sellable at the store again, the legs' units restocked
+    there."""
+    done = service.not_collected(order_id, idem.key_for(None), version)
+    return answer(done, render.order, 200)
 
 
 @router.post("/orders/{order_id}/ship", responses=STEP, response_model=OrderOut)

@@ -59,4 +59,8 @@ def transfer(t: TransferRecord) -> dict[str, Any]:
 
 
 def reservation(r: Reservation) -> dict[str, Any]:
-    return {**resources.hold(r), "promise": r.document.get("promise")}
+    return {
+        **resources.hold(r),
+        "promise": r.document.get("promise"),
+        "pickup": r.document.get("pickup"),
+    }

@@ -20,6 +20,7 @@ from sourcing_engine.domain import (
     Node,
     NodeCalendar,
     Order,
+    Pickup,
     Position,
     merge_lines,
 )
@@ -395,9 +396,42 @@ class References(Request):
         return {k: v for k, v in found.items() if v is not None}
 
 
-class OrderIn(References):
+class FulfillmentIn(Request):
+    """How an order (or a hold) reaches its customer: shipped to `destination`, or
+    collected at the store `pickup_node` (click and collect). allow_transfer: when the
+    store's shelf lacks units, other nodes may send them there (a leg), then pickup."""
+
+    destination: DestinationIn | None = None
+    fulfillment: Literal["ship", "pickup"] = "ship"
+    pickup_node: Id | None = None
+    allow_transfer: Flag = False
+
+    def pickup(self) -> Pickup | None:
+        """The pickup (None: shipped); Invalid naming the field of a combination that
+        cannot be (a field JSON Schema cannot tie to another)."""
+        if self.fulfillment == "ship":
+            if self.pickup_node is not None or self.allow_transfer:
+                raise Invalid('pickup_node, allow_transfer: only for fulfillment "pickup"')
+            if self.destination is None:
+                raise Invalid('destination: required to ship (or give fulfillment "pickup")')
+            return None
+        if self.pickup_node is None:
+            raise Invalid('pickup_node: required for fulfillment "pickup" (the store)')
+        if self.destination is not None:
+            raise Invalid("destination: a pickup order is collected at its pickup_node; leave "
+                          "destination out")  # fmt: skip
+        return Pickup(self.pickup_node, self.allow_transfer)
+
+    def shipped_to(self, where: str = "") -> "DestinationIn":
+        """The destination of an order shipped; Invalid for a pickup (`where` names the
+        entry of a list that cannot take one)."""
+        if self.pickup() is not None or self.destination is None:
+            raise Invalid(f'{where}fulfillment: "pickup" is not taken here; ship it')
+        return self.destination
+
+
+class OrderIn(FulfillmentIn, References):
     id: Id
-    destination: DestinationIn
     lines: Lines
     backorder: Flag = False
     """Accept waiting: what stock on hand cannot cover is promised from open purchase
@@ -552,6 +586,13 @@ class BackorderOut(Response):
     expected_at: float
 
 
+class PickupOut(Response):
+    node: str
+    legs: list[str]
+    allow_transfer: bool
+    ready_at: str | None
+
+
 class OrderOut(Response):
     id: str
     state: str
@@ -579,6 +620,10 @@ class OrderOut(Response):
     promised_date: str | None = None
     """For a backordered order: the local date its last backordered unit was expected at
     its node when the order was placed (YYYY-MM-DD)."""
+    fulfillment: Literal["ship", "pickup"] = "ship"
+    pickup: PickupOut | None = None
+    """Where a pickup order is collected, the nodes sending it units (legs), whether it
+    allowed them, and when it is ready (ISO time at the store)."""
 
 
 class EventOut(Response):
@@ -672,9 +717,8 @@ class BatchOut(Response):
 # --- reservations -----------------------------------------------------------------------
 
 
-class ReservationIn(Request):
+class ReservationIn(FulfillmentIn):
     cart: Id
-    destination: DestinationIn
     lines: Lines
     ttl_s: Annotated[int, Field(ge=MIN_TTL_S, le=MAX_TTL_S, strict=True), Whole] = 900
 
@@ -697,6 +741,8 @@ class ReservationOut(Response):
     order_id: str | None
     promise: OptionOut | None = None
     """The option held, for a hold made by POST /v1/promise."""
+    pickup: PickupOut | None = None
+    """The pickup store, legs and readiness of a click-and-collect hold."""
 
 
 # --- promise ----------------------------------------------------------------------------
@@ -875,6 +921,7 @@ class SettingsOut(Response):
     max_shipments_per_order: int | None
     default_service_level: str
     postal_country: str
+    pickup_days: int
 
 
 # --- node capacity ----------------------------------------------------------------------

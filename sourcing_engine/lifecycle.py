@@ -173,6 +173,28 @@ class OrderRecord:
     backordered: tuple[Backorder, ...] = ()
 
 
+def pickup_of(order: OrderRecord) -> dict[str, Any] | None:
+    """Where and when a pickup order is collected: {"node", "legs", "allow_transfer",
+    "ready_at"}, as it was created (or held), or from the pickup or ship-to-store option a
+    promise held; None for an order shipped to its customer."""
+    doc = order.document
+    if isinstance(pickup := doc.get("pickup"), dict):
+        return pickup
+    promised = doc.get("promise")
+    if isinstance(promised, dict) and promised.get("method") in ("pickup", "ship_to_store"):
+        store = promised["store"]
+        legs = sorted({s["node"] for s in promised.get("shipments", []) if s["node"] != store})
+        return {"node": store, "legs": legs, "ready_at": promised.get("ready_at"),
+                "allow_transfer": promised["method"] == "ship_to_store"}  # fmt: skip
+    return None
+
+
+def pickup_node_of(order: OrderRecord) -> str | None:
+    """The store a pickup order is collected at (None for a shipment)."""
+    pickup = pickup_of(order)
+    return None if pickup is None else str(pickup["node"])
+
+
 Disposition = Literal["restock", "quarantine", "write_off"]
 DISPOSITIONS: tuple[Disposition, ...] = ("restock", "quarantine", "write_off")
 """What becomes of a returned unit: back to sellable stock at the node receiving it, held

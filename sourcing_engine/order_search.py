@@ -34,13 +34,9 @@ def postal_code(value: str) -> str:
 def _method(order: OrderRecord) -> Iterable[str]:
     promise = order.document.get("promise")
     method = promise.get("method") if isinstance(promise, dict) else None
-    return [method if isinstance(method, str) else "ship"]
-
-
-def _pickup_node(order: OrderRecord) -> Iterable[str]:
-    promise = order.document.get("promise")
-    store = promise.get("store") if isinstance(promise, dict) else None
-    return [store] if isinstance(store, str) and store else []
+    if isinstance(method, str):
+        return [method]
+    return ["ship" if lifecycle.pickup_of(order) is None else "pickup"]
 
 
 def _document_text(key: str) -> Callable[[OrderRecord], Iterable[str]]:
@@ -60,8 +56,8 @@ def _postal_code(order: OrderRecord) -> Iterable[str]:
 SEARCH_FIELDS: dict[str, Callable[[OrderRecord], Iterable[str]]] = {
     "status": lambda o: [str(o.state)],
     "node": lambda o: lifecycle.node_units(o),  # nodes holding units (allocated or shipped)
-    "method": _method,  # the promised option's method; "ship" for an order without one
-    "pickup_node": _pickup_node,  # the store a pickup or ship-to-store order is collected at
+    "method": _method,  # the promised option's method, else its fulfillment (ship, pickup)
+    "pickup_node": lambda o: [n] if (n := lifecycle.pickup_node_of(o)) else [],  # its store
     "backordered_on": lambda o: sorted({b.inbound for b in o.backordered}),  # POs it waits for
     "external_reference": _document_text("external_reference"),
     "customer_reference": _document_text("customer_reference"),

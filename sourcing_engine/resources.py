@@ -13,7 +13,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sourcing_engine.domain import Inbound, Item, Node, Position, Unit
-from sourcing_engine.lifecycle import OrderRecord, Reservation, TransferRecord, backorders_data
+from sourcing_engine.lifecycle import (
+    OrderRecord,
+    Reservation,
+    TransferRecord,
+    backorders_data,
+    pickup_of,
+)
 
 PAYLOAD_VERSION = 2
 """The events' payload version: 2 carries `resource` (1: events recorded before, data only)."""
@@ -48,6 +54,8 @@ def order(o: OrderRecord) -> dict[str, Any]:
         "parcels": doc.get("parcels", []),
         "backordered": backorders_data(o.backordered),
         "promised_date": doc.get("promised_date"),
+        "fulfillment": "ship" if (pickup := pickup_of(o)) is None else "pickup",
+        "pickup": pickup,
         "external_reference": doc.get("external_reference"),
         "customer_reference": doc.get("customer_reference"),
     }

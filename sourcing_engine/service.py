@@ -35,10 +35,12 @@ from sourcing_engine.domain import (
     NetworkSettings,
     Node,
     Order,
+    Pickup,
     Plan,
     Position,
     Shipment,
     Unit,
+    merge_lines,
     merge_units,
     sku_totals,
     subtract_units,
@@ -56,6 +58,7 @@ from sourcing_engine.errors import (
     Invalid,
     NotFound,
     PreconditionFailed,
+    Shortage,
     UnknownItems,
     UnknownNode,
 )
@@ -852,6 +855,139 @@ class Service:
             backorders=backordered,
         )  # fmt: skip
 
+    # --- click and collect ----------------------------------------------------------------
+
+    def _at_pickup(
+        self, order_id: str, lines: Mapping[str, int], pickup: Pickup
+    ) -> tuple[tuple[Unit, ...], dict[str, Any]]:
+        """Units for a pickup order (or hold) and its document: from the store's shelf what
+        it has available; the rest, if the order allows a transfer, sourced by the engine
+        from the other nodes to the store (legs), else InsufficientStock naming the store's
+        short lines. The document carries the pickup: store, legs, and when it is ready
+        (the promise's dates: the store's pickup preparation on its opening hours, each leg
+        dated as ship-to-store is)."""
+        ref = self._network_reference()
+        node = ref.nodes.index.get(pickup.node)
+        if node is None:
+            raise UnknownNode(pickup.node)
+        store = ref.nodes.nodes[node]
+        if store.kind != "store":
+            raise Invalid(f"pickup_node: {pickup.node} is a {store.kind}; pickup is at a store")
+        have = {p.sku: p.available for p in self.store.positions(list(lines), [pickup.node])}
+        shelf = {s: min(q, have.get(s, 0)) for s, q in lines.items() if have.get(s, 0) > 0}
+        rest = {s: q - shelf.get(s, 0) for s, q in lines.items() if q > shelf.get(s, 0)}
+        to_store = Destination(store.lat, store.lon, residential=False)
+        units = [Unit(pickup.node, s, q) for s, q in shelf.items()]
+        if rest and not pickup.allow_transfer:
+            raise InsufficientStock(
+                [Shortage(s, (pickup.node,), lines[s], have.get(s, 0)) for s in sorted(rest)]
+            )
+        if rest:
+            legs = self.source([Order.of(order_id, to_store, rest.items())], exclude=(pickup.node,))
+            legs[0].require_complete()
+            units += legs[0].units
+        now = dt.datetime.now(dt.UTC)
+        days = ref.promise.days(node, now.year)
+        ready = [days.ready_for_pickup(now)] if shelf else []
+        leg_nodes = sorted({u.node for u in units if u.node != pickup.node})
+        ready += [
+            dt.datetime.fromtimestamp(self.leg_arrival(n, pickup.node, now), dt.UTC).astimezone(
+                days.tz
+            )
+            for n in leg_nodes
+        ]
+        ready_at = max((r for r in ready if r is not None), default=None)
+        merged = merge_units(units)
+        info = {"node": pickup.node, "legs": leg_nodes, "allow_transfer": pickup.allow_transfer,
+                "ready_at": None if ready_at is None else ready_at.isoformat()}  # fmt: skip
+        document = _document(to_store, self._price(to_store, merged), fulfillment="pickup",
+                             pickup=info)  # fmt: skip
+        return merged, document
+
+    def create_pickup_order(
+        self,
+        order_id: str,
+        lines: Mapping[str, int],
+        pickup: Pickup,
+        key: IdempotencyKey | None = None,
+        references: Mapping[str, str] | None = None,
+    ) -> Done[OrderRecord]:
+        """A click-and-collect order at the pickup store (`_at_pickup`), allocated whole,
+        sourced again if its stock or capacity was taken between the read and the write
+        (at most allocate_attempts times); references: its external and customer
+        references, kept in its document as a shipped order's are."""
+        quantities = merge_lines(lines.items())
+
+        def allocate(k: IdempotencyKey | None) -> OrderRecord:
+            for attempt in range(self.config.allocate_attempts):
+                units, document = self._at_pickup(order_id, quantities, pickup)
+                document = {**document, **(references or {})}
+                days = self.node_days({u.node for u in units})
+                try:
+                    return self.store.create_order(
+                        order_id, quantities, units, document, k, days=days
+                    )
+                except (InsufficientStock, InsufficientCapacity):
+                    if attempt == self.config.allocate_attempts - 1:
+                        raise
+            raise AssertionError("unreachable")
+
+        return self._keyed(key, allocate)
+
+    def ready_for_pickup(
+        self, order_id: str, key: IdempotencyKey | None = None, if_version: int | None = None
+    ) -> Done[OrderRecord]:
+        """The store has every unit of a pickup order (its shelf's picked, the legs'
+        arrived): ready for pickup (Conflict while other nodes still hold units)."""
+        return self._pickup_step(order_id, "ready", key, if_version)
+
+    def pick_up(
+        self, order_id: str, key: IdempotencyKey | None = None, if_version: int | None = None
+    ) -> Done[OrderRecord]:
+        """The customer collected the order at the store."""
+        return self._pickup_step(order_id, "pick_up", key, if_version)
+
+    def not_collected(
+        self, order_id: str, key: IdempotencyKey | None = None, if_version: int | None = None
+    ) -> Done[OrderRecord]:
+        """Nobody collected it (or the customer gave up): every unit is sellable at the
+        store again (the sweep `expire_pickups` does this after pickup_days)."""
+        return self._pickup_step(order_id, "not_collected", key, if_version)
+
+    def _pickup_step(
+        self,
+        order_id: str,
+        action: OrderAction,
+        key: IdempotencyKey | None,
+        if_version: int | None,
+    ) -> Done[OrderRecord]:
+        def prepare(order: OrderRecord) -> _Step:
+            node = lifecycle.pickup_node_of(order)
+            if node is None:
+                raise Conflict(
+                    f"order {order.id} is shipped to its customer, not collected at a store",
+                    current_state=str(order.state),
+                )
+            return _Step(lifecycle.Step(node=node))
+
+        return self._step(order_id, action, prepare, key, if_version)
+
+    def expire_pickups(self, limit: int = 1000, at: float | None = None) -> int:
+        """The not-collected sweep: orders ready for pickup for longer than the network's
+        pickup_days at `at` (UNIX seconds, default the store's now) are not collected,
+        their units sellable at the store again. Returns how many it marked (at most limit
+        a pass; one picked up meanwhile is left)."""
+        days = self._network_reference().settings.pickup_days
+        before = (self.store.now() if at is None else at) - days * 86400.0
+        marked = 0
+        for order_id in self.store.pickups_waiting(before, limit):
+            try:
+                self._pickup_step(order_id, "not_collected", None, None)
+                marked += 1
+            except Conflict:
+                continue  # collected (or marked by another process) since the read
+        return marked
+
     def allocate_batch(
         self,
         orders: Sequence[Order],
@@ -1095,6 +1231,12 @@ class Service:
                     f"(allocated at: {', '.join(sorted({u.node for u in order.allocations}))})",
                     current_state=str(order.state),
                 )
+            if node == lifecycle.pickup_node_of(order):
+                raise Conflict(
+                    f"order {order.id} is collected at {node}: its units there are handed "
+                    "over by pick_up once the order is ready for pickup, not shipped",
+                    current_state=str(order.state),
+                )
             units = () if lines is None else lifecycle.pick_units(
                 at_node, lines, order, f"allocated at {node}"
             )  # fmt: skip
@@ -1293,6 +1435,33 @@ class Service:
 
         return self._keyed(key, hold)
 
+    def reserve_pickup(
+        self,
+        cart: str,
+        lines: Mapping[str, int],
+        ttl_s: float,
+        pickup: Pickup,
+        key: IdempotencyKey | None = None,
+    ) -> Done[Reservation]:
+        """Hold a cart for click and collect at the pickup store, as a pickup order is
+        sourced (`_at_pickup`): the order committed from it is a pickup order."""
+        reservation_id = "res_" + uuid.uuid4().hex
+        quantities = merge_lines(lines.items())
+
+        def hold(k: IdempotencyKey | None) -> Reservation:
+            for attempt in range(self.config.allocate_attempts):
+                units, document = self._at_pickup(reservation_id, quantities, pickup)
+                try:
+                    return self.store.reserve(
+                        reservation_id, cart, units, ttl_s, k, document=document
+                    )
+                except InsufficientStock:
+                    if attempt == self.config.allocate_attempts - 1:
+                        raise
+            raise AssertionError("unreachable")
+
+        return self._keyed(key, hold)
+
     def get_reservation(self, reservation_id: str) -> Reservation:
         return self.store.get_reservation(reservation_id)
 
@@ -1326,7 +1495,7 @@ class Service:
             if destination is None and not isinstance(held, dict):
                 raise Invalid(f"destination: hold {reservation_id} has none; give one")
             to = destination or Destination.from_data(cast(dict[str, Any], held))
-            promised = hold.document.get("promise")
+            promised = hold.document.get("promise") or hold.document.get("pickup")
             if promised is not None and to.to_data() != held:
                 raise Conflict(
                     f"hold {reservation_id} was promised for its own destination; commit it "
@@ -1334,9 +1503,8 @@ class Service:
                     current_state=str(hold.state),
                 )
             plan = _held_plan(hold, to) or self._price(to, hold.units)
-            extra = {
-                k_: hold.document[k_] for k_ in ("promise", "backorder") if k_ in hold.document
-            }
+            kept = ("promise", "backorder", "fulfillment", "pickup")
+            extra = {k_: hold.document[k_] for k_ in kept if k_ in hold.document}
             document = _document(
                 to, plan, reservation=reservation_id, **extra, **(references or {})
             )

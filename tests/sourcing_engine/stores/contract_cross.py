@@ -78,13 +78,17 @@ class CrossContract:
         store.create_order("s1", {"A": 1}, [Unit(N2, "A", 1)], {
             "promise": {"method": "ship_to_store", "store": N1}})  # fmt: skip
         store.create_order("h1", {"A": 1}, [Unit(N1, "A", 1)], {})
+        store.create_order("c1", {"A": 1}, [Unit(N2, "A", 1)], {  # as click and collect keeps it
+            "fulfillment": "pickup", "pickup": {"node": N2, "legs": [], "allow_transfer": False,
+                                                "ready_at": None}})  # fmt: skip
 
         def ids(**filters: str) -> list[str]:
             return sorted(o.id for o in store.search_orders(OrderQuery.of(filters)).orders)
 
         assert ids(pickup_node=N1) == ["p1", "s1"]
         assert ids(pickup_node=N1, method="pickup") == ["p1"]
-        assert ids(pickup_node=N2) == []
+        assert ids(pickup_node=N2) == ids(pickup_node=N2, method="pickup") == ["c1"]
+        assert ids(method="ship") == ["h1"]
         store.transition("p1", "ready", node=N1)
         assert ids(status="ready_for_pickup", pickup_node=N1) == ["p1"]
         store.transition("p1", "pick_up", node=N1)
