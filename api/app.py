@@ -22,6 +22,7 @@ from sourcing_engine.api import (
     keys,
     network,
     network_settings,
+    order_reads,
     orders,
     promise,
     reservations,
@@ -44,7 +45,9 @@ log = logging.getLogger("api")
 
 class Reaper:
     """Marks expired holds every `interval_s` in a background thread. Expired holds count
-    for nothing even before they are marked; this only records their end (and events)."""
+    for nothing even before they are marked; this only records their end (and events).
+    The same pass marks pickup orders waiting longer than the network's pickup_days as
+    not collected (their units sellable at the store again)."""
 
     def __init__(self, service: Service, interval_s: float, metrics: Metrics) -> None:
         self.service = service
@@ -64,6 +67,7 @@ class Reaper:
         while not self._stop.wait(self.interval_s):
             try:
                 self.metrics.holds.labels("expired").inc(self.service.expire_reservations())
+                self.service.expire_pickups()
             except StoreUnavailable as exc:  # the next pass tries again
                 log.warning("hold reaper: %s", exc)
             except Exception:  # the next pass tries again; a crash would stop reaping
@@ -112,8 +116,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     # each router carries its /v1 prefix itself, so a route's path is its full template
     # (the label of its metrics)
-    for area in (network, network_settings, stock, capacity, orders, reservations, promise,
-                 events, exports, keys, webhooks, transfers):  # fmt: skip
+    for area in (network, network_settings, stock, capacity, order_reads, orders, reservations,
+                 promise, events, exports, keys, webhooks, transfers):  # fmt: skip
         app.include_router(area.router)
     app.include_router(explanations_router)
     app.include_router(whatif_router)

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sourcing_engine.errors import (
     Conflict,
     DomainError,
+    EntriesRefused,
     IdempotencyInFlight,
     IdempotencyMismatch,
     InsufficientCapacity,
@@ -94,7 +95,14 @@ def domain_error(exc: DomainError) -> tuple[int, dict[str, Any]]:
     if route is not None:
         message += f" ({route})"
     details: list[dict[str, Any]] = []
-    if isinstance(exc, InsufficientStock):
+    if isinstance(exc, EntriesRefused):
+        status, code = (409, "stale_counts") if exc.stale_only else (422, "invalid_entries")
+        details = [
+            {"field": f"{exc.what}[{p.entry}]", "entry": p.entry, "node": p.node, "sku": p.sku,
+             "problem": p.problem, "message": p.message}
+            for p in exc.problems
+        ]  # fmt: skip
+    elif isinstance(exc, InsufficientStock):
         details = [
             {"sku": s.sku, "nodes": list(s.nodes), "requested": s.requested,
              "available": s.available}

@@ -24,6 +24,7 @@ from sourcing_engine.api.schemas import (
     OrderDetailOut,
     OrderIn,
     OrderOut,
+    ReallocateIn,
     RejectIn,
     ReturnIn,
     ShipIn,
@@ -63,10 +64,25 @@ async def create_order(
     body: OrderIn, service: ServiceDep, idem: IdempotencyDep, metrics: MetricsDep
 ) -> Response:
     """Source the order with the engine on live stock, then allocate it whole, atomically.
-    409 `insufficient_stock` lists every short line (SKU, nodes tried, requested,
-    available); 409 `conflict` if the id exists."""
-    order = order_of(body.id, body.destination, body.lines, service.postal_country())
+    With `backorder: true` what stock cannot cover is promised from open purchase orders
+    (`backordered`, `promised_date`) in the same step (shipped orders only). 409
+    `insufficient_stock` lists every short line (SKU, nodes tried, requested, available);
+    409 `conflict` if the id exists."""
     key = idem.key_for(body)
+    if (pickup := body.pickup()) is not None:
+        if body.backorder:
+            raise Invalid('backorder: only for shipped orders, not with fulfillment "pickup"')
+        lines = lines_of(body.lines)
+        refs = body.references()
+        done = counted(
+            metrics,
+            "order",
+            lambda: service.create_pickup_order(body.id, lines, pickup, key, refs),
+        )
+        return answer(done, render.order, 201)
+    order = order_of(
+        body.id, body.shipped_to(), body.lines, service.postal_country(), body, body.backorder
+    )
     done = counted(metrics, "order", lambda: service.create_order(order, key))
     return answer(done, render.order, 201)
 
@@ -105,7 +121,8 @@ def allocate_batch(
     body.check_distinct()
     by_id = {o.id: o for o in body.orders}
     country = service.postal_country()
-    orders = [order_of(o.id, o.destination, o.lines, country) for o in body.orders]
+    orders = [order_of(o.id, o.shipped_to(f"orders[{i}]."), o.lines, country, o, o.backorder)
+              for i, o in enumerate(body.orders)]  # fmt: skip
     language, _ = negotiate(accept_language)
     headers = {"Content-Language": language} if explain else None
 
@@ -191,6 +208,36 @@ async def release(
     return answer(service.release(order_id, idem.key_for(None), version), render.order, 200)
 
 
+@router.post("/orders/{order_id}/ready", responses=STEP, response_model=OrderOut)
+async def ready(
+    order_id: OrderId, service: ServiceDep, idem: IdempotencyDep, version: IfMatchDep
+) -> Response:
+    """A pickup order's store has every unit (its shelf's, and the legs' shipped there):
+    ready_for_pickup (409 while another node still holds units, or for an order shipped
+    to its customer). It is not collected after the network's `pickup_days`."""
+    done = service.ready_for_pickup(order_id, idem.key_for(None), version)
+    return answer(done, render.order, 200)
+
+
+@router.post("/orders/{order_id}/pick-up", responses=STEP, response_model=OrderOut)
+async def pick_up(
+    order_id: OrderId, service: ServiceDep, idem: IdempotencyDep, version: IfMatchDep
+) -> Response:
+    """The customer collected a ready order: the store's units leave its on hand."""
+    return answer(service.pick_up(order_id, idem.key_for(None), version), render.order, 200)
+
+
+@router.post("/orders/{order_id}/not-collected", responses=STEP, response_model=OrderOut)
+async def not_collected(
+    order_id: OrderId, service: ServiceDep, idem: IdempotencyDep, version: IfMatchDep
+) -> Response:
+    """Nobody collected a ready order (the service does it by itself after
+    `pickup_days`): its units are sellable at the store again, the legs' units restocked
+    there."""
+    done = service.not_collected(order_id, idem.key_for(None), version)
+    return answer(done, render.order, 200)
+
+
 @router.post("/orders/{order_id}/ship", responses=STEP, response_model=OrderOut)
 async def ship(
     order_id: OrderId,
@@ -243,6 +290,24 @@ async def reject(
     return answer(done, render.order, 200)
 
 
+@router.post("/orders/{order_id}/reallocate", responses=STEP, response_model=OrderOut)
+async def reallocate(
+    order_id: OrderId,
+    service: ServiceDep,
+    idem: IdempotencyDep,
+    version: IfMatchDep,
+    body: Annotated[ReallocateIn | None, Body()] = None,
+) -> Response:
+    """Source the order's units at nodes it is not released to again on the stock
+    available now (never from a node that rejected their SKU), and move them to the new
+    plan in one atomic step if the order then costs more than `min_saving` less (event
+    `order.reallocated`, version + 1); otherwise the order is answered as it is, unchanged.
+    409 if every unit is at a node it is released to."""
+    min_saving = 0.0 if body is None else body.min_saving
+    done = service.reallocate(order_id, min_saving, idem.key_for(body), version)
+    return answer(done, render.order, 200)
+
+
 @router.post("/orders/{order_id}/return", responses=STEP, response_model=OrderOut)
 async def return_units(
     order_id: OrderId,
@@ -251,8 +316,13 @@ async def return_units(
     idem: IdempotencyDep,
     version: IfMatchDep,
 ) -> Response:
-    """Shipped units came back; with restock they are on hand again at the node that
-    shipped them."""
+    """Shipped units came back, at `receiving_node` (any node; default: the node that
+    shipped them), each line with its `disposition`: restocked units are sellable there
+    again; quarantined and written-off units add no stock. Event `order.returned` with the
+    lines, their dispositions and the receiving node."""
     lines = [(ln.sku, ln.qty, ln.node) for ln in body.lines]
-    done = service.return_units(order_id, lines, body.restock, idem.key_for(body), version)
+    done = service.return_units(
+        order_id, lines, body.restock, idem.key_for(body), version,
+        at=body.receiving_node, dispositions=[ln.disposition for ln in body.lines],
+    )  # fmt: skip
     return answer(done, render.order, 200)

@@ -147,8 +147,9 @@ def _availability(service: Service, a: SkuAvailability) -> dict[str, Any]:
     by_date: dict[dt.date, list[dict[str, Any]]] = defaultdict(list)
     for b in a.incoming:
         by_date[service.inbound_date(b)].append(
-            {"id": b.id, "node": b.node, "sku": b.sku, "qty": b.qty, "expected_at": b.expected_at}
-        )
+            {"id": b.id, "node": b.node, "sku": b.sku, "qty": b.qty, "expected_at": b.expected_at,
+             "backordered": b.backordered}
+        )  # fmt: skip
     return {
         "sku": a.sku,
         "sellable": a.sellable,

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from fastapi.responses import Response
 
-from sourcing_engine.domain import Position, Unit
+from sourcing_engine import events, resources
 from sourcing_engine.lifecycle import OrderRecord, Reservation, TransferRecord
 from sourcing_engine.stores.base import Event
 
@@ -28,85 +28,39 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     return ORJSONResponse(data, status, headers)
 
 
-def units(found: Iterable[Unit]) -> list[dict[str, Any]]:
-    return [{"node": u.node, "sku": u.sku, "qty": u.qty} for u in found]
+units = resources.units
+order = resources.order
+position = resources.position
 
 
-def order(o: OrderRecord) -> dict[str, Any]:
-    doc = o.document
-    return {
-        "id": o.id,
-        "state": str(o.state),
-        "lines": [{"sku": s, "qty": q} for s, q in sorted(o.lines.items())],
-        "allocations": units(o.allocations),
-        "shipped": units(o.shipped),
-        "returned": units(o.returned),
-        "released_nodes": list(o.released_nodes),
-        "destination": doc.get("destination"),
-        "plan": doc.get("plan"),
-        "excluded_nodes": list(doc.get("excluded_nodes", [])),
-        "reservation_id": doc.get("reservation"),
-        "promise": doc.get("promise"),
-        "backorder": doc.get("backorder"),
-        "parcels": doc.get("parcels", []),
-    }
+event = events.envelope
 
 
-def event(e: Event) -> dict[str, Any]:
-    return {"seq": e.seq, "at": e.at, "type": e.type, "subject": e.subject, "data": e.data}
-
-
-def order_detail(o: OrderRecord, history: Iterable[Event]) -> dict[str, Any]:
+def order_summary(o: OrderRecord) -> dict[str, Any]:
     return {
         **order(o),
         "version": o.version,
         "created_at": o.created_at,
         "updated_at": o.updated_at,
-        "history": [event(e) for e in history],
+    }
+
+
+def order_detail(o: OrderRecord, history: Iterable[Event]) -> dict[str, Any]:
+    return {**order_summary(o), "history": [event(e) for e in history]}
+
+
+def transfer(t: TransferRecord) -> dict[str, Any]:
+    return {
+        **resources.transfer(t),
+        "version": t.version,
+        "created_at": t.created_at,
+        "updated_at": t.updated_at,
     }
 
 
 def reservation(r: Reservation) -> dict[str, Any]:
     return {
-        "id": r.id,
-        "cart": r.cart,
-        "state": str(r.state),
-        "units": units(r.units),
-        "created_at": r.created_at,
-        "expires_at": r.expires_at,
-        "order_id": r.order_id,
+        **resources.hold(r),
         "promise": r.document.get("promise"),
-    }
-
-
-def position(p: Position) -> dict[str, Any]:
-    return {
-        "node": p.node,
-        "sku": p.sku,
-        "on_hand": p.on_hand,
-        "safety_stock": p.safety_stock,
-        "reserved": p.reserved,
-        "allocated": p.allocated,
-        "available": p.available,
-        "oversold": p.oversold,
-    }
-
-
-def _lines(lines: dict[str, int]) -> list[dict[str, Any]]:
-    return [{"sku": s, "qty": q} for s, q in sorted(lines.items())]
-
-
-def transfer(t: TransferRecord) -> dict[str, Any]:
-    return {
-        "id": t.id,
-        "state": str(t.state),
-        "source": t.source,
-        "destination": t.destination,
-        "lines": _lines(t.lines),
-        "received": _lines(t.received),
-        "in_transit": _lines(t.in_transit),
-        "expected_at": t.expected_at,
-        "version": t.version,
-        "created_at": t.created_at,
-        "updated_at": t.updated_at,
+        "pickup": r.document.get("pickup"),
     }

@@ -37,11 +37,13 @@ async def reserve(
 ) -> Response:
     """Source the cart's lines with the engine and hold the units for `ttl_s` seconds.
     Once expired a hold counts for nothing, whether or not the reaper has marked it."""
-    destination = body.destination.to_destination(service.postal_country())
+    pickup, key = body.pickup(), idem.key_for(body)
     try:
-        done = service.reserve(
-            body.cart, destination, lines_of(body.lines), body.ttl_s, idem.key_for(body)
-        )
+        if pickup is not None:
+            done = service.reserve_pickup(body.cart, lines_of(body.lines), body.ttl_s, pickup, key)
+        else:
+            destination = body.shipped_to().to_destination(service.postal_country())
+            done = service.reserve(body.cart, destination, lines_of(body.lines), body.ttl_s, key)
     except InsufficientStock as exc:
         metrics.shortage("reservation", len(exc.shortages))
         raise
@@ -80,7 +82,7 @@ async def commit(
         else body.destination.to_destination(service.postal_country())
     )
     done = service.commit_reservation(
-        reservation_id, body.order_id, destination, idem.key_for(body)
+        reservation_id, body.order_id, destination, idem.key_for(body), body.references()
     )
     if not done.replayed:
         metrics.holds.labels("committed").inc()

@@ -6,6 +6,7 @@ quantity is bounded so that no request can ask for unbounded work.
 """
 
 from collections import Counter
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -19,12 +20,15 @@ from sourcing_engine.domain import (
     Node,
     NodeCalendar,
     Order,
+    Pickup,
+    Position,
     merge_lines,
 )
 from sourcing_engine.errors import Invalid, UnknownZip
 from sourcing_engine.exchange import CalendarSpec, DestinationSpec, SettingsSpec, Whole
 from sourcing_engine.geocode import destination
 from sourcing_engine.service import StockView
+from sourcing_engine.stock_sync import MAX_SEQUENCE, StockAdjustment, StockCount
 from sourcing_engine.stores.base import ApiKey
 
 MAX_LINE_QTY = 10_000
@@ -41,6 +45,8 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$"
 
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=ID_PATTERN, strict=True)]
 Text = Annotated[str, Field(min_length=1, max_length=500, strict=True)]
+Reference = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^\S(.*\S)?$", strict=True)]
+"""An id in another system: any text without leading or trailing blanks."""
 Qty = Annotated[int, Field(ge=1, le=MAX_LINE_QTY, strict=True), Whole]
 Count = Annotated[int, Field(ge=0, le=MAX_STOCK, strict=True), Whole]
 Number = Annotated[float, Field(strict=True)]
@@ -88,10 +94,25 @@ def lines_of(lines: list[Line]) -> dict[str, int]:
 
 
 def order_of(
-    order_id: str, destination: "DestinationIn", lines: list[Line], country: str = "US"
+    order_id: str,
+    destination: "DestinationIn",
+    lines: list[Line],
+    country: str = "US",
+    references: "References | None" = None,
+    backorder: bool = False,
 ) -> Order:
-    return Order.of(
-        order_id, destination.to_destination(country), [(ln.sku, ln.qty) for ln in lines]
+    order = Order.of(
+        order_id,
+        destination.to_destination(country),
+        [(ln.sku, ln.qty) for ln in lines],
+        backorder,
+    )
+    if references is None:
+        return order
+    return replace(
+        order,
+        external_reference=references.external_reference,
+        customer_reference=references.customer_reference,
     )
 
 
@@ -195,7 +216,9 @@ class Upserted(Response):
 class CountIn(Request):
     sku: Id
     on_hand: Count
-    safety_stock: Count = 0
+    safety_stock: Count | None = Field(
+        None, description="Units never promised; left out, the stored value stays (0 if new)"
+    )
 
 
 class SnapshotIn(Request):
@@ -205,9 +228,10 @@ class SnapshotIn(Request):
     counts: Annotated[list[CountIn], Field(min_length=1, max_length=MAX_COUNTS_PER_SNAPSHOT)]
     reason: Text = "snapshot"
 
-    def counts_by_sku(self) -> dict[str, tuple[int, int]]:
-        """sku -> (on hand, safety stock); Invalid naming a SKU counted more than once (a
-        rule JSON Schema cannot state, so it is the service's refusal, not the schema's)."""
+    def counts_by_sku(self) -> dict[str, tuple[int, int | None]]:
+        """sku -> (on hand, safety stock or None to keep it); Invalid naming a SKU counted
+        more than once (a rule JSON Schema cannot state, so it is the service's refusal, not
+        the schema's)."""
         dup = sorted(s for s, n in Counter(c.sku for c in self.counts).items() if n > 1)
         if dup:
             raise Invalid(f"counts: SKU {', '.join(dup)} counted more than once")
@@ -234,6 +258,62 @@ class AdjustmentIn(Request):
         if self.delta == 0:
             raise ValueError("delta: expected a non-zero number of units")
         return self
+
+
+# --- stock sync: counts as of a time or a source's sequence, bulk adjustments (stock_sync.py)
+
+MAX_SYNC_ENTRIES = 10_000
+
+
+class SyncCountIn(Request):
+    node: Id
+    sku: Id
+    on_hand: Count
+    safety_stock: Count | None = Field(
+        None, description="Units never promised; left out, the stored value stays (0 if new)"
+    )
+    as_of: AwareDatetime | None = Field(
+        None, description="When this position was counted, if not the call's as_of"
+    )
+
+
+class CountsIn(Request):
+    """Counts of many positions from one system, applied all or nothing. Each is applied
+    relative to the movements the engine recorded since its as_of; a count not after the
+    last one applied from the same source at that position is refused as stale."""
+
+    source: Id | None = Field(
+        None, description="The counting system (a POS, a WMS): staleness is judged per source"
+    )
+    sequence: Annotated[int, Field(ge=0, le=MAX_SEQUENCE, strict=True), Whole] | None = Field(
+        None,
+        description="The source's own increasing number of this message (needs `source`)",
+    )
+    as_of: AwareDatetime | None = Field(
+        None, description="When the counts were taken (ISO 8601 with offset); default: now"
+    )
+    reason: Text = "count"
+    counts: Annotated[list[SyncCountIn], Field(min_length=1, max_length=MAX_SYNC_ENTRIES)]
+
+    def stock_counts(self) -> list[StockCount]:
+        """The counts as the store takes them (a sequence without a source is refused
+        there, per entry)."""
+        out = []
+        for c in self.counts:
+            as_of = c.as_of or self.as_of
+            out.append(StockCount(c.node, c.sku, c.on_hand, c.safety_stock,
+                                  as_of.timestamp() if as_of else None,
+                                  self.source, self.sequence))  # fmt: skip
+        return out
+
+
+class AdjustmentsIn(Request):
+    """Adjustments applied in order, all or nothing."""
+
+    adjustments: Annotated[list[AdjustmentIn], Field(min_length=1, max_length=MAX_SYNC_ENTRIES)]
+
+    def stock_adjustments(self) -> list[StockAdjustment]:
+        return [StockAdjustment(a.node, a.sku, a.delta, a.reason) for a in self.adjustments]
 
 
 class PositionOut(Response):
@@ -290,13 +370,73 @@ class StockOut(Response):
         )
 
 
+class PositionsOut(Response):
+    """The positions after a bulk call, one per entry, in entry order."""
+
+    positions: list[PositionOut]
+
+    @staticmethod
+    def of(positions: tuple[Position, ...]) -> dict[str, Any]:
+        return {"positions": [render.position(p) for p in positions]}
+
+
 # --- orders -----------------------------------------------------------------------------
 
 
-class OrderIn(Request):
+class References(Request):
+    external_reference: Reference | None = None
+    """The order's id in the system that sent it (a web shop, a marketplace): customer
+    care finds the order by it (GET /v1/orders?external_reference=...)."""
+    customer_reference: Reference | None = None
+    """The customer's id or account number there (GET /v1/orders?customer_reference=...)."""
+
+    def references(self) -> dict[str, str]:
+        found = {"external_reference": self.external_reference,
+                 "customer_reference": self.customer_reference}  # fmt: skip
+        return {k: v for k, v in found.items() if v is not None}
+
+
+class FulfillmentIn(Request):
+    """How an order (or a hold) reaches its customer: shipped to `destination`, or
+    collected at the store `pickup_node` (click and collect). allow_transfer: when the
+    store's shelf lacks units, other nodes may send them there (a leg), then pickup."""
+
+    destination: DestinationIn | None = None
+    fulfillment: Literal["ship", "pickup"] = "ship"
+    pickup_node: Id | None = None
+    allow_transfer: Flag = False
+
+    def pickup(self) -> Pickup | None:
+        """The pickup (None: shipped); Invalid naming the field of a combination that
+        cannot be (a field JSON Schema cannot tie to another)."""
+        if self.fulfillment == "ship":
+            if self.pickup_node is not None or self.allow_transfer:
+                raise Invalid('pickup_node, allow_transfer: only for fulfillment "pickup"')
+            if self.destination is None:
+                raise Invalid('destination: required to ship (or give fulfillment "pickup")')
+            return None
+        if self.pickup_node is None:
+            raise Invalid('pickup_node: required for fulfillment "pickup" (the store)')
+        if self.destination is not None:
+            raise Invalid("destination: a pickup order is collected at its pickup_node; leave "
+                          "destination out")  # fmt: skip
+        return Pickup(self.pickup_node, self.allow_transfer)
+
+    def shipped_to(self, where: str = "") -> "DestinationIn":
+        """The destination of an order shipped; Invalid for a pickup (`where` names the
+        entry of a list that cannot take one)."""
+        if self.pickup() is not None or self.destination is None:
+            raise Invalid(f'{where}fulfillment: "pickup" is not taken here; ship it')
+        return self.destination
+
+
+class OrderIn(FulfillmentIn, References):
     id: Id
-    destination: DestinationIn
     lines: Lines
+    backorder: Flag = False
+    """Accept waiting: what stock on hand cannot cover is promised from open purchase
+    orders, earliest arrival first (refused as insufficient_stock only if they cannot
+    cover it either)."""
 
 
 class BatchIn(Request):
@@ -343,16 +483,27 @@ class RejectIn(Request):
     lines: Lines | None = None
 
 
+class ReallocateIn(Request):
+    min_saving: Annotated[float, Field(ge=0, le=1e9, strict=True)] = 0.0
+    """Move the order only if its plan then costs more than this less (its currency)."""
+
+
 class ReturnLine(Request):
     sku: Id
     qty: Qty
     node: Id | None = None
     """The node that shipped them (default: any that did)."""
+    disposition: Literal["restock", "quarantine", "write_off"] | None = None
+    """restock: sellable again at the receiving node; quarantine (held apart for
+    inspection) and write_off add no sellable stock. Default: `restock` of the body."""
 
 
 class ReturnIn(Request):
     lines: Annotated[list[ReturnLine], Field(min_length=1, max_length=MAX_LINES)]
     restock: Flag = True
+    """The disposition of lines that give none: restock (true) or write_off (false)."""
+    receiving_node: Id | None = None
+    """Where the units came back (any node; default: each at the node that shipped it)."""
 
 
 class DestinationOut(Response):
@@ -425,6 +576,23 @@ class OptionOut(Response):
     """With explain=true: {"shipments": [...]}, each shipment term by term (ship options)."""
 
 
+class BackorderOut(Response):
+    """qty units of sku promised from purchase order `inbound`, expected at node."""
+
+    inbound: str
+    node: str
+    sku: str
+    qty: int
+    expected_at: float
+
+
+class PickupOut(Response):
+    node: str
+    legs: list[str]
+    allow_transfer: bool
+    ready_at: str | None
+
+
 class OrderOut(Response):
     id: str
     state: str
@@ -443,6 +611,19 @@ class OrderOut(Response):
     """The cart's units promised from purchase orders, recorded with the order."""
     parcels: list[ParcelOut] = []
     """Each shipment as it shipped: node, units, carrier and tracking number."""
+    external_reference: str | None = None
+    """The order's id in the system that sent it (a web shop, a marketplace)."""
+    customer_reference: str | None = None
+    """The customer's id or account number, for customer care lookups."""
+    backordered: list[BackorderOut] = []
+    """Units still waiting for purchase orders (allocated at their node on receipt)."""
+    promised_date: str | None = None
+    """For a backordered order: the local date its last backordered unit was expected at
+    its node when the order was placed (YYYY-MM-DD)."""
+    fulfillment: Literal["ship", "pickup"] = "ship"
+    pickup: PickupOut | None = None
+    """Where a pickup order is collected, the nodes sending it units (legs), whether it
+    allowed them, and when it is ready (ISO time at the store)."""
 
 
 class EventOut(Response):
@@ -450,14 +631,50 @@ class EventOut(Response):
     at: float
     type: str
     subject: str
+    payload_version: int
+    """2: `resource` is the changed record after the change (1: recorded before events
+    carried it; `resource` is null)."""
     data: dict[str, Any]
+    """What changed (units moved, the reason, a receipt's quantity)."""
+    resource: dict[str, Any] | None
+    """The record after the change, as its GET answers it: an order (type order.*), a hold
+    (reservation.*, without its promise), a stock position (stock.adjusted,
+    inbound.received), a node's counted positions (stock.snapshot), a node, an item, a
+    purchase order or transfer (inbound.created / updated) or a setting."""
 
 
-class OrderDetailOut(OrderOut):
+class OrderSummaryOut(OrderOut):
     version: int
     created_at: float
     updated_at: float
+
+
+class OrderDetailOut(OrderSummaryOut):
     history: list[EventOut]
+
+
+class OrdersOut(Response):
+    orders: list[OrderSummaryOut]
+    """Newest first (by creation time, then id)."""
+    next_cursor: str | None
+    """Pass as `cursor` for the next page; null on the last page."""
+
+
+class HistoryEventOut(EventOut):
+    code: str
+    """The decision: placed, sourced, released, shipped, cancelled, rejected, resourced,
+    unfillable, returned (or the event's own name for a type added later)."""
+    reason: str
+    """The decision in one line, from the event's data."""
+    explained: bool
+    """The engine chose nodes here: `explanation` says why those nodes."""
+
+
+class HistoryOut(Response):
+    order_id: str
+    explanation: str
+    """Where the explanation of the order's sourcing is (GET, scope orders)."""
+    events: list[HistoryEventOut]
 
 
 class ShortLineOut(Response):
@@ -519,16 +736,15 @@ class JobOut(Response):
 # --- reservations -----------------------------------------------------------------------
 
 
-class ReservationIn(Request):
+class ReservationIn(FulfillmentIn):
     cart: Id
-    destination: DestinationIn
     lines: Lines
     ttl_s: Annotated[int, Field(ge=MIN_TTL_S, le=MAX_TTL_S, strict=True), Whole] = 900
 
 
-class CommitIn(Request):
+class CommitIn(References):
     """The order the hold becomes, and where it ships (left out: where the hold was
-    sourced for)."""
+    sourced for), with its references."""
 
     order_id: Id
     destination: DestinationIn | None = None
@@ -544,6 +760,8 @@ class ReservationOut(Response):
     order_id: str | None
     promise: OptionOut | None = None
     """The option held, for a hold made by POST /v1/promise."""
+    pickup: PickupOut | None = None
+    """The pickup store, legs and readiness of a click-and-collect hold."""
 
 
 # --- promise ----------------------------------------------------------------------------
@@ -613,11 +831,24 @@ class AvailableAtOut(Response):
     allocated: int
 
 
+class InboundOut(Response):
+    """A purchase order or transfer still open: `qty` not yet received."""
+
+    id: str
+    node: str
+    sku: str
+    qty: int
+    """Units still open (not received)."""
+    expected_at: float
+    backordered: int
+    """Of the open units, how many orders are waiting for (promised on backorder)."""
+
+
 class IncomingOut(Response):
     date: str
     """The local date at the receiving node."""
     qty: int
-    inbound: list[InboundIn]
+    inbound: list[InboundOut]
 
 
 class SkuAvailabilityOut(Response):
@@ -709,6 +940,7 @@ class SettingsOut(Response):
     max_shipments_per_order: int | None
     default_service_level: str
     postal_country: str
+    pickup_days: int
 
 
 # --- node capacity ----------------------------------------------------------------------

@@ -272,6 +272,11 @@ DEFAULT_UNFILLED_PENALTY = 1_000_000.0
 only without stock (and the order is then refused with every short line)."""
 
 
+DEFAULT_PICKUP_DAYS = 7
+MAX_PICKUP_DAYS = 90
+"""Days an order ready for pickup waits at the store by default, and at most."""
+
+
 @dataclass(frozen=True)
 class NetworkSettings:
     """How the live service sources and promises on its network: one versioned document.
@@ -281,7 +286,9 @@ class NetworkSettings:
     (None: no cap); default_service_level: the level an order ships by unless a promise
     chose another (None: the carrier's first), its rate factor scales the rate card the
     orders are sourced on; postal_country: the country of a postal code given without one
-    (None: the carrier's). version: the store's, +1 per change (0: never stored).
+    (None: the carrier's); pickup_days: how many days an order ready for pickup waits at
+    the store before it is not collected and its units are sellable again. version: the
+    store's, +1 per change (0: never stored).
     """
 
     carrier: Carrier
@@ -291,6 +298,7 @@ class NetworkSettings:
     default_service_level: str | None = None
     postal_country: str | None = None
     version: int = 0
+    pickup_days: int = DEFAULT_PICKUP_DAYS
 
     def __post_init__(self) -> None:
         names = [lv.name for lv in self.carrier.levels]
@@ -303,6 +311,8 @@ class NetworkSettings:
             raise ValueError("max_shipments_per_order: expected at least 1 (or none: no cap)")
         if min(self.unfilled_penalty_per_unit, self.split_penalty) < 0:
             raise ValueError("penalties: expected amounts >= 0")
+        if not 1 <= self.pickup_days <= MAX_PICKUP_DAYS:
+            raise ValueError(f"pickup_days: expected 1 to {MAX_PICKUP_DAYS} days")
 
     @property
     def currency(self) -> str:
@@ -391,22 +401,48 @@ def merge_lines(lines: Iterable[tuple[str, int]]) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class Order:
-    """A customer order (or a cart): where it goes and what it holds, one line per SKU."""
+    """A customer order (or a cart): where it goes and what it holds, one line per SKU;
+    backorder: whether the customer accepts waiting for open purchase orders for what
+    stock on hand cannot cover."""
 
     id: str
     destination: Destination
     lines: tuple[Line, ...]
+    external_reference: str | None = None
+    """The order's id in the system that sent it (a web shop, a marketplace)."""
+    customer_reference: str | None = None
+    """The customer's id or account there (customer care finds orders by either)."""
+    backorder: bool = False
+
+    @property
+    def references(self) -> dict[str, str]:
+        """The references given, by name (as the order's document keeps them)."""
+        found = {"external_reference": self.external_reference,
+                 "customer_reference": self.customer_reference}  # fmt: skip
+        return {k: v for k, v in found.items() if v is not None}
 
     @staticmethod
-    def of(id: str, destination: Destination, lines: Iterable[tuple[str, int]]) -> "Order":
+    def of(
+        id: str, destination: Destination, lines: Iterable[tuple[str, int]], backorder: bool = False
+    ) -> "Order":
         """The order of (sku, qty) lines, two lines of one SKU merged into one."""
         merged = merge_lines(lines)
-        return Order(id, destination, tuple(Line(s, q) for s, q in merged.items()))
+        lines_ = tuple(Line(s, q) for s, q in merged.items())
+        return Order(id, destination, lines_, backorder=backorder)
 
     @property
     def quantities(self) -> dict[str, int]:
         """SKU -> units ordered."""
         return {ln.sku: ln.qty for ln in self.lines}
+
+
+@dataclass(frozen=True)
+class Pickup:
+    """Click and collect: the store an order (or a hold) is collected at, and whether other
+    nodes may send it the units its shelf lacks (a leg to the store, then pickup)."""
+
+    node: str
+    allow_transfer: bool = False
 
 
 # --- units at nodes ----------------------------------------------------------------------
@@ -465,13 +501,20 @@ class Position:
 
 @dataclass(frozen=True)
 class Inbound:
-    """Expected supply: a purchase order or transfer arriving at a node."""
+    """Expected supply: a purchase order or transfer arriving at a node. qty: units still
+    open (not received); backordered: how many of them orders are waiting for."""
 
     id: str
     node: str
     sku: str
     qty: int
     expected_at: float
+    backordered: int = 0
+
+    @property
+    def free(self) -> int:
+        """Open units no order waits for yet."""
+        return max(0, self.qty - self.backordered)
 
 
 @dataclass(frozen=True, eq=False)

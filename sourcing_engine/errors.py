@@ -155,3 +155,37 @@ class IdempotencyInFlight(DomainError):
 
 class StoreUnavailable(DomainError):
     """The store cannot be reached or refused to work; the request may be retried."""
+
+
+# --- stock sync (sourcing_engine/stock_sync.py) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class EntryProblem:
+    """Why one entry of a bulk stock call was refused: its index in the call, its position,
+    the kind (invalid, unknown_node, unknown_sku, stale, ahead, too_old, below_zero) and
+    what was expected."""
+
+    entry: int
+    node: str
+    sku: str
+    problem: str
+    message: str
+
+
+class EntriesRefused(Invalid):
+    """Entries of a bulk stock call that cannot apply: the call applied nothing."""
+
+    def __init__(self, what: str, problems: Sequence[EntryProblem]) -> None:
+        self.what = what
+        self.problems = tuple(problems)
+        shown = "; ".join(
+            f"{what}[{p.entry}] ({p.node}/{p.sku}): {p.message}" for p in self.problems[:10]
+        )
+        more = f"; and {len(self.problems) - 10} more" if len(self.problems) > 10 else ""
+        super().__init__(f"{len(self.problems)} of the {what} refused, none applied: {shown}{more}")
+
+    @property
+    def stale_only(self) -> bool:
+        """Every problem is a stale count (a conflict with newer data, not bad input)."""
+        return all(p.problem == "stale" for p in self.problems)

@@ -7,14 +7,32 @@ patterns.
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 from sourcing_engine.errors import Invalid
+from sourcing_engine.resources import PAYLOAD_VERSION
 from sourcing_engine.stores.base import Event, Store
 
-EVENT_FAMILIES = ("order", "reservation", "stock", "inbound", "settings")
+EVENT_FAMILIES = (
+    "order", "reservation", "stock", "inbound", "settings", "node", "item", "transfer",
+)  # fmt: skip
 MAX_SCAN = 10_000
 """Events a filtered read looks through at most per call (its cursor says where it stopped)."""
 PAGE = 1000
+
+
+def envelope(e: Event) -> dict[str, Any]:
+    """An event as the feed answers it and a webhook posts it: its type, the time, the
+    payload version, what changed (`data`) and the resource after the change."""
+    return {
+        "seq": e.seq,
+        "at": e.at,
+        "type": e.type,
+        "subject": e.subject,
+        "payload_version": PAYLOAD_VERSION if e.resource is not None else 1,
+        "data": e.data,
+        "resource": e.resource,
+    }
 
 
 def check_event_type(pattern: str, where: str) -> None:

@@ -34,6 +34,8 @@ from sourcing_engine.cost_models import (
 from sourcing_engine.cost_models.objective import UNLIMITED
 from sourcing_engine.cost_models.parcel import default_it_express, default_us_ground
 from sourcing_engine.domain import (
+    DEFAULT_PICKUP_DAYS,
+    MAX_PICKUP_DAYS,
     WEEKDAYS,
     Batch,
     Carrier,
@@ -310,6 +312,7 @@ class SettingsSpec(_Strict):
     max_shipments_per_order: Annotated[int, Field(ge=1, le=1000), Whole] | None = None
     default_service_level: Id | None = None
     postal_country: CountryCode | None = None
+    pickup_days: Annotated[int, Field(ge=1, le=MAX_PICKUP_DAYS), Whole] = DEFAULT_PICKUP_DAYS
     currency: Annotated[str, Field(min_length=3, max_length=3)] | None = None
     version: Annotated[int, Field(ge=0, le=MAX_COUNT), Whole] | None = None
 
@@ -327,6 +330,7 @@ def settings_from_spec(spec: SettingsSpec) -> NetworkSettings:
         return NetworkSettings(
             carrier, spec.unfilled_penalty_per_unit, spec.split_penalty,
             spec.max_shipments_per_order, spec.default_service_level, spec.postal_country,
+            pickup_days=spec.pickup_days,
         )  # fmt: skip
     except ValueError as exc:
         raise InputError(str(exc)) from None
@@ -360,6 +364,7 @@ def settings_to_data(settings: NetworkSettings, resolved: bool = True) -> dict[s
         "max_shipments_per_order": settings.max_shipments_per_order,
         "default_service_level": settings.service_level.name if resolved else level,
         "postal_country": settings.postal if resolved else postal,
+        "pickup_days": settings.pickup_days,
     }
 
 

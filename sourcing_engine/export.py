@@ -184,6 +184,8 @@ KINDS: dict[str, Kind] = {
             Column("type", pa.string(), "e.g. order.shipped"),
             Column("subject", pa.string(), "order or hold id, node:<id>, stock:<node>/<sku>"),
             Column("data", pa.string(), "the event's data as JSON"),
+            Column("resource", pa.string(),
+                   "the changed record after the change as JSON (null before events had it)"),
         ), None),
     )
 }  # fmt: skip
@@ -250,7 +252,8 @@ def _events(store: Store, start_us: int, end_us: int) -> Iterator[list[Event]]:
 
 
 def _event_row(e: Event) -> Row:
-    return (e.seq, _us(e.at), e.type, e.subject, orjson.dumps(e.data).decode())
+    resource = None if e.resource is None else orjson.dumps(e.resource).decode()
+    return (e.seq, _us(e.at), e.type, e.subject, orjson.dumps(e.data).decode(), resource)
 
 
 def rows(store: Store, req: ExportRequest) -> Iterator[list[Row]]:

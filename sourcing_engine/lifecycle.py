@@ -20,14 +20,19 @@ there; units allocated elsewhere are shipped to it first (a leg: `ship` at their
     ready_for_pickup --pick_up(store)--> picked_up: the store's units leave with the customer;
     ready_for_pickup --not_collected(store)--> not_collected: the store's units are free again
         and the legs' units are restocked on hand at the store (returned), sellable there.
+
+Backorders: an order may also hold units promised against open purchase orders
+(`backordered`); they stay promised while the order is open and become allocated at the
+purchase order's node when it is received (`fill_backorders`, one step per order and
+receipt, in the receipt's atomic step); a cancel gives them back to the purchase order.
 """
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Literal
 
-from sourcing_engine.domain import Unit, merge_units, sku_totals, subtract_units
+from sourcing_engine.domain import Inbound, Unit, merge_units, sku_totals, subtract_units
 from sourcing_engine.errors import Conflict, Invalid
 
 MAX_QTY = 10**12
@@ -72,15 +77,72 @@ ALLOWED_FROM: dict[OrderAction, frozenset[OrderState]] = {
 TAKES: dict[OrderAction, frozenset[str]] = {
     "release": frozenset(),
     "ship": frozenset({"node", "units", "parcel"}),
-    "cancel": frozenset({"units"}),
+    "cancel": frozenset({"units", "backorders"}),
     "reject": frozenset({"node", "units", "new_allocations"}),
     "reallocate": frozenset({"units", "new_allocations"}),
-    "return": frozenset({"units"}),
     "ready": frozenset({"node"}),
     "pick_up": frozenset({"node"}),
     "not_collected": frozenset({"node"}),
+    "return": frozenset({"units", "returns", "at"}),
 }
 """The arguments each action takes (an action that takes a node requires it)."""
+
+
+@dataclass(frozen=True)
+class Backorder:
+    """qty units of sku promised to an order from open inbound supply (a purchase order)
+    arriving at node at expected_at; they become allocated there when it is received."""
+
+    inbound: str
+    node: str
+    sku: str
+    qty: int
+    expected_at: float
+
+
+def merge_backorders(backorders: Iterable[Backorder]) -> tuple[Backorder, ...]:
+    """One backorder per (inbound, sku), sorted by (expected_at, inbound)."""
+    out: dict[str, Backorder] = {}
+    for b in backorders:
+        had = out.get(b.inbound)
+        out[b.inbound] = b if had is None else replace(had, qty=had.qty + b.qty)
+    return tuple(sorted(out.values(), key=lambda b: (b.expected_at, b.inbound)))
+
+
+def subtract_backorders(have: Iterable[Backorder], take: Iterable[Backorder]
+                        ) -> tuple[Backorder, ...]:  # fmt: skip
+    """have minus take, per inbound (nothing below zero: callers check first)."""
+    taking = {b.inbound: b.qty for b in merge_backorders(take)}
+    left = (replace(b, qty=b.qty - taking.get(b.inbound, 0)) for b in merge_backorders(have))
+    return tuple(b for b in left if b.qty > 0)
+
+
+def backorders_data(backorders: Iterable[Backorder]) -> list[dict[str, Any]]:
+    """Backorders as event, reply and stored data."""
+    return [
+        {"inbound": b.inbound, "node": b.node, "sku": b.sku, "qty": b.qty,
+         "expected_at": b.expected_at}
+        for b in merge_backorders(backorders)
+    ]  # fmt: skip
+
+
+def backorders_of(data: Iterable[Mapping[str, Any]]) -> tuple[Backorder, ...]:
+    return merge_backorders(
+        Backorder(str(d["inbound"]), str(d["node"]), str(d["sku"]), int(d["qty"]),
+                  float(d["expected_at"]))
+        for d in data
+    )  # fmt: skip
+
+
+def check_inbound_upsert(inbound: Inbound, node: str, sku: str, promised: int) -> None:
+    """Invalid if an upsert of an inbound that orders wait for (`promised` units of sku at
+    node) would leave them fewer open units, or move them to another node or SKU."""
+    if (inbound.node, inbound.sku) != (node, sku) or inbound.qty < promised:
+        raise Invalid(
+            f"inbound {inbound.id}: orders are backordered on {promised} of {sku} at {node}; "
+            f"expected the same node and SKU and at least {promised} open units (cancel "
+            "their backorders first)"
+        )
 
 
 @dataclass(frozen=True)
@@ -88,12 +150,13 @@ class OrderRecord:
     """An order as the ledger knows it.
 
     lines: what the customer ordered (sku -> qty, after cancellations); always allocated +
-        shipped per SKU (returned units stay in shipped and in lines);
+        shipped + backordered per SKU (returned units stay in shipped and in lines);
     allocations: units still allocated (not yet shipped), per node and SKU;
     shipped / returned: units shipped and returned, per node and SKU;
     released_nodes: the nodes the order was released to (sorted);
     version: 1 at creation, +1 per transition;
-    document: the service's own data (destination, plan with costs), stored as given.
+    document: the service's own data (destination, plan with costs), stored as given;
+    backordered: units promised from open purchase orders, by arrival.
     """
 
     id: str
@@ -107,6 +170,45 @@ class OrderRecord:
     created_at: float
     updated_at: float
     document: dict[str, Any] = field(default_factory=dict)
+    backordered: tuple[Backorder, ...] = ()
+
+
+def pickup_of(order: OrderRecord) -> dict[str, Any] | None:
+    """Where and when a pickup order is collected: {"node", "legs", "allow_transfer",
+    "ready_at"}, as it was created (or held), or from the pickup or ship-to-store option a
+    promise held; None for an order shipped to its customer."""
+    doc = order.document
+    if isinstance(pickup := doc.get("pickup"), dict):
+        return pickup
+    promised = doc.get("promise")
+    if isinstance(promised, dict) and promised.get("method") in ("pickup", "ship_to_store"):
+        store = promised["store"]
+        legs = sorted({s["node"] for s in promised.get("shipments", []) if s["node"] != store})
+        return {"node": store, "legs": legs, "ready_at": promised.get("ready_at"),
+                "allow_transfer": promised["method"] == "ship_to_store"}  # fmt: skip
+    return None
+
+
+def pickup_node_of(order: OrderRecord) -> str | None:
+    """The store a pickup order is collected at (None for a shipment)."""
+    pickup = pickup_of(order)
+    return None if pickup is None else str(pickup["node"])
+
+
+Disposition = Literal["restock", "quarantine", "write_off"]
+DISPOSITIONS: tuple[Disposition, ...] = ("restock", "quarantine", "write_off")
+"""What becomes of a returned unit: back to sellable stock at the node receiving it, held
+apart for inspection (not sellable), or written off (not sellable)."""
+
+
+@dataclass(frozen=True)
+class ReturnLine:
+    """qty units of sku shipped from node came back, with their disposition."""
+
+    node: str
+    sku: str
+    qty: int
+    disposition: Disposition = "restock"
 
 
 @dataclass(frozen=True)
@@ -115,11 +217,14 @@ class Step:
     - release: none; released_nodes = the nodes holding allocations;
     - ship: node: ships every unit allocated there, or the `units` given (a part of them),
       in one parcel whose (carrier, tracking number) the event records if given;
-    - cancel: units to cancel (empty: every unshipped unit);
+    - cancel: units and backorders to cancel (both empty: every unshipped unit and every
+      backorder);
     - reject: node, units at that node (empty: all of them), new_allocations at other nodes,
       at most the rejected units per SKU; rejected units not re-allocated leave the order;
     - reallocate: units to give back and new_allocations, equal per SKU (lines stay);
-    - return: units shipped and not yet returned (empty: all of them), restock or not;
+    - return: units shipped and not yet returned (empty: all of them), restock or not; or
+      `returns`, each line with its disposition, received at node `at` (None: each at the
+      node that shipped it): only restocked lines add stock there;
     - ready, pick_up, not_collected: node, the pickup store.
     """
 
@@ -128,6 +233,9 @@ class Step:
     new_allocations: tuple[Unit, ...] = ()
     restock: bool = True
     parcel: tuple[str, str] | None = None
+    backorders: tuple[Backorder, ...] = ()
+    returns: tuple[ReturnLine, ...] = ()
+    at: str | None = None
 
 
 Event = tuple[str, dict[str, Any]]
@@ -141,7 +249,11 @@ class Effects:
     allocate: new allocations (the store checks them against available stock, counting the
         units `free` gives back at the same nodes); free: allocations given back;
     ship: units that leave (allocated and on hand go down; on hand never below zero, in
-        case a count came in below them); restock: returned units back on hand.
+        case a count came in below them); restock: returned units back on hand;
+    backorder: units newly promised from purchase orders (the store checks each one's open
+        quantity against what is promised from it already); unbackorder: promises given
+        back; fill: backordered units received, allocated unchecked (they arrived for the
+        order in the same step).
     """
 
     allocate: tuple[Unit, ...] = ()
@@ -149,6 +261,9 @@ class Effects:
     ship: tuple[Unit, ...] = ()
     restock: tuple[Unit, ...] = ()
     events: tuple[Event, ...] = ()
+    backorder: tuple[Backorder, ...] = ()
+    unbackorder: tuple[Backorder, ...] = ()
+    fill: tuple[Unit, ...] = ()
 
 
 def check_qty(qty: object, what: str) -> None:
@@ -212,16 +327,26 @@ def create(
     document: dict[str, Any],
     now: float,
     reservation_id: str | None = None,
+    backorders: Iterable[Backorder] = (),
 ) -> tuple[OrderRecord, Effects]:
-    """A new order, allocated whole: its lines must be its allocations per SKU (Invalid
-    otherwise), so that no order is ever allocated in part."""
+    """A new order, allocated whole: its lines must be its allocations (and backorders)
+    per SKU (Invalid otherwise), so that no order is ever allocated in part."""
     allocations = tuple(allocations)  # read twice below: an iterator would be spent once
     check_units(allocations, f"order {order_id}")
+    backordered = merge_backorders(backorders)
+    check_units((Unit(b.node, b.sku, b.qty) for b in backordered), f"order {order_id} backorders")
+    for b in backordered:
+        if b.inbound.startswith(TRANSFER_INBOUND):  # its receipt is a transfer step, which
+            raise Invalid(  # fills no backorder: the order would wait forever
+                f"order {order_id} backorders: {b.inbound} is a transfer in transit; orders "
+                "are backordered on purchase orders only"
+            )
     units = merge_units(allocations)
-    if not units or dict(sorted(lines.items())) != dict(sorted(sku_totals(units).items())):
+    covered = sku_totals([*units, *(Unit(b.node, b.sku, b.qty) for b in backordered)])
+    if not covered or dict(sorted(lines.items())) != dict(sorted(covered.items())):
         raise Invalid(
-            f"order {order_id}: lines {dict(lines)} must be the allocated units per SKU "
-            f"{sku_totals(units)}, and not empty"
+            f"order {order_id}: lines {dict(lines)} must be the allocated and backordered "
+            f"units per SKU {covered}, and not empty"
         )
     order = OrderRecord(
         id=order_id,
@@ -235,16 +360,16 @@ def create(
         created_at=now,
         updated_at=now,
         document=document,
+        backordered=backordered,
     )
-    events = _stamped(
-        order,
-        [
-            ("order.created", {"lines": dict(lines), "reservation_id": reservation_id}),
-            ("order.allocated", {"units": units_data(units)}),
-        ],
-    )
+    made: list[Event] = [
+        ("order.created", {"lines": dict(lines), "reservation_id": reservation_id}),
+        ("order.allocated", {"units": units_data(units)}),
+    ]
+    if backordered:
+        made.append(("order.backordered", {"backorders": backorders_data(backordered)}))
     # a hold's units are held already: they move from reserved to allocated unchecked
-    return order, Effects(allocate=units, events=events)
+    return order, Effects(allocate=units, events=_stamped(order, made), backorder=backordered)
 
 
 def apply(order: OrderRecord, action: OrderAction, step: Step) -> tuple[OrderRecord, Effects]:
@@ -257,8 +382,9 @@ def apply(order: OrderRecord, action: OrderAction, step: Step) -> tuple[OrderRec
     check_units(step.new_allocations, f"order {order.id} {action} new allocations")
     given = {"node"} if step.node is not None else set()
     given |= {"parcel"} if step.parcel is not None else set()
-    given |= {n for n, v in (("units", step.units), ("new_allocations", step.new_allocations))
-              if v}  # fmt: skip
+    given |= {n for n, v in (("units", step.units), ("new_allocations", step.new_allocations),
+                             ("backorders", step.backorders), ("returns", step.returns),
+                             ("at", step.at)) if v}  # fmt: skip
     takes = TAKES[action]
     if extra := given - takes:
         raise Invalid(f"order {order.id} {action}: takes no {', '.join(sorted(extra))}")
@@ -290,7 +416,7 @@ def _take(order: OrderRecord, have: Sequence[Unit], take: Sequence[Unit], what: 
 
 def _settled(order: OrderRecord) -> OrderState:
     """The state once units left the order or shipped."""
-    if not order.allocations:
+    if not order.allocations and not order.backordered:
         return OrderState.SHIPPED if order.shipped else OrderState.CANCELLED
     if order.shipped:
         return OrderState.PARTIALLY_SHIPPED
@@ -337,15 +463,31 @@ def _ship(order: OrderRecord, step: Step) -> StepResult:
 
 
 def _cancel(order: OrderRecord, step: Step) -> StepResult:
-    cancelling = merge_units(step.units or order.allocations)
+    whole = not step.units and not step.backorders
+    cancelling = merge_units(order.allocations if whole else step.units)
+    dropping = merge_backorders(order.backordered if whole else step.backorders)
     _take(order, order.allocations, cancelling, "cancel")
+    promised = {b.inbound: b.qty for b in order.backordered}
+    for b in dropping:
+        if promised.get(b.inbound, 0) < b.qty:
+            raise Conflict(
+                f"order {order.id}: cancel {b.qty} backordered on {b.inbound} but the order "
+                f"has {promised.get(b.inbound, 0)}",
+                current_state=str(order.state),
+            )
+    leaving = sku_totals([*cancelling, *(Unit(b.node, b.sku, b.qty) for b in dropping)])
     after = replace(
         order,
         allocations=subtract_units(order.allocations, cancelling),
-        lines=_less_lines(order.lines, sku_totals(cancelling)),
+        backordered=subtract_backorders(order.backordered, dropping),
+        lines=_less_lines(order.lines, leaving),
     )
     after = replace(after, state=_settled(after))
-    return after, Effects(free=cancelling), [("order.cancelled", {"units": units_data(cancelling)})]
+    data: dict[str, Any] = {"units": units_data(cancelling)}
+    if dropping:
+        data["backorders"] = backorders_data(dropping)
+    effects = Effects(free=cancelling, unbackorder=dropping)
+    return after, effects, [("order.cancelled", data)]
 
 
 def _reject(order: OrderRecord, step: Step) -> StepResult:
@@ -414,7 +556,20 @@ def _released_with(order: OrderRecord, new: Sequence[Unit]) -> tuple[str, ...]:
 
 def _return(order: OrderRecord, step: Step) -> StepResult:
     outstanding = subtract_units(order.shipped, order.returned)
-    returning = merge_units(step.units or outstanding)
+    if step.units and step.returns:
+        raise Invalid(f"order {order.id} return: give units or returns, not both")
+    for r in step.returns:
+        if r.disposition not in DISPOSITIONS:
+            raise Invalid(
+                f"order {order.id} return: disposition {r.disposition!r} of {r.sku}; expected "
+                f"one of {', '.join(DISPOSITIONS)}"
+            )
+    lines = step.returns or tuple(
+        ReturnLine(u.node, u.sku, u.qty, "restock" if step.restock else "write_off")
+        for u in (step.units or outstanding)
+    )
+    check_units((Unit(r.node, r.sku, r.qty) for r in lines), f"order {order.id} return")
+    returning = merge_units(Unit(r.node, r.sku, r.qty) for r in lines)
     if not returning:
         raise Conflict(
             f"order {order.id}: nothing shipped is left to return", current_state=str(order.state)
@@ -424,12 +579,71 @@ def _return(order: OrderRecord, step: Step) -> StepResult:
     done = order.state in (OrderState.SHIPPED, OrderState.PICKED_UP)
     if done and not subtract_units(outstanding, returning):
         after = replace(after, state=OrderState.RETURNED)
-    events = [("order.returned", {"units": units_data(returning), "restock": step.restock})]
-    return after, Effects(restock=returning if step.restock else ()), events
+    restocked = merge_units(
+        Unit(step.at or r.node, r.sku, r.qty) for r in lines if r.disposition == "restock"
+    )
+    data: dict[str, Any] = {"units": units_data(returning), "restock": bool(restocked)}
+    if step.returns or step.at:
+        data["received_at"] = step.at
+        data["lines"] = [
+            {"node": r.node, "sku": r.sku, "qty": r.qty, "disposition": r.disposition}
+            for r in lines
+        ]
+    return after, Effects(restock=restocked), [("order.returned", data)]
+
+
+def fill_backorders(order: OrderRecord, inbound: str, qty: int) -> tuple[OrderRecord, Effects, int]:
+    """Up to qty units received on `inbound` go to the order's backorders on it: they are
+    allocated at the inbound's node (version + 1, event `order.backorder_received`; a
+    released order is released there too). Returns the order after, the effects and how
+    many units it took (0: nothing backordered there, the order unchanged)."""
+    mine = [b for b in order.backordered if b.inbound == inbound]
+    if not mine or qty < 1 or order.state not in _OPEN:
+        return order, Effects(), 0
+    b = mine[0]
+    n = min(qty, b.qty)
+    took = replace(b, qty=n)
+    unit = Unit(b.node, b.sku, n)
+    after = replace(
+        order,
+        allocations=merge_units([*order.allocations, unit]),
+        backordered=subtract_backorders(order.backordered, [took]),
+        released_nodes=_released_with(order, [unit]),
+        version=order.version + 1,
+    )
+    data = {"inbound": inbound, "units": units_data([unit]),
+            "backordered": backorders_data(after.backordered)}  # fmt: skip
+    events = _stamped(after, [("order.backorder_received", data)])
+    return after, Effects(fill=(unit,), unbackorder=(took,), events=events), n
+
+
+def fill_in_turn(
+    waiting: Iterable[str], load: Callable[[str], OrderRecord], inbound: str, qty: int
+) -> list[tuple[OrderRecord, OrderRecord, Effects]]:
+    """A receipt of qty units on `inbound` given to the orders waiting for it, in turn
+    (`waiting`: their ids, oldest backorder first; `load` reads one): (before, after,
+    effects) per order that took units, until the receipt is used up."""
+    out = []
+    left = qty
+    for order_id in waiting:
+        if left == 0:
+            break
+        before = load(order_id)
+        after, effects, took = fill_backorders(before, inbound, left)
+        if took:
+            left -= took
+            out.append((before, after, effects))
+    return out
 
 
 def _ready(order: OrderRecord, step: Step) -> StepResult:
     elsewhere = sorted({u.node for u in order.allocations if u.node != step.node})
+    if order.backordered:  # units still waiting for a purchase order are not at the store
+        raise Conflict(
+            f"order {order.id}: not ready for pickup at {step.node}: units are still "
+            f"backordered on {', '.join(sorted({b.inbound for b in order.backordered}))}",
+            current_state=str(order.state),
+        )
     if elsewhere:
         raise Conflict(
             f"order {order.id}: not ready for pickup at {step.node}: units are still allocated "

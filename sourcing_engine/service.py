@@ -24,6 +24,7 @@ from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from sourcing_engine import api_keys, events, lifecycle
+from sourcing_engine.backorders import backorders_for, promised_date
 from sourcing_engine.cost_models.objective import UNLIMITED
 from sourcing_engine.domain import (
     Batch,
@@ -34,6 +35,7 @@ from sourcing_engine.domain import (
     NetworkSettings,
     Node,
     Order,
+    Pickup,
     Plan,
     Position,
     Shipment,
@@ -47,6 +49,8 @@ from sourcing_engine.errors import (
     CapacityShort,
     Conflict,
     DomainError,
+    EntriesRefused,
+    EntryProblem,
     IdempotencyMismatch,
     InputError,
     InsufficientCapacity,
@@ -54,6 +58,7 @@ from sourcing_engine.errors import (
     Invalid,
     NotFound,
     PreconditionFailed,
+    Shortage,
     UnknownItems,
     UnknownNode,
 )
@@ -63,6 +68,7 @@ from sourcing_engine.exchange import (
     settings_to_data,
 )
 from sourcing_engine.lifecycle import OrderAction, OrderRecord, Reservation, TransferRecord
+from sourcing_engine.order_search import OrderPage, OrderQuery
 from sourcing_engine.promise.calendars import calendar_problems
 from sourcing_engine.promise.carriers import default_carrier
 from sourcing_engine.promise.legs import leg_arrival
@@ -85,6 +91,7 @@ from sourcing_engine.sourcing import (
     source,
     source_batch,
 )
+from sourcing_engine.stock_sync import StockAdjustment, StockCount
 from sourcing_engine.stores.base import ApiKey, Event, IdempotencyKey, Replayed, Store
 from sourcing_engine.webhooks.subscriptions import Webhooks
 
@@ -257,11 +264,15 @@ class _Network:
 
 @dataclass(frozen=True)
 class _Step:
-    """One transition's arguments, and the rejecting nodes to remember."""
+    """One transition's arguments, and the rejecting nodes to remember (every node that
+    rejected some of the order, and per SKU the nodes that rejected it). unchanged: the
+    step is not worth taking (a reallocation that saves too little): nothing is written."""
 
     step: lifecycle.Step = field(default_factory=lifecycle.Step)
     excluded: tuple[str, ...] | None = None
     parcel: dict[str, Any] | None = None  # a shipment's record, added to the order's parcels
+    excluded_lines: dict[str, list[str]] | None = None
+    unchanged: bool = False
 
 
 def _document(
@@ -336,6 +347,35 @@ MAX_BATCH_TIME_LIMIT_S = 300.0
 
 def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
+
+
+def _units_of(backorders: Iterable[lifecycle.Backorder]) -> list[Unit]:
+    """Backordered units as units at their purchase orders' nodes (where they will ship)."""
+    return [Unit(b.node, b.sku, b.qty) for b in backorders]
+
+
+def _backorders_first(
+    backordered: Sequence[lifecycle.Backorder], lines: Mapping[str, int]
+) -> tuple[tuple[lifecycle.Backorder, ...], dict[str, int]]:
+    """The backorders a cancel of `lines` takes (latest arrival first), and what of the
+    lines is left to take from allocated units."""
+    rest = dict(lines)
+    taken = []
+    for b in sorted(backordered, key=lambda b: (b.expected_at, b.inbound), reverse=True):
+        n = min(b.qty, rest.get(b.sku, 0))
+        if n:
+            taken.append(replace(b, qty=n))
+            rest[b.sku] -= n
+    return lifecycle.merge_backorders(taken), {s: q for s, q in rest.items() if q > 0}
+
+
+def _excluded_lines(order: OrderRecord) -> dict[str, list[str]]:
+    """Per SKU, the nodes that rejected it for this order (an order recorded before
+    exclusions were kept per SKU: every rejecting node, for every SKU)."""
+    doc = order.document
+    if "excluded_lines" in doc:
+        return {s: list(n) for s, n in doc["excluded_lines"].items()}
+    return {s: list(doc.get("excluded_nodes", [])) for s in order.lines}
 
 
 def destination_of(order: OrderRecord) -> Destination:
@@ -510,16 +550,63 @@ class Service:
         if node not in self._cached_nodes().index:
             raise UnknownNode(node)
 
-    def set_stock(self, node: str, counts: Mapping[str, tuple[int, int]], reason: str) -> None:
-        """A WMS or POS count: sku -> (on hand, safety stock) at one node."""
+    def set_stock(
+        self, node: str, counts: Mapping[str, tuple[int, int | None]], reason: str
+    ) -> None:
+        """A WMS or POS count as of now: sku -> (on hand, safety stock, None keeps it) at one
+        node (UnknownNode, UnknownItems for SKUs without an item)."""
         self._check_node(node)
-        self.store.set_stock(node, dict(counts), reason)
+        self._check_skus(counts)
+        self.store.set_stock(node, counts, reason)
 
     def adjust_stock(self, a: Adjustment, key: IdempotencyKey | None = None) -> Done[Position]:
         """on_hand += delta with a reason (Invalid below zero on hand); the position after."""
         self._check_node(a.node)
+        self._check_skus([a.sku])
         return self._keyed(key, lambda k: self.store.adjust_stock(a.node, a.sku, a.delta,
                                                                    a.reason, k))  # fmt: skip
+
+    def _check_skus(self, skus: Iterable[str]) -> None:
+        unknown = sorted(set(skus) - set(self._cached_items(list(skus))))
+        if unknown:
+            raise UnknownItems(unknown)
+
+    # stock sync (stock_sync.py): counts as of a time or a sequence, bulk adjustments
+
+    def count_stock(
+        self, counts: Sequence[StockCount], reason: str, key: IdempotencyKey | None = None
+    ) -> Done[tuple[Position, ...]]:
+        """Counts of many positions, all or nothing (EntriesRefused naming every entry at an
+        unknown node or of an unknown SKU, malformed, stale or out of the clock's range);
+        the positions after, in entry order."""
+        self._check_entries("counts", counts)
+        return self._keyed(key, lambda k: self.store.count_stock(counts, reason, k))
+
+    def adjust_stock_many(
+        self, adjustments: Sequence[StockAdjustment], key: IdempotencyKey | None = None
+    ) -> Done[tuple[Position, ...]]:
+        """Adjustments in order, all or nothing (EntriesRefused naming every entry at an
+        unknown node or of an unknown SKU, or below zero on hand); the positions after."""
+        self._check_entries("adjustments", adjustments)
+        return self._keyed(key, lambda k: self.store.adjust_stock_many(adjustments, k))
+
+    def _check_entries(self, what: str, entries: Sequence[StockCount | StockAdjustment]) -> None:
+        """EntriesRefused naming each entry whose node or SKU the network does not have."""
+        nodes = self._cached_nodes().index
+        if any(e.node not in nodes for e in entries):
+            self._reference = None  # perhaps added through another process a moment ago
+            nodes = self._cached_nodes().index
+        items = self._cached_items([e.sku for e in entries])
+        problems = [
+            EntryProblem(i, e.node, e.sku, "unknown_node", f"unknown node {e.node} (PUT /v1/nodes)")
+            if e.node not in nodes
+            else EntryProblem(i, e.node, e.sku, "unknown_sku",
+                              f"unknown SKU {e.sku}: no item record (PUT /v1/items)")
+            for i, e in enumerate(entries)
+            if e.node not in nodes or e.sku not in items
+        ]  # fmt: skip
+        if problems:
+            raise EntriesRefused(what, problems)
 
     def add_inbound(self, inbound: Sequence[Inbound]) -> None:
         for node in sorted({i.node for i in inbound}):
@@ -601,16 +688,23 @@ class Service:
         joint: bool = False,
         network: _Network | None = None,
         capacity: bool = True,
+        give_back: Sequence[Unit] = (),
     ) -> list[Sourced]:
-        """Source orders on the live available stock and, unless capacity is False, the
-        capacity each node has left today (no effect on the ledger)."""
+        """Source orders on the live available stock (with the allocated units `give_back`
+        counted free: an order sourced again may keep its own) and, unless capacity is
+        False, the capacity each node has left today (no effect on the ledger)."""
         skus = sorted({ln.sku for o in orders for ln in o.lines})
         network = network or self._network(skus)
+        own = {(u.node, u.sku): u.qty for u in merge_units(give_back)}
+        positions = [
+            replace(p, allocated=max(0, p.allocated - own.get((p.node, p.sku), 0)))
+            for p in self.store.positions(skus)
+        ]
         return source(
             orders,
             network.nodes,
             network.items,
-            self.store.positions(skus),
+            positions,
             network.sourcing,
             exclude=exclude,
             joint_time_limit=self.config.batch_time_limit_s if joint else None,
@@ -705,14 +799,15 @@ class Service:
         """Run attempt(sourced) on fresh sourcing until the store stops answering
         InsufficientStock or InsufficientCapacity (taken concurrently), at most
         allocate_attempts times. An order the engine leaves short because the nodes with
-        its stock are full today is refused with InsufficientCapacity naming them."""
+        its stock are full today is refused with InsufficientCapacity naming them (an
+        order that accepts waiting is backordered instead, see `_allocate`)."""
         last: InsufficientStock | InsufficientCapacity | None = None
         for _ in range(self.config.allocate_attempts):
             sourced = self.source([order])[0]
             try:
                 return attempt(sourced)
             except InsufficientStock as exc:
-                if sourced.shortages:  # the engine's own answer: final, unless capacity
+                if sourced.shortages and not order.backorder:  # final, unless capacity
                     full = self._refused_for_capacity(order)
                     if full is None:
                         raise
@@ -733,13 +828,165 @@ class Service:
         return self._keyed(key, lambda k: self._with_retries(lambda s: self._allocate(s, k), order))
 
     def _allocate(self, sourced: Sourced, key: IdempotencyKey | None) -> OrderRecord:
-        plan = sourced.require_complete()
+        """Allocate the order as sourced; what an order that accepts waiting has short is
+        backordered on open purchase orders (InsufficientStock if they cannot cover it)."""
         order = sourced.order
-        document = _document(order.destination, plan)
+        if not (order.backorder and sourced.shortages):
+            plan = sourced.require_complete()
+            document = _document(order.destination, plan, **order.references)
+            days = self.node_days({u.node for u in sourced.units})
+            return self.store.create_order(
+                order.id, order.quantities, sourced.units, document, key, days=days
+            )
+        ref = self._network_reference()
+        inbound = self.store.list_inbound([s.sku for s in sourced.shortages])
+        backordered = backorders_for(sourced, inbound, ref.promise)
+        # priced as it will ship: the backordered units from their purchase orders' nodes
+        plan = self._price(order.destination, [*sourced.units, *_units_of(backordered)])
+        document = _document(
+            order.destination,
+            plan,
+            promised_date=promised_date(backordered, self._local_date),
+            **order.references,
+        )
         days = self.node_days({u.node for u in sourced.units})
         return self.store.create_order(
-            order.id, order.quantities, sourced.units, document, key, days=days
-        )
+            order.id, order.quantities, sourced.units, document, key, days=days,
+            backorders=backordered,
+        )  # fmt: skip
+
+    # --- click and collect ----------------------------------------------------------------
+
+    def _at_pickup(
+        self, order_id: str, lines: Mapping[str, int], pickup: Pickup
+    ) -> tuple[tuple[Unit, ...], dict[str, Any]]:
+        """Units for a pickup order (or hold) and its document: from the store's shelf what
+        it has available; the rest, if the order allows a transfer, sourced by the engine
+        from the other nodes to the store (legs), else InsufficientStock naming the store's
+        short lines. The document carries the pickup: store, legs, and when it is ready
+        (the promise's dates: the store's pickup preparation on its opening hours, each leg
+        dated as ship-to-store is)."""
+        ref = self._network_reference()
+        node = ref.nodes.index.get(pickup.node)
+        if node is None:
+            raise UnknownNode(pickup.node)
+        store = ref.nodes.nodes[node]
+        if store.kind != "store":
+            raise Invalid(f"pickup_node: {pickup.node} is a {store.kind}; pickup is at a store")
+        have = {p.sku: p.available for p in self.store.positions(list(lines), [pickup.node])}
+        shelf = {s: min(q, have.get(s, 0)) for s, q in lines.items() if have.get(s, 0) > 0}
+        rest = {s: q - shelf.get(s, 0) for s, q in lines.items() if q > shelf.get(s, 0)}
+        to_store = Destination(store.lat, store.lon, residential=False)
+        units = [Unit(pickup.node, s, q) for s, q in shelf.items()]
+        if rest and not pickup.allow_transfer:
+            raise InsufficientStock(
+                [Shortage(s, (pickup.node,), lines[s], have.get(s, 0)) for s in sorted(rest)]
+            )
+        if rest:
+            legs = self.source([Order.of(order_id, to_store, rest.items())], exclude=(pickup.node,))
+            legs[0].require_complete()
+            units += legs[0].units
+        now = dt.datetime.now(dt.UTC)
+        days = ref.promise.days(node, now.year)
+        ready = [days.ready_for_pickup(now)] if shelf else []
+        leg_nodes = sorted({u.node for u in units if u.node != pickup.node})
+        ready += [
+            dt.datetime.fromtimestamp(self.leg_arrival(n, pickup.node, now), dt.UTC).astimezone(
+                days.tz
+            )
+            for n in leg_nodes
+        ]
+        ready_at = max((r for r in ready if r is not None), default=None)
+        merged = merge_units(units)
+        info = {"node": pickup.node, "legs": leg_nodes, "allow_transfer": pickup.allow_transfer,
+                "ready_at": None if ready_at is None else ready_at.isoformat()}  # fmt: skip
+        document = _document(to_store, self._price(to_store, merged), fulfillment="pickup",
+                             pickup=info)  # fmt: skip
+        return merged, document
+
+    def create_pickup_order(
+        self,
+        order_id: str,
+        lines: Mapping[str, int],
+        pickup: Pickup,
+        key: IdempotencyKey | None = None,
+        references: Mapping[str, str] | None = None,
+    ) -> Done[OrderRecord]:
+        """A click-and-collect order at the pickup store (`_at_pickup`), allocated whole,
+        sourced again if its stock or capacity was taken between the read and the write
+        (at most allocate_attempts times); references: its external and customer
+        references, kept in its document as a shipped order's are."""
+        quantities = merge_lines(lines.items())
+
+        def allocate(k: IdempotencyKey | None) -> OrderRecord:
+            for attempt in range(self.config.allocate_attempts):
+                units, document = self._at_pickup(order_id, quantities, pickup)
+                document = {**document, **(references or {})}
+                days = self.node_days({u.node for u in units})
+                try:
+                    return self.store.create_order(
+                        order_id, quantities, units, document, k, days=days
+                    )
+                except (InsufficientStock, InsufficientCapacity):
+                    if attempt == self.config.allocate_attempts - 1:
+                        raise
+            raise AssertionError("unreachable")
+
+        return self._keyed(key, allocate)
+
+    def ready_for_pickup(
+        self, order_id: str, key: IdempotencyKey | None = None, if_version: int | None = None
+    ) -> Done[OrderRecord]:
+        """The store has every unit of a pickup order (its shelf's picked, the legs'
+        arrived): ready for pickup (Conflict while other nodes still hold units)."""
+        return self._pickup_step(order_id, "ready", key, if_version)
+
+    def pick_up(
+        self, order_id: str, key: IdempotencyKey | None = None, if_version: int | None = None
+    ) -> Done[OrderRecord]:
+        """The customer collected the order at the store."""
+        return self._pickup_step(order_id, "pick_up", key, if_version)
+
+    def not_collected(
+        self, order_id: str, key: IdempotencyKey | None = None, if_version: int | None = None
+    ) -> Done[OrderRecord]:
+        """Nobody collected it (or the customer gave up): every unit is sellable at the
+        store again (the sweep `expire_pickups` does this after pickup_days)."""
+        return self._pickup_step(order_id, "not_collected", key, if_version)
+
+    def _pickup_step(
+        self,
+        order_id: str,
+        action: OrderAction,
+        key: IdempotencyKey | None,
+        if_version: int | None,
+    ) -> Done[OrderRecord]:
+        def prepare(order: OrderRecord) -> _Step:
+            node = lifecycle.pickup_node_of(order)
+            if node is None:
+                raise Conflict(
+                    f"order {order.id} is shipped to its customer, not collected at a store",
+                    current_state=str(order.state),
+                )
+            return _Step(lifecycle.Step(node=node))
+
+        return self._step(order_id, action, prepare, key, if_version)
+
+    def expire_pickups(self, limit: int = 1000, at: float | None = None) -> int:
+        """The not-collected sweep: orders ready for pickup for longer than the network's
+        pickup_days at `at` (UNIX seconds, default the store's now) are not collected,
+        their units sellable at the store again. Returns how many it marked (at most limit
+        a pass; one picked up meanwhile is left)."""
+        days = self._network_reference().settings.pickup_days
+        before = (self.store.now() if at is None else at) - days * 86400.0
+        marked = 0
+        for order_id in self.store.pickups_waiting(before, limit):
+            try:
+                self._pickup_step(order_id, "not_collected", None, None)
+                marked += 1
+            except Conflict:
+                continue  # collected (or marked by another process) since the read
+        return marked
 
     def allocate_batch(
         self,
@@ -910,6 +1157,10 @@ class Service:
                     )
                 lifecycle.check_allowed(order, action)
                 step = prepare(order)
+                if step.unchanged:
+                    if k is not None:  # nothing stored under it: a retry may run again
+                        self.release_idempotency(k.key)
+                    return order
                 # the document priced for the order as the step leaves it
                 after, _ = lifecycle.apply(order, action, step.step)
                 try:
@@ -917,9 +1168,12 @@ class Service:
                         order_id, action, expected_version=order.version,
                         node=step.step.node, units=step.step.units,
                         new_allocations=step.step.new_allocations, restock=step.step.restock,
-                        document=self._redocument(after, step.excluded, step.parcel),
+                        document=self._redocument(
+                            after, step.excluded, step.parcel, step.excluded_lines
+                        ),
                         idem=k, read=order, days=self.node_days(lifecycle.node_units(after)),
-                        parcel=step.step.parcel,
+                        parcel=step.step.parcel, backorders=step.step.backorders,
+                        returns=step.step.returns, at=step.step.at,
                     )  # fmt: skip
                 except (InsufficientStock, InsufficientCapacity):
                     # only a reject allocates: its new nodes' stock was taken meanwhile
@@ -938,17 +1192,22 @@ class Service:
         order: OrderRecord,
         excluded: Sequence[str] | None,
         parcel: dict[str, Any] | None = None,
+        excluded_lines: dict[str, list[str]] | None = None,
     ) -> dict[str, Any]:
         """The document with the plan priced again for the units the order holds now
-        (allocated and shipped), so costs always describe the current plan; a shipment's
-        parcel record is added to its parcels."""
+        (allocated, shipped and backordered), so costs always describe the current plan; a
+        shipment's parcel record is added to its parcels."""
         destination = destination_of(order)
-        plan = self._price(destination, [*order.allocations, *order.shipped])
+        plan = self._price(
+            destination, [*order.allocations, *order.shipped, *_units_of(order.backordered)]
+        )
         old = order.document
         nodes = list(old.get("excluded_nodes", [])) if excluded is None else list(excluded)
         keep = {k: v for k, v in old.items() if k not in ("destination", "plan", "currency")}
         if parcel is not None:  # each shipment's parcel, in the order they shipped
             keep["parcels"] = [*old.get("parcels", []), parcel]
+        if excluded_lines is not None:
+            keep["excluded_lines"] = excluded_lines
         return {**keep, **_document(destination, plan, nodes)}
 
     def release(
@@ -978,6 +1237,12 @@ class Service:
                     f"(allocated at: {', '.join(sorted({u.node for u in order.allocations}))})",
                     current_state=str(order.state),
                 )
+            if node == lifecycle.pickup_node_of(order):
+                raise Conflict(
+                    f"order {order.id} is collected at {node}: its units there are handed "
+                    "over by pick_up once the order is ready for pickup, not shipped",
+                    current_state=str(order.state),
+                )
             units = () if lines is None else lifecycle.pick_units(
                 at_node, lines, order, f"allocated at {node}"
             )  # fmt: skip
@@ -997,18 +1262,20 @@ class Service:
         key: IdempotencyKey | None = None,
         if_version: int | None = None,
     ) -> Done[OrderRecord]:
-        """Cancel the whole order (its unshipped units) or some lines' units; units at
-        nodes not yet released to are cancelled first."""
+        """Cancel the whole order (its unshipped and backordered units) or some lines'
+        units; backordered units are cancelled first (the latest to arrive first), then
+        units at nodes not yet released to."""
 
         def prepare(order: OrderRecord) -> _Step:
             allocated = merge_units(order.allocations)
             if lines is None:
-                return _Step(lifecycle.Step(units=allocated))
-            units = lifecycle.pick_units(
-                allocated, lines, order, "unshipped (shipped units are returned, not cancelled)",
+                return _Step(lifecycle.Step(units=allocated, backorders=order.backordered))
+            waiting, rest = _backorders_first(order.backordered, lines)
+            units = () if not rest else lifecycle.pick_units(
+                allocated, rest, order, "unshipped (shipped units are returned, not cancelled)",
                 prefer=order.released_nodes,
             )  # fmt: skip
-            return _Step(lifecycle.Step(units=units))
+            return _Step(lifecycle.Step(units=units, backorders=waiting))
 
         return self._step(order_id, "cancel", prepare, key, if_version)
 
@@ -1021,7 +1288,8 @@ class Service:
         if_version: int | None = None,
     ) -> Done[OrderRecord]:
         """The node cannot fulfil these units (all it holds without lines): they are sourced
-        again excluding every node that rejected the order; what cannot be is cancelled."""
+        again, never from a node that rejected their SKU for this order (the node may still
+        ship the order's other lines); what cannot be is cancelled."""
 
         def prepare(order: OrderRecord) -> _Step:
             at_node = tuple(u for u in merge_units(order.allocations) if u.node == node)
@@ -1035,13 +1303,76 @@ class Service:
                 if lines is None
                 else lifecycle.pick_units(at_node, lines, order, f"at {node}")
             )
+            by_sku = _excluded_lines(order)
+            for sku in sku_totals(units):
+                by_sku[sku] = sorted({*by_sku.get(sku, []), node})
+            new = self._source_lines(order, sku_totals(units), by_sku)
             excluded = tuple(sorted({*order.document.get("excluded_nodes", []), node}))
-            again = Order.of(order.id, destination_of(order), sku_totals(units).items())
-            sourced = self.source([again], exclude=excluded)[0]
-            step = lifecycle.Step(node, units, sourced.units)
-            return _Step(step, excluded=excluded)
+            return _Step(lifecycle.Step(node, units, new), excluded=excluded,
+                         excluded_lines=by_sku)  # fmt: skip
 
         return self._step(order_id, "reject", prepare, key, if_version)
+
+    def reallocate(
+        self,
+        order_id: str,
+        min_saving: float = 0.0,
+        key: IdempotencyKey | None = None,
+        if_version: int | None = None,
+    ) -> Done[OrderRecord]:
+        """Source the order's units at nodes it is not released to again, on the stock
+        available now (its own units counted free) and never from a node that rejected
+        their SKU; move them to the new plan in one atomic step if the order then costs
+        more than min_saving less, else change nothing (the order as it is)."""
+        if not min_saving >= 0:
+            raise Invalid(f"min_saving: {min_saving!r}; expected 0 or more")
+
+        def prepare(order: OrderRecord) -> _Step:
+            movable = tuple(
+                u for u in merge_units(order.allocations) if u.node not in order.released_nodes
+            )
+            if not movable:
+                raise Conflict(
+                    f"order {order.id} has no units at nodes it is not released to "
+                    f"(released to: {', '.join(order.released_nodes)})",
+                    current_state=str(order.state),
+                )
+            new = self._source_lines(
+                order, sku_totals(movable), _excluded_lines(order), give_back=movable
+            )
+            if sku_totals(new) != sku_totals(movable) or new == movable:
+                return _Step(unchanged=True)  # cannot cover it all now, or the same plan
+            dest, rest = destination_of(order), [*order.shipped, *_units_of(order.backordered)]
+            kept = subtract_units(order.allocations, movable)
+            now = self._price(dest, [*order.allocations, *rest]).cost
+            then = self._price(dest, [*kept, *new, *rest]).cost
+            if now - then <= min_saving:
+                return _Step(unchanged=True)
+            moved = subtract_units(new, movable)  # + where units go, - where they leave
+            give = tuple(replace(u, qty=-u.qty) for u in moved if u.qty < 0)
+            take = tuple(u for u in moved if u.qty > 0)
+            return _Step(lifecycle.Step(units=give, new_allocations=take))
+
+        return self._step(order_id, "reallocate", prepare, key, if_version)
+
+    def _source_lines(
+        self,
+        order: OrderRecord,
+        lines: Mapping[str, int],
+        excluded: Mapping[str, Sequence[str]],
+        give_back: Sequence[Unit] = (),
+    ) -> tuple[Unit, ...]:
+        """Units for some lines of an order, sourced to its destination with each SKU's
+        excluded nodes left out (SKUs excluded alike are sourced together); lines the
+        engine leaves short get fewer units."""
+        groups: dict[tuple[str, ...], list[tuple[str, int]]] = {}
+        for sku, qty in lines.items():
+            groups.setdefault(tuple(excluded.get(sku, ())), []).append((sku, qty))
+        units: list[Unit] = []
+        for nodes, group in sorted(groups.items()):
+            again = Order.of(order.id, destination_of(order), group)
+            units += self.source([again], exclude=nodes, give_back=give_back)[0].units
+        return merge_units(units)
 
     def return_units(
         self,
@@ -1050,23 +1381,37 @@ class Service:
         restock: bool,
         key: IdempotencyKey | None = None,
         if_version: int | None = None,
+        *,
+        at: str | None = None,
+        dispositions: Sequence[lifecycle.Disposition | None] = (),
     ) -> Done[OrderRecord]:
-        """Shipped units came back: (sku, qty, node or None for any shipping node)."""
+        """Shipped units came back: (sku, qty, node that shipped them or None for any).
+        at: the node receiving them (default: each at the node that shipped it; any node
+        may take a return). dispositions, one per line (None: `restock` decides): restock
+        adds sellable stock at the receiving node, quarantine and write_off do not."""
+        if at is not None:
+            self._check_node(at)
+        if len(dispositions) not in (0, len(lines)):
+            raise ValueError("dispositions: one per line")
+        default: lifecycle.Disposition = "restock" if restock else "write_off"
+        chosen = [d or default for d in dispositions] or [default] * len(lines)
 
         def prepare(order: OrderRecord) -> _Step:
             outstanding = subtract_units(order.shipped, order.returned)
-            picked: list[Unit] = []
-            for node in sorted({n for _, _, n in lines if n is not None}):
-                want = merge_lines([(s, q) for s, q, n in lines if n == node])
-                pool = tuple(u for u in outstanding if u.node == node)
-                picked += lifecycle.pick_units(
-                    pool, want, order, f"shipped from {node} and not returned"
-                )
-            outstanding = subtract_units(outstanding, picked)
-            want = merge_lines([(s, q) for s, q, n in lines if n is None])
-            if want:
-                picked += lifecycle.pick_units(outstanding, want, order, "shipped and not returned")
-            return _Step(lifecycle.Step(units=merge_units(picked), restock=restock))
+            returns: list[lifecycle.ReturnLine] = []
+            # lines naming their shipping node first, then the others from what is left
+            for named in (True, False):
+                for (sku, qty, node), disposition in zip(lines, chosen, strict=True):
+                    if (node is not None) != named:
+                        continue
+                    pool = tuple(u for u in outstanding if node is None or u.node == node)
+                    what = "shipped and not returned" + (f" from {node}" if node else "")
+                    picked = lifecycle.pick_units(pool, {sku: qty}, order, what)
+                    outstanding = subtract_units(outstanding, picked)
+                    returns += [lifecycle.ReturnLine(u.node, u.sku, u.qty, disposition)
+                                for u in picked]  # fmt: skip
+            step = lifecycle.Step(returns=tuple(returns), at=at, restock=restock)
+            return _Step(step)
 
         return self._step(order_id, "return", prepare, key, if_version)
 
@@ -1096,6 +1441,33 @@ class Service:
 
         return self._keyed(key, hold)
 
+    def reserve_pickup(
+        self,
+        cart: str,
+        lines: Mapping[str, int],
+        ttl_s: float,
+        pickup: Pickup,
+        key: IdempotencyKey | None = None,
+    ) -> Done[Reservation]:
+        """Hold a cart for click and collect at the pickup store, as a pickup order is
+        sourced (`_at_pickup`): the order committed from it is a pickup order."""
+        reservation_id = "res_" + uuid.uuid4().hex
+        quantities = merge_lines(lines.items())
+
+        def hold(k: IdempotencyKey | None) -> Reservation:
+            for attempt in range(self.config.allocate_attempts):
+                units, document = self._at_pickup(reservation_id, quantities, pickup)
+                try:
+                    return self.store.reserve(
+                        reservation_id, cart, units, ttl_s, k, document=document
+                    )
+                except InsufficientStock:
+                    if attempt == self.config.allocate_attempts - 1:
+                        raise
+            raise AssertionError("unreachable")
+
+        return self._keyed(key, hold)
+
     def get_reservation(self, reservation_id: str) -> Reservation:
         return self.store.get_reservation(reservation_id)
 
@@ -1114,11 +1486,13 @@ class Service:
         order_id: str,
         destination: Destination | None = None,
         key: IdempotencyKey | None = None,
+        references: Mapping[str, str] | None = None,
     ) -> Done[OrderRecord]:
         """Turn an unexpired hold into an allocated order with its units (the store refuses,
         atomically, a hold that expired, was released or committed). Without a destination
         the order goes where the hold was sourced for; a hold made by a promise keeps its
-        option (method, nodes, dates) and may only go there."""
+        option (method, nodes, dates) and may only go there. references: the order's
+        external and customer references (Order.references), kept with it."""
 
         def commit(k: IdempotencyKey | None) -> OrderRecord:
             hold = self.store.get_reservation(reservation_id)
@@ -1127,7 +1501,7 @@ class Service:
             if destination is None and not isinstance(held, dict):
                 raise Invalid(f"destination: hold {reservation_id} has none; give one")
             to = destination or Destination.from_data(cast(dict[str, Any], held))
-            promised = hold.document.get("promise")
+            promised = hold.document.get("promise") or hold.document.get("pickup")
             if promised is not None and to.to_data() != held:
                 raise Conflict(
                     f"hold {reservation_id} was promised for its own destination; commit it "
@@ -1135,10 +1509,11 @@ class Service:
                     current_state=str(hold.state),
                 )
             plan = _held_plan(hold, to) or self._price(to, hold.units)
-            extra = {
-                k_: hold.document[k_] for k_ in ("promise", "backorder") if k_ in hold.document
-            }
-            document = _document(to, plan, reservation=reservation_id, **extra)
+            kept = ("promise", "backorder", "fulfillment", "pickup")
+            extra = {k_: hold.document[k_] for k_ in kept if k_ in hold.document}
+            document = _document(
+                to, plan, reservation=reservation_id, **extra, **(references or {})
+            )
             days = self.node_days({u.node for u in hold.units})
             return self.store.commit_reservation(hold, order_id, document, k, days=days)
 
@@ -1283,9 +1658,13 @@ class Service:
 
     def inbound_date(self, inbound: Inbound) -> dt.date:
         """The local date an inbound is expected at its node."""
+        return self._local_date(inbound.node, inbound.expected_at)
+
+    def _local_date(self, node: str, at_s: float) -> dt.date:
+        """The node's local date at a UNIX time (the UTC date for an unknown node)."""
         ref = self._network_reference()
-        at = dt.datetime.fromtimestamp(inbound.expected_at, dt.UTC)
-        n = ref.nodes.index.get(inbound.node)
+        at = dt.datetime.fromtimestamp(at_s, dt.UTC)
+        n = ref.nodes.index.get(node)
         if n is None:
             return at.date()
         return at.astimezone(ref.promise.days(n, at.year).tz).date()
@@ -1294,8 +1673,11 @@ class Service:
         self, inbound_id: str, qty: int, key: IdempotencyKey | None = None
     ) -> Done[Position]:
         """qty units of a purchase order or transfer arrived at its node: on hand rises, the
-        inbound's open quantity falls (partial receipts allowed)."""
-        return self._keyed(key, lambda k: self.store.receive_inbound(inbound_id, qty, k))
+        inbound's open quantity falls (partial receipts allowed), and, in the same atomic
+        step, the orders backordered on it get the units, oldest backorder first (each its
+        event `order.backorder_received`), charged to the node's capacity of today."""
+        days = self.node_days(self._network_reference().nodes.ids)
+        return self._keyed(key, lambda k: self.store.receive_inbound(inbound_id, qty, k, days=days))
 
     # --- transfers between nodes (lifecycle.py, "transfer orders") ----------------------
 
@@ -1400,6 +1782,17 @@ class Service:
 
     def events(self, after: int, limit: int) -> list[Event]:
         return self.store.events(after, limit)
+
+    # --- reads an integrator and customer care need ---------------------------------------
+
+    def search_orders(self, query: OrderQuery) -> OrderPage:
+        """Orders by status, node, method, references, postal code and creation time, newest
+        first, a page at a time (sourcing_engine/order_search.py)."""
+        return self.store.search_orders(query)
+
+    def get_inbound(self, inbound_id: str) -> Inbound:
+        """An open purchase order or transfer (NotFound once received in full)."""
+        return self.store.get_inbound(inbound_id)
 
     def feed(
         self, after: int, limit: int, types: Sequence[str] = (), subject: str | None = None

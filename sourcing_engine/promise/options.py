@@ -295,7 +295,7 @@ def promise(
     rest = {s: cart[s] - now[s] for s in skus if cart[s] > now[s]}
     if rest and ("ship" in methods or "backorder" in methods):
         if "backorder" in methods:
-            backordered, rest = _from_inbound(rest, read_inbound(sorted(rest)), net)
+            backordered, rest = from_inbound(rest, read_inbound(sorted(rest)), net)
         unpromisable = [_why(s, cart[s], q, stock, net) for s, q in sorted(rest.items())]
 
     ctx = _Context(net, items, skus, at, destination, penalties)
@@ -347,19 +347,20 @@ def promise(
     )
 
 
-def _from_inbound(
+def from_inbound(
     rest: Mapping[str, int], inbound: Sequence[Inbound], net: PromiseNetwork
 ) -> tuple[list[tuple[Inbound, int]], dict[str, int]]:
-    """Take the short units from open purchase orders at nodes that ship, earliest first;
-    what they cannot cover stays short."""
+    """Take the short units from open purchase orders at nodes that ship, earliest first,
+    each at most its units no order is backordered on yet; what they cannot cover stays
+    short."""
     left = dict(rest)
     taken: list[tuple[Inbound, int]] = []
     ok = net.network.ship_enabled
     for b in sorted(inbound, key=lambda b: (b.expected_at, b.id)):
         n = net.network.index.get(b.node)
-        if n is None or not ok[n] or left.get(b.sku, 0) <= 0 or b.qty <= 0:
+        if n is None or not ok[n] or left.get(b.sku, 0) <= 0 or b.free <= 0:
             continue
-        q = min(b.qty, left[b.sku])
+        q = min(b.free, left[b.sku])
         taken.append((b, q))
         left[b.sku] -= q
     return taken, {s: q for s, q in left.items() if q > 0}

@@ -17,13 +17,13 @@ Quantities per node and SKU (a *position*):
 
 Every mutating operation is atomic and all-or-nothing over all its lines (lines for the same
 node and SKU are summed before the check), appends one or more events to the global event
-log (operations on stock, holds and orders; reference data -- nodes, items, inbound, API
-keys -- is not logged), and, when given an idempotency key, stores the key with the
-operation's result in the same atomic step: a later call with the key applies nothing and
-raises `Replayed` with that result (callers claim a key before the call, so that a retry
-while it runs is told so). A refused operation changes nothing: no effect, event
-or result. Times are UNIX seconds (float); stores use their own clock (the Redis server's
-TIME, the process clock for SQLite) so that every replica agrees on expiry.
+log (operations on stock, holds, orders and settings, and every change of a node, an item
+or an inbound; API keys and webhooks are not logged), and, when given an idempotency key,
+stores the key with the operation's result in the same atomic step: a later call with the
+key applies nothing and raises `Replayed` with that result (callers claim a key before the
+call, so that a retry while it runs is told so). A refused operation changes nothing: no
+effect, event or result. Times are UNIX seconds (float); stores use their own clock (the
+Redis server's TIME, the process clock for SQLite) so that every replica agrees on expiry.
 
 Capacity. Every write of an order charges its nodes' capacity of the day, atomically with
 the write: a node holding units of the order (allocated or shipped, `lifecycle.node_units`)
@@ -43,8 +43,14 @@ Conventions every store follows (pinned by the contract suite):
   ("stock:<node>/<sku>"), `settings.changed` ("settings:<name>"),
   `reservation.*` (the reservation id), `order.*` (the order id; data also carries the
   order's `state` and `version` after the change), `transfer.*` (the transfer id; data
-  also carries its `state` and `version`); units in event data are lists of
-  {"node", "sku", "qty"}.
+  also carries its `state` and `version`), `node.created` / `node.updated`
+  ("node:<id>"), `item.*` ("item:<sku>") and `inbound.created` / `inbound.updated`
+  ("inbound:<id>"), only for a record that changes; units in event data are lists of
+  {"node", "sku", "qty"};
+- every event carries `resource`, the changed record after the change, read in the same
+  atomic step (sourcing_engine/resources.py: an order, a hold, a position, a count's
+  positions, a setting, a node, an item, an inbound, a transfer);
+- the order search index (`search_orders`) is written with the order, atomically.
 """
 
 import time
@@ -54,13 +60,17 @@ from typing import Any, Protocol
 
 from sourcing_engine.domain import Inbound, Item, Node, Position, Unit
 from sourcing_engine.lifecycle import (
+    Backorder,
     OrderAction,
     OrderRecord,
     Reservation,
+    ReturnLine,
     TransferAction,
     TransferRecord,
     TransferStep,
 )
+from sourcing_engine.order_search import OrderPage, OrderQuery
+from sourcing_engine.stock_sync import StockAdjustment, StockCount
 
 IDEMPOTENCY_RETENTION_S = 24 * 3600.0
 LAST_ADMIN = (
@@ -88,6 +98,9 @@ class Event:
     type: str  # e.g. "order.allocated", "order.shipped", "reservation.expired"
     subject: str  # order or reservation id, or "node:<id>" / "stock:<node>/<sku>"
     data: dict[str, Any]
+    resource: dict[str, Any] | None = None
+    """The changed record after the change (sourcing_engine/resources.py); None for events
+    recorded before events carried it."""
 
 
 @dataclass(frozen=True)
@@ -108,8 +121,8 @@ class IdempotencyKey:
     request_hash: str
 
 
-Result = OrderRecord | Reservation | Position | TransferRecord
-"""What a keyed operation returns, and what its key keeps."""
+Result = OrderRecord | Reservation | Position | TransferRecord | tuple[Position, ...]
+"""What a keyed operation returns, and what its key keeps (positions: a bulk stock call's)."""
 
 
 @dataclass(frozen=True)
@@ -168,9 +181,13 @@ class Store(Protocol):
     def list_nodes(self) -> list[Node]: ...
     def upsert_items(self, items: Sequence[Item]) -> None: ...
     def get_items(self, skus: Sequence[str]) -> dict[str, Item]: ...
-    def set_stock(self, node: str, counts: dict[str, tuple[int, int]], reason: str) -> None:
+    def set_stock(
+        self, node: str, counts: Mapping[str, tuple[int, int | None]], reason: str
+    ) -> None:
         """Snapshot from a WMS or POS: sku -> (on_hand, safety_stock) at one node, creating
-        positions as needed (Invalid if a count is negative). Allocations and holds stay."""
+        positions as needed (Invalid if a count is negative; safety stock None keeps the
+        stored value, 0 for a new position). Allocations and holds stay. A count as of now:
+        its correction of on hand is recorded as a movement (see "Stock sync")."""
         ...
 
     def adjust_stock(
@@ -186,16 +203,29 @@ class Store(Protocol):
         ...
 
     def add_inbound(self, inbound: Sequence[Inbound]) -> None: ...
+    def get_inbound(self, inbound_id: str) -> Inbound:
+        """One open purchase order or transfer, with its open quantity (NotFound if unknown
+        or received in full)."""
+        ...
+
     def list_inbound(self, skus: Sequence[str]) -> list[Inbound]:
         """Open purchase orders and transfers of these SKUs, by expected arrival."""
         ...
 
     def receive_inbound(
-        self, inbound_id: str, qty: int, idem: IdempotencyKey | None = None
+        self,
+        inbound_id: str,
+        qty: int,
+        idem: IdempotencyKey | None = None,
+        *,
+        days: Mapping[str, str] | None = None,
     ) -> Position:
         """qty units of an open inbound arrived: its node's on hand rises by qty, its open
         quantity falls by qty (the record goes once nothing is open); NotFound for an
-        unknown inbound, Invalid for more than is open. Event `inbound.received`. Returns
+        unknown inbound, Invalid for more than is open. Event `inbound.received`. In the
+        same atomic step the units go to the orders backordered on it, oldest backorder
+        first (`lifecycle.fill_backorders`: allocated at its node, charged to the node's
+        day in `days` without a capacity check, event `order.backorder_received`). Returns
         the position after."""
         ...
 
@@ -236,6 +266,30 @@ class Store(Protocol):
         to the destination's on hand, with `inbound.received` per SKU), cancel (the
         reservation is released). Conflict if the state does not allow it or the version
         is not the expected one. Event `transfer.shipped`, `.received` or `.cancelled`."""
+        ...
+
+    # stock sync (sourcing_engine/stock_sync.py): every change of on hand (shipments,
+    # restocks, adjustments, receipts, count corrections) is recorded as a movement at the
+    # time it happened, kept MOVEMENT_RETENTION_S; counts apply relative to them
+    def count_stock(
+        self, counts: Sequence[StockCount], reason: str, idem: IdempotencyKey | None = None
+    ) -> tuple[Position, ...]:
+        """Apply counts of many positions, all or nothing (EntriesRefused naming every entry
+        that cannot apply: malformed, as_of ahead of the store clock or older than the
+        movements kept, stale for its source). Each sets on hand to counted + the movements
+        recorded after its as_of (not below zero), records its correction as a movement at
+        its as_of and, with a source, the source's last count there; safety stock None
+        keeps the stored value. Event `stock.counted` per entry ("stock:<node>/<sku>", data
+        counted, as_of, source, sequence, moved_since, correction, on_hand, safety_stock,
+        reason). Returns the positions after, in entry order."""
+        ...
+
+    def adjust_stock_many(
+        self, adjustments: Sequence[StockAdjustment], idem: IdempotencyKey | None = None
+    ) -> tuple[Position, ...]:
+        """Apply adjustments in order, all or nothing (EntriesRefused naming every entry that
+        would take on hand below zero, counting earlier entries of the call). Event
+        `stock.adjusted` per entry, as adjust_stock. Returns the positions after each."""
         ...
 
     # network settings: one versioned JSON document per name
@@ -309,11 +363,15 @@ class Store(Protocol):
         idem: IdempotencyKey | None = None,
         *,
         days: Mapping[str, str] | None = None,
+        backorders: Sequence[Backorder] = (),
     ) -> OrderRecord:
         """Allocate every unit atomically (InsufficientStock if any is short; Conflict if
-        the order id exists; Invalid unless `lines` are the allocations per SKU, not empty;
-        InsufficientCapacity if a node's day is full, see "Capacity" above). Appends
-        `order.created` and `order.allocated`."""
+        the order id exists; Invalid unless `lines` are the allocations and backorders per
+        SKU, not empty; InsufficientCapacity if a node's day is full, see "Capacity"
+        above). Appends `order.created` and `order.allocated`. backorders: units promised
+        from open inbound supply, each checked in the same step against the inbound's open
+        units not promised yet (InsufficientStock naming the SKU and the inbound's node
+        otherwise); event `order.backordered`."""
         ...
 
     def get_order(self, order_id: str) -> OrderRecord:
@@ -323,6 +381,14 @@ class Store(Protocol):
     def get_orders(self, order_ids: Sequence[str]) -> list[OrderRecord]:
         """The orders found among order_ids, in that order (unknown ids are left out): one
         read for a page of orders (the BI export reads a million this way)."""
+        ...
+
+    def search_orders(self, query: OrderQuery) -> OrderPage:
+        """The orders the query names, newest first by (created_at, id), read from an
+        index the store keeps with every order write (sourcing_engine/order_search.py):
+        each order's terms are those of its last write. The next cursor is None exactly
+        when no order is left; a store that filters by scanning may answer fewer than
+        `limit` with a cursor, after looking through MAX_SCAN index entries."""
         ...
 
     def capacity_used(self, days: Mapping[str, str]) -> dict[str, tuple[int, int]]:
@@ -355,6 +421,9 @@ class Store(Protocol):
         read: OrderRecord | None = None,
         days: Mapping[str, str] | None = None,
         parcel: tuple[str, str] | None = None,
+        backorders: Sequence[Backorder] = (),
+        returns: Sequence[ReturnLine] = (),
+        at: str | None = None,
     ) -> OrderRecord:
         """One step of the order state machine (`lifecycle.apply`), atomically: the
         transition must be allowed (Conflict with the current state otherwise), the version
@@ -363,7 +432,9 @@ class Store(Protocol):
         given, replaces the order's document. `read`: the order as the caller just read it,
         which a store may start from instead of reading it again (it still writes only if
         the order is at that version). days: each node's date for capacity (see
-        "Capacity"); parcel: a ship's (carrier, tracking number), recorded in its event."""
+        "Capacity"); parcel: a ship's (carrier, tracking number), recorded in its event;
+        backorders: a cancel's backorders (given back to their inbound); returns, at: a
+        return's lines with their dispositions and the node receiving them."""
         ...
 
     # events and idempotency

@@ -26,6 +26,8 @@ with a ``#!lua`` shebang, so a cluster node refuses any script touching another 
     res:<id>         hash    a hold: cart, units, created_at, expires_at, state, order_id
     order:<id>       hash    an order: state, version, lines, alloc, shipped, returned,
                              released, times, doc (the caller's document, stored as given)
+    ocreated         zset    order ids by created_at; oidx:<term> (zset) the same for the
+                             orders with that search term (lua/write_order.lua)
     ocap:<order id>  hash    node -> "day|shipments|units" the order charged there
     ready            zset    orders ready for pickup, score = when they became ready
     cap:<day>        hash    s:<node> shipments, u:<node> units charged to the node that day
@@ -33,6 +35,8 @@ with a ``#!lua`` shebang, so a cluster node refuses any script touching another 
                              progress, whrep:<id> (list) replay requests, whfail:<id> (list)
                              deliveries given up on, newest first (lua/webhook.lua)
     inbound          hash    inbound id -> record JSON;  inb:<sku>  set of inbound ids
+    bosum            hash    inbound id -> units orders wait for (backordered on it)
+    bo:<inbound id>  zset    the orders backordered on it, oldest first (score: boseq INCR)
     settings         hash    name -> JSON document (the network settings), v:<name> -> version
     idem:<key>       hash    idempotency key: in flight (hash, lease_until) or done (hash,
                              status, body); the only key with a TTL (24 h after completion)
@@ -40,6 +44,9 @@ with a ``#!lua`` shebang, so a cluster node refuses any script touching another 
     transfer:<id>    hash    a transfer: rec (JSON of lifecycle.TransferRecord's fields but
                              times and version), version, created_at, updated_at; shipped,
                              its units are inbound "transfer:<id>:<sku>" (lua/write_transfer)
+    mv:<node>/<sku>  zset    movements of on hand, score = when, member "<id>|<delta>" (ids
+                             from string mvseq); cnt:<node>/<sku> (hash) source -> its last
+                             count's "as_of|sequence" (stock sync, lua/common.lua)
 
 Durability. A reply means the write is on disk: the server must run with ``appendonly yes``
 and ``appendfsync always`` (Redis fsyncs the append-only file before it sends any reply of
@@ -59,12 +66,12 @@ is after the script's clock reading (reserved = rs - units of members of hz:<sku
 expired members from the counters of the SKUs they touch, so reads stay O(log n).
 """
 
+import importlib.resources
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, replace
 from functools import cache, wraps
-from importlib import resources
 from typing import Any, TypeVar, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -74,12 +81,13 @@ from redis.cluster import RedisCluster
 from redis.commands.core import Script
 from redis.retry import Retry
 
-from sourcing_engine import lifecycle
+from sourcing_engine import lifecycle, resources
 from sourcing_engine.domain import Inbound, Item, Node, Position, Unit, sku_totals
 from sourcing_engine.errors import (
     CapacityShort,
     Conflict,
     DomainError,
+    EntriesRefused,
     IdempotencyInFlight,
     IdempotencyMismatch,
     InsufficientCapacity,
@@ -91,11 +99,13 @@ from sourcing_engine.errors import (
     StoreUnavailable,
 )
 from sourcing_engine.lifecycle import (
+    Backorder,
     Effects,
     OrderAction,
     OrderRecord,
     OrderState,
     Reservation,
+    ReturnLine,
     Step,
     TransferAction,
     TransferEffects,
@@ -103,6 +113,17 @@ from sourcing_engine.lifecycle import (
     TransferState,
     TransferStep,
     hold_state_at,
+)
+from sourcing_engine.order_search import MAX_SCAN, OrderPage, OrderQuery, index_terms
+from sourcing_engine.stock_sync import (
+    MAX_AHEAD_S,
+    LastCount,
+    StockAdjustment,
+    StockCount,
+    below_zero,
+    check_adjustments,
+    check_counts,
+    count_problem,
 )
 from sourcing_engine.stores.base import (
     IDEMPOTENCY_RETENTION_S,
@@ -138,6 +159,9 @@ SCRIPTS = (
     "webhook",
     "now",
     "write_transfer",
+    "count_stock",
+    "adjust_stock_many",
+    "search_orders",
 )
 R = TypeVar("R")
 MAX_QTY = lifecycle.MAX_QTY
@@ -154,7 +178,7 @@ WRITE_ATTEMPTS = 8
 changed between its read and its write."""
 
 
-READ_ONLY_SCRIPTS = frozenset({"positions", "get_reservation", "now"})
+READ_ONLY_SCRIPTS = frozenset({"positions", "get_reservation", "now", "search_orders"})
 
 
 @cache
@@ -165,7 +189,7 @@ def script_source(name: str) -> str:
     only (scripts without one may cross slots, for compatibility); read-only scripts say
     so, so they may run on replicas and never write.
     """
-    lua = resources.files("sourcing_engine.stores") / "lua"
+    lua = importlib.resources.files("sourcing_engine.stores") / "lua"
     shebang = "#!lua flags=no-writes" if name in READ_ONLY_SCRIPTS else "#!lua"
     common = (lua / "common.lua").read_text()
     return f"{shebang}\n{common}\n{(lua / f'{name}.lua').read_text()}"
@@ -199,6 +223,11 @@ def _check_qty(qty: object, where: str, allow_zero: bool = False) -> None:
         raise Invalid(
             f"{where}: quantity must be a whole number from {least} to {MAX_QTY}, got {qty!r}"
         )
+
+
+def _blank(value: float | int | None) -> Arg:
+    """An optional script argument: '' for None (floats as repr: exact to the bit)."""
+    return "" if value is None else repr(value) if isinstance(value, float) else value
 
 
 def _check_id(value: object, what: str) -> None:
@@ -254,6 +283,7 @@ def _order(order_id: str, h: dict[str, str]) -> OrderRecord:
         created_at=float(h["created_at"]),
         updated_at=float(h["updated_at"]),
         document=json.loads(h["doc"]),
+        backordered=lifecycle.backorders_of(json.loads(h.get("backordered") or "[]") or []),
     )
 
 
@@ -284,11 +314,44 @@ def _result(raw: str) -> Result:
         return _transfer(_pairs(rest[1:]))
     if kind == "reservation":
         return _reservation(float(now), {"id": rest[0], **_pairs(rest[1:])})
+    if kind == "positions":
+        return _positions(rest)
     return _position(rest)
 
 
-def _inbound(d: dict[str, Any]) -> Inbound:
-    return Inbound(d["id"], d["node"], d["sku"], int(d["qty"]), float(d["expected_at"]))
+def _positions(flat: Sequence[str]) -> tuple[Position, ...]:
+    return tuple(_position(flat[i : i + 6]) for i in range(0, len(flat), 6))
+
+
+class _EntriesReply(DomainError):
+    """A script refused entries of a bulk stock call: [index, ...] per entry (turned into
+    EntriesRefused, with the entries' words, by the method that sent them)."""
+
+    def __init__(self, rows: list[list[Any]]) -> None:
+        self.rows = rows
+        super().__init__("entries refused")
+
+
+def _inbound(d: dict[str, Any], backordered: int = 0) -> Inbound:
+    return Inbound(
+        d["id"], d["node"], d["sku"], int(d["qty"]), float(d["expected_at"]), backordered
+    )
+
+
+def _promise_args(order: OrderRecord, effects: Effects) -> list[Arg]:
+    """An order's changes to its promises on inbound supply, as write_order.lua takes them:
+    count, then (inbound, sku, node, delta, what the order still waits for there)."""
+    delta: dict[str, int] = {}
+    at: dict[str, Backorder] = {}
+    for sign, backorders in ((1, effects.backorder), (-1, effects.unbackorder)):
+        for b in backorders:
+            delta[b.inbound] = delta.get(b.inbound, 0) + sign * b.qty
+            at[b.inbound] = b
+    left = {b.inbound: b.qty for b in order.backordered}
+    out: list[Arg] = [len(delta)]
+    for inbound, d in sorted(delta.items()):
+        out += [inbound, at[inbound].sku, at[inbound].node, d, left.get(inbound, 0)]
+    return out
 
 
 def _event(raw: str) -> Event:
@@ -300,6 +363,7 @@ def _event(raw: str) -> Event:
         type=e["type"],
         subject=e["subject"],
         data=data if isinstance(data, dict) else {"value": data},
+        resource=e.get("resource"),
     )
 
 
@@ -350,6 +414,8 @@ def _error(kind: str, message: str, extra: str) -> DomainError:
         return Conflict(message, current_state=extra or None)
     if kind == "invalid":
         return Invalid(message)
+    if kind == "entries":
+        return _EntriesReply(json.loads(extra))
     if kind == "idempotency_mismatch":
         return IdempotencyMismatch(message)
     if kind == "idempotency_in_flight":
@@ -507,7 +573,7 @@ class RedisStore:
         args: list[Arg] = [table, len(records)]
         for record_id, record in records:
             _check_id(record_id, what)
-            data = record.to_data() if isinstance(record, Node) else asdict(record)
+            data = resources.node(record) if isinstance(record, Node) else resources.item(record)
             args += [record_id, json.dumps(data)]
         if records:
             self._run("upsert", args)
@@ -534,14 +600,17 @@ class RedisStore:
                 out[sku] = Item(d["sku"], float(d["weight_lb"]), tuple(d["dims_in"]))
         return out
 
-    def set_stock(self, node: str, counts: dict[str, tuple[int, int]], reason: str) -> None:
+    def set_stock(
+        self, node: str, counts: Mapping[str, tuple[int, int | None]], reason: str
+    ) -> None:
         _check_id(node, "node")
         args: list[Arg] = [node, reason, len(counts)]
         for sku, (on_hand, safety) in counts.items():
             _check_id(sku, "sku")
             _check_qty(on_hand, f"on hand of {sku} at {node}", allow_zero=True)
-            _check_qty(safety, f"safety stock of {sku} at {node}", allow_zero=True)
-            args += [sku, on_hand, safety]
+            if safety is not None:
+                _check_qty(safety, f"safety stock of {sku} at {node}", allow_zero=True)
+            args += [sku, on_hand, "" if safety is None else safety]
         self._run("set_stock", args)
 
     def adjust_stock(
@@ -572,18 +641,121 @@ class RedisStore:
             lifecycle.check_inbound_not_transfer(b.id, "add")
             _check_qty(b.qty, f"inbound {b.id}")
             # expected_at as text: Lua's cjson would round it when a receipt rewrites qty
-            args += [b.id, b.sku, json.dumps({**asdict(b), "expected_at": repr(b.expected_at)})]
+            record = {**asdict(b), "expected_at": repr(b.expected_at)}
+            # the resource without `backordered`: the script adds the units waiting on it
+            resource = {k: v for k, v in resources.inbound(b).items() if k != "backordered"}
+            args += [b.id, b.sku, json.dumps(record), json.dumps(resource)]
         if inbound:
             self._run("add_inbound", args)
 
     def receive_inbound(
-        self, inbound_id: str, qty: int, idem: IdempotencyKey | None = None
+        self,
+        inbound_id: str,
+        qty: int,
+        idem: IdempotencyKey | None = None,
+        *,
+        days: Mapping[str, str] | None = None,
     ) -> Position:
         _check_id(inbound_id, "inbound id")
         lifecycle.check_qty(qty, f"receipt of inbound {inbound_id}")
         lifecycle.check_inbound_not_transfer(inbound_id, "receive")
-        r = self._run("receive_inbound", [inbound_id, qty], idem)
-        return _position(r[1:])
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                args = [inbound_id, qty, *self._fill_args(inbound_id, qty, days)]
+                r = self._run("receive_inbound", args, idem)
+                return _position(r[1:])
+            except Conflict:  # a waiting order changed since read: read them again
+                if attempt == WRITE_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _fill_args(self, inbound_id: str, qty: int, days: Mapping[str, str] | None) -> list[Arg]:
+        """The units waiting on the inbound as read, and the backorders a receipt of qty
+        fills, oldest first, as receive_inbound.lua takes them (computed by
+        lifecycle.fill_in_turn on the orders as read; the script writes them only if
+        neither changed)."""
+        seen = int(cast(str | None, self._r.hget(self.key("bosum"), inbound_id)) or 0)
+        waiting = cast(list[str], self._r.zrange(self.key(f"bo:{inbound_id}"), 0, -1))
+        fills = lifecycle.fill_in_turn(waiting, self.get_order, inbound_id, qty)
+        out: list[Arg] = [seen, len(fills)]
+        for order, after, effects in fills:
+            filled = effects.fill[0]
+            still = sum(b.qty for b in after.backordered if b.inbound == inbound_id)
+            out += [order.id, order.version, after.state.value, _units_json(after.allocations),
+                    _dumps(list(after.released_nodes)),
+                    _dumps(lifecycle.backorders_data(after.backordered)),
+                    filled.node, filled.sku, filled.qty, still, len(effects.events)]  # fmt: skip
+            for type_, data in effects.events:
+                out += [type_, _dumps(data)]
+            caps = self._fill_charges(order, after, days)
+            out.append(len(caps))
+            for c in caps:
+                out += list(c)
+            terms = index_terms(after)
+            out += [len(terms), *terms, _dumps(resources.order(after))]
+        return out
+
+    def _fill_charges(
+        self, before: OrderRecord, after: OrderRecord, days: Mapping[str, str] | None
+    ) -> list[tuple[str, str, int, int, int, int]]:
+        """Capacity charges of a filled backorder: (node, day, shipments delta, units delta,
+        shipments, units) per node whose charge changes (the script checks the order's
+        version, so the charges read here are the ones it has)."""
+        charged = cast(dict[str, str], self._r.hgetall(self.key(f"ocap:{before.id}")))
+        today = utc_day(time.time())
+        out = []
+        for node, units in lifecycle.node_units(after).items():
+            day, s0, u0 = charged[node].split("|") if node in charged else ("", "0", "0")
+            ships = 1 if units else 0
+            ds, du = ships - int(s0), units - int(u0)
+            if ds or du:
+                out.append((node, day or (days or {}).get(node) or today, ds, du, ships, units))
+        return out
+
+    # --- stock sync (stock_sync.py; lua/count_stock.lua, lua/adjust_stock_many.lua)
+
+    def count_stock(
+        self, counts: Sequence[StockCount], reason: str, idem: IdempotencyKey | None = None
+    ) -> tuple[Position, ...]:
+        check_counts(counts, MAX_QTY)
+        args: list[Arg] = [reason, MAX_AHEAD_S, len(counts)]
+        for c in counts:
+            _check_id(c.node, "node")
+            _check_id(c.sku, "sku")
+            if c.source:
+                _check_id(c.source, "source")
+            args += [c.node, c.sku, c.on_hand, _blank(c.safety_stock), _blank(c.as_of),
+                     c.source or "", _blank(c.sequence)]  # fmt: skip
+        try:
+            r = self._run("count_stock", args, idem)
+        except _EntriesReply as refused:
+            now = self.now()
+            problems = []
+            for i, kind, last_t, last_seq in refused.rows:
+                last = (
+                    LastCount(float(last_t), int(last_seq) if last_seq else None)
+                    if last_t
+                    else None
+                )
+                problems.append(count_problem(i, counts[i], kind, last, now))
+            raise EntriesRefused("counts", problems) from None
+        return _positions(r[1:])
+
+    def adjust_stock_many(
+        self, adjustments: Sequence[StockAdjustment], idem: IdempotencyKey | None = None
+    ) -> tuple[Position, ...]:
+        check_adjustments(adjustments, MAX_QTY)
+        args: list[Arg] = [len(adjustments)]
+        for a in adjustments:
+            _check_id(a.node, "node")
+            _check_id(a.sku, "sku")
+            args += [a.node, a.sku, a.delta, a.reason]
+        try:
+            r = self._run("adjust_stock_many", args, idem)
+        except _EntriesReply as refused:
+            problems = [below_zero(i, adjustments[i], oh) for i, oh in refused.rows]
+            raise EntriesRefused("adjustments", problems) from None
+        return _positions(r[1:])
 
     def put_setting(
         self, name: str, value: dict[str, Any], expected_version: int | None = None
@@ -602,6 +774,13 @@ class RedisStore:
             return None
         return Setting(dict(json.loads(raw)), int(version or 1))
 
+    def get_inbound(self, inbound_id: str) -> Inbound:
+        raw = cast(str | None, self._r.hget(self.key("inbound"), inbound_id))
+        if raw is None:
+            raise NotFound(f"inbound {inbound_id}: unknown, or received in full already")
+        promised = cast(str | None, self._r.hget(self.key("bosum"), inbound_id))
+        return _inbound(json.loads(raw), int(promised or 0))
+
     def list_inbound(self, skus: Sequence[str]) -> list[Inbound]:
         ids: list[str] = []
         for sku in dict.fromkeys(skus):
@@ -609,7 +788,12 @@ class RedisStore:
         if not ids:
             return []
         raw = cast(list[str | None], self._r.hmget(self.key("inbound"), ids))
-        found = [_inbound(json.loads(r)) for r in raw if r is not None]
+        promised = cast(list[str | None], self._r.hmget(self.key("bosum"), ids))
+        found = [
+            _inbound(json.loads(r), int(p or 0))
+            for r, p in zip(raw, promised, strict=True)
+            if r is not None
+        ]
         return sorted(found, key=lambda b: (b.expected_at, b.id))
 
     # checkout holds
@@ -677,9 +861,12 @@ class RedisStore:
         idem: IdempotencyKey | None = None,
         *,
         days: Mapping[str, str] | None = None,
+        backorders: Sequence[Backorder] = (),
     ) -> OrderRecord:
         _check_id(order_id, "order id")
-        order, effects = lifecycle.create(order_id, lines, allocations, document, 0.0)
+        order, effects = lifecycle.create(
+            order_id, lines, allocations, document, 0.0, backorders=backorders
+        )
         return self._write_order(order, effects, 0, idem, days=days)
 
     def _write_order(
@@ -709,6 +896,10 @@ class RedisStore:
         args.append(len(held))
         for node in held:
             args += [node, (days or {}).get(node) or today]
+        args.append(_dumps(lifecycle.backorders_data(order.backordered)))
+        args += _promise_args(order, effects)
+        terms = index_terms(order)
+        args += [len(terms), *terms, _dumps(resources.order(order))]
         r = self._run("write_order", args, idem)
         return _order(order.id, _pairs(r[1:]))
 
@@ -724,6 +915,24 @@ class RedisStore:
             pipe.hgetall(self.key(f"order:{order_id}"))
         found = cast(list[dict[str, str]], pipe.execute()) if order_ids else []
         return [_order(i, h) for i, h in zip(order_ids, found, strict=True) if h]
+
+    def search_orders(self, query: OrderQuery) -> OrderPage:
+        upper = query.upper()
+        terms = query.ordered_terms()
+        args: list[Arg] = [
+            query.limit, MAX_SCAN,
+            "-inf" if query.created_from is None else repr(query.created_from),
+            "" if upper is None else repr(upper[0]), "" if upper is None else upper[1],
+            len(terms), *terms,
+        ]  # fmt: skip
+        r = self._read("search_orders", args)
+        more, n = r[1] == "1", int(r[4])
+        orders, k = [], 5
+        for _ in range(n):
+            order_id, size = r[k], int(r[k + 1])
+            orders.append(_order(order_id, _pairs(r[k + 2 : k + 2 + size])))
+            k += 2 + size
+        return OrderPage(orders, (float(r[2]), r[3]) if more else None)
 
     def capacity_used(self, days: Mapping[str, str]) -> dict[str, tuple[int, int]]:
         by_day: dict[str, list[str]] = {}
@@ -762,8 +971,14 @@ class RedisStore:
         read: OrderRecord | None = None,
         days: Mapping[str, str] | None = None,
         parcel: tuple[str, str] | None = None,
+        backorders: Sequence[Backorder] = (),
+        returns: Sequence[ReturnLine] = (),
+        at: str | None = None,
     ) -> OrderRecord:
-        step = Step(node, tuple(units), tuple(new_allocations), restock, parcel)
+        step = Step(
+            node, tuple(units), tuple(new_allocations), restock, parcel, tuple(backorders),
+            tuple(returns), at,
+        )  # fmt: skip
         for attempt in range(WRITE_ATTEMPTS):
             fresh = read is not None and attempt == 0 and read.id == order_id
             order = read if fresh and read is not None else self.get_order(order_id)
@@ -864,6 +1079,7 @@ class RedisStore:
         args.append(len(effects.events))
         for type_, data in effects.events:
             args += [type_, _dumps(data)]
+        args.append(_dumps(resources.transfer(t)))
         r = self._run("write_transfer", args, idem)
         return _transfer(_pairs(r[1:]))
 
@@ -1009,6 +1225,7 @@ for _name in (
     "list_api_keys", "revoke_api_key", "create_webhook", "list_webhooks", "get_webhook",
     "delete_webhook", "webhook_progress", "save_webhook_progress", "add_webhook_replay",
     "webhook_replays", "webhook_failures", "get_orders",
-    "create_transfer", "get_transfer", "transfer_step", "pickups_waiting",
+    "create_transfer", "get_transfer", "transfer_step", "pickups_waiting", "count_stock",
+    "adjust_stock_many",
 ):  # fmt: skip
     setattr(RedisStore, _name, _when_unreachable(getattr(RedisStore, _name)))

@@ -27,7 +27,7 @@ from typing import Any, TypeVar, cast
 
 import orjson
 
-from sourcing_engine import lifecycle
+from sourcing_engine import lifecycle, resources
 from sourcing_engine.domain import (
     Inbound,
     Item,
@@ -41,6 +41,7 @@ from sourcing_engine.domain import (
 from sourcing_engine.errors import (
     CapacityShort,
     Conflict,
+    EntriesRefused,
     IdempotencyInFlight,
     IdempotencyMismatch,
     InsufficientCapacity,
@@ -52,12 +53,14 @@ from sourcing_engine.errors import (
     StoreUnavailable,
 )
 from sourcing_engine.lifecycle import (
+    Backorder,
     Effects,
     HoldState,
     OrderAction,
     OrderRecord,
     OrderState,
     Reservation,
+    ReturnLine,
     Step,
     TransferAction,
     TransferEffects,
@@ -65,6 +68,19 @@ from sourcing_engine.lifecycle import (
     TransferState,
     TransferStep,
     hold_state_at,
+)
+from sourcing_engine.order_search import OrderPage, OrderQuery, index_terms
+from sourcing_engine.stock_sync import (
+    MOVEMENT_RETENTION_S,
+    LastCount,
+    StockAdjustment,
+    StockCount,
+    below_zero,
+    check_adjustments,
+    check_counts,
+    count_problem,
+    counted_on_hand,
+    judge_count,
 )
 from sourcing_engine.stores.base import (
     IDEMPOTENCY_RETENTION_S,
@@ -81,6 +97,7 @@ from sourcing_engine.stores.base import (
 )
 
 R = TypeVar("R", bound=Result)
+T = TypeVar("T", Node, Item, Inbound)
 
 _UNAVAILABLE = ("database is locked", "disk I/O error", "database or disk is full",
                 "unable to open database file")  # fmt: skip
@@ -120,10 +137,13 @@ CREATE TABLE IF NOT EXISTS orders (
     id TEXT PRIMARY KEY, state TEXT NOT NULL, lines TEXT NOT NULL, allocations TEXT NOT NULL,
     shipped TEXT NOT NULL, returned TEXT NOT NULL, released_nodes TEXT NOT NULL,
     version INTEGER NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL,
-    document TEXT NOT NULL);
+    document TEXT NOT NULL, backordered TEXT NOT NULL DEFAULT '[]');
+CREATE TABLE IF NOT EXISTS backorders (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, inbound_id TEXT NOT NULL, order_id TEXT NOT NULL,
+    qty INTEGER NOT NULL CHECK (qty > 0), UNIQUE (inbound_id, order_id));
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, type TEXT NOT NULL,
-    subject TEXT NOT NULL, data TEXT NOT NULL);
+    subject TEXT NOT NULL, data TEXT NOT NULL, resource TEXT);
 CREATE INDEX IF NOT EXISTS events_subject ON events (subject, seq);
 CREATE TABLE IF NOT EXISTS idempotent_results (
     key TEXT PRIMARY KEY, request_hash TEXT NOT NULL, result TEXT, lease_until REAL NOT NULL,
@@ -155,6 +175,17 @@ CREATE TABLE IF NOT EXISTS transfers (
     received TEXT NOT NULL, state TEXT NOT NULL, expected_at REAL, version INTEGER NOT NULL,
     created_at REAL NOT NULL, updated_at REAL NOT NULL, document TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, document TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS stock_movements (
+    node TEXT NOT NULL, sku TEXT NOT NULL, at REAL NOT NULL, delta INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS stock_movements_at ON stock_movements (node, sku, at);
+CREATE TABLE IF NOT EXISTS stock_sources (
+    node TEXT NOT NULL, sku TEXT NOT NULL, source TEXT NOT NULL, as_of REAL NOT NULL,
+    sequence INTEGER, PRIMARY KEY (node, sku, source)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS orders_created ON orders (created_at, id);
+CREATE TABLE IF NOT EXISTS order_terms (
+    term TEXT NOT NULL, created_at REAL NOT NULL, order_id TEXT NOT NULL,
+    PRIMARY KEY (term, created_at, order_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS order_terms_order ON order_terms (order_id);
 """
 
 # --- rows <-> records -----------------------------------------------------------------------
@@ -177,12 +208,14 @@ def _order_row(o: OrderRecord) -> tuple[Any, ...]:
         o.id, o.state.value, _dumps(o.lines), _units_to_json(o.allocations),
         _units_to_json(o.shipped), _units_to_json(o.returned), _dumps(list(o.released_nodes)),
         o.version, o.created_at, o.updated_at, _dumps(o.document),
+        _dumps(lifecycle.backorders_data(o.backordered)),
     )  # fmt: skip
 
 
 def _order_from_row(row: sqlite3.Row | tuple[Any, ...]) -> OrderRecord:
+    # a result stored before backorders existed has 11 columns
     (id_, state, lines, allocations, shipped, returned, released, version, created_at,
-     updated_at, document) = tuple(row)  # fmt: skip
+     updated_at, document, *backordered) = tuple(row)  # fmt: skip
     return OrderRecord(
         id=id_,
         state=OrderState(state),
@@ -195,6 +228,7 @@ def _order_from_row(row: sqlite3.Row | tuple[Any, ...]) -> OrderRecord:
         created_at=created_at,
         updated_at=updated_at,
         document=orjson.loads(document),
+        backordered=lifecycle.backorders_of(orjson.loads(backordered[0]) if backordered else []),
     )  # orjson: reading rows is most of a bulk read's time (the BI export), 3x json's speed
 
 
@@ -227,9 +261,13 @@ def _result_to_json(result: Result) -> str:
         hold = [r.id, r.cart, _units_to_json(r.units), r.created_at, r.expires_at, r.state.value,
                 r.order_id, r.document]  # fmt: skip
         return _dumps({"reservation": hold})
-    p = result
-    return _dumps({"position": [p.node, p.sku, p.on_hand, p.safety_stock, p.reserved,
-                                p.allocated]})  # fmt: skip
+    if isinstance(result, tuple):
+        return _dumps({"positions": [_position_values(p) for p in result]})
+    return _dumps({"position": _position_values(result)})
+
+
+def _position_values(p: Position) -> list[Any]:
+    return [p.node, p.sku, p.on_hand, p.safety_stock, p.reserved, p.allocated]
 
 
 def _result_from_json(text: str) -> Result:
@@ -243,11 +281,17 @@ def _result_from_json(text: str) -> Result:
         units_ = _units_from_json(units)
         state_ = HoldState(state)
         return Reservation(id_, cart, units_, created_at, expires_at, state_, order_id, document)
+    if kind == "positions":
+        return tuple(Position(*v) for v in values)
     return Position(*values)
 
 
 def _event(row: sqlite3.Row) -> Event:
-    return Event(row["seq"], row["at"], row["type"], row["subject"], orjson.loads(row["data"]))
+    resource = row["resource"]
+    return Event(
+        row["seq"], row["at"], row["type"], row["subject"], orjson.loads(row["data"]),
+        None if resource is None else orjson.loads(resource),
+    )  # fmt: skip
 
 
 def _api_key(row: sqlite3.Row) -> ApiKey:
@@ -289,10 +333,13 @@ class _Tx:
     conn: sqlite3.Connection
     now: float
 
-    def emit(self, type_: str, subject: str, data: dict[str, Any]) -> None:
+    def emit(
+        self, type_: str, subject: str, data: dict[str, Any], resource: dict[str, Any]
+    ) -> None:
+        """Append an event with the changed record after the change (resources.py)."""
         self.conn.execute(
-            "INSERT INTO events (at, type, subject, data) VALUES (?, ?, ?, ?)",
-            (self.now, type_, subject, _dumps(data)),
+            "INSERT INTO events (at, type, subject, data, resource) VALUES (?, ?, ?, ?, ?)",
+            (self.now, type_, subject, _dumps(data), _dumps(resource)),
         )
 
     def position(self, node: str, sku: str) -> Position:
@@ -319,10 +366,27 @@ class _Tx:
             [(sign * u.qty, u.node, u.sku) for u in units],
         )
 
+    def moved(self, node: str, sku: str, delta: int, at: float | None = None) -> None:
+        """Record a movement of on hand (stock sync counts apply relative to them) and drop
+        the position's movements older than the retention."""
+        if delta:
+            self.conn.execute(
+                "INSERT INTO stock_movements VALUES (?, ?, ?, ?)",
+                (node, sku, self.now if at is None else at, delta),
+            )
+            self.conn.execute(
+                "DELETE FROM stock_movements WHERE node = ? AND sku = ? AND at < ?",
+                (node, sku, self.now - MOVEMENT_RETENTION_S),
+            )
+
     def apply(self, effects: Effects) -> None:
         """A step's effects on stock (its allocations already checked)."""
+        for units, sign in ((effects.ship, -1), (effects.restock, +1)):
+            for u in units:
+                self.moved(u.node, u.sku, sign * u.qty)
         self.add_allocated(effects.free, -1)
         self.add_allocated(effects.allocate, +1)
+        self.add_allocated(effects.fill, +1)
         # max(0, ...): a shipment from a position a count left oversold never goes negative
         self.conn.executemany(
             "UPDATE positions SET on_hand = max(0, on_hand - ?) WHERE node = ? AND sku = ?",
@@ -334,9 +398,12 @@ class _Tx:
             [(u.node, u.sku, u.qty) for u in effects.restock],
         )
 
-    def charge_capacity(self, order: OrderRecord, days: Mapping[str, str] | None) -> None:
+    def charge_capacity(
+        self, order: OrderRecord, days: Mapping[str, str] | None, check: bool = True
+    ) -> None:
         """Charge the order's nodes' capacity of the day with what the step changed
-        (base.py, "Capacity"); InsufficientCapacity, before any write, if a node is full."""
+        (base.py, "Capacity"); InsufficientCapacity, before any write, if a node is full
+        (unless check is False: a receipt filling backorders is never refused)."""
         target = lifecycle.node_units(order)
         charged = {
             r[0]: (r[1], r[2], r[3])
@@ -354,7 +421,7 @@ class _Tx:
             if not ds and not du:
                 continue
             day = day or (days or {}).get(node) or utc_day(self.now)
-            if ds > 0 or du > 0:
+            if check and (ds > 0 or du > 0):
                 shorts += self._capacity_shorts(node, day, ds, du)
             changes.append((node, day, ds, du, ships, units))
         if shorts:
@@ -392,6 +459,65 @@ class _Tx:
                 out.append(CapacityShort(node, day, what, delta, max(0, cap - had)))
         return out
 
+    # --- backorders: promises against open inbound supply
+
+    def check_backorders(self, backorders: Sequence[Backorder]) -> None:
+        """InsufficientStock naming each inbound that has fewer open units no order waits
+        for than these backorders take (closed or unknown inbound: none)."""
+        shortages = []
+        for b in backorders:
+            row = self.conn.execute(
+                "SELECT i.qty - coalesce((SELECT sum(qty) FROM backorders WHERE inbound_id = i.id),"
+                " 0) FROM inbound i WHERE i.id = ?",
+                (b.inbound,),
+            ).fetchone()
+            free = 0 if row is None else max(0, int(row[0]))
+            if b.qty > free:
+                shortages.append(Shortage(b.sku, (b.node,), b.qty, free))
+        if shortages:
+            raise InsufficientStock(shortages)
+
+    def check_promised(self, inbound: Inbound) -> None:
+        """Invalid if orders wait for more of the inbound than the upsert leaves open, or
+        for its units at another node or of another SKU."""
+        row = self.conn.execute(
+            "SELECT i.node, i.sku, coalesce(sum(b.qty), 0) FROM inbound i"
+            " JOIN backorders b ON b.inbound_id = i.id WHERE i.id = ?",
+            (inbound.id,),
+        ).fetchone()
+        if row is not None and row[2]:
+            lifecycle.check_inbound_upsert(inbound, row[0], row[1], row[2])
+
+    def apply_backorders(self, order_id: str, effects: Effects) -> None:
+        """Record an order's new promises on inbound supply, and drop those it gave back."""
+        self.conn.executemany(
+            "INSERT INTO backorders (inbound_id, order_id, qty) VALUES (?, ?, ?)"
+            " ON CONFLICT (inbound_id, order_id) DO UPDATE SET qty = qty + excluded.qty",
+            [(b.inbound, order_id, b.qty) for b in effects.backorder],
+        )
+        for b in effects.unbackorder:  # the row goes when nothing is left (qty > 0 always)
+            where = (b.inbound, order_id, b.qty)
+            self.conn.execute(
+                "DELETE FROM backorders WHERE inbound_id = ? AND order_id = ? AND qty <= ?", where
+            )
+            self.conn.execute(
+                "UPDATE backorders SET qty = qty - ? WHERE inbound_id = ? AND order_id = ?",
+                (b.qty, b.inbound, order_id),
+            )
+
+    def fill_backorders(self, inbound_id: str, qty: int, days: Mapping[str, str] | None) -> None:
+        """qty units just received on the inbound go to the orders waiting for it, oldest
+        backorder first (lifecycle.fill_backorders, one step per order)."""
+        waiting = self.conn.execute(
+            "SELECT order_id FROM backorders WHERE inbound_id = ? ORDER BY seq", (inbound_id,)
+        ).fetchall()
+        ids = (r[0] for r in waiting)
+        for _, after, effects in lifecycle.fill_in_turn(ids, self.load_order, inbound_id, qty):
+            self.charge_capacity(after, days, check=False)
+            self.apply(effects)
+            self.apply_backorders(after.id, effects)
+            self.save_order(replace(after, updated_at=self.now), effects, insert=False)
+
     def load_order(self, order_id: str) -> OrderRecord:
         row = self.conn.execute(
             "SELECT * FROM orders WHERE id = ?", (order_id,)
@@ -402,9 +528,36 @@ class _Tx:
 
     def save_order(self, order: OrderRecord, effects: Effects, insert: bool) -> None:
         verb = "INSERT" if insert else "REPLACE"
-        self.conn.execute(f"{verb} INTO orders VALUES ({', '.join('?' * 11)})", _order_row(order))
+        self.conn.execute(f"{verb} INTO orders VALUES ({', '.join('?' * 12)})", _order_row(order))
+        self.index_order(order, insert)
+        resource = resources.order(order)
         for type_, data in effects.events:
-            self.emit(type_, order.id, data)
+            self.emit(type_, order.id, data, resource)
+
+    # --- the order search index (sourcing_engine/order_search.py)
+
+    def emit_upserts(
+        self,
+        family: str,
+        records: Sequence[tuple[str, T | None, T]],
+        resource: Callable[[T], dict[str, Any]],
+    ) -> None:
+        """`<family>.created` or `.updated` (subject "<family>:<id>") per (id, record as
+        stored or None, record written) that changes anything; the last of one id counts."""
+        last = {record_id: (old, new) for record_id, old, new in records}
+        for record_id, (old, new) in last.items():
+            if old != new:
+                what = "created" if old is None else "updated"
+                self.emit(f"{family}.{what}", f"{family}:{record_id}", {}, resource(new))
+
+    def index_order(self, order: OrderRecord, insert: bool) -> None:
+        """The order's search terms, as the order now is, in the same transaction."""
+        if not insert:
+            self.conn.execute("DELETE FROM order_terms WHERE order_id = ?", (order.id,))
+        self.conn.executemany(
+            "INSERT INTO order_terms VALUES (?, ?, ?)",
+            [(t, order.created_at, order.id) for t in index_terms(order)],
+        )
 
     def receive_inbound(self, inbound_id: str, qty: int) -> Position:
         """qty units of an open inbound arrive: its open quantity falls (the record goes once
@@ -426,11 +579,66 @@ class _Tx:
             " ON CONFLICT (node, sku) DO UPDATE SET on_hand = on_hand + ?",
             (node, sku, qty, qty),
         )
+        self.moved(node, sku, qty)
         after = self.position(node, sku)
         data = {"inbound": inbound_id, "qty": qty, "open": row["qty"] - qty,
                 "on_hand": after.on_hand}  # fmt: skip
-        self.emit("inbound.received", f"stock:{node}/{sku}", data)
+        self.emit("inbound.received", f"stock:{node}/{sku}", data, resources.position(after))
         return after
+
+
+def _search_sql(query: OrderQuery) -> tuple[str, list[Any]]:
+    """Newest first from the most selective term's index entries (or the orders' creation
+    index without terms); every other term is one primary-key probe per candidate."""
+    terms = query.ordered_terms()
+    params: list[Any] = []
+    if terms:
+        sql = "SELECT o.* FROM order_terms d JOIN orders o ON o.id = d.order_id WHERE d.term = ?"
+        params.append(terms[0])
+        at, oid = "d.created_at", "d.order_id"
+    else:
+        sql, at, oid = "SELECT o.* FROM orders o WHERE 1", "o.created_at", "o.id"
+    for t in terms[1:]:
+        sql += (
+            " AND EXISTS (SELECT 1 FROM order_terms x WHERE x.term = ?"
+            f" AND x.created_at = {at} AND x.order_id = {oid})"
+        )
+        params.append(t)
+    if query.created_from is not None:
+        sql += f" AND {at} >= ?"
+        params.append(query.created_from)
+    upper = query.upper()
+    if upper is not None:
+        sql += f" AND ({at} < ? OR ({at} = ? AND {oid} < ?))"
+        params += [upper[0], upper[0], upper[1]]
+    sql += f" ORDER BY {at} DESC, {oid} DESC LIMIT ?"
+    return sql, [*params, query.limit + 1]  # one more: whether this page is the last
+
+
+def _items(tx: _Tx, skus: Sequence[str]) -> dict[str, Item]:
+    rows = tx.conn.execute(
+        "SELECT * FROM items WHERE sku IN (SELECT value FROM json_each(?))", (_dumps(list(skus)),)
+    ).fetchall()
+    return {r["sku"]: Item(r["sku"], r["weight_lb"], tuple(json.loads(r["dims"]))) for r in rows}
+
+
+INBOUND_SQL = (
+    "SELECT i.*, (SELECT coalesce(sum(b.qty), 0) FROM backorders b"
+    " WHERE b.inbound_id = i.id) AS backordered FROM inbound i"
+)
+"""Inbound rows with the units orders are backordered on each."""
+
+
+def _inbound_row(r: sqlite3.Row) -> Inbound:
+    return Inbound(r["id"], r["node"], r["sku"], r["qty"], r["expected_at"], r["backordered"])
+
+
+def _inbound(tx: _Tx, ids: Sequence[str]) -> list[Inbound]:
+    rows = tx.conn.execute(
+        INBOUND_SQL + " WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
+        (_dumps(list(ids)),),
+    ).fetchall()
+    return [_inbound_row(r) for r in rows]
 
 
 def _summed(units: Sequence[Unit]) -> dict[tuple[str, str], int]:
@@ -477,10 +685,18 @@ class SqliteStore:
                     tx.conn.execute(
                         f"ALTER TABLE {table} ADD COLUMN {column} TEXT NOT NULL DEFAULT '{{}}'"
                     )
+            if "resource" not in {r["name"] for r in tx.conn.execute("PRAGMA table_info(events)")}:
+                tx.conn.execute("ALTER TABLE events ADD COLUMN resource TEXT")
+            order_columns = {r["name"] for r in tx.conn.execute("PRAGMA table_info(orders)")}
+            if "backordered" not in order_columns:
+                tx.conn.execute(
+                    "ALTER TABLE orders ADD COLUMN backordered TEXT NOT NULL DEFAULT '[]'"
+                )
             if "version" not in {r["name"] for r in tx.conn.execute("PRAGMA table_info(settings)")}:
                 tx.conn.execute(
                     "ALTER TABLE settings ADD COLUMN version INTEGER NOT NULL DEFAULT 1"
                 )
+            _index_unindexed_orders(tx)
 
     # --- connections and transactions
 
@@ -592,6 +808,8 @@ class SqliteStore:
 
     def upsert_nodes(self, nodes: Sequence[Node]) -> None:
         with self._write() as tx:
+            before = {n.id: n for n in self._nodes(tx, [n.id for n in nodes])}
+            tx.emit_upserts("node", [(n.id, before.get(n.id), n) for n in nodes], resources.node)
             tx.conn.executemany(
                 "REPLACE INTO nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -604,7 +822,18 @@ class SqliteStore:
 
     def list_nodes(self) -> list[Node]:
         with self._read() as tx:
+            return self._nodes(tx)
+
+    @staticmethod
+    def _nodes(tx: _Tx, ids: Sequence[str] | None = None) -> list[Node]:
+        """These nodes (every node without ids), by id."""
+        if ids is None:
             rows = tx.conn.execute("SELECT * FROM nodes ORDER BY id").fetchall()
+        else:
+            rows = tx.conn.execute(
+                "SELECT * FROM nodes WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
+                (_dumps(list(ids)),),
+            ).fetchall()
         return [
             Node(r["id"], r["kind"], r["lat"], r["lon"], r["ship_capacity"], r["unit_capacity"],
                  r["handling_per_shipment"], r["handling_per_unit"], bool(r["ship_enabled"]),
@@ -614,6 +843,8 @@ class SqliteStore:
 
     def upsert_items(self, items: Sequence[Item]) -> None:
         with self._write() as tx:
+            before = _items(tx, [i.sku for i in items])
+            tx.emit_upserts("item", [(i.sku, before.get(i.sku), i) for i in items], resources.item)
             tx.conn.executemany(
                 "REPLACE INTO items VALUES (?, ?, ?)",
                 [(i.sku, i.weight_lb, _dumps(list(i.dims_in))) for i in items],
@@ -621,33 +852,33 @@ class SqliteStore:
 
     def get_items(self, skus: Sequence[str]) -> dict[str, Item]:
         with self._read() as tx:
-            rows = tx.conn.execute(
-                "SELECT * FROM items WHERE sku IN (SELECT value FROM json_each(?))",
-                (_dumps(list(skus)),),
-            ).fetchall()
-        return {
-            r["sku"]: Item(r["sku"], r["weight_lb"], tuple(json.loads(r["dims"]))) for r in rows
-        }
+            return _items(tx, skus)
 
-    def set_stock(self, node: str, counts: dict[str, tuple[int, int]], reason: str) -> None:
+    def set_stock(
+        self, node: str, counts: Mapping[str, tuple[int, int | None]], reason: str
+    ) -> None:
         for sku, (on_hand, safety) in counts.items():
             if (
-                not (isinstance(on_hand, int) and isinstance(safety, int))
-                or min(on_hand, safety) < 0
+                not (isinstance(on_hand, int) and isinstance(safety, int | None))
+                or min(on_hand, safety or 0) < 0
             ):
                 raise Invalid(
                     f"stock of {sku} at {node}: on hand {on_hand}, safety stock "
                     f"{safety}; expected whole numbers >= 0"
                 )
         with self._write() as tx:
+            for sku, (on_hand, _) in counts.items():
+                tx.moved(node, sku, on_hand - tx.position(node, sku).on_hand)
             tx.conn.executemany(
-                "INSERT INTO positions (node, sku, on_hand, safety_stock) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (node, sku) DO UPDATE"
-                " SET on_hand = excluded.on_hand, safety_stock = excluded.safety_stock",
-                [(node, sku, oh, ss) for sku, (oh, ss) in counts.items()],
+                "INSERT INTO positions (node, sku, on_hand, safety_stock)"
+                " VALUES (?, ?, ?, coalesce(?, 0)) ON CONFLICT (node, sku) DO UPDATE"
+                " SET on_hand = excluded.on_hand,"
+                " safety_stock = coalesce(?, safety_stock)",
+                [(node, sku, oh, ss, ss) for sku, (oh, ss) in counts.items()],
             )
             data = {"reason": reason, "counts": {s: list(c) for s, c in counts.items()}}
-            tx.emit("stock.snapshot", f"node:{node}", data)
+            counted = [tx.position(node, sku) for sku in sorted(counts)]
+            tx.emit("stock.snapshot", f"node:{node}", data, resources.stock_count(node, counted))
 
     def adjust_stock(
         self, node: str, sku: str, delta: int, reason: str, idem: IdempotencyKey | None = None
@@ -664,11 +895,13 @@ class SqliteStore:
                 " ON CONFLICT (node, sku) DO UPDATE SET on_hand = on_hand + ?",
                 (node, sku, max(delta, 0), delta),
             )
+            tx.moved(node, sku, delta)
             after = tx.position(node, sku)
             tx.emit(
                 "stock.adjusted",
                 f"stock:{node}/{sku}",
                 {"delta": delta, "reason": reason, "on_hand": after.on_hand},
+                resources.position(after),
             )
             return after
 
@@ -701,21 +934,130 @@ class SqliteStore:
         for i in inbound:
             lifecycle.check_inbound_not_transfer(i.id, "add")
         with self._write() as tx:
+            before = {b.id: b for b in _inbound(tx, [b.id for b in inbound])}
+            # an upsert keeps the orders waiting on it (check_promised below)
+            upserts = [(b.id, before.get(b.id), replace(b, backordered=before[b.id].backordered)
+                        if b.id in before else b) for b in inbound]  # fmt: skip
+            tx.emit_upserts("inbound", upserts, resources.inbound)
+            for i in inbound:
+                tx.check_promised(i)
             tx.conn.executemany(
                 "REPLACE INTO inbound VALUES (?, ?, ?, ?, ?)",
                 [(i.id, i.node, i.sku, i.qty, i.expected_at) for i in inbound],
             )
 
     def receive_inbound(
-        self, inbound_id: str, qty: int, idem: IdempotencyKey | None = None
+        self,
+        inbound_id: str,
+        qty: int,
+        idem: IdempotencyKey | None = None,
+        *,
+        days: Mapping[str, str] | None = None,
     ) -> Position:
         lifecycle.check_qty(qty, f"receipt of inbound {inbound_id}")
 
         def receive(tx: _Tx) -> Position:
             lifecycle.check_inbound_not_transfer(inbound_id, "receive")
-            return tx.receive_inbound(inbound_id, qty)
+            after = tx.receive_inbound(inbound_id, qty)
+            tx.fill_backorders(inbound_id, qty, days)
+            return tx.position(after.node, after.sku)
 
         return self._keyed(idem, receive)
+
+    # --- stock sync (stock_sync.py): counts relative to the movements since, bulk adjustments
+
+    def count_stock(
+        self, counts: Sequence[StockCount], reason: str, idem: IdempotencyKey | None = None
+    ) -> tuple[Position, ...]:
+        check_counts(counts, lifecycle.MAX_QTY)
+
+        def count(tx: _Tx) -> tuple[Position, ...]:
+            problems, plans = [], []
+            for i, c in enumerate(counts):
+                last = None
+                if c.source:
+                    row = tx.conn.execute(
+                        "SELECT as_of, sequence FROM stock_sources"
+                        " WHERE node = ? AND sku = ? AND source = ?",
+                        (c.node, c.sku, c.source),
+                    ).fetchone()
+                    last = LastCount(row[0], row[1]) if row else None
+                kind = judge_count(c, last, tx.now)
+                if kind:
+                    problems.append(count_problem(i, c, kind, last, tx.now))
+                    continue
+                as_of = tx.now if c.as_of is None else c.as_of
+                (moved,) = tx.conn.execute(
+                    "SELECT coalesce(sum(delta), 0) FROM stock_movements"
+                    " WHERE node = ? AND sku = ? AND at > ?",
+                    (c.node, c.sku, as_of),
+                ).fetchone()
+                plans.append((c, as_of, moved, tx.position(c.node, c.sku)))
+            if problems:
+                raise EntriesRefused("counts", problems)
+            out = []
+            for c, as_of, moved, before in plans:
+                on_hand = counted_on_hand(c.on_hand, moved)
+                safety = before.safety_stock if c.safety_stock is None else c.safety_stock
+                tx.conn.execute(
+                    "INSERT INTO positions (node, sku, on_hand, safety_stock) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (node, sku) DO UPDATE"
+                    " SET on_hand = excluded.on_hand, safety_stock = excluded.safety_stock",
+                    (c.node, c.sku, on_hand, safety),
+                )
+                # at the moment the count describes: a later count from before then sees it
+                tx.moved(c.node, c.sku, on_hand - before.on_hand, at=as_of)
+                if c.source:
+                    tx.conn.execute(
+                        "REPLACE INTO stock_sources VALUES (?, ?, ?, ?, ?)",
+                        (c.node, c.sku, c.source, as_of, c.sequence),
+                    )
+                data = {"counted": c.on_hand, "as_of": as_of, "source": c.source,
+                        "sequence": c.sequence, "moved_since": moved,
+                        "correction": on_hand - before.on_hand, "on_hand": on_hand,
+                        "safety_stock": safety, "reason": reason}  # fmt: skip
+                after = tx.position(c.node, c.sku)
+                tx.emit("stock.counted", f"stock:{c.node}/{c.sku}", data, resources.position(after))
+                out.append(after)
+            return tuple(out)
+
+        return self._keyed(idem, count)
+
+    def adjust_stock_many(
+        self, adjustments: Sequence[StockAdjustment], idem: IdempotencyKey | None = None
+    ) -> tuple[Position, ...]:
+        check_adjustments(adjustments, lifecycle.MAX_QTY)
+
+        def adjust(tx: _Tx) -> tuple[Position, ...]:
+            on_hand: dict[tuple[str, str], int] = {}
+            problems = []
+            for i, a in enumerate(adjustments):
+                key = (a.node, a.sku)
+                if key not in on_hand:
+                    on_hand[key] = tx.position(a.node, a.sku).on_hand
+                if on_hand[key] + a.delta < 0:
+                    problems.append(below_zero(i, a, on_hand[key]))
+                else:
+                    on_hand[key] += a.delta
+            if problems:
+                raise EntriesRefused("adjustments", problems)
+            out = []
+            for a in adjustments:
+                tx.conn.execute(
+                    "INSERT INTO positions (node, sku, on_hand, safety_stock) VALUES (?, ?, ?, 0)"
+                    " ON CONFLICT (node, sku) DO UPDATE SET on_hand = on_hand + ?",
+                    (a.node, a.sku, max(a.delta, 0), a.delta),
+                )
+                tx.moved(a.node, a.sku, a.delta)
+                after = tx.position(a.node, a.sku)
+                data = {"delta": a.delta, "reason": a.reason, "on_hand": after.on_hand}
+                tx.emit(
+                    "stock.adjusted", f"stock:{a.node}/{a.sku}", data, resources.position(after)
+                )
+                out.append(after)
+            return tuple(out)
+
+        return self._keyed(idem, adjust)
 
     def put_setting(
         self, name: str, value: dict[str, Any], expected_version: int | None = None
@@ -733,7 +1075,12 @@ class SqliteStore:
             tx.conn.execute(
                 "REPLACE INTO settings VALUES (?, ?, ?)", (name, _dumps(value), stored + 1)
             )
-            tx.emit("settings.changed", f"settings:{name}", {"version": stored + 1, "value": value})
+            tx.emit(
+                "settings.changed",
+                f"settings:{name}",
+                {"version": stored + 1, "value": value},
+                resources.setting(name, value, stored + 1),
+            )
             return stored + 1
 
     def get_setting(self, name: str) -> Setting | None:
@@ -743,14 +1090,21 @@ class SqliteStore:
             ).fetchone()
         return None if row is None else Setting(dict(json.loads(row["value"])), row["version"])
 
+    def get_inbound(self, inbound_id: str) -> Inbound:
+        with self._read() as tx:
+            found = _inbound(tx, [inbound_id])
+        if not found:
+            raise NotFound(f"inbound {inbound_id}: unknown, or received in full already")
+        return found[0]
+
     def list_inbound(self, skus: Sequence[str]) -> list[Inbound]:
         with self._read() as tx:
             rows = tx.conn.execute(
-                "SELECT * FROM inbound WHERE sku IN (SELECT value FROM json_each(?))"
+                INBOUND_SQL + " WHERE sku IN (SELECT value FROM json_each(?))"
                 " ORDER BY expected_at, id",
                 (_dumps(list(skus)),),
             ).fetchall()
-        return [Inbound(r["id"], r["node"], r["sku"], r["qty"], r["expected_at"]) for r in rows]
+        return [_inbound_row(r) for r in rows]
 
     def pickups_waiting(self, before: float, limit: int = 1000) -> list[str]:
         with self._read() as tx:
@@ -841,7 +1195,7 @@ class SqliteStore:
         verb = "INSERT" if insert else "REPLACE"
         tx.conn.execute(f"{verb} INTO transfers VALUES ({', '.join('?' * 11)})", _transfer_row(t))
         for type_, data in effects.events:
-            tx.emit(type_, t.id, data)
+            tx.emit(type_, t.id, data, resources.transfer(t))
         return t
 
     # --- checkout holds
@@ -878,8 +1232,9 @@ class SqliteStore:
                 [(reservation_id, u.node, u.sku, u.qty, expires_at) for u in need],
             )
             data = {"cart": cart, "units": lifecycle.units_data(need), "expires_at": expires_at}
-            tx.emit("reservation.created", reservation_id, data)
-            return self._reservation(tx, reservation_id)
+            hold = self._reservation(tx, reservation_id)
+            tx.emit("reservation.created", reservation_id, data, resources.hold(hold))
+            return hold
 
         return self._keyed(idem, reserve)
 
@@ -892,8 +1247,9 @@ class SqliteStore:
     ) -> Reservation:
         def release(tx: _Tx) -> Reservation:
             self._end_hold(tx, self._active_hold(tx, reservation_id), HoldState.RELEASED)
-            tx.emit("reservation.released", reservation_id, {})
-            return self._reservation(tx, reservation_id)
+            hold = self._reservation(tx, reservation_id)
+            tx.emit("reservation.released", reservation_id, {}, resources.hold(hold))
+            return hold
 
         return self._keyed(idem, release)
 
@@ -917,7 +1273,8 @@ class SqliteStore:
             )
             tx.charge_capacity(order, days)
             self._end_hold(tx, active, HoldState.COMMITTED, order_id)
-            tx.emit("reservation.committed", reservation_id, {"order_id": order_id})
+            committed = resources.hold(self._reservation(tx, reservation_id))
+            tx.emit("reservation.committed", reservation_id, {"order_id": order_id}, committed)
             tx.apply(effects)  # the held units move from reserved to allocated
             tx.save_order(order, effects, insert=True)
             return order
@@ -943,7 +1300,8 @@ class SqliteStore:
             for hold_id in ids:
                 tx.conn.execute("UPDATE holds SET state = 'expired' WHERE id = ?", (hold_id,))
                 tx.conn.execute("UPDATE hold_lines SET active = 0 WHERE hold_id = ?", (hold_id,))
-                tx.emit("reservation.expired", hold_id, {})
+                expired = resources.hold(self._reservation(tx, hold_id))
+                tx.emit("reservation.expired", hold_id, {}, expired)
             return len(ids)
 
     def _reservation(self, tx: _Tx, reservation_id: str) -> Reservation:
@@ -996,13 +1354,18 @@ class SqliteStore:
         idem: IdempotencyKey | None = None,
         *,
         days: Mapping[str, str] | None = None,
+        backorders: Sequence[Backorder] = (),
     ) -> OrderRecord:
         def create(tx: _Tx) -> OrderRecord:
-            order, effects = lifecycle.create(order_id, lines, allocations, document, tx.now)
+            order, effects = lifecycle.create(
+                order_id, lines, allocations, document, tx.now, backorders=backorders
+            )
             self._check_new_order(tx, order_id)
             tx.check_available(allocations)
+            tx.check_backorders(effects.backorder)
             tx.charge_capacity(order, days)
             tx.apply(effects)
+            tx.apply_backorders(order_id, effects)
             tx.save_order(order, effects, insert=True)
             return order
 
@@ -1027,6 +1390,15 @@ class SqliteStore:
                 (_dumps(list(order_ids)),),
             ).fetchall()
         return [_order_from_row(r) for r in rows]
+
+    def search_orders(self, query: OrderQuery) -> OrderPage:
+        sql, params = _search_sql(query)
+        with self._read() as tx:
+            found = [_order_from_row(r) for r in tx.conn.execute(sql, params).fetchall()]
+        if len(found) <= query.limit:
+            return OrderPage(found, None)
+        last = found[query.limit - 1]
+        return OrderPage(found[: query.limit], (last.created_at, last.id))
 
     def capacity_used(self, days: Mapping[str, str]) -> dict[str, tuple[int, int]]:
         if not days:
@@ -1064,8 +1436,14 @@ class SqliteStore:
         read: OrderRecord | None = None,
         days: Mapping[str, str] | None = None,
         parcel: tuple[str, str] | None = None,
+        backorders: Sequence[Backorder] = (),
+        returns: Sequence[ReturnLine] = (),
+        at: str | None = None,
     ) -> OrderRecord:
-        step = Step(node, tuple(units), tuple(new_allocations), restock, parcel)
+        step = Step(
+            node, tuple(units), tuple(new_allocations), restock, parcel, tuple(backorders),
+            tuple(returns), at,
+        )  # fmt: skip
         # `read` is not needed: the transaction reads the order under the write lock
 
         def transition(tx: _Tx) -> OrderRecord:
@@ -1076,6 +1454,7 @@ class SqliteStore:
             tx.check_available(effects.allocate, freed=effects.free)
             tx.charge_capacity(after, days)
             tx.apply(effects)
+            tx.apply_backorders(order_id, effects)
             after = _with(after, tx.now, document)
             tx.save_order(after, effects, insert=False)
             return after
@@ -1279,6 +1658,15 @@ class SqliteStore:
             conn.close()
         self._local = threading.local()
         self._process_lock.close()
+
+
+def _index_unindexed_orders(tx: _Tx) -> None:
+    """Index the orders of a ledger made before the search index (every order has a status
+    term, so a ledger with orders and no terms is one)."""
+    if tx.conn.execute("SELECT 1 FROM order_terms LIMIT 1").fetchone() is not None:
+        return
+    for row in tx.conn.execute("SELECT * FROM orders").fetchall():
+        tx.index_order(_order_from_row(row), insert=True)
 
 
 def _with(order: OrderRecord, now: float, document: dict[str, Any] | None) -> OrderRecord:

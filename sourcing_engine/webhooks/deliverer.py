@@ -25,7 +25,7 @@ import httpx
 import orjson
 
 from sourcing_engine.errors import NotFound
-from sourcing_engine.events import matches
+from sourcing_engine.events import envelope, matches
 from sourcing_engine.stores.base import Event, Store, Webhook
 from sourcing_engine.webhooks import signing
 
@@ -47,15 +47,7 @@ class DeliveryConfig:
 
 def payload(event: Event) -> bytes:
     """The body posted for an event (the feed's event, as GET /v1/events gives it)."""
-    return orjson.dumps(
-        {
-            "seq": event.seq,
-            "at": event.at,
-            "type": event.type,
-            "subject": event.subject,
-            "data": event.data,
-        }
-    )
+    return orjson.dumps(envelope(event))
 
 
 def message_id(event: Event) -> str:

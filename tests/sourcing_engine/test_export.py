@@ -123,6 +123,7 @@ def test_events_as_csv_equal_the_feed(service: Service) -> None:
         (e.seq, e.type, e.subject) for e in feed
     ]
     assert [json.loads(r["data"]) for r in rows] == [e.data for e in feed]
+    assert [json.loads(r["resource"]) for r in rows] == [e.resource for e in feed]
     assert rows[0]["at"].endswith("Z")
 
 

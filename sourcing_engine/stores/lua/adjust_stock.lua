@@ -12,8 +12,10 @@ end
 -- writes (a new position starts with safety stock 0)
 settle(sku)
 redis.call('HSET', k_pos(sku), 'oh:' .. node, oh + delta, 'ss:' .. node, ss)
+record_move(node, sku, delta)
 emit('stock.adjusted', 'stock:' .. node .. '/' .. sku, '{"delta":' .. delta .. ',"reason":' ..
-  cjson.encode(reason) .. ',"on_hand":' .. (oh + delta) .. '}', false)
+  cjson.encode(reason) .. ',"on_hand":' .. (oh + delta) .. '}', false,
+  position_json(node, sku))
 local r = {'ok', NOW_T, node, sku, tostring(oh + delta), tostring(ss), tostring(al), tostring(rs)}
 if IDEM_KEY ~= '' then
   idem_store(cjson.encode({'position', NOW_T, node, sku, r[5], r[6], r[7], r[8]}))

@@ -22,6 +22,9 @@ local function k_order(id) return P .. 'order:' .. id end
 local function k_hist(id) return P .. 'hist:' .. id end
 local function k_idem(key) return P .. 'idem:' .. key end
 local function k_inb(sku) return P .. 'inb:' .. sku end
+-- backorders: units promised per inbound, and per inbound the orders waiting, oldest first
+local K_BOSUM = P .. 'bosum'
+local function k_bo(inbound) return P .. 'bo:' .. inbound end
 
 -- One clock reading per script: the server's, so every replica agrees on expiry, plus the
 -- store's clock shift (seconds, absent: none; set by Store.shift_clock, which tests use
@@ -152,14 +155,34 @@ local function units_json(list)
 end
 
 -- Events: global seq by INCR, the event JSON in sorted set "events" scored by seq; order
--- events also in list "hist:<order id>". `data` is a JSON object string.
-local function emit(etype, subject, data, with_history)
+-- events also in list "hist:<order id>". `data` is a JSON object string, `resource` the
+-- changed record after the change as JSON (sourcing_engine/resources.py).
+local function emit(etype, subject, data, with_history, resource)
   local seq = redis.call('INCR', K_SEQ)
-  local ev = string.format('{"seq":%d,"at":%s,"type":%s,"subject":%s,"data":%s}', seq, NOW_T,
-    cjson.encode(etype), cjson.encode(subject), data)
+  local ev = string.format('{"seq":%d,"at":%s,"type":%s,"subject":%s,"data":%s,"resource":%s}',
+    seq, NOW_T, cjson.encode(etype), cjson.encode(subject), data, resource)
   redis.call('ZADD', K_EVENTS, seq, ev)
   if with_history then redis.call('RPUSH', k_hist(subject), ev) end
   return seq
+end
+
+-- Resources in events, the fields of sourcing_engine/resources.py: a position now, and a hold.
+local function position_json(node, sku)
+  local oh, ss, al, rs = position(node, sku, {})
+  return string.format('{"node":%s,"sku":%s,"on_hand":%d,"safety_stock":%d,"reserved":%d,' ..
+    '"allocated":%d,"available":%d,"oversold":%s}', cjson.encode(node), cjson.encode(sku), oh,
+    ss, rs, al, math.max(0, oh - ss - al - rs), tostring(oh - ss < al + rs))
+end
+
+local function hold_json(id)
+  local h = redis.call('HMGET', k_res(id), 'cart', 'units', 'created_at', 'expires_at', 'state',
+    'order_id')
+  local state = h[5]
+  if state == 'active' and tonumber(h[4]) <= NOW then state = 'expired' end
+  local order = (h[6] and h[6] ~= '') and cjson.encode(h[6]) or 'null'
+  return string.format('{"id":%s,"cart":%s,"state":%s,"units":%s,"created_at":%s,' ..
+    '"expires_at":%s,"order_id":%s}', cjson.encode(id), cjson.encode(h[1]), cjson.encode(state),
+    units_json(cjson.decode(h[2])), h[3], h[4], order)
 end
 
 -- Idempotency: check before any write; store the operation's result with its effect. A key
@@ -202,6 +225,29 @@ local function stored_reply(kind, id, key)
   return r
 end
 
+-- Stock sync (stock_sync.py): every change of on hand is a movement, in zset
+-- "mv:<node>/<sku>" scored by when it happened, member "<id>|<delta>" (id from "mvseq"),
+-- kept MOVE_RETENTION_S (stock_sync.MOVEMENT_RETENTION_S); counts apply relative to them.
+-- "cnt:<node>/<sku>": source -> "<as_of>|<sequence>" of its last count applied there.
+local MOVE_RETENTION_S = 7 * 24 * 3600
+local function k_mv(node, sku) return P .. 'mv:' .. node .. '/' .. sku end
+local function k_cnt(node, sku) return P .. 'cnt:' .. node .. '/' .. sku end
+local function record_move(node, sku, delta, at)
+  if delta == 0 then return end
+  local key = k_mv(node, sku)
+  local id = redis.call('INCR', P .. 'mvseq')
+  redis.call('ZADD', key, string.format('%.17g', at or NOW), id .. '|' .. delta)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. string.format('%.17g', NOW - MOVE_RETENTION_S))
+end
+local function moved_since(node, sku, at)
+  local total = 0
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', k_mv(node, sku), '(' .. string.format('%.17g', at),
+      '+inf')) do
+    total = total + tonumber(string.match(m, '|(-?%d+)$'))
+  end
+  return total
+end
+
 -- Inbound receipts, checked before any write (inbound_open) then written (inbound_arrive):
 -- the open quantity falls by qty (the record goes once none is open), the node's on hand
 -- rises by qty; event inbound.received. inbound_open returns the record, or a failure.
@@ -232,7 +278,25 @@ local function inbound_arrive(id, rec, qty)
   end
   settle(sku)
   redis.call('HSET', k_pos(sku), 'oh:' .. node, oh + qty, 'ss:' .. node, ss)
+  record_move(node, sku, qty)
   emit('inbound.received', 'stock:' .. node .. '/' .. sku, '{"inbound":' .. cjson.encode(id) ..
-    ',"qty":' .. qty .. ',"open":' .. (open - qty) .. ',"on_hand":' .. (oh + qty) .. '}', false)
+    ',"qty":' .. qty .. ',"open":' .. (open - qty) .. ',"on_hand":' .. (oh + qty) .. '}', false,
+    position_json(node, sku))
   return oh + qty, ss, al, rs
+end
+
+-- The order search index (sourcing_engine/order_search.py): zset "oidx:<term>" per term and
+-- "ocreated" for every order, each scored by created_at; the terms of the order's last write
+-- kept in its hash (field "terms"), so that a step drops the terms it ends. Called by every
+-- script that writes an order (write_order, and receive_inbound's backorder fills).
+local function index_order(order_id, created_at, terms)
+  local key = k_order(order_id)
+  local now_terms = {}
+  for _, t in ipairs(terms) do now_terms[t] = true end
+  for _, t in ipairs(cjson.decode(redis.call('HGET', key, 'terms') or '[]')) do
+    if not now_terms[t] then redis.call('ZREM', P .. 'oidx:' .. t, order_id) end
+  end
+  for _, t in ipairs(terms) do redis.call('ZADD', P .. 'oidx:' .. t, created_at, order_id) end
+  redis.call('ZADD', P .. 'ocreated', created_at, order_id)
+  redis.call('HSET', key, 'terms', enc_list(terms))
 end

@@ -11,7 +11,7 @@ for _, id in ipairs(due) do
       end
     end
     redis.call('HSET', k_res(id), 'state', 'expired')
-    emit('reservation.expired', id, '{}', false)
+    emit('reservation.expired', id, '{}', false, hold_json(id))
     count = count + 1
   end
   redis.call('ZREM', K_HOLD_EXP, id)

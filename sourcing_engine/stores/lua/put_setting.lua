@@ -13,5 +13,7 @@ if expected ~= '' and tonumber(expected) ~= stored then
 end
 redis.call('HSET', K, name, ARGV[5], 'v:' .. name, stored + 1)
 emit('settings.changed', 'settings:' .. name,
-  '{"version":' .. (stored + 1) .. ',"value":' .. ARGV[5] .. '}', false)
+  '{"version":' .. (stored + 1) .. ',"value":' .. ARGV[5] .. '}', false,
+  '{"name":' .. cjson.encode(name) .. ',"version":' .. (stored + 1) .. ',"value":' .. ARGV[5] ..
+  '}')
 return {'ok', NOW_T, tostring(stored + 1)}

@@ -19,5 +19,5 @@ for _, u in ipairs(cjson.decode(r[3])) do
 end
 redis.call('ZREM', K_HOLD_EXP, id)
 redis.call('HSET', k_res(id), 'state', 'released')
-emit('reservation.released', id, '{}', false)
+emit('reservation.released', id, '{}', false, hold_json(id))
 return stored_reply('reservation', id, k_res(id))

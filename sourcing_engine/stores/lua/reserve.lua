@@ -22,5 +22,5 @@ redis.call('HSET', k_res(id), 'cart', cart, 'units', enc_list(sorted_units(units
   'created_at', NOW_T, 'expires_at', exp_t, 'state', 'active', 'order_id', '', 'doc', doc)
 redis.call('ZADD', K_HOLD_EXP, exp_t, id)
 emit('reservation.created', id, '{"cart":' .. cjson.encode(cart) .. ',"units":' ..
-  units_json(units) .. ',"expires_at":' .. exp_t .. '}', false)
+  units_json(units) .. ',"expires_at":' .. exp_t .. '}', false, hold_json(id))
 return stored_reply('reservation', id, k_res(id))

@@ -6,7 +6,12 @@
 -- [[node, sku, qty], ...]); [12] released nodes JSON; [13] document JSON; [14] created_at
 -- ('' for now); then the step's effects as unit lists (count, then node, sku, qty triples):
 -- allocate, free, ship, restock; then the events: count, then (type, data JSON) pairs; then
--- each node's day for capacity: count, then (node, day) pairs (every node the order holds).
+-- each node's day for capacity: count, then (node, day) pairs (every node the order holds);
+-- then the backorders: the order's backordered JSON, and the changes to its promises on
+-- inbound supply: count, then (inbound, sku, node, delta, left) quintuples (left: what the
+-- order still waits for on that inbound after the step); then the order's search terms
+-- after the step: count, then the terms; then the order's resource JSON (its events carry
+-- it).
 local order_id, expected, hold_id = ARGV[4], tonumber(ARGV[5]), ARGV[6]
 local allocate, i = read_units(15)
 local free
@@ -69,6 +74,8 @@ end
 -- capacity: each node's units of the order (allocated + shipped) against what it was
 -- charged (hash ocap:<order>, node -> "day|shipments|units"), counted in cap:<day>
 local ci = i + 1 + 2 * tonumber(ARGV[i])
+local bi = ci + 1 + 2 * tonumber(ARGV[ci])  -- the backorders
+local ti = bi + 2 + 5 * tonumber(ARGV[bi + 1])  -- the search terms
 local days = {}
 for j = 0, tonumber(ARGV[ci]) - 1 do days[ARGV[ci + 1 + 2 * j]] = ARGV[ci + 2 + 2 * j] end
 local target = {}
@@ -117,6 +124,28 @@ if #cshort > 0 then
   return fail('insufficient_capacity', 'node capacity exhausted', cjson.encode(cshort))
 end
 
+-- backorders: a new promise may take only the inbound's open units no order waits for
+-- (hash bosum: inbound -> units promised; zset bo:<inbound>: the orders waiting, oldest first)
+local backordered = ARGV[bi]
+local promises = {}
+for j = 0, tonumber(ARGV[bi + 1]) - 1 do
+  local at = bi + 2 + 5 * j
+  promises[#promises + 1] = {ARGV[at], ARGV[at + 1], ARGV[at + 2], tonumber(ARGV[at + 3]),
+    tonumber(ARGV[at + 4])}
+end
+local bshort = {}
+for _, b in ipairs(promises) do
+  if b[4] > 0 then
+    local rec = redis.call('HGET', K_INBOUND, b[1])
+    local open = rec and tonumber(cjson.decode(rec).qty) or 0
+    local free = math.max(0, open - num(redis.call('HGET', K_BOSUM, b[1])))
+    if b[4] > free then
+      bshort[#bshort + 1] = {sku = b[2], nodes = {b[3]}, requested = b[4], available = free}
+    end
+  end
+end
+if #bshort > 0 then return insufficient(bshort) end
+
 -- writes
 for _, c in ipairs(changes) do
   local key = P .. 'cap:' .. c[2]
@@ -144,7 +173,8 @@ if held then
   end
   redis.call('ZREM', K_HOLD_EXP, hold_id)
   redis.call('HSET', k_res(hold_id), 'state', 'committed', 'order_id', order_id)
-  emit('reservation.committed', hold_id, '{"order_id":' .. cjson.encode(order_id) .. '}', false)
+  emit('reservation.committed', hold_id, '{"order_id":' .. cjson.encode(order_id) .. '}', false,
+    hold_json(hold_id))
 end
 for _, u in ipairs(free) do redis.call('HINCRBY', k_pos(u[2]), 'al:' .. u[1], -u[3]) end
 for _, u in ipairs(allocate) do redis.call('HINCRBY', k_pos(u[2]), 'al:' .. u[1], u[3]) end
@@ -152,12 +182,14 @@ for _, u in ipairs(ship) do
   -- a count may have come in below the units allocated: on hand never goes below zero
   local oh = num(redis.call('HGET', k_pos(u[2]), 'oh:' .. u[1]))
   redis.call('HSET', k_pos(u[2]), 'oh:' .. u[1], math.max(0, oh - u[3]))
+  record_move(u[1], u[2], -u[3])
 end
 for _, u in ipairs(restock) do
   if redis.call('HEXISTS', k_pos(u[2]), 'ss:' .. u[1]) == 0 then
     redis.call('HSET', k_pos(u[2]), 'ss:' .. u[1], 0)
   end
   redis.call('HINCRBY', k_pos(u[2]), 'oh:' .. u[1], u[3])
+  record_move(u[1], u[2], u[3])
 end
 -- the orders waiting at a pickup counter, for the not-collected sweep
 if ARGV[7] == 'ready_for_pickup' then
@@ -165,11 +197,24 @@ if ARGV[7] == 'ready_for_pickup' then
 elseif found[1] == 'ready_for_pickup' then
   redis.call('ZREM', P .. 'ready', order_id)
 end
+for _, b in ipairs(promises) do
+  if redis.call('HINCRBY', K_BOSUM, b[1], b[4]) <= 0 then redis.call('HDEL', K_BOSUM, b[1]) end
+  if b[5] <= 0 then
+    redis.call('ZREM', k_bo(b[1]), order_id)
+  elseif b[4] > 0 then
+    redis.call('ZADD', k_bo(b[1]), 'NX', redis.call('INCR', P .. 'boseq'), order_id)
+  end
+end
 local created_at = ARGV[14] ~= '' and ARGV[14] or NOW_T
 redis.call('HSET', key, 'state', ARGV[7], 'version', expected + 1, 'created_at', created_at,
   'updated_at', NOW_T, 'lines', ARGV[8], 'alloc', ARGV[9], 'shipped', ARGV[10],
-  'returned', ARGV[11], 'released', ARGV[12], 'doc', ARGV[13])
+  'returned', ARGV[11], 'released', ARGV[12], 'doc', ARGV[13], 'backordered', backordered)
+local resource = ARGV[ti + 1 + tonumber(ARGV[ti])]
 for j = 0, tonumber(ARGV[i]) - 1 do
-  emit(ARGV[i + 1 + 2 * j], order_id, ARGV[i + 2 + 2 * j], true)
+  emit(ARGV[i + 1 + 2 * j], order_id, ARGV[i + 2 + 2 * j], true, resource)
 end
+
+local terms = {}
+for j = 1, tonumber(ARGV[ti]) do terms[j] = ARGV[ti + j] end
+index_order(order_id, created_at, terms)
 return stored_reply('order', order_id, key)

@@ -3,7 +3,8 @@
 -- ARGV[4] transfer id; [5] expected version (0: it must not exist yet); [6] the record
 -- JSON (times and version left to this script); [7] expected_at as text ('' if none); then
 -- the step's effects as unit lists (count, then node, sku, qty triples): reserve, free,
--- ship, in_transit, receive; then the events: count, then (type, data JSON) pairs.
+-- ship, in_transit, receive; then the events: count, then (type, data JSON) pairs; then the
+-- transfer's resource JSON (resources.transfer; its events carry it).
 -- Hash "transfer:<id>": rec, version, created_at, updated_at. A shipped transfer's units
 -- are open inbound "transfer:<id>:<sku>" at the destination.
 local transfer_id, expected, rec_json, expected_at = ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7]
@@ -52,6 +53,7 @@ for _, u in ipairs(reserve) do redis.call('HINCRBY', k_pos(u[2]), 'al:' .. u[1],
 for _, u in ipairs(ship) do
   local oh = num(redis.call('HGET', k_pos(u[2]), 'oh:' .. u[1]))
   redis.call('HSET', k_pos(u[2]), 'oh:' .. u[1], math.max(0, oh - u[3]))
+  record_move(u[1], u[2], -u[3])
 end
 for _, u in ipairs(in_transit) do
   local id = inbound_id(u[2])
@@ -65,7 +67,8 @@ local created_at = NOW_T
 if found[1] then created_at = redis.call('HGET', key, 'created_at') end
 redis.call('HSET', key, 'rec', rec_json, 'version', expected + 1, 'created_at', created_at,
   'updated_at', NOW_T)
+local resource = ARGV[i + 1 + 2 * tonumber(ARGV[i])]
 for j = 0, tonumber(ARGV[i]) - 1 do
-  emit(ARGV[i + 1 + 2 * j], transfer_id, ARGV[i + 2 + 2 * j], false)
+  emit(ARGV[i + 1 + 2 * j], transfer_id, ARGV[i + 2 + 2 * j], false, resource)
 end
 return stored_reply('transfer', transfer_id, key)

@@ -42,8 +42,14 @@ from sourcing_engine.stores.base import (
     Store,
     Webhook,
 )
+from tests.sourcing_engine.stores.contract_backorders import BackorderContract
+from tests.sourcing_engine.stores.contract_cross import CrossContract
+from tests.sourcing_engine.stores.contract_movements import MovementContract
 from tests.sourcing_engine.stores.contract_pickups import PickupContract
+from tests.sourcing_engine.stores.contract_reads import ReadsContract
+from tests.sourcing_engine.stores.contract_returns import ReturnContract
 from tests.sourcing_engine.stores.contract_transfers import TransferContract
+from tests.sourcing_engine.stores.stock_sync_contract import StockSyncContract
 
 Action = Literal[
     "release", "ship", "cancel", "reject", "return", "reallocate", "ready", "pick_up",
@@ -120,6 +126,16 @@ def seed(store: Store) -> None:
         store.set_stock(node, counts, "initial count")
 
 
+SEED_EVENTS = [
+    ("node.created", "node:N1"),
+    ("node.created", "node:N2"),
+    ("node.created", "node:N3"),
+    ("item.created", "item:A"),
+    ("item.created", "item:B"),
+]
+"""The events of seed's nodes and items (reference data changes are events too)."""
+
+
 def pos(store: Store, node: str, sku: str) -> Position:
     found = store.positions([sku], [node])
     assert len(found) == 1, f"no position {node}/{sku}"
@@ -186,18 +202,30 @@ def effect_changes(effects: lifecycle.Effects) -> dict[tuple[str, str, str], int
 
 
 def assert_lines_consistent(order: OrderRecord) -> None:
-    """lines == allocated + shipped per SKU."""
+    """lines == allocated + shipped + backordered per SKU."""
     per_sku: dict[str, int] = {}
     for u in (*order.allocations, *order.shipped):
         per_sku[u.sku] = per_sku.get(u.sku, 0) + u.qty
+    for b in order.backordered:
+        per_sku[b.sku] = per_sku.get(b.sku, 0) + b.qty
     assert order.lines == per_sku
 
 
 ARRIVES_EXACT = 1_781_000_000.123_456_7  # every digit of the double kept through the store
 
 
-class StoreContract(TransferContract, PickupContract):
-    """Every method and rule of `ledger.Store`; subclasses provide the `store` fixture."""
+class StoreContract(
+    TransferContract,
+    PickupContract,
+    StockSyncContract,
+    MovementContract,
+    ReadsContract,
+    CrossContract,
+    BackorderContract,
+    ReturnContract,
+):
+    """Every method and rule of `ledger.Store`; subclasses provide the `store` fixture
+    (backorders: contract_backorders.py; returns anywhere: contract_returns.py)."""
 
     short_ttl_s: ClassVar[float] = 60.0
     """Holds and leases that expire within a test: once the store's clock moves past."""
@@ -536,6 +564,7 @@ class StoreContract(TransferContract, PickupContract):
         store.adjust_stock(N1, "B", 2, "found")
         events = store.events(0)
         assert [(e.type, e.subject) for e in events] == [
+            *SEED_EVENTS,
             ("stock.snapshot", "node:N1"),
             ("stock.snapshot", "node:N2"),
             ("stock.adjusted", "stock:N1/B"),
@@ -1107,6 +1136,7 @@ class StoreContract(TransferContract, PickupContract):
         store.release_reservation("h2")
         events = store.events(0, 1000)
         assert [(e.type, e.subject) for e in events] == [
+            *SEED_EVENTS,
             ("stock.snapshot", "node:N1"),
             ("stock.snapshot", "node:N2"),
             ("stock.adjusted", "stock:N1/B"),
@@ -1124,7 +1154,7 @@ class StoreContract(TransferContract, PickupContract):
         seqs = [e.seq for e in events]
         assert all(a < b for a, b in itertools.pairwise(seqs))
         assert all(events[i].at <= events[i + 1].at for i in range(len(events) - 1))
-        assert events[4].data["order_id"] == "o1"
+        assert events[len(SEED_EVENTS) + 4].data["order_id"] == "o1"
 
     def test_events_page_by_cursor(self, store: Store) -> None:
         """events(after, limit) continues exactly after the cursor, limit at a time."""
