@@ -74,8 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # threads for the calls that take long (a batch's joint solve); the rest run on the
-        # event loop
+        # every route that calls the store is a plain def and runs in this thread pool: a
+        # store call may block (a lock held by another worker, a server that hangs)
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         service = open_service(settings)
         app.state.service = service

@@ -13,6 +13,8 @@ SCOPE_OF: dict[tuple[str, str], str] = {
     ("PUT", "/v1/items"): "inventory",
     ("POST", "/v1/stock/snapshots"): "inventory",
     ("POST", "/v1/stock/adjustments"): "inventory",
+    ("POST", "/v1/stock/adjustments/batch"): "inventory",
+    ("POST", "/v1/stock/counts"): "inventory",
     ("POST", "/v1/inbound"): "inventory",
     ("POST", "/v1/inbound/{inbound_id}/receive"): "inventory",
     ("GET", "/v1/stock/{sku}"): "inventory",
