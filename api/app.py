@@ -30,6 +30,7 @@ from sourcing_engine.api import (
 )
 from sourcing_engine.api.explanations import router as explanations_router
 from sourcing_engine.api.limits import BodyLimit
+from sourcing_engine.api.logs import RequestLog, configure
 from sourcing_engine.api.metrics import Metrics, MetricsMiddleware
 from sourcing_engine.api.whatif import router as whatif_router
 from sourcing_engine.errors import StoreUnavailable
@@ -115,12 +116,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(whatif_router)
     app.include_router(health.router)
     docs.install(app)
-    # added last = outermost: the body limit acts before anything reads the body
+    # added last = outermost: the request id is set before anything logs, and the body
+    # limit acts before anything reads the body
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RequestLog, access_log=settings.access_log)
     return app
 
 
 def app_from_env() -> FastAPI:
-    """Factory for `uvicorn --factory` and worker processes: settings from the environment."""
+    """Factory for `uvicorn --factory` and worker processes: settings from the environment,
+    logs as JSON lines (api/logs.py)."""
+    configure()
     return create_app(Settings())

@@ -173,6 +173,8 @@ def serve(
     )
     sys.stdout.flush()
     os.environ[env_name("store")] = store_url
+    if access_log:  # the app's JSON line per request (api/logs.py), not uvicorn's text one
+        os.environ[env_name("access_log")] = "1"
     metrics_dir = None
     if workers > 1 and not os.environ.get(MULTIPROC_ENV):
         # the workers' metrics, summed by /metrics (api/metrics.py); fresh at every start, as
@@ -195,7 +197,7 @@ def serve(
             port=port,
             workers=workers,
             log_level="info",
-            access_log=access_log,
+            access_log=False,
             # uvicorn kills a worker that misses a 5 s health check: seen killing a worker
             # (and dropping its request) busy with its first orders on a loaded machine
             timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,

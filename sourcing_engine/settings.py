@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     idempotency_lease_s: Annotated[float, Field(gt=0)] = 2.0
     batch_time_limit_s: Annotated[float, Field(gt=0)] = 10.0
     promise_stock_cache_s: Annotated[float, Field(ge=0, le=60)] = 0.0
+    # one JSON line per request (api/logs.py; serve --access-log)
+    access_log: bool = False
     # what-if runs (POST /v1/whatif): one directory per run, shared by the workers of one
     # machine (None: sourcing-engine-whatif in the system's temporary directory)
     whatif_dir: str | None = None
