@@ -22,6 +22,7 @@ from sourcing_engine.api import (
     keys,
     network,
     network_settings,
+    openapi,
     orders,
     promise,
     reservations,
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(whatif_router)
     app.include_router(health.router)
     docs.install(app)
+    openapi.install(app)
     # added last = outermost: the request id is set before anything logs, and the body
     # limit acts before anything reads the body
     app.add_middleware(MetricsMiddleware, metrics=metrics)
