@@ -221,3 +221,19 @@ local function moved_since(node, sku, at)
   end
   return total
 end
+
+-- A bulk stock call's reply {'ok', now, (node, sku, oh, ss, al, rs) per entry}; with an
+-- idempotency key it is also the key's result ['positions', now, ...].
+local function add_position(r, node, sku, oh, ss, al, rs)
+  for _, v in ipairs({node, sku, tostring(oh), tostring(ss), tostring(al), tostring(rs)}) do
+    r[#r + 1] = v
+  end
+end
+local function positions_reply(r)
+  if IDEM_KEY ~= '' then
+    local stored = {'positions', NOW_T}
+    for j = 3, #r do stored[#stored + 1] = r[j] end
+    idem_store(cjson.encode(stored))
+  end
+  return r
+end
