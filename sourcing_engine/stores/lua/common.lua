@@ -297,3 +297,19 @@ local function index_order(order_id, created_at, terms)
   redis.call('ZADD', P .. 'ocreated', created_at, order_id)
   redis.call('HSET', key, 'terms', enc_list(terms))
 end
+
+-- A bulk stock call's reply {'ok', now, (node, sku, oh, ss, al, rs) per entry}; with an
+-- idempotency key it is also the key's result ['positions', now, ...].
+local function add_position(r, node, sku, oh, ss, al, rs)
+  for _, v in ipairs({node, sku, tostring(oh), tostring(ss), tostring(al), tostring(rs)}) do
+    r[#r + 1] = v
+  end
+end
+local function positions_reply(r)
+  if IDEM_KEY ~= '' then
+    local stored = {'positions', NOW_T}
+    for j = 3, #r do stored[#stored + 1] = r[j] end
+    idem_store(cjson.encode(stored))
+  end
+  return r
+end
