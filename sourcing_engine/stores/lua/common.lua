@@ -153,11 +153,12 @@ end
 
 -- Events: global seq by INCR, the event JSON in sorted set "events" scored by seq; order
 -- events also in list "hist:<order id>". `data` is a JSON object string, `resource` the
--- changed record after the change as JSON (sourcing_engine/resources.py).
+-- changed record after the change as JSON (sourcing_engine/resources.py; nil: none, which
+-- only an event type without a resource function yet should give).
 local function emit(etype, subject, data, with_history, resource)
   local seq = redis.call('INCR', K_SEQ)
   local ev = string.format('{"seq":%d,"at":%s,"type":%s,"subject":%s,"data":%s,"resource":%s}',
-    seq, NOW_T, cjson.encode(etype), cjson.encode(subject), data, resource)
+    seq, NOW_T, cjson.encode(etype), cjson.encode(subject), data, resource or 'null')
   redis.call('ZADD', K_EVENTS, seq, ev)
   if with_history then redis.call('RPUSH', k_hist(subject), ev) end
   return seq
