@@ -55,7 +55,7 @@ def counted(metrics: Metrics, via: str, run: Callable[[], Done[OrderRecord]]) ->
     return done
 
 
-@router.post("/orders", status_code=201, responses=errors(409, 422), response_model=OrderOut)
+@router.post("/orders", status_code=201, responses=errors(404, 409, 422), response_model=OrderOut)
 def create_order(
     body: OrderIn, service: ServiceDep, idem: IdempotencyDep, metrics: MetricsDep
 ) -> Response:

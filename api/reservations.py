@@ -30,7 +30,7 @@ ReservationId = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PAT
 
 
 @router.post(
-    "/reservations", status_code=201, responses=errors(409, 422), response_model=ReservationOut
+    "/reservations", status_code=201, responses=errors(404, 409, 422), response_model=ReservationOut
 )
 def reserve(
     body: ReservationIn, service: ServiceDep, idem: IdempotencyDep, metrics: MetricsDep
