@@ -22,6 +22,7 @@ from sourcing_engine.api import (
     keys,
     network,
     network_settings,
+    openapi,
     order_reads,
     orders,
     promise,
@@ -32,6 +33,7 @@ from sourcing_engine.api import (
 )
 from sourcing_engine.api.explanations import router as explanations_router
 from sourcing_engine.api.limits import BodyLimit
+from sourcing_engine.api.logs import RequestLog, configure
 from sourcing_engine.api.metrics import Metrics, MetricsMiddleware
 from sourcing_engine.api.whatif import router as whatif_router
 from sourcing_engine.batch_jobs import BatchJobs
@@ -80,8 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # threads for the calls that take long (a batch's joint solve); the rest run on the
-        # event loop
+        # every route that calls the store is a plain def and runs in this thread pool: a
+        # store call may block (a lock held by another worker, a server that hangs)
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         service = open_service(settings)
         app.state.service = service
@@ -123,12 +125,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(whatif_router)
     app.include_router(health.router)
     docs.install(app)
-    # added last = outermost: the body limit acts before anything reads the body
+    openapi.install(app)
+    # added last = outermost: the request id is set before anything logs, and the body
+    # limit acts before anything reads the body
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RequestLog, access_log=settings.access_log)
     return app
 
 
 def app_from_env() -> FastAPI:
-    """Factory for `uvicorn --factory` and worker processes: settings from the environment."""
+    """Factory for `uvicorn --factory` and worker processes: settings from the environment,
+    logs as JSON lines (api/logs.py)."""
+    configure()
     return create_app(Settings())

@@ -5,6 +5,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from sourcing_engine import api_keys
@@ -39,7 +40,9 @@ def require(scope: str) -> Callable[..., Awaitable[ApiKey]]:
         token = credentials.credentials
         key = None
         if len(token) <= MAX_TOKEN:
-            key = service.authenticate(token)  # a key verified a moment ago: no store call
+            # a key verified a moment ago costs no store call and no thread; verifying one
+            # reads the store and hashes, so it runs in the thread pool, off the event loop
+            key = service.cached_key(token) or await run_in_threadpool(service.authenticate, token)
         if key is None:
             raise _unauthorized("invalid or revoked API key")
         if not api_keys.allows(key, scope):

@@ -21,7 +21,7 @@ MAX_NODES = 1000
 
 
 @router.get("/capacity", responses=errors(404, 422), response_model=CapacityOut)
-async def capacity(
+def capacity(
     service: ServiceDep,
     node: Annotated[
         list[str] | None,

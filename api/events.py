@@ -17,7 +17,7 @@ MAX_EVENTS = 1000
 
 
 @router.get("/events", responses=errors(422), response_model=EventsOut)
-async def events(
+def events(
     service: ServiceDep,
     after: Annotated[int, Query(ge=0, le=2**62, description="Events with seq > after")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_EVENTS)] = 100,

@@ -16,8 +16,9 @@ def healthz() -> Health:
 
 
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
-async def readyz(service: ServiceDep) -> JSONResponse:
-    """The store answers (503 otherwise): route traffic here."""
+def readyz(service: ServiceDep) -> JSONResponse:
+    """The store answers (503 otherwise, within a second for a store that hangs): route
+    traffic here. Plain `def`: the ping blocks, so it runs in the thread pool."""
     ok = service.ready()
     return JSONResponse(
         Health(status="ok" if ok else "unavailable").model_dump(), status_code=200 if ok else 503

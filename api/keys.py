@@ -22,7 +22,7 @@ KeyId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+
 
 
 @router.post("/keys", status_code=201, responses=errors(409, 422), response_model=IssuedKeyOut)
-async def create_key(body: KeyIn, service: ServiceDep, idem: IdempotencyDep) -> Response:
+def create_key(body: KeyIn, service: ServiceDep, idem: IdempotencyDep) -> Response:
     """Create a key with scopes; the reply holds its token, the only time it is shown.
 
     With an Idempotency-Key the new key's id is derived from it, so a retry cannot create
@@ -46,11 +46,11 @@ def _key(k: ApiKey) -> dict[str, Any]:
 
 
 @router.get("/keys", responses=errors(), response_model=KeysOut)
-async def list_keys(service: ServiceDep) -> Response:
+def list_keys(service: ServiceDep) -> Response:
     return json_response({"keys": [_key(k) for k in service.list_keys()]})
 
 
 @router.delete("/keys/{key_id}", responses=errors(404, 422), response_model=KeyOut)
-async def revoke_key(key_id: KeyId, service: ServiceDep, idem: IdempotencyDep) -> Response:
+def revoke_key(key_id: KeyId, service: ServiceDep, idem: IdempotencyDep) -> Response:
     """Revoke a key (again is harmless); its requests answer 401 from now on."""
     return json_response(_key(service.revoke_key(key_id)))

@@ -13,19 +13,19 @@ router = APIRouter(
 
 
 @router.put("/nodes", responses=errors(422), response_model=Upserted)
-async def upsert_nodes(body: NodesIn, service: ServiceDep, idem: IdempotencyDep) -> Upserted:
+def upsert_nodes(body: NodesIn, service: ServiceDep, idem: IdempotencyDep) -> Upserted:
     """Add or replace nodes by id (warehouses and stores, location, capacity, handling)."""
     service.upsert_nodes([n.record() for n in body.nodes])
     return Upserted(upserted=len(body.nodes))
 
 
 @router.get("/nodes", responses=errors(), response_model=NodesOut)
-async def list_nodes(service: ServiceDep) -> NodesOut:
+def list_nodes(service: ServiceDep) -> NodesOut:
     return NodesOut(nodes=[NodeOut.of(n) for n in service.list_nodes()])
 
 
 @router.put("/items", responses=errors(422), response_model=Upserted)
-async def upsert_items(body: ItemsIn, service: ServiceDep, idem: IdempotencyDep) -> Upserted:
+def upsert_items(body: ItemsIn, service: ServiceDep, idem: IdempotencyDep) -> Upserted:
     """Add or replace items by SKU (unit weight and dimensions, for parcel prices)."""
     service.upsert_items([i.record() for i in body.items])
     return Upserted(upserted=len(body.items))

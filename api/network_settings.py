@@ -22,7 +22,7 @@ def _reply(settings: NetworkSettings) -> Response:
 
 
 @router.get("/settings", responses=errors(), response_model=SettingsOut)
-async def get_settings(service: ServiceDep) -> Response:
+def get_settings(service: ServiceDep) -> Response:
     """The settings the service sources and promises with, and their version (also the
     ETag): rate card and currency, carrier, penalties, cap on shipments per order, default
     service level, the country of postal codes given without one."""
@@ -30,7 +30,7 @@ async def get_settings(service: ServiceDep) -> Response:
 
 
 @router.put("/settings", responses=errors(412, 422), response_model=SettingsOut)
-async def put_settings(
+def put_settings(
     body: SettingsIn,
     service: ServiceDep,
     version: IfMatchDep,

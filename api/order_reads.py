@@ -32,7 +32,7 @@ def _seconds(at: dt.datetime | None) -> float | None:
 
 
 @router.get("/orders", responses=errors(422), response_model=OrdersOut)
-async def list_orders(
+def list_orders(
     service: ServiceDep,
     status: Annotated[OrderState | None, Query(description="The order's state")] = None,
     node: Annotated[
@@ -97,7 +97,7 @@ async def list_orders(
 
 
 @router.get("/orders/{order_id}/history", responses=errors(404, 422), response_model=HistoryOut)
-async def order_history(order_id: OrderId, service: ServiceDep) -> Response:
+def order_history(order_id: OrderId, service: ServiceDep) -> Response:
     """Every event of the order, oldest first, each with the decision it records (`code`),
     its reason in one line, and the order after it (`resource`); where the engine chose
     nodes (`explained`), GET `explanation` says why those nodes."""

@@ -59,8 +59,8 @@ def counted(metrics: Metrics, via: str, run: Callable[[], Done[OrderRecord]]) ->
     return done
 
 
-@router.post("/orders", status_code=201, responses=errors(409, 422), response_model=OrderOut)
-async def create_order(
+@router.post("/orders", status_code=201, responses=errors(404, 409, 422), response_model=OrderOut)
+def create_order(
     body: OrderIn, service: ServiceDep, idem: IdempotencyDep, metrics: MetricsDep
 ) -> Response:
     """Source the order with the engine on live stock, then allocate it whole, atomically.
@@ -188,7 +188,7 @@ def _result(outcome: BatchOutcome, metrics: Metrics) -> dict[str, Any]:
 
 
 @router.get("/orders/{order_id}", responses=errors(404, 422), response_model=OrderDetailOut)
-async def get_order(order_id: OrderId, service: ServiceDep) -> Response:
+def get_order(order_id: OrderId, service: ServiceDep) -> Response:
     """State, lines, allocations, shipments, the plan with its costs, and the history; the
     version is the ETag (If-Match on a step: 412 if the order moved on)."""
     view = service.get_order(order_id)
@@ -201,7 +201,7 @@ STEP = errors(404, 409, 412, 422)
 
 
 @router.post("/orders/{order_id}/release", responses=STEP, response_model=OrderOut)
-async def release(
+def release(
     order_id: OrderId, service: ServiceDep, idem: IdempotencyDep, version: IfMatchDep
 ) -> Response:
     """Hand the order to its nodes for picking (allocated -> released)."""
@@ -209,7 +209,7 @@ async def release(
 
 
 @router.post("/orders/{order_id}/ready", responses=STEP, response_model=OrderOut)
-async def ready(
+def ready(
     order_id: OrderId, service: ServiceDep, idem: IdempotencyDep, version: IfMatchDep
 ) -> Response:
     """A pickup order's store has every unit (its shelf's, and the legs' shipped there):
@@ -220,7 +220,7 @@ async def ready(
 
 
 @router.post("/orders/{order_id}/pick-up", responses=STEP, response_model=OrderOut)
-async def pick_up(
+def pick_up(
     order_id: OrderId, service: ServiceDep, idem: IdempotencyDep, version: IfMatchDep
 ) -> Response:
     """The customer collected a ready order: the store's units leave its on hand."""
@@ -228,7 +228,7 @@ async def pick_up(
 
 
 @router.post("/orders/{order_id}/not-collected", responses=STEP, response_model=OrderOut)
-async def not_collected(
+def not_collected(
     order_id: OrderId, service: ServiceDep, idem: IdempotencyDep, version: IfMatchDep
 ) -> Response:
     """Nobody collected a ready order (the service does it by itself after
@@ -239,7 +239,7 @@ async def not_collected(
 
 
 @router.post("/orders/{order_id}/ship", responses=STEP, response_model=OrderOut)
-async def ship(
+def ship(
     order_id: OrderId,
     body: ShipIn,
     service: ServiceDep,
@@ -261,7 +261,7 @@ async def ship(
 
 
 @router.post("/orders/{order_id}/cancel", responses=STEP, response_model=OrderOut)
-async def cancel(
+def cancel(
     order_id: OrderId,
     service: ServiceDep,
     idem: IdempotencyDep,
@@ -275,7 +275,7 @@ async def cancel(
 
 
 @router.post("/orders/{order_id}/reject", responses=STEP, response_model=OrderOut)
-async def reject(
+def reject(
     order_id: OrderId,
     body: RejectIn,
     service: ServiceDep,
@@ -291,7 +291,7 @@ async def reject(
 
 
 @router.post("/orders/{order_id}/reallocate", responses=STEP, response_model=OrderOut)
-async def reallocate(
+def reallocate(
     order_id: OrderId,
     service: ServiceDep,
     idem: IdempotencyDep,
@@ -309,7 +309,7 @@ async def reallocate(
 
 
 @router.post("/orders/{order_id}/return", responses=STEP, response_model=OrderOut)
-async def return_units(
+def return_units(
     order_id: OrderId,
     body: ReturnIn,
     service: ServiceDep,

@@ -38,7 +38,7 @@ MAX_NODES = 1000
 
 
 @router.post("/promise", responses=errors(409, 422), response_model=PromiseOut)
-async def promise(
+def promise(
     body: PromiseIn,
     service: ServiceDep,
     idem: IdempotencyDep,
@@ -89,7 +89,7 @@ def _explained(service: Service, found: Promise, destination: Destination) -> di
 
 
 @router.get("/availability", responses=errors(404, 422), response_model=AvailabilityOut)
-async def availability(
+def availability(
     service: ServiceDep,
     sku: Annotated[
         list[str], Query(min_length=1, max_length=MAX_SKUS, description="SKUs (repeat the key)")

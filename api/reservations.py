@@ -30,9 +30,9 @@ ReservationId = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PAT
 
 
 @router.post(
-    "/reservations", status_code=201, responses=errors(409, 422), response_model=ReservationOut
+    "/reservations", status_code=201, responses=errors(404, 409, 422), response_model=ReservationOut
 )
-async def reserve(
+def reserve(
     body: ReservationIn, service: ServiceDep, idem: IdempotencyDep, metrics: MetricsDep
 ) -> Response:
     """Source the cart's lines with the engine and hold the units for `ttl_s` seconds.
@@ -55,7 +55,7 @@ async def reserve(
 @router.get(
     "/reservations/{reservation_id}", responses=errors(404, 422), response_model=ReservationOut
 )
-async def get_reservation(reservation_id: ReservationId, service: ServiceDep) -> Response:
+def get_reservation(reservation_id: ReservationId, service: ServiceDep) -> Response:
     return json_response(render.reservation(service.get_reservation(reservation_id)))
 
 
@@ -65,7 +65,7 @@ async def get_reservation(reservation_id: ReservationId, service: ServiceDep) ->
     responses=errors(404, 409, 422),
     response_model=OrderOut,
 )
-async def commit(
+def commit(
     reservation_id: ReservationId,
     body: CommitIn,
     service: ServiceDep,
@@ -95,7 +95,7 @@ async def commit(
     responses=errors(404, 409, 422),
     response_model=ReservationOut,
 )
-async def release(
+def release(
     reservation_id: ReservationId, service: ServiceDep, idem: IdempotencyDep, metrics: MetricsDep
 ) -> Response:
     """Give the held units back now."""

@@ -10,13 +10,16 @@ settings are handed to the workers as SOURCING_ENGINE_* variables (sourcing_engi
 
 import os
 import secrets
+import shutil
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from sourcing_engine.api.metrics import MULTIPROC_ENV
 from sourcing_engine.api_keys import ENVIRONMENT_KEY_NAME, MIN_EXTERNAL_KEY
 from sourcing_engine.domain import Batch
 from sourcing_engine.errors import DomainError, InputError, StoreUnavailable
@@ -132,6 +135,10 @@ def prepare(store_url: str, scenario: str | None, admin_key: str | None) -> Prep
         service.close()
 
 
+WORKER_HEALTHCHECK_S = 30
+"""How long a worker may take to answer its supervisor's health check before it is killed."""
+
+
 def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
@@ -166,6 +173,14 @@ def serve(
     )
     sys.stdout.flush()
     os.environ[env_name("store")] = store_url
+    if access_log:  # the app's JSON line per request (api/logs.py), not uvicorn's text one
+        os.environ[env_name("access_log")] = "1"
+    metrics_dir = None
+    if workers > 1 and not os.environ.get(MULTIPROC_ENV):
+        # the workers' metrics, summed by /metrics (api/metrics.py); fresh at every start, as
+        # the files of a previous run would count again
+        metrics_dir = tempfile.mkdtemp(prefix="sourcing-engine-metrics-")
+        os.environ[MULTIPROC_ENV] = metrics_dir
     os.environ[admin_env] = prepared.admin_key
     # the webhook deliverer, its own process beside the workers (one per store: the other
     # machines of a Redis store run serve --no-deliverer)
@@ -181,10 +196,16 @@ def serve(
             port=port,
             workers=workers,
             log_level="info",
-            access_log=access_log,
+            access_log=False,
+            # uvicorn kills a worker that misses a 5 s health check: seen killing a worker
+            # (and dropping its request) busy with its first orders on a loaded machine
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
         )
     finally:
         if delivering is not None:
             delivering.terminate()
             delivering.wait(30)
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+            del os.environ[MULTIPROC_ENV]
     return 0

@@ -33,7 +33,7 @@ STEP = errors(404, 409, 412, 422)
 @router.post(
     "/transfers", status_code=201, responses=errors(404, 409, 422), response_model=TransferOut
 )
-async def create_transfer(body: TransferIn, service: ServiceDep, idem: IdempotencyDep) -> Response:
+def create_transfer(body: TransferIn, service: ServiceDep, idem: IdempotencyDep) -> Response:
     """Reserve the lines at the source for the destination, all or nothing: 409
     `insufficient_stock` lists every short line; 409 `conflict` if the id exists. The
     units count as allocated at the source until shipped or cancelled."""
@@ -45,14 +45,14 @@ async def create_transfer(body: TransferIn, service: ServiceDep, idem: Idempoten
 
 
 @router.get("/transfers/{transfer_id}", responses=errors(404, 422), response_model=TransferOut)
-async def get_transfer(transfer_id: TransferId, service: ServiceDep) -> Response:
+def get_transfer(transfer_id: TransferId, service: ServiceDep) -> Response:
     """The transfer: state, lines, received and in transit; the version is the ETag."""
     t = service.get_transfer(transfer_id)
     return json_response(render.transfer(t), headers={"ETag": f'"{t.version}"'})
 
 
 @router.post("/transfers/{transfer_id}/ship", responses=STEP, response_model=TransferOut)
-async def ship_transfer(
+def ship_transfer(
     transfer_id: TransferId,
     service: ServiceDep,
     idem: IdempotencyDep,
@@ -68,7 +68,7 @@ async def ship_transfer(
 
 
 @router.post("/transfers/{transfer_id}/receive", responses=STEP, response_model=TransferOut)
-async def receive_transfer(
+def receive_transfer(
     transfer_id: TransferId,
     service: ServiceDep,
     idem: IdempotencyDep,
@@ -84,7 +84,7 @@ async def receive_transfer(
 
 
 @router.post("/transfers/{transfer_id}/cancel", responses=STEP, response_model=TransferOut)
-async def cancel_transfer(
+def cancel_transfer(
     transfer_id: TransferId, service: ServiceDep, idem: IdempotencyDep, version: IfMatchDep
 ) -> Response:
     """Cancel a transfer not shipped yet (409 once shipped: receive it instead); its

@@ -80,7 +80,7 @@ def _status(s: WebhookStatus) -> dict[str, Any]:
 
 
 @router.post("/webhooks", status_code=201, responses=errors(422), response_model=CreatedWebhookOut)
-async def create_webhook(body: WebhookIn, service: ServiceDep) -> Response:
+def create_webhook(body: WebhookIn, service: ServiceDep) -> Response:
     """Subscribe a URL to event types ("order.shipped", "order.*", "*"); events recorded
     from now on are posted to it, signed with the secret in this reply (shown once)."""
     made = service.webhooks.create(body.url, body.event_types)
@@ -88,19 +88,19 @@ async def create_webhook(body: WebhookIn, service: ServiceDep) -> Response:
 
 
 @router.get("/webhooks", responses=errors(), response_model=WebhooksOut)
-async def list_webhooks(service: ServiceDep) -> Response:
+def list_webhooks(service: ServiceDep) -> Response:
     return json_response({"webhooks": [_webhook(w) for w in service.webhooks.list()]})
 
 
 @router.get("/webhooks/{webhook_id}", responses=errors(404, 422), response_model=WebhookStatusOut)
-async def get_webhook(webhook_id: WebhookId, service: ServiceDep) -> Response:
+def get_webhook(webhook_id: WebhookId, service: ServiceDep) -> Response:
     """The subscription and its deliveries: progress, the event being retried with its last
     error, and the deliveries given up on."""
     return json_response(_status(service.webhooks.status(webhook_id)))
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204, responses=errors(404, 422))
-async def delete_webhook(webhook_id: WebhookId, service: ServiceDep) -> Response:
+def delete_webhook(webhook_id: WebhookId, service: ServiceDep) -> Response:
     service.webhooks.delete(webhook_id)
     return Response(status_code=204)
 
@@ -111,7 +111,7 @@ async def delete_webhook(webhook_id: WebhookId, service: ServiceDep) -> Response
     responses=errors(404, 422),
     response_model=ReplayOut,
 )
-async def replay_webhook(webhook_id: WebhookId, body: ReplayIn, service: ServiceDep) -> Response:
+def replay_webhook(webhook_id: WebhookId, body: ReplayIn, service: ServiceDep) -> Response:
     """Send again the subscription's events recorded in [since, until): the deliverer posts
     them (before live events) in feed order; answers their seq range (after, through]."""
     after, through = service.webhooks.replay(webhook_id, body.since, body.until)

@@ -61,13 +61,13 @@ class WhatifOut(BaseModel):
 
 
 @router.post("/whatif", status_code=202, responses=errors(422), response_model=WhatifOut)
-async def start_whatif(body: WhatifIn, jobs: JobsDep) -> WhatifOut:
+def start_whatif(body: WhatifIn, jobs: JobsDep) -> WhatifOut:
     """Start replaying the scenario's variants; answers the run's id at once (202)."""
     return WhatifOut.of(jobs.start(body.scenario))
 
 
 @router.get("/whatif/{run_id}", responses=errors(404), response_model=WhatifOut)
-async def get_whatif(run_id: str, jobs: JobsDep) -> WhatifOut:
+def get_whatif(run_id: str, jobs: JobsDep) -> WhatifOut:
     """The run's progress; when done, its numbers and the address of its report."""
     status = jobs.status(run_id)
     return WhatifOut.of(status, jobs.outcomes(run_id) if status.state == "done" else None)
@@ -78,7 +78,7 @@ async def get_whatif(run_id: str, jobs: JobsDep) -> WhatifOut:
     responses={**errors(404, 409), 200: {"content": {"text/html": {}}}},
     response_class=FileResponse,
 )
-async def get_whatif_report(run_id: str, jobs: JobsDep) -> FileResponse:
+def get_whatif_report(run_id: str, jobs: JobsDep) -> FileResponse:
     """The run's report: one HTML file that opens without network access."""
     status = jobs.status(run_id)
     path = jobs.report_html(run_id)

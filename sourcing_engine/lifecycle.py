@@ -181,8 +181,11 @@ def pickup_of(order: OrderRecord) -> dict[str, Any] | None:
     if isinstance(pickup := doc.get("pickup"), dict):
         return pickup
     promised = doc.get("promise")
-    if isinstance(promised, dict) and promised.get("method") in ("pickup", "ship_to_store"):
-        store = promised["store"]
+    if (
+        isinstance(promised, dict)
+        and promised.get("method") in ("pickup", "ship_to_store")
+        and isinstance(store := promised.get("store"), str)
+    ):
         legs = sorted({s["node"] for s in promised.get("shipments", []) if s["node"] != store})
         return {"node": store, "legs": legs, "ready_at": promised.get("ready_at"),
                 "allow_transfer": promised["method"] == "ship_to_store"}  # fmt: skip

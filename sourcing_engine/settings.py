@@ -27,10 +27,11 @@ def env_name(field: str) -> str:
 
 class Settings(BaseSettings):
     """store: the ledger (sqlite:///path or redis://...); admin_key: installed at start with
-    every scope; threads: the worker process's thread pool, which runs the calls that take
-    long (a batch allocation's joint solve); every other call runs on the worker's event
-    loop, since its store calls take a fraction of a millisecond and handing each request
-    to a thread cost more CPU in GIL handoffs than it saved (2.4 -> 1.5 ms per request);
+    every scope; threads: the worker process's thread pool, which runs every route that
+    calls the store (plain `def`): a store call that blocks (SQLite waiting for another
+    worker's write lock, a Redis server that hangs) then holds one thread, not the worker's
+    event loop and every request on it (the hop costs CPU: on the event loop a request took
+    1.5 ms of CPU against 2.4 ms through the pool, measured before this choice);
     max_body_bytes: larger request bodies are refused (413) before they are read;
     reaper_interval_s: how often expired holds are marked (they count for nothing once
     expired either way); idempotency_lease_s: how long a key stays in flight before another
@@ -52,6 +53,8 @@ class Settings(BaseSettings):
     batch_time_limit_s: Annotated[float, Field(gt=0)] = 10.0
     batch_job_orders: Annotated[int, Field(ge=1)] = 500
     promise_stock_cache_s: Annotated[float, Field(ge=0, le=60)] = 0.0
+    # one JSON line per request (api/logs.py; serve --access-log)
+    access_log: bool = False
     # what-if runs (POST /v1/whatif): one directory per run, shared by the workers of one
     # machine (None: sourcing-engine-whatif in the system's temporary directory)
     whatif_dir: str | None = None

@@ -169,6 +169,9 @@ _UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.Busy
 _UNAVAILABLE_REPLIES = ("READONLY", "MASTERDOWN", "LOADING", "CLUSTERDOWN", "TRYAGAIN")
 """Errors and replies of a server that cannot answer now (StoreUnavailable, retryable)."""
 CONNECT_TIMEOUT_S = 2.0
+PING_TIMEOUT_S = 1.0
+"""What a readiness check waits: a server that stopped answering (paused, a hung host) makes
+ping() False within it, not after CALL_TIMEOUT_S."""
 CALL_TIMEOUT_S = 10.0
 """A script never runs for long; ten seconds without a reply means the server is in trouble."""
 Arg = str | int | float
@@ -457,23 +460,29 @@ class RedisStore:
         # Timeouts: a server that stopped answering fails the call (StoreUnavailable, 503)
         # within seconds instead of holding the request, and the worker, for ever.
         timeouts = {"socket_connect_timeout": CONNECT_TIMEOUT_S, "socket_timeout": CALL_TIMEOUT_S}
+        probe = {"socket_connect_timeout": PING_TIMEOUT_S, "socket_timeout": PING_TIMEOUT_S}
+        self._probe: redis.Redis | RedisCluster
         if cluster:
             self._r = RedisCluster.from_url(
                 client_url, decode_responses=True, retry=no_retry, **timeouts
             )
+            self._probe = RedisCluster.from_url(client_url, retry=no_retry, **probe)
         else:
             self._r = redis.Redis.from_url(
                 client_url, decode_responses=True, retry=no_retry, **timeouts
             )
+            self._probe = redis.Redis.from_url(client_url, retry=no_retry, **probe)
         try:
             self._check_durability(configure_durability)
         except _UNAVAILABLE as exc:
             self._r.close()
+            self._probe.close()
             raise StoreUnavailable(
                 f"Redis ({self.where}) cannot be reached: {str(exc).rstrip('.')}"
             ) from exc
         except BaseException:
             self._r.close()
+            self._probe.close()
             raise
         self._scripts: dict[str, Script] = {
             name: self._r.register_script(script_source(name)) for name in SCRIPTS
@@ -1185,13 +1194,16 @@ class RedisStore:
         return None if raw is None else cast(dict[str, Any], json.loads(raw))
 
     def ping(self) -> bool:
+        """The server answers within PING_TIMEOUT_S (its own connection, so a readiness
+        probe never waits behind the calls' long timeout)."""
         try:
-            return bool(self._r.ping())
+            return bool(self._probe.ping())
         except redis.RedisError:
             return False
 
     def close(self) -> None:
         self._r.close()
+        self._probe.close()
 
 
 def _when_unreachable(method: Callable[..., R]) -> Callable[..., R]:

@@ -334,12 +334,19 @@ class _Tx:
     now: float
 
     def emit(
-        self, type_: str, subject: str, data: dict[str, Any], resource: dict[str, Any]
+        self, type_: str, subject: str, data: dict[str, Any], resource: dict[str, Any] | None
     ) -> None:
-        """Append an event with the changed record after the change (resources.py)."""
+        """Append an event with the changed record after the change (resources.py; None
+        only for an event type without a resource function yet)."""
         self.conn.execute(
             "INSERT INTO events (at, type, subject, data, resource) VALUES (?, ?, ?, ?, ?)",
-            (self.now, type_, subject, _dumps(data), _dumps(resource)),
+            (
+                self.now,
+                type_,
+                subject,
+                _dumps(data),
+                None if resource is None else _dumps(resource),
+            ),
         )
 
     def position(self, node: str, sku: str) -> Position:

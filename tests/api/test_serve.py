@@ -63,12 +63,12 @@ def test_serve_with_admin_key_from_environment(tmp_path: Path) -> None:
 
 
 def test_serve_with_access_log(tmp_path: Path) -> None:
-    """--access-log logs every request with its status."""
+    """--access-log logs every request with its status (a JSON line, api/logs.py)."""
     key = "a-long-admin-key-from-the-environment"
     with Served(tmp_path, "--access-log", admin_key=key) as served:
         assert served.get("/v1/nodes", key).status_code == 200
         deadline = time.monotonic() + 10
-        while '"GET /v1/nodes HTTP/1.1" 200' not in served.output:
+        while '"method":"GET","path":"/v1/nodes","status":200' not in served.output:
             assert time.monotonic() < deadline, served.output
             time.sleep(0.05)
 

@@ -110,6 +110,7 @@ def test_a_node_added_elsewhere_can_be_counted_at_once(stores: tuple[Store, Stor
     """A count at a node added elsewhere a moment ago is accepted (unknown ids are re-read)."""
     here, there = Service(stores[0], CONFIG), Service(stores[1], CONFIG)
     here.upsert_nodes([Node("N1", "warehouse", 40.0, -75.0)])
+    here.upsert_items([Item("A", 1.0)])  # stock of a SKU without an item is refused
     here.set_stock("N1", {"A": (1, 0)}, "count")  # caches the nodes
     there.upsert_nodes([Node("N2", "store", 41.0, -75.0)])
     here.set_stock("N2", {"A": (1, 0)}, "count")

@@ -31,13 +31,6 @@ for j = 0, n - 1 do
   emit('stock.adjusted', 'stock:' .. node .. '/' .. sku, '{"delta":' .. delta .. ',"reason":' ..
     cjson.encode(reason) .. ',"on_hand":' .. (oh + delta) .. '}', false,
     position_json(node, sku))
-  for _, v in ipairs({node, sku, tostring(oh + delta), tostring(ss), tostring(al), tostring(rs)}) do
-    r[#r + 1] = v
-  end
+  add_position(r, node, sku, oh + delta, ss, al, rs)
 end
-if IDEM_KEY ~= '' then
-  local stored = {'positions', NOW_T}
-  for j = 3, #r do stored[#stored + 1] = r[j] end
-  idem_store(cjson.encode(stored))
-end
-return r
+return positions_reply(r)

@@ -156,11 +156,12 @@ end
 
 -- Events: global seq by INCR, the event JSON in sorted set "events" scored by seq; order
 -- events also in list "hist:<order id>". `data` is a JSON object string, `resource` the
--- changed record after the change as JSON (sourcing_engine/resources.py).
+-- changed record after the change as JSON (sourcing_engine/resources.py; nil: none, which
+-- only an event type without a resource function yet should give).
 local function emit(etype, subject, data, with_history, resource)
   local seq = redis.call('INCR', K_SEQ)
   local ev = string.format('{"seq":%d,"at":%s,"type":%s,"subject":%s,"data":%s,"resource":%s}',
-    seq, NOW_T, cjson.encode(etype), cjson.encode(subject), data, resource)
+    seq, NOW_T, cjson.encode(etype), cjson.encode(subject), data, resource or 'null')
   redis.call('ZADD', K_EVENTS, seq, ev)
   if with_history then redis.call('RPUSH', k_hist(subject), ev) end
   return seq
@@ -299,4 +300,20 @@ local function index_order(order_id, created_at, terms)
   for _, t in ipairs(terms) do redis.call('ZADD', P .. 'oidx:' .. t, created_at, order_id) end
   redis.call('ZADD', P .. 'ocreated', created_at, order_id)
   redis.call('HSET', key, 'terms', enc_list(terms))
+end
+
+-- A bulk stock call's reply {'ok', now, (node, sku, oh, ss, al, rs) per entry}; with an
+-- idempotency key it is also the key's result ['positions', now, ...].
+local function add_position(r, node, sku, oh, ss, al, rs)
+  for _, v in ipairs({node, sku, tostring(oh), tostring(ss), tostring(al), tostring(rs)}) do
+    r[#r + 1] = v
+  end
+end
+local function positions_reply(r)
+  if IDEM_KEY ~= '' then
+    local stored = {'positions', NOW_T}
+    for j = 3, #r do stored[#stored + 1] = r[j] end
+    idem_store(cjson.encode(stored))
+  end
+  return r
 end

@@ -57,13 +57,6 @@ for _, p in ipairs(plans) do
     '"on_hand":%d,"safety_stock":%d,"reason":%s}', counted, as_of_t,
     source == '' and 'null' or cjson.encode(source), seq_t == '' and 'null' or seq_t, moved,
     oh - oh0, oh, ss_n, cjson.encode(reason)), false, position_json(node, sku))
-  for _, v in ipairs({node, sku, tostring(oh), tostring(ss_n), tostring(al), tostring(rs)}) do
-    r[#r + 1] = v
-  end
+  add_position(r, node, sku, oh, ss_n, al, rs)
 end
-if IDEM_KEY ~= '' then
-  local stored = {'positions', NOW_T}
-  for j = 3, #r do stored[#stored + 1] = r[j] end
-  idem_store(cjson.encode(stored))
-end
-return r
+return positions_reply(r)

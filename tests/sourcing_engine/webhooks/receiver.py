@@ -56,7 +56,11 @@ def running(receiver: Receiver) -> Iterator[Receiver]:
         protocol_version = "HTTP/1.1"  # keep-alive, as a production receiver would
 
         def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["content-length"]))
+            length = int(self.headers["content-length"])
+            body = self.rfile.read(length)
+            if len(body) < length:  # the sender died mid-request: cut off, not forged
+                self.close_connection = True
+                return
             status = receiver.handle({k.lower(): v for k, v in self.headers.items()}, body)
             self.send_response(status)
             self.send_header("content-length", "0")
