@@ -45,8 +45,14 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$"
 
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=ID_PATTERN, strict=True)]
 Text = Annotated[str, Field(min_length=1, max_length=500, strict=True)]
-Reference = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^\S(.*\S)?$", strict=True)]
-"""An id in another system: any text without leading or trailing blanks."""
+_BLANK = r" \t\n\r\f\v"
+Reference = Annotated[
+    str,
+    Field(min_length=1, max_length=128, pattern=f"^[^{_BLANK}](.*[^{_BLANK}])?$", strict=True),
+]
+"""An id in another system: any text without leading or trailing blanks. The blanks are
+listed: what `\\s` covers beyond ASCII (U+0085, ...) differs between the API's regex engine
+and a client's, so a document with `\\S` promised what the API then refused."""
 Qty = Annotated[int, Field(ge=1, le=MAX_LINE_QTY, strict=True), Whole]
 Count = Annotated[int, Field(ge=0, le=MAX_STOCK, strict=True), Whole]
 Number = Annotated[float, Field(strict=True)]
