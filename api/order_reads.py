@@ -27,8 +27,13 @@ Term = Annotated[str | None, Query(min_length=1, max_length=128)]
 MAX_PAGE = 200
 
 
-def _seconds(at: dt.datetime | None) -> float | None:
-    return None if at is None else at.timestamp()
+Moment = float | dt.datetime | None
+"""UNIX seconds, or ISO 8601 with a zone; a number is read as seconds first, so that the
+document states both forms the route accepts."""
+
+
+def _seconds(at: Moment) -> float | None:
+    return at.timestamp() if isinstance(at, dt.datetime) else at
 
 
 @router.get("/orders", responses=errors(422), response_model=OrdersOut)
@@ -56,9 +61,9 @@ def list_orders(
         str | None, Query(min_length=1, max_length=32, description="Spaces and case ignored")
     ] = None,
     created_from: Annotated[
-        dt.datetime | None, Query(description="ISO 8601 with a zone, or UNIX seconds; inclusive")
+        Moment, Query(description="ISO 8601 with a zone, or UNIX seconds; inclusive")
     ] = None,
-    created_to: Annotated[dt.datetime | None, Query(description="Exclusive")] = None,
+    created_to: Annotated[Moment, Query(description="Exclusive")] = None,
     cursor: Annotated[str | None, Query(max_length=400, description="`next_cursor`")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> Response:
@@ -71,7 +76,7 @@ def list_orders(
     order still waits for. Customer care: by
     `external_reference`, `customer_reference` or `postal_code`."""
     for name, at in (("created_from", created_from), ("created_to", created_to)):
-        if at is not None and at.tzinfo is None:
+        if isinstance(at, dt.datetime) and at.tzinfo is None:
             raise Invalid(f"{name}: {at.isoformat()} names no time zone; add Z or +hh:mm")
     filters = {
         "status": None if status is None else str(status),
