@@ -5,11 +5,14 @@ import shutil
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
+
+from sourcing_engine.stores.base import Store
 
 # Property tests draw new examples on every run (a fixed set would try the same cases
 # forever); a failure prints its example and the @reproduce_failure blob that replays it,
@@ -116,3 +119,15 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.start()
     yield server.url
     server.stop()
+
+
+def fresh_store(request: pytest.FixtureRequest, tmp_path: Path, name: str) -> Store:
+    """A fresh store for a fixture parametrized by kind: "sqlite" (a file in tmp_path) or
+    "redis" (a namespace of its own on the session's redis-server)."""
+    from sourcing_engine.stores.redis import RedisStore
+    from sourcing_engine.stores.sqlite import SqliteStore
+
+    if request.param == "sqlite":
+        return SqliteStore(tmp_path / "ledger.db")
+    url = request.getfixturevalue("redis_url")
+    return RedisStore(url, namespace=f"{name}-{uuid.uuid4().hex}")

@@ -3,7 +3,6 @@ on what each node has left today, a full node is passed over, an order nothing c
 is refused naming the full nodes, cancels give capacity back; days in the node's zone."""
 
 import datetime as dt
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +11,7 @@ import pytest
 from sourcing_engine.domain import Destination, Item, Node, NodeCalendar, Order
 from sourcing_engine.errors import InsufficientCapacity, InsufficientStock
 from sourcing_engine.service import NodeCapacity, Service
-from sourcing_engine.stores.redis import RedisStore
-from sourcing_engine.stores.sqlite import SqliteStore
+from tests.conftest import fresh_store
 
 NEW_YORK, LOS_ANGELES = "America/New_York", "America/Los_Angeles"
 # NJ is the cheapest for a New York customer; it ships 2 shipments (3 units) a day
@@ -29,12 +27,7 @@ CUSTOMER = Destination(40.71, -74.01)
 @pytest.fixture(params=["sqlite", "redis"])
 def service(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service]:
     """A (10 at NJ, 2 at the Manhattan store, 10 at LA, which ships nothing: capacity 0)."""
-    if request.param == "sqlite":
-        store: SqliteStore | RedisStore = SqliteStore(tmp_path / "ledger.db")
-    else:
-        url = request.getfixturevalue("redis_url")
-        store = RedisStore(url, namespace=f"capacity-{uuid.uuid4().hex}")
-    svc = Service(store)
+    svc = Service(fresh_store(request, tmp_path, "capacity"))
     svc.upsert_nodes([NJ, NYC, LA])
     svc.upsert_items([Item("A", 1.0)])
     for node, qty in (("DC-NJ", 10), ("ST-NYC", 2), ("DC-LA", 10)):

@@ -4,7 +4,6 @@ collected by the sweep after the network's pickup_days (units sellable at the st
 again); holds that carry the pickup into their order; dates from the promise's calendars."""
 
 import datetime as dt
-import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -24,8 +23,7 @@ from sourcing_engine.domain import (
 from sourcing_engine.errors import Conflict, InsufficientStock, Invalid, UnknownNode
 from sourcing_engine.lifecycle import OrderState, pickup_of
 from sourcing_engine.service import Service
-from sourcing_engine.stores.redis import RedisStore
-from sourcing_engine.stores.sqlite import SqliteStore
+from tests.conftest import fresh_store
 
 NEW_YORK = "America/New_York"
 NJ = Node("DC-NJ", "warehouse", 40.79, -74.06, calendar=NodeCalendar(time_zone=NEW_YORK))
@@ -37,12 +35,7 @@ DAY_S = 86400.0
 @pytest.fixture(params=["sqlite", "redis"])
 def service(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service]:
     """A: 1 on the Brooklyn store's shelf, 5 at the NJ warehouse, 2 at Queens."""
-    if request.param == "sqlite":
-        store: SqliteStore | RedisStore = SqliteStore(tmp_path / "ledger.db")
-    else:
-        url = request.getfixturevalue("redis_url")
-        store = RedisStore(url, namespace=f"pickup-{uuid.uuid4().hex}")
-    svc = Service(store)
+    svc = Service(fresh_store(request, tmp_path, "pickup"))
     svc.upsert_nodes([NJ, BK, QN])
     svc.upsert_items([Item("A", 1.0)])
     for node, qty in (("ST-BK", 1), ("DC-NJ", 5), ("ST-QN", 2)):
