@@ -370,54 +370,49 @@ def _prove(
     t_prune = time.perf_counter()
     cands = candidates()
     stats["prune_s"] = t_prune = time.perf_counter() - t_prune
-    if (
-        _two_cores(params)
-        and len(cands.order) <= MAX_EXACT_CANDIDATES
-        and left() >= COMPACT_S_PER_CANDIDATE * len(cands.order)
-    ):
-        stats["compact_candidates"] = len(cands.order)
-        return _prove_beside_search(problem, rows, hoods, best, bound, cands, params, deadline,
-                                    stats)  # fmt: skip
-    if len(cands.order) > SMALL_EXACT_CANDIDATES:
+    beside = _two_cores(params)  # the search runs beside the proof instead of before it
+    if not beside and len(cands.order) > SMALL_EXACT_CANDIDATES:
         # a big proof: first a better plan, which also shrinks what the proof must cover
         best.consider(hoods.search(best.allocation, time.perf_counter() + 0.3 * left(), patience=6))
         if len(cands.order) <= SHRINKABLE * MAX_EXACT_CANDIDATES and left() > 2 * t_prune:
             cands = candidates()
-    stats["search_objective"] = best.objective
+        stats["search_objective"] = best.objective
     stats["compact_candidates"] = len(cands.order)
     if len(cands.order) > MAX_EXACT_CANDIDATES or left() < COMPACT_S_PER_CANDIDATE * len(
         cands.order
     ):
         # too big to close, or too little time to build it: all the time goes to the plan
         best.consider(hoods.search(best.allocation, deadline, patience=10**9))
-    elif relative_gap(best.objective, bound) > params.gap_tolerance:
-        try:
-            exact = solve_compact(
-                problem, rows, cands, best.allocation, left(), params.mip_backend,
-                params.gap_tolerance,
-            )  # fmt: skip
-        except NoSolution as exc:  # the plan so far stands, with the bound so far
-            return bound, f"compact model: {exc}"
-        best.consider(exact.allocation)
-        bound = max(bound, min(exact.bound, best.objective))
-    return bound, ""
+        stats["search_objective"] = best.objective
+        return bound, ""
+    if relative_gap(best.objective, bound) <= params.gap_tolerance:
+        return bound, ""
+    if beside or len(cands.order) > SMALL_EXACT_CANDIDATES:
+        return _prove_in_child(problem, rows, hoods if beside else None, best, bound, cands,
+                               params, deadline, stats)  # fmt: skip
+    try:  # a small model: here, with HiGHS's presolve, which pays on it
+        exact = solve_compact(problem, rows, cands, best.allocation, left(), params.mip_backend,
+                              params.gap_tolerance)  # fmt: skip
+    except NoSolution as exc:  # the plan so far stands, with the bound so far
+        return bound, f"compact model: {exc}"
+    best.consider(exact.allocation)
+    return max(bound, min(exact.bound, best.objective)), ""
 
 
 PROOF_GRACE_S = 1.0
 """How long past the deadline to wait for the proving process's answer (it stops at the
-deadline itself; this covers handing its plan back)."""
+deadline itself; this covers handing its plan back) before it is stopped."""
 
 
 def _two_cores(params: OptimalParams) -> bool:
-    """Whether to prove in a second process: asked for, two cores, and no other thread in
-    this process (forking a threaded process can deadlock the child)."""
-    return params.processes > 1 and (os.cpu_count() or 1) > 1 and threading.active_count() == 1
+    """Whether to search beside the proof: asked for, and two cores."""
+    return params.processes > 1 and (os.cpu_count() or 1) > 1
 
 
-def _prove_beside_search(
+def _prove_in_child(
     problem: SourcingProblem,
     rows: ScarceRows,
-    hoods: Neighbourhoods,
+    hoods: Neighbourhoods | None,
     best: Incumbent,
     bound: float,
     cands: Candidates,
@@ -425,31 +420,45 @@ def _prove_beside_search(
     deadline: float,
     stats: dict[str, float],
 ) -> tuple[float, str]:
-    """The compact model in a forked process while this one searches neighbourhoods until
-    the proof ends or the deadline; the better plan wins, the proof's bound stands. stats
-    say what each side contributed (search_gain, compact_gain: cost taken off the plan)."""
-    context = multiprocessing.get_context("fork")
+    """The compact model in a child process, stopped if it has not answered PROOF_GRACE_S
+    after the deadline: HiGHS does not check its time limit everywhere (its presolve, and
+    once the root's cut loop, ran 15-25 s past it), and the caller's limit is a promise.
+    With `hoods`, this process searches neighbourhoods meanwhile; the better plan wins, the
+    proof's bound stands. stats say what each side contributed (search_gain, compact_gain:
+    cost taken off the plan). The child is forked, or spawned where this process runs
+    other threads (forking a threaded process can deadlock the child)."""
+    context = (
+        multiprocessing.get_context("fork")
+        if threading.active_count() == 1
+        else multiprocessing.get_context("spawn")
+    )
     receiver, sender = context.Pipe(duplex=False)
+    # monotonic: the one clock both processes read the same (the deadline is perf_counter's)
+    child_deadline = time.monotonic() + (deadline - time.perf_counter())
     child = context.Process(
         target=_compact_in_child,
-        args=(sender, problem, rows, cands, best.allocation, deadline - time.perf_counter(),
-              params.mip_backend, params.gap_tolerance),
+        args=(sender, problem, rows, cands, best.allocation, child_deadline, params.mip_backend,
+              params.gap_tolerance),
         daemon=True,
     )  # fmt: skip
     child.start()
     sender.close()
-    stats["proof_processes"] = 2
+    stats["proof_processes"] = 2 if hoods is not None else 1
     before = best.objective
-    best.consider(hoods.search(best.allocation, deadline, patience=10**9, stop=receiver.poll))
-    stats["search_objective"] = best.objective
-    stats["search_gain"] = before - best.objective
+    if hoods is not None:
+        best.consider(hoods.search(best.allocation, deadline, patience=10**9, stop=receiver.poll))
+        stats["search_objective"] = best.objective
+        stats["search_gain"] = before - best.objective
     wait = max(0.0, deadline - time.perf_counter()) + PROOF_GRACE_S
-    answer = receiver.recv() if receiver.poll(wait) else "no answer by the deadline"
+    answer = receiver.recv() if receiver.poll(wait) else None
     if child.is_alive():
         child.terminate()
     child.join()
     receiver.close()
-    if isinstance(answer, str):  # the plan so far stands, with the bound so far
+    stats["proof_stopped"] = float(answer is None)
+    if answer is None:  # out of time: the plan so far stands, with the bound so far
+        return bound, ""
+    if isinstance(answer, str):  # it failed: the same, and the caller is told why
         return bound, f"compact model: {answer}"
     allocation, proven_bound = answer
     searched = best.objective
@@ -466,13 +475,16 @@ def _compact_in_child(
     rows: ScarceRows,
     cands: Candidates,
     hint: Allocation,
-    time_limit_s: float,
+    deadline: float,
     backend: str,
     gap: float,
 ) -> None:
-    """The forked process: the compact model, its plan and bound (or why none) sent back."""
+    """The child process: the compact model until `deadline` (time.monotonic), its plan and
+    bound (or why none) sent back."""
     try:
-        outcome = solve_compact(problem, rows, cands, hint, time_limit_s, backend, gap)
+        outcome = solve_compact(
+            problem, rows, cands, hint, deadline - time.monotonic(), backend, gap, presolve=False
+        )
         sender.send((outcome.allocation, outcome.bound))
     except NoSolution as exc:
         sender.send(str(exc))
