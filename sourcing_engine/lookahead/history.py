@@ -42,7 +42,8 @@ class OrderHistory:
 
 
 class StoreHistory:
-    """The store's orders by creation time, read a window at a time (the planner reads the
+    """The store's orders by creation time, what they still hold (net of cancellations),
+    read a window at a time (the planner reads the
     few hours it pools, never the whole week); order_of: the order a record places (Invalid:
     none, say without a destination). since: the start of the last whole day back
     from `now` (up to MAX_HISTORY_DAYS) before which the store has an order: the days the
@@ -66,9 +67,11 @@ class StoreHistory:
             page = self.store.search_orders(query)
             for record in page.orders:
                 try:
-                    found.append((record.created_at, record.id, self.order_of(record)))
+                    order = self.order_of(record)
                 except Invalid:
                     continue  # an order without a destination forecasts nothing
+                if order.lines:  # net of cancellations: a cancelled order is no demand
+                    found.append((record.created_at, record.id, order))
             if page.next_cursor is None:
                 break
             query = OrderQuery(created_from=start, created_to=end, cursor=page.next_cursor,
