@@ -79,7 +79,7 @@ from sourcing_engine.stores import SQLITE_PREFIX, open_store
 from sourcing_engine.stores.base import StoreNotDurable
 from sourcing_engine.stores.sqlite import SqliteStore
 from sourcing_engine.whatif.command import add_command as add_whatif_command
-from sourcing_engine.whatif.world import network_time_zone, read_orders
+from sourcing_engine.whatif.world import OrderStream, network_time_zone, read_orders
 
 PROG = "sourcing-engine"
 EXIT_INVALID_PLAN = 1
@@ -424,7 +424,7 @@ def _solve_lookahead(
             f"{args.history}: no order placed before {when.isoformat()}; lookahead forecasts "
             "from the orders placed before the batch is sourced (see --at)"
         )
-    history = OrderHistory(orders[:before], placed[:before], float(placed[0]))
+    history = OrderHistory(OrderStream(orders[:before], placed[:before]), float(placed[0]))
     tz = ZoneInfo(network_time_zone(batch.nodes))
     sample = rest_of_day_sample(history, at, next_midnight(at, tz))
     items = {i.sku for i in batch.items}

@@ -2,11 +2,10 @@
 each was placed (the replay's stream, the CLI's --history file), or the store's own orders
 by creation time (the live service's batch allocation)."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 
 from sourcing_engine.domain import Order
 from sourcing_engine.errors import Invalid
@@ -14,8 +13,7 @@ from sourcing_engine.lifecycle import OrderRecord
 from sourcing_engine.lookahead.planner import DAY_S, MAX_HISTORY_DAYS
 from sourcing_engine.order_search import OrderQuery
 from sourcing_engine.stores.base import Store
-
-FloatArray = NDArray[np.float64]
+from sourcing_engine.whatif.world import OrderStream
 
 PAGE = 1000
 """Orders read from the store per page."""
@@ -23,31 +21,24 @@ PAGE = 1000
 
 @dataclass(frozen=True, eq=False)
 class OrderHistory:
-    """Orders in the order they were placed (placed_at: UTC seconds); since: when the
-    history starts (a day before it is unknown, not quiet)."""
+    """A stream of orders with the moment each was placed; since: when the history starts
+    (a day before it is unknown, not quiet)."""
 
-    orders: Sequence[Order]
-    placed_at: FloatArray
+    stream: OrderStream
     since: float
 
-    def __post_init__(self) -> None:
-        if len(self.orders) != len(self.placed_at):
-            raise ValueError("one placed_at per order")
-        if len(self.placed_at) and np.any(np.diff(self.placed_at) < 0):
-            raise ValueError("orders must be in the order they were placed")
-
     def placed_between(self, start: float, end: float) -> list[Order]:
-        lo, hi = np.searchsorted(self.placed_at, [start, end], side="left").tolist()
-        return list(self.orders[lo:hi])
+        lo, hi = np.searchsorted(self.stream.placed_at, [start, end], side="left").tolist()
+        return list(self.stream.orders[lo:hi])
 
 
 class StoreHistory:
     """The store's orders by creation time, what they still hold (net of cancellations),
-    read a window at a time (the planner reads the
-    few hours it pools, never the whole week); order_of: the order a record places (Invalid:
-    none, say without a destination). since: the start of the last whole day back
-    from `now` (up to MAX_HISTORY_DAYS) before which the store has an order: the days the
-    store did not exist yet are unknown, not quiet."""
+    read a window at a time (the planner reads the few hours it pools, never the whole
+    week); order_of: the order a record places (Invalid: none, say without a destination).
+    since: the start of the last whole day back from `now` (up to MAX_HISTORY_DAYS) before
+    which the store has an order: the days the store did not exist yet are unknown, not
+    quiet."""
 
     def __init__(self, store: Store, now: float, order_of: Callable[[OrderRecord], Order]) -> None:
         self.store = store

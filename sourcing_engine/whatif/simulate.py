@@ -198,7 +198,7 @@ def replay(
 
     placed = stream.placed_at
     look = (
-        Lookahead(OrderHistory(stream.orders, placed, period.begin), period.end)
+        Lookahead(OrderHistory(stream, period.begin), period.end)
         if variant.policy == LOOKAHEAD
         else None
     )

@@ -25,7 +25,7 @@ from sourcing_engine.sourcing import Network, build_problem
 from sourcing_engine.whatif.hindsight import hindsight
 from sourcing_engine.whatif.scenario import Variant, loads
 from sourcing_engine.whatif.simulate import replay
-from sourcing_engine.whatif.world import Period, spread_over, world_of_batch
+from sourcing_engine.whatif.world import OrderStream, Period, spread_over, world_of_batch
 
 PERIOD = Period(dt.date(2026, 11, 23), 3, "America/New_York")
 
@@ -35,7 +35,7 @@ def _history(days: int, per_day: list[float], start: float = 0.0) -> OrderHistor
     placed = [start + d * DAY_S + h * 3600.0 for d in range(days) for h in per_day]
     orders = [Order.of(f"{int((t - start) // DAY_S)}-{(t - start) % DAY_S / 3600:g}",
                        Destination(40.7, -74.0), [("A", 1)]) for t in placed]  # fmt: skip
-    return OrderHistory(orders, np.array(placed), start)
+    return OrderHistory(OrderStream(tuple(orders), np.array(placed)), start)
 
 
 def test_the_sample_is_the_rest_of_the_day_on_the_days_before_nearest_first() -> None:
@@ -48,7 +48,7 @@ def test_the_sample_is_the_rest_of_the_day_on_the_days_before_nearest_first() ->
     assert sample is not None
     assert sample.days == 3
     assert [o.id for o in sample.orders] == [f"{d}-{h}" for d in range(3) for h in (10, 15, 23.5)]
-    later = OrderHistory(history.orders, history.placed_at, 0.5 * DAY_S)  # day 0 unknown
+    later = OrderHistory(history.stream, 0.5 * DAY_S)  # day 0 unknown
     assert rest_of_day_sample(later, now, end).days == 2  # type: ignore[union-attr]
     assert rest_of_day_sample(history, 0.9 * DAY_S, DAY_S) is None
 
