@@ -447,7 +447,9 @@ class OrderIn(FulfillmentIn, References):
 
 class BatchIn(Request):
     orders: Annotated[list[OrderIn], Field(min_length=1, max_length=MAX_BATCH_ORDERS)]
-    policy: Literal["closest", "fewest-splits", "greedy-cost", "optimal"] = "optimal"
+    policy: Literal["closest", "fewest-splits", "greedy-cost", "optimal", "lookahead"] = "optimal"
+    """lookahead: greedy-cost with the opportunity cost of stock and capacity forecast from
+    the orders this service took in the rest of the day's hours on the days before."""
     time_limit_s: Annotated[float, Field(gt=0, le=300, strict=True)] | None = None
     """The joint solve's limit (default the service's batch_time_limit_s)."""
 

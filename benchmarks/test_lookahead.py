@@ -112,7 +112,8 @@ def test_lookahead_small_7_days(benchmark: BenchmarkFixture) -> None:
 @pytest.mark.parametrize(
     ("preset", "orders", "seed"),
     [("medium", 5000, 1), ("italy", 1000, 1), ("italy", 1000, 2), ("small", 300, 1),
-     ("small", 300, 2), ("small", 300, 3)],
+     ("small", 300, 2), ("small", 300, 3), ("small", 300, 4), ("small", 300, 5),
+     ("small", 300, 6), ("small", 300, 7)],
 )  # fmt: skip
 def test_lookahead_7_days(benchmark: BenchmarkFixture, preset: str, orders: int, seed: int) -> None:
     _run(benchmark, preset, orders, seed)

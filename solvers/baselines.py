@@ -134,7 +134,7 @@ def greedy_cost(problem: SourcingProblem, groups: list[ShapeGroup] | None = None
     return heuristic_result("greedy-cost", problem, alloc, t0)
 
 
-def lookahead(problem: SourcingProblem, prices: Prices) -> Result:
+def lookahead(problem: SourcingProblem, prices: Prices, margin: float = 0.0) -> Result:
     """greedy-cost with each plan charged the prices of the resources it uses on top (the
     opportunity cost of a unit of stock, of a shipment or a unit of a node's capacity, for
     later demand): each order in sequence gets the plan of least cost plus opportunity
@@ -144,16 +144,22 @@ def lookahead(problem: SourcingProblem, prices: Prices) -> Result:
     A unit is never left unfilled for its price: a sale now is certain, the later demand
     the price stands for is a forecast. So while choosing, an unfilled unit costs the
     penalty plus the highest price a unit can be charged, and every plan that ships what
-    greedy-cost would ships it."""
+    greedy-cost would ships it.
+
+    margin: an order leaves its myopic plan (greedy-cost's, on what is left) only if the
+    prices say that saves at least `margin` net of the extra cost it pays now for sure;
+    else it keeps its myopic plan (0: the priced plan as it is)."""
     t0 = time.perf_counter()
-    pen = problem.penalties
-    top = sum(float(a.max()) if len(a) else 0.0 for a in (prices.entry, prices.node_unit))
-    top += float(prices.node_ship.max()) if len(prices.node_ship) else 0.0
-    choosing = replace(
-        problem, penalties=replace(pen, unfilled_per_unit=pen.unfilled_per_unit + top)
+    alloc = greedy_allocation(
+        problem, None, np.arange(problem.n_orders), prices=prices, margin=margin
     )
-    alloc = greedy_allocation(choosing, None, np.arange(problem.n_orders), prices=prices)
     return heuristic_result("lookahead", problem, alloc, t0)
+
+
+def _top_price(prices: Prices) -> float:
+    """The most a unit can be charged: stock, a node's unit and a shipment of it alone."""
+    top = sum(float(a.max()) if len(a) else 0.0 for a in (prices.entry, prices.node_unit))
+    return top + (float(prices.node_ship.max()) if len(prices.node_ship) else 0.0)
 
 
 def greedy_allocation(
@@ -162,15 +168,23 @@ def greedy_allocation(
     orders: IntArray,
     taken: Allocation | None = None,
     prices: Prices | None = None,
+    margin: float = 0.0,
 ) -> Allocation:
     """The order-by-order greedy plan of `orders` (in that sequence), on what `taken` leaves
-    (prices: charged on top of each plan's cost when choosing it, see `lookahead`).
+    (prices: charged on top of each plan's cost when choosing it, and margin: what a priced
+    plan must save over the myopic one, see `lookahead`).
 
     Orders are priced in chunks against what is left before the chunk; a plan that still
     fits when its turn comes is still the order's cheapest (what is left only shrinks), so
     it is committed as is; one that no longer fits is priced again. The result is exactly
     the order-by-order greedy.
     """
+    real, top = problem, 0.0
+    if prices is not None:  # never a unit left unfilled for its price (see `lookahead`)
+        pen, top = problem.penalties, _top_price(prices)
+        problem = replace(
+            problem, penalties=replace(pen, unfilled_per_unit=pen.unfilled_per_unit + top)
+        )
     ledger = Remaining(problem)
     if taken is not None:
         ledger.take(taken)
@@ -180,17 +194,51 @@ def greedy_allocation(
         chunk = orders[start : start + CHUNK]
         avail = ledger.availability()
         priced = _price_subset(problem, plans_by_order, chunk[exact[chunk]], avail, prices)
+        myopic = (  # greedy-cost's plans, on the true penalties
+            _price_subset(real, plans_by_order, chunk[exact[chunk]], avail)
+            if prices is not None and margin > 0
+            else {}
+        )
         for o in chunk.tolist():
             if not exact[o]:
                 ledger.commit(rule_shipments(ledger, o))
                 continue
-            shipments = priced[o]
+            shipments, cost = priced[o]
             if not ledger.fits(shipments):
-                shipments = _price_subset(
+                shipments, cost = _price_subset(
                     problem, plans_by_order, np.array([o]), ledger.availability(), prices
                 )[o]
+            if o in myopic:
+                assert prices is not None
+                mine, my_cost = myopic[o]
+                if not ledger.fits(mine):
+                    mine, my_cost = _price_subset(
+                        real, plans_by_order, np.array([o]), ledger.availability()
+                    )[o]
+                cost -= top * _unfilled(real, o, shipments)  # its cost on the true penalty
+                saving = _charge(real, prices, mine) - _charge(real, prices, shipments)
+                if saving - (cost - my_cost) < margin:
+                    shipments = mine
             ledger.commit(shipments)
     return ledger.allocation()
+
+
+def _unfilled(problem: SourcingProblem, order: int, shipments: Shipments) -> int:
+    """Units of the order a plan leaves unfilled."""
+    lo, hi = int(problem.order_line_ptr[order]), int(problem.order_line_ptr[order + 1])
+    return int(problem.line_qty[lo:hi].sum()) - sum(q for _, items in shipments for _, q in items)
+
+
+def _charge(problem: SourcingProblem, prices: Prices, shipments: Shipments) -> float:
+    """What a plan's resources are priced at (its opportunity cost under prices)."""
+    total = 0.0
+    for node, items in shipments:
+        total += float(prices.node_ship[node])
+        total += float(prices.node_unit[node]) * sum(q for _, q in items)
+        for line, qty in items:
+            e = int(problem.stock_entry(np.array([node]), problem.line_sku[[line]])[0])
+            total += float(prices.entry[e]) * qty
+    return total
 
 
 def cheapest_alone(problem: SourcingProblem, orders: IntArray, stock: IntArray) -> Allocation:
@@ -266,16 +314,16 @@ def _price_subset(
     orders: IntArray,
     avail: Availability,
     prices: Prices | None = None,
-) -> dict[int, list[tuple[int, list[tuple[int, int]]]]]:
+) -> dict[int, tuple[Shipments, float]]:
     groups, group_of, row_of = index
     subsets = []
     for k in unique(group_of[orders]).tolist():
         mine = orders[group_of[orders] == k]
         subsets.append(groups[k].subset(row_of[mine]))
-    out: dict[int, list[tuple[int, list[tuple[int, int]]]]] = {}
+    out: dict[int, tuple[Shipments, float]] = {}
     for plans in price_orders(problem, subsets, prices=prices, avail=avail):
         for row, o in enumerate(plans.group.orders.tolist()):
-            out[o] = _plan_shipments(plans, row)
+            out[o] = (_plan_shipments(plans, row), float(plans.cost[row]))
     return out
 
 

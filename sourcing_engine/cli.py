@@ -21,10 +21,12 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NoReturn
+from zoneinfo import ZoneInfo
 
+import numpy as np
 from tqdm import tqdm
 
 from sourcing_engine import __version__
@@ -37,7 +39,7 @@ from sourcing_engine.compare import (
     format_table,
     to_json_data,
 )
-from sourcing_engine.domain import Batch, Destination, merge_lines
+from sourcing_engine.domain import Batch, Destination, Order, merge_lines
 from sourcing_engine.errors import (
     DomainError,
     InputError,
@@ -57,17 +59,27 @@ from sourcing_engine.exchange import (
 )
 from sourcing_engine.explain.cli import add_command as add_explain_command
 from sourcing_engine.geocode import destination
+from sourcing_engine.lookahead.history import OrderHistory
+from sourcing_engine.lookahead.planner import (
+    LOOKAHEAD,
+    known_orders,
+    next_midnight,
+    rest_of_day_sample,
+    sample_prices,
+    source_lookahead,
+)
 from sourcing_engine.plan_check import validate_plan
 from sourcing_engine.presets import PRESETS, binding_stats, generate, write_scenario
 from sourcing_engine.promise.calendars import zone_at
 from sourcing_engine.promise.options import METHODS, Method, Option, Promise
 from sourcing_engine.service import Service
-from sourcing_engine.solvers import POLICIES, solve
+from sourcing_engine.solvers import POLICIES, Result, SourcingProblem, solve
 from sourcing_engine.sourcing import CompiledBatch, compile_batch
 from sourcing_engine.stores import SQLITE_PREFIX, open_store
 from sourcing_engine.stores.base import StoreNotDurable
 from sourcing_engine.stores.sqlite import SqliteStore
 from sourcing_engine.whatif.command import add_command as add_whatif_command
+from sourcing_engine.whatif.world import OrderStream, network_time_zone, read_orders
 
 PROG = "sourcing-engine"
 EXIT_INVALID_PLAN = 1
@@ -367,14 +379,70 @@ def plan_summary(plan: PlanSpec) -> str:
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
-    compiled = compile_for(read_problem(args.problem), str(args.problem))
-    result = solve(
-        compiled.problem, args.policy, time_limit=args.time_limit, gap_tolerance=args.gap
-    )
+    batch = read_problem(args.problem)
+    compiled = compile_for(batch, str(args.problem))
+    note = None
+    if args.policy == LOOKAHEAD:
+        result, note = _solve_lookahead(batch, compiled, args)
+    elif args.history is not None or args.at is not None:
+        raise CliError("--history and --at are read by --policy lookahead only")
+    else:
+        result = solve(
+            compiled.problem, args.policy, time_limit=args.time_limit, gap_tolerance=args.gap
+        )
     plan = compiled.plan_document(result)
     _write_text(args.out, plan.model_dump_json(indent=2) + "\n")
     print(plan_summary(plan), file=sys.stderr)
+    if note is not None:
+        print(note, file=sys.stderr)
     return 0
+
+
+def _solve_lookahead(
+    batch: Batch, compiled: CompiledBatch, args: argparse.Namespace
+) -> tuple[Result, str]:
+    """The batch sourced by `lookahead` at --at (default now), its prices forecast from the
+    --history file's orders placed before then; and a line saying what they came from."""
+    if args.history is None:
+        raise CliError(
+            "--policy lookahead needs --history ORDERS.csv|.jsonl: past orders with their "
+            "placed_at (the format of a scenario's order file), to forecast the rest of the day"
+        )
+    try:
+        orders, placed = read_orders(args.history)
+    except FileNotFoundError:
+        raise CliError(f"{args.history}: no such file") from None
+    except OSError as exc:
+        raise CliError(f"{args.history}: cannot read ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    when = args.at or dt.datetime.now(dt.UTC)
+    at = when.timestamp()
+    before = int(np.searchsorted(placed, at, side="left"))
+    if before == 0:
+        raise CliError(
+            f"{args.history}: no order placed before {when.isoformat()}; lookahead forecasts "
+            "from the orders placed before the batch is sourced (see --at)"
+        )
+    history = OrderHistory(OrderStream(orders[:before], placed[:before]), float(placed[0]))
+    tz = ZoneInfo(network_time_zone(batch.nodes))
+    sample = rest_of_day_sample(history, at, next_midnight(at, tz))
+    items = {i.sku for i in batch.items}
+
+    def scenario(orders: Sequence[Order]) -> SourcingProblem:
+        return compile_batch(replace(batch, orders=tuple(known_orders(orders, items)))).problem
+
+    day = None if sample is None else sample_prices(sample, scenario)
+    result = source_lookahead(compiled.problem, day)
+    if day is None:
+        return result, (
+            f"lookahead: {args.history} has no order in the rest of the day's hours on the "
+            "days it covers before: sourced as greedy-cost"
+        )
+    return result, (
+        f"lookahead: prices from {len(day.sample.orders)} orders placed in the rest of the "
+        f"day's hours over the {day.sample.days} day(s) before"
+    )
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -776,8 +844,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("solve", help="source a batch and write its plan")
     p.add_argument("problem", type=Path, metavar="PROBLEM.json")
-    p.add_argument("--policy", choices=list(POLICIES), default="optimal")
+    p.add_argument("--policy", choices=[*POLICIES, LOOKAHEAD], default="optimal")
     _add_solver_options(p)
+    p.add_argument(
+        "--history",
+        type=Path,
+        metavar="ORDERS",
+        help="lookahead: past orders with placed_at (CSV or JSON lines, as a scenario's "
+        "order file), to forecast the rest of the day from",
+    )
+    p.add_argument(
+        "--at",
+        type=_moment,
+        metavar="ISO-TIME",
+        help="lookahead: when the batch is sourced, with its UTC offset (default now)",
+    )
     p.add_argument("--out", type=Path, metavar="PLAN.json", help="plan file (default stdout)")
     p.set_defaults(run=cmd_solve)
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar, cast
+from zoneinfo import ZoneInfo
 
 from sourcing_engine import api_keys, events, lifecycle
 from sourcing_engine.backorders import backorders_for, promised_date
@@ -68,6 +69,13 @@ from sourcing_engine.exchange import (
     settings_to_data,
 )
 from sourcing_engine.lifecycle import OrderAction, OrderRecord, Reservation, TransferRecord
+from sourcing_engine.lookahead.history import StoreHistory
+from sourcing_engine.lookahead.planner import (
+    LOOKAHEAD,
+    Sample,
+    next_midnight,
+    rest_of_day_sample,
+)
 from sourcing_engine.order_search import OrderPage, OrderQuery
 from sourcing_engine.promise.calendars import calendar_problems
 from sourcing_engine.promise.carriers import default_carrier
@@ -94,6 +102,7 @@ from sourcing_engine.sourcing import (
 from sourcing_engine.stock_sync import StockAdjustment, StockCount
 from sourcing_engine.stores.base import ApiKey, Event, IdempotencyKey, Replayed, Store
 from sourcing_engine.webhooks.subscriptions import Webhooks
+from sourcing_engine.whatif.world import network_time_zone
 
 log = logging.getLogger(__name__)
 
@@ -383,6 +392,11 @@ def destination_of(order: OrderRecord) -> Destination:
     if not isinstance(data, dict):
         raise Invalid(f"order {order.id} has no destination in its document")
     return Destination.from_data(data)
+
+
+def order_of_record(record: OrderRecord) -> Order:
+    """The order a record placed: its destination and lines (Invalid: no destination)."""
+    return Order.of(record.id, destination_of(record), sorted(record.lines.items()))
 
 
 class Service:
@@ -1008,8 +1022,10 @@ class Service:
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
             raise Invalid(f"orders: order id {', '.join(dup)} appears more than once")
-        if policy not in POLICIES:
-            raise Invalid(f"policy: {policy!r}; expected one of {', '.join(POLICIES)}")
+        if policy not in POLICIES and policy != LOOKAHEAD:
+            raise Invalid(
+                f"policy: {policy!r}; expected one of {', '.join([*POLICIES, LOOKAHEAD])}"
+            )
         limit = time_limit_s or self.config.batch_time_limit_s
         if not 0 < limit <= MAX_BATCH_TIME_LIMIT_S:
             raise Invalid(f"time_limit_s: {limit}; expected more than 0 and at most "
@@ -1051,16 +1067,19 @@ class Service:
             else:
                 done = Done(cast(OrderRecord, stored.result), replayed=True)
                 out[order.id] = BatchOutcome(order.id, done=done)
-        skus = sorted({ln.sku for o in pending for ln in o.lines})
-        network = self._network(skus)
+        skus = {ln.sku for o in pending for ln in o.lines}
+        forecast = self._lookahead_sample() if policy == LOOKAHEAD and pending else None
+        if forecast is not None:  # the sample's plans take stock of their own SKUs too
+            skus |= {ln.sku for o in forecast.orders for ln in o.lines}
+        network = self._network(sorted(skus))
         joint: list[Sourced] = []
         plan = None
         if pending:
             try:
                 joint, result = source_batch(
-                    pending, network.nodes, network.items, self.store.positions(skus),
+                    pending, network.nodes, network.items, self.store.positions(sorted(skus)),
                     network.sourcing, joint_time_limit=time_limit_s,
-                    capacity_left=self._capacity_left(), policy=policy,
+                    capacity_left=self._capacity_left(), policy=policy, forecast=forecast,
                 )  # fmt: skip
                 plan = BatchPlan(
                     result.policy, str(result.status), round(result.objective, 6),
@@ -1080,6 +1099,14 @@ class Service:
             if progress is not None:
                 progress(replayed + k + 1, len(orders))
         return BatchAllocation([out[o.id] for o in orders], plan)
+
+    def _lookahead_sample(self) -> Sample | None:
+        """The orders the store took in the rest of today's hours on the days before (the
+        network's days: its first warehouse's zone), the lookahead policy's forecast."""
+        now = self.store.now()
+        tz = ZoneInfo(network_time_zone(self._cached_nodes().nodes))
+        history = StoreHistory(self.store, now, order_of_record)
+        return rest_of_day_sample(history, now, next_midnight(now, tz))
 
     def _batch_allocation(
         self, order: Order, planned: Mapping[str, Sourced]
@@ -1111,7 +1138,7 @@ class Service:
 
         record = self.store.get_order(order_id)
         plan = Plan.from_data(record.document["plan"], record.id)
-        order = Order.of(record.id, destination_of(record), sorted(record.lines.items()))
+        order = order_of_record(record)
         skus = sorted(record.lines)
         network = self._network(skus)
         ctx = live_context(

@@ -10,7 +10,7 @@ order is the exact single-order pricing; a batch with the joint `optimal` policy
 """
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -33,6 +33,13 @@ from sourcing_engine.domain import (
 )
 from sourcing_engine.errors import InsufficientStock, Shortage, UnknownItems
 from sourcing_engine.exchange import PlanSpec, plan_spec
+from sourcing_engine.lookahead.planner import (
+    LOOKAHEAD,
+    Sample,
+    known_orders,
+    sample_prices,
+    source_lookahead,
+)
 from sourcing_engine.solvers import Allocation, PlanCosts, Result, SourcingProblem, solve
 from sourcing_engine.solvers.evaluate import evaluate
 
@@ -352,6 +359,7 @@ def source_batch(
     joint_time_limit: float | None = None,
     capacity_left: Capacities | None = None,
     policy: str | None = None,
+    forecast: Sample | None = None,
 ) -> tuple[list[Sourced], Result]:
     """Source orders on the available stock of `positions`, never from `exclude` nodes;
     each order's plan, and the policy's result for the whole (status, cost, bound, gap).
@@ -362,10 +370,14 @@ def source_batch(
     still ship (shipments, units), for single orders too; else a joint solve respects the
     nodes' capacities and a single order none. (Both take an order too large to
     price exactly with the cheaper of the `fewest-splits` and `closest` rules.) policy: the
-    policy to solve with instead (a batch's choice), within joint_time_limit.
+    policy to solve with instead (a batch's choice), within joint_time_limit; `lookahead`
+    prices the resources with the forecast sample's relaxation on the same stock and
+    capacity (none: as greedy-cost).
     """
     skus = sorted({ln.sku for o in orders for ln in o.lines})
     check_items(skus, items)
+    sample = known_orders(forecast.orders, items) if forecast is not None else []
+    skus = sorted({*skus, *(ln.sku for o in sample for ln in o.lines)})
     net = _Sourcing(network, [items[s] for s in skus])
     excluded = set(exclude)
     stock: dict[tuple[int, int], int] = {}
@@ -378,7 +390,15 @@ def source_batch(
 
     capacities = capacity_left if capacity_left is not None else joint_time_limit is not None
     problem = net.problem(orders, stock, config, capacities=capacities)
-    if policy is not None:
+    if policy == LOOKAHEAD:
+        day = None
+        if forecast is not None:
+            sampled = replace(forecast, orders=tuple(sample))
+            day = sample_prices(
+                sampled, lambda some: net.problem(some, stock, config, capacities=capacities)
+            )
+        result = source_lookahead(problem, day)
+    elif policy is not None:
         result = solve(problem, policy, time_limit=joint_time_limit or 10.0)
     elif joint_time_limit is None or len(orders) == 1:
         result = solve(problem, "greedy-cost")

@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 from sourcing_engine.cost_models import handling_cost
 from sourcing_engine.cost_models.objective import UNLIMITED
 from sourcing_engine.domain import Batch, Inventory, Order
+from sourcing_engine.lookahead.history import OrderHistory
 from sourcing_engine.lookahead.planner import LOOKAHEAD, Lookahead
 from sourcing_engine.plan_check import validate_plan
 from sourcing_engine.promise.calendars import node_days, zone
@@ -196,7 +197,11 @@ def replay(
             on_hand[p] += sent[c]
 
     placed = stream.placed_at
-    look = Lookahead(placed, period.begin, period.end) if variant.policy == LOOKAHEAD else None
+    look = (
+        Lookahead(OrderHistory(stream, period.begin), period.end)
+        if variant.policy == LOOKAHEAD
+        else None
+    )
     refreshes = look.refresh_moments() if look is not None else []
     hold_s = 60.0 * variant.hold_minutes if variant.hold_minutes is not None else None
     ticks = _reoptimize_moments(placed, period, hold_s) if hold_s is not None else []
@@ -330,10 +335,12 @@ def replay(
         if look is not None:
 
             def scenario(
-                idx: IntArray, base: SourcingProblem = problem, stock: IntArray = sourceable
+                sample: Sequence[Order],
+                base: SourcingProblem = problem,
+                stock: IntArray = sourceable,
             ) -> SourcingProblem:
-                return problem_of([stream.orders[i] for i in idx.tolist()], stock,
-                                  base.node_ship_capacity, base.node_unit_capacity)  # fmt: skip
+                return problem_of(list(sample), stock, base.node_ship_capacity,
+                                  base.node_unit_capacity)  # fmt: skip
 
             result = look.source(problem, moment, scenario)
         else:

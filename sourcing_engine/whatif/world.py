@@ -238,8 +238,9 @@ def read_orders(path: Path) -> tuple[tuple[Order, ...], FloatArray]:
                 dest = Destination(float(row["lat"]), float(row["lon"]), res)
                 by_id[oid] = len(rows)
                 rows.append((oid, _moment(row["placed_at"], where), dest, [line]))
-            except ValueError as exc:
-                raise ValueError(f"{where}: {exc}") from None
+            except ValueError as exc:  # qty and placed_at name the line already
+                text = str(exc)
+                raise ValueError(text if text.startswith(where) else f"{where}: {text}") from None
     rows.sort(key=lambda r: r[1])
     orders = tuple(Order.of(oid, dest, lines) for oid, _, dest, lines in rows)
     return orders, np.array([r[1] for r in rows], dtype=np.float64)

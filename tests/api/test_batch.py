@@ -65,3 +65,19 @@ def test_bad_policy_or_limit_is_named(
     assert r.status_code == 422, r.text
     assert r.json()["error"]["details"][0]["field"] == field
     assert stock.available(sku) == {"DC-NJ": 2}
+
+
+def test_lookahead_is_a_batch_policy(server: ApiServer, stock: Stocker) -> None:
+    """policy "lookahead" allocates the batch with a heuristic plan and no bound (this
+    store has no order history of earlier days: its prices are none, greedy-cost's plan)."""
+    skus = [stock({"DC-NJ": 12, "ST-CHI": 6, "ST-LA": 6}) for _ in range(2)]
+    with server.client() as c:
+        body = {"orders": batch(skus), "policy": "lookahead"}
+        r = c.post("/v1/orders/batch", json=body)
+        assert r.status_code == 200, r.text
+    answer, plan = r.json(), r.json()["plan"]
+    assert (answer["allocated"], answer["refused"]) == (8, 0)
+    assert (plan["policy"], plan["status"], plan["bound"], plan["gap"]) == (
+        "lookahead", "heuristic", None, None,
+    )  # fmt: skip
+    assert plan["cost"] == pytest.approx(answer["allocated_cost"], abs=1e-4)

@@ -4,93 +4,80 @@ replay passes the plan checker, and the hindsight bound is below every policy's 
 
 import datetime as dt
 from dataclasses import replace
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 
-from sourcing_engine.cost_models.objective import UNLIMITED
-from sourcing_engine.lookahead.forecast import DAY_S, DemandHistory, TrailingRate, regions_of
-from sourcing_engine.lookahead.prices import stock_prices
+from sourcing_engine.domain import Destination, Order
+from sourcing_engine.lookahead.history import OrderHistory
+from sourcing_engine.lookahead.planner import (
+    DAY_S,
+    MIN_SCENARIO_ORDERS,
+    known_orders,
+    next_midnight,
+    rest_of_day_sample,
+)
 from sourcing_engine.presets import PRESETS, generate
-from sourcing_engine.solvers import SourcingProblem
 from sourcing_engine.solvers.baselines import greedy_cost, lookahead
 from sourcing_engine.solvers.pricing import Prices
 from sourcing_engine.sourcing import Network, build_problem
 from sourcing_engine.whatif.hindsight import hindsight
 from sourcing_engine.whatif.scenario import Variant, loads
 from sourcing_engine.whatif.simulate import replay
-from sourcing_engine.whatif.world import Period, spread_over, world_of_batch
+from sourcing_engine.whatif.world import OrderStream, Period, spread_over, world_of_batch
 
 PERIOD = Period(dt.date(2026, 11, 23), 3, "America/New_York")
 
 
-def test_trailing_rate_is_the_sku_rate_times_the_region_share_over_the_horizon() -> None:
-    day = DAY_S
-    history = DemandHistory(
-        placed_at=np.array([0.5, 1.0, 1.5, 2.5, 9.0]) * day,
-        region=np.array([0, 0, 1, 1, 1]),
-        sku=np.array([0, 1, 0, 0, 1]),
-        qty=np.array([2, 1, 1, 100, 5]),
-        n_regions=2, n_skus=2, since=0.0,
-    )  # fmt: skip
-    # at day 2 with a 1.5-day window: the lines at days 0.5 .. 1.5 (the 100 is later)
-    got = TrailingRate(window_days=1.5).demand(history, 2 * day, 3 * day)
-    sku_rate = np.array([3.0, 1.0]) / 1.5  # units a day over the window
-    share = np.array([3.0, 1.0]) / 4.0
-    assert got == pytest.approx(np.outer(share, sku_rate) * 3)
-    assert TrailingRate().demand(history, 0.0, day).sum() == 0  # nothing seen yet
+def _history(days: int, per_day: list[float], start: float = 0.0) -> OrderHistory:
+    """Orders placed at these hours of each of `days` days from `start`, named day-hour."""
+    placed = [start + d * DAY_S + h * 3600.0 for d in range(days) for h in per_day]
+    orders = [Order.of(f"{int((t - start) // DAY_S)}-{(t - start) % DAY_S / 3600:g}",
+                       Destination(40.7, -74.0), [("A", 1)]) for t in placed]  # fmt: skip
+    return OrderHistory(OrderStream(tuple(orders), np.array(placed)), start)
 
 
-def test_regions_are_grid_cells_centred_on_their_demand() -> None:
-    lat, lon = np.array([40.1, 40.9, 35.0]), np.array([-74.1, -74.3, -80.0])
-    regions = regions_of(lat, lon, np.array([1.0, 3.0, 1.0]))
-    assert len(regions) == 2
-    r = regions.of(lat, lon)
-    assert r[0] == r[1] != r[2]
-    assert regions.lat[r[0]] == pytest.approx((40.1 + 3 * 40.9) / 4)
-    assert regions.of(np.array([10.0]), np.array([10.0]))[0] == -1
+def test_the_sample_is_the_rest_of_the_day_on_the_days_before_nearest_first() -> None:
+    """At 10:00 of day 3, to midnight: the orders of 10:00..24:00 of days 2, 1 and 0 (not
+    the morning ones, not day 3's), in the order placed; a day before the history's start
+    is not pooled; without a whole earlier day there is no sample."""
+    history = _history(4, [8.0, 10.0, 15.0, 23.5])
+    now, end = 3 * DAY_S + 10 * 3600.0, 4 * DAY_S
+    sample = rest_of_day_sample(history, now, end)
+    assert sample is not None
+    assert sample.days == 3
+    assert [o.id for o in sample.orders] == [f"{d}-{h}" for d in range(3) for h in (10, 15, 23.5)]
+    later = OrderHistory(history.stream, 0.5 * DAY_S)  # day 0 unknown
+    assert rest_of_day_sample(later, now, end).days == 2  # type: ignore[union-attr]
+    assert rest_of_day_sample(history, 0.9 * DAY_S, DAY_S) is None
 
 
-def _problem(preset: str = "small", seed: int = 2) -> SourcingProblem:
-    batch = generate(PRESETS[preset], seed)
-    w = world_of_batch(batch, 1)
-    stock = (w.stock_sku, w.stock_node, np.maximum(w.on_hand - w.safety_stock, 0))
-    return build_problem(Network(w.nodes), w.items, stock, batch.orders[:5], w.shipping,
-                         w.penalties)  # fmt: skip
+def test_pooling_stops_at_enough_orders() -> None:
+    """Days are pooled, nearest first, only until MIN_SCENARIO_ORDERS orders."""
+    history = _history(5, [12.0 + h / 60 for h in range(MIN_SCENARIO_ORDERS // 2 + 1)])
+    sample = rest_of_day_sample(history, 4 * DAY_S + 11 * 3600.0, 5 * DAY_S)
+    assert sample is not None
+    assert sample.days == 2
+    assert {o.id.split("-")[0] for o in sample.orders} == {"2", "3"}
 
 
-def _demand(p: SourcingProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Demand in four regions at some nodes' locations, heavy on the first SKUs."""
-    rng = np.random.default_rng(0)
-    at = rng.choice(p.n_nodes, 4, replace=False)
-    demand = rng.gamma(0.5, 4.0, size=(4, p.n_skus)) * (np.arange(p.n_skus) < 60)
-    return demand, p.node_lat[at] + 0.3, p.node_lon[at] - 0.3
+def test_next_midnight_is_local_across_a_clock_change() -> None:
+    """The day ends at the zone's midnight; the night the clocks go back is 25 hours."""
+    tz = ZoneInfo("America/New_York")
+    at = dt.datetime(2026, 10, 31, 23, 0, tzinfo=tz).timestamp()
+    assert next_midnight(at, tz) == dt.datetime(2026, 11, 1, 0, 0, tzinfo=tz).timestamp()
+    after = dt.datetime(2026, 11, 1, 0, 30, tzinfo=tz).timestamp()
+    assert next_midnight(after, tz) - after == 24.5 * 3600
 
 
-def test_a_stock_price_is_the_lp_cost_of_one_unit_less() -> None:
-    """The dual of a stock row is a subgradient of the LP's cost in that stock: one unit
-    more saves at most the price, one unit less costs at least it; on the positions where
-    both changes agree (no degeneracy), the price equals the change exactly."""
-    p = _problem()
-    demand, lat, lon = _demand(p)
-    cap = np.full(p.n_nodes, UNLIMITED, dtype=np.int64)
-    base = stock_prices(p, demand, lat, lon, cap)
-    priced = np.nonzero(base.entry > 1e-6)[0]
-    assert len(priced) >= 5
-    exact = 0
-    for e in priced[:8].tolist():
-        more = p.stock_qty.copy()
-        more[e] += 1
-        less = p.stock_qty.copy()
-        less[e] -= 1
-        up = stock_prices(replace(p, stock_qty=more), demand, lat, lon, cap).objective
-        if less[e] == 0:  # a problem holds positive stock only: price the unit away instead
-            continue
-        down = stock_prices(replace(p, stock_qty=less), demand, lat, lon, cap).objective
-        saved, lost = base.objective - up, down - base.objective
-        assert saved <= base.entry[e] + 1e-6 <= lost + 2e-6
-        exact += abs(saved - lost) < 1e-6 and abs(saved - base.entry[e]) < 1e-6
-    assert exact >= 1
+def test_known_orders_keep_only_the_lines_of_known_skus() -> None:
+    dest = Destination(40.7, -74.0)
+    orders = [Order.of("a", dest, [("A", 1), ("Z", 2)]), Order.of("z", dest, [("Z", 1)]),
+              Order.of("b", dest, [("B", 3)])]  # fmt: skip
+    kept = known_orders(orders, {"A", "B"})
+    assert [(o.id, o.quantities) for o in kept] == [("a", {"A": 1}), ("b", {"B": 3})]
+    assert kept[1] is orders[2]
 
 
 def test_lookahead_without_prices_is_greedy_cost_and_a_price_moves_the_plan() -> None:
@@ -116,6 +103,12 @@ def test_lookahead_without_prices_is_greedy_cost_and_a_price_moves_the_plan() ->
     moved = p.stock_entry(dear.allocation.node, p.line_sku[dear.allocation.line])
     assert np.isin(moved, used).mean() < np.isin(used, used).mean()
     assert dear.objective >= g.objective - 1e-6  # greedy is cheapest now; the price buys later
+    # a margin above every saving the prices promise keeps every order on its myopic plan
+    kept = lookahead(p, on_stock(price), margin=40.0 * int(p.line_qty.max()) + 1)
+    assert np.array_equal(kept.allocation.node, g.allocation.node)
+    assert np.array_equal(kept.allocation.qty, g.allocation.qty)
+    # one just below the largest saving lets that order, and only orders saving more, move
+    assert lookahead(p, on_stock(price), margin=1e-9).objective == pytest.approx(dear.objective)
     # a price never makes an order leave a unit unfilled: the same price on every unit,
     # ten times the unfilled penalty, changes nothing
     flat = lookahead(p, on_stock(np.full(len(p.stock_qty), 10 * p.penalties.unfilled_per_unit)))
