@@ -537,5 +537,18 @@ class Store(Protocol):
         """The job's document as last saved; None if unknown."""
         ...
 
+    # leases: how the API processes of one store elect the one that runs a background task
+    # (the scheduled re-optimization), judged by the store's clock
+    def acquire_lease(self, name: str, holder: str, lease_s: float) -> bool:
+        """Hold the named lease for lease_s from now and answer True if it is free, expired
+        or held by `holder` already (then renewed); False, changing nothing, while another
+        holder's lease is live."""
+        ...
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Free the lease if `holder` holds it; a no-op otherwise (a lease that expired and
+        was taken over is the new holder's)."""
+        ...
+
     def ping(self) -> bool: ...
     def close(self) -> None: ...
