@@ -424,6 +424,7 @@ class Store(Protocol):
         backorders: Sequence[Backorder] = (),
         returns: Sequence[ReturnLine] = (),
         at: str | None = None,
+        why: Mapping[str, Any] | None = None,
     ) -> OrderRecord:
         """One step of the order state machine (`lifecycle.apply`), atomically: the
         transition must be allowed (Conflict with the current state otherwise), the version
@@ -434,7 +435,8 @@ class Store(Protocol):
         the order is at that version). days: each node's date for capacity (see
         "Capacity"); parcel: a ship's (carrier, tracking number), recorded in its event;
         backorders: a cancel's backorders (given back to their inbound); returns, at: a
-        return's lines with their dispositions and the node receiving them."""
+        return's lines with their dispositions and the node receiving them; why: what a
+        reallocate's event records of why the order moved (its saving, the run)."""
         ...
 
     # events and idempotency

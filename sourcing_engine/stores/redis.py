@@ -984,10 +984,11 @@ class RedisStore:
         backorders: Sequence[Backorder] = (),
         returns: Sequence[ReturnLine] = (),
         at: str | None = None,
+        why: Mapping[str, Any] | None = None,
     ) -> OrderRecord:
         step = Step(
             node, tuple(units), tuple(new_allocations), restock, parcel, tuple(backorders),
-            tuple(returns), at,
+            tuple(returns), at, dict(why or {}),
         )  # fmt: skip
         for attempt in range(WRITE_ATTEMPTS):
             fresh = read is not None and attempt == 0 and read.id == order_id

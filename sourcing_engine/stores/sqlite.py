@@ -1448,10 +1448,11 @@ class SqliteStore:
         backorders: Sequence[Backorder] = (),
         returns: Sequence[ReturnLine] = (),
         at: str | None = None,
+        why: Mapping[str, Any] | None = None,
     ) -> OrderRecord:
         step = Step(
             node, tuple(units), tuple(new_allocations), restock, parcel, tuple(backorders),
-            tuple(returns), at,
+            tuple(returns), at, dict(why or {}),
         )  # fmt: skip
         # `read` is not needed: the transaction reads the order under the write lock
 

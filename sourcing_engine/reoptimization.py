@@ -1,0 +1,368 @@
+"""Re-optimization of the hold window (issue 12, part 3): orders allocated but not yet
+released are sourced again jointly, and each one the joint plan makes cheaper by more than
+the network's `move_threshold` moves to it in one atomic reallocate step.
+
+The hold window: an order is held, and may still move, while it is `allocated` (never
+released to a node, nothing shipped) and was placed less than the network's `hold_minutes`
+ago. Held orders are sourced again together in one `optimal` solve within a short time
+limit, their own units counted free as stock and the capacity they take today given back,
+on the stock and capacity left. Each order then moves through `Service.reallocate_to`, the
+one home of a move (the same step as POST /v1/orders/{id}/reallocate): it re-reads the
+order and applies only if it is still at the version the solve read, saves more than the
+threshold priced alone, and the store still has the new nodes' stock and capacity; an order
+that changed meanwhile (released, shipped, cancelled, its stock taken) is kept, with why.
+Moves refused for stock are tried once more after the others (a move may free what another
+needs). Each move is an `order.reallocated` event in the order's history, with its saving
+and the run's id.
+
+Orders kept out of the solve: pickup orders (their store is the customer's choice),
+orders a node rejected (their excluded nodes are per order; POST .../reallocate sources
+them alone), orders promised a delivery date (a move could break it) and orders with
+nothing allocated. One run at a time per store: runs hold the store lease `LEASE`.
+"""
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from sourcing_engine import lifecycle
+from sourcing_engine.domain import Order, Unit, sku_totals
+from sourcing_engine.errors import (
+    Conflict,
+    InsufficientCapacity,
+    InsufficientStock,
+    NotFound,
+    StoreUnavailable,
+)
+from sourcing_engine.lifecycle import OrderRecord, OrderState
+from sourcing_engine.order_search import OrderQuery, term
+from sourcing_engine.service import Service, destination_of, movable_units
+
+log = logging.getLogger(__name__)
+
+LEASE = "reoptimization"
+MAX_ORDERS = 2000
+"""Held orders one run sources at most (the newest): a joint solve's size within seconds."""
+LEASE_MARGIN_S = 120.0
+"""How long past its time limit a run's lease lasts (its moves); renewed before each move."""
+DEFAULT_TIME_LIMIT_S = 5.0
+JOB_PREFIX = "ro_"
+
+
+class RunInProgress(Conflict):
+    """Another process (or thread) holds the re-optimization lease."""
+
+
+@dataclass(frozen=True)
+class Terms:
+    """An order's plan cost by term: shipments (carrier charges and handling), the split
+    penalty (and any other penalty: the rest of the cost), the number of shipments."""
+
+    shipping: float
+    penalties: float
+    shipments: int
+
+    @staticmethod
+    def of(document: dict[str, Any]) -> "Terms":
+        plan = document.get("plan", {})
+        shipping = sum(float(s["cost"]) for s in plan.get("shipments", []))
+        cost = float(plan.get("cost", 0.0))
+        return Terms(round(shipping, 6), round(cost - shipping, 6), len(plan.get("shipments", [])))
+
+
+@dataclass(frozen=True)
+class Move:
+    """An order moved: its saving (total and by term), the units it gave up and took."""
+
+    order_id: str
+    saving: float
+    shipping_saving: float
+    penalty_saving: float
+    shipments_before: int
+    shipments_after: int
+    released: list[dict[str, Any]]
+    units: list[dict[str, Any]]
+    version: int
+
+
+@dataclass(frozen=True)
+class Kept:
+    """An order left as it is, and why: `same_plan` (the joint plan gives it what it has),
+    `saving_below_threshold` (saving given), `changed` (released, shipped, cancelled or
+    otherwise changed since the solve read it), `stock_taken`, `capacity_taken`,
+    `short` (the joint plan could not cover it), `pickup`, `rejected_before`, `promised`,
+    `nothing_allocated`."""
+
+    order_id: str
+    reason: str
+    saving: float | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One re-optimization: when, on what window, the joint solve's status, cost (of the
+    held orders' joint plan), bound and gap, what moved (with the savings by term, and in
+    total) and what was kept and why."""
+
+    id: str
+    started_at: float
+    finished_at: float
+    hold_minutes: int
+    move_threshold: float
+    policy: str
+    time_limit_s: float
+    status: str | None
+    runtime_s: float
+    currency: str
+    held: int
+    moved: list[Move] = field(default_factory=list)
+    kept: list[Kept] = field(default_factory=list)
+    joint_cost: float | None = None
+    bound: float | None = None
+    gap: float | None = None
+    request_hash: str = ""
+
+    @property
+    def saving(self) -> dict[str, float]:
+        return {
+            "total": round(sum(m.saving for m in self.moved), 6),
+            "shipping": round(sum(m.shipping_saving for m in self.moved), 6),
+            "penalties": round(sum(m.penalty_saving for m in self.moved), 6),
+            "shipments": sum(m.shipments_before - m.shipments_after for m in self.moved),
+        }
+
+    def to_data(self) -> dict[str, Any]:
+        return {**asdict(self), "saving": self.saving}
+
+    @staticmethod
+    def from_data(data: dict[str, Any]) -> "Run":
+        fields = {k: v for k, v in data.items() if k != "saving"}
+        fields["moved"] = [Move(**m) for m in data["moved"]]
+        fields["kept"] = [Kept(**k) for k in data["kept"]]
+        return Run(**fields)
+
+
+def _why_not(order: OrderRecord) -> str | None:
+    """Why a held order stays out of the joint solve (None: it goes in)."""
+    if lifecycle.pickup_of(order) is not None:
+        return "pickup"
+    doc = order.document
+    if doc.get("excluded_nodes") or any(doc.get("excluded_lines", {}).values()):
+        return "rejected_before"
+    if doc.get("promise") is not None:
+        return "promised"
+    if not movable_units(order):
+        return "nothing_allocated"
+    return None
+
+
+def held_orders(service: Service, hold_minutes: int, limit: int = MAX_ORDERS) -> list[OrderRecord]:
+    """The orders in the hold window: allocated (never released, nothing shipped), placed
+    within hold_minutes of the store's now, newest first, at most limit."""
+    since = service.store.now() - 60.0 * hold_minutes
+    found: list[OrderRecord] = []
+    cursor = None
+    while len(found) < limit:
+        page = service.search_orders(
+            OrderQuery(
+                terms=(term("status", OrderState.ALLOCATED),), created_from=since,
+                cursor=cursor, limit=min(1000, limit - len(found)),
+            )
+        )  # fmt: skip
+        found += [o for o in page.orders if o.state == OrderState.ALLOCATED]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    return found[:limit]
+
+
+def reoptimize(
+    service: Service,
+    *,
+    hold_minutes: int | None = None,
+    move_threshold: float | None = None,
+    time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+    run_id: str | None = None,
+    holder: str | None = None,
+    request_hash: str = "",
+) -> Run:
+    """One re-optimization of the hold window (the network's hold_minutes and move_threshold
+    unless given), under the store lease: RunInProgress while another run holds it, Conflict
+    when no hold window is set. The run's report is kept in the store (`get_run`)."""
+    settings = service.network_settings()
+    hold = hold_minutes if hold_minutes is not None else settings.hold_minutes
+    if hold is None:
+        raise Conflict(
+            "re-optimization is off: no hold window; set hold_minutes in PUT /v1/settings "
+            "(or give hold_minutes in the request)"
+        )
+    threshold = settings.move_threshold if move_threshold is None else move_threshold
+    run_id = run_id or JOB_PREFIX + uuid.uuid4().hex
+    holder = holder or run_id
+    lease_s = time_limit_s + LEASE_MARGIN_S
+    if not service.store.acquire_lease(LEASE, holder, lease_s):
+        raise RunInProgress(
+            "a re-optimization is running (another API process or request); retry when it "
+            "has finished"
+        )
+    try:
+        run = _run(service, run_id, hold, threshold, time_limit_s, holder, lease_s)
+        run = replace(run, request_hash=request_hash)
+        service.store.save_job(run.id, run.to_data())
+        return run
+    finally:
+        service.store.release_lease(LEASE, holder)
+
+
+def get_run(service: Service, run_id: str) -> Run:
+    """A run's report as kept in the store (NotFound if unknown)."""
+    found = service.store.get_job(run_id) if run_id.startswith(JOB_PREFIX) else None
+    if found is None:
+        raise NotFound(f"re-optimization {run_id} not found")
+    return Run.from_data(found)
+
+
+def _run(
+    service: Service,
+    run_id: str,
+    hold: int,
+    threshold: float,
+    time_limit_s: float,
+    holder: str,
+    lease_s: float,
+) -> Run:
+    started = service.store.now()
+    currency = service.network_settings().currency
+    kept: list[Kept] = []
+    held: list[tuple[OrderRecord, Order, tuple[Unit, ...]]] = []
+    for order in held_orders(service, hold):
+        why = _why_not(order)
+        if why is not None:
+            kept.append(Kept(order.id, why))
+            continue
+        units = movable_units(order)
+        lines = sorted(sku_totals(units).items())
+        held.append((order, Order.of(order.id, destination_of(order), lines), units))
+    base = Run(
+        run_id, started, started, hold, threshold, "optimal", time_limit_s, None, 0.0,
+        currency, len(held) + len(kept),
+    )  # fmt: skip
+    if not held:
+        return replace(base, finished_at=service.store.now(), kept=kept)
+    sourced, result = service.source_again_jointly([(o, u) for _, o, u in held], time_limit_s)
+    by_id = {s.order.id: s.plan.cost for s in sourced}
+    moved: list[Move] = []
+    retry: list[tuple[OrderRecord, tuple[Unit, ...]]] = []
+    for (order, _, units), s in zip(held, sourced, strict=True):
+        if s.shortages:
+            kept.append(Kept(order.id, "short"))
+        elif s.units == tuple(units):
+            kept.append(Kept(order.id, "same_plan", 0.0))
+        else:
+            retry.append((order, s.units))
+    # the largest savings of the joint plan first: they get contested stock
+    retry.sort(key=lambda m: -(float(m[0].document["plan"]["cost"]) - by_id[m[0].id]))
+    for last in (False, True):
+        again = []
+        for order, new in retry:
+            service.store.acquire_lease(LEASE, holder, lease_s)  # still ours while it moves
+            outcome = _move(service, run_id, order, new, threshold)
+            if isinstance(outcome, Move):
+                moved.append(outcome)
+            elif outcome.reason == "stock_taken" and not last:
+                again.append((order, new))
+            else:
+                kept.append(outcome)
+        retry = again
+    return replace(
+        base, finished_at=service.store.now(), status=str(result.status),
+        runtime_s=round(result.runtime_s, 4), moved=moved,
+        kept=sorted(kept, key=lambda k: k.order_id), joint_cost=round(result.objective, 6),
+        bound=None if result.bound is None else round(result.bound, 6), gap=result.gap,
+    )  # fmt: skip
+
+
+def _move(
+    service: Service, run_id: str, order: OrderRecord, new: tuple[Unit, ...], threshold: float
+) -> Move | Kept:
+    try:
+        done = service.reallocate_to(
+            order.id, new, threshold, order.version, {"reoptimization": run_id}
+        )
+    except (Conflict, NotFound) as exc:  # PreconditionFailed: moved on since the solve
+        return Kept(order.id, "changed", detail=str(exc))
+    except InsufficientStock as exc:
+        return Kept(order.id, "stock_taken", detail=str(exc))
+    except InsufficientCapacity as exc:
+        return Kept(order.id, "capacity_taken", detail=str(exc))
+    if not done.moved:
+        return Kept(order.id, "saving_below_threshold", done.saving)
+    before, after = Terms.of(order.document), Terms.of(done.order.document)
+    return Move(
+        order.id, round(done.saving or 0.0, 6), round(before.shipping - after.shipping, 6),
+        round(before.penalties - after.penalties, 6), before.shipments, after.shipments,
+        lifecycle.units_data(order.allocations), lifecycle.units_data(done.order.allocations),
+        done.order.version,
+    )  # fmt: skip
+
+
+class Schedule:
+    """Runs a re-optimization every `reoptimize_every_minutes` of the network settings while
+    their hold_minutes is set, in a background thread of each API process: the store lease
+    lets one process run it at a time (the others find it held and wait for the next
+    moment). A run never blocks sourcing: its moves are ordinary atomic steps."""
+
+    def __init__(
+        self,
+        service: Service,
+        time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+        check_every_s: float = 30.0,
+        on_run: Callable[[Run], None] | None = None,
+    ) -> None:
+        self.service = service
+        self.time_limit_s = time_limit_s
+        self.check_every_s = check_every_s
+        self.on_run = on_run
+        self.holder = f"schedule-{uuid.uuid4().hex}"
+        self._last = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="reoptimization", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def due(self) -> bool:
+        """Whether a run is due now: a hold window is set and reoptimize_every_minutes
+        passed since this process last ran or tried."""
+        settings = self.service.network_settings()
+        if settings.hold_minutes is None:
+            return False
+        return time.monotonic() - self._last >= 60.0 * settings.reoptimize_every_minutes
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.check_every_s):
+            try:
+                if not self.due():
+                    continue
+                self._last = time.monotonic()
+                run = reoptimize(self.service, time_limit_s=self.time_limit_s,
+                                 holder=self.holder)  # fmt: skip
+                log.info("re-optimization %s: %d held, %d moved, saving %s", run.id, run.held,
+                         len(run.moved), run.saving["total"])  # fmt: skip
+                if self.on_run is not None:
+                    self.on_run(run)
+            except RunInProgress:
+                continue  # another process runs it now
+            except StoreUnavailable as exc:  # the next pass tries again
+                log.warning("re-optimization: %s", exc)
+            except Exception:  # the next pass tries again; a crash would stop the schedule
+                log.exception("re-optimization pass failed")
