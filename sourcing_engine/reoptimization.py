@@ -21,9 +21,9 @@ them alone), orders promised a delivery date (a move could break it) and orders 
 nothing allocated. One run at a time per store: runs hold the store lease `LEASE`.
 """
 
+import hashlib
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -33,6 +33,7 @@ from sourcing_engine import lifecycle
 from sourcing_engine.domain import Order, Unit, sku_totals
 from sourcing_engine.errors import (
     Conflict,
+    IdempotencyMismatch,
     InsufficientCapacity,
     InsufficientStock,
     NotFound,
@@ -40,16 +41,19 @@ from sourcing_engine.errors import (
 )
 from sourcing_engine.lifecycle import OrderRecord, OrderState
 from sourcing_engine.order_search import OrderQuery, term
-from sourcing_engine.service import Service, destination_of, movable_units
+from sourcing_engine.service import Done, Service, destination_of, movable_units
+from sourcing_engine.stores.base import IdempotencyKey
 
 log = logging.getLogger(__name__)
 
 LEASE = "reoptimization"
+TICK = "reoptimization-tick"
+"""The schedule's lease: taken for reoptimize_every_minutes and never released, so that the
+API processes of a store start one run per period between them."""
 MAX_ORDERS = 2000
 """Held orders one run sources at most (the newest): a joint solve's size within seconds."""
 LEASE_MARGIN_S = 120.0
 """How long past its time limit a run's lease lasts (its moves); renewed before each move."""
-DEFAULT_TIME_LIMIT_S = 5.0
 JOB_PREFIX = "ro_"
 
 
@@ -186,14 +190,15 @@ def reoptimize(
     *,
     hold_minutes: int | None = None,
     move_threshold: float | None = None,
-    time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+    time_limit_s: float | None = None,
     run_id: str | None = None,
     holder: str | None = None,
     request_hash: str = "",
 ) -> Run:
     """One re-optimization of the hold window (the network's hold_minutes and move_threshold
-    unless given), under the store lease: RunInProgress while another run holds it, Conflict
-    when no hold window is set. The run's report is kept in the store (`get_run`)."""
+    unless given; time_limit_s: the service's reoptimize_time_limit_s), under the store
+    lease: RunInProgress while another run holds it, Conflict when no hold window is set.
+    The run's report is kept in the store (`get_run`)."""
     settings = service.network_settings()
     hold = hold_minutes if hold_minutes is not None else settings.hold_minutes
     if hold is None:
@@ -202,6 +207,7 @@ def reoptimize(
             "(or give hold_minutes in the request)"
         )
     threshold = settings.move_threshold if move_threshold is None else move_threshold
+    time_limit_s = time_limit_s or service.config.reoptimize_time_limit_s
     run_id = run_id or JOB_PREFIX + uuid.uuid4().hex
     holder = holder or run_id
     lease_s = time_limit_s + LEASE_MARGIN_S
@@ -217,6 +223,42 @@ def reoptimize(
         return run
     finally:
         service.store.release_lease(LEASE, holder)
+
+
+def reoptimize_keyed(
+    service: Service,
+    key: IdempotencyKey | None,
+    *,
+    hold_minutes: int | None = None,
+    move_threshold: float | None = None,
+    time_limit_s: float | None = None,
+) -> Done[Run]:
+    """`reoptimize` at most once per idempotency key: the run's id is derived from the key,
+    so a retry with the same request finds the run's report and replays it (nothing runs
+    again), IdempotencyMismatch for another request, IdempotencyInFlight while it runs.
+    The key keeps no result of its own (the report is the run's)."""
+    limit = time_limit_s or service.config.reoptimize_time_limit_s
+    if key is None:
+        return Done(reoptimize(service, hold_minutes=hold_minutes,
+                               move_threshold=move_threshold, time_limit_s=limit))  # fmt: skip
+    run_id = JOB_PREFIX + hashlib.sha256(key.key.encode()).hexdigest()[:32]
+    service.store.claim_idempotency_key(key.key, key.request_hash, limit + LEASE_MARGIN_S)
+    try:
+        found = service.store.get_job(run_id)
+        if found is not None:
+            if found.get("request_hash") != key.request_hash:
+                raise IdempotencyMismatch(
+                    f"idempotency key {key.key!r} was used before with another request; use a "
+                    "new key for a new request"
+                )
+            return Done(Run.from_data(found), replayed=True)
+        run = reoptimize(
+            service, hold_minutes=hold_minutes, move_threshold=move_threshold,
+            time_limit_s=limit, run_id=run_id, request_hash=key.request_hash,
+        )  # fmt: skip
+        return Done(run)
+    finally:
+        service.release_idempotency(key.key)
 
 
 def get_run(service: Service, run_id: str) -> Run:
@@ -313,23 +355,22 @@ def _move(
 
 class Schedule:
     """Runs a re-optimization every `reoptimize_every_minutes` of the network settings while
-    their hold_minutes is set, in a background thread of each API process: the store lease
-    lets one process run it at a time (the others find it held and wait for the next
-    moment). A run never blocks sourcing: its moves are ordinary atomic steps."""
+    their hold_minutes is set, from a background thread of each API process. The store
+    elects: a process checking every check_every_s starts a run only if it takes the store
+    lease `TICK` (held for the period, never released: one run per period for all the
+    processes of the store), and the run itself holds `LEASE` (never two at once, also with
+    POST /v1/reoptimizations). A run never blocks sourcing: its moves are ordinary atomic
+    steps, and orders keep being allocated while it solves."""
 
     def __init__(
         self,
         service: Service,
-        time_limit_s: float = DEFAULT_TIME_LIMIT_S,
         check_every_s: float = 30.0,
         on_run: Callable[[Run], None] | None = None,
     ) -> None:
         self.service = service
-        self.time_limit_s = time_limit_s
         self.check_every_s = check_every_s
         self.on_run = on_run
-        self.holder = f"schedule-{uuid.uuid4().hex}"
-        self._last = time.monotonic()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="reoptimization", daemon=True)
 
@@ -338,31 +379,32 @@ class Schedule:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=30)
+        self._thread.join(timeout=self.service.config.reoptimize_time_limit_s + 30)
 
-    def due(self) -> bool:
-        """Whether a run is due now: a hold window is set and reoptimize_every_minutes
-        passed since this process last ran or tried."""
+    def run_if_due(self) -> Run | None:
+        """One check: the run this process started (None: no window set, or this period's
+        run was another process's)."""
         settings = self.service.network_settings()
         if settings.hold_minutes is None:
-            return False
-        return time.monotonic() - self._last >= 60.0 * settings.reoptimize_every_minutes
+            return None
+        period_s = 60.0 * settings.reoptimize_every_minutes
+        if not self.service.store.acquire_lease(TICK, uuid.uuid4().hex, period_s):
+            return None
+        try:
+            run = reoptimize(self.service)
+        except RunInProgress:
+            return None  # a run asked for over the API holds it: this period is served
+        log.info("re-optimization %s: %d held, %d moved, saving %s", run.id, run.held,
+                 len(run.moved), run.saving["total"])  # fmt: skip
+        if self.on_run is not None:
+            self.on_run(run)
+        return run
 
     def _loop(self) -> None:
         while not self._stop.wait(self.check_every_s):
             try:
-                if not self.due():
-                    continue
-                self._last = time.monotonic()
-                run = reoptimize(self.service, time_limit_s=self.time_limit_s,
-                                 holder=self.holder)  # fmt: skip
-                log.info("re-optimization %s: %d held, %d moved, saving %s", run.id, run.held,
-                         len(run.moved), run.saving["total"])  # fmt: skip
-                if self.on_run is not None:
-                    self.on_run(run)
-            except RunInProgress:
-                continue  # another process runs it now
-            except StoreUnavailable as exc:  # the next pass tries again
+                self.run_if_due()
+            except StoreUnavailable as exc:  # the next check tries again
                 log.warning("re-optimization: %s", exc)
-            except Exception:  # the next pass tries again; a crash would stop the schedule
+            except Exception:  # the next check tries again; a crash would stop the schedule
                 log.exception("re-optimization pass failed")

@@ -115,7 +115,8 @@ class ServiceConfig:
     again (so a revocation reaches other API processes within that time); network_cache_s:
     how long nodes and items read from the store are used for sourcing and pricing (a
     change made through another process reaches them within that time; stock is never
-    cached: the store checks it atomically)."""
+    cached: the store checks it atomically); reoptimize_time_limit_s: the joint solve of
+    a re-optimization of the hold window (sourcing_engine/reoptimization.py)."""
 
     sourcing: SourcingConfig = field(default_factory=SourcingConfig)
     allocate_attempts: int = 4
@@ -125,6 +126,7 @@ class ServiceConfig:
     network_cache_s: float = 1.0
     promise: PromiseConfig = field(default_factory=PromiseConfig)
     promise_stock_cache_s: float = 0.0
+    reoptimize_time_limit_s: float = 5.0
 
     def __post_init__(self) -> None:
         if self.allocate_attempts < 1:
