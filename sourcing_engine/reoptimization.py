@@ -23,6 +23,7 @@ nothing allocated. One run at a time per store: runs hold the store lease `LEASE
 
 import hashlib
 import logging
+import math
 import threading
 import uuid
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from sourcing_engine import lifecycle
-from sourcing_engine.domain import Order, Unit, sku_totals
+from sourcing_engine.domain import Order, Unit, sku_totals, subtract_units
 from sourcing_engine.errors import (
     Conflict,
     IdempotencyMismatch,
@@ -297,30 +298,38 @@ def _run(
     if not held:
         return replace(base, finished_at=service.store.now(), kept=kept)
     sourced, result = service.source_again_jointly([(o, u) for _, o, u in held], time_limit_s)
-    by_id = {s.order.id: s.plan.cost for s in sourced}
-    moved: list[Move] = []
-    retry: list[tuple[OrderRecord, tuple[Unit, ...]]] = []
-    for (order, _, units), s in zip(held, sourced, strict=True):
+    proposals: list[_Proposal] = []
+    for (order, _, _), s in zip(held, sourced, strict=True):
+        saving = None if s.shortages else service.move_saving(order, s.units)
         if s.shortages:
             kept.append(Kept(order.id, "short"))
-        elif s.units == tuple(units):
+        elif saving is None:
             kept.append(Kept(order.id, "same_plan", 0.0))
         else:
-            retry.append((order, s.units))
-    # the largest savings of the joint plan first: they get contested stock
-    retry.sort(key=lambda m: -(float(m[0].document["plan"]["cost"]) - by_id[m[0].id]))
-    for last in (False, True):
-        again = []
-        for order, new in retry:
-            service.store.acquire_lease(LEASE, holder, lease_s)  # still ours while it moves
-            outcome = _move(service, run_id, order, new, threshold)
-            if isinstance(outcome, Move):
-                moved.append(outcome)
-            elif outcome.reason == "stock_taken" and not last:
-                again.append((order, new))
-            else:
-                kept.append(outcome)
-        retry = again
+            proposals.append(_Proposal(order, s.units, saving))
+    mover = _Mover(service, run_id, threshold, holder, lease_s)
+    # orders the joint plan saves more than the threshold, the largest savings first (they
+    # get contested stock); one failed for stock is tried again after the others
+    gainers = sorted((p for p in proposals if p.saving > threshold), key=lambda p: -p.saving)
+    failed = mover.attempt(mover.attempt(gainers))
+    # a failed gainer may need units another held order gives up in the joint plan at a
+    # loss (a swap): those donors move first when the group saves more than the threshold
+    # per order moved, then the gainers once more
+    others = [p for p in proposals if p.saving <= threshold]
+    need = {(u.node, u.sku) for p in failed for u in p.gains()}
+    donors = [p for p in others if any((u.node, u.sku) in need for u in p.frees())]
+    group = donors + failed
+    if donors and sum(p.saving for p in group) > threshold * len(group):
+        frees_for = sorted(p.order.id for p in failed)
+        mover.attempt(donors, -math.inf, {"frees_for": frees_for}, last=True)
+        mover.attempt(failed, last=True)
+    else:
+        mover.attempt(failed, last=True)
+    chosen = {p.order.id for p in (*gainers, *donors)} if donors else {p.order.id for p in gainers}
+    kept += [Kept(p.order.id, "saving_below_threshold", p.saving) for p in others
+             if p.order.id not in chosen]  # fmt: skip
+    kept += mover.kept
+    moved = mover.moved
     return replace(
         base, finished_at=service.store.now(), status=str(result.status),
         runtime_s=round(result.runtime_s, 4), moved=moved,
@@ -329,12 +338,68 @@ def _run(
     )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class _Proposal:
+    """A held order's plan in the joint solve, and what moving to it saves (priced alone)."""
+
+    order: OrderRecord
+    new: tuple[Unit, ...]
+    saving: float
+
+    def gains(self) -> list[Unit]:
+        """Units the new plan takes where the order has none of them now."""
+        return [u for u in subtract_units(self.new, movable_units(self.order)) if u.qty > 0]
+
+    def frees(self) -> list[Unit]:
+        """Units the order gives up in the new plan."""
+        return [u for u in subtract_units(movable_units(self.order), self.new) if u.qty > 0]
+
+
+class _Mover:
+    """Moves proposals through `_move`, keeping what moved and what was kept."""
+
+    def __init__(
+        self, service: Service, run_id: str, threshold: float, holder: str, lease_s: float
+    ) -> None:
+        self.service, self.run_id, self.threshold = service, run_id, threshold
+        self.holder, self.lease_s = holder, lease_s
+        self.moved: list[Move] = []
+        self.kept: list[Kept] = []
+
+    def attempt(
+        self,
+        proposals: list[_Proposal],
+        min_saving: float | None = None,
+        why: dict[str, Any] | None = None,
+        last: bool = False,
+    ) -> list[_Proposal]:
+        """Move each (saving more than min_saving, default the threshold); the ones refused
+        for stock or capacity are answered to be tried again (kept, if `last`)."""
+        again = []
+        for p in proposals:
+            self.service.store.acquire_lease(LEASE, self.holder, self.lease_s)  # still ours
+            floor = self.threshold if min_saving is None else min_saving
+            outcome = _move(self.service, self.run_id, p.order, p.new, floor, why)
+            if isinstance(outcome, Move):
+                self.moved.append(outcome)
+            elif outcome.reason in ("stock_taken", "capacity_taken") and not last:
+                again.append(p)
+            else:
+                self.kept.append(outcome)
+        return again
+
+
 def _move(
-    service: Service, run_id: str, order: OrderRecord, new: tuple[Unit, ...], threshold: float
+    service: Service,
+    run_id: str,
+    order: OrderRecord,
+    new: tuple[Unit, ...],
+    min_saving: float,
+    why: dict[str, Any] | None = None,
 ) -> Move | Kept:
     try:
         done = service.reallocate_to(
-            order.id, new, threshold, order.version, {"reoptimization": run_id}
+            order.id, new, min_saving, order.version, {"reoptimization": run_id, **(why or {})}
         )
     except (Conflict, NotFound) as exc:  # PreconditionFailed: moved on since the solve
         return Kept(order.id, "changed", detail=str(exc))

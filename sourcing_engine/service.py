@@ -1399,14 +1399,11 @@ class Service:
         if the order then costs more than min_saving less (each plan priced whole, shipped
         and backordered units included), else unchanged. Its event records the saving, the
         costs before and after, and `why`."""
-        movable = movable_units(order)
-        new = merge_units(new)
-        if not movable or sku_totals(new) != sku_totals(movable) or new == movable:
+        costs = self._move_costs(order, new)
+        if costs is None:
             return _Step(unchanged=True)  # cannot cover it all now, or the same plan
-        dest, rest = destination_of(order), [*order.shipped, *_units_of(order.backordered)]
-        kept = subtract_units(order.allocations, movable)
-        now = self._price(dest, [*order.allocations, *rest]).cost
-        then = self._price(dest, [*kept, *new, *rest]).cost
+        now, then = costs
+        movable, new = movable_units(order), merge_units(new)
         if now - then <= min_saving:
             return _Step(unchanged=True, saving=round(now - then, 6))
         moved = subtract_units(new, movable)  # + where units go, - where they leave
@@ -1416,6 +1413,23 @@ class Service:
                   "cost_after": round(then, 6), **(why or {})}  # fmt: skip
         return _Step(lifecycle.Step(units=give, new_allocations=take, why=record),
                      saving=record["saving"])  # fmt: skip
+
+    def _move_costs(self, order: OrderRecord, new: Sequence[Unit]) -> tuple[float, float] | None:
+        """What the order costs now and would cost with its movable units moved to `new`
+        (None: `new` does not cover them, or is where they are)."""
+        movable, new = movable_units(order), merge_units(new)
+        if not movable or sku_totals(new) != sku_totals(movable) or new == movable:
+            return None
+        dest, rest = destination_of(order), [*order.shipped, *_units_of(order.backordered)]
+        kept = subtract_units(order.allocations, movable)
+        now = self._price(dest, [*order.allocations, *rest]).cost
+        then = self._price(dest, [*kept, *new, *rest]).cost
+        return now, then
+
+    def move_saving(self, order: OrderRecord, new: Sequence[Unit]) -> float | None:
+        """What moving the order's movable units to `new` would save (None: no move)."""
+        costs = self._move_costs(order, new)
+        return None if costs is None else round(costs[0] - costs[1], 6)
 
     def reallocate_to(
         self,
