@@ -11,9 +11,15 @@ one home of a move (the same step as POST /v1/orders/{id}/reallocate): it re-rea
 order and applies only if it is still at the version the solve read, saves more than the
 threshold priced alone, and the store still has the new nodes' stock and capacity; an order
 that changed meanwhile (released, shipped, cancelled, its stock taken) is kept, with why.
-Moves refused for stock are tried once more after the others (a move may free what another
-needs). Each move is an `order.reallocated` event in the order's history, with its saving
-and the run's id.
+Orders whose new plan saves more than the threshold move first, the largest savings first;
+one refused for stock is tried again after the others (a move may free what another
+needs). The joint plan may also have an order give up units at a loss so that another
+saves more: such donors move (then the refused orders once more) when the group saves more
+than the threshold per order moved, as the what-if replay's re-optimization decides. A
+cycle (two orders each needing the other's units) cannot move: each move is its own atomic
+step, and the store has no step moving several orders at once; they are kept
+(`stock_taken`). Each move is an `order.reallocated` event in the order's history, with its
+saving, the run's id and, for a donor, the orders it freed units for (`frees_for`).
 
 Orders kept out of the solve: pickup orders (their store is the customer's choice),
 orders a node rejected (their excluded nodes are per order; POST .../reallocate sources

@@ -104,3 +104,33 @@ def test_one_run_at_a_time(service: Service) -> None:
         reoptimize(service)
     service.store.release_lease("reoptimization", "other-process")
     assert reoptimize(service, time_limit_s=1.0).moved == []
+
+
+CHICAGO = Destination(41.88, -87.63)
+TX = Node("DC-TX", "warehouse", 32.78, -96.80)
+
+
+def test_an_order_gives_up_stock_for_a_larger_saving(service: Service) -> None:
+    """NJ's last unit went to a Chicago order placed first, so the New York order after it
+    ships from Dallas; jointly, Chicago from Dallas (a unit is left there) and New York from
+    NJ cost less. The New York move is refused (NJ's unit is Chicago's), so the Chicago
+    order gives NJ up saving nothing itself (its event says for which order), then the New York
+    order takes it: the pair saves more than the threshold per order moved."""
+    service.upsert_nodes([NJ, LA, TX])
+    service.upsert_items([Item("S", 1.0)])
+    service.set_stock("DC-NJ", {"S": (1, 0)}, "count")
+    service.set_stock("DC-TX", {"S": (2, 0)}, "count")
+    service.create_order(Order.of("chicago", CHICAGO, [("S", 1)]))
+    service.create_order(Order.of("new-york", NEW_YORK, [("S", 1)]))
+    assert (nodes_of(service, "chicago"), nodes_of(service, "new-york")) == (
+        {"DC-NJ": 1}, {"DC-TX": 1},
+    )  # fmt: skip
+    run = reoptimize(service, time_limit_s=2.0)
+    assert (nodes_of(service, "chicago"), nodes_of(service, "new-york")) == (
+        {"DC-TX": 1}, {"DC-NJ": 1},
+    )  # fmt: skip
+    by_id = {m.order_id: m for m in run.moved}
+    assert by_id["chicago"].saving <= 0.5 < by_id["new-york"].saving
+    assert run.saving["total"] > 2 * 0.5
+    donor = service.get_order("chicago").history[-1]
+    assert donor.data["frees_for"] == ["new-york"]
