@@ -3,13 +3,14 @@ moves held orders to stock that came in and answers what moved and what was kept
 Idempotency-Key replays the run; GET reads the report; bad input and a window that is off
 are clear errors."""
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.api.conftest import ApiServer, Stocker, order_body
+from tests.api.conftest import ApiServer, Stocker, order_body, start_server, store_url_for
 
 
 @pytest.fixture
@@ -86,3 +87,30 @@ def test_bad_input_and_a_window_that_is_off(client: httpx.Client) -> None:
     assert off.status_code == 409
     assert "hold_minutes" in off.json()["error"]["message"]
     assert client.post("/v1/reoptimizations", json={"hold_minutes": 5}).status_code == 200
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def scheduled(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiServer]:
+    """An API server checking every 0.2 s whether a re-optimization is due."""
+    srv = start_server(store_url_for(request, tmp_path_factory), reoptimize_check_s=0.2)
+    yield srv
+    srv.stop()
+
+
+def test_the_served_schedule_moves_held_orders(scheduled: ApiServer) -> None:
+    """With a hold window set, the server's schedule re-optimizes by itself: a held order
+    moves to stock that came in, its history naming the run (readable over GET)."""
+    with scheduled.client() as client:
+        sku = Stocker(client, "sched")({"ST-LA": 2})
+        oid = client.post("/v1/orders", json=order_body({sku: 1})).json()["id"]
+        count(client, "DC-NJ", sku, 2)
+        set_window(client, 60)
+        deadline = time.monotonic() + 60
+        while nodes(order := client.get(f"/v1/orders/{oid}").json()) != {"DC-NJ"}:
+            assert time.monotonic() < deadline, "the schedule did not move the order"
+            time.sleep(0.1)
+        run_id = order["history"][-1]["data"]["reoptimization"]
+        run = client.get(f"/v1/reoptimizations/{run_id}").json()
+        assert [m["order_id"] for m in run["moved"]] == [oid]

@@ -11,8 +11,11 @@ import pytest
 
 from sourcing_engine.domain import Destination, Item, Node, Order, Unit
 from sourcing_engine.errors import Conflict
-from sourcing_engine.reoptimization import RunInProgress, _move, get_run, reoptimize
+from sourcing_engine.reoptimization import RunInProgress, Schedule, _move, get_run, reoptimize
 from sourcing_engine.service import Service
+from sourcing_engine.stores.base import Store
+from sourcing_engine.stores.redis import RedisStore
+from sourcing_engine.stores.sqlite import SqliteStore
 from tests.conftest import fresh_store
 
 NJ = Node("DC-NJ", "warehouse", 40.79, -74.06)
@@ -134,3 +137,46 @@ def test_an_order_gives_up_stock_for_a_larger_saving(service: Service) -> None:
     assert run.saving["total"] > 2 * 0.5
     donor = service.get_order("chicago").history[-1]
     assert donor.data["frees_for"] == ["new-york"]
+
+
+def test_the_schedule_runs_once_a_period_for_all_processes(
+    request: pytest.FixtureRequest, service: Service, tmp_path: Path
+) -> None:
+    """Two schedules on one store (two API processes): the first check of a period runs
+    and moves the held order, the other process's check finds the period taken; once the
+    store's clock passes reoptimize_every_minutes the next check runs again. With no hold
+    window no check runs."""
+    store = service.store
+    again: Store
+    if isinstance(store, SqliteStore):
+        again = SqliteStore(store.path)
+    else:
+        assert isinstance(store, RedisStore)
+        again = RedisStore(request.getfixturevalue("redis_url"), namespace=store.namespace)
+
+    def shift(seconds: float) -> None:
+        """The store's clock (each SQLite client keeps its own shift; Redis one for all)."""
+        store.shift_clock(seconds)
+        if isinstance(again, SqliteStore):
+            again.shift_clock(seconds)
+
+    now = [0.0]
+    other = Service(again, clock=lambda: now[0])  # another process, its caches on this clock
+    try:
+        first, second = Schedule(service), Schedule(other)
+        service.create_order(Order.of("o1", NEW_YORK, [("A", 1)]))
+        service.set_stock("DC-NJ", {"A": (1, 0)}, "count")
+        ran = first.run_if_due()
+        assert ran is not None
+        assert [m.order_id for m in ran.moved] == ["o1"]
+        assert second.run_if_due() is None
+        assert first.run_if_due() is None
+        shift(60.0 * service.network_settings().reoptimize_every_minutes + 1)
+        assert second.run_if_due() is not None
+        service.put_network_settings(replace(service.network_settings(), hold_minutes=None))
+        shift(24 * 3600.0)
+        now[0] += 3600.0  # past the other process's settings cache
+        assert first.run_if_due() is None
+        assert second.run_if_due() is None
+    finally:
+        other.close()
