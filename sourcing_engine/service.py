@@ -1188,10 +1188,13 @@ class Service:
         prepare: Callable[[OrderRecord], _Step],
         key: IdempotencyKey | None,
         if_version: int | None = None,
+        retry_short: bool = True,
     ) -> Done[OrderRecord]:
         """One transition on the order as it is now, guarded by its version: if another
         caller changed the order in between, it is read and prepared again. if_version
-        (the caller's If-Match): only from that version, PreconditionFailed otherwise."""
+        (the caller's If-Match): only from that version, PreconditionFailed otherwise.
+        retry_short: prepare again when the new allocations' stock or capacity was taken
+        (False: a step whose units do not change with a new read reports it at once)."""
 
         def run(k: IdempotencyKey | None) -> OrderRecord:
             for attempt in range(self.config.allocate_attempts):
@@ -1222,8 +1225,8 @@ class Service:
                         returns=step.step.returns, at=step.step.at, why=step.step.why,
                     )  # fmt: skip
                 except (InsufficientStock, InsufficientCapacity):
-                    # only a reject allocates: its new nodes' stock was taken meanwhile
-                    if attempt == self.config.allocate_attempts - 1:
+                    # a reject's new nodes' stock was taken meanwhile: source it again
+                    if not retry_short or attempt == self.config.allocate_attempts - 1:
                         raise
                 except Conflict:
                     now = self.store.get_order(order_id)
@@ -1450,7 +1453,7 @@ class Service:
             made.append(self.move_step(order, units, min_saving, why))
             return made[-1]
 
-        done = self._step(order_id, "reallocate", prepare, None, if_version)
+        done = self._step(order_id, "reallocate", prepare, None, if_version, retry_short=False)
         moved = done.value.version != if_version
         return Reallocation(done.value, moved, made[-1].saving if made else None)
 
