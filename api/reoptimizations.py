@@ -15,6 +15,7 @@ from sourcing_engine.api.render import json_response
 from sourcing_engine.api.schemas import Request, UnitOut, errors
 from sourcing_engine.api.schemas import Response as Out
 from sourcing_engine.domain import MAX_HOLD_MINUTES
+from sourcing_engine.exchange import Whole
 from sourcing_engine.reoptimization import Run, get_run, reoptimize_keyed
 
 router = APIRouter(
@@ -27,7 +28,7 @@ RunId = Annotated[str, Path(pattern=r"^ro_[0-9a-f]{32}$")]
 class ReoptimizationIn(Request):
     """Every field defaults to the network settings (time_limit_s: the service's)."""
 
-    hold_minutes: Annotated[int, Field(ge=1, le=MAX_HOLD_MINUTES, strict=True)] | None = None
+    hold_minutes: Annotated[int, Field(ge=1, le=MAX_HOLD_MINUTES, strict=True), Whole] | None = None
     """The hold window: orders allocated (never released) within this many minutes."""
     move_threshold: Annotated[float, Field(ge=0, le=1e9, strict=True)] | None = None
     """What an order's new plan must save to move it (the network's currency)."""
