@@ -26,6 +26,7 @@ from sourcing_engine.api import (
     order_reads,
     orders,
     promise,
+    reoptimizations,
     reservations,
     stock,
     transfers,
@@ -38,6 +39,7 @@ from sourcing_engine.api.metrics import Metrics, MetricsMiddleware
 from sourcing_engine.api.whatif import router as whatif_router
 from sourcing_engine.batch_jobs import BatchJobs
 from sourcing_engine.errors import StoreUnavailable
+from sourcing_engine.reoptimization import Schedule
 from sourcing_engine.service import Service
 from sourcing_engine.settings import Settings, open_service
 from sourcing_engine.whatif.jobs import WhatifJobs
@@ -90,9 +92,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.batch_jobs = BatchJobs(service.store)
         reaper = Reaper(service, settings.reaper_interval_s, metrics)
         reaper.start()
+        schedule = Schedule(service, settings.reoptimize_check_s)
+        schedule.start()
         try:
             yield
         finally:
+            schedule.stop()
             reaper.stop()
             app.state.batch_jobs.close()
             service.close()
@@ -119,7 +124,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # each router carries its /v1 prefix itself, so a route's path is its full template
     # (the label of its metrics)
     for area in (network, network_settings, stock, capacity, order_reads, orders, reservations,
-                 promise, events, exports, keys, webhooks, transfers):  # fmt: skip
+                 promise, events, exports, keys, webhooks, transfers,
+                 reoptimizations):  # fmt: skip
         app.include_router(area.router)
     app.include_router(explanations_router)
     app.include_router(whatif_router)

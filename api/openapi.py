@@ -27,7 +27,8 @@ TAGS = [
      "checkout commits into orders when the customer pays (scope `promise`)."},
     {"name": "OMS", "description": "Orders: allocate (one or a batch, shipped or click and "
      "collect, backordered on purchase orders), search and read with their plan, history "
-     "and why, release, ship, cancel, reject, reallocate, return anywhere, pickup steps; the "
+     "and why, release, ship, cancel, reject, reallocate, return anywhere, pickup steps; "
+     "re-optimization of the hold window; the "
      "event feed (scope `orders`)."},
     {"name": "inventory", "description": "Nodes, items, stock counts from a POS or WMS "
      "(relative to the movements since), adjustments, inbound supply, transfers between "
@@ -77,6 +78,8 @@ EXAMPLES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/orders/{order_id}/return"): {"lines": [{"sku": "SKU-000021", "qty": 1}],
                                                "restock": True},
     ("POST", "/v1/orders/{order_id}/reallocate"): {"min_saving": 2.5},
+    ("POST", "/v1/reoptimizations"): {"hold_minutes": 60, "move_threshold": 1.0,
+                                      "time_limit_s": 5},
     ("POST", "/v1/transfers"): {"id": "TR-1001", "source": "DC-New-York-City",
                                 "destination": "DC-Los-Angeles", "lines": _LINES},
     ("POST", "/v1/transfers/{transfer_id}/ship"): {"expected_at": 1799071200.0},

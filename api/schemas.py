@@ -949,6 +949,9 @@ class SettingsOut(Response):
     default_service_level: str
     postal_country: str
     pickup_days: int
+    hold_minutes: int | None
+    move_threshold: float
+    reoptimize_every_minutes: int
 
 
 # --- node capacity ----------------------------------------------------------------------

@@ -274,6 +274,9 @@ only without stock (and the order is then refused with every short line)."""
 
 DEFAULT_PICKUP_DAYS = 7
 MAX_PICKUP_DAYS = 90
+MAX_HOLD_MINUTES = 7 * 24 * 60
+DEFAULT_MOVE_THRESHOLD = 1.0
+DEFAULT_REOPTIMIZE_MINUTES = 30
 """Days an order ready for pickup waits at the store by default, and at most."""
 
 
@@ -287,8 +290,11 @@ class NetworkSettings:
     chose another (None: the carrier's first), its rate factor scales the rate card the
     orders are sourced on; postal_country: the country of a postal code given without one
     (None: the carrier's); pickup_days: how many days an order ready for pickup waits at
-    the store before it is not collected and its units are sellable again. version: the
-    store's, +1 per change (0: never stored).
+    the store before it is not collected and its units are sellable again. Re-optimization
+    (sourcing_engine/reoptimization.py): hold_minutes, the hold window (None: off): orders
+    still allocated, never released nor shipped, placed within it are sourced again jointly
+    every reoptimize_every_minutes, and each moves when its new plan costs more than
+    move_threshold less. version: the store's, +1 per change (0: never stored).
     """
 
     carrier: Carrier
@@ -299,6 +305,9 @@ class NetworkSettings:
     postal_country: str | None = None
     version: int = 0
     pickup_days: int = DEFAULT_PICKUP_DAYS
+    hold_minutes: int | None = None
+    move_threshold: float = DEFAULT_MOVE_THRESHOLD
+    reoptimize_every_minutes: int = DEFAULT_REOPTIMIZE_MINUTES
 
     def __post_init__(self) -> None:
         names = [lv.name for lv in self.carrier.levels]
@@ -313,6 +322,12 @@ class NetworkSettings:
             raise ValueError("penalties: expected amounts >= 0")
         if not 1 <= self.pickup_days <= MAX_PICKUP_DAYS:
             raise ValueError(f"pickup_days: expected 1 to {MAX_PICKUP_DAYS} days")
+        if self.hold_minutes is not None and not 1 <= self.hold_minutes <= MAX_HOLD_MINUTES:
+            raise ValueError(f"hold_minutes: expected 1 to {MAX_HOLD_MINUTES} (or none: off)")
+        if not self.move_threshold >= 0:
+            raise ValueError("move_threshold: expected an amount >= 0")
+        if not 1 <= self.reoptimize_every_minutes <= 24 * 60:
+            raise ValueError("reoptimize_every_minutes: expected 1 to 1440")
 
     @property
     def currency(self) -> str:

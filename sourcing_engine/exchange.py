@@ -34,7 +34,10 @@ from sourcing_engine.cost_models import (
 from sourcing_engine.cost_models.objective import UNLIMITED
 from sourcing_engine.cost_models.parcel import default_it_express, default_us_ground
 from sourcing_engine.domain import (
+    DEFAULT_MOVE_THRESHOLD,
     DEFAULT_PICKUP_DAYS,
+    DEFAULT_REOPTIMIZE_MINUTES,
+    MAX_HOLD_MINUTES,
     MAX_PICKUP_DAYS,
     WEEKDAYS,
     Batch,
@@ -313,6 +316,11 @@ class SettingsSpec(_Strict):
     default_service_level: Id | None = None
     postal_country: CountryCode | None = None
     pickup_days: Annotated[int, Field(ge=1, le=MAX_PICKUP_DAYS), Whole] = DEFAULT_PICKUP_DAYS
+    hold_minutes: Annotated[int, Field(ge=1, le=MAX_HOLD_MINUTES), Whole] | None = None
+    move_threshold: Annotated[float, Field(ge=0, le=1e9)] = DEFAULT_MOVE_THRESHOLD
+    reoptimize_every_minutes: Annotated[int, Field(ge=1, le=24 * 60), Whole] = (
+        DEFAULT_REOPTIMIZE_MINUTES
+    )
     currency: Annotated[str, Field(min_length=3, max_length=3)] | None = None
     version: Annotated[int, Field(ge=0, le=MAX_COUNT), Whole] | None = None
 
@@ -330,7 +338,9 @@ def settings_from_spec(spec: SettingsSpec) -> NetworkSettings:
         return NetworkSettings(
             carrier, spec.unfilled_penalty_per_unit, spec.split_penalty,
             spec.max_shipments_per_order, spec.default_service_level, spec.postal_country,
-            pickup_days=spec.pickup_days,
+            pickup_days=spec.pickup_days, hold_minutes=spec.hold_minutes,
+            move_threshold=spec.move_threshold,
+            reoptimize_every_minutes=spec.reoptimize_every_minutes,
         )  # fmt: skip
     except ValueError as exc:
         raise InputError(str(exc)) from None
@@ -365,6 +375,9 @@ def settings_to_data(settings: NetworkSettings, resolved: bool = True) -> dict[s
         "default_service_level": settings.service_level.name if resolved else level,
         "postal_country": settings.postal if resolved else postal,
         "pickup_days": settings.pickup_days,
+        "hold_minutes": settings.hold_minutes,
+        "move_threshold": settings.move_threshold,
+        "reoptimize_every_minutes": settings.reoptimize_every_minutes,
     }
 
 

@@ -79,7 +79,7 @@ TAKES: dict[OrderAction, frozenset[str]] = {
     "ship": frozenset({"node", "units", "parcel"}),
     "cancel": frozenset({"units", "backorders"}),
     "reject": frozenset({"node", "units", "new_allocations"}),
-    "reallocate": frozenset({"units", "new_allocations"}),
+    "reallocate": frozenset({"units", "new_allocations", "why"}),
     "ready": frozenset({"node"}),
     "pick_up": frozenset({"node"}),
     "not_collected": frozenset({"node"}),
@@ -224,7 +224,8 @@ class Step:
       backorder);
     - reject: node, units at that node (empty: all of them), new_allocations at other nodes,
       at most the rejected units per SKU; rejected units not re-allocated leave the order;
-    - reallocate: units to give back and new_allocations, equal per SKU (lines stay);
+    - reallocate: units to give back and new_allocations, equal per SKU (lines stay); `why`,
+      recorded in its event (what the move saves, the re-optimization run that made it);
     - return: units shipped and not yet returned (empty: all of them), restock or not; or
       `returns`, each line with its disposition, received at node `at` (None: each at the
       node that shipped it): only restocked lines add stock there;
@@ -239,6 +240,7 @@ class Step:
     backorders: tuple[Backorder, ...] = ()
     returns: tuple[ReturnLine, ...] = ()
     at: str | None = None
+    why: dict[str, Any] = field(default_factory=dict)
 
 
 Event = tuple[str, dict[str, Any]]
@@ -296,8 +298,13 @@ def node_units(order: OrderRecord) -> dict[str, int]:
     shipment used its day's capacity; a return gives none back), by node. A node holding
     any counts one shipment. The stores charge each node's day with the change of this
     from before a step to after it (a node charged keeps the day it was first charged)."""
+    return node_units_of((*order.allocations, *order.shipped))
+
+
+def node_units_of(units: Iterable[Unit]) -> dict[str, int]:
+    """Units by node."""
     out: dict[str, int] = {}
-    for u in (*order.allocations, *order.shipped):
+    for u in units:
         out[u.node] = out.get(u.node, 0) + u.qty
     return out
 
@@ -387,7 +394,7 @@ def apply(order: OrderRecord, action: OrderAction, step: Step) -> tuple[OrderRec
     given |= {"parcel"} if step.parcel is not None else set()
     given |= {n for n, v in (("units", step.units), ("new_allocations", step.new_allocations),
                              ("backorders", step.backorders), ("returns", step.returns),
-                             ("at", step.at)) if v}  # fmt: skip
+                             ("at", step.at), ("why", step.why)) if v}  # fmt: skip
     takes = TAKES[action]
     if extra := given - takes:
         raise Invalid(f"order {order.id} {action}: takes no {', '.join(sorted(extra))}")
@@ -546,8 +553,8 @@ def _reallocate(order: OrderRecord, step: Step) -> StepResult:
         allocations=merge_units([*subtract_units(order.allocations, giving), *new]),
         released_nodes=_released_with(order, new),
     )
-    events = [("order.reallocated", {"released": units_data(giving), "units": units_data(new)})]
-    return after, Effects(allocate=new, free=giving), events
+    data = {**step.why, "released": units_data(giving), "units": units_data(new)}
+    return after, Effects(allocate=new, free=giving), [("order.reallocated", data)]
 
 
 def _released_with(order: OrderRecord, new: Sequence[Unit]) -> tuple[str, ...]:

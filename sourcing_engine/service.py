@@ -89,7 +89,7 @@ from sourcing_engine.promise.options import (
     PromiseConfig,
     promise,
 )
-from sourcing_engine.solvers import POLICIES
+from sourcing_engine.solvers import POLICIES, Result
 from sourcing_engine.sourcing import (
     Capacities,
     Network,
@@ -124,7 +124,8 @@ class ServiceConfig:
     again (so a revocation reaches other API processes within that time); network_cache_s:
     how long nodes and items read from the store are used for sourcing and pricing (a
     change made through another process reaches them within that time; stock is never
-    cached: the store checks it atomically)."""
+    cached: the store checks it atomically); reoptimize_time_limit_s: the joint solve of
+    a re-optimization of the hold window (sourcing_engine/reoptimization.py)."""
 
     sourcing: SourcingConfig = field(default_factory=SourcingConfig)
     allocate_attempts: int = 4
@@ -134,6 +135,7 @@ class ServiceConfig:
     network_cache_s: float = 1.0
     promise: PromiseConfig = field(default_factory=PromiseConfig)
     promise_stock_cache_s: float = 0.0
+    reoptimize_time_limit_s: float = 5.0
 
     def __post_init__(self) -> None:
         if self.allocate_attempts < 1:
@@ -235,6 +237,16 @@ class BatchAllocation:
 
 
 @dataclass(frozen=True)
+class Reallocation:
+    """An order after `Service.reallocate_to`: moved or not, and what the new plan saves
+    (None: it cannot cover the order's units, or is the plan it has)."""
+
+    order: OrderRecord
+    moved: bool
+    saving: float | None
+
+
+@dataclass(frozen=True)
 class Adjustment:
     """on_hand += delta at a node for a SKU, with the reason (count correction, damage)."""
 
@@ -282,6 +294,7 @@ class _Step:
     parcel: dict[str, Any] | None = None  # a shipment's record, added to the order's parcels
     excluded_lines: dict[str, list[str]] | None = None
     unchanged: bool = False
+    saving: float | None = None  # a reallocation's: what the new plan saves (None: none)
 
 
 def _document(
@@ -385,6 +398,11 @@ def _excluded_lines(order: OrderRecord) -> dict[str, list[str]]:
     if "excluded_lines" in doc:
         return {s: list(n) for s, n in doc["excluded_lines"].items()}
     return {s: list(doc.get("excluded_nodes", [])) for s in order.lines}
+
+
+def movable_units(order: OrderRecord) -> tuple[Unit, ...]:
+    """The units a reallocation may move: allocated at nodes the order is not released to."""
+    return tuple(u for u in merge_units(order.allocations) if u.node not in order.released_nodes)
 
 
 def destination_of(order: OrderRecord) -> Destination:
@@ -709,21 +727,49 @@ class Service:
         False, the capacity each node has left today (no effect on the ledger)."""
         skus = sorted({ln.sku for o in orders for ln in o.lines})
         network = network or self._network(skus)
-        own = {(u.node, u.sku): u.qty for u in merge_units(give_back)}
-        positions = [
-            replace(p, allocated=max(0, p.allocated - own.get((p.node, p.sku), 0)))
-            for p in self.store.positions(skus)
-        ]
         return source(
             orders,
             network.nodes,
             network.items,
-            positions,
+            self._positions_given_back(skus, give_back),
             network.sourcing,
             exclude=exclude,
             joint_time_limit=self.config.batch_time_limit_s if joint else None,
             capacity_left=self._capacity_left() if capacity else None,
         )
+
+    def _positions_given_back(self, skus: Sequence[str], give_back: Sequence[Unit]
+                              ) -> list[Position]:  # fmt: skip
+        """The live positions of these SKUs with the allocated units `give_back` counted free."""
+        own = {(u.node, u.sku): u.qty for u in merge_units(give_back)}
+        return [
+            replace(p, allocated=max(0, p.allocated - own.get((p.node, p.sku), 0)))
+            for p in self.store.positions(skus)
+        ]
+
+    def source_again_jointly(
+        self, orders: Sequence[tuple[Order, Sequence[Unit]]], time_limit_s: float
+    ) -> tuple[list[Sourced], Result]:
+        """Allocated orders sourced again in one joint `optimal` solve within time_limit_s,
+        each (order, the units it holds now): their units counted free as stock, the
+        shipments and units they take of each node's capacity today given back (no effect
+        on the ledger)."""
+        held = [u for _, units in orders for u in units]
+        skus = sorted({ln.sku for o, _ in orders for ln in o.lines})
+        network = self._network(skus)
+        ships, units_left = (a.copy() for a in self._capacity_left())
+        for _, units in orders:
+            for node, qty in lifecycle.node_units_of(units).items():
+                n = network.nodes.index.get(node)
+                if n is not None and ships[n] < UNLIMITED:
+                    ships[n] += 1
+                if n is not None and units_left[n] < UNLIMITED:
+                    units_left[n] += qty
+        return source_batch(
+            [o for o, _ in orders], network.nodes, network.items,
+            self._positions_given_back(skus, held), network.sourcing,
+            joint_time_limit=time_limit_s, capacity_left=(ships, units_left), policy="optimal",
+        )  # fmt: skip
 
     # --- node capacity per day ----------------------------------------------------------
 
@@ -1169,10 +1215,13 @@ class Service:
         prepare: Callable[[OrderRecord], _Step],
         key: IdempotencyKey | None,
         if_version: int | None = None,
+        retry_short: bool = True,
     ) -> Done[OrderRecord]:
         """One transition on the order as it is now, guarded by its version: if another
         caller changed the order in between, it is read and prepared again. if_version
-        (the caller's If-Match): only from that version, PreconditionFailed otherwise."""
+        (the caller's If-Match): only from that version, PreconditionFailed otherwise.
+        retry_short: prepare again when the new allocations' stock or capacity was taken
+        (False: a step whose units do not change with a new read reports it at once)."""
 
         def run(k: IdempotencyKey | None) -> OrderRecord:
             for attempt in range(self.config.allocate_attempts):
@@ -1200,11 +1249,11 @@ class Service:
                         ),
                         idem=k, read=order, days=self.node_days(lifecycle.node_units(after)),
                         parcel=step.step.parcel, backorders=step.step.backorders,
-                        returns=step.step.returns, at=step.step.at,
+                        returns=step.step.returns, at=step.step.at, why=step.step.why,
                     )  # fmt: skip
                 except (InsufficientStock, InsufficientCapacity):
-                    # only a reject allocates: its new nodes' stock was taken meanwhile
-                    if attempt == self.config.allocate_attempts - 1:
+                    # a reject's new nodes' stock was taken meanwhile: source it again
+                    if not retry_short or attempt == self.config.allocate_attempts - 1:
                         raise
                 except Conflict:
                     now = self.store.get_order(order_id)
@@ -1355,9 +1404,7 @@ class Service:
             raise Invalid(f"min_saving: {min_saving!r}; expected 0 or more")
 
         def prepare(order: OrderRecord) -> _Step:
-            movable = tuple(
-                u for u in merge_units(order.allocations) if u.node not in order.released_nodes
-            )
+            movable = movable_units(order)
             if not movable:
                 raise Conflict(
                     f"order {order.id} has no units at nodes it is not released to "
@@ -1367,20 +1414,75 @@ class Service:
             new = self._source_lines(
                 order, sku_totals(movable), _excluded_lines(order), give_back=movable
             )
-            if sku_totals(new) != sku_totals(movable) or new == movable:
-                return _Step(unchanged=True)  # cannot cover it all now, or the same plan
-            dest, rest = destination_of(order), [*order.shipped, *_units_of(order.backordered)]
-            kept = subtract_units(order.allocations, movable)
-            now = self._price(dest, [*order.allocations, *rest]).cost
-            then = self._price(dest, [*kept, *new, *rest]).cost
-            if now - then <= min_saving:
-                return _Step(unchanged=True)
-            moved = subtract_units(new, movable)  # + where units go, - where they leave
-            give = tuple(replace(u, qty=-u.qty) for u in moved if u.qty < 0)
-            take = tuple(u for u in moved if u.qty > 0)
-            return _Step(lifecycle.Step(units=give, new_allocations=take))
+            return self.move_step(order, new, min_saving)
 
         return self._step(order_id, "reallocate", prepare, key, if_version)
+
+    def move_step(
+        self,
+        order: OrderRecord,
+        new: Sequence[Unit],
+        min_saving: float,
+        why: Mapping[str, Any] | None = None,
+    ) -> _Step:
+        """The reallocate step moving the order's movable units (`movable_units`) to `new`
+        if the order then costs more than min_saving less (each plan priced whole, shipped
+        and backordered units included), else unchanged. Its event records the saving, the
+        costs before and after, and `why`."""
+        costs = self._move_costs(order, new)
+        if costs is None:
+            return _Step(unchanged=True)  # cannot cover it all now, or the same plan
+        now, then = costs
+        movable, new = movable_units(order), merge_units(new)
+        if now - then <= min_saving:
+            return _Step(unchanged=True, saving=round(now - then, 6))
+        moved = subtract_units(new, movable)  # + where units go, - where they leave
+        give = tuple(replace(u, qty=-u.qty) for u in moved if u.qty < 0)
+        take = tuple(u for u in moved if u.qty > 0)
+        record = {"saving": round(now - then, 6), "cost_before": round(now, 6),
+                  "cost_after": round(then, 6), **(why or {})}  # fmt: skip
+        return _Step(lifecycle.Step(units=give, new_allocations=take, why=record),
+                     saving=record["saving"])  # fmt: skip
+
+    def _move_costs(self, order: OrderRecord, new: Sequence[Unit]) -> tuple[float, float] | None:
+        """What the order costs now and would cost with its movable units moved to `new`
+        (None: `new` does not cover them, or is where they are)."""
+        movable, new = movable_units(order), merge_units(new)
+        if not movable or sku_totals(new) != sku_totals(movable) or new == movable:
+            return None
+        dest, rest = destination_of(order), [*order.shipped, *_units_of(order.backordered)]
+        kept = subtract_units(order.allocations, movable)
+        now = self._price(dest, [*order.allocations, *rest]).cost
+        then = self._price(dest, [*kept, *new, *rest]).cost
+        return now, then
+
+    def move_saving(self, order: OrderRecord, new: Sequence[Unit]) -> float | None:
+        """What moving the order's movable units to `new` would save (None: no move)."""
+        costs = self._move_costs(order, new)
+        return None if costs is None else round(costs[0] - costs[1], 6)
+
+    def reallocate_to(
+        self,
+        order_id: str,
+        units: Sequence[Unit],
+        min_saving: float,
+        if_version: int,
+        why: Mapping[str, Any] | None = None,
+    ) -> "Reallocation":
+        """Move the order's movable units to `units`, a plan made elsewhere (a
+        re-optimization's joint solve), by the same atomic step as `reallocate`: only if the
+        order is still at if_version (PreconditionFailed) and the move saves more than
+        min_saving, the new nodes' stock and capacity re-checked by the store
+        (InsufficientStock, InsufficientCapacity)."""
+        made: list[_Step] = []
+
+        def prepare(order: OrderRecord) -> _Step:
+            made.append(self.move_step(order, units, min_saving, why))
+            return made[-1]
+
+        done = self._step(order_id, "reallocate", prepare, None, if_version, retry_short=False)
+        moved = done.value.version != if_version
+        return Reallocation(done.value, moved, made[-1].saving if made else None)
 
     def _source_lines(
         self,

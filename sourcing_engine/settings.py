@@ -62,12 +62,18 @@ class Settings(BaseSettings):
     webhook_retry_period_s: Annotated[float, Field(gt=0)] = 3 * 24 * 3600.0
     webhook_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
     webhook_first_backoff_s: Annotated[float, Field(gt=0)] = 1.0
+    # the scheduled re-optimization of the hold window (sourcing_engine/reoptimization.py;
+    # on while the network settings' hold_minutes is set): the joint solve's time limit,
+    # and how often each API process checks whether this period's run is due
+    reoptimize_time_limit_s: Annotated[float, Field(gt=0, le=300)] = 5.0
+    reoptimize_check_s: Annotated[float, Field(gt=0)] = 30.0
 
     def service_config(self) -> ServiceConfig:
         return ServiceConfig(
             batch_time_limit_s=self.batch_time_limit_s,
             idempotency_lease_s=self.idempotency_lease_s,
             promise_stock_cache_s=self.promise_stock_cache_s,
+            reoptimize_time_limit_s=self.reoptimize_time_limit_s,
         )
 
     def delivery_config(self) -> DeliveryConfig:

@@ -424,6 +424,7 @@ class Store(Protocol):
         backorders: Sequence[Backorder] = (),
         returns: Sequence[ReturnLine] = (),
         at: str | None = None,
+        why: Mapping[str, Any] | None = None,
     ) -> OrderRecord:
         """One step of the order state machine (`lifecycle.apply`), atomically: the
         transition must be allowed (Conflict with the current state otherwise), the version
@@ -434,7 +435,8 @@ class Store(Protocol):
         the order is at that version). days: each node's date for capacity (see
         "Capacity"); parcel: a ship's (carrier, tracking number), recorded in its event;
         backorders: a cancel's backorders (given back to their inbound); returns, at: a
-        return's lines with their dispositions and the node receiving them."""
+        return's lines with their dispositions and the node receiving them; why: what a
+        reallocate's event records of why the order moved (its saving, the run)."""
         ...
 
     # events and idempotency
@@ -535,6 +537,19 @@ class Store(Protocol):
 
     def get_job(self, job_id: str) -> dict[str, Any] | None:
         """The job's document as last saved; None if unknown."""
+        ...
+
+    # leases: how the API processes of one store elect the one that runs a background task
+    # (the scheduled re-optimization), judged by the store's clock
+    def acquire_lease(self, name: str, holder: str, lease_s: float) -> bool:
+        """Hold the named lease for lease_s from now and answer True if it is free, expired
+        or held by `holder` already (then renewed); False, changing nothing, while another
+        holder's lease is live."""
+        ...
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Free the lease if `holder` holds it; a no-op otherwise (a lease that expired and
+        was taken over is the new holder's)."""
         ...
 
     def ping(self) -> bool: ...

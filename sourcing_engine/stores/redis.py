@@ -162,6 +162,7 @@ SCRIPTS = (
     "count_stock",
     "adjust_stock_many",
     "search_orders",
+    "lease",
 )
 R = TypeVar("R")
 MAX_QTY = lifecycle.MAX_QTY
@@ -983,10 +984,11 @@ class RedisStore:
         backorders: Sequence[Backorder] = (),
         returns: Sequence[ReturnLine] = (),
         at: str | None = None,
+        why: Mapping[str, Any] | None = None,
     ) -> OrderRecord:
         step = Step(
             node, tuple(units), tuple(new_allocations), restock, parcel, tuple(backorders),
-            tuple(returns), at,
+            tuple(returns), at, dict(why or {}),
         )  # fmt: skip
         for attempt in range(WRITE_ATTEMPTS):
             fresh = read is not None and attempt == 0 and read.id == order_id
@@ -1192,6 +1194,16 @@ class RedisStore:
     def get_job(self, job_id: str) -> dict[str, Any] | None:
         raw = cast(str | None, self._r.get(self.key(f"job:{job_id}")))
         return None if raw is None else cast(dict[str, Any], json.loads(raw))
+
+    def acquire_lease(self, name: str, holder: str, lease_s: float) -> bool:
+        _check_id(name, "lease name")
+        if not lease_s > 0:
+            raise Invalid(f"lease_s must be positive, got {lease_s!r}")
+        return self._read("lease", ["acquire", name, holder, repr(float(lease_s))])[1] == "held"
+
+    def release_lease(self, name: str, holder: str) -> None:
+        _check_id(name, "lease name")
+        self._read("lease", ["release", name, holder, "0"])
 
     def ping(self) -> bool:
         """The server answers within PING_TIMEOUT_S (its own connection, so a readiness

@@ -175,6 +175,8 @@ CREATE TABLE IF NOT EXISTS transfers (
     received TEXT NOT NULL, state TEXT NOT NULL, expected_at REAL, version INTEGER NOT NULL,
     created_at REAL NOT NULL, updated_at REAL NOT NULL, document TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, document TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS leases (
+    name TEXT PRIMARY KEY, holder TEXT NOT NULL, lease_until REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS stock_movements (
     node TEXT NOT NULL, sku TEXT NOT NULL, at REAL NOT NULL, delta INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS stock_movements_at ON stock_movements (node, sku, at);
@@ -1446,10 +1448,11 @@ class SqliteStore:
         backorders: Sequence[Backorder] = (),
         returns: Sequence[ReturnLine] = (),
         at: str | None = None,
+        why: Mapping[str, Any] | None = None,
     ) -> OrderRecord:
         step = Step(
             node, tuple(units), tuple(new_allocations), restock, parcel, tuple(backorders),
-            tuple(returns), at,
+            tuple(returns), at, dict(why or {}),
         )  # fmt: skip
         # `read` is not needed: the transaction reads the order under the write lock
 
@@ -1646,6 +1649,26 @@ class SqliteStore:
         with self._read() as tx:
             row = tx.conn.execute("SELECT document FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return None if row is None else cast(dict[str, Any], json.loads(row["document"]))
+
+    # --- leases
+
+    def acquire_lease(self, name: str, holder: str, lease_s: float) -> bool:
+        if not lease_s > 0:
+            raise Invalid(f"lease_s must be positive, got {lease_s!r}")
+        with self._write(durable=False) as tx:  # a lease lost in a power cut is only free
+            row = tx.conn.execute(
+                "SELECT holder, lease_until FROM leases WHERE name = ?", (name,)
+            ).fetchone()
+            if row is not None and row["holder"] != holder and row["lease_until"] > tx.now:
+                return False
+            tx.conn.execute(
+                "REPLACE INTO leases VALUES (?, ?, ?)", (name, holder, tx.now + lease_s)
+            )
+            return True
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self._write(durable=False) as tx:
+            tx.conn.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
 
     # --- lifecycle
 

@@ -40,6 +40,8 @@ SCOPE_OF: dict[tuple[str, str], str] = {
     ("POST", "/v1/orders/{order_id}/reject"): "orders",
     ("POST", "/v1/orders/{order_id}/reallocate"): "orders",
     ("POST", "/v1/orders/{order_id}/return"): "orders",
+    ("POST", "/v1/reoptimizations"): "orders",
+    ("GET", "/v1/reoptimizations/{run_id}"): "orders",
     ("GET", "/v1/events"): "orders",
     ("POST", "/v1/whatif"): "planning",
     ("GET", "/v1/whatif/{run_id}"): "planning",

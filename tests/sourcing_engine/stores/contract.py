@@ -44,6 +44,7 @@ from sourcing_engine.stores.base import (
 )
 from tests.sourcing_engine.stores.contract_backorders import BackorderContract
 from tests.sourcing_engine.stores.contract_cross import CrossContract
+from tests.sourcing_engine.stores.contract_leases import LeaseContract
 from tests.sourcing_engine.stores.contract_movements import MovementContract
 from tests.sourcing_engine.stores.contract_pickups import PickupContract
 from tests.sourcing_engine.stores.contract_reads import ReadsContract
@@ -223,6 +224,7 @@ class StoreContract(
     CrossContract,
     BackorderContract,
     ReturnContract,
+    LeaseContract,
 ):
     """Every method and rule of `ledger.Store`; subclasses provide the `store` fixture
     (backorders: contract_backorders.py; returns anywhere: contract_returns.py)."""
