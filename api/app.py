@@ -39,6 +39,7 @@ from sourcing_engine.api.metrics import Metrics, MetricsMiddleware
 from sourcing_engine.api.whatif import router as whatif_router
 from sourcing_engine.batch_jobs import BatchJobs
 from sourcing_engine.errors import StoreUnavailable
+from sourcing_engine.geocode import load_zip_table
 from sourcing_engine.reoptimization import Schedule
 from sourcing_engine.service import Service
 from sourcing_engine.settings import Settings, open_service
@@ -87,6 +88,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # every route that calls the store is a plain def and runs in this thread pool: a
         # store call may block (a lock held by another worker, a server that hangs)
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
+        # before the worker answers: its first requests would otherwise wait about a
+        # second of CPU each for the ZIP table (destinations are given by ZIP code)
+        load_zip_table()
         service = open_service(settings)
         app.state.service = service
         app.state.batch_jobs = BatchJobs(service.store)

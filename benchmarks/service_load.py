@@ -342,6 +342,14 @@ class Api:
         return cpu_seconds(self.pids())
 
 
+def load_average() -> float:
+    """The machine's 1-minute load average as a load ends: CPU per request grows with it
+    (other processes on the same cores cost the API caches and switches: the mixed load's
+    1.6 ms a request recorded on cd2c097 measured 3-5 ms on that commit at a load of 6-10);
+    the load itself makes about 2."""
+    return round(os.getloadavg()[0], 1)
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU of these processes so far (those still running)."""
     tick = os.sysconf("SC_CLK_TCK")
@@ -525,6 +533,7 @@ def measure(
         "redis_server_cpu_s_per_s": other_cpu / wall if others else None,
         "api_cpu_ms_per_request": _ms(server_cpu / max(1, sum(load.statuses.values()))),
         "cpus": os.cpu_count(),
+        "load_average": load_average(),
         "invariant_violations": len(violations),
     }
     return Measured(figures, violations)
@@ -732,6 +741,7 @@ def measure_mixed(
         "redis_server_cpu_s_per_s": other_cpu / wall if others else None,
         "api_cpu_ms_per_request": _ms(server_cpu / max(1, sum(out.statuses.values()))),
         "cpus": os.cpu_count(),
+        "load_average": load_average(),
         "invariant_violations": len(violations),
     }
     return Measured(figures, violations)
