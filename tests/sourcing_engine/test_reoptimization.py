@@ -11,7 +11,14 @@ import pytest
 
 from sourcing_engine.domain import Destination, Item, Node, Order, Unit
 from sourcing_engine.errors import Conflict
-from sourcing_engine.reoptimization import RunInProgress, Schedule, _move, get_run, reoptimize
+from sourcing_engine.reoptimization import (
+    Kept,
+    RunInProgress,
+    Schedule,
+    _move,
+    get_run,
+    reoptimize,
+)
 from sourcing_engine.service import Service
 from sourcing_engine.stores.base import Store
 from sourcing_engine.stores.redis import RedisStore
@@ -95,7 +102,8 @@ def test_an_order_changed_after_the_solve_is_kept(service: Service) -> None:
     service.set_stock("DC-NJ", {"A": (1, 0)}, "count")
     service.ship("o1", "DC-LA")
     kept = _move(service, "ro_test", read, (Unit("DC-NJ", "A", 1),), 0.0)
-    assert kept.reason == "changed"  # type: ignore[union-attr]
+    assert isinstance(kept, Kept)
+    assert kept.reason == "changed"
     assert service.get_order("o1").order.shipped == (Unit("DC-LA", "A", 1),)
     assert service.stock("A").total("allocated") == 0
 

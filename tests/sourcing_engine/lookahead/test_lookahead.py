@@ -49,7 +49,9 @@ def test_the_sample_is_the_rest_of_the_day_on_the_days_before_nearest_first() ->
     assert sample.days == 3
     assert [o.id for o in sample.orders] == [f"{d}-{h}" for d in range(3) for h in (10, 15, 23.5)]
     later = OrderHistory(history.stream, 0.5 * DAY_S)  # day 0 unknown
-    assert rest_of_day_sample(later, now, end).days == 2  # type: ignore[union-attr]
+    later_sample = rest_of_day_sample(later, now, end)
+    assert later_sample is not None
+    assert later_sample.days == 2
     assert rest_of_day_sample(history, 0.9 * DAY_S, DAY_S) is None
 
 
