@@ -99,11 +99,11 @@ class OptimalParams:
     plan counts as optimal; mip_backend: the solver of the integer models (rounding,
     neighbourhoods, the compact proof): HiGHS by default (at 30 s on the 1,000-order
     families it closed 2-3x more of the gap than SCIP, and proved the linear-cost ones
-    2-3x sooner), SCIP or CP-SAT through OR-Tools. processes: 2 lets the compact proof run
-    in a second process while this one searches for better plans (where the machine has
-    two cores and the caller runs no threads, which a fork could deadlock); 1 (the default)
-    runs them in turn: on the shared 2-core machine (load 6-10) two processes did worse at
-    30 s (sized 1,000: the proof gave no answer by the deadline, gap 0.21% against 0.07%)."""
+    2-3x sooner), SCIP or CP-SAT through OR-Tools. processes: 2 lets this process search
+    for better plans while the compact proof runs in its child process (where the machine
+    has two cores); 1 (the default) searches first and then waits for the proof: on an
+    idle machine two processes proved sized 1,000 x 200 in 25 s against 51 s, but an API
+    with several workers on the same cores should not take two of them unasked."""
 
     time_limit: float = 60.0
     gap_tolerance: float = 1e-4
