@@ -100,8 +100,9 @@ class OptimalParams:
     neighbourhoods, the compact proof): HiGHS by default (at 30 s on the 1,000-order
     families it closed 2-3x more of the gap than SCIP, and proved the linear-cost ones
     2-3x sooner), SCIP or CP-SAT through OR-Tools. processes: 2 lets this process search
-    for better plans while the compact proof runs in its child process (where the machine
-    has two cores); 1 (the default) searches first and then waits for the proof: on an
+    for better plans while the compact proof runs in a child process (where the machine
+    has two cores); 1 (the default) searches first, then proves (in a child process too
+    when the model is large, see `_prove_in_child`): on an
     idle machine two processes proved sized 1,000 x 200 in 25 s against 51 s, but an API
     with several workers on the same cores should not take two of them unasked."""
 
